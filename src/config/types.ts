@@ -1,0 +1,56 @@
+/** The validated, immutable configuration. Durations are milliseconds. */
+
+export type LogLevelName = "error" | "warn" | "info" | "debug";
+
+export interface ListenAddress {
+  /** IP literal to bind: "127.0.0.1", "::1", "::" (for "*" and "[::]": dual-stack). */
+  readonly host: string;
+  readonly port: number;
+  /** As written in the file, for messages. */
+  readonly text: string;
+}
+
+export interface ServerConfig {
+  /** As written ("10.0.0.2:80", "[::1]:80", "db.example:5432"). */
+  readonly address: string;
+  /** Host name or IP literal without brackets. */
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly backup: boolean;
+}
+
+/** Keys a service may override; defaults come from the global section. */
+export interface Timeouts {
+  readonly server_retry: number;
+  readonly timeout_connect: number;
+  readonly timeout_client: number;
+  readonly timeout_server: number;
+  readonly timeout_cleanup: number;
+}
+
+export interface ServiceConfig extends Timeouts {
+  readonly name: string;
+  readonly protocol: "tcp";
+  readonly listen: readonly ListenAddress[];
+  readonly servers: readonly ServerConfig[];
+  readonly balance: string;
+}
+
+export interface GlobalConfig extends Timeouts {
+  readonly user?: string;
+  readonly group?: string;
+  readonly chroot_dir?: string;
+  readonly pidfile?: string;
+  readonly logfile?: string;
+  readonly loglevel: LogLevelName;
+  readonly timeout_shutdown: number;
+  readonly backlog: number;
+}
+
+export interface Config {
+  /** Path the configuration was read from ("" when built in memory). */
+  readonly file: string;
+  readonly global: GlobalConfig;
+  readonly services: readonly ServiceConfig[];
+}

@@ -1,0 +1,34 @@
+/**
+ * One error base class with stable codes. Each protocol renders its own
+ * reply from `code` (tcp: close, http: status, smtp: 421); the CLI maps
+ * codes to exit statuses.
+ */
+export type PlbErrorCode =
+  | "CONFIG_SYNTAX"
+  | "CONFIG_INVALID"
+  | "CONFIG_READ"
+  | "LISTEN_FAILED"
+  | "PRIVILEGES"
+  | "PIDFILE"
+  | "DAEMON"
+  | "NO_SERVER"
+  | "CONNECT_TIMEOUT"
+  | "CONNECT_REFUSED"
+  | "UNREACHABLE"
+  | "RESOLVE"
+  | "FFI";
+
+export class PlbError extends Error {
+  readonly code: PlbErrorCode;
+  constructor(code: PlbErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "PlbError";
+    this.code = code;
+  }
+}
+
+/** Exit status for an error that stops the process (1 config, 2 runtime start). */
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof PlbError && err.code.startsWith("CONFIG")) return 1;
+  return 2;
+}
