@@ -49,15 +49,25 @@ const root: ConsolaInstance = createConsola({
   throttle: 0,
 });
 
+/** Tagged loggers copy the level when made: keep them to update it. */
+const tagged = new Map<string, ConsolaInstance>();
+
 /** The tagged logger for one subsystem ("relay", "state", "scheduler", …). */
 export function logger(tag: string): ConsolaInstance {
-  return root.withTag(tag);
+  let l = tagged.get(tag);
+  if (l === undefined) {
+    l = root.withTag(tag);
+    l.level = numericLevel;
+    tagged.set(tag, l);
+  }
+  return l;
 }
 
 export function setLogLevel(level: LogLevelName): void {
   current = level;
   numericLevel = CONSOLA_LEVEL[level];
   root.level = numericLevel;
+  for (const l of tagged.values()) l.level = numericLevel;
 }
 
 export function logLevel(): LogLevelName {

@@ -1,10 +1,18 @@
 /** The algorithm registry: config names → algorithms. Re-exports only. */
+import { first } from "./first.ts";
+import { leastconn } from "./leastconn.ts";
+import { random } from "./random.ts";
+import { roundrobin } from "./roundrobin.ts";
+import { source } from "./source.ts";
 import type { BalancerAlgorithm } from "./types.ts";
 
 export type * from "./types.ts";
 
 /** Every algorithm plb ships; adding one is a new file and a line here. */
-export const algorithms: readonly BalancerAlgorithm[] = [];
+export const algorithms: readonly BalancerAlgorithm[] = [roundrobin, leastconn, source, random, first];
+
+/** Used when a service does not say `balance = ...`. */
+export const defaultAlgorithm: BalancerAlgorithm = roundrobin;
 
 export function findAlgorithm(name: string): BalancerAlgorithm | undefined {
   return algorithms.find((a) => a.name === name);

@@ -1,0 +1,89 @@
+/**
+ * Outgoing connections with plb's own connect timeout (Bun has none: a SYN
+ * to a full backlog waits minutes). The attempt object travels as the
+ * socket's data until `open`; a late `open` after the timeout is terminated.
+ */
+import type { Socket, SocketHandler } from "bun";
+import { relayHandlers } from "./handlers.ts";
+import type { ConnectFailure, Sock, SocketEvents } from "./types.ts";
+
+export interface ConnectCallbacks {
+  /** Connected: set `socket.data` to the events receiver before returning. */
+  connected(socket: Sock): void;
+  failed(reason: ConnectFailure, detail: string): void;
+}
+
+class Attempt {
+  done = false;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  constructor(readonly cb: ConnectCallbacks) {}
+}
+
+/** Map a connect error to the outcome servers/state counts. */
+export function classifyConnectError(err: Error | undefined): ConnectFailure {
+  const code = (err as { code?: string } | undefined)?.code ?? "";
+  if (code === "ENETUNREACH" || code === "EHOSTUNREACH" || code === "EADDRNOTAVAIL" || code === "ENOENT") return "unreachable";
+  if (code === "ETIMEDOUT") return "timeout";
+  if (code === "ECONNRESET" || code === "EPIPE") return "reset";
+  return "refused";
+}
+
+const handlers: SocketHandler<SocketEvents | Attempt> = {
+  ...(relayHandlers as SocketHandler<SocketEvents | Attempt>),
+  open(s) {
+    const a = s.data as Attempt;
+    if (a.done) {
+      s.terminate(); // connected after we gave up
+      return;
+    }
+    a.done = true;
+    clearTimeout(a.timer);
+    a.cb.connected(s as unknown as Sock);
+  },
+  connectError(s, err) {
+    const a = s.data as Attempt;
+    if (a.done) return;
+    a.done = true;
+    clearTimeout(a.timer);
+    a.cb.failed(classifyConnectError(err), err?.message ?? "connect failed");
+  },
+};
+
+function noop(): void {}
+
+/**
+ * Connect to `host:port` (an IP literal); exactly one of the callbacks runs.
+ * `cancel()` gives up a pending attempt silently (the client went away).
+ */
+export function connect(host: string, port: number, timeoutMs: number, cb: ConnectCallbacks): () => void {
+  const a = new Attempt(cb);
+  a.timer = setTimeout(() => {
+    if (a.done) return;
+    a.done = true;
+    cb.failed("timeout", `connect timeout after ${formatMs(timeoutMs)}`);
+  }, timeoutMs);
+  try {
+    Bun.connect<SocketEvents | Attempt>({
+      hostname: host,
+      port,
+      data: a,
+      allowHalfOpen: true,
+      socket: handlers,
+    }).catch(noop); // failures arrive through connectError
+  } catch (err) {
+    a.done = true;
+    clearTimeout(a.timer);
+    queueMicrotask(() => cb.failed(classifyConnectError(err as Error), (err as Error).message));
+  }
+  return () => {
+    if (a.done) return;
+    a.done = true;
+    clearTimeout(a.timer);
+  };
+}
+
+export function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : ms > 1000 ? `${(ms / 1000).toFixed(1)}s` : `${ms}ms`;
+}
+
+export type { Socket };

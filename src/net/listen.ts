@@ -1,0 +1,63 @@
+/**
+ * Listening sockets. Accepted sockets start paused (nothing is read until a
+ * protocol handler is ready for it) and half-open capable; their events go to
+ * the `SocketEvents` object that `accept` returns.
+ */
+import type { SocketHandler, TCPSocketListener } from "bun";
+import type { ListenAddress } from "../config/types.ts";
+import { PlbError } from "../errors.ts";
+import { relayHandlers } from "./handlers.ts";
+import type { Sock, SocketEvents } from "./types.ts";
+
+export interface Listener {
+  readonly address: ListenAddress;
+  /** Port actually bound (differs from address.port when that is 0). */
+  readonly port: number;
+  /** Stop accepting; open connections are not touched. */
+  stop(): void;
+}
+
+export type AcceptFn = (socket: Sock) => SocketEvents;
+
+export function listen(address: ListenAddress, accept: AcceptFn): Listener {
+  const handlers: SocketHandler<SocketEvents> = {
+    ...relayHandlers,
+    open(s) {
+      s.data = accept(s as Sock);
+    },
+  };
+  let server: TCPSocketListener<SocketEvents>;
+  try {
+    server = Bun.listen<SocketEvents>({
+      hostname: address.host,
+      port: address.port,
+      allowHalfOpen: true,
+      socket: handlers,
+      // Untyped but supported: do not read until the protocol asks.
+      pauseOnConnect: true,
+      // "::" must accept IPv4 too (dual-stack), whatever the sysctl says.
+      ipv6Only: false,
+    } as Parameters<typeof Bun.listen<SocketEvents>>[0]);
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    const reason =
+      e.code === "EADDRINUSE"
+        ? "address already in use"
+        : e.code === "EACCES"
+          ? "permission denied (ports below 1024 need root)"
+          : e.code === "EADDRNOTAVAIL"
+            ? "address not available on this host"
+            : (e.message ?? String(err));
+    throw new PlbError("LISTEN_FAILED", `cannot listen on ${address.text}: ${reason}`, { cause: err });
+  }
+  let stopped = false;
+  return {
+    address,
+    port: server.port,
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      server.stop(false);
+    },
+  };
+}

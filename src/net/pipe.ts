@@ -1,0 +1,181 @@
+/**
+ * The only code that moves bytes between two sockets.
+ *
+ * Each side is an `Endpoint` with its own write queue (Bun keeps none). When a
+ * write is short, the rest is queued and the *other* side stops reading until
+ * `drain` empties the queue, so at most one chunk (≤ 512 KiB) waits per
+ * direction, whatever the speeds. A FIN is passed on with `shutdown()` once
+ * the queue is flushed; a closed side makes the other flush and close. When
+ * both sides are closed the pipe tells its owner once.
+ */
+import type { Sock, SocketEvents } from "./types.ts";
+import { clock } from "./clock.ts";
+
+export interface PipeOwner {
+  /** Both sockets are closed; called exactly once. */
+  pipeClosed(pipe: Pipe, err?: Error): void;
+}
+
+export class Endpoint implements SocketEvents {
+  socket: Sock;
+  peer!: Endpoint;
+  pipe: Pipe;
+  /** Bytes waiting for this socket to become writable, oldest first. */
+  queue: Uint8Array[] = [];
+  /** Peer's EOF must be passed on (shutdown) once the queue is empty. */
+  finPending = false;
+  /** We stopped writing to this socket (shutdown sent, or it is closed). */
+  writeDone = false;
+  /** The socket sent FIN or is closed: nothing more will be read. */
+  readDone = false;
+  closed = false;
+  /** Coarse time of the last byte read from or accepted by this socket. */
+  last: number;
+  /** Bytes read from this socket. */
+  bytesIn = 0;
+
+  constructor(socket: Sock, pipe: Pipe) {
+    this.socket = socket;
+    this.pipe = pipe;
+    this.last = clock.now;
+  }
+
+  onData(buf: Uint8Array): void {
+    this.last = clock.now;
+    this.bytesIn += buf.length;
+    const to = this.peer;
+    if (to.writeDone) return; // the peer is gone: nothing to deliver to
+    if (to.queue.length > 0) {
+      to.queue.push(buf);
+      return;
+    }
+    const n = to.socket.write(buf);
+    if (n === buf.length) {
+      to.last = clock.now;
+    } else if (n < 0) {
+      to.lost();
+    } else {
+      to.queue.push(n === 0 ? buf : buf.subarray(n));
+      this.socket.pause();
+    }
+  }
+
+  onDrain(): void {
+    if (this.flush()) this.peer.resumeReading();
+  }
+
+  onEnd(): void {
+    if (this.readDone) return;
+    this.readDone = true;
+    this.peer.passFin();
+    if (this.writeDone) this.close();
+  }
+
+  onClose(err?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.readDone = true;
+    this.writeDone = true;
+    this.queue.length = 0;
+    const peer = this.peer;
+    if (err && !peer.closed) {
+      // The other side of a reset tunnel cannot be completed: drop it too.
+      peer.close();
+    } else {
+      // Deliver what we already read, then the peer closes as well.
+      peer.passFin();
+      if (!peer.readDone) {
+        peer.readDone = true;
+        peer.socket.pause();
+      }
+      if (peer.writeDone) peer.close();
+    }
+    this.pipe.sideClosed(err);
+  }
+
+  /** Write queued bytes; true when the queue is empty. */
+  flush(): boolean {
+    const q = this.queue;
+    while (q.length > 0) {
+      const buf = q[0];
+      const n = this.socket.write(buf);
+      if (n < 0) {
+        this.lost();
+        return false;
+      }
+      if (n > 0) this.last = clock.now;
+      if (n < buf.length) {
+        q[0] = buf.subarray(n);
+        return false;
+      }
+      q.shift();
+    }
+    if (this.finPending) this.shutdownNow();
+    return true;
+  }
+
+  resumeReading(): void {
+    if (!this.readDone) this.socket.resume();
+  }
+
+  /** The peer finished sending: pass the FIN on after the queue. */
+  passFin(): void {
+    if (this.writeDone) return;
+    if (this.queue.length > 0) this.finPending = true;
+    else this.shutdownNow();
+  }
+
+  private shutdownNow(): void {
+    this.finPending = false;
+    this.writeDone = true;
+    if (this.readDone) this.close();
+    else this.socket.shutdown();
+  }
+
+  /** A write failed: the socket is unusable. */
+  private lost(): void {
+    this.writeDone = true;
+    this.queue.length = 0;
+    this.close();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.socket.end(); // fires onClose synchronously in most cases
+    if (!this.closed) this.onClose();
+  }
+
+  abort(): void {
+    if (this.closed) return;
+    this.socket.terminate();
+    if (!this.closed) this.onClose();
+  }
+}
+
+/** Two endpoints relaying to each other. */
+export class Pipe {
+  readonly a: Endpoint;
+  readonly b: Endpoint;
+  owner: PipeOwner;
+  private open = 2;
+
+  constructor(a: Sock, b: Sock, owner: PipeOwner) {
+    this.owner = owner;
+    this.a = new Endpoint(a, this);
+    this.b = new Endpoint(b, this);
+    this.a.peer = this.b;
+    this.b.peer = this.a;
+    a.data = this.a;
+    b.data = this.b;
+  }
+
+  sideClosed(err?: Error): void {
+    if (--this.open === 0) this.owner.pipeClosed(this, err);
+  }
+
+  /** Close both sides now (idle timeout, shutdown). */
+  abort(): void {
+    this.a.abort();
+    this.b.abort();
+  }
+}

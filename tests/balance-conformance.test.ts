@@ -1,0 +1,136 @@
+/** One contract, every algorithm in the registry. */
+import { describe, expect, test } from "bun:test";
+import { algorithms, defaultAlgorithm, findAlgorithm } from "../src/balance/index.ts";
+import type { BalancedServer } from "../src/balance/types.ts";
+import { clientAddress, Driver, makeServers, name, ratios } from "./balance-support.ts";
+
+/** Allowed |share / expected share - 1| when spreading by weight. */
+const TOLERANCE: Record<string, number> = {
+  roundrobin: 0.02,
+  leastconn: 0.02,
+  random: 0.06,
+  // A ring with 100 points per weight unit: arcs deviate by ~7% (rms) from exact.
+  source: 0.25,
+};
+
+/** The contexts every "never" check is run with: with and without a client address. */
+function picks(d: Driver, count: number, tried?: ReadonlySet<BalancedServer>): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) names.push(name(d.pick({ client: i % 4 === 0 ? undefined : clientAddress(i), tried })));
+  return names;
+}
+
+test("registry: unique names, descriptions, default and lookup", () => {
+  const names = algorithms.map((a) => a.name);
+  expect(names).toEqual(["roundrobin", "leastconn", "source", "random", "first"]);
+  for (const a of algorithms) expect(a.description.length).toBeGreaterThan(10);
+  expect(defaultAlgorithm.name).toBe("roundrobin");
+  expect(findAlgorithm("leastconn")).toBe(algorithms[1]);
+  expect(findAlgorithm("LEASTCONN")).toBeUndefined();
+  expect(findAlgorithm("hash")).toBeUndefined();
+});
+
+for (const algorithm of algorithms) {
+  describe(`${algorithm.name} conformance`, () => {
+    test("never picks a down server", () => {
+      const servers = makeServers([{ weight: 1 }, { weight: 2, up: false }, { weight: 3 }, { weight: 1, up: false }]);
+      const got = new Set(picks(new Driver(algorithm, servers), 2000));
+      expect(got.has("b") || got.has("d") || got.has("-")).toBe(false);
+      expect(got.size).toBeGreaterThan(0);
+    });
+
+    test("never picks a tried server", () => {
+      const servers = makeServers([{}, {}, {}, {}]);
+      const d = new Driver(algorithm, servers);
+      const got = new Set(picks(d, 2000, new Set([servers[0], servers[2]])));
+      expect([...got].sort()).toEqual(algorithm.name === "first" ? ["b"] : ["b", "d"]);
+      expect(picks(d, 50, new Set([servers[0], servers[1], servers[2]]))).toEqual(Array(50).fill("d"));
+    });
+
+    test("returns undefined when no server is eligible", () => {
+      expect(algorithm.create([]).pick({ client: "10.1.1.1" })).toBeUndefined();
+      const servers = makeServers([{}, { weight: 2 }, { backup: true }]);
+      const d = new Driver(algorithm, servers);
+      expect(picks(d, 20, new Set(servers))).toEqual(Array(20).fill("-"));
+      for (const s of servers) d.setUp(s, false);
+      expect(picks(d, 20)).toEqual(Array(20).fill("-"));
+      d.setUp(servers[2], true);
+      expect(picks(d, 20)).toEqual(Array(20).fill("c"));
+    });
+
+    test("weight 0 drains a server", () => {
+      const servers = makeServers([{}, {}, {}]);
+      const d = new Driver(algorithm, servers);
+      d.setWeight(servers[0], 0);
+      const got = new Set(picks(d, 1000));
+      expect(got.has("a") || got.has("-")).toBe(false);
+      d.setWeight(servers[1], 0);
+      d.setWeight(servers[2], 0);
+      expect(picks(d, 10)).toEqual(Array(10).fill("-"));
+    });
+
+    test("uses backups only when every primary is down or tried", () => {
+      const servers = makeServers([{}, { backup: true }, {}, { backup: true, weight: 3 }]);
+      const [a, b, c, d] = servers;
+      const driver = new Driver(algorithm, servers);
+      const primaries = (names: string[]) => names.every((n) => n === "a" || n === "c");
+      const backups = (names: string[]) => names.every((n) => n === "b" || n === "d");
+      expect(primaries(picks(driver, 500))).toBe(true);
+      driver.setUp(a, false);
+      expect(picks(driver, 100)).toEqual(Array(100).fill("c"));
+      expect(backups(picks(driver, 500, new Set([c])))).toBe(true);
+      driver.setUp(c, false);
+      expect(backups(picks(driver, 500))).toBe(true);
+      expect(picks(driver, 50, new Set([d]))).toEqual(Array(50).fill("b"));
+      driver.setUp(b, false);
+      driver.setUp(d, false);
+      expect(picks(driver, 10)).toEqual(Array(10).fill("-"));
+      driver.setUp(c, true);
+      driver.setUp(d, true);
+      expect(picks(driver, 100)).toEqual(Array(100).fill("c"));
+    });
+
+    if (algorithm.name === "first") {
+      test("fills in config order instead of spreading by weight (by design: no maxconn yet)", () => {
+        const servers = makeServers([{ weight: 1 }, { weight: 2 }, { weight: 3 }]);
+        const d = new Driver(algorithm, servers);
+        expect(d.run(6000)).toEqual([6000, 0, 0]);
+        d.setUp(servers[0], false);
+        expect(d.run(600)).toEqual([0, 600, 0]);
+        d.setUp(servers[0], true);
+        expect(d.run(600)).toEqual([600, 0, 0]);
+      });
+      return;
+    }
+
+    const tolerance = TOLERANCE[algorithm.name];
+    const near = (counts: number[], weights: number[]) => {
+      for (const r of ratios(counts, weights)) expect(Math.abs(r - 1)).toBeLessThanOrEqual(tolerance);
+    };
+
+    test("spreads picks by weight (1,2,3 over 6000 connections)", () => {
+      const d = new Driver(algorithm, makeServers([{ weight: 1 }, { weight: 2 }, { weight: 3 }]));
+      near(d.run(6000), [1, 2, 3]);
+    });
+
+    test("follows servers going down and up", () => {
+      const servers = makeServers([{ weight: 1 }, { weight: 2 }, { weight: 3 }]);
+      const d = new Driver(algorithm, servers);
+      near(d.run(3000), [1, 2, 3]);
+      d.setUp(servers[2], false);
+      const without = d.run(3000, 60, 3000);
+      expect(without[2]).toBe(0);
+      near(without.slice(0, 2), [1, 2]);
+      d.setUp(servers[2], true);
+      near(d.run(6000, 60, 6000), [1, 2, 3]);
+    });
+
+    test("follows weight changes", () => {
+      const servers = makeServers([{ weight: 1 }, { weight: 2 }, { weight: 3 }]);
+      const d = new Driver(algorithm, servers);
+      d.setWeight(servers[0], 3);
+      d.setWeight(servers[2], 1);
+      near(d.run(6000), [3, 2, 1]);
+    });
+  });
+}
