@@ -1,0 +1,165 @@
+/**
+ * Reads and validates plb.toml. Syntax errors stop at the first one
+ * (CONFIG_SYNTAX, `file:line:col: message`); validation problems are all
+ * collected into one CONFIG_INVALID error, one line per problem, sorted by
+ * line. The result is deeply frozen.
+ */
+import { parse } from "@iarna/toml";
+import { readFileSync } from "node:fs";
+import { PlbError } from "../errors.ts";
+import { listenOverlaps } from "./address.ts";
+import { describeValue } from "./describe.ts";
+import { type Diagnostic, formatDiagnostics, serviceLabel, suggestion } from "./diagnostics.ts";
+import { indexSource, type SourceIndex } from "./locate.ts";
+import { keysFor, SCHEMA } from "./schema.ts";
+import { type CheckedService, checkService, isTable } from "./service.ts";
+import type { Config, GlobalConfig, ListenAddress, ServiceConfig } from "./types.ts";
+import { checkValue } from "./values.ts";
+
+const GLOBAL_KEYS = keysFor("global");
+const SERVICE_ONLY = SCHEMA.filter((k) => k.scope === "service").map((k) => k.name);
+
+/** Reads `path` and parses it; unreadable files give CONFIG_READ. */
+export function loadConfig(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const reason = e.code === "ENOENT" ? "no such file" : e.code === "EACCES" ? "permission denied" : e.code === "EISDIR" ? "is a directory" : e.message;
+    throw new PlbError("CONFIG_READ", `cannot read configuration file ${path}: ${reason}${e.code ? ` (${e.code})` : ""}`, { cause: err });
+  }
+  return parseConfig(text, path);
+}
+
+/**
+ * Parses and validates TOML `text`; `file` names it in messages and in
+ * `Config.file`. A CONFIG_INVALID error carries the Diagnostic[] as `cause`.
+ */
+export function parseConfig(text: string, file: string): Config {
+  const doc = parseToml(text, file);
+  const source = indexSource(text);
+  const problems: Diagnostic[] = [];
+  const report = (d: Diagnostic): void => void problems.push(d);
+
+  const global = checkGlobal(doc, source, report);
+  const services: ServiceConfig[] = [];
+  const rawServices = doc.service;
+  if (rawServices === undefined || (Array.isArray(rawServices) && rawServices.length === 0)) {
+    report({ path: "service", line: source.line({ key: "service" }), message: "no services defined: add at least one [[service]] table (see plb.toml.example)" });
+  } else if (!Array.isArray(rawServices)) {
+    const got = isTable(rawServices) ? "a single table" : describeValue(rawServices);
+    report({ path: "service", line: source.line({ key: "service" }), message: `service must be an array of tables (write [[service]], not [service]), got ${got}` });
+  } else {
+    const checked = rawServices.map((raw, index) => checkService(raw, { index, source, defaults: global, report }));
+    for (const c of checked) if (c.config) services.push(c.config);
+    checkNames(rawServices, source, report);
+    checkListenOverlaps(checked, source, report);
+  }
+
+  if (problems.length > 0) {
+    throw new PlbError("CONFIG_INVALID", formatDiagnostics(file, problems), { cause: problems });
+  }
+  return deepFreeze({ file, global, services });
+}
+
+function parseToml(text: string, file: string): Record<string, unknown> {
+  try {
+    return parse(text) as Record<string, unknown>;
+  } catch (err) {
+    const e = err as { line?: number; col?: number; message?: string };
+    const where = typeof e.line === "number" ? `${file}:${e.line + 1}:${(e.col ?? 0) + 1}` : file;
+    const message = String(e.message ?? err);
+    // "Unexpected character … at row 2, col 5, pos 11:\n<excerpt>": keep the reason and the excerpt.
+    const m = /^([\s\S]*?) at row \d+, col \d+, pos \d+:\n([\s\S]*)$/.exec(message);
+    const reason = m ? m[1] : message.split("\n")[0];
+    const excerpt = m ? `\n${m[2].replace(/\s+$/, "")}` : "";
+    throw new PlbError("CONFIG_SYNTAX", `${where}: ${reason}${excerpt}`, { cause: err });
+  }
+}
+
+function checkGlobal(doc: Record<string, unknown>, source: SourceIndex, report: (d: Diagnostic) => void): GlobalConfig {
+  for (const key of Object.keys(doc)) {
+    if (key === "service" || GLOBAL_KEYS.includes(key)) continue;
+    const line = source.line({ key });
+    if (SERVICE_ONLY.includes(key)) {
+      report({ path: key, line, message: `${JSON.stringify(key)} is a service setting: put it inside a [[service]] table` });
+    } else if (isTable(doc[key]) || isTableArray(doc[key])) {
+      const header = isTable(doc[key]) ? `[${key}]` : `[[${key}]]`;
+      const hint = suggestion(key, ["service"]) || " (global keys go at the top of the file, before the first [[service]])";
+      report({ path: key, line, message: `unknown table ${header}${hint}` });
+    } else {
+      report({ path: key, line, message: `unknown key ${JSON.stringify(key)}${suggestion(key, [...GLOBAL_KEYS, "service"])}` });
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const def of SCHEMA) {
+    if (def.scope !== "global" && def.scope !== "both") continue;
+    if (Object.hasOwn(doc, def.name)) {
+      const checked = checkValue(def, doc[def.name]);
+      if (checked.ok) {
+        out[def.name] = checked.value;
+        continue;
+      }
+      report({ path: def.name, line: source.line({ key: def.name }), message: checked.error });
+    }
+    // Absent, or invalid (already reported): the default, so services still inherit something sane.
+    if (def.default === undefined) continue;
+    const fallback = checkValue(def, def.default);
+    if (!fallback.ok) throw new Error(`schema default for ${def.name} is invalid: ${fallback.error}`);
+    out[def.name] = fallback.value;
+  }
+  return out as unknown as GlobalConfig;
+}
+
+function isTableArray(v: unknown): boolean {
+  return Array.isArray(v) && v.length > 0 && v.every(isTable);
+}
+
+function checkNames(raw: unknown[], source: SourceIndex, report: (d: Diagnostic) => void): void {
+  const first = new Map<string, number>();
+  raw.forEach((s, index) => {
+    if (!isTable(s) || typeof s.name !== "string") return;
+    const prev = first.get(s.name);
+    if (prev === undefined) return void first.set(s.name, index);
+    const line = source.line({ service: index, key: "name" });
+    const prevLine = source.line({ service: prev, key: "name" });
+    const where = prevLine === undefined ? `service[${prev}]` : `line ${prevLine}`;
+    report({ path: "name", service: serviceLabel(s.name, index), line, message: `duplicate service name ${JSON.stringify(s.name)} (also used at ${where})` });
+  });
+}
+
+/** Two listen addresses that cannot both be bound, within or across services. */
+function checkListenOverlaps(checked: readonly CheckedService[], source: SourceIndex, report: (d: Diagnostic) => void): void {
+  interface Seen {
+    readonly addr: ListenAddress;
+    readonly index: number;
+    readonly name: string | undefined;
+    readonly element: number;
+  }
+  const seen: Seen[] = [];
+  checked.forEach(({ name, listen }, index) => {
+    listen.forEach((addr, element) => {
+      if (!addr) return;
+      const clash = seen.find((s) => listenOverlaps(s.addr, addr));
+      if (clash) {
+        const other = clash.index === index ? "this service's" : `service ${JSON.stringify(clash.name)}`;
+        report({
+          path: `listen[${element}]`,
+          service: serviceLabel(name, index),
+          line: source.line({ service: index, key: "listen", index: element }),
+          message: `listen[${element}]: ${addr.text} overlaps with ${other} listen[${clash.element}] (${clash.addr.text})`,
+        });
+      }
+      seen.push({ addr, index, name, element });
+    });
+  });
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === "object" && !Object.isFrozen(v)) {
+    for (const child of Object.values(v)) deepFreeze(child);
+    Object.freeze(v);
+  }
+  return v;
+}

@@ -1,0 +1,144 @@
+/**
+ * The one table of configuration keys: where each key may appear, its type,
+ * default, range and a one-line doc. The loader validates against it, the
+ * CLI prints it (`describeKeys`), and a test checks plb.toml.example
+ * mentions every key.
+ */
+import { algorithms } from "../balance/index.ts";
+import { formatDuration } from "./duration.ts";
+
+/**
+ * global: top of the file only. service: inside [[service]] only.
+ * both: global default that a [[service]] may override. server: inside a
+ * `servers` inline table.
+ */
+export type KeyScope = "global" | "service" | "both" | "server";
+
+/** Longest duration: fits setTimeout (2^31-1 ms). */
+export const MAX_DURATION_MS = 24 * 86_400_000;
+
+export type KeyType =
+  | { readonly kind: "string"; readonly absolute?: boolean }
+  | { readonly kind: "integer"; readonly min: number; readonly max: number }
+  | { readonly kind: "boolean" }
+  /** Milliseconds; `min` 0 allows zero, 1 means "greater than 0". */
+  | { readonly kind: "duration"; readonly min: number; readonly max: number }
+  | { readonly kind: "loglevel" }
+  | { readonly kind: "name" }
+  | { readonly kind: "protocol" }
+  | { readonly kind: "listen" }
+  | { readonly kind: "servers" }
+  | { readonly kind: "balance" }
+  | { readonly kind: "address" };
+
+export interface KeyDef {
+  readonly name: string;
+  readonly scope: KeyScope;
+  readonly type: KeyType;
+  /** Default as it would be written in TOML; absent keys without one are unset (or required). */
+  readonly default?: string | number | boolean;
+  readonly required?: boolean;
+  readonly doc: string;
+  /** Appended to out-of-range messages. */
+  readonly rangeHint?: string;
+}
+
+const positive = { kind: "duration", min: 1, max: MAX_DURATION_MS } as const;
+
+export const SCHEMA: readonly KeyDef[] = [
+  // Global: process.
+  { name: "user", scope: "global", type: { kind: "string" }, doc: "User to switch to after binding the listen ports (start as root)." },
+  { name: "group", scope: "global", type: { kind: "string" }, doc: "Group to switch to after binding (default: the user's primary group)." },
+  { name: "chroot_dir", scope: "global", type: { kind: "string", absolute: true }, doc: "Absolute directory to chroot into after binding (needs root)." },
+  { name: "pidfile", scope: "global", type: { kind: "string" }, doc: "File to write the process id to." },
+  { name: "logfile", scope: "global", type: { kind: "string" }, doc: 'File to append logs to; "-" or unset: standard error.' },
+  { name: "loglevel", scope: "global", type: { kind: "loglevel" }, default: "info", doc: "error, warn, info or debug (or 0-4 as in PLB 0.3)." },
+  { name: "timeout_shutdown", scope: "global", type: { kind: "duration", min: 0, max: MAX_DURATION_MS }, default: "10s", doc: "On stop, how long open connections may finish before they are closed." },
+  { name: "backlog", scope: "global", type: { kind: "integer", min: 1, max: 65535 }, default: 511, doc: "Listen queue length for each listen socket." },
+  // Global defaults a service may override.
+  { name: "server_retry", scope: "both", type: { kind: "integer", min: 1, max: 1000 }, default: 3, doc: "Consecutive failures (connect errors, timeouts) that mark a server down." },
+  { name: "timeout_connect", scope: "both", type: positive, default: "2s", doc: "Time allowed to connect to a server (a timeout counts as a failure)." },
+  { name: "timeout_client", scope: "both", type: positive, default: "60s", doc: "Idle time allowed on the client side of a connection." },
+  { name: "timeout_server", scope: "both", type: positive, default: "60s", doc: "Idle time allowed on the server side of a connection." },
+  { name: "timeout_cleanup", scope: "both", type: positive, default: "10s", doc: "How often servers that are down are probed to bring them back." },
+  // [[service]]
+  { name: "name", scope: "service", type: { kind: "name" }, required: true, doc: "Unique service name for logs: letters, digits, '_', '.', '-'." },
+  { name: "protocol", scope: "service", type: { kind: "protocol" }, default: "tcp", doc: 'Protocol relayed: "tcp" (http and smtp are planned).' },
+  { name: "listen", scope: "service", type: { kind: "listen" }, required: true, doc: 'Addresses to accept clients on: "127.0.0.1:8080", "[::1]:8080", "*:8080".' },
+  { name: "servers", scope: "service", type: { kind: "servers" }, required: true, doc: 'Servers to relay to: "host:port" or { address, weight, backup }.' },
+  { name: "balance", scope: "service", type: { kind: "balance" }, default: "roundrobin", doc: "Balancing algorithm choosing a server for each client connection." },
+  // servers = [ { … } ]
+  { name: "address", scope: "server", type: { kind: "address" }, required: true, doc: 'Server address: "10.0.0.2:80", "[::1]:80", "db.example:5432".' },
+  { name: "weight", scope: "server", type: { kind: "integer", min: 1, max: 256 }, default: 1, doc: "Relative share of connections (1-256; to drain a server, remove it or mark it backup).",
+    rangeHint: "0 is not allowed: to stop sending connections to a server, remove it or mark it backup = true" },
+  { name: "backup", scope: "server", type: { kind: "boolean" }, default: false, doc: "Used only while every non-backup server is down." },
+];
+
+export function keyDef(name: string): KeyDef | undefined {
+  return SCHEMA.find((k) => k.name === name);
+}
+
+/** Names of the keys allowed in a scope ("global" and "service" include "both"). */
+export function keysFor(scope: "global" | "service" | "server"): readonly string[] {
+  return SCHEMA.filter((k) => k.scope === scope || (scope !== "server" && k.scope === "both")).map((k) => k.name);
+}
+
+function typeText(t: KeyType): string {
+  switch (t.kind) {
+    case "integer":
+      return `integer ${t.min}-${t.max}`;
+    case "duration":
+      return t.min === 0 ? "duration >= 0" : "duration > 0";
+    case "string":
+      return t.absolute ? "absolute path" : "string";
+    case "listen":
+      return "array of addresses";
+    case "servers":
+      return "array of servers";
+    case "loglevel":
+      return "name or 0-4";
+    case "name":
+    case "protocol":
+    case "balance":
+      return "string";
+    case "address":
+      return "host:port";
+    case "boolean":
+      return "boolean";
+  }
+}
+
+function defaultText(k: KeyDef, inService: boolean): string {
+  if (k.required) return "required";
+  if (inService && k.scope === "both") return "(global)";
+  if (k.default === undefined) return "unset";
+  return typeof k.default === "string" ? JSON.stringify(k.default) : String(k.default);
+}
+
+/** Human-readable key reference (for `plb --help-config` or similar). */
+export function describeKeys(): string {
+  const sections: [string, KeyScope[]][] = [
+    ["Global keys (top of the file, before the first [[service]]):", ["global", "both"]],
+    ["[[service]] keys (one table per service; the last five default to the global values):", ["service", "both"]],
+    ['Server entries (servers = ["host:port", { address = "host:port", weight = 2, backup = true }]):', ["server"]],
+  ];
+  const out: string[] = [];
+  for (const [title, scopes] of sections) {
+    const keys = scopes.flatMap((scope) => SCHEMA.filter((k) => k.scope === scope));
+    const rows = keys.map((k) => [k.name, typeText(k.type), defaultText(k, scopes[0] === "service"), k.doc]);
+    const w0 = Math.max(...rows.map((r) => r[0].length));
+    const w1 = Math.max(...rows.map((r) => r[1].length));
+    const w2 = Math.max(...rows.map((r) => r[2].length));
+    out.push(title);
+    for (const r of rows) out.push(`  ${r[0].padEnd(w0)}  ${r[1].padEnd(w1)}  ${r[2].padEnd(w2)}  ${r[3]}`);
+    out.push("");
+  }
+  if (algorithms.length > 0) {
+    const w = Math.max(...algorithms.map((a) => a.name.length));
+    out.push("Balancing algorithms (balance = \"…\"):");
+    for (const a of algorithms) out.push(`  ${a.name.padEnd(w)}  ${a.description}`);
+    out.push("");
+  }
+  out.push(`Durations: seconds (2, 0.5) or strings "500ms", "2s", "1m", "1h", "1d" (at most ${formatDuration(MAX_DURATION_MS)}).`);
+  return out.join("\n");
+}

@@ -1,0 +1,196 @@
+/** Validation of one [[service]] table: its keys, `listen` and `servers`. */
+import { parseListen, parseServerAddress } from "./address.ts";
+import { describeValue } from "./describe.ts";
+import { type Diagnostic, serviceLabel, suggestion } from "./diagnostics.ts";
+import type { SourceIndex } from "./locate.ts";
+import { keyDef, keysFor, SCHEMA, type KeyDef } from "./schema.ts";
+import type { ListenAddress, ServerConfig, ServiceConfig, Timeouts } from "./types.ts";
+import { checkValue } from "./values.ts";
+
+export interface ServiceContext {
+  /** 0-based [[service]] number. */
+  readonly index: number;
+  readonly source: SourceIndex;
+  /** Resolved global values the service inherits. */
+  readonly defaults: Timeouts;
+  readonly report: (d: Diagnostic) => void;
+}
+
+type Table = Record<string, unknown>;
+
+export function isTable(v: unknown): v is Table {
+  return v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date);
+}
+
+const SERVICE_KEYS = keysFor("service");
+const SERVER_KEYS = keysFor("server");
+const GLOBAL_ONLY = SCHEMA.filter((k) => k.scope === "global").map((k) => k.name);
+
+export interface CheckedService {
+  /** Undefined when the service had problems (already reported). */
+  readonly config: ServiceConfig | undefined;
+  readonly name: string | undefined;
+  /** listen[j] when it parsed (undefined when not), for overlap checks even when other keys failed. */
+  readonly listen: readonly (ListenAddress | undefined)[];
+}
+
+/** Validates one [[service]] table, reporting every problem through `ctx.report`. */
+export function checkService(input: unknown, ctx: ServiceContext): CheckedService {
+  const { index, source } = ctx;
+  let failed = false;
+  const at = (key?: string, element?: number) => source.line({ service: index, key, index: element });
+  if (!isTable(input)) {
+    ctx.report({ path: "", line: at(), message: `service[${index}] must be a table, got ${describeValue(input)}` });
+    return { config: undefined, name: undefined, listen: [] };
+  }
+  const raw: Table = input;
+  const service = serviceLabel(raw.name, index);
+  const report = (path: string, message: string, line: number | undefined): void => {
+    failed = true;
+    ctx.report({ path, service, line, message });
+  };
+
+  for (const key of Object.keys(raw)) {
+    if (SERVICE_KEYS.includes(key)) continue;
+    if (GLOBAL_ONLY.includes(key)) {
+      report(key, `${JSON.stringify(key)} is a global setting and cannot be set per service (move it above the first [[service]])`, at(key));
+    } else {
+      report(key, `unknown key ${JSON.stringify(key)}${suggestion(key, SERVICE_KEYS)}`, at(key));
+    }
+  }
+
+  const value = (name: string): unknown => {
+    const def = keyDef(name) as KeyDef;
+    if (!Object.hasOwn(raw, name)) {
+      if (def.required) report(name, `missing required key ${JSON.stringify(name)}`, at());
+      if (def.scope === "both") return ctx.defaults[name as keyof Timeouts];
+      // Defaults are trusted: "roundrobin" is not looked up, so an empty registry still loads.
+      return def.type.kind === "balance" ? def.default : def.default === undefined ? undefined : unwrap(checkValue(def, def.default));
+    }
+    const checked = checkValue(def, raw[name]);
+    if (checked.ok) return checked.value;
+    report(name, checked.error, at(name));
+    return undefined;
+  };
+
+  const name = value("name") as string;
+  const protocol = value("protocol") as "tcp";
+  const balance = value("balance") as string;
+  const timeouts = {
+    server_retry: value("server_retry") as number,
+    timeout_connect: value("timeout_connect") as number,
+    timeout_client: value("timeout_client") as number,
+    timeout_server: value("timeout_server") as number,
+    timeout_cleanup: value("timeout_cleanup") as number,
+  };
+  const listen = Object.hasOwn(raw, "listen") ? checkListen(raw.listen, report, at) : (value("listen"), []);
+  const servers = Object.hasOwn(raw, "servers") ? checkServers(raw.servers, report, at) : (value("servers"), []);
+
+  const config = failed ? undefined : { name, protocol, listen: listen as ListenAddress[], servers, balance, ...timeouts };
+  return { config, name: typeof raw.name === "string" ? raw.name : undefined, listen };
+}
+
+function unwrap(c: ReturnType<typeof checkValue>): unknown {
+  if (!c.ok) throw new Error(`schema default is invalid: ${c.error}`);
+  return c.value;
+}
+
+type Report = (path: string, message: string, line: number | undefined) => void;
+type At = (key?: string, element?: number) => number | undefined;
+
+function checkListen(v: unknown, report: Report, at: At): (ListenAddress | undefined)[] {
+  if (typeof v === "string") {
+    report("listen", `listen must be an array of strings, got ${describeValue(v)} (write listen = [${JSON.stringify(v)}])`, at("listen"));
+    return [];
+  }
+  if (!Array.isArray(v)) {
+    report("listen", `listen must be an array of strings, got ${describeValue(v)}`, at("listen"));
+    return [];
+  }
+  if (v.length === 0) report("listen", "listen must not be empty: give at least one address to accept clients on", at("listen"));
+  return v.map((item, j) => {
+    const path = `listen[${j}]`;
+    if (typeof item !== "string") return void report(path, `${path} must be a string, got ${describeValue(item)}`, at("listen", j));
+    const parsed = parseListen(item);
+    if (typeof parsed !== "string") return parsed;
+    report(path, `${path}: ${parsed}`, at("listen", j));
+    return undefined;
+  });
+}
+
+function checkServers(v: unknown, report: Report, at: At): ServerConfig[] {
+  if (!Array.isArray(v)) {
+    const hint = typeof v === "string" ? ` (write servers = [${JSON.stringify(v)}])` : "";
+    report("servers", `servers must be an array, got ${describeValue(v)}${hint}`, at("servers"));
+    return [];
+  }
+  if (v.length === 0) {
+    report("servers", "servers must not be empty: give at least one server to relay to", at("servers"));
+    return [];
+  }
+  const out: ServerConfig[] = [];
+  const seen = new Map<string, number>();
+  let bad = false;
+  v.forEach((item, j) => {
+    const path = `servers[${j}]`;
+    const line = at("servers", j);
+    const fail = (message: string): void => {
+      bad = true;
+      report(path, `${path}: ${message}`, line);
+    };
+    const server = checkServer(item, fail);
+    if (!server) return;
+    const id = `${server.host.toLowerCase()}:${server.port}`;
+    const first = seen.get(id);
+    if (first !== undefined) {
+      return fail(`duplicate of servers[${first}] (${server.address}): list a server once and raise its weight instead`);
+    }
+    seen.set(id, j);
+    out.push(server);
+  });
+  if (!bad && out.every((s) => s.backup)) {
+    report("servers", "servers: every server is a backup; at least one must have backup = false", at("servers"));
+  }
+  return out;
+}
+
+function checkServer(entry: unknown, fail: (message: string) => void): ServerConfig | undefined {
+  if (typeof entry === "string") {
+    const hp = parseServerAddress(entry);
+    if (typeof hp === "string") return void fail(hp);
+    return { address: entry, host: hp.host, port: hp.port, weight: 1, backup: false };
+  }
+  if (!isTable(entry)) {
+    return void fail(`must be a "host:port" string or a table { address = "host:port", weight = 1 }, got ${describeValue(entry)}`);
+  }
+  const item: Table = entry;
+  let ok = true;
+  const problem = (message: string): void => {
+    ok = false;
+    fail(message);
+  };
+  for (const key of Object.keys(item)) {
+    if (!SERVER_KEYS.includes(key)) problem(`unknown key ${JSON.stringify(key)}${suggestion(key, SERVER_KEYS)}`);
+  }
+  const field = (name: string): unknown => {
+    const def = keyDef(name) as KeyDef;
+    if (!Object.hasOwn(item, name)) return def.default;
+    const c = checkValue(def, item[name]);
+    if (!c.ok) problem(c.error);
+    return c.ok ? c.value : undefined;
+  };
+  let address = "";
+  let hp: { host: string; port: number } | undefined;
+  if (!Object.hasOwn(item, "address")) problem('missing required key "address"');
+  else if (typeof item.address !== "string") problem(`address must be a string, got ${describeValue(item.address)}`);
+  else {
+    address = item.address;
+    const parsed = parseServerAddress(address);
+    if (typeof parsed === "string") problem(parsed);
+    else hp = parsed;
+  }
+  const weight = field("weight") as number;
+  const backup = field("backup") as boolean;
+  if (!ok || !hp) return undefined;
+  return { address, host: hp.host, port: hp.port, weight, backup };
+}

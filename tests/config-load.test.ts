@@ -1,0 +1,369 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { algorithms } from "../src/balance/index.ts";
+import { loadConfig, parseConfig } from "../src/config/index.ts";
+import type { Diagnostic } from "../src/config/diagnostics.ts";
+import { PlbError } from "../src/errors.ts";
+
+const SERVICE = `[[service]]\nname = "web"\nlisten = ["127.0.0.1:8080"]\nservers = ["10.0.0.2:80"]\n`;
+
+function failure(text: string): PlbError {
+  try {
+    parseConfig(text, "plb.toml");
+  } catch (err) {
+    expect(err).toBeInstanceOf(PlbError);
+    return err as PlbError;
+  }
+  throw new Error("expected the configuration to be rejected");
+}
+
+/** The problem lines of a CONFIG_INVALID error. */
+function problems(text: string): string[] {
+  const err = failure(text);
+  expect(err.code).toBe("CONFIG_INVALID");
+  return err.message.split("\n");
+}
+
+describe("defaults and overrides", () => {
+  test("a minimal service gets every default", () => {
+    const c = parseConfig(SERVICE, "plb.toml");
+    expect(c.file).toBe("plb.toml");
+    expect(c.global).toEqual({
+      loglevel: "info",
+      server_retry: 3,
+      timeout_connect: 2000,
+      timeout_client: 60_000,
+      timeout_server: 60_000,
+      timeout_cleanup: 10_000,
+      timeout_shutdown: 10_000,
+      backlog: 511,
+    });
+    expect(c.global.user).toBeUndefined();
+    expect(c.services).toEqual([
+      {
+        name: "web",
+        protocol: "tcp",
+        listen: [{ host: "127.0.0.1", port: 8080, text: "127.0.0.1:8080" }],
+        servers: [{ address: "10.0.0.2:80", host: "10.0.0.2", port: 80, weight: 1, backup: false }],
+        balance: "roundrobin",
+        server_retry: 3,
+        timeout_connect: 2000,
+        timeout_client: 60_000,
+        timeout_server: 60_000,
+        timeout_cleanup: 10_000,
+      },
+    ]);
+  });
+
+  test("global values are set, inherited, and overridden per service", () => {
+    const c = parseConfig(
+      `user = "nobody"\ngroup = "nogroup"\nchroot_dir = "/var/empty"\npidfile = "/run/plb.pid"\nlogfile = "-"\n` +
+        `loglevel = "debug"\nserver_retry = 5\ntimeout_connect = 0.5\ntimeout_client = "2m"\ntimeout_server = 30\n` +
+        `timeout_cleanup = "1h"\ntimeout_shutdown = 0\nbacklog = 1024\n` +
+        SERVICE +
+        `server_retry = 1\ntimeout_connect = "250ms"\ntimeout_client = 1\ntimeout_server = "1d"\ntimeout_cleanup = 2\n` +
+        `[[service]]\nname = "other"\nprotocol = "tcp"\nlisten = ["127.0.0.1:8081"]\nservers = ["10.0.0.3:80"]\n`,
+      "x.toml",
+    );
+    expect(c.global).toMatchObject({
+      user: "nobody", group: "nogroup", chroot_dir: "/var/empty", pidfile: "/run/plb.pid", logfile: "-",
+      loglevel: "debug", server_retry: 5, timeout_connect: 500, timeout_client: 120_000, timeout_server: 30_000,
+      timeout_cleanup: 3_600_000, timeout_shutdown: 0, backlog: 1024,
+    });
+    expect(c.services[0]).toMatchObject({ server_retry: 1, timeout_connect: 250, timeout_client: 1000, timeout_server: 86_400_000, timeout_cleanup: 2000 });
+    expect(c.services[1]).toMatchObject({ server_retry: 5, timeout_connect: 500, timeout_client: 120_000, timeout_server: 30_000, timeout_cleanup: 3_600_000 });
+  });
+
+  test.each([
+    [0, "error"], [1, "warn"], [2, "info"], [3, "info"], [4, "debug"], ['"warning"', "warn"], ['"ERROR"', "error"], ['"3"', "info"],
+  ])("loglevel = %p → %p", (written, level) => {
+    expect(parseConfig(`loglevel = ${written}\n${SERVICE}`, "p").global.loglevel).toBe(level as never);
+  });
+
+  test("servers: strings and inline tables with weight and backup; IPv6 and host names", () => {
+    const c = parseConfig(
+      `[[service]]\nname = "a.b-c_1"\nlisten = ["*:8080", "[::1]:9090"]\nservers = [\n  "[::1]:80",\n  { address = "db.example:5432", weight = 256 },\n  { address = "10.0.0.9:1", backup = true, weight = 2 },\n]\n`,
+      "p",
+    );
+    const s = c.services[0];
+    expect(s.listen.map((l) => [l.host, l.port])).toEqual([["::", 8080], ["::1", 9090]]);
+    expect(s.servers).toEqual([
+      { address: "[::1]:80", host: "::1", port: 80, weight: 1, backup: false },
+      { address: "db.example:5432", host: "db.example", port: 5432, weight: 256, backup: false },
+      { address: "10.0.0.9:1", host: "10.0.0.9", port: 1, weight: 2, backup: true },
+    ]);
+  });
+
+  test("services may also be written as an inline array and [[service.servers]] tables", () => {
+    const inline = parseConfig(`service = [{ name = "a", listen = ["127.0.0.1:1"], servers = ["h:1"] }]\n`, "p");
+    expect(inline.services[0].name).toBe("a");
+    const tables = parseConfig(`[[service]]\nname = "a"\nlisten = ["127.0.0.1:1"]\n[[service.servers]]\naddress = "h:1"\n[[service.servers]]\naddress = "h:2"\nweight = 3\n`, "p");
+    expect(tables.services[0].servers.map((s) => [s.port, s.weight])).toEqual([[1, 1], [2, 3]]);
+  });
+
+  test("a registered algorithm name is accepted", () => {
+    // The registry may be empty while other modules are written; then there is nothing to accept.
+    for (const a of algorithms) {
+      expect(parseConfig(`${SERVICE}balance = ${JSON.stringify(a.name)}\n`, "p").services[0].balance).toBe(a.name);
+    }
+    expect(algorithms.every((a) => typeof a.name === "string")).toBe(true);
+  });
+
+  test("the result is deeply frozen", () => {
+    const c = parseConfig(`${SERVICE}servers = ["10.0.0.2:80", { address = "h:1" }]\n`.replace(`servers = ["10.0.0.2:80"]\n`, ""), "p");
+    for (const o of [c, c.global, c.services, c.services[0], c.services[0].listen, c.services[0].listen[0], c.services[0].servers, c.services[0].servers[1]]) {
+      expect(Object.isFrozen(o)).toBe(true);
+    }
+    expect(() => {
+      (c.global as { backlog: number }).backlog = 1;
+    }).toThrow();
+    expect(() => (c.services as unknown as unknown[]).push(1)).toThrow();
+    expect(c.global.backlog).toBe(511);
+  });
+});
+
+describe("syntax errors", () => {
+  test("report file:line:col (1-based) with the parser's reason and an excerpt", () => {
+    const err = failure(`backlog = 1\ntimeout_client = \n`);
+    expect(err.code).toBe("CONFIG_SYNTAX");
+    expect(err.message).toStartWith("plb.toml:2:18: Unexpected character");
+    expect(err.message).toContain("2> timeout_client = ");
+    expect(err.message).not.toContain("at row");
+  });
+
+  test("duplicate keys and unterminated headers are syntax errors", () => {
+    expect(failure(`backlog = 1\nbacklog = 2\n`).message).toStartWith("plb.toml:2:");
+    expect(failure(`backlog = 1\nbacklog = 2\n`).message).toContain("Can't redefine existing key");
+    const err = failure(`${SERVICE}[[service]\n`);
+    expect(err.code).toBe("CONFIG_SYNTAX");
+    expect(err.message).toStartWith("plb.toml:5:");
+  });
+});
+
+describe("validation errors: message and line", () => {
+  test.each([
+    [`sever_retry = 3\n${SERVICE}`, 'plb.toml:1: unknown key "sever_retry" (did you mean "server_retry"?)'],
+    [`\n\nserver_retry = "three"\n${SERVICE}`, 'plb.toml:3: server_retry must be an integer, got string "three"'],
+    [`server_retry = 2.5\n${SERVICE}`, "plb.toml:1: server_retry must be an integer, got float 2.5"],
+    [`server_retry = 0\n${SERVICE}`, "plb.toml:1: server_retry must be between 1 and 1000, got 0"],
+    [`server_retry = 1001\n${SERVICE}`, "plb.toml:1: server_retry must be between 1 and 1000, got 1001"],
+    [`backlog = 65536\n${SERVICE}`, "plb.toml:1: backlog must be between 1 and 65535, got 65536"],
+    [`backlog = 99999999999999999999\n${SERVICE}`, "plb.toml:1: backlog must be between 1 and 65535, got an integer too large to represent"],
+    [`timeout_connect = "2 minutes"\n${SERVICE}`, 'plb.toml:1: timeout_connect must be a duration (seconds like 2 or 0.5, or a string like "500ms", "2s", "1m", "1h"), got string "2 minutes"'],
+    [`timeout_client = -1\n${SERVICE}`, "plb.toml:1: timeout_client must not be negative, got -1"],
+    [`timeout_cleanup = 0\n${SERVICE}`, "plb.toml:1: timeout_cleanup must be greater than 0, got 0"],
+    [`timeout_server = "30d"\n${SERVICE}`, 'plb.toml:1: timeout_server must be at most 24d, got "30d"'],
+    [`loglevel = "loud"\n${SERVICE}`, 'plb.toml:1: loglevel must be one of error, warn, info, debug (or 0-4), got string "loud"'],
+    [`loglevel = 5\n${SERVICE}`, "plb.toml:1: loglevel must be one of error, warn, info, debug (or 0-4), got integer 5"],
+    [`user = ""\n${SERVICE}`, "plb.toml:1: user must not be empty"],
+    [`pidfile = 3\n${SERVICE}`, "plb.toml:1: pidfile must be a string, got integer 3"],
+    [`chroot_dir = "var/empty"\n${SERVICE}`, 'plb.toml:1: chroot_dir must be an absolute path, got "var/empty"'],
+    [`name = "x"\n${SERVICE}`, 'plb.toml:1: "name" is a service setting: put it inside a [[service]] table'],
+    [`[global]\nbacklog = 1\n${SERVICE}`, "plb.toml:1: unknown table [global] (global keys go at the top of the file, before the first [[service]])"],
+    [`[[services]]\nname = "x"\n`, 'plb.toml:1: unknown table [[services]] (did you mean "service"?)'],
+    ["", "plb.toml: no services defined: add at least one [[service]] table"],
+    [`service = []\n`, "plb.toml:1: no services defined"],
+    [`[service]\nname = "x"\n`, "plb.toml:1: service must be an array of tables (write [[service]], not [service]), got a single table"],
+    [`service = ["web"]\n`, 'plb.toml:1: service[0] must be a table, got string "web"'],
+  ])("global level: %#", (text, line) => {
+    expect(problems(text)).toEqual(expect.arrayContaining([expect.stringContaining(line)]));
+  });
+
+  test.each([
+    [`protocol = "http"`, 'plb.toml:5: service "web": protocol "http" is not supported yet (tcp only in this version)'],
+    [`protocol = "smtp"`, 'plb.toml:5: service "web": protocol "smtp" is not supported yet (tcp only in this version)'],
+    [`protocol = "udp"`, 'plb.toml:5: service "web": unknown protocol "udp" (valid: tcp)'],
+    [`protocol = "tpc"`, 'plb.toml:5: service "web": unknown protocol "tpc" (did you mean "tcp"?) (valid: tcp)'],
+    [`sever_retry = 2`, 'plb.toml:5: service "web": unknown key "sever_retry" (did you mean "server_retry"?)'],
+    [`timeout-client = 2`, 'plb.toml:5: service "web": unknown key "timeout-client" (did you mean "timeout_client"?)'],
+    [`backlog = 10`, 'plb.toml:5: service "web": "backlog" is a global setting and cannot be set per service (move it above the first [[service]])'],
+    [`server_retry = "three"`, 'plb.toml:5: service "web": server_retry must be an integer, got string "three"'],
+    [`timeout_connect = "fast"`, 'plb.toml:5: service "web": timeout_connect must be a duration'],
+    [`timeout_cleanup = "0s"`, 'plb.toml:5: service "web": timeout_cleanup must be greater than 0, got "0s"'],
+    [`balance = 3`, 'plb.toml:5: service "web": balance must be a string, got integer 3'],
+  ])("service level: %p", (extra, line) => {
+    expect(problems(`${SERVICE}${extra}\n`)).toEqual([expect.stringContaining(line)]);
+  });
+
+  test("an unknown balance name lists the registered algorithms", () => {
+    const [line] = problems(`${SERVICE}balance = "no-such-algorithm"\n`);
+    expect(line).toStartWith('plb.toml:5: service "web": balance "no-such-algorithm" is not a known algorithm');
+    const names = algorithms.map((a) => a.name);
+    if (names.length > 0) expect(line).toEndWith(`(valid: ${names.join(", ")})`);
+    else expect(line).toEndWith("(no algorithms are registered)");
+  });
+
+  test("missing required keys point at the [[service]] header", () => {
+    const lines = problems(`backlog = 5\n\n[[service]]\nprotocol = "tcp"\n`);
+    expect(lines).toEqual([
+      'plb.toml:3: service[0]: missing required key "name"',
+      'plb.toml:3: service[0]: missing required key "listen"',
+      'plb.toml:3: service[0]: missing required key "servers"',
+    ]);
+  });
+
+  test("service names: characters and uniqueness", () => {
+    expect(problems(`[[service]]\nname = "my web"\nlisten = ["127.0.0.1:1"]\nservers = ["h:1"]\n`)).toEqual([
+      'plb.toml:2: service "my web": name may only contain letters, digits, "_", "." and "-", got "my web"',
+    ]);
+    const twice = `${SERVICE}[[service]]\n\nname = "web"\nlisten = ["127.0.0.1:8081"]\nservers = ["h:1"]\n`;
+    expect(problems(twice)).toEqual(['plb.toml:7: service "web": duplicate service name "web" (also used at line 2)']);
+  });
+
+  test("listen: shape, parse errors and element lines", () => {
+    const text = `[[service]]\nname = "web"\nservers = ["h:1"]\nlisten = [\n  "127.0.0.1:8080",\n  # a comment, with "quotes", [brackets]\n  "::1:8080",\n  "[::1]:99999",\n  7,\n]\n`;
+    expect(problems(text)).toEqual([
+      'plb.toml:7: service "web": listen[1]: IPv6 addresses need brackets: write "[::1]:8080", not "::1:8080"',
+      'plb.toml:8: service "web": listen[2]: port 99999 is out of range (0-65535)',
+      'plb.toml:9: service "web": listen[3] must be a string, got integer 7',
+    ]);
+    expect(problems(SERVICE.replace('["127.0.0.1:8080"]', '"127.0.0.1:8080"'))).toEqual([
+      'plb.toml:3: service "web": listen must be an array of strings, got string "127.0.0.1:8080" (write listen = ["127.0.0.1:8080"])',
+    ]);
+    expect(problems(SERVICE.replace('["127.0.0.1:8080"]', "[]"))).toEqual([
+      'plb.toml:3: service "web": listen must not be empty: give at least one address to accept clients on',
+    ]);
+    expect(problems(SERVICE.replace("127.0.0.1:8080", "example.com:8080"))[0]).toContain(
+      'listen[0]: listen host "example.com" must be an IP address, "*" or "localhost"',
+    );
+  });
+
+  test("listen overlaps, across services and within one", () => {
+    const text =
+      `[[service]]\nname = "a"\nlisten = ["127.0.0.1:80", "[::1]:80"]\nservers = ["h:1"]\n` +
+      `[[service]]\nname = "b"\nlisten = ["*:80"]\nservers = ["h:1"]\n` +
+      `[[service]]\nname = "c"\nlisten = ["0.0.0.0:81", "127.0.0.1:81", "[::1]:81", "127.0.0.1:82"]\nservers = ["h:1"]\n`;
+    expect(problems(text)).toEqual([
+      'plb.toml:7: service "b": listen[0]: *:80 overlaps with service "a" listen[0] (127.0.0.1:80)',
+      `plb.toml:11: service "c": listen[1]: 127.0.0.1:81 overlaps with this service's listen[0] (0.0.0.0:81)`,
+    ]);
+    expect(problems(`${SERVICE}[[service]]\nname = "b"\nlisten = ["[::]:8080"]\nservers = ["h:1"]\n`)).toEqual([
+      'plb.toml:7: service "b": listen[0]: [::]:8080 overlaps with service "web" listen[0] (127.0.0.1:8080)',
+    ]);
+  });
+
+  test("servers: element errors are reported on the element's own line", () => {
+    const text =
+      `[[service]]\nname = "web"\nlisten = ["127.0.0.1:8080"]\nservers = [\n` +
+      `  "10.0.0.1:80",\n` + // 5
+      `  "10.0.0.2:99999",\n` + // 6
+      `  { address = "10.0.0.3:80", wieght = 2 },\n` + // 7
+      `  { address = "10.0.0.4:80", weight = 0 },\n` + // 8
+      `  { weight = 2 },\n` + // 9
+      `  { address = "10.0.0.1:80" },\n` + // 10
+      `  { address = "h:1", backup = "yes" },\n` + // 11
+      `  { address = 5 }, 42,\n` + // 12
+      `]\n`;
+    expect(problems(text)).toEqual([
+      'plb.toml:6: service "web": servers[1]: port 99999 is out of range (1-65535)',
+      'plb.toml:7: service "web": servers[2]: unknown key "wieght" (did you mean "weight"?)',
+      'plb.toml:8: service "web": servers[3]: weight must be between 1 and 256, got 0 (0 is not allowed: to stop sending connections to a server, remove it or mark it backup = true)',
+      'plb.toml:9: service "web": servers[4]: missing required key "address"',
+      'plb.toml:10: service "web": servers[5]: duplicate of servers[0] (10.0.0.1:80): list a server once and raise its weight instead',
+      'plb.toml:11: service "web": servers[6]: backup must be true or false, got string "yes"',
+      'plb.toml:12: service "web": servers[7]: address must be a string, got integer 5',
+      'plb.toml:12: service "web": servers[8]: must be a "host:port" string or a table { address = "host:port", weight = 1 }, got integer 42',
+    ]);
+  });
+
+  test("servers: shape, emptiness and backups", () => {
+    expect(problems(SERVICE.replace('["10.0.0.2:80"]', "[]"))).toEqual([
+      'plb.toml:4: service "web": servers must not be empty: give at least one server to relay to',
+    ]);
+    expect(problems(SERVICE.replace('["10.0.0.2:80"]', '"10.0.0.2:80"'))).toEqual([
+      'plb.toml:4: service "web": servers must be an array, got string "10.0.0.2:80" (write servers = ["10.0.0.2:80"])',
+    ]);
+    expect(problems(SERVICE.replace('["10.0.0.2:80"]', '[{ address = "h:1", backup = true }]'))).toEqual([
+      'plb.toml:4: service "web": servers: every server is a backup; at least one must have backup = false',
+    ]);
+    expect(problems(SERVICE.replace("10.0.0.2:80", "10.0.0.2:0"))).toEqual([
+      'plb.toml:4: service "web": servers[0]: port 0 is out of range (1-65535)',
+    ]);
+  });
+
+  test("a service without a usable name is labelled by its index", () => {
+    expect(problems(`${SERVICE}[[service]]\nname = 7\nlisten = ["127.0.0.1:9"]\nservers = ["h:1"]\n`)).toEqual([
+      "plb.toml:6: service[1]: name must be a string, got integer 7",
+    ]);
+  });
+});
+
+describe("several problems at once", () => {
+  test("every problem is reported, sorted by line, one per line", () => {
+    const text =
+      `sever_retry = 3\n` + // 1
+      `timeout_connect = "abc"\n` + // 2
+      `[[service]]\n` + // 3
+      `name = "web"\n` + // 4
+      `protocol = "http"\n` + // 5
+      `listen = ["127.0.0.1:8080"]\n` + // 6
+      `servers = ["10.0.0.2:99999", "nonsense"]\n` + // 7
+      `[[service]]\n` + // 8
+      `name = "web"\n` + // 9
+      `listen = ["127.0.0.1:8080"]\n` + // 10
+      `servers = ["10.0.0.3:80"]\n`; // 11
+    const err = failure(text);
+    expect(err.code).toBe("CONFIG_INVALID");
+    expect(err.message.split("\n")).toEqual([
+      'plb.toml:1: unknown key "sever_retry" (did you mean "server_retry"?)',
+      'plb.toml:2: timeout_connect must be a duration (seconds like 2 or 0.5, or a string like "500ms", "2s", "1m", "1h"), got string "abc"',
+      'plb.toml:5: service "web": protocol "http" is not supported yet (tcp only in this version)',
+      'plb.toml:7: service "web": servers[0]: port 99999 is out of range (1-65535)',
+      'plb.toml:7: service "web": servers[1]: missing port in "nonsense" (expected host:port, e.g. "10.0.0.2:80")',
+      'plb.toml:9: service "web": duplicate service name "web" (also used at line 4)',
+      'plb.toml:10: service "web": listen[0]: 127.0.0.1:8080 overlaps with service "web" listen[0] (127.0.0.1:8080)',
+    ]);
+    const cause = err.cause as Diagnostic[];
+    expect(cause).toHaveLength(7);
+    expect(cause.find((d) => d.path === "servers[1]")).toEqual({
+      path: "servers[1]",
+      service: 'service "web"',
+      line: 7,
+      message: 'servers[1]: missing port in "nonsense" (expected host:port, e.g. "10.0.0.2:80")',
+    });
+  });
+
+  test("an empty file name is shown as <config>", () => {
+    expect(() => parseConfig("", "")).toThrow("<config>: no services defined");
+  });
+});
+
+describe("loadConfig", () => {
+  const dir = mkdtempSync(join(tmpdir(), "plb-config-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("reads and parses a file, naming it in Config.file and in messages", () => {
+    const path = join(dir, "good.toml");
+    writeFileSync(path, SERVICE);
+    expect(loadConfig(path).file).toBe(path);
+    const bad = join(dir, "bad.toml");
+    writeFileSync(bad, `backlog = 0\n${SERVICE}`);
+    expect(() => loadConfig(bad)).toThrow(`${bad}:1: backlog must be between 1 and 65535, got 0`);
+  });
+
+  test("a missing file is CONFIG_READ naming the path and the reason", () => {
+    const path = join(dir, "missing.toml");
+    let err: unknown;
+    try {
+      loadConfig(path);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(PlbError);
+    expect((err as PlbError).code).toBe("CONFIG_READ");
+    expect((err as PlbError).message).toBe(`cannot read configuration file ${path}: no such file (ENOENT)`);
+  });
+
+  test("a directory is CONFIG_READ too", () => {
+    expect(() => loadConfig(dir)).toThrow(`cannot read configuration file ${dir}: is a directory (EISDIR)`);
+  });
+
+  test.skipIf(process.getuid?.() === 0)("an unreadable file is CONFIG_READ (permission denied)", () => {
+    const path = join(dir, "secret.toml");
+    writeFileSync(path, SERVICE);
+    chmodSync(path, 0o000);
+    expect(() => loadConfig(path)).toThrow("permission denied (EACCES)");
+  });
+});
