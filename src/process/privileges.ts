@@ -1,0 +1,203 @@
+/**
+ * Dropping root: chroot, then give up every group and user id for good.
+ *
+ * Order (when started as root, i.e. effective uid 0):
+ *   1. resolve `user` / `group` to ids from /etc/passwd and /etc/group
+ *      (numeric ids allowed) — BEFORE chroot, the files are gone after it;
+ *   2. chroot(chroot_dir) + chdir("/");
+ *   3. setgroups([]) (no supplementary groups), setresgid(g, g, g),
+ *      setresuid(u, u, u) — real, effective and saved ids, so root cannot
+ *      be regained;
+ *   4. verify through system calls (not /proc, which is usually missing in
+ *      the chroot): all three uids and gids, the group list, and that
+ *      setresuid(0, 0, 0) now fails. Any failure throws
+ *      PlbError("PRIVILEGES"): plb never keeps running as root by accident.
+ *
+ * Root with none of user/group/chroot_dir set stays root with a loud
+ * warning; root with group or chroot_dir but no user is refused (a chroot
+ * that root can leave is no protection).
+ *
+ * AFTER CHROOT NOTHING MAY LAZILY LOAD FILES: no dynamic import(), no
+ * reading /etc (user names, resolv.conf, hosts, zoneinfo), no dlopen. Every
+ * module must be imported statically before dropPrivileges() runs, and libc
+ * is already loaded here because chroot goes through it. Host names that
+ * need /etc/resolv.conf must be resolved before, or the chroot must carry
+ * its own /etc files.
+ */
+import { readFileSync } from "node:fs";
+import { PlbError } from "../errors.ts";
+import { logger } from "../log.ts";
+import * as libc from "./libc.ts";
+
+const log = logger("privileges");
+
+export interface PrivilegeOptions {
+  user?: string;
+  group?: string;
+  chroot_dir?: string;
+}
+
+export interface PrivilegeSummary {
+  /** Whether the process was started with effective uid 0. */
+  startedAsRoot: boolean;
+  /** Ids the process runs with now. */
+  uid: number;
+  gid: number;
+  user?: string;
+  group?: string;
+  /** The new root directory, when chroot was done. */
+  chroot?: string;
+  /** Settings that were ignored, or a root process kept running as root. */
+  warnings: string[];
+}
+
+interface Ids {
+  uid: number;
+  gid: number;
+}
+
+const MAX_ID = 0xfffffffe; // (uid_t)-1 means "unchanged" to the set*id calls
+
+function numericId(text: string): number | undefined {
+  if (!/^\d+$/.test(text)) return undefined;
+  const id = Number(text);
+  return id <= MAX_ID ? id : undefined;
+}
+
+/** `name:x:field2:field3:...` records of /etc/passwd or /etc/group. */
+function records(file: string): string[][] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new PlbError("PRIVILEGES", `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  return text
+    .split("\n")
+    .filter((line) => line !== "" && !line.startsWith("#"))
+    .map((line) => line.split(":"));
+}
+
+/** Resolves user and group names (or numbers) to ids. Reads /etc: call before chroot. */
+export function resolveIds(user: string, group?: string): Ids {
+  const passwd = records("/etc/passwd");
+  const byName = passwd.find((r) => r[0] === user);
+  const userNum = numericId(user);
+  let uid: number;
+  let primary: number | undefined;
+  if (byName && byName.length >= 4) {
+    uid = Number(byName[2]);
+    primary = Number(byName[3]);
+  } else if (userNum !== undefined) {
+    uid = userNum;
+    const byUid = passwd.find((r) => r[2] === user);
+    primary = byUid ? Number(byUid[3]) : undefined;
+  } else {
+    throw new PlbError("PRIVILEGES", `user "${user}" not found in /etc/passwd`);
+  }
+  let gid: number;
+  if (group !== undefined) {
+    const entry = records("/etc/group").find((r) => r[0] === group);
+    const groupNum = numericId(group);
+    if (entry && entry.length >= 3) gid = Number(entry[2]);
+    else if (groupNum !== undefined) gid = groupNum;
+    else throw new PlbError("PRIVILEGES", `group "${group}" not found in /etc/group`);
+  } else if (primary !== undefined) {
+    gid = primary;
+  } else {
+    throw new PlbError("PRIVILEGES", `user ${user} has no /etc/passwd entry: set "group" too`);
+  }
+  if (!Number.isInteger(uid) || !Number.isInteger(gid) || uid > MAX_ID || gid > MAX_ID) {
+    throw new PlbError("PRIVILEGES", `bad id for user "${user}" / group "${group ?? ""}"`);
+  }
+  return { uid, gid };
+}
+
+/** Runs a libc step; its failure becomes a PRIVILEGES error. */
+function step(what: string, run: () => void): void {
+  try {
+    run();
+  } catch (err) {
+    throw new PlbError("PRIVILEGES", `${what}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function same(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** Checks the drop really happened; throws otherwise. */
+function verify(ids: Ids): void {
+  const uids = libc.getresuid();
+  const gids = libc.getresgid();
+  const groups = libc.getgroups();
+  const seen = [process.getuid?.(), process.geteuid?.(), process.getgid?.(), process.getegid?.()];
+  const bad: string[] = [];
+  if (!same(uids, [ids.uid, ids.uid, ids.uid])) bad.push(`uids are ${uids.join("/")}`);
+  if (!same(gids, [ids.gid, ids.gid, ids.gid])) bad.push(`gids are ${gids.join("/")}`);
+  if (groups.some((g) => g !== ids.gid)) bad.push(`supplementary groups are ${groups.join(",")}`);
+  if (!same(seen as number[], [ids.uid, ids.uid, ids.gid, ids.gid])) bad.push(`process ids are ${seen.join("/")}`);
+  let regained = false;
+  try {
+    libc.setresuid(0, 0, 0);
+    regained = true;
+  } catch (err) {
+    if (!(err instanceof libc.SyscallError) || err.errno !== libc.EPERM) {
+      bad.push(`setresuid(0) test failed oddly: ${(err as Error).message}`);
+    }
+  }
+  if (regained) bad.push("setresuid(0, 0, 0) succeeded: root can be regained");
+  if (bad.length > 0) {
+    throw new PlbError("PRIVILEGES", `privileges not dropped to ${ids.uid}:${ids.gid}: ${bad.join("; ")}`);
+  }
+}
+
+/**
+ * Applies user / group / chroot_dir. Throws PlbError("PRIVILEGES") on any
+ * failure; the caller must then exit, since the process may be half-dropped.
+ */
+export function dropPrivileges(options: PrivilegeOptions): PrivilegeSummary {
+  const { user, group, chroot_dir } = options;
+  const euid = process.geteuid?.() ?? -1;
+  if (euid !== 0) {
+    const set = (["user", "group", "chroot_dir"] as const).filter((k) => options[k] !== undefined);
+    const warnings =
+      set.length === 0 ? [] : [`${set.map((k) => `"${k}"`).join(" and ")} ignored: not started as root`];
+    for (const w of warnings) log.warn(w);
+    return { startedAsRoot: false, uid: euid, gid: process.getegid?.() ?? -1, warnings };
+  }
+  if (user === undefined) {
+    if (group !== undefined || chroot_dir !== undefined) {
+      throw new PlbError("PRIVILEGES", `"group" and "chroot_dir" need "user" when started as root`);
+    }
+    const warning = 'running as root: set "user" (and "chroot_dir") to drop privileges';
+    log.warn(`*** ${warning} ***`);
+    return { startedAsRoot: true, uid: 0, gid: process.getegid?.() ?? 0, warnings: [warning] };
+  }
+
+  const ids = resolveIds(user, group);
+  if (ids.uid === 0) throw new PlbError("PRIVILEGES", `user "${user}" is root (uid 0): choose an unprivileged user`);
+
+  // Make sure libc is in memory before the root directory changes.
+  step("loading libc", () => libc.loadLibc());
+  if (chroot_dir !== undefined) {
+    step("cannot chroot", () => libc.chroot(chroot_dir));
+    step("cannot chdir after chroot", () => libc.chdir("/"));
+  }
+  step("cannot clear supplementary groups", () => libc.setgroups([]));
+  step("cannot set group id", () => libc.setresgid(ids.gid, ids.gid, ids.gid));
+  step("cannot set user id", () => libc.setresuid(ids.uid, ids.uid, ids.uid));
+  verify(ids);
+
+  const where = chroot_dir === undefined ? " (no chroot_dir)" : `, chroot ${chroot_dir}`;
+  log.info(`running as ${user} (${ids.uid}:${ids.gid})${where}`);
+  return {
+    startedAsRoot: true,
+    uid: ids.uid,
+    gid: ids.gid,
+    user,
+    ...(group === undefined ? {} : { group }),
+    ...(chroot_dir === undefined ? {} : { chroot: chroot_dir }),
+    warnings: [],
+  };
+}
