@@ -45,9 +45,24 @@ const handlers: SocketHandler<SocketEvents | Attempt> = {
     if (a.done) return;
     a.done = true;
     clearTimeout(a.timer);
-    a.cb.failed(classifyConnectError(err), err?.message ?? "connect failed");
+    a.cb.failed(classifyConnectError(err), describeConnectError(err));
   },
 };
+
+const DESCRIPTIONS: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ENETUNREACH: "network unreachable",
+  EHOSTUNREACH: "host unreachable",
+  EADDRNOTAVAIL: "address not available",
+  ETIMEDOUT: "connect timed out",
+  ECONNRESET: "connection reset",
+};
+
+/** A short human cause for logs ("connection refused"). */
+export function describeConnectError(err: Error | undefined): string {
+  const code = (err as { code?: string } | undefined)?.code ?? "";
+  return DESCRIPTIONS[code] ?? (code ? `connect failed (${code})` : (err?.message ?? "connect failed"));
+}
 
 function noop(): void {}
 
@@ -73,7 +88,7 @@ export function connect(host: string, port: number, timeoutMs: number, cb: Conne
   } catch (err) {
     a.done = true;
     clearTimeout(a.timer);
-    queueMicrotask(() => cb.failed(classifyConnectError(err as Error), (err as Error).message));
+    queueMicrotask(() => cb.failed(classifyConnectError(err as Error), describeConnectError(err as Error)));
   }
   return () => {
     if (a.done) return;

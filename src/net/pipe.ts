@@ -14,6 +14,13 @@ import { clock } from "./clock.ts";
 export interface PipeOwner {
   /** Both sockets are closed; called exactly once. */
   pipeClosed(pipe: Pipe, err?: Error): void;
+  /**
+   * Side `b` was reset before a single byte went either way (a server that
+   * died with the connection still in its accept queue). Return true to keep
+   * side `a` open and take it over (fail over to another server); the pipe
+   * then never calls `pipeClosed`.
+   */
+  resetBeforeData?(pipe: Pipe, err: Error): boolean;
 }
 
 export class Endpoint implements SocketEvents {
@@ -73,6 +80,11 @@ export class Endpoint implements SocketEvents {
 
   onClose(err?: Error): void {
     if (this.closed) return;
+    const pipe = this.pipe;
+    if (err && this === pipe.b && this.bytesIn === 0 && this.peer.bytesIn === 0 && pipe.owner.resetBeforeData?.(pipe, err)) {
+      this.closed = true;
+      return;
+    }
     this.closed = true;
     this.readDone = true;
     this.writeDone = true;

@@ -65,10 +65,10 @@ export class Resolver {
   }
 
   /** Snapshot the system configuration now (call before chroot). Missing files mean defaults. */
-  static fromSystem(paths: { resolvConf?: string; hosts?: string } = {}): Resolver {
+  static fromSystem(paths: { resolvConf?: string; hosts?: string; nameservers?: string[] } = {}): Resolver {
     const conf = parseResolvConf(readOr(paths.resolvConf ?? "/etc/resolv.conf"));
     const hosts = parseHosts(readOr(paths.hosts ?? "/etc/hosts"));
-    return new Resolver({ ...conf, hosts });
+    return new Resolver({ ...conf, hosts, ...(paths.nameservers?.length ? { nameservers: paths.nameservers } : {}) });
   }
 
   /** IP addresses for `host`, IPv4 first, then IPv6. Rejects with PlbError("RESOLVE"). */

@@ -53,8 +53,31 @@ export class TcpSession implements SocketEvents, PipeOwner, Sweepable {
       return;
     }
     pool.connectionStart(server);
+    const clientDone = this.pipe?.a.readDone ?? false;
     this.pipe = new Pipe(this.client, sock, this);
-    this.client.resume();
+    if (clientDone) {
+      // The client's FIN reached the previous server: pass it on again.
+      this.pipe.a.readDone = true;
+      this.pipe.b.passFin();
+    } else this.client.resume();
+  }
+
+  /**
+   * The server reset the connection before any byte went either way (it died
+   * with us still in its accept queue): nothing was delivered, so fail over
+   * as if the connect had failed.
+   */
+  resetBeforeData(_pipe: Pipe, err: Error): boolean {
+    if (this.gone || this.pipe!.a.closed) return false;
+    const server = this.server!;
+    const pool = this.service.pool;
+    pool.connectionEnd(server);
+    pool.report(server, "reset", `connection reset before any data (${(err as { code?: string }).code ?? err.message})`);
+    this.client.pause();
+    this.client.data = this;
+    (this.tried ??= new Set()).add(server);
+    this.next();
+    return true;
   }
 
   failed(reason: ConnectFailure, detail: string): void {

@@ -34,18 +34,27 @@ export interface PlbProcess {
 }
 
 /** Start plb on `toml` and wait until it logs that it is ready. */
-export async function startPlb(toml: string, extraArgs: string[] = [], waitReady = true): Promise<PlbProcess> {
-  const config = writeConfig(toml);
-  return startPlbFile(config, extraArgs, waitReady);
+export interface StartOptions {
+  /** Wait for the "ready" log line (default true). */
+  waitReady?: boolean;
+  /** Extra environment (PLB_NAMESERVERS, …). */
+  env?: Record<string, string>;
 }
 
-export async function startPlbFile(config: string, extraArgs: string[] = [], waitReady = true): Promise<PlbProcess> {
+export async function startPlb(toml: string, extraArgs: string[] = [], opts: StartOptions = {}): Promise<PlbProcess> {
+  const config = writeConfig(toml);
+  return startPlbFile(config, extraArgs, opts);
+}
+
+export async function startPlbFile(config: string, extraArgs: string[] = [], opts: StartOptions = {}): Promise<PlbProcess> {
+  const waitReady = opts.waitReady ?? true;
   // As root plb writes /var/run/plb.pid by default: give each run its own.
   const pid = extraArgs.includes("--pidfile") ? [] : ["--pidfile", join(tempDir(), "plb.pid")];
   const proc = Bun.spawn([BUN, CLI, "--config", config, "--logfile", "-", "--loglevel", "debug", ...pid, ...extraArgs], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
+    env: { ...process.env, ...opts.env },
   });
   let text = "";
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];

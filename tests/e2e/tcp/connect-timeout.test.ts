@@ -23,6 +23,9 @@ balance = "first"
 listen = ["127.0.0.1:${listen}"]
 servers = ["127.0.0.1:${hp}", "127.0.0.1:${a.port}"]
 `);
+  // let plb's start check see the server up before it turns into a black hole
+  for (let i = 0; i < 100 && h.accepted() === 0; i++) await Bun.sleep(10);
+  expect(h.accepted()).toBe(1);
   h.stop();
   const hole = await blackhole(hp);
   try {
