@@ -3,7 +3,7 @@
  * protocol handler is ready for it) and half-open capable; their events go to
  * the `SocketEvents` object that `accept` returns.
  */
-import type { SocketHandler, TCPSocketListener } from "bun";
+import type { SocketHandler, TCPSocketListener, TCPSocketListenOptions } from "bun";
 import type { ListenAddress } from "../config/types.ts";
 import { PlbError } from "../errors.ts";
 import { relayHandlers } from "./handlers.ts";
@@ -37,7 +37,7 @@ export function listen(address: ListenAddress, accept: AcceptFn): Listener {
       pauseOnConnect: true,
       // "::" must accept IPv4 too (dual-stack), whatever the sysctl says.
       ipv6Only: false,
-    } as Parameters<typeof Bun.listen<SocketEvents>>[0]);
+    } as TCPSocketListenOptions<SocketEvents>);
   } catch (err) {
     const e = err as { code?: string; message?: string };
     const reason =

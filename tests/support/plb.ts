@@ -39,6 +39,8 @@ export interface StartOptions {
   waitReady?: boolean;
   /** Extra environment (PLB_NAMESERVERS, …). */
   env?: Record<string, string>;
+  /** Run this executable (a compiled dist/plb) instead of `bun src/cli.ts`. */
+  binary?: string;
 }
 
 export async function startPlb(toml: string, extraArgs: string[] = [], opts: StartOptions = {}): Promise<PlbProcess> {
@@ -50,7 +52,8 @@ export async function startPlbFile(config: string, extraArgs: string[] = [], opt
   const waitReady = opts.waitReady ?? true;
   // As root plb writes /var/run/plb.pid by default: give each run its own.
   const pid = extraArgs.includes("--pidfile") ? [] : ["--pidfile", join(tempDir(), "plb.pid")];
-  const proc = Bun.spawn([BUN, CLI, "--config", config, "--logfile", "-", "--loglevel", "debug", ...pid, ...extraArgs], {
+  const cmd = opts.binary ? [opts.binary] : [BUN, CLI];
+  const proc = Bun.spawn([...cmd, "--config", config, "--logfile", "-", "--loglevel", "debug", ...pid, ...extraArgs], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",

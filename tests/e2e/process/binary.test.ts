@@ -1,0 +1,47 @@
+import { beforeAll, expect, test } from "bun:test";
+import { chmodSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import pkg from "../../../package.json" with { type: "json" };
+import { backend, request } from "../../support/backends.ts";
+import { freePort } from "../../support/ports.ts";
+import { BUN, ROOT, startPlb, tempDir } from "../../support/plb.ts";
+
+const BINARY = join(ROOT, "dist", "plb");
+
+beforeAll(() => {
+  const r = Bun.spawnSync([BUN, join(ROOT, "build.ts")], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`bun build.ts failed:\n${r.stderr}`);
+});
+
+test("bun run build writes a standalone dist/plb that prints the package version", () => {
+  const r = Bun.spawnSync([BINARY, "--version"], { stdout: "pipe", env: { PATH: "/nonexistent" } });
+  expect(r.exitCode).toBe(0);
+  expect(r.stdout.toString().trim()).toBe(`plb ${pkg.version}`);
+});
+
+test.skipIf(process.getuid?.() !== 0)("the compiled binary started as root chroots, drops to nobody and relays", async () => {
+  const root = tempDir("plb-chroot-bin-");
+  chmodSync(root, 0o755);
+  const a = backend({ name: "A" });
+  const port = await freePort();
+  const plb = await startPlb(
+    `
+user = "nobody"
+chroot_dir = "${root}"
+[[service]]
+name = "bin"
+listen = ["127.0.0.1:${port}"]
+servers = ["127.0.0.1:${a.port}"]
+`,
+    [],
+    { binary: BINARY },
+  );
+  try {
+    expect(readlinkSync(`/proc/${plb.pid}/root`)).toBe(root);
+    expect((await request(port, "x")).trim()).toBe("A");
+    expect(await plb.stop()).toBe(0);
+  } finally {
+    await plb.stop();
+    a.stop();
+  }
+});
