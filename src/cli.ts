@@ -91,6 +91,7 @@ async function main(argv: string[]): Promise<void> {
     const result = await startDaemon(argv.filter((a) => a !== "--daemonize"));
     if (!result.ok) fail(2, result.message);
     process.stdout.write(`plb ${VERSION} running in the background (pid ${result.pid})\n`);
+    if (logfile === undefined || logfile === "-") process.stderr.write("plb: note: without --logfile (or logfile in the configuration) the daemon's logs are discarded\n");
     process.exit(0);
   }
 

@@ -360,10 +360,20 @@ describe("loadConfig", () => {
     expect(() => loadConfig(dir)).toThrow(`cannot read configuration file ${dir}: is a directory (EISDIR)`);
   });
 
-  test.skipIf(process.getuid?.() === 0)("an unreadable file is CONFIG_READ (permission denied)", () => {
+  test("an unreadable file is CONFIG_READ (permission denied); as root, checked through the CLI without CAP_DAC_OVERRIDE", () => {
     const path = join(dir, "secret.toml");
     writeFileSync(path, SERVICE);
     chmodSync(path, 0o000);
-    expect(() => loadConfig(path)).toThrow("permission denied (EACCES)");
+    if (process.getuid?.() !== 0) {
+      expect(() => loadConfig(path)).toThrow("permission denied (EACCES)");
+      return;
+    }
+    const cli = join(import.meta.dir, "..", "src", "cli.ts");
+    const r = Bun.spawnSync(
+      ["setpriv", "--bounding-set=-dac_override,-dac_read_search", process.execPath, cli, "--check", "--config", path],
+      { stdout: "pipe", stderr: "pipe" },
+    );
+    expect(r.stderr.toString()).toContain(`cannot read configuration file ${path}: permission denied (EACCES)`);
+    expect(r.exitCode).toBe(1);
   });
 });
