@@ -85,8 +85,11 @@ export class Scheduler {
     this.inFlight.add(server);
     const result = await this.probeOnce(server, w.probe).catch((err: Error) => ({ outcome: "unreachable" as const, detail: err.message }));
     this.inFlight.delete(server);
-    if (this.stopped || !server.up) return;
-    if (result.outcome !== "connected") w.pool.report(server, result.outcome, result.detail, "start");
+    if (this.stopped) return;
+    if (server.up && result.outcome !== "connected") w.pool.report(server, result.outcome, result.detail, "start");
+    // Taken down by traffic while this check ran: its transition could not
+    // schedule a probe (one in flight per server), so do it now.
+    else if (!server.up) this.schedule(server);
   }
 
   private async probeOnce(server: Server, probe: Probe): Promise<ProbeResult> {

@@ -13,10 +13,18 @@ export interface ConnectCallbacks {
   failed(reason: ConnectFailure, detail: string): void;
 }
 
-class Attempt {
+/**
+ * A pending connect. It is the socket's data until `open`, so it takes the
+ * socket's events too: a late socket that is terminated fires `close`.
+ */
+class Attempt implements SocketEvents {
   done = false;
   timer: ReturnType<typeof setTimeout> | undefined;
   constructor(readonly cb: ConnectCallbacks) {}
+  onData(): void {}
+  onDrain(): void {}
+  onEnd(): void {}
+  onClose(): void {}
 }
 
 /** Map a connect error to the outcome servers/state counts. */
@@ -28,8 +36,8 @@ export function classifyConnectError(err: Error | undefined): ConnectFailure {
   return "refused";
 }
 
-const handlers: SocketHandler<SocketEvents | Attempt> = {
-  ...(relayHandlers as SocketHandler<SocketEvents | Attempt>),
+const handlers: SocketHandler<SocketEvents> = {
+  ...(relayHandlers as SocketHandler<SocketEvents>),
   open(s) {
     const a = s.data as Attempt;
     if (a.done) {
@@ -78,7 +86,7 @@ export function connect(host: string, port: number, timeoutMs: number, cb: Conne
     cb.failed("timeout", `connect timeout after ${formatMs(timeoutMs)}`);
   }, timeoutMs);
   try {
-    Bun.connect<SocketEvents | Attempt>({
+    Bun.connect<SocketEvents>({
       hostname: host,
       port,
       data: a,
