@@ -7,16 +7,12 @@
  */
 import type { BalancedServer, Balancer, PickContext } from "./types.ts";
 
-/** One group of servers (all primaries or all backups), in config order. */
-export interface Tier {
-  /** An eligible server of this tier, or undefined when none is. */
-  pick(ctx: PickContext): BalancedServer | undefined;
-  up?(server: BalancedServer): void;
-  down?(server: BalancedServer): void;
-  weight?(server: BalancedServer): void;
-  connectionStart?(server: BalancedServer): void;
-  connectionEnd?(server: BalancedServer): void;
-}
+/**
+ * One group of servers (all primaries or all backups), in config order: the
+ * Balancer interface over that group only; `pick` returns an eligible server
+ * of this tier, or undefined when none is.
+ */
+export type Tier = Balancer;
 
 /**
  * Whether `server` may take a new connection: up, not already tried for this

@@ -80,41 +80,10 @@ export async function backendProcess(name: string, port: number, host = "127.0.0
   return proc;
 }
 
-/** Connect, send `payload` (optional), read everything until the server closes. */
+/** Connect, send `payload` (optional), half-close, read everything until the server closes. */
 export async function request(port: number, payload = "", host = "127.0.0.1", timeoutMs = 5000): Promise<string> {
-  return await new Promise((resolve, reject) => {
-    let out = "";
-    const t = setTimeout(() => reject(new Error(`request to ${host}:${port} timed out after ${timeoutMs} ms (got ${JSON.stringify(out)})`)), timeoutMs);
-    Bun.connect({
-      hostname: host,
-      port,
-      allowHalfOpen: true,
-      socket: {
-        open(s) {
-          if (payload) s.write(payload);
-          s.shutdown();
-        },
-        data(_s, buf) {
-          out += buf.toString();
-        },
-        end(s) {
-          s.end();
-        },
-        close() {
-          clearTimeout(t);
-          resolve(out);
-        },
-        connectError(_s, err) {
-          clearTimeout(t);
-          reject(err);
-        },
-        error(_s, err) {
-          clearTimeout(t);
-          reject(err);
-        },
-      },
-    }).catch(() => {});
-  });
+  const got = await transfer(port, new TextEncoder().encode(payload), host, timeoutMs);
+  return Buffer.from(got).toString();
 }
 
 /**
@@ -125,7 +94,7 @@ export async function transfer(port: number, data: Uint8Array, host = "127.0.0.1
   return await new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
     let off = 0;
-    const t = setTimeout(() => reject(new Error(`transfer timed out (sent ${off}/${data.length})`)), timeoutMs);
+    const t = setTimeout(() => reject(new Error(`transfer to ${host}:${port} timed out after ${timeoutMs} ms (sent ${off}/${data.length})`)), timeoutMs);
     const pump = (s: { write(b: Uint8Array): number; shutdown(): void }) => {
       while (off < data.length) {
         const n = s.write(data.subarray(off, Math.min(off + (1 << 20), data.length)));
