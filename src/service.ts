@@ -18,6 +18,8 @@ export class Service {
   readonly pool: ServerPool;
   readonly protocol: Protocol;
   readonly listeners: Listener[] = [];
+  /** The balancer hashes client addresses (computing one costs a string). */
+  readonly usesClient: boolean;
 
   constructor(
     readonly cfg: ServiceConfig,
@@ -33,6 +35,7 @@ export class Service {
     this.protocol = protocol;
     this.pool = new ServerPool(cfg.name, cfg.servers, cfg.server_retry, (h) => (isIP(h) ? h : undefined));
     this.pool.balancer = algorithm.create(this.pool.servers);
+    this.usesClient = algorithm.usesClient === true;
   }
 
   /** Bind every listen address; on failure the ones already bound are closed. */
@@ -54,7 +57,8 @@ export class Service {
   }
 
   /** Key for source hashing: the client IP, IPv4-mapped addresses unwrapped. */
-  clientKey(client: Sock): string {
+  clientKey(client: Sock): string | undefined {
+    if (!this.usesClient) return undefined;
     const a = client.remoteAddress;
     return a.startsWith("::ffff:") ? a.slice(7) : a;
   }

@@ -108,6 +108,7 @@ class RingTier implements Tier {
 
 export const source: BalancerAlgorithm = {
   name: "source",
+  usesClient: true,
   description: "consistent hash of the client address: a client sticks to its server while it is up",
   create: (servers) => tiered(servers, (members) => new RingTier(members)),
 };

@@ -46,5 +46,7 @@ export interface BalancerAlgorithm {
   readonly name: string;
   /** One line for docs and --help. */
   readonly description: string;
+  /** Reads `ctx.client`: callers skip computing it for the others. */
+  readonly usesClient?: boolean;
   create(servers: readonly BalancedServer[]): Balancer;
 }

@@ -17,10 +17,18 @@ export interface ConnectCallbacks {
  * A pending connect. It is the socket's data until `open`, so it takes the
  * socket's events too: a late socket that is terminated fires `close`.
  */
-class Attempt implements SocketEvents {
+class Attempt implements SocketEvents, PendingConnect {
   done = false;
   timer: ReturnType<typeof setTimeout> | undefined;
-  constructor(readonly cb: ConnectCallbacks) {}
+  constructor(
+    readonly cb: ConnectCallbacks,
+    readonly timeoutMs: number,
+  ) {}
+  cancel(): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+  }
   onData(): void {}
   onDrain(): void {}
   onEnd(): void {}
@@ -74,17 +82,22 @@ export function describeConnectError(err: Error | undefined): string {
 
 function noop(): void {}
 
-/**
- * Connect to `host:port` (an IP literal); exactly one of the callbacks runs.
- * `cancel()` gives up a pending attempt silently (the client went away).
- */
-export function connect(host: string, port: number, timeoutMs: number, cb: ConnectCallbacks): () => void {
-  const a = new Attempt(cb);
-  a.timer = setTimeout(() => {
-    if (a.done) return;
-    a.done = true;
-    cb.failed("timeout", `connect timeout after ${formatMs(timeoutMs)}`);
-  }, timeoutMs);
+function timedOut(a: Attempt): void {
+  if (a.done) return;
+  a.done = true;
+  a.cb.failed("timeout", `connect timeout after ${formatMs(a.timeoutMs)}`);
+}
+
+/** A connect in progress. */
+export interface PendingConnect {
+  /** Give up silently (the client went away): no callback runs. */
+  cancel(): void;
+}
+
+/** Connect to `host:port` (an IP literal); exactly one of the callbacks runs. */
+export function connect(host: string, port: number, timeoutMs: number, cb: ConnectCallbacks): PendingConnect {
+  const a = new Attempt(cb, timeoutMs);
+  a.timer = setTimeout(timedOut, timeoutMs, a);
   try {
     Bun.connect<SocketEvents>({
       hostname: host,
@@ -98,11 +111,7 @@ export function connect(host: string, port: number, timeoutMs: number, cb: Conne
     clearTimeout(a.timer);
     queueMicrotask(() => cb.failed(classifyConnectError(err as Error), describeConnectError(err as Error)));
   }
-  return () => {
-    if (a.done) return;
-    a.done = true;
-    clearTimeout(a.timer);
-  };
+  return a;
 }
 
 export function formatMs(ms: number): string {

@@ -1,6 +1,7 @@
 /**
- * Listening sockets. Accepted sockets start paused (nothing is read until a
- * protocol handler is ready for it) and half-open capable; their events go to
+ * Listening sockets. Accepted sockets are half-open capable and read at once
+ * (a protocol that is not ready buffers or pauses them itself: pausing every
+ * new socket costs extra epoll_ctl calls per connection); their events go to
  * the `SocketEvents` object that `accept` returns.
  */
 import type { SocketHandler, TCPSocketListener, TCPSocketListenOptions } from "bun";
@@ -33,8 +34,6 @@ export function listen(address: ListenAddress, accept: AcceptFn): Listener {
       port: address.port,
       allowHalfOpen: true,
       socket: handlers,
-      // Untyped but supported: do not read until the protocol asks.
-      pauseOnConnect: true,
       // "::" must accept IPv4 too (dual-stack), whatever the sysctl says.
       ipv6Only: false,
     } as TCPSocketListenOptions<SocketEvents>);

@@ -23,12 +23,19 @@ export interface PipeOwner {
   resetBeforeData?(pipe: Pipe, err: Error): boolean;
 }
 
+/**
+ * The empty queue every endpoint starts with: a real array is made only when
+ * a write is short (most connections never have one), keeping idle
+ * connections small. Never pushed to: writers replace it.
+ */
+const NO_QUEUE: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+
 export class Endpoint implements SocketEvents {
   socket: Sock;
   peer!: Endpoint;
   pipe: Pipe;
   /** Bytes waiting for this socket to become writable, oldest first. */
-  queue: Uint8Array[] = [];
+  queue: Uint8Array[] = NO_QUEUE;
   /** Peer's EOF must be passed on (shutdown) once the queue is empty. */
   finPending = false;
   /** We stopped writing to this socket (shutdown sent, or it is closed). */
@@ -36,6 +43,8 @@ export class Endpoint implements SocketEvents {
   /** The socket sent FIN or is closed: nothing more will be read. */
   readDone = false;
   closed = false;
+  /** We paused reading (backpressure); resume only then. */
+  paused = false;
   /** Coarse time of the last byte read from or accepted by this socket. */
   last: number;
   /** Bytes read from this socket. */
@@ -62,8 +71,8 @@ export class Endpoint implements SocketEvents {
     } else if (n < 0) {
       to.lost();
     } else {
-      to.queue.push(n === 0 ? buf : buf.subarray(n));
-      this.socket.pause();
+      to.queue = [n === 0 ? buf : buf.subarray(n)];
+      this.pauseReading();
     }
   }
 
@@ -88,7 +97,7 @@ export class Endpoint implements SocketEvents {
     this.closed = true;
     this.readDone = true;
     this.writeDone = true;
-    this.queue.length = 0;
+    this.queue = NO_QUEUE;
     const peer = this.peer;
     if (err && !peer.closed) {
       // The other side of a reset tunnel cannot be completed: drop it too.
@@ -97,8 +106,8 @@ export class Endpoint implements SocketEvents {
       // Deliver what we already read, then the peer closes as well.
       peer.passFin();
       if (!peer.readDone) {
+        peer.pauseReading();
         peer.readDone = true;
-        peer.socket.pause();
       }
       if (peer.writeDone) peer.close();
     }
@@ -122,11 +131,21 @@ export class Endpoint implements SocketEvents {
       }
       q.shift();
     }
+    this.queue = NO_QUEUE;
     if (this.finPending) this.shutdownNow();
     return true;
   }
 
+  /** Stop reading this socket until the peer's queue drains. */
+  pauseReading(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
   resumeReading(): void {
+    if (!this.paused) return;
+    this.paused = false;
     if (!this.readDone) this.socket.resume();
   }
 
@@ -147,7 +166,7 @@ export class Endpoint implements SocketEvents {
   /** A write failed: the socket is unusable. */
   private lost(): void {
     this.writeDone = true;
-    this.queue.length = 0;
+    this.queue = NO_QUEUE;
     this.close();
   }
 

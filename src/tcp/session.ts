@@ -1,11 +1,11 @@
 /**
  * One tcp client connection: pick a server, connect (failing over to the
  * next server the balancer gives, each at most once), then pipe bytes both
- * ways. The client stays paused until a server is connected, so nothing is
- * buffered while connecting.
+ * ways. Bytes the client sends while plb connects are kept (the client is
+ * paused past 64 KiB) and replayed to the server that answers.
  */
 import type { Sweepable } from "../net/sweep.ts";
-import { connect } from "../net/connect.ts";
+import { connect, type PendingConnect } from "../net/connect.ts";
 import { Pipe, type PipeOwner } from "../net/pipe.ts";
 import type { ConnectFailure, Sock, SocketEvents } from "../net/types.ts";
 import type { Server } from "../servers/state.ts";
@@ -14,11 +14,19 @@ import { logEnabled, logger } from "../log.ts";
 
 const log = logger("tcp");
 
+/** Early client bytes held while connecting before the client is paused. */
+const EARLY_LIMIT = 64 << 10;
+
 export class TcpSession implements SocketEvents, PipeOwner, Sweepable {
   private server: Server | undefined;
   private tried: Set<Server> | undefined;
-  private cancel: (() => void) | undefined;
+  private pending: PendingConnect | undefined;
   private pipe: Pipe | undefined;
+  /** Client bytes read before the pipe exists, in order. */
+  private early: Uint8Array[] | undefined;
+  private earlyBytes = 0;
+  private earlyPaused = false;
+  private clientFin = false;
   private gone = false;
 
   constructor(
@@ -40,11 +48,11 @@ export class TcpSession implements SocketEvents, PipeOwner, Sweepable {
       return;
     }
     this.server = server;
-    this.cancel = connect(server.address, server.port, svc.cfg.timeout_connect, this);
+    this.pending = connect(server.address, server.port, svc.cfg.timeout_connect, this);
   }
 
   connected(sock: Sock): void {
-    this.cancel = undefined;
+    this.pending = undefined;
     const server = this.server!;
     const pool = this.service.pool;
     pool.report(server, "connected");
@@ -53,13 +61,28 @@ export class TcpSession implements SocketEvents, PipeOwner, Sweepable {
       return;
     }
     pool.connectionStart(server);
-    const clientDone = this.pipe?.a.readDone ?? false;
-    this.pipe = new Pipe(this.client, sock, this);
-    if (clientDone) {
-      // The client's FIN reached the previous server: pass it on again.
-      this.pipe.a.readDone = true;
-      this.pipe.b.passFin();
-    } else this.client.resume();
+    const pipe = (this.pipe = new Pipe(this.client, sock, this));
+    // Replay what the client sent meanwhile as if it arrived now.
+    const early = this.early;
+    this.early = undefined;
+    this.earlyBytes = 0;
+    if (early) for (const buf of early) pipe.a.onData(buf);
+    if (this.clientFin) pipe.a.onEnd();
+    else if (this.earlyPaused) {
+      // resume now, or when the server's queue drains
+      if (pipe.b.queue.length === 0) this.client.resume();
+      else pipe.a.paused = true;
+    }
+    this.earlyPaused = false;
+  }
+
+  failed(reason: ConnectFailure, detail: string): void {
+    this.pending = undefined;
+    const server = this.server!;
+    this.service.pool.report(server, reason, detail);
+    if (this.gone) return;
+    (this.tried ??= new Set()).add(server);
+    this.next();
   }
 
   /**
@@ -68,25 +91,18 @@ export class TcpSession implements SocketEvents, PipeOwner, Sweepable {
    * as if the connect had failed.
    */
   resetBeforeData(_pipe: Pipe, err: Error): boolean {
-    if (this.gone || this.pipe!.a.closed) return false;
+    const a = this.pipe!.a;
+    if (this.gone || a.closed) return false;
     const server = this.server!;
     const pool = this.service.pool;
     pool.connectionEnd(server);
     pool.report(server, "reset", `connection reset before any data (${(err as { code?: string }).code ?? err.message})`);
-    this.client.pause();
+    this.clientFin = a.readDone;
     this.client.data = this;
+    this.pipe = undefined;
     (this.tried ??= new Set()).add(server);
     this.next();
     return true;
-  }
-
-  failed(reason: ConnectFailure, detail: string): void {
-    this.cancel = undefined;
-    const server = this.server!;
-    this.service.pool.report(server, reason, detail);
-    if (this.gone) return;
-    (this.tried ??= new Set()).add(server);
-    this.next();
   }
 
   pipeClosed(): void {
@@ -118,16 +134,23 @@ export class TcpSession implements SocketEvents, PipeOwner, Sweepable {
     this.service.sessions.delete(this);
   }
 
-  // Client events before the pipe exists (the client is paused: only a
-  // reset or close can arrive). Afterwards the pipe's endpoints get them.
-  onData(): void {}
+  // Client events while no pipe exists (connecting); afterwards the pipe's
+  // endpoints get them.
+  onData(buf: Uint8Array): void {
+    (this.early ??= []).push(buf);
+    this.earlyBytes += buf.length;
+    if (this.earlyBytes >= EARLY_LIMIT && !this.earlyPaused) {
+      this.earlyPaused = true;
+      this.client.pause();
+    }
+  }
   onDrain(): void {}
   onEnd(): void {
-    this.onClose();
+    this.clientFin = true;
   }
   onClose(): void {
     if (this.gone) return;
-    this.cancel?.();
+    this.pending?.cancel();
     this.finish();
   }
 }

@@ -108,3 +108,26 @@ servers = ["127.0.0.1:${pd}", "127.0.0.1:${a.port}"]
     }
   });
 });
+
+test("bytes a client sends while plb is still connecting reach the server that answers, after a fail-over", async () => {
+  const [dead, listen] = await freePorts(2);
+  const echo = backend("echo");
+  const dying = backend({ name: "X" }, dead);
+  const plb = await startPlb(`
+[[service]]
+name = "early"
+balance = "first"
+listen = ["127.0.0.1:${listen}"]
+servers = ["127.0.0.1:${dead}", "127.0.0.1:${echo.port}"]
+`);
+  try {
+    for (let i = 0; i < 100 && dying.accepted() === 0; i++) await Bun.sleep(10); // start check done
+    dying.stop(); // refused from now on, still up in plb's eyes
+    const big = "y".repeat(200_000); // over the 64 KiB that pauses the client
+    expect(await request(listen, "hello\n")).toBe("hello\n");
+    expect(await request(listen, big)).toBe(big);
+  } finally {
+    await plb.stop();
+    echo.stop();
+  }
+});
