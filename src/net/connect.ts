@@ -80,7 +80,6 @@ export function describeConnectError(err: Error | undefined): string {
   return DESCRIPTIONS[code] ?? (code ? `connect failed (${code})` : (err?.message ?? "connect failed"));
 }
 
-function noop(): void {}
 
 function timedOut(a: Attempt): void {
   if (a.done) return;
@@ -105,7 +104,7 @@ export function connect(host: string, port: number, timeoutMs: number, cb: Conne
       data: a,
       allowHalfOpen: true,
       socket: handlers,
-    }).catch(noop); // failures arrive through connectError
+    }); // failures arrive through connectError (no unhandled rejection then)
   } catch (err) {
     a.done = true;
     clearTimeout(a.timer);

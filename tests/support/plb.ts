@@ -96,7 +96,10 @@ export async function startPlbFile(config: string, extraArgs: string[] = [], opt
     },
     async stop(signal = "SIGTERM") {
       if (proc.exitCode === null) proc.kill(signal);
-      return await proc.exited;
+      const code = await proc.exited;
+      // plb survives exceptions in handlers, but none should ever happen
+      if (/unexpected (error|rejection)/.test(text)) throw new Error(`plb logged an unexpected error:\n${text}`);
+      return code;
     },
     exited: proc.exited,
   };
