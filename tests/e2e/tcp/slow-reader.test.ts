@@ -67,7 +67,7 @@ servers = ["127.0.0.1:${src.port}"]
 `);
   try {
     const before = rss(plb.pid);
-    const client = Bun.spawn(["python3", "-c", CLIENT, String(listen), "5"], { stdin: "pipe", stdout: "pipe" });
+    const client = Bun.spawn(["python3", "-c", CLIENT, String(listen), "5"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
     const reader = client.stdout.getReader();
     const dec = new TextDecoder();
     let out = "";
@@ -79,13 +79,14 @@ servers = ["127.0.0.1:${src.port}"]
     const during = rss(plb.pid);
     client.stdin.write("go\n");
     client.stdin.flush();
-    while (!out.includes("total")) {
+    for (;;) {
       const { value, done } = await reader.read();
-      if (done) break;
+      if (done) break; // the client prints "total N" and exits
       out += dec.decode(value);
     }
     await client.exited;
     const total = Number(/total (\d+)/.exec(out)?.[1]);
+    if (total !== GB) console.error(`client output: ${out}\n${await new Response(client.stderr).text()}`);
     expect(total).toBe(GB);
     const growth = during - before;
     console.log(`plb RSS before ${(before / 2 ** 20).toFixed(1)} MiB, while the client read slowly ${(during / 2 ** 20).toFixed(1)} MiB`);
