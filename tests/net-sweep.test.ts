@@ -208,3 +208,24 @@ test("a sweeper with items never keeps the process alive by itself", async () =>
   expect(await new Response(proc.stdout).text()).toBe("swept true\n");
   expect(exited).toBe(true);
 });
+
+test("deleting from the middle, the tail and the head keeps the list whole and in order", () => {
+  const s = new Sweeper(1000);
+  const [a, b, c, d] = [item(), item(), item(), item()];
+  s.add(a);
+  s.add(b);
+  s.add(c);
+  s.delete(b);
+  expect(s.all()).toEqual([a, c]);
+  s.delete(c);
+  s.add(d);
+  expect(s.all()).toEqual([a, d]);
+  s.delete(a);
+  expect(s.all()).toEqual([d]);
+  s.delete(a); // not a member any more: no effect
+  expect(s.size).toBe(1);
+  s.delete(d);
+  expect(s.all()).toEqual([]);
+  expect(s.size).toBe(0);
+  s.stop();
+});

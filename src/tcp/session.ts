@@ -28,6 +28,8 @@ export class TcpSession implements SocketEvents, PipeOwner, Sweepable {
   private earlyPaused = false;
   private clientFin = false;
   private gone = false;
+  sweepPrev: Sweepable | null = null;
+  sweepNext: Sweepable | null = null;
 
   constructor(
     private readonly client: Sock,
