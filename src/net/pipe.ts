@@ -30,21 +30,24 @@ export interface PipeOwner {
  */
 const NO_QUEUE: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
 
+const FIN_PENDING = 1;
+const WRITE_DONE = 2;
+const READ_DONE = 4;
+const CLOSED = 8;
+const PAUSED = 16;
+
 export class Endpoint implements SocketEvents {
   socket: Sock;
   peer!: Endpoint;
   pipe: Pipe;
   /** Bytes waiting for this socket to become writable, oldest first. */
   queue: Uint8Array[] = NO_QUEUE;
-  /** Peer's EOF must be passed on (shutdown) once the queue is empty. */
-  finPending = false;
-  /** We stopped writing to this socket (shutdown sent, or it is closed). */
-  writeDone = false;
-  /** The socket sent FIN or is closed: nothing more will be read. */
-  readDone = false;
-  closed = false;
-  /** We paused reading (backpressure); resume only then. */
-  paused = false;
+  /**
+   * Five booleans in one number (an idle connection holds two endpoints;
+   * each boolean field costs 8 bytes). Read and written through the
+   * accessors below.
+   */
+  private flags = 0;
   /** Coarse time of the last byte read from or accepted by this socket. */
   last: number;
   /** Bytes read from this socket. */
@@ -55,6 +58,27 @@ export class Endpoint implements SocketEvents {
     this.pipe = pipe;
     this.last = clock.now;
   }
+
+  private flag(bit: number): boolean {
+    return (this.flags & bit) !== 0;
+  }
+  private setFlag(bit: number, on: boolean): void {
+    this.flags = on ? this.flags | bit : this.flags & ~bit;
+  }
+  /** Peer's EOF must be passed on (shutdown) once the queue is empty. */
+  get finPending(): boolean { return this.flag(FIN_PENDING); } // prettier-ignore
+  set finPending(on: boolean) { this.setFlag(FIN_PENDING, on); } // prettier-ignore
+  /** We stopped writing to this socket (shutdown sent, or it is closed). */
+  get writeDone(): boolean { return this.flag(WRITE_DONE); } // prettier-ignore
+  set writeDone(on: boolean) { this.setFlag(WRITE_DONE, on); } // prettier-ignore
+  /** The socket sent FIN or is closed: nothing more will be read. */
+  get readDone(): boolean { return this.flag(READ_DONE); } // prettier-ignore
+  set readDone(on: boolean) { this.setFlag(READ_DONE, on); } // prettier-ignore
+  get closed(): boolean { return this.flag(CLOSED); } // prettier-ignore
+  set closed(on: boolean) { this.setFlag(CLOSED, on); } // prettier-ignore
+  /** We paused reading (backpressure); resume only then. */
+  get paused(): boolean { return this.flag(PAUSED); } // prettier-ignore
+  set paused(on: boolean) { this.setFlag(PAUSED, on); } // prettier-ignore
 
   onData(buf: Uint8Array): void {
     this.last = clock.now;
