@@ -19,6 +19,8 @@ export interface ConnectCallbacks {
  */
 class Attempt implements SocketEvents, PendingConnect {
   done = false;
+  /** Inside the Bun.connect call. */
+  starting = true;
   timer: ReturnType<typeof setTimeout> | undefined;
   constructor(
     readonly cb: ConnectCallbacks,
@@ -61,7 +63,10 @@ const handlers: SocketHandler<SocketEvents> = {
     if (a.done) return;
     a.done = true;
     clearTimeout(a.timer);
-    a.cb.failed(classifyConnectError(err), describeConnectError(err));
+    // Bun may fail inside Bun.connect itself (no descriptor left): callbacks
+    // never run before connect() has returned.
+    if (a.starting) queueMicrotask(() => a.cb.failed(classifyConnectError(err), describeConnectError(err)));
+    else a.cb.failed(classifyConnectError(err), describeConnectError(err));
   },
 };
 
@@ -93,7 +98,10 @@ export interface PendingConnect {
   cancel(): void;
 }
 
-/** Connect to `host:port` (an IP literal); exactly one of the callbacks runs. */
+/**
+ * Connect to `host:port` (an IP literal); exactly one of the callbacks runs,
+ * always after this function has returned.
+ */
 export function connect(host: string, port: number, timeoutMs: number, cb: ConnectCallbacks): PendingConnect {
   const a = new Attempt(cb, timeoutMs);
   a.timer = setTimeout(timedOut, timeoutMs, a);
@@ -105,6 +113,7 @@ export function connect(host: string, port: number, timeoutMs: number, cb: Conne
       allowHalfOpen: true,
       socket: handlers,
     }); // failures arrive through connectError (no unhandled rejection then)
+    a.starting = false;
   } catch (err) {
     a.done = true;
     clearTimeout(a.timer);

@@ -24,7 +24,9 @@ export function listen(address: ListenAddress, accept: AcceptFn): Listener {
   const handlers: SocketHandler<SocketEvents> = {
     ...relayHandlers,
     open(s) {
-      s.data = accept(s as Sock);
+      const events = accept(s as Sock);
+      s.data = events;
+      events.onOpen?.();
     },
   };
   let server: TCPSocketListener<SocketEvents>;

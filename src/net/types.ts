@@ -16,6 +16,11 @@ export type Sock = Socket<SocketEvents> & {
  * Protocol modules implement this; a plain tunnel uses net/pipe's Endpoint.
  */
 export interface SocketEvents {
+  /**
+   * An accepted socket's events now reach this object: start work here, not
+   * in a constructor (a socket closed at once must find its receiver).
+   */
+  onOpen?(): void;
   onData(buf: Uint8Array): void;
   /** The socket can take more bytes after a short write. */
   onDrain(): void;

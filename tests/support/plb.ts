@@ -41,6 +41,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Run this executable (a compiled dist/plb) instead of `bun src/cli.ts`. */
   binary?: string;
+  /** Start plb with this open-file limit (ulimit -n). */
+  maxFiles?: number;
 }
 
 export async function startPlb(toml: string, extraArgs: string[] = [], opts: StartOptions = {}): Promise<PlbProcess> {
@@ -52,7 +54,8 @@ export async function startPlbFile(config: string, extraArgs: string[] = [], opt
   const waitReady = opts.waitReady ?? true;
   // As root plb writes /var/run/plb.pid by default: give each run its own.
   const pid = extraArgs.includes("--pidfile") ? [] : ["--pidfile", join(tempDir(), "plb.pid")];
-  const cmd = opts.binary ? [opts.binary] : [BUN, CLI];
+  const plbCmd = opts.binary ? [opts.binary] : [BUN, CLI];
+  const cmd = opts.maxFiles ? ["bash", "-c", `ulimit -n ${opts.maxFiles} && exec "$@"`, "plb", ...plbCmd] : plbCmd;
   const proc = Bun.spawn([...cmd, "--config", config, "--logfile", "-", "--loglevel", "debug", ...pid, ...extraArgs], {
     stdin: "ignore",
     stdout: "pipe",
