@@ -10,6 +10,7 @@
  */
 import type { Sock, SocketEvents } from "./types.ts";
 import { clock } from "./clock.ts";
+import { flush as flushQueue, LOST, NO_QUEUE, QUEUED, type QueuedWriter, send, SENT } from "./outbox.ts";
 
 export interface PipeOwner {
   /** Both sockets are closed; called exactly once. */
@@ -23,20 +24,13 @@ export interface PipeOwner {
   resetBeforeData?(pipe: Pipe, err: Error): boolean;
 }
 
-/**
- * The empty queue every endpoint starts with: a real array is made only when
- * a write is short (most connections never have one), keeping idle
- * connections small. Never pushed to: writers replace it.
- */
-const NO_QUEUE: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
-
 const FIN_PENDING = 1;
 const WRITE_DONE = 2;
 const READ_DONE = 4;
 const CLOSED = 8;
 const PAUSED = 16;
 
-export class Endpoint implements SocketEvents {
+export class Endpoint implements SocketEvents, QueuedWriter {
   socket: Sock;
   peer!: Endpoint;
   pipe: Pipe;
@@ -85,19 +79,9 @@ export class Endpoint implements SocketEvents {
     this.bytesIn += buf.length;
     const to = this.peer;
     if (to.writeDone) return; // the peer is gone: nothing to deliver to
-    if (to.queue.length > 0) {
-      to.queue.push(buf);
-      return;
-    }
-    const n = to.socket.write(buf);
-    if (n === buf.length) {
-      to.last = clock.now;
-    } else if (n < 0) {
-      to.lost();
-    } else {
-      to.queue = [n === 0 ? buf : buf.subarray(n)];
-      this.pauseReading();
-    }
+    const r = send(to, buf);
+    if (r === QUEUED) this.pauseReading();
+    else if (r === LOST) to.lost();
   }
 
   onDrain(): void {
@@ -140,22 +124,9 @@ export class Endpoint implements SocketEvents {
 
   /** Write queued bytes; true when the queue is empty. */
   flush(): boolean {
-    const q = this.queue;
-    while (q.length > 0) {
-      const buf = q[0];
-      const n = this.socket.write(buf);
-      if (n < 0) {
-        this.lost();
-        return false;
-      }
-      if (n > 0) this.last = clock.now;
-      if (n < buf.length) {
-        q[0] = buf.subarray(n);
-        return false;
-      }
-      q.shift();
-    }
-    this.queue = NO_QUEUE;
+    const r = flushQueue(this);
+    if (r === LOST) this.lost();
+    if (r !== SENT) return false;
     if (this.finPending) this.shutdownNow();
     return true;
   }
