@@ -1,0 +1,139 @@
+import { describe, expect, test } from "bun:test";
+import { parseRequestHead, parseResponseHead } from "../src/http/head.ts";
+import { hopByHop, serializeRequestHead, serializeResponseHead } from "../src/http/serialize.ts";
+import type { HeadBase, RequestHead, ResponseHead } from "../src/http/types.ts";
+
+const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const text = (b: Uint8Array) => String.fromCharCode(...b);
+
+function request(s: string): { src: Uint8Array; head: RequestHead } {
+  const src = bytes(s);
+  const r = parseRequestHead(src);
+  if (r.kind !== "done") throw new Error(JSON.stringify(r));
+  return { src, head: r.head };
+}
+
+function response(s: string, method = "GET"): { src: Uint8Array; head: ResponseHead } {
+  const src = bytes(s);
+  const r = parseResponseHead(src, undefined, 0, method);
+  if (r.kind !== "done") throw new Error(JSON.stringify(r));
+  return { src, head: r.head };
+}
+
+/** A head without its offsets, to compare heads parsed from different bytes. */
+function shape(h: HeadBase): unknown {
+  const { lineStart: _a, lineEnd: _b, fields, ...rest } = h;
+  return { ...rest, fields: fields.map((f) => [f.name, f.lower, f.value, f.end - f.start]) };
+}
+
+describe("serializeRequestHead", () => {
+  const s = "POST /x HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Hop\r\nKeep-Alive: timeout=5\r\nX-Hop: 1\r\n" +
+    "Content-Length: 3\r\nTE: trailers\r\nX-Keep:  spaced  value \r\nProxy-Connection: close\r\n\r\nabc";
+
+  test("nothing dropped or added: the head bytes, verbatim", () => {
+    const { src, head } = request(s);
+    expect(text(serializeRequestHead(src, head))).toBe(s.slice(0, -3));
+    expect(text(serializeRequestHead(src, head, { drop: () => false, append: [] }))).toBe(s.slice(0, -3));
+  });
+
+  test("a leading CRLF is not forwarded", () => {
+    const { src, head } = request(`\r\n${s}`);
+    expect(text(serializeRequestHead(src, head))).toBe(s.slice(0, -3));
+  });
+
+  test("hop-by-hop fields dropped, forwarding fields appended, the rest copied byte for byte", () => {
+    const { src, head } = request(s);
+    const hop = hopByHop(head);
+    const out = serializeRequestHead(src, head, {
+      drop: (n) => hop.has(n) || n === "x-forwarded-for",
+      append: [["X-Forwarded-For", "192.0.2.1"], ["X-Forwarded-Proto", "http"]],
+    });
+    expect(text(out)).toBe("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nX-Keep:  spaced  value \r\n" +
+      "X-Forwarded-For: 192.0.2.1\r\nX-Forwarded-Proto: http\r\n\r\n");
+  });
+
+  test("a replacement request line", () => {
+    const { src, head } = request("GET http://a/p?q HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n");
+    const out = serializeRequestHead(src, head, { requestLine: "GET /p?q HTTP/1.1" });
+    expect(text(out)).toBe("GET /p?q HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n");
+  });
+
+  test("every field dropped", () => {
+    const { src, head } = request("GET / HTTP/1.0\r\nA: 1\r\nB: 2\r\n\r\n");
+    expect(text(serializeRequestHead(src, head, { drop: () => true }))).toBe("GET / HTTP/1.0\r\n\r\n");
+  });
+
+  test("latin1 in appended values is written as single bytes; empty values are allowed", () => {
+    const { src, head } = request("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    const out = serializeRequestHead(src, head, { append: [["X-Name", "caf\xe9"], ["X-Empty", ""]] });
+    expect(Array.from(out.subarray(33, 37))).toEqual([0x63, 0x61, 0x66, 0xe9]);
+    expect(text(out)).toBe("GET / HTTP/1.1\r\nHost: a\r\nX-Name: caf\xe9\r\nX-Empty: \r\n\r\n");
+  });
+
+  test("nothing can be injected: bad names, values and lines throw", () => {
+    const { src, head } = request("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    const bad: [string, string][] = [
+      ["X-A", "1\r\nX-Injected: 1"],
+      ["X-A", "1\nX"],
+      ["X-A", "a\x00b"],
+      ["X-A", "\u0100"],
+      ["X A", "1"],
+      ["X-A:", "1"],
+      ["", "1"],
+      ["X-\u00e9", "1"],
+    ];
+    for (const field of bad) expect(() => serializeRequestHead(src, head, { append: [field] })).toThrow(TypeError);
+    expect(() => serializeRequestHead(src, head, { requestLine: "GET / HTTP/1.1\r\nX: y" })).toThrow(TypeError);
+    expect(() => serializeRequestHead(src, head, { requestLine: "" })).toThrow(TypeError);
+  });
+
+  test("the output parses back to the same head (latin1 values included)", () => {
+    for (const input of [s, "GET / HTTP/1.1\r\nHost: a\r\nX: \x85\xe9\r\nY: z\r\n\r\n"]) {
+      const { src, head } = request(input);
+      const again = parseRequestHead(serializeRequestHead(src, head));
+      if (again.kind !== "done") throw new Error(JSON.stringify(again));
+      expect(shape(again.head)).toEqual(shape(head));
+    }
+  });
+
+  test("the output with dropped and appended fields parses back to what was asked", () => {
+    const { src, head } = request(s);
+    const hop = hopByHop(head);
+    const again = parseRequestHead(serializeRequestHead(src, head, { drop: (n) => hop.has(n), append: [["Via", "1.1 plb"]] }));
+    if (again.kind !== "done") throw new Error(JSON.stringify(again));
+    expect(again.head.fields.map((f) => `${f.name}: ${f.value}`)).toEqual(["Host: a", "Content-Length: 3", "X-Keep: spaced  value", "Via: 1.1 plb"]);
+    expect(again.head.body).toEqual({ kind: "length", length: 3 });
+    expect(again.head.connection).toEqual([]);
+  });
+});
+
+describe("serializeResponseHead", () => {
+  test("drop, append, replace the status line", () => {
+    const s = "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\nServer: x\r\n\r\nhi";
+    const { src, head } = response(s);
+    const hop = hopByHop(head);
+    expect(text(serializeResponseHead(src, head))).toBe(s.slice(0, -2));
+    expect(text(serializeResponseHead(src, head, { drop: (n) => hop.has(n) || n === "server", append: [["Via", "1.1 plb"]] })))
+      .toBe("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nVia: 1.1 plb\r\n\r\n");
+    expect(text(serializeResponseHead(src, head, { statusLine: "HTTP/1.1 200 Fine" }))).toBe(
+      "HTTP/1.1 200 Fine\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\nServer: x\r\n\r\n",
+    );
+  });
+});
+
+describe("hopByHop", () => {
+  test("the fixed set plus the Connection options", () => {
+    const { head } = request("GET / HTTP/1.1\r\nHost: a\r\nConnection: Keep-Alive, X-Custom, close\r\n\r\n");
+    expect([...hopByHop(head)].sort()).toEqual(
+      ["close", "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "x-custom"].sort(),
+    );
+  });
+
+  test("never the framing fields or Host, even if asked", () => {
+    const set = hopByHop({ connection: ["content-length", "transfer-encoding", "host", "x-a"] });
+    expect(set.has("content-length")).toBe(false);
+    expect(set.has("transfer-encoding")).toBe(false);
+    expect(set.has("host")).toBe(false);
+    expect(set.has("x-a")).toBe(true);
+  });
+});
