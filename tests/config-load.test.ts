@@ -43,6 +43,17 @@ describe("defaults and overrides", () => {
     expect(c.global.user).toBeUndefined();
     expect(c.services).toEqual([
       {
+        http: {
+          fail_on_5xx: false,
+          forwarded: false,
+          forwarded_for: "append",
+          max_body: 0,
+          max_header_size: 16384,
+          max_headers: 100,
+          max_request_line: 8192,
+          pool_max_idle: 32,
+          timeout_pool_idle: 5000,
+        },
         name: "web",
         protocol: "tcp",
         listen: [{ host: "127.0.0.1", port: 8080, text: "127.0.0.1:8080" }],
@@ -172,10 +183,11 @@ describe("validation errors: message and line", () => {
   });
 
   test.each([
-    [`protocol = "http"`, 'plb.toml:5: service "web": protocol "http" is not supported yet (tcp only in this version)'],
-    [`protocol = "smtp"`, 'plb.toml:5: service "web": protocol "smtp" is not supported yet (tcp only in this version)'],
-    [`protocol = "udp"`, 'plb.toml:5: service "web": unknown protocol "udp" (valid: tcp)'],
-    [`protocol = "tpc"`, 'plb.toml:5: service "web": unknown protocol "tpc" (did you mean "tcp"?) (valid: tcp)'],
+    [`protocol = "smtp"`, 'plb.toml:5: service "web": protocol "smtp" is not supported yet (tcp and http in this version)'],
+    [`forwarded_for = "append"`, 'plb.toml:5: service "web": "forwarded_for" applies to protocol "http" only (this service is "tcp")'],
+    [`protocol = "http"\nforwarded_for = "sometimes"`, 'plb.toml:6: service "web": forwarded_for must be one of "append", "replace", "off", got string "sometimes"'],
+    [`protocol = "udp"`, 'plb.toml:5: service "web": unknown protocol "udp" (valid: tcp, http)'],
+    [`protocol = "tpc"`, 'plb.toml:5: service "web": unknown protocol "tpc" (did you mean "tcp"?) (valid: tcp, http)'],
     [`sever_retry = 2`, 'plb.toml:5: service "web": unknown key "sever_retry" (did you mean "server_retry"?)'],
     [`timeout-client = 2`, 'plb.toml:5: service "web": unknown key "timeout-client" (did you mean "timeout_client"?)'],
     [`backlog = 10`, 'plb.toml:5: service "web": "backlog" is a global setting and cannot be set per service (move it above the first [[service]])'],
@@ -297,7 +309,7 @@ describe("several problems at once", () => {
       `timeout_connect = "abc"\n` + // 2
       `[[service]]\n` + // 3
       `name = "web"\n` + // 4
-      `protocol = "http"\n` + // 5
+      `protocol = "smtp"\n` + // 5
       `listen = ["127.0.0.1:8080"]\n` + // 6
       `servers = ["10.0.0.2:99999", "nonsense"]\n` + // 7
       `[[service]]\n` + // 8
@@ -309,7 +321,7 @@ describe("several problems at once", () => {
     expect(err.message.split("\n")).toEqual([
       'plb.toml:1: unknown key "sever_retry" (did you mean "server_retry"?)',
       'plb.toml:2: timeout_connect must be a duration (seconds like 2 or 0.5, or a string like "500ms", "2s", "1m", "1h"), got string "abc"',
-      'plb.toml:5: service "web": protocol "http" is not supported yet (tcp only in this version)',
+      'plb.toml:5: service "web": protocol "smtp" is not supported yet (tcp and http in this version)',
       'plb.toml:7: service "web": servers[0]: port 99999 is out of range (1-65535)',
       'plb.toml:7: service "web": servers[1]: missing port in "nonsense" (expected host:port, e.g. "10.0.0.2:80")',
       'plb.toml:9: service "web": duplicate service name "web" (also used at line 4)',

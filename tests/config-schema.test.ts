@@ -17,7 +17,11 @@ describe("schema", () => {
       ["backlog", "chroot_dir", "group", "logfile", "loglevel", "pidfile", "server_retry", "timeout_cleanup", "timeout_client", "timeout_connect", "timeout_server", "timeout_shutdown", "user"],
     );
     expect([...keysFor("service")].sort()).toEqual(
-      ["balance", "listen", "name", "protocol", "server_retry", "servers", "timeout_cleanup", "timeout_client", "timeout_connect", "timeout_server"],
+      [
+        "balance", "fail_on_5xx", "forwarded", "forwarded_for", "listen", "max_body", "max_header_size", "max_headers", "max_request_line",
+        "name", "pool_max_idle", "protocol", "server_retry", "servers", "timeout_cleanup", "timeout_client", "timeout_connect",
+        "timeout_pool_idle", "timeout_server",
+      ],
     );
     expect([...keysFor("server")].sort()).toEqual(["address", "backup", "weight"]);
   });

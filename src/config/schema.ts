@@ -21,6 +21,7 @@ export type KeyType =
   | { readonly kind: "string"; readonly absolute?: boolean }
   | { readonly kind: "integer"; readonly min: number; readonly max: number }
   | { readonly kind: "boolean" }
+  | { readonly kind: "enum"; readonly values: readonly string[] }
   /** Milliseconds; `min` 0 allows zero, 1 means "greater than 0". */
   | { readonly kind: "duration"; readonly min: number; readonly max: number }
   | { readonly kind: "loglevel" }
@@ -41,9 +42,12 @@ export interface KeyDef {
   readonly doc: string;
   /** Appended to out-of-range messages. */
   readonly rangeHint?: string;
+  /** Service keys that only mean something for these protocols. */
+  readonly protocols?: readonly string[];
 }
 
 const positive = { kind: "duration", min: 1, max: MAX_DURATION_MS } as const;
+const HTTP = ["http"] as const;
 
 export const SCHEMA: readonly KeyDef[] = [
   // Global: process.
@@ -63,10 +67,21 @@ export const SCHEMA: readonly KeyDef[] = [
   { name: "timeout_cleanup", scope: "both", type: positive, default: "10s", doc: "How often servers that are down are probed to bring them back." },
   // [[service]]
   { name: "name", scope: "service", type: { kind: "name" }, required: true, doc: "Unique service name for logs: letters, digits, '_', '.', '-'." },
-  { name: "protocol", scope: "service", type: { kind: "protocol" }, default: "tcp", doc: 'Protocol relayed: "tcp" (http and smtp are planned).' },
+  { name: "protocol", scope: "service", type: { kind: "protocol" }, default: "tcp", doc: 'Protocol relayed: "tcp" (bytes) or "http" (per request); "smtp" is planned.' },
   { name: "listen", scope: "service", type: { kind: "listen" }, required: true, doc: 'Addresses to accept clients on: "127.0.0.1:8080", "[::1]:8080", "*:8080".' },
   { name: "servers", scope: "service", type: { kind: "servers" }, required: true, doc: 'Servers to relay to: "host:port" or { address, weight, backup }.' },
   { name: "balance", scope: "service", type: { kind: "balance" }, default: "roundrobin", doc: "Balancing algorithm choosing a server for each client connection." },
+  // [[service]] with protocol = "http"
+  { name: "forwarded_for", scope: "service", protocols: HTTP, type: { kind: "enum", values: ["append", "replace", "off"] }, default: "append",
+    doc: 'X-Forwarded-For: "append" the client address to it, "replace" it, or "off" (leave it alone).' },
+  { name: "forwarded", scope: "service", protocols: HTTP, type: { kind: "boolean" }, default: false, doc: "Also add an RFC 7239 Forwarded field (for, proto, host)." },
+  { name: "max_body", scope: "service", protocols: HTTP, type: { kind: "integer", min: 0, max: Number.MAX_SAFE_INTEGER }, default: 0, doc: "Largest request body in bytes (413 above it); 0: no limit." },
+  { name: "max_request_line", scope: "service", protocols: HTTP, type: { kind: "integer", min: 64, max: 1048576 }, default: 8192, doc: "Longest request line in bytes (414 above it)." },
+  { name: "max_header_size", scope: "service", protocols: HTTP, type: { kind: "integer", min: 256, max: 1048576 }, default: 16384, doc: "Largest request head in bytes (431 above it)." },
+  { name: "max_headers", scope: "service", protocols: HTTP, type: { kind: "integer", min: 1, max: 10000 }, default: 100, doc: "Most header fields in a request (431 above it)." },
+  { name: "pool_max_idle", scope: "service", protocols: HTTP, type: { kind: "integer", min: 0, max: 100000 }, default: 32, doc: "Idle keep-alive connections kept per server for reuse (0: none)." },
+  { name: "timeout_pool_idle", scope: "service", protocols: HTTP, type: positive, default: "5s", doc: "How long an idle pooled server connection is kept." },
+  { name: "fail_on_5xx", scope: "service", protocols: HTTP, type: { kind: "boolean" }, default: false, doc: "Count 5xx answers as server failures (toward server_retry)." },
   // servers = [ { … } ]
   { name: "address", scope: "server", type: { kind: "address" }, required: true, doc: 'Server address: "10.0.0.2:80", "[::1]:80", "db.example:5432".' },
   { name: "weight", scope: "server", type: { kind: "integer", min: 1, max: 256 }, default: 1, doc: "Relative share of connections (1-256; to drain a server, remove it or mark it backup).",
@@ -105,6 +120,8 @@ function typeText(t: KeyType): string {
       return "host:port";
     case "boolean":
       return "boolean";
+    case "enum":
+      return t.values.join(" | ");
   }
 }
 

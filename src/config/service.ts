@@ -4,7 +4,7 @@ import { describeValue } from "./describe.ts";
 import { type Diagnostic, serviceLabel, suggestion } from "./diagnostics.ts";
 import type { SourceIndex } from "./locate.ts";
 import { keyDef, keysFor, SCHEMA, type KeyDef } from "./schema.ts";
-import type { ListenAddress, ServerConfig, ServiceConfig, Timeouts } from "./types.ts";
+import type { HttpSettings, ListenAddress, ServerConfig, ServiceConfig, Timeouts } from "./types.ts";
 import { checkValue } from "./values.ts";
 
 export interface ServiceContext {
@@ -74,7 +74,15 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
   };
 
   const name = value("name") as string;
-  const protocol = value("protocol") as "tcp";
+  const protocol = value("protocol") as ServiceConfig["protocol"];
+  for (const def of SCHEMA) {
+    if (def.protocols && Object.hasOwn(raw, def.name) && typeof protocol === "string" && !def.protocols.includes(protocol)) {
+      report(def.name, `${JSON.stringify(def.name)} applies to protocol ${def.protocols.map((p) => JSON.stringify(p)).join(" or ")} only (this service is ${JSON.stringify(protocol)})`, at(def.name));
+    }
+  }
+  const http = Object.fromEntries(
+    SCHEMA.filter((d) => d.protocols?.includes("http")).map((d) => [d.name, value(d.name)]),
+  ) as unknown as HttpSettings;
   const balance = value("balance") as string;
   const timeouts = {
     server_retry: value("server_retry") as number,
@@ -86,7 +94,7 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
   const listen = Object.hasOwn(raw, "listen") ? checkListen(raw.listen, report, at) : (value("listen"), []);
   const servers = Object.hasOwn(raw, "servers") ? checkServers(raw.servers, report, at) : (value("servers"), []);
 
-  const config = failed ? undefined : { name, protocol, listen: listen as ListenAddress[], servers, balance, ...timeouts };
+  const config = failed ? undefined : { name, protocol, http, listen: listen as ListenAddress[], servers, balance, ...timeouts };
   return { config, name: typeof raw.name === "string" ? raw.name : undefined, listen };
 }
 

@@ -29,9 +29,24 @@ export interface Timeouts {
   readonly timeout_cleanup: number;
 }
 
+/** Settings of protocol = "http" services (defaults elsewhere). */
+export interface HttpSettings {
+  readonly forwarded_for: "append" | "replace" | "off";
+  readonly forwarded: boolean;
+  /** Bytes; 0: no limit. */
+  readonly max_body: number;
+  readonly max_request_line: number;
+  readonly max_header_size: number;
+  readonly max_headers: number;
+  readonly pool_max_idle: number;
+  readonly timeout_pool_idle: number;
+  readonly fail_on_5xx: boolean;
+}
+
 export interface ServiceConfig extends Timeouts {
   readonly name: string;
-  readonly protocol: "tcp";
+  readonly protocol: "tcp" | "http";
+  readonly http: HttpSettings;
   readonly listen: readonly ListenAddress[];
   readonly servers: readonly ServerConfig[];
   readonly balance: string;

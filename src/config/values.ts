@@ -15,8 +15,8 @@ const ok = <T>(value: T): Checked<T> => ({ ok: true, value });
 const fail = (error: string): Checked<never> => ({ ok: false, error });
 
 export const NAME_RE = /^[A-Za-z0-9_.-]+$/;
-export const SUPPORTED_PROTOCOLS: readonly string[] = ["tcp"];
-export const PLANNED_PROTOCOLS: readonly string[] = ["http", "smtp"];
+export const SUPPORTED_PROTOCOLS: readonly string[] = ["tcp", "http"];
+export const PLANNED_PROTOCOLS: readonly string[] = ["smtp"];
 
 /** The value of `def` from `v`, converted (durations to ms, loglevel to a name). */
 export function checkValue(def: KeyDef, v: unknown): Checked<unknown> {
@@ -42,6 +42,10 @@ export function checkValue(def: KeyDef, v: unknown): Checked<unknown> {
     }
     case "boolean":
       return typeof v === "boolean" ? ok(v) : fail(`${k} must be true or false, got ${describeValue(v)}`);
+    case "enum":
+      return typeof v === "string" && t.values.includes(v)
+        ? ok(v)
+        : fail(`${k} must be one of ${t.values.map((x) => JSON.stringify(x)).join(", ")}, got ${describeValue(v)}`);
     case "duration": {
       const ms = parseDuration(v);
       if (typeof ms === "string") return fail(`${k} ${ms}`);
@@ -68,7 +72,7 @@ export function checkValue(def: KeyDef, v: unknown): Checked<unknown> {
     case "protocol": {
       if (typeof v !== "string") return fail(`${k} must be a string, got ${describeValue(v)}`);
       if (SUPPORTED_PROTOCOLS.includes(v)) return ok(v);
-      if (PLANNED_PROTOCOLS.includes(v)) return fail(`protocol ${JSON.stringify(v)} is not supported yet (tcp only in this version)`);
+      if (PLANNED_PROTOCOLS.includes(v)) return fail(`protocol ${JSON.stringify(v)} is not supported yet (tcp and http in this version)`);
       return fail(`unknown protocol ${JSON.stringify(v)}${suggestion(v, SUPPORTED_PROTOCOLS)} (valid: ${SUPPORTED_PROTOCOLS.join(", ")})`);
     }
     case "balance": {

@@ -1,0 +1,48 @@
+/**
+ * The answers plb gives itself: a status line, a short plain-text body and
+ * correct framing, always closing the connection. Rendered once per status.
+ */
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  408: "Request Timeout",
+  413: "Content Too Large",
+  414: "URI Too Long",
+  431: "Request Header Fields Too Large",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+  505: "HTTP Version Not Supported",
+};
+
+const BODIES: Record<number, string> = {
+  400: "The request could not be understood.",
+  408: "The request was not received in time.",
+  413: "The request body is too large.",
+  414: "The request target is too long.",
+  431: "The request header fields are too large.",
+  501: "The request uses a transfer coding this server does not implement.",
+  502: "The server sent an invalid response.",
+  503: "No server is available to handle this request.",
+  504: "The server did not answer in time.",
+  505: "This HTTP version is not supported.",
+};
+
+const cache = new Map<number, Uint8Array>();
+
+export function reasonPhrase(status: number): string {
+  return REASONS[status] ?? "Error";
+}
+
+/** A complete `Connection: close` response for `status`. */
+export function errorReply(status: number): Uint8Array {
+  let r = cache.get(status);
+  if (r === undefined) {
+    const body = `${status} ${reasonPhrase(status)}: ${BODIES[status] ?? "Error."}\n`;
+    r = new TextEncoder().encode(
+      `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n${body}`,
+    );
+    cache.set(status, r);
+  }
+  return r;
+}

@@ -1,0 +1,109 @@
+/**
+ * Reads one response from a server as its bytes arrive: interim (1xx)
+ * heads, the final head, then the body by its framing. Returns what to send
+ * to the client: rewritten heads (hop-by-hop fields dropped, the client's
+ * connection handling added) and body bytes verbatim.
+ */
+import { BodyTracker } from "./body.ts";
+import { parseResponseHead } from "./head.ts";
+import { hopByHop, serializeResponseHead } from "./serialize.ts";
+import type { HeadLimits, ResponseHead } from "./types.ts";
+
+export interface ReadOut {
+  /** Bytes for the client, in order. */
+  parts: Uint8Array[];
+  /** Why the response is invalid (the client gets 502 if nothing was sent yet). */
+  error?: string;
+  /** The server sent bytes past the end of the response. */
+  extra?: boolean;
+}
+
+const EMPTY: Uint8Array[] = [];
+
+export class ResponseReader {
+  head: ResponseHead | undefined;
+  /** Bytes of a head not complete yet. */
+  private buf: Uint8Array | undefined;
+  private scanFrom = 0;
+  private body: BodyTracker | undefined;
+  /** Something was sent to the client (a 502 is no longer possible). */
+  started = false;
+  done = false;
+
+  constructor(
+    private readonly method: string,
+    private readonly limits: HeadLimits,
+    /** The client's connection closes after this response (adds `Connection: close`). */
+    private readonly clientCloses: () => boolean,
+    private readonly clientIs10KeepAlive: boolean,
+  ) {}
+
+  /** The body runs until the server closes the connection. */
+  get closeDelimited(): boolean {
+    return this.body?.untilClose ?? false;
+  }
+
+  feed(data: Uint8Array): ReadOut {
+    const parts: Uint8Array[] = [];
+    let at = 0;
+    while (at < data.length && !this.done) {
+      if (this.body === undefined) {
+        const r = this.readHead(data.subarray(at), parts);
+        if (typeof r === "string") return { parts, error: r };
+        if (r === 0) return { parts };
+        at += r;
+        continue;
+      }
+      const step = this.body.take(data, at, data.length);
+      if (step.kind === "error") return { parts, error: step.reason };
+      if (step.consumed > 0) parts.push(at === 0 && step.consumed === data.length ? data : data.subarray(at, at + step.consumed));
+      at += step.consumed;
+      if (step.kind === "done") this.done = true;
+    }
+    if (parts.length > 0) this.started = true;
+    return at < data.length ? { parts, extra: true } : { parts: parts.length ? parts : EMPTY };
+  }
+
+  /** The server closed a close-delimited body: it is complete. */
+  finishByClose(): void {
+    this.done = true;
+  }
+
+  /** Consume a head from `chunk`; bytes used, 0 for "need more", or an error. */
+  private readHead(chunk: Uint8Array, parts: Uint8Array[]): number | string {
+    let buf = chunk;
+    let held = 0;
+    if (this.buf !== undefined) {
+      held = this.buf.length;
+      buf = new Uint8Array(held + chunk.length);
+      buf.set(this.buf);
+      buf.set(chunk, held);
+    }
+    const r = parseResponseHead(buf, this.limits, this.scanFrom, this.method);
+    if (r.kind === "more") {
+      this.buf = buf;
+      this.scanFrom = r.scanFrom;
+      return 0;
+    }
+    this.buf = undefined;
+    this.scanFrom = 0;
+    if (r.kind === "error") return `${r.reason} (byte ${r.pos})`;
+    const head = r.head;
+    if (head.tunnel) return `unexpected ${head.status} (plb did not ask for a protocol switch)`;
+    if (head.status < 200) {
+      parts.push(serializeResponseHead(buf, head, { drop: (l) => hopByHop(head).has(l) }));
+      this.started = true;
+      return r.consumed - held;
+    }
+    this.head = head;
+    const hop = hopByHop(head);
+    const append: [string, string][] = [];
+    if (this.clientCloses() || head.body.kind === "close") append.push(["Connection", "close"]);
+    else if (this.clientIs10KeepAlive) append.push(["Connection", "keep-alive"]);
+    parts.push(serializeResponseHead(buf, head, { drop: (l) => hop.has(l), append }));
+    this.started = true;
+    this.body = new BodyTracker(head.body, true);
+    if (this.body.done) this.done = true;
+    return r.consumed - held;
+  }
+}

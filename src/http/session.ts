@@ -1,0 +1,420 @@
+/**
+ * One HTTP client connection. Requests are read one at a time (pipelined
+ * ones wait in the buffer, answered in order); each is balanced on its own
+ * to a server, sent over a pooled or new connection, and its body and the
+ * response stream through as they arrive with backpressure both ways. plb
+ * answers malformed requests, unavailable and failing servers itself
+ * (replies.ts) and closes the client after any framing error.
+ */
+import { clock } from "../net/clock.ts";
+import { connect, type PendingConnect } from "../net/connect.ts";
+import { flush, LOST, NO_QUEUE, QUEUED, type QueuedWriter, send, SENT } from "../net/outbox.ts";
+import type { Sweepable } from "../net/sweep.ts";
+import type { ConnectFailure, Sock, SocketEvents } from "../net/types.ts";
+import type { Server } from "../servers/state.ts";
+import type { Service } from "../service.ts";
+import { logEnabled, logger } from "../log.ts";
+import { BodyTracker } from "./body.ts";
+import { forwardedRequestHead } from "./forward.ts";
+import { parseRequestHead } from "./head.ts";
+import { errorReply } from "./replies.ts";
+import { ResponseReader } from "./response.ts";
+import type { HttpRuntime } from "./runtime.ts";
+import type { RequestHead } from "./types.ts";
+import { Upstream, type UpstreamOwner } from "./upstream.ts";
+
+const log = logger("http");
+
+/** Client bytes held beyond the current request before the client is paused. */
+const HOLD_LIMIT = 64 << 10;
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  n = 0;
+  for (const p of parts) {
+    out.set(p, n);
+    n += p.length;
+  }
+  return out;
+}
+
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+
+const enum Phase {
+  /** Waiting for (the rest of) a request head. */
+  Head,
+  /** A request is being handled: connecting, sending, or awaiting the response. */
+  Exchange,
+  /** Closing after a last reply; nothing more is read. */
+  Closing,
+}
+
+export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, UpstreamOwner {
+  queue: Uint8Array[] = NO_QUEUE;
+  last = clock.now;
+  sweepPrev: Sweepable | null = null;
+  sweepNext: Sweepable | null = null;
+
+  private phase = Phase.Head;
+  /** Client bytes not consumed yet (a partial head, body bytes while connecting, pipelined requests). */
+  private inbuf: Uint8Array | undefined;
+  private scanFrom = 0;
+  private readonly clientAddress: string;
+  private clientPaused = false;
+  private clientEnded = false;
+  private gone = false;
+
+  // The current exchange.
+  private req: RequestHead | undefined;
+  private reqOut: Uint8Array | undefined;
+  private reqBody: BodyTracker | undefined;
+  private reqBytesSent = 0;
+  private server: Server | undefined;
+  private tried: Set<Server> | undefined;
+  private pending: PendingConnect | undefined;
+  private up: Upstream | undefined;
+  private retried = false;
+  private res: ResponseReader | undefined;
+  private upPaused = false;
+  /** Close the client once the current response is complete. */
+  private closeAfter = false;
+
+  constructor(
+    readonly socket: Sock,
+    private readonly service: Service,
+    private readonly rt: HttpRuntime,
+  ) {
+    const a = socket.remoteAddress;
+    this.clientAddress = a.startsWith("::ffff:") ? a.slice(7) : a;
+    service.sessions.add(this);
+  }
+
+  // ---------------------------------------------------------------- client side
+
+  onData(buf: Uint8Array): void {
+    this.last = clock.now;
+    if (this.phase === Phase.Closing) return;
+    if (this.phase === Phase.Exchange && this.up && this.reqBody && !this.reqBody.done && this.inbuf === undefined) {
+      this.requestBody(buf);
+      return;
+    }
+    this.hold(buf);
+    if (this.phase === Phase.Head) this.readHead();
+  }
+
+  onDrain(): void {
+    const r = flush(this);
+    if (r === LOST) return this.abortAll();
+    if (r === SENT && this.phase === Phase.Closing) return this.closeClient();
+    if (r === SENT && this.upPaused && this.up) {
+      this.upPaused = false;
+      this.up.socket.resume();
+    }
+  }
+
+  onEnd(): void {
+    this.clientEnded = true;
+    // A client that half-closes still gets its answer; with nothing pending, close.
+    if (this.phase !== Phase.Exchange) this.finish();
+  }
+
+  onClose(): void {
+    if (this.gone) return;
+    this.pending?.cancel();
+    if (this.up) {
+      this.up.abort();
+      this.releaseServer();
+    }
+    this.finish();
+  }
+
+  private hold(buf: Uint8Array): void {
+    if (this.inbuf === undefined) this.inbuf = buf;
+    else {
+      const joined = new Uint8Array(this.inbuf.length + buf.length);
+      joined.set(this.inbuf);
+      joined.set(buf, this.inbuf.length);
+      this.inbuf = joined;
+    }
+    if (this.inbuf.length > HOLD_LIMIT && this.phase !== Phase.Head) this.pauseClient();
+  }
+
+  private pauseClient(): void {
+    if (this.clientPaused) return;
+    this.clientPaused = true;
+    this.socket.pause();
+  }
+
+  private resumeClient(): void {
+    if (!this.clientPaused) return;
+    this.clientPaused = false;
+    this.socket.resume();
+  }
+
+  /** Parse the held bytes as a request head. */
+  private readHead(): void {
+    const buf = this.inbuf;
+    if (buf === undefined) return;
+    const r = parseRequestHead(buf, this.rt.limits, this.scanFrom);
+    if (r.kind === "more") {
+      this.scanFrom = r.scanFrom;
+      return;
+    }
+    if (r.kind === "error") {
+      if (logEnabled("info")) log.info(`service "${this.service.name}": ${r.status} for ${this.clientAddress}: ${r.reason} (byte ${r.pos})`);
+      return this.reply(r.status);
+    }
+    const head = r.head;
+    this.scanFrom = 0;
+    this.inbuf = r.consumed < buf.length ? buf.subarray(r.consumed) : undefined;
+    if (head.method === "CONNECT") return this.reply(501);
+    const maxBody = this.service.cfg.http.max_body || Infinity;
+    if (head.body.kind === "length" && head.body.length > maxBody) return this.reply(413);
+    this.req = head;
+    this.reqBody = new BodyTracker(head.body, false, maxBody);
+    this.reqOut = forwardedRequestHead(buf.subarray(0, r.consumed), head, { address: this.clientAddress, proto: this.rt.proto }, this.service.cfg.http);
+    this.closeAfter = !head.keepAlive;
+    this.phase = Phase.Exchange;
+    this.tried = undefined;
+    this.retried = false;
+    this.pickServer();
+  }
+
+  /** Forward request body bytes to the upstream, keeping any bytes past the body. */
+  private requestBody(buf: Uint8Array): void {
+    const body = this.reqBody!;
+    const step = body.take(buf, 0, buf.length);
+    if (step.kind === "error") {
+      // The server has part of a request: that connection is spoiled.
+      if (logEnabled("info")) log.info(`service "${this.service.name}": ${step.status} for ${this.clientAddress}: ${step.reason}`);
+      this.up?.abort();
+      this.releaseServer();
+      return this.reply(this.res?.started ? 0 : step.status);
+    }
+    if (step.consumed > 0) {
+      const chunk = step.consumed === buf.length ? buf : buf.subarray(0, step.consumed);
+      this.reqBytesSent += chunk.length;
+      const sent = send(this.up!, chunk);
+      if (sent === QUEUED) this.pauseClient();
+      else if (sent === LOST) return this.upstreamClosed();
+    }
+    if (step.consumed < buf.length) this.hold(buf.subarray(step.consumed));
+    if (step.kind === "done") this.maybeComplete();
+  }
+
+  // ---------------------------------------------------------------- choosing and connecting
+
+  private pickServer(): void {
+    const svc = this.service;
+    const server = svc.pool.balancer.pick({ client: svc.usesClient ? this.clientAddress : undefined, tried: this.tried }) as Server | undefined;
+    if (server === undefined || server.address === undefined) {
+      if (logEnabled("info")) log.info(`service "${svc.name}": no server available for ${this.clientAddress}: 503`);
+      return this.reply(503);
+    }
+    this.server = server;
+    const idle = this.rt.pool.take(server);
+    if (idle) return this.attach(idle);
+    this.pending = connect(server.address, server.port, svc.cfg.timeout_connect, this);
+  }
+
+  connected(sock: Sock): void {
+    this.pending = undefined;
+    const server = this.server!;
+    this.service.pool.report(server, "connected");
+    const up = new Upstream(sock, server);
+    if (this.gone || this.phase !== Phase.Exchange) return up.close();
+    this.attach(up);
+  }
+
+  failed(reason: ConnectFailure, detail: string): void {
+    this.pending = undefined;
+    this.service.pool.report(this.server!, reason, detail);
+    if (this.gone || this.phase !== Phase.Exchange) return;
+    (this.tried ??= new Set()).add(this.server!);
+    this.pickServer();
+  }
+
+  /** Start the exchange on `up`: send the head and what is held of the body. */
+  private attach(up: Upstream): void {
+    this.up = up;
+    up.owner = this;
+    up.uses++;
+    this.service.pool.connectionStart(up.server);
+    const req = this.req!;
+    this.res = new ResponseReader(req.method, this.rt.limits, () => this.closeAfter || this.clientEnded, req.versionMinor === 0 && req.keepAlive);
+    this.reqBytesSent = 0;
+    const sent = send(up, this.reqOut!);
+    if (sent === LOST) return this.upstreamClosed();
+    if (sent === QUEUED) this.pauseClient();
+    const held = this.inbuf;
+    if (held !== undefined && !this.reqBody!.done) {
+      this.inbuf = undefined;
+      this.requestBody(held);
+    } else if (this.reqBody!.done) this.maybeComplete();
+  }
+
+  // ---------------------------------------------------------------- server side
+
+  upstreamData(buf: Uint8Array): void {
+    const res = this.res!;
+    const out = res.feed(buf);
+    if (out.error) {
+      if (logEnabled("info")) log.info(`service "${this.service.name}": invalid response from ${this.server}: ${out.error}`);
+      this.service.pool.report(this.server!, "reset", `invalid response: ${out.error}`);
+      this.up!.abort();
+      this.releaseServer();
+      return this.reply(res.started ? 0 : 502);
+    }
+    // One write per chunk from the server: a head and the body bytes that
+    // came with it go out together (one syscall, one packet).
+    const parts = out.parts;
+    const chunk = parts.length === 1 ? parts[0] : parts.length > 1 ? concat(parts) : undefined;
+    if (chunk !== undefined) {
+      const sent = send(this, chunk);
+      if (sent === LOST) return this.abortAll();
+      if (sent === QUEUED && !this.upPaused) {
+        this.upPaused = true;
+        this.up!.socket.pause();
+      }
+    }
+    if (res.done) {
+      if (out.extra) this.up!.abort(); // bytes past the response: never reuse
+      this.maybeComplete();
+    }
+  }
+
+  upstreamDrain(): void {
+    const r = flush(this.up!);
+    if (r === LOST) return this.upstreamClosed();
+    if (r === SENT) this.resumeClient();
+  }
+
+  upstreamClosed(err?: Error): void {
+    const res = this.res!;
+    const up = this.up!;
+    if (res.closeDelimited && !res.done && !err) {
+      // The body ended with the connection, as announced.
+      res.finishByClose();
+      this.closeAfter = true;
+      return this.maybeComplete();
+    }
+    this.releaseServer();
+    if (res.started) return this.abortAll(); // mid-response: nothing sane to add
+    // No response at all. A reused connection the server had closed (the
+    // keep-alive race) is retried once on a fresh one when that is safe.
+    const safe = IDEMPOTENT.has(this.req!.method) || this.reqBytesSent <= this.reqOut!.length;
+    if (up.uses > 1 && !this.retried && safe && this.req!.body.kind === "none") {
+      this.retried = true;
+      this.server = up.server;
+      this.pending = connect(up.server.address!, up.server.port, this.service.cfg.timeout_connect, this);
+      return;
+    }
+    this.service.pool.report(up.server, "reset", err ? `connection reset: ${err.message}` : "closed before answering");
+    this.reply(502);
+  }
+
+  // ---------------------------------------------------------------- completion
+
+  /** Both directions done: release the server connection and go on. */
+  private maybeComplete(): void {
+    const res = this.res;
+    if (!res?.done) return;
+    const up = this.up!;
+    const head = res.head!;
+    if (!this.reqBody!.done) {
+      // Answered before the request body ended: the server connection is out
+      // of sync, and so is the client's (we stop reading its body).
+      up.abort();
+      this.closeAfter = true;
+    } else if (!up.closed && head.keepAlive && !res.closeDelimited) {
+      up.owner = undefined;
+      up.onIdleClose = (u) => this.rt.pool.remove(u.server, u);
+      this.rt.pool.put(up.server, up, clock.now);
+    } else up.close();
+    if (this.rt.failOn5xx) this.service.pool.report(up.server, head.status >= 500 ? "reset" : "connected", `HTTP ${head.status}`);
+    if (!head.keepAlive) this.closeAfter = true;
+    this.releaseServer();
+    this.next();
+  }
+
+  /** After a response: close, or read the next (maybe already held) request. */
+  private next(): void {
+    this.req = this.reqBody = this.reqOut = this.res = undefined;
+    if (this.closeAfter || this.clientEnded) return this.closeClient();
+    this.phase = Phase.Head;
+    this.resumeClient();
+    if (this.inbuf !== undefined) this.readHead();
+  }
+
+  /** Forget the current server connection (it is pooled, closed or aborted). */
+  private releaseServer(): void {
+    if (this.up) {
+      if (this.up.owner === this) this.up.owner = undefined;
+      this.service.pool.connectionEnd(this.up.server);
+      this.up = undefined;
+    }
+    this.upPaused = false;
+  }
+
+  /** Answer `status` (0: nothing) and close the client. */
+  private reply(status: number): void {
+    this.pending?.cancel();
+    this.phase = Phase.Closing;
+    if (status !== 0 && send(this, errorReply(status)) === LOST) return this.abortAll();
+    this.closeClient();
+  }
+
+  /** End the client connection once everything queued for it is written. */
+  private closeClient(): void {
+    this.phase = Phase.Closing;
+    if (this.queue.length > 0) return; // onDrain finishes the job
+    this.socket.end();
+    this.finish();
+  }
+
+  private abortAll(): void {
+    this.pending?.cancel();
+    if (this.up) {
+      this.up.abort();
+      this.releaseServer();
+    }
+    this.socket.terminate();
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.phase = Phase.Closing;
+    this.service.sessions.delete(this);
+  }
+
+  // ---------------------------------------------------------------- timeouts
+
+  sweep(now: number): void {
+    const cfg = this.service.cfg;
+    if (this.phase === Phase.Head) {
+      if (now - this.last > cfg.timeout_client) {
+        if (this.inbuf !== undefined) this.reply(408);
+        else this.closeClient(); // idle keep-alive connection
+      }
+      return;
+    }
+    if (this.phase !== Phase.Exchange) return;
+    const up = this.up;
+    if (up && now - up.last > cfg.timeout_server) {
+      const started = this.res?.started ?? false;
+      if (!started) this.service.pool.report(up.server, "timeout", `no response within ${cfg.timeout_server} ms`);
+      up.abort();
+      this.releaseServer();
+      return this.reply(started ? 0 : 504);
+    }
+    if (now - this.last > cfg.timeout_client && this.queue.length > 0) this.abortAll();
+  }
+
+  abort(): void {
+    this.abortAll();
+  }
+}
