@@ -24,6 +24,11 @@ export interface BalancedServer {
 export interface PickContext {
   /** Client address (IP text) for hashing algorithms. */
   readonly client?: string;
+  /**
+   * The request's hash key for algorithms with `hashes: "path" | "header"`
+   * (the request path, or the named header's value; "" when absent).
+   */
+  readonly key?: string;
   /** Servers already tried for this client connection: never pick them again. */
   readonly tried?: ReadonlySet<BalancedServer>;
 }
@@ -48,5 +53,7 @@ export interface BalancerAlgorithm {
   readonly description: string;
   /** Reads `ctx.client`: callers skip computing it for the others. */
   readonly usesClient?: boolean;
+  /** Reads `ctx.key`, computed per request by the http protocol from this. */
+  readonly hashes?: "path" | "header";
   create(servers: readonly BalancedServer[]): Balancer;
 }
