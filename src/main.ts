@@ -94,6 +94,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     (stopping ??= (async () => {
       for (const svc of services) svc.stopAccepting();
       scheduler.stop();
+      for (const s of sessions.all()) s.drain?.();
       const open = sessions.size;
       if (open > 0) log.info(`stopping: waiting up to ${g.timeout_shutdown} ms for ${open} connection(s)`);
       const deadline = Date.now() + g.timeout_shutdown;

@@ -33,9 +33,13 @@ export function forwardedRequestHead(src: Uint8Array, head: RequestHead, client:
     const host = head.host !== undefined ? `;host="${head.host.replace(/["\\]/g, "")}"` : "";
     append.push(["Forwarded", `for=${node};proto=${client.proto}${host}`]);
   }
-  // Keep the client's Connection semantics for the server: plb manages its
-  // own connection to the server (keep-alive by default in HTTP/1.1).
-  if (head.versionMinor === 0) append.push(["Connection", "keep-alive"]);
+  // plb manages its own connection to the server (keep-alive by default in
+  // HTTP/1.1); an upgrade (WebSocket) is the one hop-by-hop request passed on.
+  const upgrading = head.upgrade !== undefined;
+  if (upgrading) {
+    hop.delete("upgrade");
+    append.push(["Connection", "Upgrade"]);
+  } else if (head.versionMinor === 0) append.push(["Connection", "keep-alive"]);
   return serializeRequestHead(src, head, {
     drop: (lower) => hop.has(lower) || SET_BY_PLB.has(lower) || (xff !== "off" && lower === "x-forwarded-for"),
     append,

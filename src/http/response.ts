@@ -16,6 +16,8 @@ export interface ReadOut {
   error?: string;
   /** The server sent bytes past the end of the response. */
   extra?: boolean;
+  /** 101 to an upgrade request: the connection is now a tunnel; `rest` is the server's first tunnel bytes. */
+  tunnel?: { rest: Uint8Array | undefined };
 }
 
 const EMPTY: Uint8Array[] = [];
@@ -36,6 +38,8 @@ export class ResponseReader {
     /** The client's connection closes after this response (adds `Connection: close`). */
     private readonly clientCloses: () => boolean,
     private readonly clientIs10KeepAlive: boolean,
+    /** The request asked to upgrade: a 101 is allowed. */
+    private readonly upgrade: boolean,
   ) {}
 
   /** The body runs until the server closes the connection. */
@@ -52,6 +56,7 @@ export class ResponseReader {
         if (typeof r === "string") return { parts, error: r };
         if (r === 0) return { parts };
         at += r;
+        if (this.head?.tunnel) return { parts, tunnel: { rest: at < data.length ? data.subarray(at) : undefined } };
         continue;
       }
       const step = this.body.take(data, at, data.length);
@@ -89,7 +94,15 @@ export class ResponseReader {
     this.scanFrom = 0;
     if (r.kind === "error") return `${r.reason} (byte ${r.pos})`;
     const head = r.head;
-    if (head.tunnel) return `unexpected ${head.status} (plb did not ask for a protocol switch)`;
+    if (head.tunnel) {
+      if (!this.upgrade || head.status !== 101) return `unexpected ${head.status} (no protocol switch was asked for)`;
+      const hop = hopByHop(head);
+      hop.delete("upgrade");
+      parts.push(serializeResponseHead(buf, head, { drop: (l) => hop.has(l), append: [["Connection", "Upgrade"]] }));
+      this.head = head;
+      this.started = this.done = true;
+      return r.consumed - held;
+    }
     if (head.status < 200) {
       parts.push(serializeResponseHead(buf, head, { drop: (l) => hopByHop(head).has(l) }));
       this.started = true;

@@ -9,6 +9,7 @@
 import { clock } from "../net/clock.ts";
 import { connect, type PendingConnect } from "../net/connect.ts";
 import { flush, LOST, NO_QUEUE, QUEUED, type QueuedWriter, send, SENT } from "../net/outbox.ts";
+import { Pipe, type PipeOwner } from "../net/pipe.ts";
 import type { Sweepable } from "../net/sweep.ts";
 import type { ConnectFailure, Sock, SocketEvents } from "../net/types.ts";
 import type { Server } from "../servers/state.ts";
@@ -51,7 +52,7 @@ const enum Phase {
   Closing,
 }
 
-export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, UpstreamOwner {
+export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, UpstreamOwner, PipeOwner {
   queue: Uint8Array[] = NO_QUEUE;
   last = clock.now;
   sweepPrev: Sweepable | null = null;
@@ -80,6 +81,9 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   private upPaused = false;
   /** Close the client once the current response is complete. */
   private closeAfter = false;
+  /** After a 101: the byte pipe between client and server. */
+  private tunnel: Pipe | undefined;
+  private tunnelServer: Server | undefined;
 
   constructor(
     readonly socket: Sock,
@@ -243,7 +247,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     up.uses++;
     this.service.pool.connectionStart(up.server);
     const req = this.req!;
-    this.res = new ResponseReader(req.method, this.rt.limits, () => this.closeAfter || this.clientEnded, req.versionMinor === 0 && req.keepAlive);
+    this.res = new ResponseReader(req.method, this.rt.limits, () => this.closeAfter || this.clientEnded, req.versionMinor === 0 && req.keepAlive, req.upgrade !== undefined);
     this.reqBytesSent = 0;
     const sent = send(up, this.reqOut!);
     if (sent === LOST) return this.upstreamClosed();
@@ -267,6 +271,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
       this.releaseServer();
       return this.reply(res.started ? 0 : 502);
     }
+    if (out.tunnel) return this.startTunnel(out.parts, out.tunnel.rest);
     // One write per chunk from the server: a head and the body bytes that
     // came with it go out together (one syscall, one packet).
     const parts = out.parts;
@@ -313,6 +318,36 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     }
     this.service.pool.report(up.server, "reset", err ? `connection reset: ${err.message}` : "closed before answering");
     this.reply(502);
+  }
+
+  // ---------------------------------------------------------------- upgrade
+
+  /** 101 Switching Protocols: from now on both sockets are one byte pipe. */
+  private startTunnel(head: Uint8Array[], rest: Uint8Array | undefined): void {
+    const up = this.up!;
+    up.owner = undefined;
+    this.up = undefined;
+    this.tunnelServer = up.server;
+    const clientQueue = this.queue;
+    this.queue = NO_QUEUE;
+    const pipe = (this.tunnel = new Pipe(this.socket, up.socket, this));
+    pipe.a.queue = clientQueue; // what waits for the client goes first
+    pipe.b.queue = up.queue;
+    for (const h of head) pipe.b.onData(h); // the 101 head, as if the server sent it now
+    if (rest) pipe.b.onData(rest);
+    const held = this.inbuf;
+    this.inbuf = undefined;
+    if (held) pipe.a.onData(held);
+    if (this.clientEnded) pipe.a.onEnd();
+    this.clientPaused = this.upPaused = false;
+    this.socket.resume();
+    up.socket.resume();
+  }
+
+  pipeClosed(): void {
+    if (this.tunnelServer) this.service.pool.connectionEnd(this.tunnelServer);
+    this.tunnelServer = undefined;
+    this.finish();
   }
 
   // ---------------------------------------------------------------- completion
@@ -395,6 +430,11 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
 
   sweep(now: number): void {
     const cfg = this.service.cfg;
+    const t = this.tunnel;
+    if (t) {
+      if (now - t.a.last > cfg.timeout_client || now - t.b.last > cfg.timeout_server) t.abort();
+      return;
+    }
     if (this.phase === Phase.Head) {
       if (now - this.last > cfg.timeout_client) {
         if (this.inbuf !== undefined) this.reply(408);
@@ -414,7 +454,14 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     if (now - this.last > cfg.timeout_client && this.queue.length > 0) this.abortAll();
   }
 
+  drain(): void {
+    if (this.tunnel) return;
+    this.closeAfter = true;
+    if (this.phase === Phase.Head && this.inbuf === undefined) this.closeClient();
+  }
+
   abort(): void {
-    this.abortAll();
+    if (this.tunnel) this.tunnel.abort();
+    else this.abortAll();
   }
 }

@@ -15,6 +15,11 @@ export interface Sweepable {
   sweep(now: number): void;
   /** Close now (shutdown deadline passed). */
   abort(): void;
+  /**
+   * Shutting down: finish the work in hand but take no more (an idle
+   * keep-alive connection closes at once). Tunnels have nothing to do here.
+   */
+  drain?(): void;
   /** List links owned by the Sweeper (declare them, initialised to null). */
   sweepPrev?: Sweepable | null;
   sweepNext?: Sweepable | null;
