@@ -1,8 +1,8 @@
 /** One contract, every algorithm in the registry. */
 import { describe, expect, test } from "bun:test";
 import { algorithms, defaultAlgorithm, findAlgorithm } from "../src/balance/index.ts";
-import type { BalancedServer } from "../src/balance/types.ts";
-import { clientAddress, Driver, makeServers, name, ratios } from "./balance-support.ts";
+import type { BalancedServer, BalancerAlgorithm, PickContext } from "../src/balance/types.ts";
+import { clientAddress, Driver, makeServers, name, ratios, type TestServer } from "./balance-support.ts";
 
 /** Allowed |share / expected share - 1| when spreading by weight. */
 const TOLERANCE: Record<string, number> = {
@@ -12,6 +12,25 @@ const TOLERANCE: Record<string, number> = {
   // A ring with 100 points per weight unit: arcs deviate by ~7% (rms) from exact.
   source: 0.25,
 };
+/** Algorithms with `hashes` use the same ring as source. */
+const RING_TOLERANCE = 0.25;
+
+/**
+ * A Driver that, for algorithms hashing a per-request key (`hashes`), also
+ * gives every pick with a client address a distinct key derived from it, so
+ * the spread checks see distinct keys the way source sees distinct clients.
+ * Picks without a client address get no key (the fallback path).
+ */
+class ConformanceDriver extends Driver {
+  override pick(ctx: PickContext = {}): BalancedServer | undefined {
+    if (this.algorithm.hashes === undefined || ctx.client === undefined) return super.pick(ctx);
+    return super.pick({ ...ctx, key: `/k/${ctx.client}` });
+  }
+}
+
+function driverFor(algorithm: BalancerAlgorithm, servers: TestServer[]): Driver {
+  return new ConformanceDriver(algorithm, servers);
+}
 
 /** The contexts every "never" check is run with: with and without a client address. */
 function picks(d: Driver, count: number, tried?: ReadonlySet<BalancedServer>): string[] {
@@ -22,7 +41,7 @@ function picks(d: Driver, count: number, tried?: ReadonlySet<BalancedServer>): s
 
 test("registry: unique names, descriptions, default and lookup", () => {
   const names = algorithms.map((a) => a.name);
-  expect(names).toEqual(["roundrobin", "leastconn", "source", "random", "first"]);
+  expect(names).toEqual(["roundrobin", "leastconn", "source", "uri", "header", "random", "first"]);
   for (const a of algorithms) expect(a.description.length).toBeGreaterThan(10);
   expect(defaultAlgorithm.name).toBe("roundrobin");
   expect(findAlgorithm("leastconn")).toBe(algorithms[1]);
@@ -34,14 +53,14 @@ for (const algorithm of algorithms) {
   describe(`${algorithm.name} conformance`, () => {
     test("never picks a down server", () => {
       const servers = makeServers([{ weight: 1 }, { weight: 2, up: false }, { weight: 3 }, { weight: 1, up: false }]);
-      const got = new Set(picks(new Driver(algorithm, servers), 2000));
+      const got = new Set(picks(driverFor(algorithm, servers), 2000));
       expect(got.has("b") || got.has("d") || got.has("-")).toBe(false);
       expect(got.size).toBeGreaterThan(0);
     });
 
     test("never picks a tried server", () => {
       const servers = makeServers([{}, {}, {}, {}]);
-      const d = new Driver(algorithm, servers);
+      const d = driverFor(algorithm, servers);
       const got = new Set(picks(d, 2000, new Set([servers[0], servers[2]])));
       expect([...got].sort()).toEqual(algorithm.name === "first" ? ["b"] : ["b", "d"]);
       expect(picks(d, 50, new Set([servers[0], servers[1], servers[2]]))).toEqual(Array(50).fill("d"));
@@ -50,7 +69,7 @@ for (const algorithm of algorithms) {
     test("returns undefined when no server is eligible", () => {
       expect(algorithm.create([]).pick({ client: "10.1.1.1" })).toBeUndefined();
       const servers = makeServers([{}, { weight: 2 }, { backup: true }]);
-      const d = new Driver(algorithm, servers);
+      const d = driverFor(algorithm, servers);
       expect(picks(d, 20, new Set(servers))).toEqual(Array(20).fill("-"));
       for (const s of servers) d.setUp(s, false);
       expect(picks(d, 20)).toEqual(Array(20).fill("-"));
@@ -60,7 +79,7 @@ for (const algorithm of algorithms) {
 
     test("weight 0 drains a server", () => {
       const servers = makeServers([{}, {}, {}]);
-      const d = new Driver(algorithm, servers);
+      const d = driverFor(algorithm, servers);
       d.setWeight(servers[0], 0);
       const got = new Set(picks(d, 1000));
       expect(got.has("a") || got.has("-")).toBe(false);
@@ -72,7 +91,7 @@ for (const algorithm of algorithms) {
     test("uses backups only when every primary is down or tried", () => {
       const servers = makeServers([{}, { backup: true }, {}, { backup: true, weight: 3 }]);
       const [a, b, c, d] = servers;
-      const driver = new Driver(algorithm, servers);
+      const driver = driverFor(algorithm, servers);
       const primaries = (names: string[]) => names.every((n) => n === "a" || n === "c");
       const backups = (names: string[]) => names.every((n) => n === "b" || n === "d");
       expect(primaries(picks(driver, 500))).toBe(true);
@@ -93,7 +112,7 @@ for (const algorithm of algorithms) {
     if (algorithm.name === "first") {
       test("fills in config order instead of spreading by weight (by design: no maxconn yet)", () => {
         const servers = makeServers([{ weight: 1 }, { weight: 2 }, { weight: 3 }]);
-        const d = new Driver(algorithm, servers);
+        const d = driverFor(algorithm, servers);
         expect(d.run(6000)).toEqual([6000, 0, 0]);
         d.setUp(servers[0], false);
         expect(d.run(600)).toEqual([0, 600, 0]);
@@ -103,19 +122,20 @@ for (const algorithm of algorithms) {
       return;
     }
 
-    const tolerance = TOLERANCE[algorithm.name];
+    const tolerance = TOLERANCE[algorithm.name] ?? (algorithm.hashes ? RING_TOLERANCE : undefined);
+    if (tolerance === undefined) throw new Error(`no spread tolerance for ${algorithm.name}`);
     const near = (counts: number[], weights: number[]) => {
       for (const r of ratios(counts, weights)) expect(Math.abs(r - 1)).toBeLessThanOrEqual(tolerance);
     };
 
     test("spreads picks by weight (1,2,3 over 6000 connections)", () => {
-      const d = new Driver(algorithm, makeServers([{ weight: 1 }, { weight: 2 }, { weight: 3 }]));
+      const d = driverFor(algorithm, makeServers([{ weight: 1 }, { weight: 2 }, { weight: 3 }]));
       near(d.run(6000), [1, 2, 3]);
     });
 
     test("follows servers going down and up", () => {
       const servers = makeServers([{ weight: 1 }, { weight: 2 }, { weight: 3 }]);
-      const d = new Driver(algorithm, servers);
+      const d = driverFor(algorithm, servers);
       near(d.run(3000), [1, 2, 3]);
       d.setUp(servers[2], false);
       const without = d.run(3000, 60, 3000);
@@ -127,7 +147,7 @@ for (const algorithm of algorithms) {
 
     test("follows weight changes", () => {
       const servers = makeServers([{ weight: 1 }, { weight: 2 }, { weight: 3 }]);
-      const d = new Driver(algorithm, servers);
+      const d = driverFor(algorithm, servers);
       d.setWeight(servers[0], 3);
       d.setWeight(servers[2], 1);
       near(d.run(6000), [3, 2, 1]);

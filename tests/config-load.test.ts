@@ -47,6 +47,7 @@ describe("defaults and overrides", () => {
           fail_on_5xx: false,
           forwarded: false,
           forwarded_for: "append",
+          hash_header: undefined,
           max_body: 0,
           max_header_size: 16384,
           max_headers: 100,
@@ -117,7 +118,9 @@ describe("defaults and overrides", () => {
   test("a registered algorithm name is accepted", () => {
     // The registry may be empty while other modules are written; then there is nothing to accept.
     for (const a of algorithms) {
-      expect(parseConfig(`${SERVICE}balance = ${JSON.stringify(a.name)}\n`, "p").services[0].balance).toBe(a.name);
+      // Per-request hashing algorithms need an http service (and header its hash_header).
+      const extra = a.hashes === undefined ? "" : `protocol = "http"\n${a.hashes === "header" ? 'hash_header = "X-Tenant"\n' : ""}`;
+      expect(parseConfig(`${SERVICE}${extra}balance = ${JSON.stringify(a.name)}\n`, "p").services[0].balance).toBe(a.name);
     }
     expect(algorithms.every((a) => typeof a.name === "string")).toBe(true);
   });
@@ -195,8 +198,30 @@ describe("validation errors: message and line", () => {
     [`timeout_connect = "fast"`, 'plb.toml:5: service "web": timeout_connect must be a duration'],
     [`timeout_cleanup = "0s"`, 'plb.toml:5: service "web": timeout_cleanup must be greater than 0, got "0s"'],
     [`balance = 3`, 'plb.toml:5: service "web": balance must be a string, got integer 3'],
+    [`balance = "uri"`, 'plb.toml:5: service "web": balance "uri" needs protocol = "http" (this service is "tcp")'],
+    [`balance = "header"`, 'plb.toml:5: service "web": balance "header" needs protocol = "http" (this service is "tcp")'],
+    [`protocol = "http"\nbalance = "header"`, 'plb.toml:6: service "web": balance "header" needs hash_header, the header whose value is hashed (e.g. hash_header = "X-Tenant")'],
+    [`hash_header = "X-Tenant"`, 'plb.toml:5: service "web": "hash_header" applies to protocol "http" only (this service is "tcp")'],
+    [`protocol = "http"\nhash_header = "X Tenant"`, 'plb.toml:6: service "web": hash_header must be a header field name (letters, digits and !#$%&\'*+-.^_`|~), got "X Tenant"'],
+    [`protocol = "http"\nhash_header = "X-Tenant:"`, 'plb.toml:6: service "web": hash_header must be a header field name'],
+    [`protocol = "http"\nhash_header = ""`, 'plb.toml:6: service "web": hash_header must not be empty'],
   ])("service level: %p", (extra, line) => {
     expect(problems(`${SERVICE}${extra}\n`)).toEqual([expect.stringContaining(line)]);
+  });
+
+  test("uri and header on an http service; hash_header is kept as written", () => {
+    const http = `${SERVICE}protocol = "http"\n`;
+    expect(parseConfig(`${http}balance = "uri"\n`, "p").services[0]).toMatchObject({ balance: "uri", http: { hash_header: undefined } });
+    const c = parseConfig(`${http}balance = "header"\nhash_header = "X-Tenant"\n`, "p");
+    expect(c.services[0]).toMatchObject({ balance: "header", http: { hash_header: "X-Tenant" } });
+    // hash_header without balance = "header" is accepted (unused), like the other http keys.
+    expect(parseConfig(`${http}hash_header = "X-Tenant"\n`, "p").services[0].http.hash_header).toBe("X-Tenant");
+  });
+
+  test("an invalid hash_header is reported once, not also as missing", () => {
+    expect(problems(`${SERVICE}protocol = "http"\nbalance = "header"\nhash_header = ""\n`)).toEqual([
+      expect.stringContaining('plb.toml:7: service "web": hash_header must not be empty'),
+    ]);
   });
 
   test("an unknown balance name lists the registered algorithms", () => {

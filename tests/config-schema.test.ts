@@ -18,7 +18,7 @@ describe("schema", () => {
     );
     expect([...keysFor("service")].sort()).toEqual(
       [
-        "balance", "fail_on_5xx", "forwarded", "forwarded_for", "listen", "max_body", "max_header_size", "max_headers", "max_request_line",
+        "balance", "fail_on_5xx", "forwarded", "forwarded_for", "hash_header", "listen", "max_body", "max_header_size", "max_headers", "max_request_line",
         "name", "pool_max_idle", "protocol", "server_retry", "servers", "timeout_cleanup", "timeout_client", "timeout_connect",
         "timeout_pool_idle", "timeout_server",
       ],

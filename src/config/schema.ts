@@ -82,6 +82,7 @@ export const SCHEMA: readonly KeyDef[] = [
   { name: "pool_max_idle", scope: "service", protocols: HTTP, type: { kind: "integer", min: 0, max: 100000 }, default: 32, doc: "Idle keep-alive connections kept per server for reuse (0: none)." },
   { name: "timeout_pool_idle", scope: "service", protocols: HTTP, type: positive, default: "5s", doc: "How long an idle pooled server connection is kept." },
   { name: "fail_on_5xx", scope: "service", protocols: HTTP, type: { kind: "boolean" }, default: false, doc: "Count 5xx answers as server failures (toward server_retry)." },
+  { name: "hash_header", scope: "service", protocols: HTTP, type: { kind: "string" }, doc: "Header whose value the `header` algorithm hashes (e.g. X-Tenant)." },
   // servers = [ { … } ]
   { name: "address", scope: "server", type: { kind: "address" }, required: true, doc: 'Server address: "10.0.0.2:80", "[::1]:80", "db.example:5432".' },
   { name: "weight", scope: "server", type: { kind: "integer", min: 1, max: 256 }, default: 1, doc: "Relative share of connections (1-256; to drain a server, remove it or mark it backup).",

@@ -1,4 +1,5 @@
 /** Validation of one [[service]] table: its keys, `listen` and `servers`. */
+import { findAlgorithm } from "../balance/index.ts";
 import { parseListen, parseServerAddress } from "./address.ts";
 import { describeValue } from "./describe.ts";
 import { type Diagnostic, serviceLabel, suggestion } from "./diagnostics.ts";
@@ -84,6 +85,7 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
     SCHEMA.filter((d) => d.protocols?.includes("http")).map((d) => [d.name, value(d.name)]),
   ) as unknown as HttpSettings;
   const balance = value("balance") as string;
+  checkHashing(raw, balance, protocol, http, report, at);
   const timeouts = {
     server_retry: value("server_retry") as number,
     timeout_connect: value("timeout_connect") as number,
@@ -96,6 +98,27 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
 
   const config = failed ? undefined : { name, protocol, http, listen: listen as ListenAddress[], servers, balance, ...timeouts };
   return { config, name: typeof raw.name === "string" ? raw.name : undefined, listen };
+}
+
+/** A header field name: one or more tchar (RFC 9110 §5.6.2). */
+const FIELD_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * What the per-request hashing algorithms need: protocol = "http" (the key is
+ * read from the request), and for `header` a valid `hash_header`.
+ */
+function checkHashing(raw: Table, balance: unknown, protocol: unknown, http: HttpSettings, report: Report, at: At): void {
+  const name = http.hash_header;
+  if (typeof name === "string" && !FIELD_NAME_RE.test(name)) {
+    report("hash_header", `hash_header must be a header field name (letters, digits and !#$%&'*+-.^_\`|~), got ${JSON.stringify(name)}`, at("hash_header"));
+  }
+  const hashes = typeof balance === "string" ? findAlgorithm(balance)?.hashes : undefined;
+  if (hashes === undefined || typeof protocol !== "string") return;
+  if (protocol !== "http") {
+    report("balance", `balance ${JSON.stringify(balance)} needs protocol = "http" (this service is ${JSON.stringify(protocol)})`, at("balance"));
+  } else if (hashes === "header" && !Object.hasOwn(raw, "hash_header")) {
+    report("balance", `balance ${JSON.stringify(balance)} needs hash_header, the header whose value is hashed (e.g. hash_header = "X-Tenant")`, at("balance"));
+  }
 }
 
 function unwrap(c: ReturnType<typeof checkValue>): unknown {

@@ -41,6 +41,8 @@ export interface HttpSettings {
   readonly pool_max_idle: number;
   readonly timeout_pool_idle: number;
   readonly fail_on_5xx: boolean;
+  /** Header name whose value `balance = "header"` hashes (required by it; a valid field name). */
+  readonly hash_header: string | undefined;
 }
 
 export interface ServiceConfig extends Timeouts {
