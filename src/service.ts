@@ -20,6 +20,8 @@ export class Service {
   readonly listeners: Listener[] = [];
   /** The balancer hashes client addresses (computing one costs a string). */
   readonly usesClient: boolean;
+  /** What per-request key the balancer hashes (http only), if any. */
+  readonly hashes: "path" | "header" | undefined;
 
   constructor(
     readonly cfg: ServiceConfig,
@@ -36,6 +38,7 @@ export class Service {
     this.pool = new ServerPool(cfg.name, cfg.servers, cfg.server_retry, (h) => (isIP(h) ? h : undefined));
     this.pool.balancer = algorithm.create(this.pool.servers);
     this.usesClient = algorithm.usesClient === true;
+    this.hashes = algorithm.hashes;
   }
 
   /** Bind every listen address; on failure the ones already bound are closed. */

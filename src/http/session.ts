@@ -41,6 +41,17 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** The request's key for hashing balancers: its path, or a header's value ("" when absent). */
+function hashKey(req: RequestHead, hashes: "path" | "header", header: string | undefined): string {
+  if (hashes === "path") {
+    const t = req.target;
+    const q = t.indexOf("?");
+    return q < 0 ? t : t.slice(0, q);
+  }
+  const lower = header?.toLowerCase();
+  return req.fields.find((f) => f.lower === lower)?.value ?? "";
+}
+
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 
 const enum Phase {
@@ -212,7 +223,11 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
 
   private pickServer(): void {
     const svc = this.service;
-    const server = svc.pool.balancer.pick({ client: svc.usesClient ? this.clientAddress : undefined, tried: this.tried }) as Server | undefined;
+    const server = svc.pool.balancer.pick({
+      client: svc.usesClient ? this.clientAddress : undefined,
+      key: svc.hashes === undefined ? undefined : hashKey(this.req!, svc.hashes, svc.cfg.http.hash_header),
+      tried: this.tried,
+    }) as Server | undefined;
     if (server === undefined || server.address === undefined) {
       if (logEnabled("info")) log.info(`service "${svc.name}": no server available for ${this.clientAddress}: 503`);
       return this.reply(503);
@@ -257,6 +272,9 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
       this.inbuf = undefined;
       this.requestBody(held);
     } else if (this.reqBody!.done) this.maybeComplete();
+    // Paused while connecting (held bytes over the limit): read on unless
+    // the server is the one holding us back now.
+    if (this.up === up && up.queue.length === 0 && this.inbuf === undefined) this.resumeClient();
   }
 
   // ---------------------------------------------------------------- server side
