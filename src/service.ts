@@ -9,7 +9,7 @@ import { PlbError } from "./errors.ts";
 import { listen, type Listener } from "./net/listen.ts";
 import type { Sweeper } from "./net/sweep.ts";
 import type { Sock } from "./net/types.ts";
-import type { Protocol } from "./protocol.ts";
+import type { ListenOptions, Protocol } from "./protocol.ts";
 import { findProtocol } from "./protocols.ts";
 import { ServerPool } from "./servers/state.ts";
 
@@ -20,6 +20,7 @@ export class Service {
   readonly listeners: Listener[] = [];
   /** The balancer hashes client addresses (computing one costs a string). */
   readonly usesClient: boolean;
+  private readonly listenOptions: ListenOptions;
   /** What per-request key the balancer hashes (http only), if any. */
   readonly hashes: "path" | "header" | undefined;
 
@@ -37,6 +38,7 @@ export class Service {
     this.protocol = protocol;
     this.pool = new ServerPool(cfg.name, cfg.servers, cfg.server_retry, (h) => (isIP(h) ? h : undefined));
     this.pool.balancer = algorithm.create(this.pool.servers);
+    this.listenOptions = protocol.init?.(this) ?? {};
     this.usesClient = algorithm.usesClient === true;
     this.hashes = algorithm.hashes;
   }
@@ -45,7 +47,7 @@ export class Service {
   listen(onBound?: (l: Listener) => void): void {
     try {
       for (const addr of this.cfg.listen) {
-        const l = listen(addr, (client) => this.protocol.accept(client, this));
+        const l = listen(addr, (client) => this.protocol.accept(client, this), this.listenOptions.tls);
         this.listeners.push(l);
         onBound?.(l);
       }

@@ -22,6 +22,12 @@ export type KeyType =
   | { readonly kind: "integer"; readonly min: number; readonly max: number }
   | { readonly kind: "boolean" }
   | { readonly kind: "enum"; readonly values: readonly string[] }
+  /** An origin-form request path: "/healthz". */
+  | { readonly kind: "urlpath" }
+  /** { cert = "file.pem", key = "file.key" } */
+  | { readonly kind: "tls" }
+  /** { 503 = "file.html", … } for the statuses plb answers itself */
+  | { readonly kind: "errorpages" }
   /** Milliseconds; `min` 0 allows zero, 1 means "greater than 0". */
   | { readonly kind: "duration"; readonly min: number; readonly max: number }
   | { readonly kind: "loglevel" }
@@ -82,6 +88,12 @@ export const SCHEMA: readonly KeyDef[] = [
   { name: "pool_max_idle", scope: "service", protocols: HTTP, type: { kind: "integer", min: 0, max: 100000 }, default: 32, doc: "Idle keep-alive connections kept per server for reuse (0: none)." },
   { name: "timeout_pool_idle", scope: "service", protocols: HTTP, type: positive, default: "5s", doc: "How long an idle pooled server connection is kept." },
   { name: "fail_on_5xx", scope: "service", protocols: HTTP, type: { kind: "boolean" }, default: false, doc: "Count 5xx answers as server failures (toward server_retry)." },
+  { name: "health_path", scope: "service", protocols: HTTP, type: { kind: "urlpath" },
+    doc: 'Probe down servers with "GET <path>" and require a 2xx or 3xx answer (default: a TCP connect).' },
+  { name: "tls", scope: "service", protocols: HTTP, type: { kind: "tls" },
+    doc: 'Terminate TLS on the listen addresses: { cert = "cert.pem", key = "key.pem" } (PEM files; ALPN http/1.1).' },
+  { name: "error_pages", scope: "service", protocols: HTTP, type: { kind: "errorpages" },
+    doc: 'Bodies for the answers plb gives itself, from files: { 503 = "/etc/plb/503.html" } (sent as text/html).' },
   { name: "hash_header", scope: "service", protocols: HTTP, type: { kind: "string" }, doc: "Header whose value the `header` algorithm hashes (e.g. X-Tenant)." },
   // servers = [ { … } ]
   { name: "address", scope: "server", type: { kind: "address" }, required: true, doc: 'Server address: "10.0.0.2:80", "[::1]:80", "db.example:5432".' },
@@ -123,6 +135,12 @@ function typeText(t: KeyType): string {
       return "boolean";
     case "enum":
       return t.values.join(" | ");
+    case "urlpath":
+      return "path";
+    case "tls":
+      return "{ cert, key }";
+    case "errorpages":
+      return "{ status = file }";
   }
 }
 

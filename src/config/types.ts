@@ -43,6 +43,12 @@ export interface HttpSettings {
   readonly fail_on_5xx: boolean;
   /** Header name whose value `balance = "header"` hashes (required by it; a valid field name). */
   readonly hash_header: string | undefined;
+  /** Probe with GET <path> (2xx/3xx = up) instead of a bare connect. */
+  readonly health_path: string | undefined;
+  /** Terminate TLS with these PEM files. */
+  readonly tls: { readonly cert: string; readonly key: string } | undefined;
+  /** Status → file whose content replaces plb's own body for that status. */
+  readonly error_pages: Readonly<Record<number, string>> | undefined;
 }
 
 export interface ServiceConfig extends Timeouts {

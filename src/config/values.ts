@@ -17,6 +17,8 @@ const fail = (error: string): Checked<never> => ({ ok: false, error });
 export const NAME_RE = /^[A-Za-z0-9_.-]+$/;
 export const SUPPORTED_PROTOCOLS: readonly string[] = ["tcp", "http"];
 export const PLANNED_PROTOCOLS: readonly string[] = ["smtp"];
+/** Statuses plb's http mode answers itself (error_pages may replace their bodies). */
+export const ERROR_STATUSES: readonly number[] = [400, 408, 413, 414, 431, 501, 502, 503, 504, 505];
 
 /** The value of `def` from `v`, converted (durations to ms, loglevel to a name). */
 export function checkValue(def: KeyDef, v: unknown): Checked<unknown> {
@@ -42,6 +44,30 @@ export function checkValue(def: KeyDef, v: unknown): Checked<unknown> {
     }
     case "boolean":
       return typeof v === "boolean" ? ok(v) : fail(`${k} must be true or false, got ${describeValue(v)}`);
+    case "urlpath":
+      if (typeof v !== "string") return fail(`${k} must be a string, got ${describeValue(v)}`);
+      if (!/^\/[\x21-\x7e]*$/.test(v) || v.includes("#")) return fail(`${k} must be a request path starting with "/" (no spaces or "#"), got ${JSON.stringify(v)}`);
+      return ok(v);
+    case "tls": {
+      if (v === null || typeof v !== "object" || Array.isArray(v)) return fail(`${k} must be a table { cert = "…", key = "…" }, got ${describeValue(v)}`);
+      const t2 = v as Record<string, unknown>;
+      const extra = Object.keys(t2).filter((x) => x !== "cert" && x !== "key");
+      if (extra.length) return fail(`${k} has unknown key ${JSON.stringify(extra[0])} (expected cert and key)`);
+      for (const part of ["cert", "key"]) {
+        if (typeof t2[part] !== "string" || t2[part] === "") return fail(`${k}.${part} must be the path of a PEM file, got ${describeValue(t2[part])}`);
+      }
+      return ok({ cert: t2.cert as string, key: t2.key as string });
+    }
+    case "errorpages": {
+      if (v === null || typeof v !== "object" || Array.isArray(v)) return fail(`${k} must be a table { 503 = "file.html" }, got ${describeValue(v)}`);
+      const pages: Record<number, string> = {};
+      for (const [status, file] of Object.entries(v as Record<string, unknown>)) {
+        if (!ERROR_STATUSES.includes(Number(status))) return fail(`${k}: ${JSON.stringify(status)} is not a status plb answers itself (${ERROR_STATUSES.join(", ")})`);
+        if (typeof file !== "string" || file === "") return fail(`${k}.${status} must be a file path, got ${describeValue(file)}`);
+        pages[Number(status)] = file;
+      }
+      return ok(pages);
+    }
     case "enum":
       return typeof v === "string" && t.values.includes(v)
         ? ok(v)

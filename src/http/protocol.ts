@@ -1,11 +1,13 @@
 /** The http protocol module: sessions per client connection, tcp probes. */
 import type { Protocol } from "../protocol.ts";
 import { tcpProbe } from "../tcp/probe.ts";
-import { httpRuntime } from "./runtime.ts";
+import { healthProbe } from "./probe.ts";
+import { httpRuntime, initHttp } from "./runtime.ts";
 import { HttpSession } from "./session.ts";
 
 export const http: Protocol = {
   name: "http",
+  init: initHttp,
   accept: (client, service) => new HttpSession(client, service, httpRuntime(service)),
-  probe: tcpProbe,
+  probe: (service) => (service.cfg.http.health_path ? healthProbe(service) : tcpProbe(service)),
 };

@@ -29,20 +29,33 @@ const BODIES: Record<number, string> = {
 };
 
 const cache = new Map<number, Uint8Array>();
+const encoder = new TextEncoder();
 
 export function reasonPhrase(status: number): string {
   return REASONS[status] ?? "Error";
 }
 
-/** A complete `Connection: close` response for `status`. */
+function render(status: number, body: Uint8Array, type: string): Uint8Array {
+  const head = encoder.encode(
+    `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: ${type}\r\nContent-Length: ${body.length}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n`,
+  );
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
+  return out;
+}
+
+/** A complete `Connection: close` response for `status` with plb's own short text. */
 export function errorReply(status: number): Uint8Array {
   let r = cache.get(status);
   if (r === undefined) {
-    const body = `${status} ${reasonPhrase(status)}: ${BODIES[status] ?? "Error."}\n`;
-    r = new TextEncoder().encode(
-      `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n${body}`,
-    );
+    r = render(status, encoder.encode(`${status} ${reasonPhrase(status)}: ${BODIES[status] ?? "Error."}\n`), "text/plain; charset=utf-8");
     cache.set(status, r);
   }
   return r;
+}
+
+/** The same answer with an operator's page (error_pages) as body. */
+export function customReply(status: number, page: Uint8Array): Uint8Array {
+  return render(status, page, "text/html; charset=utf-8");
 }

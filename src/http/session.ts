@@ -18,7 +18,6 @@ import { logEnabled, logger } from "../log.ts";
 import { BodyTracker } from "./body.ts";
 import { forwardedRequestHead } from "./forward.ts";
 import { parseRequestHead } from "./head.ts";
-import { errorReply } from "./replies.ts";
 import { ResponseReader } from "./response.ts";
 import type { HttpRuntime } from "./runtime.ts";
 import type { RequestHead } from "./types.ts";
@@ -415,7 +414,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   private reply(status: number): void {
     this.pending?.cancel();
     this.phase = Phase.Closing;
-    if (status !== 0 && send(this, errorReply(status)) === LOST) return this.abortAll();
+    if (status !== 0 && send(this, this.rt.reply(status)) === LOST) return this.abortAll();
     this.closeClient();
   }
 

@@ -20,7 +20,10 @@ export interface Listener {
 
 export type AcceptFn = (socket: Sock) => SocketEvents;
 
-export function listen(address: ListenAddress, accept: AcceptFn): Listener {
+/** ALPN: plb speaks HTTP/1.1 only (wire format: length-prefixed names). */
+const ALPN_HTTP11 = new Uint8Array([8, ...new TextEncoder().encode("http/1.1")]);
+
+export function listen(address: ListenAddress, accept: AcceptFn, tls?: { cert: string; key: string }): Listener {
   const handlers: SocketHandler<SocketEvents> = {
     ...relayHandlers,
     open(s) {
@@ -38,6 +41,7 @@ export function listen(address: ListenAddress, accept: AcceptFn): Listener {
       socket: handlers,
       // "::" must accept IPv4 too (dual-stack), whatever the sysctl says.
       ipv6Only: false,
+      ...(tls ? { tls: { cert: tls.cert, key: tls.key, ALPNProtocols: ALPN_HTTP11 } } : {}),
     } as TCPSocketListenOptions<SocketEvents>);
   } catch (err) {
     const e = err as { code?: string; message?: string };
