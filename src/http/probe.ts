@@ -3,6 +3,7 @@
  * send `GET <health_path>` and require a 2xx or 3xx status line within
  * timeout_server. Anything else keeps the server down, with the reason.
  */
+import { appendBytes } from "../net/bytes.ts";
 import { connect } from "../net/connect.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
 import type { Probe, ProbeResult } from "../scheduler.ts";
@@ -34,12 +35,7 @@ class HealthCheck implements SocketEvents {
   }
 
   onData(data: Uint8Array): void {
-    let buf = data;
-    if (this.buf) {
-      buf = new Uint8Array(this.buf.length + data.length);
-      buf.set(this.buf);
-      buf.set(data, this.buf.length);
-    }
+    const buf = appendBytes(this.buf, data);
     const r = parseResponseHead(buf, DEFAULT_LIMITS, this.scanFrom, "GET");
     if (r.kind === "more") {
       this.buf = buf;

@@ -4,6 +4,7 @@
  * to the client: rewritten heads (hop-by-hop fields dropped, the client's
  * connection handling added) and body bytes verbatim.
  */
+import { appendBytes } from "../net/bytes.ts";
 import { BodyTracker } from "./body.ts";
 import { parseResponseHead } from "./head.ts";
 import { hopByHop, serializeResponseHead } from "./serialize.ts";
@@ -76,14 +77,8 @@ export class ResponseReader {
 
   /** Consume a head from `chunk`; bytes used, 0 for "need more", or an error. */
   private readHead(chunk: Uint8Array, parts: Uint8Array[]): number | string {
-    let buf = chunk;
-    let held = 0;
-    if (this.buf !== undefined) {
-      held = this.buf.length;
-      buf = new Uint8Array(held + chunk.length);
-      buf.set(this.buf);
-      buf.set(chunk, held);
-    }
+    const held = this.buf?.length ?? 0;
+    const buf = appendBytes(this.buf, chunk);
     const r = parseResponseHead(buf, this.limits, this.scanFrom, this.method);
     if (r.kind === "more") {
       this.buf = buf;

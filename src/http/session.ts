@@ -6,6 +6,7 @@
  * answers malformed requests, unavailable and failing servers itself
  * (replies.ts) and closes the client after any framing error.
  */
+import { appendBytes, concatBytes } from "../net/bytes.ts";
 import { clock } from "../net/clock.ts";
 import { connect, type PendingConnect } from "../net/connect.ts";
 import { flush, LOST, NO_QUEUE, QUEUED, type QueuedWriter, send, SENT } from "../net/outbox.ts";
@@ -15,6 +16,7 @@ import type { ConnectFailure, Sock, SocketEvents } from "../net/types.ts";
 import type { Server } from "../servers/state.ts";
 import type { Service } from "../service.ts";
 import { logEnabled, logger } from "../log.ts";
+import { hashKey, HOLD_LIMIT, IDEMPOTENT } from "./_private.ts";
 import { BodyTracker } from "./body.ts";
 import { forwardedRequestHead } from "./forward.ts";
 import { parseRequestHead } from "./head.ts";
@@ -24,34 +26,6 @@ import type { RequestHead } from "./types.ts";
 import { Upstream, type UpstreamOwner } from "./upstream.ts";
 
 const log = logger("http");
-
-/** Client bytes held beyond the current request before the client is paused. */
-const HOLD_LIMIT = 64 << 10;
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  n = 0;
-  for (const p of parts) {
-    out.set(p, n);
-    n += p.length;
-  }
-  return out;
-}
-
-/** The request's key for hashing balancers: its path, or a header's value ("" when absent). */
-function hashKey(req: RequestHead, hashes: "path" | "header", header: string | undefined): string {
-  if (hashes === "path") {
-    const t = req.target;
-    const q = t.indexOf("?");
-    return q < 0 ? t : t.slice(0, q);
-  }
-  const lower = header?.toLowerCase();
-  return req.fields.find((f) => f.lower === lower)?.value ?? "";
-}
-
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 
 const enum Phase {
   /** Waiting for (the rest of) a request head. */
@@ -145,13 +119,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   }
 
   private hold(buf: Uint8Array): void {
-    if (this.inbuf === undefined) this.inbuf = buf;
-    else {
-      const joined = new Uint8Array(this.inbuf.length + buf.length);
-      joined.set(this.inbuf);
-      joined.set(buf, this.inbuf.length);
-      this.inbuf = joined;
-    }
+    this.inbuf = appendBytes(this.inbuf, buf);
     if (this.inbuf.length > HOLD_LIMIT && this.phase !== Phase.Head) this.pauseClient();
   }
 
@@ -292,7 +260,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     // One write per chunk from the server: a head and the body bytes that
     // came with it go out together (one syscall, one packet).
     const parts = out.parts;
-    const chunk = parts.length === 1 ? parts[0] : parts.length > 1 ? concat(parts) : undefined;
+    const chunk = parts.length === 1 ? parts[0] : parts.length > 1 ? concatBytes(parts) : undefined;
     if (chunk !== undefined) {
       const sent = send(this, chunk);
       if (sent === LOST) return this.abortAll();

@@ -1,0 +1,19 @@
+/** Small helpers of the http session. */
+import type { RequestHead } from "./types.ts";
+
+/** Client bytes held beyond the current request before the client is paused. */
+export const HOLD_LIMIT = 64 << 10;
+
+/** The request's key for hashing balancers: its path, or a header's value ("" when absent). */
+export function hashKey(req: RequestHead, hashes: "path" | "header", header: string | undefined): string {
+  if (hashes === "path") {
+    const t = req.target;
+    const q = t.indexOf("?");
+    return q < 0 ? t : t.slice(0, q);
+  }
+  const lower = header?.toLowerCase();
+  return req.fields.find((f) => f.lower === lower)?.value ?? "";
+}
+
+export const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+
