@@ -64,7 +64,7 @@ export class Service {
   /** Key for source hashing: the client IP, IPv4-mapped addresses unwrapped. */
   clientKey(client: Sock): string | undefined {
     if (!this.usesClient) return undefined;
-    const a = client.remoteAddress;
+    const a = client.remoteAddress ?? ""; // undefined once the client reset
     return a.startsWith("::ffff:") ? a.slice(7) : a;
   }
 }

@@ -54,6 +54,7 @@
  * decoder is windows-1252, which differs from latin1 only on 0x80-0x9F: at
  * the first such byte (obs-text in a value) the head is decoded exactly.
  */
+import { isIP } from "node:net";
 import {
   BODY_CHUNKED, BODY_CLOSE, BODY_NONE, DEFAULT_LIMITS,
   type HeadLimits, type HeadResult, type HeaderField, type NeedMore, type ParseError,
@@ -148,6 +149,8 @@ function hostSyntax(buf: Uint8Array, a: number, b: number, needPort: boolean): n
     i++;
     while (i < b && IPLIT[buf[i]] === 1) i++;
     if (i === a + 1 || i === b || buf[i] !== 0x5d) return i;
+    // The characters are right; the literal must be a real IPv6 address too.
+    if (isIP(String.fromCharCode(...buf.subarray(a + 1, i))) !== 6) return a + 1;
     i++;
   } else {
     while (i < b && HOSTCH[buf[i]] === 1) i++;

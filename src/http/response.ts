@@ -29,7 +29,7 @@ export class ResponseReader {
   private buf: Uint8Array | undefined;
   private scanFrom = 0;
   private body: BodyTracker | undefined;
-  /** Something was sent to the client (a 502 is no longer possible). */
+  /** Something was sent to the client (a 502 is no longer possible); set by the session as it sends. */
   started = false;
   done = false;
 
@@ -66,7 +66,6 @@ export class ResponseReader {
       at += step.consumed;
       if (step.kind === "done") this.done = true;
     }
-    if (parts.length > 0) this.started = true;
     return at < data.length ? { parts, extra: true } : { parts: parts.length ? parts : EMPTY };
   }
 
@@ -95,12 +94,11 @@ export class ResponseReader {
       hop.delete("upgrade");
       parts.push(serializeResponseHead(buf, head, { drop: (l) => hop.has(l), append: [["Connection", "Upgrade"]] }));
       this.head = head;
-      this.started = this.done = true;
+      this.done = true;
       return r.consumed - held;
     }
     if (head.status < 200) {
       parts.push(serializeResponseHead(buf, head, { drop: (l) => hopByHop(head).has(l) }));
-      this.started = true;
       return r.consumed - held;
     }
     this.head = head;
@@ -109,7 +107,6 @@ export class ResponseReader {
     if (this.clientCloses() || head.body.kind === "close") append.push(["Connection", "close"]);
     else if (this.clientIs10KeepAlive) append.push(["Connection", "keep-alive"]);
     parts.push(serializeResponseHead(buf, head, { drop: (l) => hop.has(l), append }));
-    this.started = true;
     this.body = new BodyTracker(head.body, true);
     if (this.body.done) this.done = true;
     return r.consumed - held;

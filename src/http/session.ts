@@ -74,7 +74,8 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     private readonly service: Service,
     private readonly rt: HttpRuntime,
   ) {
-    const a = socket.remoteAddress;
+    // undefined for a connection reset before plb saw it
+    const a = socket.remoteAddress ?? "";
     this.clientAddress = a.startsWith("::ffff:") ? a.slice(7) : a;
     service.sessions.add(this);
   }
@@ -104,8 +105,24 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
 
   onEnd(): void {
     this.clientEnded = true;
-    // A client that half-closes still gets its answer; with nothing pending, close.
-    if (this.phase !== Phase.Exchange) this.finish();
+    if (this.phase === Phase.Exchange) {
+      // The answers to what the client sent still go back to it, but a
+      // request body cut short by the FIN can never complete.
+      if (this.reqBody && !this.reqBody.done && this.inbuf === undefined) this.truncated();
+      return;
+    }
+    this.closeClient(); // nothing pending, or a head cut short: close quietly, as nginx does
+  }
+
+  /** The client stopped sending in the middle of a request body. */
+  private truncated(): void {
+    if (logEnabled("info")) log.info(`service "${this.service.name}": ${this.clientAddress} ended its request body early`);
+    this.pending?.cancel();
+    if (this.up) {
+      this.up.abort();
+      this.releaseServer();
+    }
+    this.reply(this.res?.started ? 0 : 400);
   }
 
   onClose(): void {
@@ -229,7 +246,13 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     up.uses++;
     this.service.pool.connectionStart(up.server);
     const req = this.req!;
-    this.res = new ResponseReader(req.method, this.rt.limits, () => this.closeAfter || this.clientEnded, req.versionMinor === 0 && req.keepAlive, req.upgrade !== undefined);
+    this.res = new ResponseReader(
+      req.method,
+      this.rt.limits,
+      () => this.closeAfter || (this.clientEnded && this.inbuf === undefined),
+      req.versionMinor === 0 && req.keepAlive,
+      req.upgrade !== undefined,
+    );
     this.reqBytesSent = 0;
     const sent = send(up, this.reqOut!);
     if (sent === LOST) return this.upstreamClosed();
@@ -239,6 +262,8 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
       this.inbuf = undefined;
       this.requestBody(held);
     } else if (this.reqBody!.done) this.maybeComplete();
+    // The client's FIN came while connecting and its body is still short.
+    if (this.clientEnded && this.reqBody && !this.reqBody.done && this.inbuf === undefined) return this.truncated();
     // Paused while connecting (held bytes over the limit): read on unless
     // the server is the one holding us back now.
     if (this.up === up && up.queue.length === 0 && this.inbuf === undefined) this.resumeClient();
@@ -262,6 +287,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     const parts = out.parts;
     const chunk = parts.length === 1 ? parts[0] : parts.length > 1 ? concatBytes(parts) : undefined;
     if (chunk !== undefined) {
+      res.started = true;
       const sent = send(this, chunk);
       if (sent === LOST) return this.abortAll();
       if (sent === QUEUED && !this.upPaused) {
@@ -310,6 +336,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   /** 101 Switching Protocols: from now on both sockets are one byte pipe. */
   private startTunnel(head: Uint8Array[], rest: Uint8Array | undefined): void {
     const up = this.up!;
+    this.res!.started = true;
     up.owner = undefined;
     this.up = undefined;
     this.tunnelServer = up.server;
@@ -362,10 +389,13 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   /** After a response: close, or read the next (maybe already held) request. */
   private next(): void {
     this.req = this.reqBody = this.reqOut = this.res = undefined;
-    if (this.closeAfter || this.clientEnded) return this.closeClient();
+    // After the client's FIN, requests it pipelined before it are still answered.
+    if (this.closeAfter || (this.clientEnded && this.inbuf === undefined)) return this.closeClient();
     this.phase = Phase.Head;
     this.resumeClient();
-    if (this.inbuf !== undefined) this.readHead();
+    if (this.inbuf === undefined) return;
+    this.readHead();
+    if (this.clientEnded && this.phase === Phase.Head) this.closeClient(); // what is left is not a whole request
   }
 
   /** Forget the current server connection (it is pooled, closed or aborted). */
@@ -429,7 +459,17 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     }
     if (this.phase !== Phase.Exchange) return;
     const up = this.up;
-    if (up && now - up.last > cfg.timeout_server) {
+    const awaitingClient = this.reqBody !== undefined && !this.reqBody.done && !this.clientPaused;
+    if (awaitingClient && now - this.last > cfg.timeout_client) {
+      // The client stalled in the middle of its body: its fault, not the server's.
+      this.pending?.cancel();
+      if (up) {
+        up.abort();
+        this.releaseServer();
+      }
+      return this.reply(this.res?.started ? 0 : 408);
+    }
+    if (up && !awaitingClient && now - up.last > cfg.timeout_server) {
       const started = this.res?.started ?? false;
       if (!started) this.service.pool.report(up.server, "timeout", `no response within ${cfg.timeout_server} ms`);
       up.abort();

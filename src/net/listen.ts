@@ -20,6 +20,9 @@ export interface Listener {
 
 export type AcceptFn = (socket: Sock) => SocketEvents;
 
+/** Receives the events of a socket that has no receiver yet (or any more). */
+const IGNORED: SocketEvents = { onData() {}, onDrain() {}, onEnd() {}, onClose() {} };
+
 /** ALPN: plb speaks HTTP/1.1 only (wire format: length-prefixed names). */
 const ALPN_HTTP11 = new Uint8Array([8, ...new TextEncoder().encode("http/1.1")]);
 
@@ -27,6 +30,7 @@ export function listen(address: ListenAddress, accept: AcceptFn, tls?: { cert: s
   const handlers: SocketHandler<SocketEvents> = {
     ...relayHandlers,
     open(s) {
+      s.data = IGNORED; // until the protocol's receiver exists
       const events = accept(s as Sock);
       s.data = events;
       events.onOpen?.();
