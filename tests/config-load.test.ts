@@ -55,7 +55,7 @@ describe("defaults and overrides", () => {
           max_header_size: 16384,
           max_headers: 100,
           max_request_line: 8192,
-          pool_max_idle: 32,
+          pool_max_idle: 256,
           timeout_pool_idle: 5000,
         },
         name: "web",

@@ -85,7 +85,7 @@ export const SCHEMA: readonly KeyDef[] = [
   { name: "max_request_line", scope: "service", protocols: HTTP, type: { kind: "integer", min: 64, max: 1048576 }, default: 8192, doc: "Longest request line in bytes (414 above it)." },
   { name: "max_header_size", scope: "service", protocols: HTTP, type: { kind: "integer", min: 256, max: 1048576 }, default: 16384, doc: "Largest request head in bytes (431 above it)." },
   { name: "max_headers", scope: "service", protocols: HTTP, type: { kind: "integer", min: 1, max: 10000 }, default: 100, doc: "Most header fields in a request (431 above it)." },
-  { name: "pool_max_idle", scope: "service", protocols: HTTP, type: { kind: "integer", min: 0, max: 100000 }, default: 32, doc: "Idle keep-alive connections kept per server for reuse (0: none)." },
+  { name: "pool_max_idle", scope: "service", protocols: HTTP, type: { kind: "integer", min: 0, max: 100000 }, default: 256, doc: "Idle keep-alive connections kept per server for reuse (0: none)." },
   { name: "timeout_pool_idle", scope: "service", protocols: HTTP, type: positive, default: "5s", doc: "How long an idle pooled server connection is kept." },
   { name: "fail_on_5xx", scope: "service", protocols: HTTP, type: { kind: "boolean" }, default: false, doc: "Count 5xx answers as server failures (toward server_retry)." },
   { name: "health_path", scope: "service", protocols: HTTP, type: { kind: "urlpath" },

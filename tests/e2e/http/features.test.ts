@@ -210,3 +210,38 @@ servers = ["127.0.0.1:${a.port}"]
   expect(seen.headers["x-forwarded-for"]).toBe("127.0.0.1");
   expect(seen.headers.forwarded).toBe('for=127.0.0.1;proto=http;host="example.test"');
 });
+
+test("idle pooled server connections are closed after timeout_pool_idle", async () => {
+  let open = 0;
+  const be = Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open() {
+        open++;
+      },
+      data(s) {
+        s.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      },
+      close() {
+        open--;
+      },
+    },
+  });
+  cleanups.push(() => be.stop(true));
+  const port = await freePort();
+  const plb = await startPlb(`
+[[service]]
+name = "pool"
+protocol = "http"
+timeout_pool_idle = "300ms"
+listen = ["127.0.0.1:${port}"]
+servers = ["127.0.0.1:${be.port}"]
+`);
+  cleanups.push(() => plb.stop());
+  expect((await rawHttp(port, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")).endsWith("ok")).toBe(true);
+  await Bun.sleep(50);
+  expect(open).toBe(1); // kept for reuse
+  for (let i = 0; i < 40 && open > 0; i++) await Bun.sleep(25);
+  expect(open).toBe(0); // closed by plb after ~300 ms idle
+});
