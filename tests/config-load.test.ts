@@ -43,6 +43,8 @@ describe("defaults and overrides", () => {
     expect(c.global.user).toBeUndefined();
     expect(c.services).toEqual([
       {
+        client_address: "none",
+        smtp: { timeout_smtp_greeting: 10_000 },
         http: {
           fail_on_5xx: false,
           forwarded: false,
@@ -189,11 +191,12 @@ describe("validation errors: message and line", () => {
   });
 
   test.each([
-    [`protocol = "smtp"`, 'plb.toml:5: service "web": protocol "smtp" is not supported yet (tcp and http in this version)'],
+    [`client_address = "xclient"`, 'plb.toml:5: service "web": client_address = "xclient" needs protocol = "smtp" (use "proxy-v1" or "proxy-v2" for "tcp")'],
+    [`timeout_smtp_greeting = "5s"`, 'plb.toml:5: service "web": "timeout_smtp_greeting" applies to protocol "smtp" only (this service is "tcp")'],
     [`forwarded_for = "append"`, 'plb.toml:5: service "web": "forwarded_for" applies to protocol "http" only (this service is "tcp")'],
     [`protocol = "http"\nforwarded_for = "sometimes"`, 'plb.toml:6: service "web": forwarded_for must be one of "append", "replace", "off", got string "sometimes"'],
-    [`protocol = "udp"`, 'plb.toml:5: service "web": unknown protocol "udp" (valid: tcp, http)'],
-    [`protocol = "tpc"`, 'plb.toml:5: service "web": unknown protocol "tpc" (did you mean "tcp"?) (valid: tcp, http)'],
+    [`protocol = "udp"`, 'plb.toml:5: service "web": unknown protocol "udp" (valid: tcp, http, smtp)'],
+    [`protocol = "tpc"`, 'plb.toml:5: service "web": unknown protocol "tpc" (did you mean "tcp"?) (valid: tcp, http, smtp)'],
     [`sever_retry = 2`, 'plb.toml:5: service "web": unknown key "sever_retry" (did you mean "server_retry"?)'],
     [`timeout-client = 2`, 'plb.toml:5: service "web": unknown key "timeout-client" (did you mean "timeout_client"?)'],
     [`backlog = 10`, 'plb.toml:5: service "web": "backlog" is a global setting and cannot be set per service (move it above the first [[service]])'],
@@ -337,7 +340,7 @@ describe("several problems at once", () => {
       `timeout_connect = "abc"\n` + // 2
       `[[service]]\n` + // 3
       `name = "web"\n` + // 4
-      `protocol = "smtp"\n` + // 5
+      `protocol = "udp"\n` + // 5
       `listen = ["127.0.0.1:8080"]\n` + // 6
       `servers = ["10.0.0.2:99999", "nonsense"]\n` + // 7
       `[[service]]\n` + // 8
@@ -349,7 +352,7 @@ describe("several problems at once", () => {
     expect(err.message.split("\n")).toEqual([
       'plb.toml:1: unknown key "sever_retry" (did you mean "server_retry"?)',
       'plb.toml:2: timeout_connect must be a duration (seconds like 2 or 0.5, or a string like "500ms", "2s", "1m", "1h"), got string "abc"',
-      'plb.toml:5: service "web": protocol "smtp" is not supported yet (tcp and http in this version)',
+      'plb.toml:5: service "web": unknown protocol "udp" (valid: tcp, http, smtp)',
       'plb.toml:7: service "web": servers[0]: port 99999 is out of range (1-65535)',
       'plb.toml:7: service "web": servers[1]: missing port in "nonsense" (expected host:port, e.g. "10.0.0.2:80")',
       'plb.toml:9: service "web": duplicate service name "web" (also used at line 4)',

@@ -54,6 +54,7 @@ export interface KeyDef {
 
 const positive = { kind: "duration", min: 1, max: MAX_DURATION_MS } as const;
 const HTTP = ["http"] as const;
+const SMTP = ["smtp"] as const;
 
 export const SCHEMA: readonly KeyDef[] = [
   // Global: process.
@@ -73,10 +74,15 @@ export const SCHEMA: readonly KeyDef[] = [
   { name: "timeout_cleanup", scope: "both", type: positive, default: "10s", doc: "How often servers that are down are probed to bring them back." },
   // [[service]]
   { name: "name", scope: "service", type: { kind: "name" }, required: true, doc: "Unique service name for logs: letters, digits, '_', '.', '-'." },
-  { name: "protocol", scope: "service", type: { kind: "protocol" }, default: "tcp", doc: 'Protocol relayed: "tcp" (bytes) or "http" (per request); "smtp" is planned.' },
+  { name: "protocol", scope: "service", type: { kind: "protocol" }, default: "tcp", doc: 'Protocol relayed: "tcp" (bytes), "http" (per request) or "smtp" (after a good greeting).' },
   { name: "listen", scope: "service", type: { kind: "listen" }, required: true, doc: 'Addresses to accept clients on: "127.0.0.1:8080", "[::1]:8080", "*:8080".' },
   { name: "servers", scope: "service", type: { kind: "servers" }, required: true, doc: 'Servers to relay to: "host:port" or { address, weight, backup }.' },
   { name: "balance", scope: "service", type: { kind: "balance" }, default: "roundrobin", doc: "Balancing algorithm choosing a server for each client connection." },
+  { name: "client_address", scope: "service", type: { kind: "enum", values: ["none", "proxy-v1", "proxy-v2", "xclient"] }, default: "none",
+    doc: 'Tell servers the client address: "proxy-v1"/"proxy-v2" (PROXY protocol header), "xclient" (SMTP only), or "none".' },
+  // [[service]] with protocol = "smtp"
+  { name: "timeout_smtp_greeting", scope: "service", protocols: SMTP, type: positive, default: "10s",
+    doc: "Time a server has to greet (220) before plb tries the next one." },
   // [[service]] with protocol = "http"
   { name: "forwarded_for", scope: "service", protocols: HTTP, type: { kind: "enum", values: ["append", "replace", "off"] }, default: "append",
     doc: 'X-Forwarded-For: "append" the client address to it, "replace" it, or "off" (leave it alone).' },

@@ -5,7 +5,7 @@ import { describeValue } from "./describe.ts";
 import { type Diagnostic, serviceLabel, suggestion } from "./diagnostics.ts";
 import type { SourceIndex } from "./locate.ts";
 import { keyDef, keysFor, SCHEMA, type KeyDef } from "./schema.ts";
-import type { HttpSettings, ListenAddress, ServerConfig, ServiceConfig, Timeouts } from "./types.ts";
+import type { ClientAddressMode, HttpSettings, SmtpSettings, ListenAddress, ServerConfig, ServiceConfig, Timeouts } from "./types.ts";
 import { checkValue } from "./values.ts";
 
 export interface ServiceContext {
@@ -81,9 +81,13 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
       report(def.name, `${JSON.stringify(def.name)} applies to protocol ${def.protocols.map((p) => JSON.stringify(p)).join(" or ")} only (this service is ${JSON.stringify(protocol)})`, at(def.name));
     }
   }
-  const http = Object.fromEntries(
-    SCHEMA.filter((d) => d.protocols?.includes("http")).map((d) => [d.name, value(d.name)]),
-  ) as unknown as HttpSettings;
+  const settingsOf = (p: string) => Object.fromEntries(SCHEMA.filter((d) => d.protocols?.includes(p)).map((d) => [d.name, value(d.name)]));
+  const http = settingsOf("http") as unknown as HttpSettings;
+  const smtp = settingsOf("smtp") as unknown as SmtpSettings;
+  const client_address = value("client_address") as ClientAddressMode;
+  if (client_address === "xclient" && protocol !== "smtp") {
+    report("client_address", `client_address = "xclient" needs protocol = "smtp" (use "proxy-v1" or "proxy-v2" for ${JSON.stringify(protocol)})`, at("client_address"));
+  }
   const balance = value("balance") as string;
   checkHashing(raw, balance, protocol, http, report, at);
   const timeouts = {
@@ -96,7 +100,7 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
   const listen = Object.hasOwn(raw, "listen") ? checkListen(raw.listen, report, at) : (value("listen"), []);
   const servers = Object.hasOwn(raw, "servers") ? checkServers(raw.servers, report, at) : (value("servers"), []);
 
-  const config = failed ? undefined : { name, protocol, http, listen: listen as ListenAddress[], servers, balance, ...timeouts };
+  const config = failed ? undefined : { name, protocol, client_address, http, smtp, listen: listen as ListenAddress[], servers, balance, ...timeouts };
   return { config, name: typeof raw.name === "string" ? raw.name : undefined, listen };
 }
 

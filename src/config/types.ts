@@ -51,10 +51,20 @@ export interface HttpSettings {
   readonly error_pages: Readonly<Record<number, string>> | undefined;
 }
 
+/** Settings of protocol = "smtp" services. */
+export interface SmtpSettings {
+  readonly timeout_smtp_greeting: number;
+}
+
+export type ClientAddressMode = "none" | "proxy-v1" | "proxy-v2" | "xclient";
+
 export interface ServiceConfig extends Timeouts {
   readonly name: string;
-  readonly protocol: "tcp" | "http";
+  readonly protocol: "tcp" | "http" | "smtp";
+  /** How servers learn the client's address. */
+  readonly client_address: ClientAddressMode;
   readonly http: HttpSettings;
+  readonly smtp: SmtpSettings;
   readonly listen: readonly ListenAddress[];
   readonly servers: readonly ServerConfig[];
   readonly balance: string;

@@ -15,8 +15,8 @@ const ok = <T>(value: T): Checked<T> => ({ ok: true, value });
 const fail = (error: string): Checked<never> => ({ ok: false, error });
 
 export const NAME_RE = /^[A-Za-z0-9_.-]+$/;
-export const SUPPORTED_PROTOCOLS: readonly string[] = ["tcp", "http"];
-export const PLANNED_PROTOCOLS: readonly string[] = ["smtp"];
+export const SUPPORTED_PROTOCOLS: readonly string[] = ["tcp", "http", "smtp"];
+export const PLANNED_PROTOCOLS: readonly string[] = [];
 /** Statuses plb's http mode answers itself (error_pages may replace their bodies). */
 export const ERROR_STATUSES: readonly number[] = [400, 408, 413, 414, 431, 501, 502, 503, 504, 505];
 
@@ -98,7 +98,7 @@ export function checkValue(def: KeyDef, v: unknown): Checked<unknown> {
     case "protocol": {
       if (typeof v !== "string") return fail(`${k} must be a string, got ${describeValue(v)}`);
       if (SUPPORTED_PROTOCOLS.includes(v)) return ok(v);
-      if (PLANNED_PROTOCOLS.includes(v)) return fail(`protocol ${JSON.stringify(v)} is not supported yet (tcp and http in this version)`);
+      if (PLANNED_PROTOCOLS.includes(v)) return fail(`protocol ${JSON.stringify(v)} is not supported yet`);
       return fail(`unknown protocol ${JSON.stringify(v)}${suggestion(v, SUPPORTED_PROTOCOLS)} (valid: ${SUPPORTED_PROTOCOLS.join(", ")})`);
     }
     case "balance": {

@@ -4,6 +4,7 @@
  * timeout_server. Anything else keeps the server down, with the reason.
  */
 import { appendBytes } from "../net/bytes.ts";
+import { proxyHeaderForProbe } from "../net/client-address.ts";
 import { connect } from "../net/connect.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
 import type { Probe, ProbeResult } from "../scheduler.ts";
@@ -64,6 +65,8 @@ export function healthProbe(service: Service): Probe {
       connect(server.address!, server.port, service.cfg.timeout_connect, {
         connected(sock) {
           const check = new HealthCheck(sock, resolve, service.cfg.timeout_server);
+          const pre = proxyHeaderForProbe(service.cfg.client_address);
+          if (pre) sock.write(pre);
           const host = server.host.includes(":") ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
           if (sock.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: plb-health-check\r\nConnection: close\r\n\r\n`) < 0) {
             check.onEnd();

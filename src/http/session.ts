@@ -7,6 +7,7 @@
  * (replies.ts) and closes the client after any framing error.
  */
 import { appendBytes, concatBytes } from "../net/bytes.ts";
+import { proxyHeaderFor } from "../net/client-address.ts";
 import { clock } from "../net/clock.ts";
 import { connect, type PendingConnect } from "../net/connect.ts";
 import { flush, LOST, NO_QUEUE, QUEUED, type QueuedWriter, send, SENT } from "../net/outbox.ts";
@@ -65,6 +66,10 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   private upPaused = false;
   /** Close the client once the current response is complete. */
   private closeAfter = false;
+  /** Server connections carry a PROXY header for this client: not shared. */
+  private readonly private: boolean;
+  /** This client's own idle server connection (private mode). */
+  private ownUp: Upstream | undefined;
   /** After a 101: the byte pipe between client and server. */
   private tunnel: Pipe | undefined;
   private tunnelServer: Server | undefined;
@@ -77,6 +82,8 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     // undefined for a connection reset before plb saw it
     const a = socket.remoteAddress ?? "";
     this.clientAddress = a.startsWith("::ffff:") ? a.slice(7) : a;
+    const mode = service.cfg.client_address;
+    this.private = mode === "proxy-v1" || mode === "proxy-v2";
     service.sessions.add(this);
   }
 
@@ -217,7 +224,11 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
       return this.reply(503);
     }
     this.server = server;
-    const idle = this.rt.pool.take(server);
+    const own = this.ownUp;
+    this.ownUp = undefined;
+    if (own && !own.closed && own.server === server) return this.attach(own);
+    own?.close();
+    const idle = this.private ? undefined : this.rt.pool.take(server);
     if (idle) return this.attach(idle);
     this.pending = connect(server.address, server.port, svc.cfg.timeout_connect, this);
   }
@@ -228,6 +239,8 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     this.service.pool.report(server, "connected");
     const up = new Upstream(sock, server);
     if (this.gone || this.phase !== Phase.Exchange) return up.close();
+    const header = proxyHeaderFor(this.service.cfg.client_address, this.socket);
+    if (header) send(up, header); // such a connection speaks for this client only: never pooled
     this.attach(up);
   }
 
@@ -377,8 +390,14 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
       this.closeAfter = true;
     } else if (!up.closed && head.keepAlive && !res.closeDelimited) {
       up.owner = undefined;
-      up.onIdleClose = (u) => this.rt.pool.remove(u.server, u);
-      this.rt.pool.put(up.server, up, clock.now);
+      if (this.private) {
+        // Told the server who the client is (PROXY header): keep it for this client only.
+        up.onIdleClose = () => void (this.ownUp === up && (this.ownUp = undefined));
+        this.ownUp = up;
+      } else {
+        up.onIdleClose = (u) => this.rt.pool.remove(u.server, u);
+        this.rt.pool.put(up.server, up, clock.now);
+      }
     } else up.close();
     if (this.rt.failOn5xx) this.service.pool.report(up.server, head.status >= 500 ? "reset" : "connected", `HTTP ${head.status}`);
     if (!head.keepAlive) this.closeAfter = true;
@@ -437,6 +456,8 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   private finish(): void {
     if (this.gone) return;
     this.gone = true;
+    this.ownUp?.close();
+    this.ownUp = undefined;
     this.phase = Phase.Closing;
     this.service.sessions.delete(this);
   }

@@ -9,7 +9,7 @@ import { logEnabled, logger } from "../log.ts";
 
 const log = logger("state");
 
-export type Outcome = "connected" | "refused" | "timeout" | "unreachable" | "reset";
+export type Outcome = "connected" | "refused" | "timeout" | "unreachable" | "reset" | "bad-greeting";
 
 /** Counters exposed for logs and (later) stats. */
 export interface ServerCounters {

@@ -1,4 +1,5 @@
 /** The tcp probe: a connect within timeout_connect, then close. */
+import { proxyHeaderForProbe } from "../net/client-address.ts";
 import { connect } from "../net/connect.ts";
 import type { Probe, ProbeResult } from "../scheduler.ts";
 import type { Service } from "../service.ts";
@@ -9,6 +10,8 @@ export function tcpProbe(service: Service): Probe {
       connect(server.address!, server.port, service.cfg.timeout_connect, {
         connected(sock) {
           sock.data = closedEvents;
+          const pre = proxyHeaderForProbe(service.cfg.client_address);
+          if (pre) sock.write(pre); // a server that expects the header must not log a bad one
           sock.end();
           resolve({ outcome: "connected", detail: "" });
         },

@@ -1,8 +1,9 @@
 /**
- * One tcp client connection: pick a server, connect (failing over to the
- * next server the balancer gives, each at most once), then pipe bytes both
- * ways. Bytes the client sends while plb connects are kept (the client is
- * paused past 64 KiB) and replayed to the server that answers.
+ * One relayed client connection (tcp, and smtp after its greeting check):
+ * pick a server, connect (failing over to the next server the balancer
+ * gives, each at most once), run the protocol's handshake if it has one,
+ * then pipe bytes both ways. Bytes the client sends meanwhile are kept (the
+ * client is paused past 64 KiB) and replayed to the server that answers.
  */
 import type { Sweepable } from "../net/sweep.ts";
 import { clock } from "../net/clock.ts";
@@ -10,6 +11,7 @@ import { connect, type PendingConnect } from "../net/connect.ts";
 import { fdLimit, nearFdLimit } from "../net/fd-limit.ts";
 import { Pipe, type PipeOwner } from "../net/pipe.ts";
 import type { ConnectFailure, Sock, SocketEvents } from "../net/types.ts";
+import type { Handshake, HandshakeResult } from "./handshake.ts";
 import type { Server } from "../servers/state.ts";
 import type { Service } from "../service.ts";
 import { logEnabled, logger } from "../log.ts";
@@ -26,6 +28,13 @@ function warnFdLimit(sessions: number): void {
 
 /** Early client bytes held while connecting before the client is paused. */
 const EARLY_LIMIT = 64 << 10;
+
+export interface RelayOptions {
+  /** Runs on each fresh server connection before relaying (smtp greeting, PROXY header). */
+  readonly handshake?: Handshake;
+  /** Sent to the client when no server is available (smtp: a 421 reply). */
+  readonly noServer?: Uint8Array;
+}
 
 export class TcpSession implements SocketEvents, PipeOwner, Sweepable {
   private server: Server | undefined;
@@ -44,6 +53,7 @@ export class TcpSession implements SocketEvents, PipeOwner, Sweepable {
   constructor(
     private readonly client: Sock,
     private readonly service: Service,
+    private readonly opts: RelayOptions = {},
   ) {
     service.sessions.add(this);
   }
@@ -58,6 +68,7 @@ export class TcpSession implements SocketEvents, PipeOwner, Sweepable {
     const server = svc.pool.balancer.pick({ client: svc.clientKey(this.client), tried: this.tried }) as Server | undefined;
     if (server === undefined || server.address === undefined) {
       if (logEnabled("info")) log.info(`service "${svc.name}": no server available for ${this.client.remoteAddress}, closing`);
+      if (this.opts.noServer) this.client.write(this.opts.noServer);
       this.client.end();
       this.finish();
       return;
@@ -69,14 +80,40 @@ export class TcpSession implements SocketEvents, PipeOwner, Sweepable {
   connected(sock: Sock): void {
     this.pending = undefined;
     const server = this.server!;
-    const pool = this.service.pool;
-    pool.report(server, "connected");
     if (this.gone) {
+      this.service.pool.report(server, "connected");
       sock.terminate();
       return;
     }
+    const handshake = this.opts.handshake;
+    if (handshake) handshake.run(sock, { client: this.client, server }, (r) => this.handshaken(sock, r));
+    else this.relay(sock, undefined);
+  }
+
+  private handshaken(sock: Sock, r: HandshakeResult): void {
+    const server = this.server!;
+    if (!r.ok) {
+      this.service.pool.report(server, r.outcome, r.detail);
+      if (this.gone) return;
+      (this.tried ??= new Set()).add(server);
+      return this.next();
+    }
+    if (this.gone) {
+      this.service.pool.report(server, "connected");
+      sock.terminate();
+      return;
+    }
+    this.relay(sock, r.toClient);
+  }
+
+  /** The server is ready: pipe the two sockets, `toClient` first. */
+  private relay(sock: Sock, toClient: Uint8Array | undefined): void {
+    const server = this.server!;
+    const pool = this.service.pool;
+    pool.report(server, "connected");
     pool.connectionStart(server);
     const pipe = (this.pipe = new Pipe(this.client, sock, this));
+    if (toClient) pipe.b.onData(toClient); // as if the server sent it now
     // Replay what the client sent meanwhile as if it arrived now.
     const early = this.early;
     this.early = undefined;

@@ -1,0 +1,90 @@
+/**
+ * The smtp probe: connect (with the service's PROXY header), require a 220
+ * greeting, say QUIT, read the 221, close — so servers log a clean session
+ * rather than "lost connection after CONNECT". A 421 greeting keeps the
+ * server down.
+ */
+import { appendBytes } from "../net/bytes.ts";
+import { connect } from "../net/connect.ts";
+import type { Sock, SocketEvents } from "../net/types.ts";
+import type { Probe, ProbeResult } from "../scheduler.ts";
+import type { Service } from "../service.ts";
+import { parseReply } from "./reply.ts";
+
+class SmtpProbe implements SocketEvents {
+  private buf: Uint8Array | undefined;
+  private scanFrom = 0;
+  private greeted = false;
+  private result: ProbeResult | undefined;
+  private readonly timer: ReturnType<typeof setTimeout>;
+
+  constructor(
+    private readonly sock: Sock,
+    private readonly resolve: (r: ProbeResult) => void,
+    timeoutMs: number,
+  ) {
+    sock.data = this;
+    this.timer = setTimeout(() => this.end({ outcome: "timeout", detail: `no greeting within ${timeoutMs} ms` }), timeoutMs);
+  }
+
+  private end(r: ProbeResult): void {
+    if (this.result) return;
+    this.result = r;
+    clearTimeout(this.timer);
+    this.sock.end();
+    this.resolve(r);
+  }
+
+  onData(data: Uint8Array): void {
+    this.buf = appendBytes(this.buf, data);
+    for (;;) {
+      const r = parseReply(this.buf, this.scanFrom);
+      if (r.kind === "more") {
+        this.scanFrom = r.scanFrom;
+        return;
+      }
+      if (r.kind === "error") {
+        this.sock.write("QUIT\r\n"); // polite even to a server that speaks something else
+        return this.end({ outcome: "bad-greeting", detail: `not an SMTP reply (${r.reason})` });
+      }
+      this.buf = r.consumed < this.buf.length ? this.buf.subarray(r.consumed) : undefined;
+      this.scanFrom = 0;
+      const text = `${r.code} ${r.lines[0] ?? ""}`.trim();
+      if (!this.greeted) {
+        if (r.code !== 220) {
+          this.sock.write("QUIT\r\n");
+          return this.end({ outcome: "bad-greeting", detail: `greeting ${text}` });
+        }
+        this.greeted = true;
+        this.sock.write("QUIT\r\n");
+      } else {
+        return this.end(r.code === 221 ? { outcome: "connected", detail: "" } : { outcome: "bad-greeting", detail: `QUIT answered ${text}` });
+      }
+      if (this.buf === undefined) return;
+    }
+  }
+  onDrain(): void {}
+  onEnd(): void {
+    // A server may close right after 221 or without it: greeted is what counts.
+    this.end(this.greeted ? { outcome: "connected", detail: "" } : { outcome: "bad-greeting", detail: "closed before greeting" });
+  }
+  onClose(): void {
+    this.onEnd();
+  }
+}
+
+export function smtpProbe(service: Service, preamble: () => Uint8Array | undefined): Probe {
+  return (server) =>
+    new Promise<ProbeResult>((resolve) => {
+      connect(server.address!, server.port, service.cfg.timeout_connect, {
+        connected(sock) {
+          new SmtpProbe(sock, resolve, service.cfg.smtp.timeout_smtp_greeting);
+          const pre = preamble();
+          if (pre) sock.write(pre);
+        },
+        failed(outcome, detail) {
+          resolve({ outcome, detail });
+        },
+      });
+    });
+}

@@ -1,0 +1,33 @@
+/**
+ * The smtp protocol module: the tcp relay with a greeting check in front
+ * (greeting.ts), a 421 reply when no server can take the client, and probes
+ * that speak SMTP (probe.ts).
+ */
+import { proxyHeaderFor, proxyHeaderForProbe } from "../net/client-address.ts";
+import type { Protocol } from "../protocol.ts";
+import { TcpSession, type RelayOptions } from "../tcp/session.ts";
+import type { Service } from "../service.ts";
+import { greetingHandshake } from "./greeting.ts";
+import { smtpProbe } from "./probe.ts";
+
+const NO_SERVER = new TextEncoder().encode("421 4.3.2 Service not available, closing transmission channel\r\n");
+
+const relayOptions = new WeakMap<Service, RelayOptions>();
+
+export const smtp: Protocol = {
+  name: "smtp",
+  init(service) {
+    const mode = service.cfg.client_address;
+    relayOptions.set(service, {
+      noServer: NO_SERVER,
+      handshake: greetingHandshake({
+        timeoutMs: service.cfg.smtp.timeout_smtp_greeting,
+        preamble: (ctx) => proxyHeaderFor(mode, ctx.client),
+        xclient: mode === "xclient",
+        helo: "plb",
+      }),
+    });
+  },
+  accept: (client, service) => new TcpSession(client, service, relayOptions.get(service)),
+  probe: (service) => smtpProbe(service, () => proxyHeaderForProbe(service.cfg.client_address)),
+};
