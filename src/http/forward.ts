@@ -19,7 +19,7 @@ export interface ClientInfo {
 
 /** The request head to send to the server. */
 export function forwardedRequestHead(src: Uint8Array, head: RequestHead, client: ClientInfo, cfg: HttpSettings): Uint8Array {
-  const hop = hopByHop(head);
+  let hop = hopByHop(head);
   const xff = cfg.forwarded_for;
   const append: [string, string][] = [];
   if (xff !== "off") {
@@ -37,7 +37,9 @@ export function forwardedRequestHead(src: Uint8Array, head: RequestHead, client:
   // HTTP/1.1); an upgrade (WebSocket) is the one hop-by-hop request passed on.
   const upgrading = head.upgrade !== undefined;
   if (upgrading) {
-    hop.delete("upgrade");
+    const copy = new Set(hop);
+    copy.delete("upgrade");
+    hop = copy;
     append.push(["Connection", "Upgrade"]);
   } else if (head.versionMinor === 0) append.push(["Connection", "keep-alive"]);
   return serializeRequestHead(src, head, {

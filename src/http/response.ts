@@ -90,7 +90,7 @@ export class ResponseReader {
     const head = r.head;
     if (head.tunnel) {
       if (!this.upgrade || head.status !== 101) return `unexpected ${head.status} (no protocol switch was asked for)`;
-      const hop = hopByHop(head);
+      const hop = new Set(hopByHop(head));
       hop.delete("upgrade");
       parts.push(serializeResponseHead(buf, head, { drop: (l) => hop.has(l), append: [["Connection", "Upgrade"]] }));
       this.head = head;
@@ -98,7 +98,8 @@ export class ResponseReader {
       return r.consumed - held;
     }
     if (head.status < 200) {
-      parts.push(serializeResponseHead(buf, head, { drop: (l) => hopByHop(head).has(l) }));
+      const hop = hopByHop(head);
+      parts.push(serializeResponseHead(buf, head, { drop: (l) => hop.has(l) }));
       return r.consumed - held;
     }
     this.head = head;

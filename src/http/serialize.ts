@@ -37,11 +37,20 @@ const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "te", "trail
 /** Never treated as hop-by-hop even when Connection names them (the parser rejects that anyway): dropping them would change the framing. */
 const END_TO_END = new Set(["content-length", "transfer-encoding", "host"]);
 
-/** The lowercased names of the fields of `head` that must not be forwarded. */
-export function hopByHop(head: Pick<HeadBase, "connection">): Set<string> {
-  const set = new Set(HOP_BY_HOP);
-  for (const o of head.connection) if (!END_TO_END.has(o)) set.add(o);
-  return set;
+const BASE: ReadonlySet<string> = new Set(HOP_BY_HOP);
+
+/**
+ * The lowercased names of the fields of `head` that must not be forwarded.
+ * Shared and read-only in the common case (no extra Connection options):
+ * copy it before changing it.
+ */
+export function hopByHop(head: Pick<HeadBase, "connection">): ReadonlySet<string> {
+  let set: Set<string> | undefined;
+  for (const o of head.connection) {
+    if (BASE.has(o) || END_TO_END.has(o)) continue;
+    (set ??= new Set(BASE)).add(o);
+  }
+  return set ?? BASE;
 }
 
 export function serializeRequestHead(src: Uint8Array, head: RequestHead, opts: RequestSerializeOptions = {}): Uint8Array {
