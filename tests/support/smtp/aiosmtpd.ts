@@ -268,6 +268,7 @@ export async function startSmtpServer(opts: SmtpServerOptions = {}): Promise<Smt
       if (e.event === "xclient") {
         s.xclient = { ...(s.xclient ?? {}), ...(e.attrs as Record<string, string>) };
         s.clientAddress = e.clientAddress as string;
+        s.clientPort = e.clientPort as number | null;
       } else if (e.event === "message") {
         s.messages++;
         s.clientPort = e.clientPort as number | null;
@@ -284,6 +285,8 @@ export async function startSmtpServer(opts: SmtpServerOptions = {}): Promise<Smt
     return [...byId.values()].sort((a, b) => a.id - b.id);
   }
 
+  // The server exits when its stdin closes: hold the pipe for the server's life.
+  const stdinPipe = proc.stdin;
   let stopped = false;
   const server: SmtpServer = {
     name,
@@ -318,6 +321,7 @@ export async function startSmtpServer(opts: SmtpServerOptions = {}): Promise<Smt
       stopped = true;
       proc.kill("SIGKILL");
       await proc.exited;
+      stdinPipe.end();
       const snapshot = { messages: await messages(), sessions: await sessions() };
       final = snapshot;
       await removeDir(dir);

@@ -207,21 +207,44 @@ export function proxyV1(src: string, srcPort: number, dst: string, dstPort: numb
   return `PROXY ${fam} ${src} ${dst} ${srcPort} ${dstPort}\r\n`;
 }
 
-/** A PROXY protocol v2 header (PROXY command, TCP over IPv4), written by hand. */
+/** The 16 bytes of an IPv6 address ("::" and embedded IPv4 allowed). */
+function ipv6Bytes(a: string): number[] {
+  let s = a;
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  if (v4) {
+    const b = v4[1].split(".").map(Number);
+    s = `${s.slice(0, -v4[1].length)}${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`;
+  }
+  const [head, tail] = s.includes("::") ? s.split("::") : [s, undefined];
+  const h = head ? head.split(":") : [];
+  const t = tail ? tail.split(":") : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
+  if (groups.length !== 8) throw new Error(`bad IPv6 address ${a}`);
+  return groups.flatMap((g) => {
+    const n = Number.parseInt(g, 16);
+    return [n >> 8, n & 0xff];
+  });
+}
+
+/** A PROXY protocol v2 header (PROXY command, TCP over IPv4 or IPv6), written by hand. */
 export function proxyV2(src: string, srcPort: number, dst: string, dstPort: number): Uint8Array {
   const sig = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
-  const ip = (a: string) => a.split(".").map(Number);
-  const b = new Uint8Array(16 + 12);
+  const six = src.includes(":");
+  const addr = (a: string) => (six ? ipv6Bytes(a) : a.split(".").map(Number));
+  const len = six ? 36 : 12;
+  const b = new Uint8Array(16 + len);
   b.set(sig, 0);
   b[12] = 0x21; // version 2, PROXY
-  b[13] = 0x11; // AF_INET, STREAM
+  b[13] = six ? 0x21 : 0x11; // AF_INET6 / AF_INET, STREAM
   b[14] = 0;
-  b[15] = 12;
-  b.set(ip(src), 16);
-  b.set(ip(dst), 20);
-  b[24] = srcPort >> 8;
-  b[25] = srcPort & 0xff;
-  b[26] = dstPort >> 8;
-  b[27] = dstPort & 0xff;
+  b[15] = len;
+  const alen = six ? 16 : 4;
+  b.set(addr(src), 16);
+  b.set(addr(dst), 16 + alen);
+  const p = 16 + 2 * alen;
+  b[p] = srcPort >> 8;
+  b[p + 1] = srcPort & 0xff;
+  b[p + 2] = dstPort >> 8;
+  b[p + 3] = dstPort & 0xff;
   return b;
 }

@@ -14,7 +14,7 @@
  * Postfix's daemons and stops the instance when this process goes away).
  */
 import { existsSync } from "node:fs";
-import { chmod, chown, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, readdir, readFile, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { freePort } from "../ports.ts";
@@ -206,6 +206,16 @@ function parseClient(s: string): { address: string; port: number | null } | null
   return { address: m[2].replace(/^ipv6:/i, ""), port: m[3] ? Number(m[3]) : null };
 }
 
+/**
+ * Postfix waits (in 300 ms steps, up to 2 s) for a configuration file whose
+ * mtime is under a second or two old, in case it is still being written:
+ * give ours an older one.
+ */
+async function backdate(file: string): Promise<void> {
+  const past = new Date(Date.now() - 60_000);
+  await utimes(file, past, past);
+}
+
 let ids: Promise<{ postfix: number; postdrop: number }> | undefined;
 
 /**
@@ -263,6 +273,7 @@ export async function startPostfix(opts: PostfixOptions = {}): Promise<PostfixIn
   await writeFile(join(dir, "deliver.sh"), deliverSh(out), { mode: 0o755 });
   const cert = opts.starttls ? await testCert() : undefined;
   await writeFile(join(configDir, "main.cf"), mainCf({ dir, name, opts, cert }));
+  await backdate(join(configDir, "main.cf"));
 
   let proc: Subprocess<"pipe", "pipe", "pipe"> | undefined;
   let masterPid = 0;
@@ -271,7 +282,8 @@ export async function startPostfix(opts: PostfixOptions = {}): Promise<PostfixIn
   for (let attempt = 0; attempt < 4 && !proc; attempt++) {
     port = opts.port ?? (await freePort());
     await writeFile(join(configDir, "master.cf"), masterCf(dir, port, !!cert));
-    const p = Bun.spawn([PYTHON, RUN_PY, configDir], { stdin: "pipe", stdout: "pipe", stderr: "pipe" }) as Subprocess<"pipe", "pipe", "pipe">;
+    await backdate(join(configDir, "master.cf"));
+    const p = Bun.spawn([PYTHON, RUN_PY, configDir, dir], { stdin: "pipe", stdout: "pipe", stderr: "pipe" }) as Subprocess<"pipe", "pipe", "pipe">;
     try {
       const r = await firstJsonLine<{ event: string; masterPid?: number; output?: string }>(p, 30_000);
       if (r.event === "ready") {
@@ -297,6 +309,8 @@ export async function startPostfix(opts: PostfixOptions = {}): Promise<PostfixIn
     throw new Error(`Postfix ${name} did not start: ${lastError.trim()}`);
   }
   const keeper = proc;
+  // The keeper stops Postfix when its stdin closes: hold the pipe meanwhile.
+  const keeperStdin = keeper.stdin;
   (async () => {
     for await (const _ of keeper.stderr) {
       /* drain */
@@ -430,6 +444,7 @@ export async function startPostfix(opts: PostfixOptions = {}): Promise<PostfixIn
       stopped = true;
       keeper.kill("SIGTERM");
       await keeper.exited;
+      keeperStdin.end();
       final = { log: await log(), messages: await messages() };
       await removeDir(dir);
     },

@@ -1,6 +1,6 @@
 """Keeper of one Postfix instance for plb's tests (started by postfix.ts).
 
-    postfix_run.py CONFIG_DIR
+    postfix_run.py CONFIG_DIR [INSTANCE_DIR]
 
 Becomes a child subreaper (so Postfix's master, which daemonizes, and every
 process it leaves behind are reaped here, not left as zombies), runs
@@ -8,12 +8,15 @@ process it leaves behind are reaped here, not left as zombies), runs
 "masterPid": N} (or {"event": "error", "output": ...} and exits 1), then reaps
 children until its stdin closes or it gets SIGTERM. Then it stops the instance
 (SIGTERM to the master's process group, SIGKILL after 5 s) and exits once
-every descendant is gone.
+every descendant is gone; when stdin closed (the test process died), it also
+removes INSTANCE_DIR.
 """
 
 import ctypes
 import json
 import os
+import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,9 +57,18 @@ def my_children():
 
 def main():
     config = sys.argv[1]
+    remove_dir = sys.argv[2] if len(sys.argv) > 2 else None
+    orphaned = threading.Event()
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         sys.stderr.write("warning: prctl(PR_SET_CHILD_SUBREAPER) failed\n")
+
+    # Bun raises the open-file limit to its maximum; Postfix closes every
+    # descriptor up to it (1.5 s at a million): give Postfix a normal one.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft == resource.RLIM_INFINITY or soft > want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
     r = subprocess.run(["postfix", "-c", config, "start"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if r.returncode != 0:
@@ -78,6 +90,7 @@ def main():
                 pass
         except Exception:
             pass
+        orphaned.set()
         stop.set()
 
     threading.Thread(target=watch_stdin, daemon=True).start()
@@ -93,6 +106,10 @@ def main():
         deadline = time.time() + wait
         while time.time() < deadline:
             if not reap() and not my_children():
+                if orphaned.is_set() and remove_dir:
+                    # The test process is gone: nobody will read the log or
+                    # the messages, so remove the instance's files too.
+                    shutil.rmtree(remove_dir, ignore_errors=True)
                 return
             time.sleep(0.02)
         for pid in my_children():

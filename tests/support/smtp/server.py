@@ -15,7 +15,7 @@ its DATA finds the message in the file):
   {"event": "close", "session": id, ...}       the connection ended
 
 Options (argv): see parse_args(). The process exits when its stdin closes, so
-a test process that dies does not leave servers behind.
+a test process that dies leaves neither the server nor its files behind.
 """
 
 import argparse
@@ -24,12 +24,14 @@ import json
 import logging
 import os
 import re
+import shutil
 import ssl
 import sys
 import threading
 import time
 
-from aiosmtpd.smtp import SMTP, MISSING, syntax
+from aiosmtpd.proxy_protocol import AF, PROTO, V2_CMD, get_proxy
+from aiosmtpd.smtp import SMTP, syntax
 
 ARGS = None
 EVENTS = None
@@ -75,11 +77,20 @@ def proxy_info(pd):
     def s(v):
         return None if v is None else str(v)
 
+    def name(v, enum):
+        # aiosmtpd stores the enums for v1 but plain ints for v2.
+        if v is None:
+            return None
+        try:
+            return enum(v).name
+        except ValueError:
+            return str(v)
+
     return {
         "version": pd.version,
-        "command": None if pd.command is None else pd.command.name,
-        "family": None if pd.family is None else pd.family.name,
-        "protocol": None if pd.protocol is None else pd.protocol.name,
+        "command": name(pd.command, V2_CMD),
+        "family": name(pd.family, AF),
+        "protocol": name(pd.protocol, PROTO),
         "srcAddr": s(pd.src_addr),
         "srcPort": pd.src_port,
         "dstAddr": s(pd.dst_addr),
@@ -129,7 +140,6 @@ class PeerSMTP(SMTP):
         self._messages = 0
         self._xclient = None
         self._bdat = None
-        self._started = time.time()
 
     # -- connection bookkeeping ------------------------------------------
 
@@ -262,7 +272,6 @@ class PeerSMTP(SMTP):
                 pass
             return await super()._handle_client()
         if self._proxy_timeout is not None:
-            from aiosmtpd.proxy_protocol import get_proxy
             self._reset_timeout(self._proxy_timeout)
             self.session.proxy_data = await get_proxy(self._reader)
             self._reset_timeout()
@@ -282,11 +291,17 @@ class PeerSMTP(SMTP):
             self._closed_by = "server"
             self.transport.close()
         else:  # silent: read and ignore until the client goes away
-            while self.transport is not None:
-                b = await self._reader.read(65536)
-                if not b:
-                    break
-                self._reset_timeout()
+            try:
+                while self.transport is not None:
+                    b = await self._reader.read(65536)
+                    if not b:
+                        break
+                    self._reset_timeout()
+            finally:
+                # EOF cancels this task (aiosmtpd keeps half-closed
+                # connections open): close our side too.
+                if self.transport is not None:
+                    self.transport.close()
 
     async def _call_handler_hook(self, command, *args):
         status = await super()._call_handler_hook(command, *args)
@@ -408,6 +423,7 @@ class PeerSMTP(SMTP):
             "session": self.sid,
             "attrs": attrs,
             "clientAddress": self._client_address()[0],
+            "clientPort": self._client_address()[1],
         })
         # As Postfix does: the session starts over with a new greeting.
         self._set_rset_state()
@@ -419,7 +435,9 @@ class PeerSMTP(SMTP):
 def main():
     global ARGS, EVENTS
     ARGS = parse_args()
-    logging.basicConfig(level=logging.CRITICAL)
+    # Warnings and errors (a failing task, a bad PROXY header) go to stderr,
+    # which the TS side keeps (SmtpServer.stderr()).
+    logging.basicConfig(level=logging.WARNING)
     EVENTS = open(os.path.join(ARGS.dir, "events.jsonl"), "a", encoding="utf-8")
 
     tls_context = None
@@ -450,11 +468,15 @@ def main():
     port = server.sockets[0].getsockname()[1]
 
     def watch_stdin():
+        # stdin closes when the test process is gone: nobody will read our
+        # files any more, so remove them and exit.
         try:
             while sys.stdin.buffer.read(65536):
                 pass
         except Exception:
             pass
+        EVENTS.close()
+        shutil.rmtree(ARGS.dir, ignore_errors=True)
         os._exit(0)
 
     threading.Thread(target=watch_stdin, daemon=True).start()

@@ -1,9 +1,14 @@
 /**
  * A self-signed certificate for STARTTLS peers (CN=localhost, SAN localhost
- * and 127.0.0.1), made once per test process with openssl.
+ * and 127.0.0.1), made once per machine with openssl and kept in
+ * $TMPDIR/plb-smtp-cert-v1 (made in a temp dir and renamed into place, so
+ * test processes running at once never see half of one).
  */
+import { existsSync } from "node:fs";
+import { rename } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { run, tempDir } from "./proc.ts";
+import { removeDir, run, tempDir } from "./proc.ts";
 
 export interface TestCert {
   /** PEM certificate path (also the CA file a client trusts). */
@@ -12,20 +17,38 @@ export interface TestCert {
   key: string;
 }
 
+const STABLE = join(tmpdir(), "plb-smtp-cert-v1");
+
 let made: Promise<TestCert> | undefined;
 
+const paths = (dir: string): TestCert => ({ cert: join(dir, "cert.pem"), key: join(dir, "key.pem") });
+const complete = (dir: string) => existsSync(paths(dir).cert) && existsSync(paths(dir).key);
+
+async function generate(): Promise<TestCert> {
+  if (complete(STABLE)) return paths(STABLE);
+  await removeDir(STABLE); // a broken one
+  const dir = tempDir("plb-smtp-cert-new-");
+  const { cert, key } = paths(dir);
+  const r = await run([
+    "openssl", "req", "-x509", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+    "-keyout", key, "-out", cert, "-days", "3650", "-subj", "/CN=localhost",
+    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+  ]);
+  if (r.code !== 0) {
+    await removeDir(dir);
+    throw new Error(`openssl req failed: ${r.stderr}`);
+  }
+  try {
+    await rename(dir, STABLE);
+  } catch {
+    // Another test process put its own there first: use that one.
+    await removeDir(dir);
+    if (!complete(STABLE)) throw new Error(`no certificate in ${STABLE}`);
+  }
+  return paths(STABLE);
+}
+
 export function testCert(): Promise<TestCert> {
-  made ??= (async () => {
-    const dir = tempDir("plb-smtp-cert-");
-    const cert = join(dir, "cert.pem");
-    const key = join(dir, "key.pem");
-    const r = await run([
-      "openssl", "req", "-x509", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-      "-keyout", key, "-out", cert, "-days", "7", "-subj", "/CN=localhost",
-      "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-    ]);
-    if (r.code !== 0) throw new Error(`openssl req failed: ${r.stderr}`);
-    return { cert, key };
-  })();
+  made ??= generate();
   return made;
 }
