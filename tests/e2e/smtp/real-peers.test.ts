@@ -111,3 +111,20 @@ test("STARTTLS passes through end to end (plb does not terminate TLS for SMTP)",
   const [m] = await a.messages();
   expect(m.tls).toBeTruthy();
 });
+
+test('client_address = "proxy-v1" on a tcp service: a real PROXY-aware server (aiosmtpd) records the client address', async () => {
+  const a = await server({ name: "tcp-pp", proxyProtocol: true });
+  const port = await freePort();
+  const plb = await startPlb(`
+[[service]]
+name = "raw"
+protocol = "tcp"
+client_address = "proxy-v1"
+listen = ["127.0.0.1:${port}"]
+servers = ["127.0.0.1:${a.port}"]
+`);
+  cleanups.push(() => plb.stop());
+  expect((await sendWithSmtplib({ port, source: "127.0.0.2" })).ok).toBe(true);
+  const [m] = await a.messages();
+  expect(m.clientAddress).toBe("127.0.0.2");
+});
