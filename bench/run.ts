@@ -5,6 +5,9 @@
  *
  *   bun bench/run.ts [--binary] [--duration 10] [--idle 5000] [--rounds 1]
  *                    [--only haproxy|plb] [--no-direct] [--no-pin]
+ *
+ * `--mode http` runs the http-mode comparison instead (plb vs nginx vs
+ * HAProxy as HTTP proxies): bench/http.ts. `--mode tcp` is the default.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -38,6 +41,15 @@ const opt = (name: string) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1] : undefined;
 };
+const MODE = opt("mode") ?? "tcp";
+if (MODE === "http") {
+  const { runHttp } = await import("./http.ts");
+  process.exit(await runHttp(argv));
+}
+if (MODE !== "tcp") {
+  console.error(`bench: --mode must be tcp or http, not "${MODE}"`);
+  process.exit(2);
+}
 const BINARY = argv.includes("--binary");
 const DURATION = Number(opt("duration") ?? 10);
 const IDLE = Number(opt("idle") ?? 5000);
