@@ -8,10 +8,9 @@
  * server (a polite QUIT where the connection is still open) and the session
  * tries the next one.
  */
-import { appendBytes } from "../net/bytes.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
 import type { Handshake, HandshakeContext, HandshakeResult } from "../tcp/handshake.ts";
-import { parseReply } from "./reply.ts";
+import { ReplyReader } from "./reply.ts";
 
 const encoder = new TextEncoder();
 const QUIT = encoder.encode("QUIT\r\n");
@@ -33,8 +32,7 @@ const enum Step {
 }
 
 class GreetingCheck implements SocketEvents {
-  private buf: Uint8Array | undefined;
-  private scanFrom = 0;
+  private readonly replies = new ReplyReader();
   private step = Step.Greeting;
   private finished = false;
   private readonly timer: ReturnType<typeof setTimeout>;
@@ -53,19 +51,10 @@ class GreetingCheck implements SocketEvents {
 
   onData(data: Uint8Array): void {
     if (this.finished) return;
-    this.buf = appendBytes(this.buf, data);
-    for (;;) {
-      const r = parseReply(this.buf, this.scanFrom);
-      if (r.kind === "more") {
-        this.scanFrom = r.scanFrom;
-        return;
-      }
+    this.replies.push(data);
+    for (let r = this.replies.next(); r.kind !== "more" && !this.finished; r = this.replies.next()) {
       if (r.kind === "error") return this.fail("bad-greeting", `${this.what()}: not an SMTP reply (${r.reason})`, true);
-      const reply = this.buf.subarray(0, r.consumed);
-      this.buf = r.consumed < this.buf.length ? this.buf.subarray(r.consumed) : undefined;
-      this.scanFrom = 0;
-      this.onReply(r.code, r.lines, reply);
-      if (this.finished || this.buf === undefined) return;
+      this.onReply(r.code, r.lines, r.raw);
     }
   }
 

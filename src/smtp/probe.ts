@@ -4,16 +4,14 @@
  * rather than "lost connection after CONNECT". A 421 greeting keeps the
  * server down.
  */
-import { appendBytes } from "../net/bytes.ts";
 import { connect } from "../net/connect.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
 import type { Probe, ProbeResult } from "../scheduler.ts";
 import type { Service } from "../service.ts";
-import { parseReply } from "./reply.ts";
+import { ReplyReader } from "./reply.ts";
 
 class SmtpProbe implements SocketEvents {
-  private buf: Uint8Array | undefined;
-  private scanFrom = 0;
+  private readonly replies = new ReplyReader();
   private greeted = false;
   private result: ProbeResult | undefined;
   private readonly timer: ReturnType<typeof setTimeout>;
@@ -36,31 +34,17 @@ class SmtpProbe implements SocketEvents {
   }
 
   onData(data: Uint8Array): void {
-    this.buf = appendBytes(this.buf, data);
-    for (;;) {
-      const r = parseReply(this.buf, this.scanFrom);
-      if (r.kind === "more") {
-        this.scanFrom = r.scanFrom;
-        return;
-      }
+    this.replies.push(data);
+    for (let r = this.replies.next(); r.kind !== "more" && !this.result; r = this.replies.next()) {
       if (r.kind === "error") {
         this.sock.write("QUIT\r\n"); // polite even to a server that speaks something else
         return this.end({ outcome: "bad-greeting", detail: `not an SMTP reply (${r.reason})` });
       }
-      this.buf = r.consumed < this.buf.length ? this.buf.subarray(r.consumed) : undefined;
-      this.scanFrom = 0;
       const text = `${r.code} ${r.lines[0] ?? ""}`.trim();
-      if (!this.greeted) {
-        if (r.code !== 220) {
-          this.sock.write("QUIT\r\n");
-          return this.end({ outcome: "bad-greeting", detail: `greeting ${text}` });
-        }
-        this.greeted = true;
-        this.sock.write("QUIT\r\n");
-      } else {
-        return this.end(r.code === 221 ? { outcome: "connected", detail: "" } : { outcome: "bad-greeting", detail: `QUIT answered ${text}` });
-      }
-      if (this.buf === undefined) return;
+      if (this.greeted) return this.end(r.code === 221 ? { outcome: "connected", detail: "" } : { outcome: "bad-greeting", detail: `QUIT answered ${text}` });
+      this.sock.write("QUIT\r\n");
+      if (r.code !== 220) return this.end({ outcome: "bad-greeting", detail: `greeting ${text}` });
+      this.greeted = true;
     }
   }
   onDrain(): void {}
