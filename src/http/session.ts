@@ -8,6 +8,7 @@
  */
 import { appendBytes, concatBytes } from "../net/bytes.ts";
 import { proxyHeaderFor } from "../net/client-address.ts";
+import { localConnectFailure } from "../net/fd-limit.ts";
 import { clock } from "../net/clock.ts";
 import { connect, type PendingConnect } from "../net/connect.ts";
 import { flush, LOST, NO_QUEUE, QUEUED, type QueuedWriter, send, SENT } from "../net/outbox.ts";
@@ -246,6 +247,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
 
   failed(reason: ConnectFailure, detail: string): void {
     this.pending = undefined;
+    if (localConnectFailure(reason, this.service.sessions.size)) return this.reply(503);
     this.service.pool.report(this.server!, reason, detail);
     if (this.gone || this.phase !== Phase.Exchange) return;
     (this.tried ??= new Set()).add(this.server!);

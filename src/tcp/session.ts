@@ -6,9 +6,8 @@
  * client is paused past 64 KiB) and replayed to the server that answers.
  */
 import type { Sweepable } from "../net/sweep.ts";
-import { clock } from "../net/clock.ts";
 import { connect, type PendingConnect } from "../net/connect.ts";
-import { fdLimit, nearFdLimit } from "../net/fd-limit.ts";
+import { localConnectFailure } from "../net/fd-limit.ts";
 import { Pipe, type PipeOwner } from "../net/pipe.ts";
 import type { ConnectFailure, Sock, SocketEvents } from "../net/types.ts";
 import type { Handshake, HandshakeResult } from "./handshake.ts";
@@ -17,14 +16,6 @@ import type { Service } from "../service.ts";
 import { logEnabled, logger } from "../log.ts";
 
 const log = logger("tcp");
-
-let lastFdWarning = 0;
-function warnFdLimit(sessions: number): void {
-  const now = clock.now;
-  if (now - lastFdWarning < 10_000) return;
-  lastFdWarning = now;
-  log.warn(`out of file descriptors (${sessions} connections, limit ${fdLimit}): refusing new clients; raise the limit (ulimit -n)`);
-}
 
 /** Early client bytes held while connecting before the client is paused. */
 const EARLY_LIMIT = 64 << 10;
@@ -133,8 +124,7 @@ export class TcpSession implements SocketEvents, PipeOwner, Sweepable {
     const server = this.server!;
     const svc = this.service;
     // Out of file descriptors looks like "refused": plb's fault, not the server's.
-    if (reason === "refused" && nearFdLimit(svc.sessions.size * 2)) {
-      warnFdLimit(svc.sessions.size);
+    if (localConnectFailure(reason, svc.sessions.size)) {
       if (!this.gone) {
         this.client.end();
         this.finish();
