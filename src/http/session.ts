@@ -6,7 +6,7 @@
  * answers malformed requests, unavailable and failing servers itself
  * (replies.ts) and closes the client after any framing error.
  */
-import { appendBytes, concatBytes } from "../net/bytes.ts";
+import { concatBytes } from "../net/bytes.ts";
 import { proxyHeaderFor } from "../net/client-address.ts";
 import { localConnectFailure } from "../net/fd-limit.ts";
 import { clock } from "../net/clock.ts";
@@ -47,6 +47,8 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   private phase = Phase.Head;
   /** Client bytes not consumed yet (a partial head, body bytes while connecting, pipelined requests). */
   private inbuf: Uint8Array | undefined;
+  /** The growable buffer behind `inbuf` when pieces were joined. */
+  private store: Uint8Array | undefined;
   private scanFrom = 0;
   private readonly clientAddress: string;
   private clientPaused = false;
@@ -143,8 +145,26 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     this.finish();
   }
 
+  /**
+   * Keep client bytes not consumed yet. A head trickling in small pieces
+   * grows one buffer geometrically (amortised O(n), not a copy per piece);
+   * the buffer is only written past the bytes `inbuf` shows, and only while
+   * `inbuf` still starts at its beginning (nothing of it was handed out).
+   */
   private hold(buf: Uint8Array): void {
-    this.inbuf = appendBytes(this.inbuf, buf);
+    const cur = this.inbuf;
+    const store = this.store;
+    if (cur === undefined) this.inbuf = buf;
+    else if (store && cur.buffer === store.buffer && cur.byteOffset === store.byteOffset && cur.length + buf.length <= store.length) {
+      store.set(buf, cur.length);
+      this.inbuf = store.subarray(0, cur.length + buf.length);
+    } else {
+      const grown = new Uint8Array(Math.max(4096, 2 * (cur.length + buf.length)));
+      grown.set(cur);
+      grown.set(buf, cur.length);
+      this.store = grown;
+      this.inbuf = grown.subarray(0, cur.length + buf.length);
+    }
     if (this.inbuf.length > HOLD_LIMIT && this.phase !== Phase.Head) this.pauseClient();
   }
 

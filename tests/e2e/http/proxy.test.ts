@@ -133,6 +133,22 @@ servers = ["127.0.0.1:${a.port}", "127.0.0.1:${b.port}"]
     expect(a.seen.length + b.seen.length).toBe(before);
   });
 
+  test("a head that trickles in small pieces (10 KB in 7-byte writes) is answered, then the next request on the connection", async () => {
+    let out = "";
+    const s = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data(_s, b) { out += b.toString(); } } });
+    const head = `GET /trickle HTTP/1.1\r\nHost: t\r\nX-Pad: ${"p".repeat(10_000)}\r\n\r\n`;
+    for (let i = 0; i < head.length; i += 7) {
+      s.write(head.slice(i, i + 7));
+      if (i % 700 === 0) await Bun.sleep(1);
+    }
+    s.write("GET /after HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    for (let i = 0; i < 200 && (out.match(/HTTP\/1\.1 200/g)?.length ?? 0) < 2; i++) await Bun.sleep(10);
+    s.end();
+    expect(out.match(/HTTP\/1\.1 200/g)?.length).toBe(2);
+    const seen = [...a.seen, ...b.seen].find((x) => x.url === "/trickle")!;
+    expect(String(seen.headers["x-pad"]).length).toBe(10_000);
+  });
+
   test("Python's http.client gets the same answers", async () => {
     const py = `
 import http.client, sys
