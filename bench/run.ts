@@ -7,7 +7,9 @@
  *                    [--only haproxy|plb] [--no-direct] [--no-pin]
  *
  * `--mode http` runs the http-mode comparison instead (plb vs nginx vs
- * HAProxy as HTTP proxies): bench/http.ts. `--mode tcp` is the default.
+ * HAProxy as HTTP proxies): bench/http.ts. `--mode smtp`: plb's smtp service
+ * vs HAProxy tcp under Postfix's smtp-source/smtp-sink: bench/smtp.ts.
+ * `--mode tcp` is the default.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -46,8 +48,12 @@ if (MODE === "http") {
   const { runHttp } = await import("./http.ts");
   process.exit(await runHttp(argv));
 }
+if (MODE === "smtp") {
+  const { runSmtp } = await import("./smtp.ts");
+  process.exit(await runSmtp(argv));
+}
 if (MODE !== "tcp") {
-  console.error(`bench: --mode must be tcp or http, not "${MODE}"`);
+  console.error(`bench: --mode must be tcp, http or smtp, not "${MODE}"`);
   process.exit(2);
 }
 const BINARY = argv.includes("--binary");
