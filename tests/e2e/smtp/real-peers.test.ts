@@ -128,3 +128,34 @@ servers = ["127.0.0.1:${a.port}"]
   const [m] = await a.messages();
   expect(m.clientAddress).toBe("127.0.0.2");
 });
+
+test("PIPELINING and CHUNKING/BDAT pass through byte-exact (raw client, aiosmtpd)", async () => {
+  const { RawSmtp } = await import("../../support/smtp/clients.ts");
+  const a = await server({ name: "bdat", chunking: true });
+  const { port } = await plbFor([a.port]);
+  const c = await RawSmtp.connect(port);
+  expect((await c.reply()).code).toBe(220);
+  const ehlo = await c.command("EHLO pipe.test");
+  expect(ehlo.lines.some((l) => /^CHUNKING/i.test(l))).toBe(true);
+  // pipelined envelope in one write, then a binary BDAT chunk
+  c.write("MAIL FROM:<a@test>\r\nRCPT TO:<b@test>\r\n");
+  expect((await c.reply()).code).toBe(250);
+  expect((await c.reply()).code).toBe(250);
+  const body = new Uint8Array([...new TextEncoder().encode("Subject: bin\r\n\r\n"), 0xff, 0x00, 0x80, 0x0d, 0x0a]);
+  c.write(`BDAT ${body.length} LAST\r\n`);
+  c.write(body);
+  expect((await c.reply()).code).toBe(250);
+  expect((await c.command("QUIT")).code).toBe(221);
+  const [m] = await a.waitForMessages(1);
+  expect(Buffer.from(m.data).equals(Buffer.from(body))).toBe(true);
+});
+
+test("swaks with --pipeline delivers through plb", async () => {
+  const { swaks } = await import("../../support/smtp/clients.ts");
+  const a = await server({ name: "swaks" });
+  const { port } = await plbFor([a.port]);
+  const r = await swaks(["--server", "127.0.0.1", "--port", String(port), "--to", "b@test", "--from", "a@test", "--pipeline", "--body", "via swaks"]);
+  expect(r.code).toBe(0);
+  const [m] = await a.waitForMessages(1);
+  expect(Buffer.from(m.data).toString()).toContain("via swaks");
+});
