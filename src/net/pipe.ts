@@ -119,7 +119,7 @@ export class Endpoint implements SocketEvents, QueuedWriter {
       }
       if (peer.writeDone) peer.close();
     }
-    this.pipe.sideClosed(err);
+    this.pipe.sideClosed(this, err);
   }
 
   /** Write queued bytes; true when the queue is empty. */
@@ -195,7 +195,11 @@ export class Pipe {
     b.data = this.b;
   }
 
-  sideClosed(err?: Error): void {
+  /** The error that closed side `b` (the server), if it was reset. */
+  serverError: Error | undefined;
+
+  sideClosed(side: Endpoint, err?: Error): void {
+    if (err && side === this.b) this.serverError ??= err;
     if (--this.open === 0) this.owner.pipeClosed(this, err);
   }
 

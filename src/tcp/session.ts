@@ -157,8 +157,12 @@ export class TcpSession implements SocketEvents, PipeOwner, Sweepable {
     return true;
   }
 
-  pipeClosed(): void {
-    this.service.pool.connectionEnd(this.server!);
+  pipeClosed(pipe: Pipe): void {
+    const pool = this.service.pool;
+    pool.connectionEnd(this.server!);
+    // A server that resets a session in the middle has failed that client.
+    const err = pipe.serverError as (Error & { code?: string }) | undefined;
+    if (err) pool.report(this.server!, "reset", `connection reset during a session (${err.code ?? err.message})`);
     this.finish();
   }
 

@@ -109,3 +109,33 @@ test('client_address = "xclient": plb says EHLO and XCLIENT, and the client gets
   expect(session).toMatch(/^EHLO plb\r\nXCLIENT ADDR=127\.0\.0\.1 PORT=\d+ PROTO=ESMTP\r\nehlo client\.test\r\n/i);
   expect(good.messages).toHaveLength(1);
 });
+
+test("a server that resets a session midway closes that client and counts as a failure", async () => {
+  const resetter = Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(s) {
+        s.write("220 resetter ESMTP\r\n");
+      },
+      data(s) {
+        s.terminate(); // RST in the middle of the session
+      },
+    },
+  });
+  cleanups.push(() => resetter.stop(true));
+  const port = await freePort();
+  const plb = await startPlb(`
+server_retry = 1
+timeout_cleanup = 60
+[[service]]
+name = "rst"
+protocol = "smtp"
+listen = ["127.0.0.1:${port}"]
+servers = ["127.0.0.1:${resetter.port}"]
+`);
+  cleanups.push(() => plb.stop());
+  const out = await sendMail(port);
+  expect(out).toStartWith("error"); // the client's session is cut: it will retry later
+  await plb.waitForLog(new RegExp(`127.0.0.1:${resetter.port} of "rst" is down after 1 failure: connection reset during a session`));
+});
