@@ -139,3 +139,13 @@ servers = ["127.0.0.1:${resetter.port}"]
   expect(out).toStartWith("error"); // the client's session is cut: it will retry later
   await plb.waitForLog(new RegExp(`127.0.0.1:${resetter.port} of "rst" is down after 1 failure: connection reset during a session`));
 });
+
+test('a server that does not offer XCLIENT fails with a clear log line; the client goes to one that does', async () => {
+  const plain = fake("plain", "ok");
+  const xc = fake("xc2", "xclient");
+  const { plb, port } = await plbFor([plain, xc], 'client_address = "xclient"\nserver_retry = 1');
+  expect(await sendMail(port)).toStartWith("sent");
+  await plb.waitForLog(new RegExp(`127.0.0.1:${plain.port} of "mail" is down after 1 failure: server does not offer XCLIENT`));
+  expect(xc.messages).toHaveLength(1);
+  expect(plain.conns.some((c) => c.startsWith("EHLO plb\r\nQUIT\r\n"))).toBe(true);
+});

@@ -93,6 +93,15 @@ test('client_address = "proxy-v2": aiosmtpd records the client\'s real address (
   expect(m.clientAddress).toBe("127.0.0.2");
 });
 
+test('client_address = "proxy-v2" with Postfix (smtpd_upstream_proxy_protocol = haproxy): Postfix logs the client\'s real address', async () => {
+  const pf = await startPostfix({ name: "pfp", proxyProtocol: true });
+  cleanups.push(() => pf.stop());
+  const { port } = await plbFor([pf.port], 'client_address = "proxy-v2"');
+  expect((await sendWithSmtplib({ port, source: "127.0.0.2" })).ok).toBe(true);
+  const [m] = await pf.waitForMessages(1);
+  expect(m.clientAddress).toBe("127.0.0.2");
+});
+
 test('client_address = "xclient" with Postfix: Postfix logs the client\'s real address', async () => {
   const pf = await startPostfix({ name: "pfx", xclient: true });
   cleanups.push(() => pf.stop());
@@ -112,14 +121,14 @@ test("STARTTLS passes through end to end (plb does not terminate TLS for SMTP)",
   expect(m.tls).toBeTruthy();
 });
 
-test('client_address = "proxy-v1" on a tcp service: a real PROXY-aware server (aiosmtpd) records the client address', async () => {
+test('client_address = "proxy-v2" on a tcp service: a real PROXY-aware server (aiosmtpd) records the client address', async () => {
   const a = await server({ name: "tcp-pp", proxyProtocol: true });
   const port = await freePort();
   const plb = await startPlb(`
 [[service]]
 name = "raw"
 protocol = "tcp"
-client_address = "proxy-v1"
+client_address = "proxy-v2"
 listen = ["127.0.0.1:${port}"]
 servers = ["127.0.0.1:${a.port}"]
 `);
