@@ -9,41 +9,37 @@
  *                    [--only nginx|haproxy|plb] [--no-direct] [--no-float]
  *                    [--no-pin] [--profile DIR]
  */
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { BALANCER_CPU, descendants, LOAD_CPU, unpin, withCpu, wrk } from "./measure.ts";
+import { type BaseOptions, guarded, parseBase, runRounds, setUp, writeTable } from "./harness.ts";
+import { BALANCER_CPU, LOAD_CPU, withCpu, wrk } from "./measure.ts";
 import {
   BUN,
-  buildBinary,
-  ensureTools,
   freePorts,
-  killAllNow,
   launch,
+  log,
+  nginxHead,
+  nginxKeepalive,
   type Peer,
   plbCommand,
   ROOT,
   SMALL,
+  startHaproxy,
   startNginx,
-  stop,
   stopAll,
   versions,
   waitReady,
 } from "./peers.ts";
-
-const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
+import { busyPercent, cpuTimes, helperShare, tcpOutSegs, threadCpu, userSys } from "./procstat.ts";
+import { leastDisturbed } from "./quiet.ts";
+import { plbSource, snapshotSource } from "./snapshot.ts";
+import { combine, errorLines, fix, int, pct, ratio as ratioOf } from "./table.ts";
 
 // ---------------------------------------------------------------- options
 
-interface Options {
-  binary: boolean;
-  duration: number;
-  rounds: number;
-  only?: string;
-  direct: boolean;
+interface Options extends BaseOptions {
   /** Also measure plb keep-alive with plb allowed on both CPUs (GC threads). */
   float: boolean;
-  pin: boolean;
   /** Run plb under `bun --cpu-prof-md --cpu-prof-dir=DIR`. */
   profile?: string;
 }
@@ -52,23 +48,11 @@ const USAGE =
   "usage: bun bench/run.ts --mode http [--binary] [--duration 1-120] [--rounds 1-10] [--only nginx|haproxy|plb] [--no-direct] [--no-float] [--no-pin] [--profile DIR]";
 
 function parseOptions(argv: string[]): Options | undefined {
-  const opt = (name: string) => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const known = new Set(["--mode", "--binary", "--duration", "--rounds", "--only", "--no-direct", "--no-float", "--no-pin", "--profile"]);
-  const valued = new Set(["--mode", "--duration", "--rounds", "--only", "--profile"]);
-  for (let i = 0; i < argv.length; i++) {
-    if (!known.has(argv[i])) return undefined;
-    if (valued.has(argv[i])) i++;
-  }
+  const base = parseBase(argv, ["--no-float"], ["--profile"], ["nginx", "haproxy", "plb"]);
+  if (!base) return undefined;
+  const { opt } = base;
   const o: Options = {
-    binary: argv.includes("--binary"),
-    duration: Number(opt("duration") ?? 10),
-    rounds: Number(opt("rounds") ?? 1),
-    only: opt("only"),
-    direct: !argv.includes("--no-direct") && !opt("only"),
-    pin: !argv.includes("--no-pin"),
+    ...base.o,
     // Absolute: plb runs with its cwd in the (temporary) source copy.
     profile: opt("profile") && !opt("profile")!.startsWith("--") ? resolve(opt("profile")!) : opt("profile"),
     float: false,
@@ -76,9 +60,6 @@ function parseOptions(argv: string[]): Options | undefined {
   // The unpinned plb run: only when pinning is on (else every run floats), plb
   // is measured, and no profile is taken (one profile per run, of pinned plb).
   o.float = o.pin && !argv.includes("--no-float") && (o.only === undefined || o.only === "plb") && o.profile === undefined;
-  const valid = (n: number, max: number) => Number.isInteger(n) && n >= 1 && n <= max;
-  if (!valid(o.duration, 120) || !valid(o.rounds, 10)) return undefined;
-  if (o.only !== undefined && !["nginx", "haproxy", "plb"].includes(o.only)) return undefined;
   if (o.profile !== undefined && (o.binary || o.profile === "" || o.profile.startsWith("--"))) return undefined;
   return o;
 }
@@ -94,25 +75,7 @@ function startNginxProxy(dir: string, port: number, servers: Backends): Peer {
   const t = (s: string) => join(dir, `nginx-proxy-${s}`);
   writeFileSync(
     conf,
-    `daemon off;
-master_process on;
-worker_processes 1;
-user root;
-pid ${t("pid")};
-error_log ${t("error.log")} warn;
-worker_rlimit_nofile 65536;
-events { worker_connections 16384; }
-http {
-  access_log off;
-  keepalive_timeout 600s;
-  keepalive_requests 10000000;
-  client_header_timeout 600s;
-  client_body_temp_path ${t("body")};
-  proxy_temp_path ${t("proxy")};
-  fastcgi_temp_path ${t("fastcgi")};
-  uwsgi_temp_path ${t("uwsgi")};
-  scgi_temp_path ${t("scgi")};
-  upstream bench_servers {
+    `${nginxHead(t)}${nginxKeepalive(t)}  upstream bench_servers {
 ${servers.map((p) => `    server 127.0.0.1:${p};`).join("\n")}
     keepalive 64;
     keepalive_requests 10000000;
@@ -134,40 +97,6 @@ ${servers.map((p) => `    server 127.0.0.1:${p};`).join("\n")}
   return launch("nginx-proxy", ["nginx", "-p", dir, "-c", conf], BALANCER_CPU, t("stderr.log"));
 }
 
-/** HAProxy mode http: nbthread 1, keep-alive both sides, server connections reused. */
-function startHaproxyHttp(dir: string, port: number, servers: Backends): Peer {
-  const conf = join(dir, "haproxy-http.cfg");
-  writeFileSync(
-    conf,
-    `global
-  nbthread 1
-  maxconn 8000
-
-defaults
-  mode http
-  option http-keep-alive
-  http-reuse always
-  maxconn 8000
-  timeout connect 5s
-  timeout client 600s
-  timeout server 600s
-  timeout http-request 600s
-  timeout http-keep-alive 600s
-
-frontend bench
-  bind 127.0.0.1:${port}
-  default_backend bench_servers
-
-backend bench_servers
-  balance roundrobin
-${servers.map((p, i) => `  server s${i + 1} 127.0.0.1:${p}`).join("\n")}
-`,
-  );
-  const check = Bun.spawnSync(["haproxy", "-c", "-f", conf], { stdout: "pipe", stderr: "pipe" });
-  if (check.exitCode !== 0) throw new Error(`haproxy -c failed:\n${check.stdout}${check.stderr}`);
-  return launch("haproxy", ["haproxy", "-db", "-f", conf], BALANCER_CPU, join(dir, "haproxy-http.log"));
-}
-
 /** The plb configuration: one protocol = "http" service (keys as in plb.toml.example's "web"). */
 export function plbHttpConfig(port: number, servers: Backends): string {
   return `loglevel = "warn"
@@ -184,20 +113,6 @@ pool_max_idle = 256
 `;
 }
 
-/**
- * A copy of src/ (and package.json, node_modules linked) taken when the bench
- * starts: every plb run of every round then runs the same code, even while
- * src/ is being edited. Returns the copy's root.
- */
-function snapshotSource(dir: string): string {
-  const snap = join(dir, "plb-src");
-  mkdirSync(snap);
-  cpSync(join(ROOT, "src"), join(snap, "src"), { recursive: true });
-  for (const f of ["package.json", "bunfig.toml", "tsconfig.json"]) cpSync(join(ROOT, f), join(snap, f));
-  symlinkSync(join(ROOT, "node_modules"), join(snap, "node_modules"));
-  return snap;
-}
-
 function startPlbHttp(dir: string, port: number, servers: Backends, o: Options, cpu: string, src: string): Peer {
   const conf = join(dir, "plb-http.toml");
   writeFileSync(conf, plbHttpConfig(port, servers));
@@ -211,193 +126,11 @@ function startPlbHttp(dir: string, port: number, servers: Backends, o: Options, 
   return launch("plb", [...run, ...args], cpu, join(dir, "plb-http.log"), src);
 }
 
-// ---------------------------------------------------------------- per-thread CPU
-
-/** CPU seconds per thread name of `pid` (all its threads, /proc/PID/task). */
-function threadCpu(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  let tasks: string[] = [];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const t of tasks) {
-    try {
-      const s = readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8");
-      const comm = t === String(pid) ? "main" : s.slice(s.indexOf("(") + 1, s.lastIndexOf(")")).replace(/[\s\d]+$/, "");
-      const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-      out.set(comm, (out.get(comm) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
-    } catch {}
-  }
-  return out;
-}
-
-/** Share of the CPU `pid` used during a run that was not its main (JS) thread, in %. */
-function helperShare(before: Map<string, number>, after: Map<string, number>): { helpers: number; top: string } | undefined {
-  const d = new Map<string, number>();
-  for (const [k, v] of after) d.set(k, v - (before.get(k) ?? 0));
-  const total = [...d.values()].reduce((a, b) => a + b, 0);
-  if (total <= 0) return undefined;
-  const others = [...d].filter(([k]) => k !== "main").sort((a, b) => b[1] - a[1]);
-  const helpers = others.reduce((a, [, v]) => a + v, 0);
-  return {
-    helpers: (helpers / total) * 100,
-    top: others
-      .filter(([, v]) => v > 0)
-      .slice(0, 3)
-      .map(([k, v]) => `${k} ${Math.round((v / total) * 100)}%`)
-      .join(", "),
-  };
-}
-
-/** Busy, softirq+irq and total jiffies of each CPU (/proc/stat: all but idle and iowait are busy). */
-function cpuTimes(): { busy: number; irq: number; total: number }[] {
-  return readFileSync("/proc/stat", "utf8")
-    .split("\n")
-    .filter((l) => /^cpu\d+ /.test(l))
-    .map((l) => {
-      const f = l.trim().split(/\s+/).slice(1).map(Number);
-      const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-      return { busy: total - f[3] - f[4], irq: f[5] + f[6], total };
-    });
-}
-
-/** % busy (of which irq+softirq) of each CPU between two cpuTimes() readings, e.g. "98 (31) / 90 (12)". */
-function busyPercent(a: ReturnType<typeof cpuTimes>, b: ReturnType<typeof cpuTimes>): string {
-  return b
-    .map((x, i) => {
-      const t = Math.max(1, x.total - (a[i]?.total ?? 0));
-      const p = (v: number) => Math.round((v / t) * 100);
-      return `${p(x.busy - (a[i]?.busy ?? 0))} (${p(x.irq - (a[i]?.irq ?? 0))})`;
-    })
-    .join(" / ");
-}
-
-/** TCP segments sent on this host so far (/proc/net/snmp OutSegs; loopback: also the segments received). */
-function tcpOutSegs(): number {
-  const lines = readFileSync("/proc/net/snmp", "utf8").split("\n").filter((l) => l.startsWith("Tcp:"));
-  const names = lines[0].split(/\s+/);
-  const values = lines[1].split(/\s+/);
-  return Number(values[names.indexOf("OutSegs")]);
-}
-
-/** User and system CPU seconds of `pid` and its descendants (all threads). */
-function userSys(pid: number): [user: number, sys: number] {
-  let u = 0;
-  let k = 0;
-  for (const p of [pid, ...descendants(pid)]) {
-    try {
-      const st = readFileSync(`/proc/${p}/stat`, "utf8");
-      const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
-      u += Number(f[11]);
-      k += Number(f[12]);
-    } catch {}
-  }
-  return [u / 100, k / 100];
-}
-
-// ---------------------------------------------------------------- other load on the machine
-
-/**
- * user+nice+system+irq+softirq jiffies of all CPUs. Tick accounting charges
- * irq/softirq ticks to the task that was running too, so this compares with
- * the processes' utime+stime (steal and idle left out).
- */
-function machineProcessJiffies(): number {
-  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-  return f[0] + f[1] + f[2] + f[5] + f[6];
-}
-
-/** CPU jiffies of this bench process (with its reaped children: wrk) and all its live descendants. */
-function benchJiffies(): number {
-  const fields = (pid: number) => {
-    try {
-      const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-      return s.slice(s.lastIndexOf(")") + 2).split(" ").map(Number);
-    } catch {
-      return undefined;
-    }
-  };
-  const me = fields(process.pid);
-  let j = me ? me[11] + me[12] + me[13] + me[14] : 0; // utime stime cutime cstime
-  for (const d of descendants(process.pid)) {
-    const f = fields(d);
-    if (f) j += f[11] + f[12];
-  }
-  return j;
-}
-
-/** CPU jiffies of kernel threads (kthreadd and its children: ksoftirqd, kworkers), which mostly carry this bench's own network work. */
-function kernelThreadJiffies(): number {
-  let j = 0;
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const s = readFileSync(`/proc/${e}/stat`, "utf8");
-      const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-      if (e === "2" || f[1] === "2") j += Number(f[11]) + Number(f[12]);
-    } catch {}
-  }
-  return j;
-}
-
-/** A probe of CPU used by processes this bench did not start (kernel threads left out), in % of one core. */
-class Foreign {
-  private readonly m0 = machineProcessJiffies();
-  private readonly b0 = benchJiffies();
-  private readonly k0 = kernelThreadJiffies();
-  private readonly t0 = performance.now();
-  percent(): number {
-    const j = machineProcessJiffies() - this.m0 - (benchJiffies() - this.b0) - (kernelThreadJiffies() - this.k0);
-    return Math.max(0, j / 100 / ((performance.now() - this.t0) / 1000)) * 100;
-  }
-}
-
-/**
- * Wait (up to `maxMs`) until other processes on the machine use less than
- * `limit` % of a core over a 1 s sample: a shared box (tests running beside
- * the bench) would otherwise skew the numbers. Returns the last sample.
- */
-async function quiet(limit = 10, maxMs = 90_000): Promise<number> {
-  const deadline = Date.now() + maxMs;
-  let warned = false;
-  for (;;) {
-    const f = new Foreign();
-    await Bun.sleep(1000);
-    const p = f.percent();
-    if (p < limit || Date.now() > deadline) {
-      if (p >= limit) log(`other processes still use ${Math.round(p)}% of a core; measuring anyway`);
-      return p;
-    }
-    if (!warned) log(`other processes use ${Math.round(p)}% of a core; waiting (up to ${maxMs / 1000}s) for a quiet machine`);
-    warned = true;
-  }
-}
-
-/** Runs repeated when other processes used more than QUIET_LIMIT % of a core meanwhile. */
-const ATTEMPTS = 3;
-const QUIET_LIMIT = 10;
-
-/**
- * Run a measurement on a quiet machine: wait for quiet(), run, and if other
- * processes still used more than QUIET_LIMIT % of a core meanwhile, run it
- * again (ATTEMPTS in all), keeping the least disturbed. That share is stored
- * under `key`.
- */
+/** leastDisturbed(), with other processes' CPU stored under `key`. */
 async function undisturbed(what: string, run: () => Promise<Measured>, key: "kaForeign" | "closeForeign"): Promise<Measured> {
-  let best: Measured | undefined;
-  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    await quiet(QUIET_LIMIT);
-    const f = new Foreign();
-    const r = await run();
-    r[key] = f.percent();
-    if (best === undefined || r[key]! < best[key]!) best = r;
-    if (r[key]! < QUIET_LIMIT) break;
-    log(`${what}: other processes used ${Math.round(r[key]!)}% of a core meanwhile; ${attempt < ATTEMPTS ? "running it again" : `keeping the least disturbed of ${ATTEMPTS}`}`);
-    await Bun.sleep(1000);
-  }
-  return best!;
+  const { result, foreign } = await leastDisturbed(what, run);
+  result[key] = foreign;
+  return result;
 }
 
 // ---------------------------------------------------------------- one target, one round
@@ -442,17 +175,18 @@ async function sanity(port: number): Promise<void> {
 
 async function measure(target: Target, dir: string, backends: Backends, o: Options, src: string): Promise<Measured> {
   const m: Measured = {};
-  let peer: Peer | undefined;
-  try {
+  await guarded(target, m, async (own) => {
+    let peer: Peer | undefined;
     let port = backends[0];
     if (target !== "direct") {
       [port] = freePorts(1);
-      peer =
+      peer = own(
         target === "nginx"
           ? startNginxProxy(dir, port, backends)
           : target === "haproxy"
-            ? startHaproxyHttp(dir, port, backends)
-            : startPlbHttp(dir, port, backends, o, target === "plbFloat" ? "0-1" : BALANCER_CPU, src);
+            ? startHaproxy(dir, [{ name: "bench", port, servers: backends }], true)
+            : startPlbHttp(dir, port, backends, o, target === "plbFloat" ? "0-1" : BALANCER_CPU, src),
+      );
       await waitReady(peer, port);
       log(`${target}: pid ${peer.pid}`);
     }
@@ -488,7 +222,7 @@ async function measure(target: Target, dir: string, backends: Backends, o: Optio
         return k;
       }, "kaForeign"),
     );
-    if (target === "plbFloat") return m; // keep-alive only: the GC/threads effect
+    if (target === "plbFloat") return; // keep-alive only: the GC/threads effect
     await Bun.sleep(1000);
 
     log(`${target}: one request per connection ${o.duration}s`);
@@ -501,53 +235,13 @@ async function measure(target: Target, dir: string, backends: Backends, o: Optio
         return c;
       }, "closeForeign"),
     );
-  } catch (err) {
-    m.error = (err as Error).message;
-    log(`${target}: FAILED: ${m.error}`);
-  } finally {
-    if (peer) await stop(peer);
-  }
+  });
   return m;
-}
-
-function median(v: number[]): number {
-  v.sort((a, b) => a - b);
-  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-}
-
-/** Median of each number over rounds (other processes' CPU: the maximum); strings: the first one. */
-function combine(rounds: Measured[]): Measured | undefined {
-  if (rounds.length === 0) return undefined;
-  const out: Record<string, number | string> = {};
-  const keys = new Set(rounds.flatMap((r) => Object.keys(r))) as Set<keyof Measured>;
-  for (const k of keys) {
-    const vals = rounds.map((r) => r[k]).filter((x) => x !== undefined);
-    if (typeof vals[0] === "string") out[k] = vals[0];
-    else {
-      const nums = (vals as number[]).filter((x) => Number.isFinite(x));
-      // Disturbance by other processes: the worst round, not the median.
-      if (nums.length) out[k] = k.endsWith("Foreign") ? Math.max(...nums) : median(nums);
-    }
-  }
-  return out as Measured;
 }
 
 // ---------------------------------------------------------------- table
 
-const int = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "n/a" : Math.round(n).toLocaleString("en-US"));
-const fix = (d: number) => (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "n/a" : n.toFixed(d));
-const pct = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "—" : `${Math.round(n)}%`);
-
 type NumKey = Exclude<keyof Measured, "error" | "helperDetail" | "kaBusy">;
-
-function plbSource(o: Options): string {
-  if (o.binary) return "dist/plb (bun build --compile)";
-  const head = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: ROOT, stdout: "pipe", stderr: "ignore" }).stdout.toString().trim();
-  const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--", "src"], { cwd: ROOT, stdout: "pipe", stderr: "ignore" }).stdout.toString().trim();
-  return `src/cli.ts (bun; a copy of src/ taken at start) at ${head || "?"}${dirty ? " + uncommitted changes in src/" : ""}${
-    o.profile ? ", under --cpu-prof-md" : ""
-  }`;
-}
 
 const LABEL: Record<Target, string> = { direct: "nginx direct", nginx: "nginx proxy", haproxy: "HAProxy", plb: "plb", plbFloat: "plb not pinned" };
 
@@ -562,11 +256,7 @@ function perRound(runs: Record<Target, Measured[]>): string[] {
 function render(r: Record<Target, Measured | undefined>, o: Options, source: string, runs: Record<Target, Measured[]>): string {
   const { direct: d, nginx: n, haproxy: h, plb: p, plbFloat: pf } = r;
   const cell = (m: Measured | undefined, k: NumKey, fmt: (x?: number) => string) => (m ? fmt(m[k]) : "—");
-  const ratio = (k: NumKey, other: Measured | undefined) => {
-    const a = p?.[k];
-    const b = other?.[k];
-    return a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : undefined;
-  };
+  const ratio = (k: NumKey, other: Measured | undefined) => ratioOf(p?.[k], other?.[k]);
   const q = (x: number | undefined) => (x === undefined ? "n/a" : `${x.toFixed(2)}×`);
   const verdict = (x: number | undefined, min: number) => (x === undefined ? "n/a" : x >= min ? "PASS" : "FAIL");
   const rows: string[] = [];
@@ -606,9 +296,7 @@ function render(r: Record<Target, Measured | undefined>, o: Options, source: str
             m.kaHelpers !== undefined ? `${pct(m.kaHelpers)} (${m.helperDetail || "—"})` : "—"
           } | ${pct(m.kaForeign)} / ${pct(m.closeForeign)} |`,
         ];
-  const errors = (Object.entries(r) as [Target, Measured | undefined][])
-    .filter(([, m]) => m?.error)
-    .map(([t, m]) => `- **${t} failed:** ${m!.error!.split("\n").slice(0, 6).join(" / ")}`);
+  const errors = errorLines(r);
 
   return [
     "# plb vs nginx vs HAProxy (http mode)",
@@ -669,25 +357,12 @@ export async function runHttp(argv: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  if (!o.pin) unpin();
-  ensureTools();
-  if (o.binary) {
-    log("building dist/plb");
-    buildBinary();
-  }
+  const dir = setUp(o, "http");
   if (o.profile) mkdirSync(o.profile, { recursive: true });
-  const dir = mkdtempSync(join(tmpdir(), "plb-bench-http-"));
-  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    process.on(sig, () => {
-      killAllNow();
-      rmSync(dir, { recursive: true, force: true });
-      process.exit(130);
-    });
-  }
   try {
     log(`writing content and configs in ${dir}`);
     const src = o.binary ? ROOT : snapshotSource(dir);
-    const source = plbSource(o); // describes the snapshot just taken
+    const source = plbSource(o.binary, o.profile); // describes the snapshot just taken
     const www = join(dir, "www");
     mkdirSync(www);
     writeFileSync(join(www, SMALL), `${"x".repeat(99)}\n`); // 100 bytes, as in tcp mode
@@ -701,19 +376,10 @@ export async function runHttp(argv: string[]): Promise<number> {
       return o.only === undefined || o.only === t;
     });
     const runs: Record<Target, Measured[]> = { direct: [], nginx: [], haproxy: [], plb: [], plbFloat: [] };
-    for (let round = 1; round <= o.rounds; round++) {
-      if (o.rounds > 1) log(`round ${round}/${o.rounds}`);
-      for (const t of targets) {
-        runs[t].push(await measure(t, dir, backends, o, src));
-        await Bun.sleep(1000);
-      }
-    }
-    const results = Object.fromEntries(TARGETS.map((t) => [t, combine(runs[t])])) as Record<Target, Measured | undefined>;
+    await runRounds(o.rounds, targets, runs, (t) => measure(t, dir, backends, o, src));
+    const results = Object.fromEntries(TARGETS.map((t) => [t, combine<Measured>(runs[t])])) as Record<Target, Measured | undefined>;
     const table = render(results, o, source, runs);
-    process.stdout.write(`\n${table}`);
-    mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-    writeFileSync(join(ROOT, "bench/results/latest-http.md"), table);
-    log("written to bench/results/latest-http.md");
+    writeTable("latest-http.md", table);
     if (o.profile) log(`plb CPU profile(s) in ${o.profile}`);
     return Object.values(results).some((m) => m?.error) ? 1 : 0;
   } finally {

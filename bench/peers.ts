@@ -9,6 +9,9 @@ import type { Subprocess } from "bun";
 import { BALANCER_CPU, descendants, killClients, LOAD_CPU } from "./measure.ts";
 
 export const ROOT = join(import.meta.dir, "..");
+
+/** A progress line on stderr. */
+export const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
 export const BUN = existsSync(join(ROOT, "node_modules/.bin/bun")) ? join(ROOT, "node_modules/.bin/bun") : process.execPath;
 
 export interface Peer {
@@ -172,12 +175,13 @@ export function writeContent(dir: string): string {
 
 // ---------------------------------------------------------------- nginx
 
-export function startNginx(dir: string, www: string, name: string, port: number): Peer {
-  const conf = join(dir, `${name}.conf`);
-  const t = (s: string) => join(dir, `${name}-${s}`);
-  writeFileSync(
-    conf,
-    `daemon off;
+/**
+ * The start of an nginx configuration (1 worker, files named by `t`) up to and
+ * with "http {" and "access_log off;"; nginxKeepalive: long keep-alive and
+ * temporary paths, inside http { }. Shared with http mode's nginx proxy.
+ */
+export function nginxHead(t: (s: string) => string): string {
+  return `daemon off;
 master_process on;
 worker_processes 1;
 user root;
@@ -187,12 +191,11 @@ worker_rlimit_nofile 65536;
 events { worker_connections 16384; }
 http {
   access_log off;
-  default_type application/octet-stream;
-  sendfile on;
-  tcp_nopush on;
-  tcp_nodelay on;
-  open_file_cache max=16;
-  keepalive_timeout 600s;
+`;
+}
+
+export function nginxKeepalive(t: (s: string) => string): string {
+  return `  keepalive_timeout 600s;
   keepalive_requests 10000000;
   client_header_timeout 600s;
   client_body_temp_path ${t("body")};
@@ -200,7 +203,20 @@ http {
   fastcgi_temp_path ${t("fastcgi")};
   uwsgi_temp_path ${t("uwsgi")};
   scgi_temp_path ${t("scgi")};
-  server {
+`;
+}
+
+export function startNginx(dir: string, www: string, name: string, port: number): Peer {
+  const conf = join(dir, `${name}.conf`);
+  const t = (s: string) => join(dir, `${name}-${s}`);
+  writeFileSync(
+    conf,
+    `${nginxHead(t)}  default_type application/octet-stream;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  open_file_cache max=16;
+${nginxKeepalive(t)}  server {
     listen 127.0.0.1:${port} backlog=4096;
     root ${www};
     location / { }
@@ -220,8 +236,13 @@ export interface Route {
   readonly servers: readonly number[];
 }
 
-export function startHaproxy(dir: string, routes: readonly Route[]): Peer {
-  const conf = join(dir, "haproxy.cfg");
+/**
+ * HAProxy, nbthread 1, roundrobin. `http`: mode http with keep-alive on both
+ * sides and server connections reused (http mode); else mode tcp.
+ */
+export function startHaproxy(dir: string, routes: readonly Route[], http = false): Peer {
+  const name = http ? "haproxy-http" : "haproxy";
+  const conf = join(dir, `${name}.cfg`);
   const fronts = routes
     .map(
       (r) => `
@@ -242,16 +263,16 @@ ${r.servers.map((p, i) => `  server s${i + 1} 127.0.0.1:${p}`).join("\n")}
   maxconn 8000
 
 defaults
-  mode tcp
+  mode ${http ? "http\n  option http-keep-alive\n  http-reuse always" : "tcp"}
   maxconn 8000
   timeout connect 5s
   timeout client 600s
   timeout server 600s
-${fronts}`,
+${http ? "  timeout http-request 600s\n  timeout http-keep-alive 600s\n" : ""}${fronts}`,
   );
   const check = Bun.spawnSync(["haproxy", "-c", "-f", conf], { stdout: "pipe", stderr: "pipe" });
   if (check.exitCode !== 0) throw new Error(`haproxy -c failed:\n${check.stdout}${check.stderr}`);
-  return launch("haproxy", ["haproxy", "-db", "-f", conf], BALANCER_CPU, join(dir, "haproxy.log"));
+  return launch("haproxy", ["haproxy", "-db", "-f", conf], BALANCER_CPU, join(dir, `${name}.log`));
 }
 
 export function plbCommand(binary: boolean): string[] {

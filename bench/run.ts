@@ -11,7 +11,7 @@
  * vs HAProxy tcp under Postfix's smtp-source/smtp-sink: bench/smtp.ts.
  * `--mode tcp` is the default.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { download, idleCost, IdleBackends, unpin, withCpu, wrk } from "./measure.ts";
@@ -22,8 +22,8 @@ import {
   ensureTools,
   freePorts,
   killAllNow,
+  log,
   type Peer,
-  ROOT,
   type Route,
   SMALL,
   startHaproxy,
@@ -35,6 +35,8 @@ import {
   waitReady,
   writeContent,
 } from "./peers.ts";
+import { guarded, runRounds, writeTable } from "./harness.ts";
+import { errorLines, fix, int, ratio as ratioOf } from "./table.ts";
 
 // ---------------------------------------------------------------- options
 
@@ -96,8 +98,6 @@ interface Measured {
   error?: string;
 }
 
-const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
-
 // ---------------------------------------------------------------- one target, one round
 
 interface Ctx {
@@ -109,8 +109,8 @@ interface Ctx {
 
 async function measure(target: Target, ctx: Ctx): Promise<Measured> {
   const m: Measured = {};
-  let peer: Peer | undefined;
-  try {
+  await guarded(target, m, async (own) => {
+    let peer: Peer | undefined;
     let port = ctx.nginx[0];
     if (target !== "direct") {
       const [front, idleFront] = freePorts(2);
@@ -118,7 +118,7 @@ async function measure(target: Target, ctx: Ctx): Promise<Measured> {
         { name: "bench", port: front, servers: ctx.nginx },
         { name: "idle", port: idleFront, servers: ctx.idlePorts },
       ];
-      peer = target === "haproxy" ? startHaproxy(ctx.dir, routes) : startPlb(ctx.dir, routes, BINARY);
+      peer = own(target === "haproxy" ? startHaproxy(ctx.dir, routes) : startPlb(ctx.dir, routes, BINARY));
       await waitReady(peer, front);
       await waitReady(peer, idleFront);
       port = front;
@@ -152,12 +152,7 @@ async function measure(target: Target, ctx: Ctx): Promise<Measured> {
       }
     });
     if (dlCpu) Object.assign(m, { dlCpu: dlCpu.percent, msPer100MB: (dlCpu.seconds * 1e3 * 1e8) / (3 * BIG_BYTES) });
-  } catch (err) {
-    m.error = (err as Error).message;
-    log(`${target}: FAILED: ${m.error}`);
-  } finally {
-    if (peer) await stop(peer);
-  }
+  });
   return m;
 }
 
@@ -179,8 +174,6 @@ function combine(rounds: Measured[]): Measured | undefined {
 
 // ---------------------------------------------------------------- table
 
-const int = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "n/a" : Math.round(n).toLocaleString("en-US"));
-const fix = (d: number) => (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "n/a" : n.toFixed(d));
 const pct = (n: number | undefined) => (n === undefined ? "—" : `${Math.round(n)}%`);
 const mib = (n: number | undefined) => (n === undefined ? "?" : (n / 2 ** 20).toFixed(1));
 
@@ -188,11 +181,7 @@ function render(r: Record<Target, Measured | undefined>): string {
   const { direct: d, haproxy: h, plb: p } = r;
   type Key = Exclude<keyof Measured, "error">;
   const cell = (m: Measured | undefined, k: Key, fmt: (n?: number) => string) => (m ? fmt(m[k] as number | undefined) : "—");
-  const ratio = (k: Key) => {
-    const a = p?.[k] as number | undefined;
-    const b = h?.[k] as number | undefined;
-    return a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : undefined;
-  };
+  const ratio = (k: Key) => ratioOf(p?.[k] as number | undefined, h?.[k] as number | undefined);
   const verdict = (ok: boolean | undefined) => (ok === undefined ? "n/a" : ok ? "PASS" : "FAIL");
   const rows: string[] = [];
   const row = (metric: string, k: Key, fmt: (n?: number) => string, target: string, result: string, showDirect = true) => {
@@ -233,9 +222,7 @@ function render(r: Record<Target, Measured | undefined>): string {
             m.idleProxied !== undefined ? `${mib(m.idleBefore)} → ${mib(m.idleAfter)} (${int(m.idleProxied)}/${int(IDLE)} proxied)` : "—"
           } |`,
         ];
-  const errors = (Object.entries(r) as [Target, Measured | undefined][])
-    .filter(([, m]) => m?.error)
-    .map(([t, m]) => `- **${t} failed:** ${m!.error!.split("\n").slice(0, 6).join(" / ")}`);
+  const errors = errorLines(r);
 
   return [
     "# plb vs HAProxy (tcp mode)",
@@ -294,19 +281,10 @@ async function main(): Promise<number> {
 
     const targets: Target[] = [...(DIRECT ? ["direct" as const] : []), ...(ONLY !== "plb" ? ["haproxy" as const] : []), ...(ONLY !== "haproxy" ? ["plb" as const] : [])];
     const runs: Record<Target, Measured[]> = { direct: [], haproxy: [], plb: [] };
-    for (let round = 1; round <= ROUNDS; round++) {
-      if (ROUNDS > 1) log(`round ${round}/${ROUNDS}`);
-      for (const t of targets) {
-        runs[t].push(await measure(t, ctx));
-        await Bun.sleep(1000);
-      }
-    }
+    await runRounds(ROUNDS, targets, runs, (t) => measure(t, ctx));
     const results = { direct: combine(runs.direct), haproxy: combine(runs.haproxy), plb: combine(runs.plb) };
     const table = render(results);
-    process.stdout.write(`\n${table}`);
-    mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-    writeFileSync(join(ROOT, "bench/results/latest.md"), table);
-    log("written to bench/results/latest.md");
+    writeTable("latest.md", table);
     return Object.values(results).some((m) => m?.error) ? 1 : 0;
   } finally {
     await stopAll();

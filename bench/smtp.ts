@@ -9,18 +9,16 @@
  *   bun bench/run.ts --mode smtp [--binary] [--duration 10] [--rounds 1]
  *                    [--only haproxy|plb] [--no-direct] [--no-pin]
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { BALANCER_CPU, descendants, LOAD_CPU, unpin, withCpu } from "./measure.ts";
+import { type BaseOptions, guarded, parseBase, runRounds, setUp, writeTable } from "./harness.ts";
+import { BALANCER_CPU, LOAD_CPU, withCpu } from "./measure.ts";
 import {
   BUN,
-  buildBinary,
-  ensureTools,
   freePorts,
-  killAllNow,
   launch,
+  log,
   type Peer,
   plbCommand,
   ROOT,
@@ -30,8 +28,9 @@ import {
   versions,
   waitReady,
 } from "./peers.ts";
-
-const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
+import { leastDisturbed } from "./quiet.ts";
+import { plbSource, snapshotSource } from "./snapshot.ts";
+import { combine, errorLines, fix, int, pct, ratio as ratioOf } from "./table.ts";
 
 const SOURCE = "/usr/sbin/smtp-source";
 const SINK = "/usr/sbin/smtp-sink";
@@ -42,41 +41,9 @@ const DOWN_CONNS = 200;
 
 // ---------------------------------------------------------------- options
 
-interface Options {
-  binary: boolean;
-  duration: number;
-  rounds: number;
-  only?: string;
-  direct: boolean;
-  pin: boolean;
-}
+type Options = BaseOptions;
 
 const USAGE = "usage: bun bench/run.ts --mode smtp [--binary] [--duration 1-120] [--rounds 1-10] [--only haproxy|plb] [--no-direct] [--no-pin]";
-
-function parseOptions(argv: string[]): Options | undefined {
-  const opt = (name: string) => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const known = new Set(["--mode", "--binary", "--duration", "--rounds", "--only", "--no-direct", "--no-pin"]);
-  const valued = new Set(["--mode", "--duration", "--rounds", "--only"]);
-  for (let i = 0; i < argv.length; i++) {
-    if (!known.has(argv[i])) return undefined;
-    if (valued.has(argv[i])) i++;
-  }
-  const o: Options = {
-    binary: argv.includes("--binary"),
-    duration: Number(opt("duration") ?? 10),
-    rounds: Number(opt("rounds") ?? 1),
-    only: opt("only"),
-    direct: !argv.includes("--no-direct") && !opt("only"),
-    pin: !argv.includes("--no-pin"),
-  };
-  const valid = (n: number, max: number) => Number.isInteger(n) && n >= 1 && n <= max;
-  if (!valid(o.duration, 120) || !valid(o.rounds, 10)) return undefined;
-  if (o.only !== undefined && !["haproxy", "plb"].includes(o.only)) return undefined;
-  return o;
-}
 
 /** smtp-source and smtp-sink come with Debian's postfix package. */
 function ensurePostfixTools(): void {
@@ -129,16 +96,6 @@ function startPlbSmtp(dir: string, name: string, config: string, o: Options, src
   return launch(name, [...cmd, ...args], BALANCER_CPU, join(dir, `${name}.log`), src);
 }
 
-/** A copy of src/ taken at start (as in http mode): every round runs the same code. */
-function snapshotSource(dir: string): string {
-  const snap = join(dir, "plb-src");
-  mkdirSync(snap);
-  cpSync(join(ROOT, "src"), join(snap, "src"), { recursive: true });
-  for (const f of ["package.json", "bunfig.toml", "tsconfig.json"]) if (existsSync(join(ROOT, f))) cpSync(join(ROOT, f), join(snap, f));
-  symlinkSync(join(ROOT, "node_modules"), join(snap, "node_modules"));
-  return snap;
-}
-
 // ---------------------------------------------------------------- smtp-source
 
 const clients = new Set<Subprocess>();
@@ -176,69 +133,6 @@ async function calibrate(port: number, keepOpen: boolean, duration: number): Pro
   return n;
 }
 
-// ---------------------------------------------------------------- other load on the machine (as in http mode)
-
-function machineProcessJiffies(): number {
-  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-  return f[0] + f[1] + f[2] + f[5] + f[6];
-}
-
-function fields(pid: number | string): number[] | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return s.slice(s.lastIndexOf(")") + 2).split(" ").map(Number);
-  } catch {
-    return undefined;
-  }
-}
-
-/** This bench process (with reaped children) and its live descendants, plus kernel threads. */
-function ownJiffies(): number {
-  const me = fields(process.pid);
-  let j = me ? me[11] + me[12] + me[13] + me[14] : 0;
-  for (const d of descendants(process.pid)) {
-    const f = fields(d);
-    if (f) j += f[11] + f[12];
-  }
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    const f = fields(e);
-    if (f && (e === "2" || f[1] === 2)) j += f[11] + f[12];
-  }
-  return j;
-}
-
-/** CPU used by processes this bench did not start (kernel threads left out), % of one core. */
-class Foreign {
-  private readonly m0 = machineProcessJiffies();
-  private readonly o0 = ownJiffies();
-  private readonly t0 = performance.now();
-  percent(): number {
-    const j = machineProcessJiffies() - this.m0 - (ownJiffies() - this.o0);
-    return Math.max(0, j / 100 / ((performance.now() - this.t0) / 1000)) * 100;
-  }
-}
-
-const QUIET_LIMIT = 10;
-const ATTEMPTS = 3;
-
-async function quiet(maxMs = 90_000): Promise<void> {
-  const deadline = Date.now() + maxMs;
-  let warned = false;
-  for (;;) {
-    const f = new Foreign();
-    await Bun.sleep(1000);
-    const p = f.percent();
-    if (p < QUIET_LIMIT) return;
-    if (Date.now() > deadline) {
-      log(`other processes still use ${Math.round(p)}% of a core; measuring anyway`);
-      return;
-    }
-    if (!warned) log(`other processes use ${Math.round(p)}% of a core; waiting (up to ${maxMs / 1000}s) for a quiet machine`);
-    warned = true;
-  }
-}
-
 // ---------------------------------------------------------------- one target, one round
 
 type Target = "direct" | "haproxy" | "plb";
@@ -270,37 +164,32 @@ async function loadRun(target: Target, port: number, pid: number | undefined, ke
   const what = `${target} ${keepOpen ? "sessions kept open (-d)" : "one session per message"}`;
   log(`${what}: sizing N`);
   const n = await calibrate(port, keepOpen, o.duration);
-  let best: Partial<Measured> | undefined;
-  let bestForeign = Infinity;
-  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    await quiet();
+  const { result: m, foreign } = await leastDisturbed(what, async () => {
     log(`${what}: smtp-source ${keepOpen ? "-d " : ""}-s ${SESSIONS} -m ${n}`);
-    const f = new Foreign();
     const [r, cpu] = await withCpu(pid, () => source(port, n, keepOpen, o.duration * 6 + 30));
-    const foreign = f.percent();
     const us = cpu ? (cpu.seconds * 1e6) / r.messages : undefined;
     const m: Partial<Measured> = keepOpen
-      ? { keepRate: r.rate, keepMsgs: r.messages, keepSecs: r.seconds, keepCpu: cpu?.percent, keepUs: us, keepForeign: foreign }
-      : { oneRate: r.rate, oneMsgs: r.messages, oneSecs: r.seconds, oneCpu: cpu?.percent, oneUs: us, oneForeign: foreign };
-    if (foreign < bestForeign) [best, bestForeign] = [m, foreign];
-    if (foreign < QUIET_LIMIT) break;
-    log(`${what}: other processes used ${Math.round(foreign)}% of a core meanwhile; ${attempt < ATTEMPTS ? "running it again" : "keeping the least disturbed"}`);
-    await Bun.sleep(1000);
-  }
-  return best!;
+      ? { keepRate: r.rate, keepMsgs: r.messages, keepSecs: r.seconds, keepCpu: cpu?.percent, keepUs: us }
+      : { oneRate: r.rate, oneMsgs: r.messages, oneSecs: r.seconds, oneCpu: cpu?.percent, oneUs: us };
+    return m;
+  });
+  if (keepOpen) m.keepForeign = foreign;
+  else m.oneForeign = foreign;
+  return m;
 }
 
 async function measure(target: Target, dir: string, sinks: readonly number[], o: Options, src: string): Promise<Measured> {
   const m: Measured = {};
-  let peer: Peer | undefined;
-  try {
+  await guarded(target, m, async (own) => {
+    let peer: Peer | undefined;
     let port = sinks[0];
     if (target !== "direct") {
       [port] = freePorts(1);
-      peer =
+      peer = own(
         target === "haproxy"
           ? startHaproxy(dir, [{ name: "bench", port, servers: sinks }])
-          : startPlbSmtp(dir, "plb-smtp", plbSmtpConfig(port, sinks), o, src);
+          : startPlbSmtp(dir, "plb-smtp", plbSmtpConfig(port, sinks), o, src),
+      );
       await waitReady(peer, port);
       log(`${target}: pid ${peer.pid}`);
     }
@@ -308,12 +197,7 @@ async function measure(target: Target, dir: string, sinks: readonly number[], o:
     Object.assign(m, await loadRun(target, port, peer?.pid, false, o));
     await Bun.sleep(1000);
     Object.assign(m, await loadRun(target, port, peer?.pid, true, o));
-  } catch (err) {
-    m.error = (err as Error).message;
-    log(`${target}: FAILED: ${m.error}`);
-  } finally {
-    if (peer) await stop(peer);
-  }
+  });
   return m;
 }
 
@@ -394,46 +278,12 @@ async function measureDown(dir: string, o: Options, src: string): Promise<Partia
 
 // ---------------------------------------------------------------- table
 
-function median(v: number[]): number {
-  v.sort((a, b) => a - b);
-  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-}
-
-function combine(rounds: Measured[]): Measured | undefined {
-  if (rounds.length === 0) return undefined;
-  const out: Record<string, number | string> = {};
-  for (const k of new Set(rounds.flatMap((r) => Object.keys(r))) as Set<keyof Measured>) {
-    const vals = rounds.map((r) => r[k]).filter((x) => x !== undefined);
-    if (typeof vals[0] === "string") out[k] = vals[0];
-    else {
-      const nums = (vals as number[]).filter((x) => Number.isFinite(x));
-      if (nums.length) out[k] = k.endsWith("Foreign") ? Math.max(...nums) : median(nums);
-    }
-  }
-  return out as Measured;
-}
-
-const int = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "n/a" : Math.round(n).toLocaleString("en-US"));
-const fix = (d: number) => (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "n/a" : n.toFixed(d));
-const pct = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "—" : `${Math.round(n)}%`);
-
-function plbSource(o: Options): string {
-  if (o.binary) return "dist/plb (bun build --compile)";
-  const git = (args: string[]) => Bun.spawnSync(["git", ...args], { cwd: ROOT, stdout: "pipe", stderr: "ignore" }).stdout.toString().trim();
-  const dirty = git(["status", "--porcelain", "--", "src"]);
-  return `src/cli.ts (bun; a copy of src/ taken at start) at ${git(["rev-parse", "--short", "HEAD"]) || "?"}${dirty ? " + uncommitted changes in src/" : ""}`;
-}
-
 type NumKey = Exclude<keyof Measured, "error">;
 
 function render(r: Record<Target, Measured | undefined>, down: Partial<Measured> | undefined, o: Options, source: string): string {
   const { direct: d, haproxy: h, plb: p } = r;
   const cell = (m: Measured | undefined, k: NumKey, fmt: (x?: number) => string) => (m ? fmt(m[k]) : "—");
-  const ratio = (k: NumKey) => {
-    const a = p?.[k];
-    const b = h?.[k];
-    return a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : undefined;
-  };
+  const ratio = (k: NumKey) => ratioOf(p?.[k], h?.[k]);
   const rows: string[] = [];
   const row = (metric: string, k: NumKey, fmt: (x?: number) => string, target: string, result: string, showDirect: boolean) => {
     const q = ratio(k);
@@ -462,7 +312,7 @@ function render(r: Record<Target, Measured | undefined>, down: Partial<Measured>
           `| ${name} | ${int(m.oneMsgs)} in ${fix(2)(m.oneSecs)} s | ${pct(m.oneCpu)} | ${int(m.keepMsgs)} in ${fix(2)(m.keepSecs)} s | ${pct(m.keepCpu)} | ${pct(m.oneForeign)} / ${pct(m.keepForeign)} |`,
         ];
   const errors = [
-    ...(Object.entries(r) as [Target, Measured | undefined][]).filter(([, m]) => m?.error).map(([t, m]) => `- **${LABEL[t]} failed:** ${m!.error!.split("\n").slice(0, 6).join(" / ")}`),
+    ...errorLines(r, (t) => LABEL[t]),
     ...(down?.error ? [`- **time to 421 failed:** ${down.error.split("\n").slice(0, 6).join(" / ")}`] : []),
   ];
   return [
@@ -498,33 +348,18 @@ function render(r: Record<Target, Measured | undefined>, down: Partial<Measured>
 // ---------------------------------------------------------------- main
 
 export async function runSmtp(argv: string[]): Promise<number> {
-  const o = parseOptions(argv);
+  const o = parseBase(argv, [], [], ["haproxy", "plb"])?.o;
   if (!o) {
     console.error(USAGE);
     return 2;
   }
-  if (!o.pin) unpin();
-  ensureTools();
-  ensurePostfixTools();
-  if (o.binary) {
-    log("building dist/plb");
-    buildBinary();
-  }
-  const dir = mkdtempSync(join(tmpdir(), "plb-bench-smtp-"));
   const killClients = () => {
     for (const c of clients) c.kill("SIGKILL");
   };
-  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    process.on(sig, () => {
-      killClients();
-      killAllNow();
-      rmSync(dir, { recursive: true, force: true });
-      process.exit(130);
-    });
-  }
+  const dir = setUp(o, "smtp", ensurePostfixTools, killClients);
   try {
     const src = o.binary ? ROOT : snapshotSource(dir);
-    const source = plbSource(o);
+    const source = plbSource(o.binary);
     const sinks = freePorts(2);
     const peers = sinks.map((port, i) => startSink(dir, `sink${i + 1}`, port));
     for (let i = 0; i < peers.length; i++) await waitReady(peers[i], sinks[i]);
@@ -532,13 +367,7 @@ export async function runSmtp(argv: string[]): Promise<number> {
 
     const targets = TARGETS.filter((t) => (t === "direct" ? o.direct : o.only === undefined || o.only === t));
     const runs: Record<Target, Measured[]> = { direct: [], haproxy: [], plb: [] };
-    for (let round = 1; round <= o.rounds; round++) {
-      if (o.rounds > 1) log(`round ${round}/${o.rounds}`);
-      for (const t of targets) {
-        runs[t].push(await measure(t, dir, sinks, o, src));
-        await Bun.sleep(1000);
-      }
-    }
+    await runRounds(o.rounds, targets, runs, (t) => measure(t, dir, sinks, o, src));
     let down: Partial<Measured> | undefined;
     if (o.only !== "haproxy") {
       try {
@@ -547,12 +376,9 @@ export async function runSmtp(argv: string[]): Promise<number> {
         down = { error: (err as Error).message };
       }
     }
-    const results = Object.fromEntries(TARGETS.map((t) => [t, combine(runs[t])])) as Record<Target, Measured | undefined>;
+    const results = Object.fromEntries(TARGETS.map((t) => [t, combine<Measured>(runs[t])])) as Record<Target, Measured | undefined>;
     const table = render(results, down, o, source);
-    process.stdout.write(`\n${table}`);
-    mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-    writeFileSync(join(ROOT, "bench/results/latest-smtp.md"), table);
-    log("written to bench/results/latest-smtp.md");
+    writeTable("latest-smtp.md", table);
     return Object.values(results).some((m) => m?.error) || down?.error ? 1 : 0;
   } finally {
     killClients();
