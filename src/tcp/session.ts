@@ -15,7 +15,7 @@ import type { Server } from "../servers/state.ts";
 import type { Service } from "../service.ts";
 import { logEnabled, logger } from "../log.ts";
 
-const log = logger("tcp");
+const log = logger("relay");
 
 /** Early client bytes held while connecting before the client is paused. */
 const EARLY_LIMIT = 64 << 10;
