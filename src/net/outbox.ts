@@ -61,10 +61,3 @@ export function flush(w: QueuedWriter): SendResult {
   w.queue = NO_QUEUE;
   return SENT;
 }
-
-/** Bytes waiting in a queue (for limits and tests). */
-export function queuedBytes(w: QueuedWriter): number {
-  let n = 0;
-  for (const b of w.queue) n += b.length;
-  return n;
-}
