@@ -1,42 +1,20 @@
-import { afterAll, afterEach, beforeEach, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { afterEach, expect, test } from "bun:test";
 import { isIP } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { roundrobin } from "../src/balance/roundrobin.ts";
 import type { ServerConfig } from "../src/config/types.ts";
-import { setLogFile, setLogLevel } from "../src/log.ts";
+import { captureLogs } from "./support/log-capture.ts";
 import { Scheduler, type NameResolver, type Probe, type ProbeResult } from "../src/scheduler.ts";
 import type { Outcome, Server } from "../src/servers/state.ts";
 import { ServerPool } from "../src/servers/state.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "plb-scheduler-test-"));
-let logPath = "";
-let n = 0;
-const schedulers: Scheduler[] = [];
+const { dir, logLines } = captureLogs("scheduler");
 
-beforeEach(() => {
-  logPath = join(dir, `scheduler-${++n}.log`);
-  setLogFile(logPath);
-  setLogLevel("debug");
-});
+const schedulers: Scheduler[] = [];
 
 afterEach(() => {
   for (const s of schedulers.splice(0)) s.stop();
 });
-
-afterAll(() => {
-  setLogFile(undefined);
-  setLogLevel("info");
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function logLines(): string[] {
-  return readFileSync(logPath, "utf8")
-    .split("\n")
-    .filter((l) => l !== "")
-    .map((l) => l.replace(/^\S+ /, ""));
-}
 
 function cfg(address: string): ServerConfig {
   const at = address.lastIndexOf(":");

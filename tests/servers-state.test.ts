@@ -1,37 +1,13 @@
-import { afterAll, beforeEach, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { expect, test } from "bun:test";
 import { isIP } from "node:net";
 import { findAlgorithm } from "../src/balance/index.ts";
 import type { BalancedServer, Balancer } from "../src/balance/types.ts";
 import type { ServerConfig } from "../src/config/types.ts";
-import { setLogFile, setLogLevel } from "../src/log.ts";
+import { setLogLevel } from "../src/log.ts";
+import { captureLogs } from "./support/log-capture.ts";
 import { Server, ServerPool } from "../src/servers/state.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "plb-state-test-"));
-let logPath = "";
-let n = 0;
-
-beforeEach(() => {
-  logPath = join(dir, `state-${++n}.log`);
-  setLogFile(logPath);
-  setLogLevel("debug");
-});
-
-afterAll(() => {
-  setLogFile(undefined);
-  setLogLevel("info");
-  rmSync(dir, { recursive: true, force: true });
-});
-
-/** Log lines without their timestamp. */
-function logLines(): string[] {
-  return readFileSync(logPath, "utf8")
-    .split("\n")
-    .filter((l) => l !== "")
-    .map((l) => l.replace(/^\S+ /, ""));
-}
+const { logLines } = captureLogs("state");
 
 function count(lines: string[], line: string): number {
   return lines.filter((l) => l === line).length;
