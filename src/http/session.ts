@@ -9,7 +9,7 @@
 import { concatBytes } from "../net/bytes.ts";
 import { proxyHeaderFor } from "../net/client-address.ts";
 import { localConnectFailure } from "../net/fd-limit.ts";
-import { clock } from "../net/clock.ts";
+import { now } from "../net/clock.ts";
 import { connect, type PendingConnect } from "../net/connect.ts";
 import { flush, LOST, NO_QUEUE, QUEUED, type QueuedWriter, send, SENT } from "../net/outbox.ts";
 import { Pipe, type PipeOwner } from "../net/pipe.ts";
@@ -40,7 +40,7 @@ const enum Phase {
 
 export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, UpstreamOwner, PipeOwner {
   queue: Uint8Array[] = NO_QUEUE;
-  last = clock.now;
+  last = now();
   sweepPrev: Sweepable | null = null;
   sweepNext: Sweepable | null = null;
 
@@ -93,7 +93,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   // ---------------------------------------------------------------- client side
 
   onData(buf: Uint8Array): void {
-    this.last = clock.now;
+    this.last = now();
     if (this.phase === Phase.Closing) return;
     if (this.phase === Phase.Exchange && this.up && this.reqBody && !this.reqBody.done && this.inbuf === undefined) {
       this.requestBody(buf);
@@ -418,7 +418,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
         this.ownUp = up;
       } else {
         up.onIdleClose = (u) => this.rt.pool.remove(u.server, u);
-        this.rt.pool.put(up.server, up, clock.now);
+        this.rt.pool.put(up.server, up, now());
       }
     } else up.close();
     if (this.rt.failOn5xx) this.service.pool.report(up.server, head.status >= 500 ? "reset" : "connected", `HTTP ${head.status}`);

@@ -4,7 +4,7 @@
  * exchanges. Events go to the current owner; an idle connection that hears
  * anything from its server (data or close) is dropped.
  */
-import { clock } from "../net/clock.ts";
+import { now } from "../net/clock.ts";
 import { NO_QUEUE, type QueuedWriter } from "../net/outbox.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
 import type { Poolable } from "../servers/pool.ts";
@@ -20,7 +20,7 @@ export interface UpstreamOwner {
 
 export class Upstream implements SocketEvents, QueuedWriter, Poolable {
   queue: Uint8Array[] = NO_QUEUE;
-  last = clock.now;
+  last = now();
   idleSince = 0;
   closed = false;
   /** Exchanges carried so far (0: fresh from connect). */
@@ -37,7 +37,7 @@ export class Upstream implements SocketEvents, QueuedWriter, Poolable {
   }
 
   onData(buf: Uint8Array): void {
-    this.last = clock.now;
+    this.last = now();
     if (this.owner) this.owner.upstreamData(buf);
     else this.close(); // a server must not speak on an idle connection
   }

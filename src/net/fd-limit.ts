@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { logger } from "../log.ts";
-import { clock } from "./clock.ts";
+import { now } from "./clock.ts";
 
 /** Descriptors kept for listeners, probes, DNS, the log file and Bun itself. */
 export const FD_RESERVE = 64;
@@ -39,8 +39,8 @@ let lastWarning = 0;
  */
 export function localConnectFailure(reason: string, sessions: number): boolean {
   if (reason !== "refused" || !nearFdLimit(sessions * 2)) return false;
-  if (clock.now - lastWarning >= 10_000) {
-    lastWarning = clock.now;
+  if (now() - lastWarning >= 10_000) {
+    lastWarning = now();
     logger("net").warn(`out of file descriptors (${sessions} connections, limit ${fdLimit}): refusing new clients; raise the limit (ulimit -n)`);
   }
   return true;

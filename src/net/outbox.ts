@@ -4,7 +4,7 @@
  * the tcp pipe and the http exchange; the caller decides whom to pause when
  * a write is queued (the socket it read the bytes from).
  */
-import { clock } from "./clock.ts";
+import { now } from "./clock.ts";
 import type { Sock } from "./types.ts";
 
 /**
@@ -35,11 +35,11 @@ export function send(w: QueuedWriter, buf: Uint8Array): SendResult {
   }
   const n = w.socket.write(buf);
   if (n === buf.length) {
-    w.last = clock.now;
+    w.last = now();
     return SENT;
   }
   if (n < 0) return LOST;
-  if (n > 0) w.last = clock.now;
+  if (n > 0) w.last = now();
   w.queue = [n === 0 ? buf : buf.subarray(n)];
   return QUEUED;
 }
@@ -51,7 +51,7 @@ export function flush(w: QueuedWriter): SendResult {
     const buf = q[0];
     const n = w.socket.write(buf);
     if (n < 0) return LOST;
-    if (n > 0) w.last = clock.now;
+    if (n > 0) w.last = now();
     if (n < buf.length) {
       q[0] = buf.subarray(n);
       return QUEUED;

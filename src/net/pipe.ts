@@ -9,7 +9,7 @@
  * both sides are closed the pipe tells its owner once.
  */
 import type { Sock, SocketEvents } from "./types.ts";
-import { clock } from "./clock.ts";
+import { now } from "./clock.ts";
 import { flush as flushQueue, LOST, NO_QUEUE, QUEUED, type QueuedWriter, send, SENT } from "./outbox.ts";
 
 export interface PipeOwner {
@@ -50,7 +50,7 @@ export class Endpoint implements SocketEvents, QueuedWriter {
   constructor(socket: Sock, pipe: Pipe) {
     this.socket = socket;
     this.pipe = pipe;
-    this.last = clock.now;
+    this.last = now();
   }
 
   private flag(bit: number): boolean {
@@ -75,7 +75,7 @@ export class Endpoint implements SocketEvents, QueuedWriter {
   set paused(on: boolean) { this.setFlag(PAUSED, on); } // prettier-ignore
 
   onData(buf: Uint8Array): void {
-    this.last = clock.now;
+    this.last = now();
     this.bytesIn += buf.length;
     const to = this.peer;
     if (to.writeDone) return; // the peer is gone: nothing to deliver to
