@@ -11,6 +11,7 @@ import type { Config } from "./config/types.ts";
 import { exitCodeFor, PlbError } from "./errors.ts";
 import { logger, parseLogLevel, setLogFile, setLogLevel } from "./log.ts";
 import { start, type Runtime } from "./main.ts";
+import { prepare } from "./prepare.ts";
 import { isDaemonChild, reportFailure, reportReady, startDaemon } from "./process/daemon.ts";
 
 export const VERSION: string = pkg.version;
@@ -75,6 +76,13 @@ async function main(argv: string[]): Promise<void> {
   if (level === undefined) fail(1, `--loglevel "${args.loglevel}" is not a level (error, warn, info, debug or 0-4)`);
 
   if (args.check) {
+    // What a start does short of binding, chroot, dropping ids and the pid
+    // file; user, group and chroot_dir are checked whoever runs --check.
+    try {
+      prepare(config, { privileges: true });
+    } catch (err) {
+      fail(exitCodeFor(err), (err as Error).message);
+    }
     const servers = config.services.reduce((n, s) => n + s.servers.length, 0);
     const listens = config.services.reduce((n, s) => n + s.listen.length, 0);
     process.stdout.write(

@@ -32,3 +32,10 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof PlbError && err.code.startsWith("CONFIG")) return 1;
   return 2;
 }
+
+/** Why a file could not be read, for messages: "no such file (ENOENT)", "permission denied (EACCES)", … */
+export function fileErrorReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const reason = e.code === "ENOENT" ? "no such file" : e.code === "EACCES" ? "permission denied" : e.code === "EISDIR" ? "is a directory" : e.message;
+  return `${reason}${e.code ? ` (${e.code})` : ""}`;
+}

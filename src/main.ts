@@ -12,7 +12,8 @@ import { Resolver } from "./net/resolve.ts";
 import { dropPrivileges } from "./process/privileges.ts";
 import { removePidFile, writePidFile } from "./process/pidfile.ts";
 import { Scheduler } from "./scheduler.ts";
-import { Service } from "./service.ts";
+import { prepare } from "./prepare.ts";
+import type { Service } from "./service.ts";
 import type { Listener } from "./net/listen.ts";
 
 const log = logger("main");
@@ -45,7 +46,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   });
   const all = config.services.flatMap((s) => [s.timeout_client, s.timeout_server]);
   const sessions = new Sweeper(Sweeper.intervalFor(all));
-  const services = config.services.map((cfg) => new Service(cfg, sessions));
+  // Everything --check checks too (files, certificates, user/group/chroot_dir), before any port is bound.
+  const services = prepare(config, { sessions });
   const scheduler = new Scheduler(resolver);
   let pidWritten: string | undefined;
 

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { algorithms } from "../src/balance/index.ts";
-import { loadConfig, parseConfig } from "../src/config/index.ts";
+import { configLine, loadConfig, parseConfig } from "../src/config/index.ts";
 import type { Diagnostic } from "../src/config/diagnostics.ts";
 import { PlbError } from "../src/errors.ts";
 
@@ -58,7 +58,7 @@ describe("defaults and overrides", () => {
           max_headers: 100,
           max_request_line: 8192,
           pool_max_idle: 256,
-          timeout_pool_idle: 5000,
+          timeout_pool_idle: 1500,
         },
         name: "web",
         protocol: "tcp",
@@ -418,5 +418,24 @@ describe("loadConfig", () => {
     );
     expect(r.stderr.toString()).toContain(`cannot read configuration file ${path}: permission denied (EACCES)`);
     expect(r.exitCode).toBe(1);
+  });
+});
+
+describe("configLine: lines for problems found after parsing (files, certificates, users)", () => {
+  test("global keys, service keys, and keys inside a [service.tls] table", () => {
+    const text = `user = "nobody"\n\n${SERVICE}protocol = "http"\nerror_pages = { 503 = "a.html" }\n[service.tls]\ncert = "c.pem"\nkey = "k.pem"\n`;
+    const config = parseConfig(text, "plb.toml");
+    expect(configLine(config, { key: "user" })).toBe(1);
+    expect(configLine(config, { service: 0 })).toBe(3);
+    expect(configLine(config, { service: 0, key: "error_pages", sub: "503" })).toBe(8); // inline: the key's own line
+    expect(configLine(config, { service: 0, key: "tls" })).toBe(9);
+    expect(configLine(config, { service: 0, key: "tls", sub: "cert" })).toBe(10);
+    expect(configLine(config, { service: 0, key: "tls", sub: "key" })).toBe(11);
+    expect(configLine(config, { key: "chroot_dir" })).toBeUndefined();
+  });
+
+  test("a configuration not made by parseConfig has no lines", () => {
+    const config = parseConfig(SERVICE, "plb.toml");
+    expect(configLine({ ...config }, { service: 0 })).toBeUndefined();
   });
 });

@@ -4,9 +4,10 @@
  * serving with no way back to root.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chownSync, existsSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { checkPrivileges } from "../src/process/privileges.ts";
 import { accepts, BUN, echoOnce, JsonLines, threadStatus } from "./support/child.ts";
 
 const CHILD = join(import.meta.dir, "support", "drop-child.ts");
@@ -125,7 +126,7 @@ describe.skipIf(!isRoot)("dropPrivileges as root", () => {
     const { proc, line } = start({ chroot_dir: tempDir() });
     const failed = await line;
     expect(failed.code).toBe("PRIVILEGES");
-    expect(failed.message).toContain('need "user"');
+    expect(failed.message).toBe('"chroot_dir" needs "user" when started as root');
     expect(await proc.exited).toBe(3);
   });
 
@@ -167,5 +168,39 @@ describe.skipIf(!isRoot)("dropPrivileges as root", () => {
     expect(threadStatus(proc.pid)[0]?.Uid).toBe("65534\t65534\t65534\t65534");
     expect(readlinkSync(`/proc/${proc.pid}/root`)).toBe(root);
     expect(await echoOnce("127.0.0.1", ready.port, "compiled")).toBe("compiled");
+  });
+});
+
+// What a start checks before binding (and --check whoever runs it): no system call changes anything.
+describe("checkPrivileges", () => {
+  test("known user, group and an existing chroot directory: no problem", () => {
+    expect(checkPrivileges({ user: "nobody", group: "nogroup", chroot_dir: tmpdir() })).toEqual([]);
+    expect(checkPrivileges({})).toEqual([]);
+    expect(checkPrivileges({ user: "65534" })).toEqual([]); // numeric, the primary group from /etc/passwd
+  });
+
+  test("every problem at once, each with its key", () => {
+    const file = join(tempDir(), "file");
+    writeFileSync(file, "");
+    expect(checkPrivileges({ user: "plb-no-such-user", group: "plb-no-such-group", chroot_dir: file })).toEqual([
+      { key: "user", message: 'user "plb-no-such-user" not found in /etc/passwd' },
+      { key: "group", message: 'group "plb-no-such-group" not found in /etc/group' },
+      { key: "chroot_dir", message: `chroot_dir ${JSON.stringify(file)} is not a directory` },
+    ]);
+    expect(checkPrivileges({ user: "nobody", chroot_dir: join(file, "sub") })).toEqual([
+      { key: "chroot_dir", message: `chroot_dir ${JSON.stringify(join(file, "sub"))} is not a directory` },
+    ]);
+    expect(checkPrivileges({ user: "nobody", chroot_dir: "/plb-no-such-dir" })).toEqual([
+      { key: "chroot_dir", message: 'chroot_dir "/plb-no-such-dir" does not exist' },
+    ]);
+  });
+
+  test("the rules of a start as root: user root, group or chroot_dir without user, a uid without an entry and no group", () => {
+    expect(checkPrivileges({ user: "root" })).toEqual([{ key: "user", message: 'user "root" is root (uid 0): choose an unprivileged user' }]);
+    expect(checkPrivileges({ group: "nogroup", chroot_dir: tmpdir() })).toEqual([
+      { key: "group", message: '"group" and "chroot_dir" need "user" when started as root' },
+    ]);
+    expect(checkPrivileges({ user: "4000000000" })).toEqual([{ key: "user", message: 'user 4000000000 has no /etc/passwd entry: set "group" too' }]);
+    expect(checkPrivileges({ user: "4000000000", group: "nogroup" })).toEqual([]);
   });
 });

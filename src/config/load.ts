@@ -6,11 +6,11 @@
  */
 import { parse } from "@iarna/toml";
 import { readFileSync } from "node:fs";
-import { PlbError } from "../errors.ts";
+import { fileErrorReason, PlbError } from "../errors.ts";
 import { listenOverlaps } from "./address.ts";
 import { describeValue } from "./describe.ts";
 import { type Diagnostic, formatDiagnostics, serviceLabel, suggestion } from "./diagnostics.ts";
-import { indexSource, type SourceIndex } from "./locate.ts";
+import { indexSource, type KeyWhere, type SourceIndex } from "./locate.ts";
 import { keysFor, SCHEMA } from "./schema.ts";
 import { type CheckedService, checkService, isTable } from "./service.ts";
 import type { Config, GlobalConfig, ListenAddress, ServiceConfig } from "./types.ts";
@@ -19,15 +19,16 @@ import { checkValue } from "./values.ts";
 const GLOBAL_KEYS = keysFor("global");
 const SERVICE_ONLY = SCHEMA.filter((k) => k.scope === "service").map((k) => k.name);
 
+/** Where each parsed configuration's keys are, for problems found after parsing. */
+const sources = new WeakMap<Config, SourceIndex>();
+
 /** Reads `path` and parses it; unreadable files give CONFIG_READ. */
 export function loadConfig(path: string): Config {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const reason = e.code === "ENOENT" ? "no such file" : e.code === "EACCES" ? "permission denied" : e.code === "EISDIR" ? "is a directory" : e.message;
-    throw new PlbError("CONFIG_READ", `cannot read configuration file ${path}: ${reason}${e.code ? ` (${e.code})` : ""}`, { cause: err });
+    throw new PlbError("CONFIG_READ", `cannot read configuration file ${path}: ${fileErrorReason(err)}`, { cause: err });
   }
   return parseConfig(text, path);
 }
@@ -60,7 +61,18 @@ export function parseConfig(text: string, file: string): Config {
   if (problems.length > 0) {
     throw new PlbError("CONFIG_INVALID", formatDiagnostics(file, problems), { cause: problems });
   }
-  return deepFreeze({ file, global, services });
+  const config = deepFreeze({ file, global, services });
+  sources.set(config, source);
+  return config;
+}
+
+/**
+ * The line of a key in the text `config` was parsed from (service numbers
+ * are positions in `config.services`), or undefined (built in memory, or
+ * not found).
+ */
+export function configLine(config: Config, where: KeyWhere): number | undefined {
+  return sources.get(config)?.line(where);
 }
 
 function parseToml(text: string, file: string): Record<string, unknown> {

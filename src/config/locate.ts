@@ -14,6 +14,8 @@ export interface KeyWhere {
   readonly key?: string;
   /** 0-based element of the key's array value. */
   readonly index?: number;
+  /** A key inside the key's table when written as its own `[service.tls]` table (`cert`). */
+  readonly sub?: string;
 }
 
 export interface SourceIndex {
@@ -187,6 +189,7 @@ export function indexSource(text: string): SourceIndex {
       const e = entries.get(`${tbl}|${where.key}`);
       if (!e) return header;
       if (where.index !== undefined) return e.elements[where.index] ?? e.line;
+      if (where.sub !== undefined) return entries.get(`${tbl}.${where.key}|${where.sub}`)?.line ?? e.line;
       return e.line;
     },
   };

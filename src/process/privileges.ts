@@ -24,7 +24,7 @@
  * need /etc/resolv.conf must be resolved before, or the chroot must carry
  * its own /etc files.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { PlbError } from "../errors.ts";
 import { logger } from "../log.ts";
 import * as libc from "./libc.ts";
@@ -78,30 +78,40 @@ function records(file: string): string[][] {
     .map((line) => line.split(":"));
 }
 
-/** Resolves user and group names (or numbers) to ids. Reads /etc: call before chroot. */
-export function resolveIds(user: string, group?: string): Ids {
+interface UserEntry {
+  uid: number;
+  /** Primary group from /etc/passwd, when the user has an entry. */
+  primary: number | undefined;
+}
+
+/** `user` (a name or a number) to its uid. Reads /etc/passwd. */
+function lookupUser(user: string): UserEntry {
   const passwd = records("/etc/passwd");
   const byName = passwd.find((r) => r[0] === user);
   const userNum = numericId(user);
-  let uid: number;
-  let primary: number | undefined;
-  if (byName && byName.length >= 4) {
-    uid = Number(byName[2]);
-    primary = Number(byName[3]);
-  } else if (userNum !== undefined) {
-    uid = userNum;
+  if (byName && byName.length >= 4) return { uid: Number(byName[2]), primary: Number(byName[3]) };
+  if (userNum !== undefined) {
     const byUid = passwd.find((r) => r[2] === user);
-    primary = byUid ? Number(byUid[3]) : undefined;
-  } else {
-    throw new PlbError("PRIVILEGES", `user "${user}" not found in /etc/passwd`);
+    return { uid: userNum, primary: byUid ? Number(byUid[3]) : undefined };
   }
+  throw new PlbError("PRIVILEGES", `user "${user}" not found in /etc/passwd`);
+}
+
+/** `group` (a name or a number) to its gid. Reads /etc/group. */
+function lookupGroup(group: string): number {
+  const entry = records("/etc/group").find((r) => r[0] === group);
+  const groupNum = numericId(group);
+  if (entry && entry.length >= 3) return Number(entry[2]);
+  if (groupNum !== undefined) return groupNum;
+  throw new PlbError("PRIVILEGES", `group "${group}" not found in /etc/group`);
+}
+
+/** Resolves user and group names (or numbers) to ids. Reads /etc: call before chroot. */
+export function resolveIds(user: string, group?: string): Ids {
+  const { uid, primary } = lookupUser(user);
   let gid: number;
   if (group !== undefined) {
-    const entry = records("/etc/group").find((r) => r[0] === group);
-    const groupNum = numericId(group);
-    if (entry && entry.length >= 3) gid = Number(entry[2]);
-    else if (groupNum !== undefined) gid = groupNum;
-    else throw new PlbError("PRIVILEGES", `group "${group}" not found in /etc/group`);
+    gid = lookupGroup(group);
   } else if (primary !== undefined) {
     gid = primary;
   } else {
@@ -111,6 +121,63 @@ export function resolveIds(user: string, group?: string): Ids {
     throw new PlbError("PRIVILEGES", `bad id for user "${user}" / group "${group ?? ""}"`);
   }
   return { uid, gid };
+}
+
+/** `"group" and "chroot_dir" need "user" when started as root` for the keys set. */
+function needsUser(options: PrivilegeOptions): string | undefined {
+  if (options.user !== undefined) return undefined;
+  const set = (["group", "chroot_dir"] as const).filter((k) => options[k] !== undefined).map((k) => JSON.stringify(k));
+  if (set.length === 0) return undefined;
+  return `${set.join(" and ")} ${set.length > 1 ? "need" : "needs"} "user" when started as root`;
+}
+
+export interface PrivilegeProblem {
+  readonly key: "user" | "group" | "chroot_dir";
+  readonly message: string;
+}
+
+/**
+ * Everything dropPrivileges() would refuse when started as root, found
+ * without changing anything (for a start before it binds, and for
+ * `--check` whoever runs it): `user` and `group` exist, `user` is not
+ * root, `chroot_dir` is a directory, `group`/`chroot_dir` come with
+ * `user`. Reads /etc: call before chroot. Every problem is returned.
+ */
+export function checkPrivileges(options: PrivilegeOptions): PrivilegeProblem[] {
+  const { user, group, chroot_dir } = options;
+  const problems: PrivilegeProblem[] = [];
+  const need = needsUser(options);
+  if (need !== undefined) problems.push({ key: group !== undefined ? "group" : "chroot_dir", message: need });
+  let entry: UserEntry | undefined;
+  if (user !== undefined) {
+    try {
+      entry = lookupUser(user);
+      if (entry.uid === 0) problems.push({ key: "user", message: `user "${user}" is root (uid 0): choose an unprivileged user` });
+      else if (!Number.isInteger(entry.uid) || entry.uid > MAX_ID) problems.push({ key: "user", message: `bad id for user "${user}"` });
+    } catch (err) {
+      problems.push({ key: "user", message: (err as Error).message });
+    }
+  }
+  if (group !== undefined) {
+    try {
+      const gid = lookupGroup(group);
+      if (!Number.isInteger(gid) || gid > MAX_ID) problems.push({ key: "group", message: `bad id for group "${group}"` });
+    } catch (err) {
+      problems.push({ key: "group", message: (err as Error).message });
+    }
+  } else if (entry !== undefined && entry.primary === undefined) {
+    problems.push({ key: "user", message: `user ${user} has no /etc/passwd entry: set "group" too` });
+  }
+  if (chroot_dir !== undefined) {
+    try {
+      if (!statSync(chroot_dir).isDirectory()) problems.push({ key: "chroot_dir", message: `chroot_dir ${JSON.stringify(chroot_dir)} is not a directory` });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const why = e.code === "ENOENT" ? "does not exist" : e.code === "ENOTDIR" ? "is not a directory" : `cannot be used: ${e.message}`;
+      problems.push({ key: "chroot_dir", message: `chroot_dir ${JSON.stringify(chroot_dir)} ${why}` });
+    }
+  }
+  return problems;
 }
 
 /** Runs a libc step; its failure becomes a PRIVILEGES error. */
@@ -167,9 +234,8 @@ export function dropPrivileges(options: PrivilegeOptions): PrivilegeSummary {
     return { startedAsRoot: false, uid: euid, gid: process.getegid?.() ?? -1, warnings };
   }
   if (user === undefined) {
-    if (group !== undefined || chroot_dir !== undefined) {
-      throw new PlbError("PRIVILEGES", `"group" and "chroot_dir" need "user" when started as root`);
-    }
+    const need = needsUser(options);
+    if (need !== undefined) throw new PlbError("PRIVILEGES", need);
     const warning = 'running as root: set "user" (and "chroot_dir") to drop privileges';
     log.warn(`*** ${warning} ***`);
     return { startedAsRoot: true, uid: 0, gid: process.getegid?.() ?? 0, warnings: [warning] };

@@ -68,7 +68,7 @@ servers = ["127.0.0.1:${a.port}", "later.test:${b.port}"]
   },
 );
 
-test.skipIf(!isRoot)("a user that does not exist is fatal before serving (exit 2), never keeps running as root", async () => {
+test.skipIf(!isRoot)("a user that does not exist is a configuration error found before binding (exit 1), never keeps running as root", async () => {
   const plb = await startPlb(
     `
 user = "no-such-user-plb"
@@ -80,6 +80,7 @@ servers = ["127.0.0.1:1"]
     [],
     { waitReady: false },
   );
-  expect(await plb.exited).toBe(2);
-  expect(plb.log()).toContain("no-such-user-plb");
+  expect(await plb.exited).toBe(1);
+  expect(plb.log()).toContain(':2: user "no-such-user-plb" not found in /etc/passwd');
+  expect(plb.log()).not.toContain("listening on");
 });

@@ -1,0 +1,65 @@
+/**
+ * The part of a start that comes before binding, shared with `plb --check`
+ * so that both accept and refuse the same configurations: every service is
+ * built with its protocol prepared (http reads its error pages and TLS files
+ * and checks that certificate and key go together), and the privilege
+ * settings are checked (user and group exist, chroot_dir is a directory).
+ * Every problem is collected and thrown at once as one CONFIG_INVALID error,
+ * one line per problem, `plb.toml:12: service "web": tls.key: …`.
+ *
+ * Nothing here binds, chroots, changes ids or writes a file; the pid file,
+ * the listeners and the privilege drop stay in main.ts.
+ */
+import { configLine, formatDiagnostics, type Config, type Diagnostic } from "./config/index.ts";
+import { PlbError } from "./errors.ts";
+import { Sweeper } from "./net/sweep.ts";
+import { checkPrivileges } from "./process/privileges.ts";
+import { Service } from "./service.ts";
+
+export interface PrepareOptions {
+  /** Every open client session (main's); a fresh one when only checking. */
+  sessions?: Sweeper;
+  /**
+   * Check user, group and chroot_dir as a start as root uses them. Default:
+   * when running as root (a start by anyone else ignores them with a
+   * warning); `--check` always does, whoever runs it.
+   */
+  privileges?: boolean;
+}
+
+function isDiagnostics(v: unknown): v is Diagnostic[] {
+  return Array.isArray(v) && v.every((d) => d !== null && typeof d === "object" && typeof d.message === "string");
+}
+
+/** Builds the services of `config`; throws PlbError("CONFIG_INVALID") listing every problem. */
+export function prepare(config: Config, opts: PrepareOptions = {}): Service[] {
+  const sessions = opts.sessions ?? new Sweeper(1000);
+  const problems: Diagnostic[] = [];
+  const services: Service[] = [];
+
+  config.services.forEach((cfg, index) => {
+    try {
+      services.push(new Service(cfg, sessions));
+    } catch (err) {
+      if (!(err instanceof PlbError) || !err.code.startsWith("CONFIG")) throw err;
+      const found = isDiagnostics(err.cause) ? err.cause : [{ path: "", message: err.message }];
+      for (const d of found) {
+        // "tls.cert" → key "tls", sub "cert" (found when written as a [service.tls] table).
+        const [key, sub] = d.path.split(/[.[]/);
+        problems.push({ ...d, line: d.line ?? configLine(config, { service: index, key: key || undefined, sub }) });
+      }
+    }
+  });
+
+  const g = config.global;
+  if (opts.privileges ?? (process.geteuid?.() === 0)) {
+    for (const p of checkPrivileges({ user: g.user, group: g.group, chroot_dir: g.chroot_dir })) {
+      problems.push({ path: p.key, line: configLine(config, { key: p.key }), message: p.message });
+    }
+  }
+
+  if (problems.length > 0) {
+    throw new PlbError("CONFIG_INVALID", formatDiagnostics(config.file, problems), { cause: problems });
+  }
+  return services;
+}
