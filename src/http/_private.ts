@@ -17,3 +17,11 @@ export function hashKey(req: RequestHead, hashes: "path" | "header", header: str
 
 export const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 
+/**
+ * plb may send the request again on a fresh connection when a server closes
+ * without answering: idempotent (RFC 9110 §9.2.2) and complete in its head.
+ */
+export function retryable(req: RequestHead): boolean {
+  return IDEMPOTENT.has(req.method) && req.body.kind === "none";
+}
+

@@ -106,7 +106,9 @@ export class ResponseReader {
     const hop = hopByHop(head);
     const append: [string, string][] = [];
     if (this.clientCloses() || head.body.kind === "close") append.push(["Connection", "close"]);
-    else if (this.clientIs10KeepAlive) append.push(["Connection", "keep-alive"]);
+    // The client's connection persists: say so where HTTP/1.0 would mean close
+    // (a 1.0 client, or a 1.0 status line from the server).
+    else if (this.clientIs10KeepAlive || head.versionMinor === 0) append.push(["Connection", "keep-alive"]);
     parts.push(serializeResponseHead(buf, head, { drop: (l) => hop.has(l), append }));
     this.body = new BodyTracker(head.body, true);
     if (this.body.done) this.done = true;

@@ -18,9 +18,10 @@ import type { ConnectFailure, Sock, SocketEvents } from "../net/types.ts";
 import type { Server } from "../servers/state.ts";
 import type { Service } from "../service.ts";
 import { logEnabled, logger } from "../log.ts";
-import { hashKey, HOLD_LIMIT, IDEMPOTENT } from "./_private.ts";
+import { hashKey, HOLD_LIMIT, retryable } from "./_private.ts";
 import { BodyTracker } from "./body.ts";
 import { forwardedRequestHead } from "./forward.ts";
+import { announcedIdleMs } from "./keep-alive.ts";
 import { parseRequestHead } from "./head.ts";
 import { ResponseReader } from "./response.ts";
 import type { HttpRuntime } from "./runtime.ts";
@@ -59,12 +60,13 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   private req: RequestHead | undefined;
   private reqOut: Uint8Array | undefined;
   private reqBody: BodyTracker | undefined;
-  private reqBytesSent = 0;
   private server: Server | undefined;
   private tried: Set<Server> | undefined;
   private pending: PendingConnect | undefined;
   private up: Upstream | undefined;
   private retried = false;
+  /** Responses completed on this client connection. */
+  private served = 0;
   private res: ResponseReader | undefined;
   private upPaused = false;
   /** Close the client once the current response is complete. */
@@ -222,7 +224,6 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     }
     if (step.consumed > 0) {
       const chunk = step.consumed === buf.length ? buf : buf.subarray(0, step.consumed);
-      this.reqBytesSent += chunk.length;
       const sent = send(this.up!, chunk);
       if (sent === QUEUED) this.pauseClient();
       else if (sent === LOST) return this.upstreamClosed();
@@ -249,7 +250,13 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     this.ownUp = undefined;
     if (own && !own.closed && own.server === server) return this.attach(own);
     own?.close();
-    const idle = this.private ? undefined : this.rt.pool.take(server);
+    // Idle pooled connections may have been closed by their server just now.
+    // A request plb can retry may take one; others only once this client
+    // connection has had an answer (HAProxy's http-reuse safe): should the
+    // server close it unanswered, the client sees its own keep-alive
+    // connection close and may send the request again itself.
+    const reuse = !this.private && (this.served > 0 || retryable(this.req!));
+    const idle = reuse ? this.rt.pool.take(server, now()) : undefined;
     if (idle) return this.attach(idle);
     this.pending = connect(server.address, server.port, svc.cfg.timeout_connect, this);
   }
@@ -288,7 +295,6 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
       req.versionMinor === 0 && req.keepAlive,
       req.upgrade !== undefined,
     );
-    this.reqBytesSent = 0;
     const sent = send(up, this.reqOut!);
     if (sent === LOST) return this.upstreamClosed();
     if (sent === QUEUED) this.pauseClient();
@@ -353,14 +359,20 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     }
     this.releaseServer();
     if (res.started) return this.abortAll(); // mid-response: nothing sane to add
-    // No response at all. A reused connection the server had closed (the
-    // keep-alive race) is retried once on a fresh one when that is safe.
-    const safe = IDEMPOTENT.has(this.req!.method) || this.reqBytesSent <= this.reqOut!.length;
-    if (up.uses > 1 && !this.retried && safe && this.req!.body.kind === "none") {
-      this.retried = true;
-      this.server = up.server;
-      this.pending = connect(up.server.address!, up.server.port, this.service.cfg.timeout_connect, this);
-      return;
+    // No response at all. On a reused connection that is the keep-alive
+    // race (the server closed it as the request went out), not a failure of
+    // the server: a request plb may repeat goes once more on a fresh
+    // connection; any other closes the client unanswered, as the server's
+    // own keep-alive close would have (it came after an earlier answer).
+    if (up.uses > 1) {
+      if (!this.retried && retryable(this.req!)) {
+        this.retried = true;
+        this.server = up.server;
+        this.pending = connect(up.server.address!, up.server.port, this.service.cfg.timeout_connect, this);
+        return;
+      }
+      if (logEnabled("info")) log.info(`service "${this.service.name}": ${up.server} closed a reused connection before answering ${this.req!.method}; closing ${this.clientAddress} unanswered so it may retry`);
+      return this.reply(0);
     }
     this.service.pool.report(up.server, "reset", err ? `connection reset: ${err.message}` : "closed before answering");
     this.reply(502);
@@ -418,11 +430,11 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
         this.ownUp = up;
       } else {
         up.onIdleClose = (u) => this.rt.pool.remove(u.server, u);
-        this.rt.pool.put(up.server, up, now());
+        this.rt.pool.put(up.server, up, now(), announcedIdleMs(head));
       }
-    } else up.close();
+    } else up.close(); // the server ends its connection: the client's stays open
     if (this.rt.failOn5xx) this.service.pool.report(up.server, head.status >= 500 ? "reset" : "connected", `HTTP ${head.status}`);
-    if (!head.keepAlive) this.closeAfter = true;
+    this.served++;
     this.releaseServer();
     this.next();
   }

@@ -21,7 +21,7 @@ export interface UpstreamOwner {
 export class Upstream implements SocketEvents, QueuedWriter, Poolable {
   queue: Uint8Array[] = NO_QUEUE;
   last = now();
-  idleSince = 0;
+  idleUntil = 0;
   closed = false;
   /** Exchanges carried so far (0: fresh from connect). */
   uses = 0;

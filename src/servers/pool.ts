@@ -1,12 +1,14 @@
 /**
  * Idle keep-alive connections per server, for reuse by later requests.
- * Bounded per server (`max`), closed after `idleMs` without use, newest
- * reused first (the one least likely to have been closed by the server).
+ * Bounded per server (`max`), each kept until its own deadline: the pool's
+ * idle time, or less when the server announced a shorter keep-alive
+ * timeout. Newest reused first (the one least likely to have been closed by
+ * the server); one that reached its deadline is closed, never handed out.
  */
 export interface Poolable {
   readonly closed: boolean;
-  /** Coarse time it became idle. */
-  idleSince: number;
+  /** Time after which it is not reused (set by the pool). */
+  idleUntil: number;
   /** Close it (it leaves the pool through `remove`). */
   close(): void;
 }
@@ -17,22 +19,29 @@ export class IdlePool<K, C extends Poolable> {
 
   constructor(
     private readonly max: number,
-    private readonly idleMs: number,
+    /** Longest idle time of a pooled connection, ms. */
+    readonly idleMs: number,
   ) {}
 
-  /** An idle open connection to `key`, or undefined. */
-  take(key: K): C | undefined {
+  /** An idle open connection to `key` still within its deadline, or undefined. */
+  take(key: K, now: number): C | undefined {
     const list = this.idle.get(key);
     while (list && list.length > 0) {
       const c = list.pop()!;
-      if (!c.closed) return c;
+      if (c.closed) continue;
+      if (now < c.idleUntil) return c;
+      c.close();
     }
     return undefined;
   }
 
-  /** Keep `c` for reuse; false (and closed) when the pool for `key` is full. */
-  put(key: K, c: C, now: number): boolean {
-    if (this.max === 0 || c.closed) {
+  /**
+   * Keep `c` for reuse for up to `idleMs` (or `limitMs` when shorter); false
+   * (and closed) when the pool for `key` is full or the time left is nil.
+   */
+  put(key: K, c: C, now: number, limitMs = Infinity): boolean {
+    const keep = Math.min(this.idleMs, limitMs);
+    if (this.max === 0 || c.closed || !(keep > 0)) {
       c.close();
       return false;
     }
@@ -42,7 +51,7 @@ export class IdlePool<K, C extends Poolable> {
       c.close();
       return false;
     }
-    c.idleSince = now;
+    c.idleUntil = now + keep;
     list.push(c);
     this.startTimer();
     return true;
@@ -61,12 +70,20 @@ export class IdlePool<K, C extends Poolable> {
     return n;
   }
 
-  /** Close connections idle for longer than `idleMs`. */
+  /** Close connections past their deadline. */
   prune(now: number): void {
+    const expired: C[] = [];
     for (const list of this.idle.values()) {
-      // oldest first: stop at the first one still fresh
-      while (list.length > 0 && (list[0].closed || now - list[0].idleSince >= this.idleMs)) list.shift()!.close();
+      let kept = 0;
+      for (const c of list) {
+        if (c.closed) continue;
+        if (now >= c.idleUntil) expired.push(c);
+        else list[kept++] = c;
+      }
+      list.length = kept;
     }
+    // Closed once out of the lists: closing calls `remove`.
+    for (const c of expired) c.close();
   }
 
   /** Close every idle connection (shutdown). */
@@ -84,7 +101,7 @@ export class IdlePool<K, C extends Poolable> {
         clearInterval(this.timer);
         this.timer = undefined;
       }
-    }, Math.max(100, Math.min(1000, this.idleMs / 4)));
+    }, Math.max(50, Math.min(1000, this.idleMs / 4)));
     this.timer.unref?.();
   }
 }
