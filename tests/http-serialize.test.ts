@@ -107,6 +107,32 @@ describe("serializeRequestHead", () => {
   });
 });
 
+describe("Trailer is forwarded, TE is not", () => {
+  test("a chunked request: Trailer kept where it was, TE dropped, the trailer section is body (not touched here)", () => {
+    const s = "POST /up HTTP/1.1\r\nHost: a\r\nTE: trailers\r\nTrailer: X-Sum, X-Sig\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const { src, head } = request(s);
+    const hop = hopByHop(head);
+    expect(text(serializeRequestHead(src, head, { drop: (n) => hop.has(n) }))).toBe(
+      "POST /up HTTP/1.1\r\nHost: a\r\nTrailer: X-Sum, X-Sig\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+  });
+
+  test("a chunked response: Trailer kept (and several Trailer lines, verbatim)", () => {
+    const s = "HTTP/1.1 200 OK\r\nTrailer: X-Checksum\r\ntrailer:  Server-Timing \r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const { src, head } = response(s);
+    const hop = hopByHop(head);
+    expect(text(serializeResponseHead(src, head, { drop: (n) => hop.has(n) }))).toBe(
+      "HTTP/1.1 200 OK\r\nTrailer: X-Checksum\r\ntrailer:  Server-Timing \r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+  });
+
+  test("Connection: Trailer makes it hop-by-hop: dropped", () => {
+    const { src, head } = response("HTTP/1.1 200 OK\r\nConnection: Trailer\r\nTrailer: X-Sum\r\nContent-Length: 0\r\n\r\n");
+    const hop = hopByHop(head);
+    expect(text(serializeResponseHead(src, head, { drop: (n) => hop.has(n) }))).toBe("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  });
+});
+
 describe("serializeResponseHead", () => {
   test("drop, append, replace the status line", () => {
     const s = "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\nServer: x\r\n\r\nhi";
@@ -125,8 +151,19 @@ describe("hopByHop", () => {
   test("the fixed set plus the Connection options", () => {
     const { head } = request("GET / HTTP/1.1\r\nHost: a\r\nConnection: Keep-Alive, X-Custom, close\r\n\r\n");
     expect([...hopByHop(head)].sort()).toEqual(
-      ["close", "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "x-custom"].sort(),
+      ["close", "connection", "keep-alive", "proxy-connection", "te", "upgrade", "x-custom"].sort(),
     );
+  });
+
+  test("Trailer is end-to-end (RFC 9110 §7.6.1 does not list it); TE is hop-by-hop", () => {
+    const { head } = request("POST / HTTP/1.1\r\nHost: a\r\nTrailer: X-Sum\r\nTE: trailers\r\nTransfer-Encoding: chunked\r\n\r\n");
+    expect(hopByHop(head).has("trailer")).toBe(false);
+    expect(hopByHop(head).has("te")).toBe(true);
+  });
+
+  test("a Trailer named in Connection is hop-by-hop like any field named there", () => {
+    const { head } = request("GET / HTTP/1.1\r\nHost: a\r\nConnection: Trailer\r\nTrailer: X-Sum\r\n\r\n");
+    expect(hopByHop(head).has("trailer")).toBe(true);
   });
 
   test("never the framing fields or Host, even if asked", () => {

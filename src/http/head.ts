@@ -42,6 +42,17 @@
  *   (empty Connection list elements are ignored, RFC 9110 §5.6.1). So is a
  *   field name reading Content-Length or Transfer-Encoding with "_" for "-":
  *   CGI/WSGI servers map both to the same variable.
+ * - Hop-by-hop (dropped when forwarding, both ways): Connection and the
+ *   fields it names, Keep-Alive, Proxy-Connection, TE and Upgrade (kept for
+ *   an upgrade). Trailer is forwarded, in requests and responses: RFC 9110
+ *   §7.6.1 does not list it (RFC 2616 §13.5.1 did), and it announces the
+ *   trailer fields (§6.6.2), which are end-to-end and pass through the
+ *   chunked body untouched, so dropping it left them unannounced (issue 8
+ *   reports that HAProxy and nginx forward it too). A Trailer named in
+ *   Connection is dropped like any field named there. TE stays hop-by-hop
+ *   (§10.1.4: it concerns the immediate connection only and its sender must
+ *   list it in Connection); plb relays a server's trailers whatever the
+ *   client's TE said.
  * - Responses: the same rules, every error a 502 (a Transfer-Encoding other
  *   than chunked too, where §6.3 would read until close); status 100-599;
  *   the reason phrase may be missing, with or without its SP. Framing per

@@ -32,8 +32,12 @@ export interface ResponseSerializeOptions extends SerializeOptions {
 const CR = 13, LF = 10;
 const NO_FIELDS: ReadonlyArray<readonly [string, string]> = [];
 
-/** Always hop-by-hop (RFC 9110 §7.6.1, plus the non-standard Proxy-Connection). */
-const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"];
+/**
+ * Always hop-by-hop (RFC 9110 §7.6.1, plus the non-standard Proxy-Connection).
+ * Not Trailer: it announces end-to-end trailer fields, which pass through
+ * (see the decisions in head.ts).
+ */
+const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "te", "upgrade"];
 /** Never treated as hop-by-hop even when Connection names them (the parser rejects that anyway): dropping them would change the framing. */
 const END_TO_END = new Set(["content-length", "transfer-encoding", "host"]);
 

@@ -228,7 +228,7 @@ function fnv(data: Uint8Array | string): string {
 }
 
 /** Fields plb may drop, rewrite or add (hop-by-hop and its own forwarding fields). */
-const NOT_END_TO_END = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]);
+const NOT_END_TO_END = new Set(["connection", "keep-alive", "proxy-connection", "te", "upgrade", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]);
 
 /** What must survive the trip through plb: request line, framing, body as framed, end-to-end fields in order. */
 function digest(req: StrictRequest): string {
@@ -248,7 +248,7 @@ function digest(req: StrictRequest): string {
 /** plb's forwarding contract, beyond well-formedness (which the strict reader checks). */
 function contract(req: StrictRequest): string | undefined {
   const all = (n: string) => req.fields.filter((f) => f.lower === n);
-  for (const n of ["keep-alive", "proxy-connection", "te", "trailer"]) if (all(n).length > 0) return `hop-by-hop field ${n} forwarded`;
+  for (const n of ["keep-alive", "proxy-connection", "te"]) if (all(n).length > 0) return `hop-by-hop field ${n} forwarded`;
   for (const f of all("connection"))
     for (const o of f.value.split(",").map((x) => x.trim().toLowerCase()))
       if (o === "content-length" || o === "transfer-encoding" || o === "host") return `Connection names ${o}`;

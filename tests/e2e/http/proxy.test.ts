@@ -169,3 +169,48 @@ print(",".join(out))
     expect([...a.seen, ...b.seen].find((s) => s.url === "/pypost")!.body.length).toBe(100000);
   });
 });
+
+describe("trailers", () => {
+  let backend: HttpBackend;
+  let plb: PlbProcess;
+  let port: number;
+  let received: { trailer?: string; te?: string; trailers: Record<string, string> } | undefined;
+
+  beforeAll(async () => {
+    // Node's http server: reads the request's trailers, answers chunked with its own.
+    backend = await httpBackend("T", (req, res) => {
+      received = { trailer: req.headers.trailer as string | undefined, te: req.headers.te as string | undefined, trailers: { ...req.trailers } as Record<string, string> };
+      res.setHeader("Trailer", "X-Checksum");
+      res.writeHead(200, { "Content-Type": "text/plain" });
+      res.write("abc");
+      res.addTrailers({ "X-Checksum": "900150983cd24fb0" });
+      res.end();
+    });
+    port = await freePort();
+    plb = await startPlb(`
+[[service]]
+name = "trailers"
+protocol = "http"
+listen = ["127.0.0.1:${port}"]
+servers = ["127.0.0.1:${backend.port}"]
+`);
+  });
+  afterAll(async () => {
+    await plb?.stop();
+    await backend?.close();
+  });
+
+  test("Trailer is forwarded both ways with the trailer fields it announces (RFC 9110 §6.6.2); TE is not", async () => {
+    const r = await rawHttp(
+      port,
+      "POST /sum HTTP/1.1\r\nHost: t\r\nTE: trailers\r\nTrailer: X-Sum\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+        "3\r\nabc\r\n0\r\nX-Sum: 42\r\n\r\n",
+    );
+    expect(received).toEqual({ trailer: "X-Sum", te: undefined, trailers: { "x-sum": "42" } });
+    const [head, body] = [r.slice(0, r.indexOf("\r\n\r\n") + 2), r.slice(r.indexOf("\r\n\r\n") + 4)];
+    expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(head).toMatch(/\r\nTrailer: X-Checksum\r\n/i);
+    expect(head).toMatch(/\r\nTransfer-Encoding: chunked\r\n/i);
+    expect(body).toBe("3\r\nabc\r\n0\r\nX-Checksum: 900150983cd24fb0\r\n\r\n");
+  });
+});
