@@ -44,7 +44,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     hosts: env.PLB_HOSTS,
     nameservers: env.PLB_NAMESERVERS?.split(",").filter(Boolean),
   });
-  const all = config.services.flatMap((s) => [s.timeout_client, s.timeout_server]);
+  const all = config.services.flatMap((s) => [s.timeout_client, s.timeout_server, ...(s.protocol === "http" ? [s.http.timeout_http_request] : [])]);
   const sessions = new Sweeper(Sweeper.intervalFor(all));
   // Everything --check checks too (files, certificates, user/group/chroot_dir), before any port is bound.
   const services = prepare(config, { sessions });

@@ -59,6 +59,8 @@ describe("defaults and overrides", () => {
           max_request_line: 8192,
           pool_max_idle: 256,
           timeout_pool_idle: 1500,
+          timeout_http_request: 10000,
+          min_body_rate: 500,
         },
         name: "web",
         protocol: "tcp",

@@ -38,6 +38,10 @@ export interface HttpSettings {
   readonly max_request_line: number;
   readonly max_header_size: number;
   readonly max_headers: number;
+  /** Whole request head, ms (from its first byte; after a response, from its end). */
+  readonly timeout_http_request: number;
+  /** Bytes per second a request body must average after the grace; 0: no minimum. */
+  readonly min_body_rate: number;
   readonly pool_max_idle: number;
   readonly timeout_pool_idle: number;
   readonly fail_on_5xx: boolean;

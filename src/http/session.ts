@@ -53,6 +53,16 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   private scanFrom = 0;
   private readonly clientAddress: string;
   private clientPaused = false;
+  /**
+   * Start of the current head's deadline (timeout_http_request): its first
+   * byte, or the end of the previous response on a kept-alive connection;
+   * 0 while none runs.
+   */
+  private headSince = 0;
+  /** The request body is too slow (min_body_rate) after this time; 0 while none runs. */
+  private bodyDue = 0;
+  /** When plb paused the client: time paused does not count against its body. */
+  private pausedAt = 0;
   private clientEnded = false;
   private gone = false;
 
@@ -95,8 +105,11 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   // ---------------------------------------------------------------- client side
 
   onData(buf: Uint8Array): void {
-    this.last = now();
+    const t = (this.last = now());
     if (this.phase === Phase.Closing) return;
+    if (this.phase === Phase.Head) {
+      if (this.headSince === 0) this.headSince = t;
+    } else if (this.reqBody !== undefined && !this.reqBody.done) this.bodyArrived(buf.length, t);
     if (this.phase === Phase.Exchange && this.up && this.reqBody && !this.reqBody.done && this.inbuf === undefined) {
       this.requestBody(buf);
       return;
@@ -173,13 +186,27 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   private pauseClient(): void {
     if (this.clientPaused) return;
     this.clientPaused = true;
+    this.pausedAt = now();
     this.socket.pause();
   }
 
   private resumeClient(): void {
     if (!this.clientPaused) return;
     this.clientPaused = false;
+    if (this.bodyDue !== 0) this.bodyDue += now() - this.pausedAt;
     this.socket.resume();
+  }
+
+  /**
+   * `n` body bytes came at `t`: the body may take timeout_http_request from
+   * its first byte, plus a second per min_body_rate bytes (Apache's
+   * mod_reqtimeout MinRate), so a trickle cannot hold a server for ever.
+   */
+  private bodyArrived(n: number, t: number): void {
+    const http = this.service.cfg.http;
+    if (http.min_body_rate === 0) return;
+    if (this.bodyDue === 0) this.bodyDue = t + http.timeout_http_request;
+    this.bodyDue += (n * 1000) / http.min_body_rate;
   }
 
   /** Parse the held bytes as a request head. */
@@ -197,6 +224,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     }
     const head = r.head;
     this.scanFrom = 0;
+    this.headSince = this.bodyDue = 0;
     this.inbuf = r.consumed < buf.length ? buf.subarray(r.consumed) : undefined;
     if (head.method === "CONNECT") return this.reply(501);
     const maxBody = this.service.cfg.http.max_body || Infinity;
@@ -445,6 +473,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     // After the client's FIN, requests it pipelined before it are still answered.
     if (this.closeAfter || (this.clientEnded && this.inbuf === undefined)) return this.closeClient();
     this.phase = Phase.Head;
+    this.headSince = now(); // a kept-alive connection's next head is due from here
     this.resumeClient();
     if (this.inbuf === undefined) return;
     this.readHead();
@@ -506,17 +535,21 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
       return;
     }
     if (this.phase === Phase.Head) {
-      if (now - this.last > cfg.timeout_client) {
-        if (this.inbuf !== undefined) this.reply(408);
-        else this.closeClient(); // idle keep-alive connection
+      const late = this.headSince !== 0 && now - this.headSince > cfg.http.timeout_http_request;
+      if (late || now - this.last > cfg.timeout_client) {
+        if (this.inbuf === undefined) return this.closeClient(); // an idle connection: close quietly
+        if (logEnabled("info")) log.info(`service "${this.service.name}": 408 for ${this.clientAddress}: request head not complete ${late ? `within ${cfg.http.timeout_http_request} ms` : `(idle for ${cfg.timeout_client} ms)`}`);
+        this.reply(408);
       }
       return;
     }
     if (this.phase !== Phase.Exchange) return;
     const up = this.up;
     const awaitingClient = this.reqBody !== undefined && !this.reqBody.done && !this.clientPaused;
-    if (awaitingClient && now - this.last > cfg.timeout_client) {
-      // The client stalled in the middle of its body: its fault, not the server's.
+    const slow = awaitingClient && this.bodyDue !== 0 && now > this.bodyDue;
+    if (awaitingClient && (slow || now - this.last > cfg.timeout_client)) {
+      // The client stalled or trickles in the middle of its body: its fault, not the server's.
+      if (logEnabled("info")) log.info(`service "${this.service.name}": 408 for ${this.clientAddress}: request body ${slow ? `slower than ${cfg.http.min_body_rate} bytes/s` : `idle for ${cfg.timeout_client} ms`}`);
       this.pending?.cancel();
       if (up) {
         up.abort();

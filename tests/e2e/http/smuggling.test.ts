@@ -281,9 +281,9 @@ const CASES: Case[] = [
   ),
   accept("one empty line before the request line is skipped", `\r\n${GET}\r\n\r\n`, [fwd(GET)]),
   accept(
-    "hop-by-hop fields are dropped (Connection and what it names, Keep-Alive, TE, Trailer, Proxy-Connection)",
+    "hop-by-hop fields are dropped (Connection and what it names, Keep-Alive, TE, Proxy-Connection); Trailer is end to end (RFC 9110 §6.6.2) and kept",
     `${GET}\r\nConnection: close, X-Secret\r\nX-Secret: s\r\nKeep-Alive: 5\r\nTE: trailers\r\nTrailer: X-T\r\nProxy-Connection: x\r\nX-Kept: k\r\n\r\n`,
-    [fwd(`${GET}\r\nX-Kept: k`)],
+    [fwd(`${GET}\r\nTrailer: X-T\r\nX-Kept: k`)],
     [200],
     true,
   ),
