@@ -4,9 +4,10 @@
  * one), bind every listener (privileged ports included) and set backlogs,
  * chroot and drop privileges, then start probing. `stop()` undoes it: stop accepting, drain, close.
  */
+import { Admission } from "./admission.ts";
 import type { Config } from "./config/types.ts";
 import { logger } from "./log.ts";
-import { setBacklog } from "./net/backlog.ts";
+import { descriptorsFree, FD_RESERVE, maxconnForLimit, raiseFdLimit } from "./net/fd-limit.ts";
 import { Sweeper } from "./net/sweep.ts";
 import { Resolver } from "./net/resolve.ts";
 import { dropPrivileges } from "./process/privileges.ts";
@@ -27,6 +28,7 @@ export interface Runtime {
   readonly services: readonly Service[];
   readonly scheduler: Scheduler;
   readonly sessions: Sweeper;
+  readonly admission: Admission;
   /** Stop accepting, let sessions finish for up to timeout_shutdown, close the rest. */
   stop(): Promise<void>;
   /** Close everything at once (second signal). */
@@ -46,8 +48,11 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   });
   const all = config.services.flatMap((s) => [s.timeout_client, s.timeout_server, ...(s.protocol === "http" ? [s.http.timeout_http_request] : [])]);
   const sessions = new Sweeper(Sweeper.intervalFor(all));
+  const limits = connectionLimits(config);
+  const admission = new Admission({ maxconn: limits.maxconn, descriptorsFree });
   // Everything --check checks too (files, certificates, user/group/chroot_dir), before any port is bound.
-  const services = prepare(config, { sessions });
+  const services = prepare(config, { context: { sessions, admission, backlog: g.backlog } });
+  limits.log();
   const scheduler = new Scheduler(resolver);
   let pidWritten: string | undefined;
 
@@ -62,10 +67,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       pidWritten = opts.pidfile;
     }
     for (const svc of services) {
-      svc.listen((l) => {
-        listeners.push(l);
-        setBacklog({ hostname: l.address.host, port: l.port }, g.backlog);
-      });
+      svc.listen((l) => listeners.push(l));
       log.info(
         `service "${svc.name}" (${svc.cfg.protocol}, ${svc.cfg.balance}) listening on ${svc.cfg.listen.map((l) => l.text).join(", ")}, ${svc.pool.servers.length} server(s)`,
       );
@@ -83,6 +85,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   let stopping: Promise<void> | undefined;
   const finish = () => {
     sessions.stop();
+    admission.stop();
     if (pidWritten) removePidFile(pidWritten);
     pidWritten = undefined;
   };
@@ -106,7 +109,33 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       finish();
       log.info("stopped");
     })());
-  return { services, scheduler, sessions, stop, stopNow };
+  return { services, scheduler, sessions, admission, stop, stopNow };
+}
+
+/**
+ * The global connection limit: `maxconn`, or what the open-file limit
+ * allows (raised to the hard limit first); `log` tells what was decided and
+ * warns when a configured value needs more descriptors than there are.
+ */
+function connectionLimits(config: Config): { maxconn: number; log(): void } {
+  const { from, to } = raiseFdLimit();
+  const set = config.global.maxconn;
+  const fit = maxconnForLimit(to);
+  const limitText = to === Infinity ? "unlimited" : String(to);
+  return {
+    maxconn: set === 0 ? fit : set,
+    log() {
+      if (to > from) log.info(`open-file limit raised from ${from} to ${limitText}`);
+      if (set === 0) return log.info(`maxconn ${fit} (open-file limit ${limitText})`);
+      const need = set * 2 + FD_RESERVE;
+      if (need > to) {
+        log.warn(`maxconn ${set} needs about ${need} file descriptors (two per connection and ${FD_RESERVE} more) but the limit is ${to}: raise it (ulimit -n, LimitNOFILE=) or lower maxconn to ${fit}; plb stops accepting whenever it runs out`);
+      }
+      for (const s of config.services) {
+        if (s.maxconn > set) log.warn(`service "${s.name}": maxconn ${s.maxconn} is above the global maxconn ${set}`);
+      }
+    },
+  };
 }
 
 /** Resolve host names before serving; a name that fails makes its server down. */

@@ -12,13 +12,14 @@
  */
 import { configLine, formatDiagnostics, type Config, type Diagnostic } from "./config/index.ts";
 import { PlbError } from "./errors.ts";
+import { Admission } from "./admission.ts";
 import { Sweeper } from "./net/sweep.ts";
 import { checkPrivileges } from "./process/privileges.ts";
-import { Service } from "./service.ts";
+import { Service, type ServiceContext } from "./service.ts";
 
 export interface PrepareOptions {
-  /** Every open client session (main's); a fresh one when only checking. */
-  sessions?: Sweeper;
+  /** What the running services share (main's); fresh ones when only checking. */
+  context?: ServiceContext;
   /**
    * Check user, group and chroot_dir as a start as root uses them. Default:
    * when running as root (a start by anyone else ignores them with a
@@ -33,13 +34,13 @@ function isDiagnostics(v: unknown): v is Diagnostic[] {
 
 /** Builds the services of `config`; throws PlbError("CONFIG_INVALID") listing every problem. */
 export function prepare(config: Config, opts: PrepareOptions = {}): Service[] {
-  const sessions = opts.sessions ?? new Sweeper(1000);
+  const context = opts.context ?? { sessions: new Sweeper(1000), admission: new Admission({ maxconn: Infinity }) };
   const problems: Diagnostic[] = [];
   const services: Service[] = [];
 
   config.services.forEach((cfg, index) => {
     try {
-      services.push(new Service(cfg, sessions));
+      services.push(new Service(cfg, context));
     } catch (err) {
       if (!(err instanceof PlbError) || !err.code.startsWith("CONFIG")) throw err;
       const found = isDiagnostics(err.cause) ? err.cause : [{ path: "", message: err.message }];

@@ -3,18 +3,40 @@
  * listeners and its protocol. Built from the immutable ServiceConfig.
  */
 import { isIP } from "node:net";
+import type { Admission, Admitted } from "./admission.ts";
 import { findAlgorithm } from "./balance/index.ts";
 import type { ServiceConfig } from "./config/types.ts";
 import { PlbError } from "./errors.ts";
 import { listen, type Listener } from "./net/listen.ts";
-import type { Sweeper } from "./net/sweep.ts";
+import { logger } from "./log.ts";
+import type { Sweepable, Sweeper } from "./net/sweep.ts";
 import type { Sock } from "./net/types.ts";
 import type { ListenOptions, Protocol } from "./protocol.ts";
 import { findProtocol } from "./protocols.ts";
 import { ServerPool } from "./servers/state.ts";
 
-export class Service {
+const log = logger("admission");
+
+/** What every service shares at run time. */
+export interface ServiceContext {
+  /** Every open client session, shared by all services (one idle sweep). */
+  readonly sessions: Sweeper;
+  /** Connection limits across services (maxconn, descriptors). */
+  readonly admission: Admission;
+  /** listen(2) queue length of each listen socket. */
+  readonly backlog?: number;
+}
+
+export class Service implements Admitted {
   readonly name: string;
+  /** This service's own connection limit; 0: only the global one. */
+  readonly maxconn: number;
+  /** Client connections open (kept by admission). */
+  active = 0;
+  private accepting = true;
+  private lastFullLog = 0;
+  readonly sessions: Sweeper;
+  readonly admission: Admission;
   readonly pool: ServerPool;
   readonly protocol: Protocol;
   readonly listeners: Listener[] = [];
@@ -26,10 +48,13 @@ export class Service {
 
   constructor(
     readonly cfg: ServiceConfig,
-    /** Every open client session, shared by all services (one idle sweep). */
-    readonly sessions: Sweeper,
+    private readonly ctx: ServiceContext,
   ) {
     this.name = cfg.name;
+    this.sessions = ctx.sessions;
+    this.admission = ctx.admission;
+    this.maxconn = cfg.maxconn;
+    ctx.admission.add(this);
     const protocol = findProtocol(cfg.protocol);
     const algorithm = findAlgorithm(cfg.balance);
     if (!protocol || !algorithm) {
@@ -47,7 +72,8 @@ export class Service {
   listen(onBound?: (l: Listener) => void): void {
     try {
       for (const addr of this.cfg.listen) {
-        const l = listen(addr, (client) => this.protocol.accept(client, this), this.listenOptions.tls);
+        const l = listen(addr, (client) => this.protocol.accept(client, this), { tls: this.listenOptions.tls, backlog: this.ctx.backlog });
+        if (!this.accepting) l.pause();
         this.listeners.push(l);
         onBound?.(l);
       }
@@ -59,6 +85,31 @@ export class Service {
 
   stopAccepting(): void {
     for (const l of this.listeners) l.stop();
+  }
+
+  /** A client session starts: idle sweeps and connection limits count it. */
+  track(session: Sweepable): void {
+    if (this.sessions.add(session)) this.admission.opened(this);
+  }
+
+  /** A client session is over (idempotent). */
+  untrack(session: Sweepable): void {
+    if (this.sessions.delete(session)) this.admission.closed(this);
+  }
+
+  /** Pause or resume every listener (admission: maxconn, descriptors). */
+  setAccepting(on: boolean): void {
+    if (on === this.accepting) return;
+    this.accepting = on;
+    for (const l of this.listeners) on ? l.resume() : l.pause();
+    if (!on) {
+      const t = Date.now();
+      if (t - this.lastFullLog >= 10_000) {
+        this.lastFullLog = t;
+        const why = this.maxconn > 0 && this.active >= this.maxconn ? `at its maxconn (${this.maxconn})` : `(plb at ${this.admission.total} of maxconn ${this.admission.maxconn}, or out of descriptors)`;
+        log.warn(`service "${this.name}" ${why}: not accepting for now; new clients wait in the listen queue`);
+      }
+    }
   }
 
   /** Key for source hashing: the client IP, IPv4-mapped addresses unwrapped. */

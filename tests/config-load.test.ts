@@ -39,6 +39,7 @@ describe("defaults and overrides", () => {
       timeout_cleanup: 10_000,
       timeout_shutdown: 10_000,
       backlog: 511,
+      maxconn: 0,
     });
     expect(c.global.user).toBeUndefined();
     expect(c.services).toEqual([
@@ -72,6 +73,7 @@ describe("defaults and overrides", () => {
         timeout_client: 60_000,
         timeout_server: 60_000,
         timeout_cleanup: 10_000,
+        maxconn: 0,
       },
     ]);
   });

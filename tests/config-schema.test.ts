@@ -14,12 +14,12 @@ describe("schema", () => {
     const names = SCHEMA.map((k) => k.name);
     expect(new Set(names).size).toBe(names.length);
     expect([...keysFor("global")].sort()).toEqual(
-      ["backlog", "chroot_dir", "group", "logfile", "loglevel", "pidfile", "server_retry", "timeout_cleanup", "timeout_client", "timeout_connect", "timeout_server", "timeout_shutdown", "user"],
+      ["backlog", "chroot_dir", "group", "logfile", "loglevel", "maxconn", "pidfile", "server_retry", "timeout_cleanup", "timeout_client", "timeout_connect", "timeout_server", "timeout_shutdown", "user"],
     );
     expect([...keysFor("service")].sort()).toEqual(
       [
         "balance", "client_address", "error_pages", "fail_on_5xx", "forwarded", "forwarded_for", "hash_header", "health_path", "listen", "max_body", "max_header_size", "max_headers", "max_request_line",
-        "min_body_rate", "name", "pool_max_idle", "protocol", "server_retry", "servers", "timeout_cleanup", "timeout_client", "timeout_connect",
+        "maxconn", "min_body_rate", "name", "pool_max_idle", "protocol", "server_retry", "servers", "timeout_cleanup", "timeout_client", "timeout_connect",
         "timeout_http_request", "timeout_pool_idle", "timeout_server", "timeout_smtp_greeting", "tls",
       ],
     );

@@ -71,6 +71,8 @@ export const SCHEMA: readonly KeyDef[] = [
   { name: "timeout_connect", scope: "both", type: positive, default: "2s", doc: "Time allowed to connect to a server (a timeout counts as a failure)." },
   { name: "timeout_client", scope: "both", type: positive, default: "60s", doc: "Idle time allowed on the client side of a connection." },
   { name: "timeout_server", scope: "both", type: positive, default: "60s", doc: "Idle time allowed on the server side of a connection." },
+  { name: "maxconn", scope: "both", type: { kind: "integer", min: 0, max: 10_000_000 }, default: 0,
+    doc: "Most client connections open at once (globally; per service when set in a [[service]]); above it new clients wait in the listen queue. 0: what the open-file limit allows, (limit - 64) / 2." },
   { name: "timeout_cleanup", scope: "both", type: positive, default: "10s", doc: "How often servers that are down are probed to bring them back." },
   // [[service]]
   { name: "name", scope: "service", type: { kind: "name" }, required: true, doc: "Unique service name for logs: letters, digits, '_', '.', '-'." },

@@ -27,6 +27,8 @@ export interface Timeouts {
   readonly timeout_client: number;
   readonly timeout_server: number;
   readonly timeout_cleanup: number;
+  /** Most client connections open at once; 0: derived from the open-file limit (global) or none of its own (service). */
+  readonly maxconn: number;
 }
 
 /** Settings of protocol = "http" services (defaults elsewhere). */

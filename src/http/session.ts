@@ -99,7 +99,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     this.clientAddress = a.startsWith("::ffff:") ? a.slice(7) : a;
     const mode = service.cfg.client_address;
     this.private = mode === "proxy-v1" || mode === "proxy-v2";
-    service.sessions.add(this);
+    service.track(this);
   }
 
   // ---------------------------------------------------------------- client side
@@ -302,7 +302,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
 
   failed(reason: ConnectFailure, detail: string): void {
     this.pending = undefined;
-    if (localConnectFailure(reason, this.service.sessions.size)) return this.reply(503);
+    if (localConnectFailure(reason, this.service.admission)) return this.reply(503);
     this.service.pool.report(this.server!, reason, detail);
     if (this.gone || this.phase !== Phase.Exchange) return;
     (this.tried ??= new Set()).add(this.server!);
@@ -522,7 +522,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     this.ownUp?.close();
     this.ownUp = undefined;
     this.phase = Phase.Closing;
-    this.service.sessions.delete(this);
+    this.service.untrack(this);
   }
 
   // ---------------------------------------------------------------- timeouts

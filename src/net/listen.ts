@@ -3,19 +3,46 @@
  * (a protocol that is not ready buffers or pauses them itself: pausing every
  * new socket costs extra epoll_ctl calls per connection); their events go to
  * the `SocketEvents` object that `accept` returns.
+ *
+ * A listener can stop accepting for a while (`pause`) without giving up its
+ * port: Bun has no pause, and closing the socket would reset the clients in
+ * its queue and, after the privilege drop, lose a port below 1024 for good.
+ * So each listener keeps a second descriptor for its socket (dup). `pause`
+ * stops Bun's listener — its descriptor closes, the socket stays listening
+ * through the kept one and the kernel queues new clients (up to the
+ * backlog) — and `resume` hands the kept descriptor back to Bun
+ * (`Bun.listen({ fd })`), keeping a fresh dup of it for the next pause.
+ * Pausing from inside an accept stops Bun's accept loop right there.
  */
 import type { SocketHandler, TCPSocketListener, TCPSocketListenOptions } from "bun";
 import type { ListenAddress } from "../config/types.ts";
 import { PlbError } from "../errors.ts";
+import { logger } from "../log.ts";
+import * as libc from "../process/libc.ts";
+import { setBacklog } from "./backlog.ts";
 import { relayHandlers } from "./handlers.ts";
 import type { Sock, SocketEvents } from "./types.ts";
+
+const log = logger("listen");
 
 export interface Listener {
   readonly address: ListenAddress;
   /** Port actually bound (differs from address.port when that is 0). */
   readonly port: number;
-  /** Stop accepting; open connections are not touched. */
+  /** Not accepting for now (clients wait in the kernel's queue). */
+  readonly paused: boolean;
+  /** Stop accepting until `resume`; the port stays bound and clients queue. */
+  pause(): void;
+  resume(): void;
+  /** Stop accepting for good; open connections are not touched. */
   stop(): void;
+}
+
+export interface ListenSettings {
+  /** PEM text of certificate chain and key: terminate TLS. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** listen(2) queue length (Bun always asks for 512). */
+  readonly backlog?: number;
 }
 
 export type AcceptFn = (socket: Sock) => SocketEvents;
@@ -26,7 +53,30 @@ const IGNORED: SocketEvents = { onData() {}, onDrain() {}, onEnd() {}, onClose()
 /** ALPN: plb speaks HTTP/1.1 only (wire format: length-prefixed names). */
 const ALPN_HTTP11 = new Uint8Array([8, ...new TextEncoder().encode("http/1.1")]);
 
-export function listen(address: ListenAddress, accept: AcceptFn, tls?: { cert: string; key: string }): Listener {
+function listenError(address: ListenAddress, err: unknown): PlbError {
+  const e = err as { code?: string; message?: string };
+  const reason =
+    e.code === "EADDRINUSE"
+      ? "address already in use"
+      : e.code === "EACCES"
+        ? "permission denied (ports below 1024 need root)"
+        : e.code === "EADDRNOTAVAIL"
+          ? "address not available on this host"
+          : (e.message ?? String(err));
+  return new PlbError("LISTEN_FAILED", `cannot listen on ${address.text}: ${reason}`, { cause: err });
+}
+
+/** A kept descriptor for the socket behind `fd`, or -1 (no libc here, or none left). */
+function keep(fd: unknown): number {
+  if (typeof fd !== "number" || fd < 0) return -1;
+  try {
+    return libc.dup(fd);
+  } catch {
+    return -1;
+  }
+}
+
+export function listen(address: ListenAddress, accept: AcceptFn, settings: ListenSettings = {}): Listener {
   const handlers: SocketHandler<SocketEvents> = {
     ...relayHandlers,
     open(s) {
@@ -36,37 +86,73 @@ export function listen(address: ListenAddress, accept: AcceptFn, tls?: { cert: s
       events.onOpen?.();
     },
   };
+  const tls = settings.tls ? { tls: { cert: settings.tls.cert, key: settings.tls.key, ALPNProtocols: ALPN_HTTP11 } } : {};
+  const common = { allowHalfOpen: true, socket: handlers, ...tls };
   let server: TCPSocketListener<SocketEvents>;
   try {
     server = Bun.listen<SocketEvents>({
       hostname: address.host,
       port: address.port,
-      allowHalfOpen: true,
-      socket: handlers,
       // "::" must accept IPv4 too (dual-stack), whatever the sysctl says.
       ipv6Only: false,
-      ...(tls ? { tls: { cert: tls.cert, key: tls.key, ALPNProtocols: ALPN_HTTP11 } } : {}),
-    } as TCPSocketListenOptions<SocketEvents>);
+      ...common,
+    } as unknown as TCPSocketListenOptions<SocketEvents>);
   } catch (err) {
-    const e = err as { code?: string; message?: string };
-    const reason =
-      e.code === "EADDRINUSE"
-        ? "address already in use"
-        : e.code === "EACCES"
-          ? "permission denied (ports below 1024 need root)"
-          : e.code === "EADDRNOTAVAIL"
-            ? "address not available on this host"
-            : (e.message ?? String(err));
-    throw new PlbError("LISTEN_FAILED", `cannot listen on ${address.text}: ${reason}`, { cause: err });
+    throw listenError(address, err);
   }
+  const port = server.port;
+  const backlog = () => {
+    if (settings.backlog !== undefined) setBacklog({ hostname: address.host, port, fd: (server as { fd?: unknown }).fd }, settings.backlog);
+  };
+  backlog();
+  let kept = keep((server as { fd?: unknown }).fd);
   let stopped = false;
+  let paused = false;
+
   return {
     address,
-    port: server.port,
+    port,
+    get paused() {
+      return paused;
+    },
+    pause() {
+      if (stopped || paused) return;
+      if (kept < 0) kept = keep((server as { fd?: unknown }).fd);
+      paused = true;
+      server.stop(false);
+      if (kept < 0) log.warn(`${address.text}: no descriptor to keep the socket listening while paused; it is closed until accepting resumes`);
+    },
+    resume() {
+      if (stopped || !paused) return;
+      try {
+        server =
+          kept >= 0
+            ? Bun.listen<SocketEvents>({ fd: kept, ...common } as unknown as unknown as TCPSocketListenOptions<SocketEvents>)
+            : Bun.listen<SocketEvents>({ hostname: address.host, port, ipv6Only: false, ...common } as unknown as TCPSocketListenOptions<SocketEvents>);
+      } catch (err) {
+        log.error(`${address.text}: cannot accept again: ${listenError(address, err).message}; retrying on the next resume`);
+        return;
+      }
+      paused = false;
+      kept = keep((server as { fd?: unknown }).fd);
+      try {
+        backlog();
+      } catch (err) {
+        log.warn((err as Error).message);
+      }
+    },
     stop() {
       if (stopped) return;
       stopped = true;
-      server.stop(false);
+      if (!paused) server.stop(false);
+      if (kept >= 0) {
+        try {
+          libc.close(kept);
+        } catch {
+          // already gone
+        }
+        kept = -1;
+      }
     },
   };
 }

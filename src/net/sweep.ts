@@ -42,8 +42,9 @@ export class Sweeper {
     return Math.max(50, Math.min(1000, Math.floor(min / 4)));
   }
 
-  add(item: Sweepable): void {
-    if (this.has(item)) return;
+  /** Register `item`; false when it already was. */
+  add(item: Sweepable): boolean {
+    if (this.has(item)) return false;
     item.sweepNext = null;
     item.sweepPrev = this.tail;
     if (this.tail) this.tail.sweepNext = item;
@@ -51,10 +52,12 @@ export class Sweeper {
     this.tail = item;
     this.count++;
     if (this.timer === undefined) this.start();
+    return true;
   }
 
-  delete(item: Sweepable): void {
-    if (!this.has(item)) return;
+  /** Unregister `item`; false when it was not registered. */
+  delete(item: Sweepable): boolean {
+    if (!this.has(item)) return false;
     const { sweepPrev: prev, sweepNext: next } = item;
     if (prev) prev.sweepNext = next ?? null;
     else this.head = next ?? null;
@@ -62,6 +65,7 @@ export class Sweeper {
     else this.tail = prev ?? null;
     item.sweepPrev = item.sweepNext = null;
     this.count--;
+    return true;
   }
 
   private has(item: Sweepable): boolean {

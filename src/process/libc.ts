@@ -1,7 +1,8 @@
 /**
  * The one bun:ffi binding to libc.so.6 (glibc, Linux): the few system calls
  * Bun does not expose (chroot, setgroups, setres[ug]id, listen on an
- * existing socket, *at calls on a kept directory descriptor).
+ * existing socket, dup of a listening socket, the open-file limit, *at
+ * calls on a kept directory descriptor).
  *
  * The library is opened on first use, and all symbols are bound in that one
  * dlopen(). Once anything here has been called, nothing more is read from
@@ -39,6 +40,9 @@ const SYMBOLS = {
   openat: { args: [i32, P, i32, u32], returns: i32 },
   unlinkat: { args: [i32, P, i32], returns: i32 },
   close: { args: [i32], returns: i32 },
+  dup: { args: [i32], returns: i32 },
+  getrlimit: { args: [i32, P], returns: i32 },
+  setrlimit: { args: [i32, P], returns: i32 },
   __errno_location: { args: [], returns: P },
   strerror: { args: [i32], returns: P },
 } as const;
@@ -65,6 +69,8 @@ export const EPERM = 1;
 export const ENOENT = 2;
 export const EBADF = 9;
 export const EACCES = 13;
+export const ENFILE = 23;
+export const EMFILE = 24;
 export const ENOTSOCK = 88;
 
 export const O_RDONLY = 0;
@@ -75,6 +81,8 @@ export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const SOL_SOCKET = 1;
 export const SO_ACCEPTCONN = 30;
+/** getrlimit(2) resource: the open-file limit (Linux numbering). */
+export const RLIMIT_NOFILE = 7;
 
 /** A failed libc call; `errno` is the C errno. */
 export class SyscallError extends PlbError {
@@ -199,4 +207,23 @@ export function unlinkat(dirfd: number, path: string, flags = 0): void {
 
 export function close(fd: number): void {
   check(libc().close(fd), () => `close(${fd})`);
+}
+
+/** A second descriptor for the same open file (a listening socket kept while Bun's is closed). */
+export function dup(fd: number): number {
+  return check(libc().dup(fd), () => `dup(${fd})`);
+}
+
+/** [soft, hard] of a resource limit; Infinity for RLIM_INFINITY. */
+export function getrlimit(resource: number): [number, number] {
+  const lim = new BigUint64Array(2);
+  check(libc().getrlimit(resource, lim), () => `getrlimit(${resource})`);
+  const num = (v: bigint) => (v >= 0x7fffffffffffffffn ? Infinity : Number(v));
+  return [num(lim[0]), num(lim[1])];
+}
+
+export function setrlimit(resource: number, soft: number, hard: number): void {
+  const big = (v: number) => (v === Infinity ? 0xffffffffffffffffn : BigInt(v));
+  const lim = new BigUint64Array([big(soft), big(hard)]);
+  check(libc().setrlimit(resource, lim), () => `setrlimit(${resource}, ${soft}, ${hard})`);
 }

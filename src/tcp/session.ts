@@ -46,7 +46,7 @@ export class TcpSession implements SocketEvents, PipeOwner, Sweepable {
     private readonly service: Service,
     private readonly opts: RelayOptions = {},
   ) {
-    service.sessions.add(this);
+    service.track(this);
   }
 
   onOpen(): void {
@@ -124,7 +124,7 @@ export class TcpSession implements SocketEvents, PipeOwner, Sweepable {
     const server = this.server!;
     const svc = this.service;
     // Out of file descriptors looks like "refused": plb's fault, not the server's.
-    if (localConnectFailure(reason, svc.sessions.size)) {
+    if (localConnectFailure(reason, svc.admission)) {
       if (!this.gone) {
         this.client.end();
         this.finish();
@@ -187,7 +187,7 @@ export class TcpSession implements SocketEvents, PipeOwner, Sweepable {
 
   private finish(): void {
     this.gone = true;
-    this.service.sessions.delete(this);
+    this.service.untrack(this);
   }
 
   // Client events while no pipe exists (connecting); afterwards the pipe's
