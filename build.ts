@@ -5,8 +5,14 @@
  *   bun build.ts linux-arm64  one named target → dist/plb-linux-arm64
  *   bun build.ts all          every target below
  *
- * The version comes from package.json (src/cli.ts imports it, so the
+ * The version comes from package.json (src/command.ts imports it, so the
  * compiled binary embeds it). Adding a platform is one entry in TARGETS.
+ *
+ * Two entry points: src/cli.ts installs the signal handlers and then
+ * imports src/command.ts (everything else), a chunk of its own, so that a
+ * signal in the first milliseconds after exec finds a handler; bytecode
+ * (--bytecode, ESM) shortens the start further (handlers in place ~12 ms
+ * after exec, ~30 ms without).
  */
 import { $ } from "bun";
 import { join } from "node:path";
@@ -25,12 +31,12 @@ const TARGETS: readonly Target[] = [
 ];
 
 const root = import.meta.dir;
-const entry = join(root, "src", "cli.ts");
+const entries = [join(root, "src", "cli.ts"), join(root, "src", "command.ts")];
 
 async function build(target: Target | undefined): Promise<string> {
   const out = join(root, "dist", target ? `plb-${target.name}` : "plb");
   const targetArgs = target ? [`--target=${target.bun}`] : [];
-  await $`${process.execPath} build --compile --minify --sourcemap=none ${targetArgs} ${entry} --outfile ${out}`.cwd(root);
+  await $`${process.execPath} build --compile --minify --bytecode --format=esm --sourcemap=none ${targetArgs} ${entries} --outfile ${out}`.cwd(root);
   return out;
 }
 

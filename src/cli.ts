@@ -1,146 +1,15 @@
 #!/usr/bin/env bun
 /**
- * The command line: switches, exit codes, signals. The only file that calls
- * process.exit. Exit codes: 0 ok, 1 configuration or usage error, 2 runtime
- * start failure (port taken, permission, privileges).
+ * The entry point: catch signals first (a SIGHUP in the first milliseconds
+ * must not kill plb), then load the command (command.ts) and run it.
+ * Everything else is imported only after the handlers are in place.
  */
-import { defineCommand, parseArgs, renderUsage } from "citty";
-import pkg from "../package.json" with { type: "json" };
-import { describeKeys, loadConfig } from "./config/index.ts";
-import type { Config } from "./config/types.ts";
-import { exitCodeFor, PlbError } from "./errors.ts";
-import { logger, parseLogLevel, setLogFile, setLogLevel } from "./log.ts";
-import { start, type Runtime } from "./main.ts";
-import { prepare } from "./prepare.ts";
-import { isDaemonChild, reportFailure, reportReady, startDaemon } from "./process/daemon.ts";
+import { catchSignals } from "./process/signals.ts";
 
-export const VERSION: string = pkg.version;
-
-const command = defineCommand({
-  meta: { name: "plb", version: VERSION, description: "Pure Load Balancer: TCP load balancing with fail-over" },
-  args: {
-    config: { type: "string", description: "Configuration file", default: "/etc/plb.toml", valueHint: "FILE" },
-    daemonize: { type: "boolean", description: "Detach and run in the background; returns once serving" },
-    loglevel: {
-      type: "string",
-      description: "error | warn | info | debug, or PLB's 0-4 (0 error, 1 warn, 2-3 info, 4 debug)",
-      valueHint: "LEVEL",
-    },
-    logfile: { type: "string", description: "Log to FILE (- = stderr, the default)", valueHint: "FILE" },
-    pidfile: { type: "string", description: "Write the pid to FILE (default /var/run/plb.pid when root)", valueHint: "FILE" },
-    check: { type: "boolean", description: "Validate the configuration, print a summary and exit" },
-    "help-config": { type: "boolean", description: "Describe every configuration key" },
-    version: { type: "boolean", alias: "v", description: "Print the version" },
-    help: { type: "boolean", alias: "h", description: "Show this help" },
-  },
-});
-
-const KNOWN = new Set(["config", "daemonize", "loglevel", "logfile", "pidfile", "check", "help-config", "version", "v", "help", "h"]);
-
-function fail(code: number, message: string): never {
-  process.stderr.write(`plb: ${message}\n`);
-  process.exit(code);
-}
-
-async function main(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, (command.args ?? {}) as never) as Record<string, string | boolean | string[]>;
-  for (const a of argv) {
-    const m = /^--?([^=]+)/.exec(a);
-    if (m && !KNOWN.has(m[1]) && !(m[1].startsWith("no-") && KNOWN.has(m[1].slice(3)))) fail(1, `unknown option "${a}" (see plb --help)`);
-  }
-  if ((args._ as string[]).length > 0) fail(1, `unexpected argument "${(args._ as string[])[0]}" (see plb --help)`);
-  if (args.help) {
-    process.stdout.write(`${await renderUsage(command)}\n`);
-    process.exit(0);
-  }
-  if (args.version) {
-    process.stdout.write(`plb ${VERSION}\n`);
-    process.exit(0);
-  }
-  if (args["help-config"]) {
-    process.stdout.write(describeKeys());
-    process.exit(0);
-  }
-  for (const k of ["config", "loglevel", "logfile", "pidfile"]) {
-    if (args[k] === true || args[k] === "") fail(1, `option --${k} needs a value`);
-  }
-
-  const configPath = String(args.config);
-  let config: Config;
-  try {
-    config = loadConfig(configPath);
-  } catch (err) {
-    fail(exitCodeFor(err), (err as Error).message);
-  }
-  const level = args.loglevel !== undefined ? parseLogLevel(String(args.loglevel)) : config.global.loglevel;
-  if (level === undefined) fail(1, `--loglevel "${args.loglevel}" is not a level (error, warn, info, debug or 0-4)`);
-
-  if (args.check) {
-    // What a start does short of binding, chroot, dropping ids and the pid
-    // file; user, group and chroot_dir are checked whoever runs --check.
-    try {
-      prepare(config, { privileges: true });
-    } catch (err) {
-      fail(exitCodeFor(err), (err as Error).message);
-    }
-    const servers = config.services.reduce((n, s) => n + s.servers.length, 0);
-    const listens = config.services.reduce((n, s) => n + s.listen.length, 0);
-    process.stdout.write(
-      `${configPath}: configuration OK: ${config.services.length} service(s), ${listens} listen address(es), ${servers} server(s)\n`,
-    );
-    process.exit(0);
-  }
-
-  const isRoot = process.getuid?.() === 0;
-  const pidfile = (args.pidfile as string | undefined) ?? config.global.pidfile ?? (isRoot ? "/var/run/plb.pid" : undefined);
-  const logfile = (args.logfile as string | undefined) ?? config.global.logfile;
-
-  if (args.daemonize && !isDaemonChild()) {
-    const result = await startDaemon(argv.filter((a) => a !== "--daemonize"));
-    if (!result.ok) fail(2, result.message);
-    process.stdout.write(`plb ${VERSION} running in the background (pid ${result.pid})\n`);
-    if (logfile === undefined || logfile === "-") process.stderr.write("plb: note: without --logfile (or logfile in the configuration) the daemon's logs are discarded\n");
-    process.exit(0);
-  }
-
-  let runtime: Runtime;
-  try {
-    setLogFile(logfile);
-    setLogLevel(level);
-    runtime = await start(config, { pidfile });
-  } catch (err) {
-    const message = err instanceof PlbError ? err.message : `cannot start: ${(err as Error).message}`;
-    if (isDaemonChild()) reportFailure(message);
-    fail(err instanceof PlbError && err.code.startsWith("CONFIG") ? 1 : 2, message);
-  }
-  installSignals(runtime);
-  logger("main").info(`plb ${VERSION} ready (pid ${process.pid})`);
-  if (isDaemonChild()) reportReady();
-}
-
-function installSignals(runtime: Runtime): void {
-  const log = logger("signal");
-  let signals = 0;
-  const onStop = (sig: string) => {
-    signals++;
-    if (signals > 1) {
-      log.warn(`${sig} again: exiting now`);
-      runtime.stopNow();
-      process.exit(0);
-    }
-    log.info(`${sig}: stopping`);
-    void runtime.stop().then(() => process.exit(0));
-  };
-  process.on("SIGTERM", () => onStop("SIGTERM"));
-  process.on("SIGINT", () => onStop("SIGINT"));
-  process.on("SIGHUP", () => log.warn("SIGHUP: configuration reload is not supported yet; ignoring"));
-  process.on("SIGUSR1", () => log.info("SIGUSR1 ignored"));
-  process.on("SIGUSR2", () => log.info("SIGUSR2 ignored"));
-  // Bad input must never take the whole balancer down: log and keep serving.
-  process.on("uncaughtException", (err) => logger("main").error("unexpected error (still serving):", err));
-  process.on("unhandledRejection", (err) => logger("main").error("unexpected rejection (still serving):", err));
-}
+catchSignals();
 
 if (import.meta.main) {
-  main(process.argv.slice(2)).catch((err) => fail(2, (err as Error)?.stack ?? String(err)));
+  void import("./command.ts").then(({ main, fail }) =>
+    main(process.argv.slice(2)).catch((err: unknown) => fail(2, (err as Error)?.stack ?? String(err))),
+  );
 }

@@ -3,6 +3,7 @@ import { chmodSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../../../package.json" with { type: "json" };
 import { backend, request } from "../../support/backends.ts";
+import { earlySignal } from "../../support/early-signal.ts";
 import { freePort } from "../../support/ports.ts";
 import { BUN, ROOT, startPlb, tempDir } from "../../support/plb.ts";
 
@@ -17,6 +18,18 @@ test("bun run build writes a standalone dist/plb that prints the package version
   const r = Bun.spawnSync([BINARY, "--version"], { stdout: "pipe", env: { PATH: "/nonexistent" } });
   expect(r.exitCode).toBe(0);
   expect(r.stdout.toString().trim()).toBe(`plb ${pkg.version}`);
+});
+
+test("the compiled binary survives a SIGHUP 20 ms after exec (handlers before anything is loaded) and starts", async () => {
+  const port = await freePort();
+  const run = await earlySignal(`[[service]]\nname = "sig"\nlisten = ["127.0.0.1:${port}"]\nservers = ["127.0.0.1:9"]\n`, "SIGHUP", 20, BINARY);
+  try {
+    expect(run.signalCode).toBeNull();
+    expect(run.log).toMatch(/ready \(pid/);
+    expect(run.log).toMatch(/SIGHUP: configuration reload is not supported yet; ignoring/);
+  } finally {
+    await run.stop();
+  }
 });
 
 test.skipIf(process.getuid?.() !== 0)("the compiled binary started as root chroots, drops to nobody and relays", async () => {

@@ -1,0 +1,40 @@
+/**
+ * Signals from the first milliseconds on. With no handler, SIGHUP, SIGUSR1
+ * and SIGUSR2 kill the process, and systemd may send SIGHUP right after
+ * start (a reload) while plb is still loading its modules and its
+ * configuration. The entry point calls `catchSignals()` before it loads
+ * anything else; signals that arrive before plb can act on them wait here
+ * and are handed, in order, to the handler `handleSignals` installs.
+ *
+ * This module imports nothing, so that loading it costs nothing.
+ */
+export const SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2"] as const;
+export type SignalName = (typeof SIGNALS)[number];
+
+let handler: ((sig: SignalName) => void) | undefined;
+const pending: SignalName[] = [];
+let caught = false;
+
+/** Install the handlers (once); until `handleSignals`, signals are kept. */
+export function catchSignals(): void {
+  if (caught) return;
+  caught = true;
+  for (const sig of SIGNALS) {
+    process.on(sig, () => {
+      if (handler) handler(sig);
+      else pending.push(sig);
+    });
+  }
+}
+
+/** From now on `h` gets every signal, first those that came before. */
+export function handleSignals(h: (sig: SignalName) => void): void {
+  catchSignals();
+  handler = h;
+  for (const sig of pending.splice(0)) h(sig);
+}
+
+/** Signals received and not handled yet (for the start-up path). */
+export function pendingSignals(): readonly SignalName[] {
+  return pending;
+}
