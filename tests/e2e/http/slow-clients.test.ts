@@ -33,7 +33,11 @@ function slowClients(port: number, count: number, mode: "head" | "body", interva
   return new Response(proc.stdout).text().then((t) => JSON.parse(t.trim().split("\n").at(-1)!) as SlowResult);
 }
 
-async function plbOn(extra: string): Promise<{ plb: PlbProcess; port: number }> {
+function plbOn(extra: string): Promise<{ plb: PlbProcess; port: number }> {
+  return plbOnLimit(extra, 8192);
+}
+
+async function plbOnLimit(extra: string, maxFiles: number): Promise<{ plb: PlbProcess; port: number }> {
   const be = await httpBackend("B", (req, res, body) => res.end(`got ${body.length}`));
   cleanups.push(() => be.close());
   const [port] = await freePorts(1);
@@ -47,7 +51,7 @@ servers = ["127.0.0.1:${be.port}"]
 ${extra}
 `,
     [],
-    { maxFiles: 8192 },
+    { maxFiles },
   );
   cleanups.push(() => plb.stop());
   return { plb, port };
@@ -130,3 +134,26 @@ test("a request body that trickles below min_body_rate gets 408 after its grace;
   expect(r.lifetimes.at(-1)!).toBeLessThan(2500);
   expect(plb.log()).toMatch(/request body slower than 1000 bytes\/s/);
 }, 30_000);
+
+test("under ulimit -n 2048, 2,100 slowloris clients cannot shut normal clients out: all 50 are answered", async () => {
+  const { plb, port } = await plbOnLimit(`timeout_http_request = "2s"\ntimeout_client = 60`, 2048);
+  await plb.waitForLog(/maxconn 992 \(open-file limit 2048\)/);
+  const slow = slowClients(port, 2100, "head", 500, 40_000);
+  await Bun.sleep(500);
+  const t0 = Date.now();
+  const answers = await Promise.all(
+    Array.from({ length: 50 }, async (_, i) => {
+      await Bun.sleep(i * 100);
+      const c = await RawClient.open(port);
+      c.write("GET /normal HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      await c.until(() => c.responses.length > 0 || c.closed, 30_000);
+      c.close();
+      return c.responses[0]?.status ?? 0;
+    }),
+  );
+  const took = Date.now() - t0;
+  console.log(`50 normal clients among 2,100 slowloris under ulimit -n 2048: all answered within ${took} ms`);
+  expect(answers).toEqual(Array(50).fill(200));
+  const r = await slow;
+  expect(r.got408).toBe(2100);
+}, 90_000);
