@@ -36,3 +36,15 @@ export async function blackhole(port = 0): Promise<{ port: number; close(): void
     close: () => proc.kill("SIGKILL"),
   };
 }
+
+/**
+ * Once plb's start check has seen `server` up (one accepted connection),
+ * stop it and put a black hole on its port: the server then hangs connects
+ * while plb still counts it up.
+ */
+export async function blackholeAfterStartCheck(server: { port: number; accepted(): number; stop(): void }): Promise<{ port: number; close(): void }> {
+  for (let i = 0; i < 100 && server.accepted() === 0; i++) await Bun.sleep(10);
+  if (server.accepted() !== 1) throw new Error(`the start check reached the server ${server.accepted()} times, not once`);
+  server.stop();
+  return await blackhole(server.port);
+}

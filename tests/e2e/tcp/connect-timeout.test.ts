@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { backend, request } from "../../support/backends.ts";
-import { blackhole } from "../../support/blackhole.ts";
+import { blackhole, blackholeAfterStartCheck } from "../../support/blackhole.ts";
 import { freePorts } from "../../support/ports.ts";
 import { startPlb } from "../../support/plb.ts";
 
@@ -24,10 +24,7 @@ listen = ["127.0.0.1:${listen}"]
 servers = ["127.0.0.1:${hp}", "127.0.0.1:${a.port}"]
 `);
   // let plb's start check see the server up before it turns into a black hole
-  for (let i = 0; i < 100 && h.accepted() === 0; i++) await Bun.sleep(10);
-  expect(h.accepted()).toBe(1);
-  h.stop();
-  const hole = await blackhole(hp);
+  const hole = await blackholeAfterStartCheck(h);
   try {
     expect(await hangs(hp)).toBe(true); // else this test proves nothing
     const t0 = Date.now();

@@ -6,7 +6,7 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { backend } from "../../support/backends.ts";
-import { blackhole } from "../../support/blackhole.ts";
+import { blackholeAfterStartCheck } from "../../support/blackhole.ts";
 import { fakeSmtp } from "../../support/fake-smtp.ts";
 import { httpBackend, rawHttp } from "../../support/http-backends.ts";
 import { startPlb, type PlbProcess } from "../../support/plb.ts";
@@ -132,10 +132,7 @@ listen = ["127.0.0.1:${listen}"]
 servers = ["127.0.0.1:${hp}", "127.0.0.1:${a.port}"]
 `);
   // up at the start check, then a black hole on the same port
-  for (let i = 0; i < 100 && h.accepted() === 0; i++) await Bun.sleep(10);
-  expect(h.accepted()).toBe(1);
-  h.stop();
-  const hole = await blackhole(hp);
+  const hole = await blackholeAfterStartCheck(h);
   cleanups.push(() => hole.close());
   await Bun.sleep(QUIET_MS);
   const t0 = Date.now();
