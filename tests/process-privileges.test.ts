@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkPrivileges } from "../src/process/privileges.ts";
 import { accepts, BUN, echoOnce, JsonLines, threadStatus } from "./support/child.ts";
+import { compiledForNobody } from "./support/for-nobody.ts";
 
 const CHILD = join(import.meta.dir, "support", "drop-child.ts");
 const SETPRIV = "/usr/bin/setpriv";
@@ -148,7 +149,8 @@ describe.skipIf(!isRoot)("dropPrivileges as root", () => {
 
   test.skipIf(!existsSync(SETPRIV))("not root (via setpriv): settings ignored with warnings", async () => {
     const setpriv = [SETPRIV, "--reuid=65534", "--regid=65534", "--clear-groups"];
-    const { proc, line } = start({ user: "nobody", chroot_dir: tempDir() }, setpriv);
+    // compiled outside the checkout: nobody may not be able to enter it
+    const { proc, line } = start({ user: "nobody", chroot_dir: tempDir() }, setpriv, [compiledForNobody(CHILD)]);
     const ready = await line;
     expect(ready.event).toBe("ready");
     expect(ready.summary).toMatchObject({ startedAsRoot: false, uid: 65534, gid: 65534 });

@@ -9,6 +9,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { compiledForNobody } from "../../support/for-nobody.ts";
 import { BUN, CLI, tempDir } from "../../support/plb.ts";
 import { freePort } from "../../support/ports.ts";
 
@@ -21,8 +22,8 @@ interface Run {
   err: string;
 }
 
-function run(args: string[], prefix: string[] = []): Run {
-  const r = Bun.spawnSync([...prefix, BUN, CLI, ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: "/tmp" } });
+function run(args: string[], prefix: string[] = [], program = [BUN, CLI]): Run {
+  const r = Bun.spawnSync([...prefix, ...program, ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: "/tmp" } });
   return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
 }
 
@@ -220,12 +221,14 @@ describe("plb --check", () => {
 
   test.skipIf(!isRoot || !existsSync(SETPRIV))("run by a user other than root, user and group must still exist", () => {
     const nobody = [SETPRIV, "--reuid=65534", "--regid=65534", "--clear-groups"];
+    // plb compiled outside the checkout: nobody may not be able to enter it
+    const plb = [compiledForNobody(CLI, join(CLI, "..", "command.ts"))];
     const good = config({ global: `user = "nobody"\ngroup = "nogroup"\nchroot_dir = "${join(dir, "jail")}"` });
-    const ok = run(["--check", "--config", good], nobody);
+    const ok = run(["--check", "--config", good], nobody, plb);
     expect(ok.err).toBe("");
     expect(ok.code).toBe(0);
     const bad = config({ global: `user = "plb-no-such-user"\ngroup = "plb-no-such-group"` });
-    const r = run(["--check", "--config", bad], nobody);
+    const r = run(["--check", "--config", bad], nobody, plb);
     expect(r.code).toBe(1);
     expect(problems(r)).toEqual([
       `${bad}:1: user "plb-no-such-user" not found in /etc/passwd`,

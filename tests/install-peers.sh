@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The real peers the test suite talks to (curl, nginx, ApacheBench, openssl,
+# aiosmtpd, Postfix, swaks, iproute2's ss), from Debian's packages. Run by
+# `npm test` before the suite; idempotent and quiet when all are there.
+#
+# As root with apt-get it installs what is missing, non-interactively and
+# without starting a system Postfix (nor any other service). Otherwise it
+# stops at once with one line naming the packages and the command that
+# installs them.
+set -uo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
+have curl || need+=(curl)
+have ss || need+=(iproute2)
+have openssl || need+=(openssl)
+have python3 || need+=(python3)
+have setpriv || need+=(util-linux)
+# aiosmtpd for Debian's own /usr/bin/python3 (a pyenv python3 first on PATH does not see it).
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
+# Postfix: run by the tests as private instances on loopback, never as a service.
+[ -x /usr/sbin/postfix ] || need+=(postfix)
+have swaks || need+=(swaks)
+# nginx: a real PROXY-aware HTTP peer and a server with default keep-alive settings.
+have nginx || need+=(nginx)
+# ApacheBench: an HTTP/1.0 keep-alive client (ab -k).
+have ab || need+=(apache2-utils)
+
+[ ${#need[@]} -eq 0 ] && exit 0
+
+stop() {
+  echo "npm test needs these Debian packages: ${need[*]} — install them with: sudo apt-get install -y ${need[*]} ($1)" >&2
+  exit 1
+}
+[ "$(id -u)" -eq 0 ] || stop "not root, so not installed automatically"
+command -v apt-get >/dev/null 2>&1 || stop "no apt-get on this machine"
+
+echo "installing the test peers from Debian: ${need[*]}" >&2
+# No configuration for postfix, and no service starts during the install.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections 2>/dev/null || true
+own_policy=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+fi
+ok=1
+{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; } >/tmp/plb-install-peers.log 2>&1 || ok=
+[ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
+if [[ " ${need[*]} " == *" postfix "* ]] && postfix status >/dev/null 2>&1; then
+  postfix stop >/dev/null 2>&1 || true
+fi
+[ -n "$ok" ] || stop "apt-get failed; see /tmp/plb-install-peers.log"
+exit 0
