@@ -5,7 +5,6 @@
  * permission, privileges).
  */
 import { defineCommand, parseArgs, renderUsage } from "citty";
-import pkg from "../package.json" with { type: "json" };
 import { describeKeys, loadConfig } from "./config/index.ts";
 import type { Config } from "./config/types.ts";
 import { exitCodeFor, PlbError } from "./errors.ts";
@@ -14,11 +13,11 @@ import { start, type Runtime } from "./main.ts";
 import { prepare } from "./prepare.ts";
 import { isDaemonChild, reportFailure, reportReady, startDaemon } from "./process/daemon.ts";
 import { handleSignals, type SignalName } from "./process/signals.ts";
+import { VERSION, versionLine } from "./version.ts";
 
-export const VERSION: string = pkg.version;
 
 const command = defineCommand({
-  meta: { name: "plb", version: VERSION, description: "Pure Load Balancer: TCP load balancing with fail-over" },
+  meta: { name: "plb", version: VERSION, description: "Pure Load Balancer: TCP, HTTP and SMTP load balancing with fail-over" },
   args: {
     config: { type: "string", description: "Configuration file", default: "/etc/plb.toml", valueHint: "FILE" },
     daemonize: { type: "boolean", description: "Detach and run in the background; returns once serving" },
@@ -55,7 +54,7 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(0);
   }
   if (args.version) {
-    process.stdout.write(`plb ${VERSION}\n`);
+    process.stdout.write(`${versionLine()}\n`);
     process.exit(0);
   }
   if (args["help-config"]) {

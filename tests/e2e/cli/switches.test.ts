@@ -10,10 +10,12 @@ function run(args: string[]) {
 }
 
 describe("command line", () => {
-  test("--version prints the package version", () => {
+  test("--version prints the package version and the commit of the checkout (run from source)", () => {
     const r = run(["--version"]);
     expect(r.code).toBe(0);
-    expect(r.out.trim()).toBe(`plb ${pkg.version}`);
+    const commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { stdout: "pipe", stderr: "ignore" }).stdout.toString().trim();
+    const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--untracked-files=no"], { stdout: "pipe", stderr: "ignore" }).stdout.toString().trim() !== "";
+    expect(r.out.trim()).toBe(commit ? `plb ${pkg.version} (${commit}${dirty ? ", modified" : ""})` : `plb ${pkg.version}`);
   });
 
   test("--help lists every switch", () => {

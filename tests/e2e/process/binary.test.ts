@@ -14,10 +14,11 @@ beforeAll(() => {
   if (r.exitCode !== 0) throw new Error(`bun build.ts failed:\n${r.stderr}`);
 });
 
-test("bun run build writes a standalone dist/plb that prints the package version", () => {
+test("bun run build writes a standalone dist/plb that prints the package version and the embedded commit (no git needed)", () => {
+  const commit = Bun.spawnSync(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], { stdout: "pipe" }).stdout.toString().trim();
   const r = Bun.spawnSync([BINARY, "--version"], { stdout: "pipe", env: { PATH: "/nonexistent" } });
   expect(r.exitCode).toBe(0);
-  expect(r.stdout.toString().trim()).toBe(`plb ${pkg.version}`);
+  expect(r.stdout.toString().trim()).toMatch(new RegExp(`^plb ${pkg.version.replace(/\./g, "\\.")} \\(${commit}(, modified)?\\)$`));
 });
 
 test("the compiled binary survives a SIGHUP 20 ms after exec (handlers before anything is loaded) and starts", async () => {
