@@ -12,6 +12,7 @@ import { logger, parseLogLevel, setLogFile, setLogLevel } from "./log.ts";
 import { start, type Runtime } from "./main.ts";
 import { prepare } from "./prepare.ts";
 import { isDaemonChild, reportFailure, reportReady, startDaemon } from "./process/daemon.ts";
+import { PLATFORM } from "./process/platform.ts";
 import { handleSignals, type SignalName } from "./process/signals.ts";
 import { VERSION, versionLine } from "./version.ts";
 
@@ -95,6 +96,9 @@ export async function main(argv: string[]): Promise<void> {
   const pidfile = (args.pidfile as string | undefined) ?? config.global.pidfile ?? (isRoot ? "/var/run/plb.pid" : undefined);
   const logfile = (args.logfile as string | undefined) ?? config.global.logfile;
 
+  if (args.daemonize && !PLATFORM.daemon) {
+    fail(1, `--daemonize is not supported on ${PLATFORM.os}: run plb in the foreground under a service manager (on Windows: sc.exe or NSSM)`);
+  }
   if (args.daemonize && !isDaemonChild()) {
     const result = await startDaemon(argv.filter((a) => a !== "--daemonize"));
     if (!result.ok) fail(2, result.message);

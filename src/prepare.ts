@@ -14,6 +14,7 @@ import { configLine, formatDiagnostics, type Config, type Diagnostic } from "./c
 import { PlbError } from "./errors.ts";
 import { Admission } from "./admission.ts";
 import { Sweeper } from "./net/sweep.ts";
+import { PLATFORM } from "./process/platform.ts";
 import { checkPrivileges } from "./process/privileges.ts";
 import { Service, type ServiceContext } from "./service.ts";
 
@@ -53,7 +54,8 @@ export function prepare(config: Config, opts: PrepareOptions = {}): Service[] {
   });
 
   const g = config.global;
-  if (opts.privileges ?? (process.geteuid?.() === 0)) {
+  // Where a drop is impossible (Windows) the settings are refused whoever runs plb.
+  if (opts.privileges ?? (process.geteuid?.() === 0 || !PLATFORM.privileges)) {
     for (const p of checkPrivileges({ user: g.user, group: g.group, chroot_dir: g.chroot_dir })) {
       problems.push({ path: p.key, line: configLine(config, { key: p.key }), message: p.message });
     }

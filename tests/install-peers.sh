@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The real peers the test suite talks to (curl, nginx, ApacheBench, openssl,
-# aiosmtpd, Postfix, swaks, iproute2's ss), from Debian's packages. Run by
+# aiosmtpd, Postfix, swaks, iproute2's ss) and qemu-user for the arm64
+# binary, from Debian's packages. Run by
 # `npm test` before the suite; idempotent and quiet when all are there.
 #
 # As root with apt-get it installs what is missing, non-interactively and
@@ -25,6 +26,9 @@ have swaks || need+=(swaks)
 have nginx || need+=(nginx)
 # ApacheBench: an HTTP/1.0 keep-alive client (ab -k).
 have ab || need+=(apache2-utils)
+# The linux-arm64 binary is run under qemu-user with an aarch64 loader and libc.
+have qemu-aarch64-static || need+=(qemu-user-static)
+[ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need+=(libc6-arm64-cross)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

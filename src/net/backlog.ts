@@ -19,6 +19,7 @@ import { isIPv4, isIPv6 } from "node:net";
 import { PlbError } from "../errors.ts";
 import { logger } from "../log.ts";
 import * as libc from "../process/libc.ts";
+import { PLATFORM } from "../process/platform.ts";
 
 const log = logger("listen");
 
@@ -69,11 +70,14 @@ function isListener(fd: number, want: Uint8Array | undefined, port: number): boo
 
 function openDescriptors(): number[] {
   try {
-    return readdirSync("/proc/self/fd").map(Number).filter(Number.isInteger);
+    if (PLATFORM.fdDir) return readdirSync(PLATFORM.fdDir).map(Number).filter(Number.isInteger);
   } catch {
-    return Array.from({ length: 4096 }, (_, i) => i);
+    // no /proc (a chroot), or no fdescfs
   }
+  return Array.from({ length: 4096 }, (_, i) => i);
 }
+
+let warnedNoLibc = false;
 
 /** The descriptors of the listening socket(s) behind `target`. */
 export function findListenerFds(target: BacklogTarget): number[] {
@@ -97,6 +101,12 @@ function somaxconn(): number | undefined {
  */
 export function setBacklog(listener: BacklogTarget, backlog: number): void {
   const where = `${listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname}:${listener.port}`;
+  if (!libc.available()) {
+    // Windows: no listen(2) to call again; Bun's own queue length stays.
+    if (!warnedNoLibc) log.warn(`backlog ${backlog} not applied on ${PLATFORM.os}: the listen queue length is Bun's (512)`);
+    warnedNoLibc = true;
+    return;
+  }
   if (!Number.isInteger(backlog) || backlog < 1 || backlog > 0x7fffffff) {
     throw new PlbError("LISTEN_FAILED", `backlog for ${where} must be a positive integer, not ${backlog}`);
   }

@@ -53,11 +53,20 @@ let probeFd = -1;
 export function raiseFdLimit(): { from: number; to: number } {
   const from = readLimit();
   try {
-    const [soft, hard] = libc.getrlimit(libc.RLIMIT_NOFILE);
-    if (soft < hard) libc.setrlimit(libc.RLIMIT_NOFILE, hard, hard);
+    const { soft, hard } = libc.getrlimitRaw(libc.RLIMIT_NOFILE);
+    // macOS refuses an unlimited soft limit for files: OPEN_MAX (10240) then.
+    for (const want of [hard, 10240n]) {
+      if (soft >= want || want > hard) continue;
+      try {
+        libc.setrlimitRaw(libc.RLIMIT_NOFILE, { soft: want, hard });
+        break;
+      } catch {
+        // try the next
+      }
+    }
     if (probeFd < 0) probeFd = libc.open("/", libc.O_RDONLY | libc.O_DIRECTORY | libc.O_CLOEXEC);
   } catch {
-    // not permitted or not available: keep the limit there is
+    // not permitted or not available (Windows): keep the limit there is
   }
   limit = readLimit();
   return { from, to: limit };

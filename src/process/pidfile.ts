@@ -7,7 +7,8 @@
  * and removePidFile() works through openat()/unlinkat() on that descriptor.
  * Removal still needs write permission on the directory for the user plb
  * runs as after dropping privileges; when that is missing it logs a warning
- * and leaves the file (the next start replaces a stale file).
+ * and leaves the file (the next start replaces a stale file). Where there is
+ * no C library (Windows: no chroot either) the file is removed by its path.
  */
 import { closeSync, fchmodSync, fsyncSync, linkSync, openSync, readFileSync, readlinkSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
@@ -17,7 +18,7 @@ import * as libc from "./libc.ts";
 
 const log = logger("pidfile");
 
-/** Open directory descriptors of the pid files we wrote, by absolute path. */
+/** Open directory descriptors of the pid files we wrote, by absolute path (-1: none kept, use the path). */
 const written = new Map<string, { dirfd: number; name: string }>();
 
 function parsePid(text: string): number | undefined {
@@ -91,12 +92,15 @@ export function writePidFile(path: string): void {
   const fail = (what: string, err: unknown): PlbError =>
     new PlbError("PIDFILE", `${what} ${abs}: ${(err as Error).message}`, { cause: err });
 
-  let dirfd: number;
-  try {
-    dirfd = libc.open(dir, libc.O_RDONLY | libc.O_DIRECTORY | libc.O_CLOEXEC);
-  } catch (err) {
-    throw fail("cannot open the directory of pid file", err);
+  let dirfd = -1;
+  if (libc.available()) {
+    try {
+      dirfd = libc.open(dir, libc.O_RDONLY | libc.O_DIRECTORY | libc.O_CLOEXEC);
+    } catch (err) {
+      throw fail("cannot open the directory of pid file", err);
+    }
   }
+  const closeDir = (fd: number) => fd >= 0 && libc.close(fd);
   try {
     const fd = openSync(tmp, "wx", 0o644);
     try {
@@ -128,15 +132,31 @@ export function writePidFile(path: string): void {
     } catch {
       // already renamed or never created
     }
-    libc.close(dirfd);
+    closeDir(dirfd);
     throw err instanceof PlbError ? err : fail("cannot write pid file", err);
   }
   const previous = written.get(abs);
-  if (previous) libc.close(previous.dirfd);
+  if (previous) closeDir(previous.dirfd);
   written.set(abs, { dirfd, name });
 }
 
 export type RemoveResult = "removed" | "missing" | "not-ours" | "failed";
+
+/** Without a kept directory (no C library, no chroot): by the path, with node:fs. */
+function removeByPath(abs: string): RemoveResult {
+  try {
+    if (parsePid(readFileSync(abs, "utf8")) !== process.pid) {
+      log.warn(`pid file ${abs} no longer holds our pid: left in place`);
+      return "not-ours";
+    }
+    unlinkSync(abs);
+    return "removed";
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return "missing";
+    log.warn(`cannot remove pid file ${abs}: ${(err as Error).message}`);
+    return "failed";
+  }
+}
 
 /** Reads the pid in `name` under `dirfd` (works after chroot). */
 function readPidAt(dirfd: number, name: string): number | undefined {
@@ -157,6 +177,7 @@ export function removePidFile(path: string): RemoveResult {
   const abs = resolve(path);
   const kept = written.get(abs);
   written.delete(abs);
+  if ((kept && kept.dirfd < 0) || !libc.available()) return removeByPath(abs);
   const dirfd = kept?.dirfd ?? libc.AT_FDCWD;
   const name = kept?.name ?? abs;
   try {

@@ -28,6 +28,7 @@ import { readFileSync, statSync } from "node:fs";
 import { PlbError } from "../errors.ts";
 import { logger } from "../log.ts";
 import * as libc from "./libc.ts";
+import { type Platform, PLATFORM } from "./platform.ts";
 
 const log = logger("privileges");
 
@@ -143,9 +144,16 @@ export interface PrivilegeProblem {
  * root, `chroot_dir` is a directory, `group`/`chroot_dir` come with
  * `user`. Reads /etc: call before chroot. Every problem is returned.
  */
-export function checkPrivileges(options: PrivilegeOptions): PrivilegeProblem[] {
+export function checkPrivileges(options: PrivilegeOptions, platform: Platform = PLATFORM): PrivilegeProblem[] {
   const { user, group, chroot_dir } = options;
   const problems: PrivilegeProblem[] = [];
+  if (!platform.privileges) {
+    // Windows: no chroot, no user to drop to. Saying so beats ignoring it.
+    for (const key of ["user", "group", "chroot_dir"] as const) {
+      if (options[key] !== undefined) problems.push({ key, message: `${JSON.stringify(key)} is not supported on ${platform.os} (no chroot or privilege drop there): remove it` });
+    }
+    return problems;
+  }
   const need = needsUser(options);
   if (need !== undefined) problems.push({ key: group !== undefined ? "group" : "chroot_dir", message: need });
   let entry: UserEntry | undefined;

@@ -1,0 +1,87 @@
+/**
+ * The per-OS table (src/process/platform.ts): an entry for every build
+ * target, and on this machine every number checked against the kernel
+ * itself, through the same libc calls plb makes.
+ */
+import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { TARGETS } from "../build.ts";
+import * as libc from "../src/process/libc.ts";
+import { PLATFORM, PLATFORMS, platformFor } from "../src/process/platform.ts";
+import { checkPrivileges } from "../src/process/privileges.ts";
+
+test("every build target has a platform entry, with a C library unless it is Windows", () => {
+  for (const t of TARGETS) {
+    const p = platformFor(t.os === "windows" ? "win32" : t.os, t.arch);
+    expect(p, t.name).toBeDefined();
+    expect(p!.libc.length > 0, t.name).toBe(t.os !== "windows");
+    expect(p!.privileges && p!.daemon, t.name).toBe(t.os !== "windows");
+  }
+  expect(new Set(PLATFORMS.map((p) => `${p.os}-${p.cpu}`)).size).toBe(PLATFORMS.length);
+});
+
+test("the numbers that differ between systems, as their headers define them", () => {
+  const lx = platformFor("linux", "x64")!;
+  const la = platformFor("linux", "arm64")!;
+  const fb = platformFor("freebsd", "x64")!;
+  const mac = platformFor("darwin", "arm64")!;
+  expect([lx.O_DIRECTORY, la.O_DIRECTORY, fb.O_DIRECTORY, mac.O_DIRECTORY]).toEqual([0o200000, 0o40000, 0x20000, 0x100000]);
+  expect([lx.O_CLOEXEC, la.O_CLOEXEC, fb.O_CLOEXEC, mac.O_CLOEXEC]).toEqual([0o2000000, 0o2000000, 0x100000, 0x1000000]);
+  expect([lx.AF_INET6, fb.AF_INET6, mac.AF_INET6]).toEqual([10, 28, 30]);
+  expect([lx.SOL_SOCKET, fb.SOL_SOCKET, mac.SOL_SOCKET]).toEqual([1, 0xffff, 0xffff]);
+  expect([lx.RLIMIT_NOFILE, fb.RLIMIT_NOFILE, mac.RLIMIT_NOFILE]).toEqual([7, 8, 8]);
+  expect([lx.errnoFunction, fb.errnoFunction, mac.errnoFunction]).toEqual(["__errno_location", "__error", "__error"]);
+  expect([lx.resIds, fb.resIds, mac.resIds]).toEqual([true, true, false]);
+  expect(fb.libc).toEqual(["libc.so.7"]);
+  expect(lx.libc).toContain("libc.musl-x86_64.so.1");
+});
+
+test("sockaddr: Linux's 16-bit family and BSD's length byte then family byte", () => {
+  // AF_INET6 (BSD 28), port 8080, ::1
+  const bsd = new Uint8Array(28);
+  bsd.set([28, 28, 0x1f, 0x90]);
+  bsd[23] = 1;
+  expect(libc.decodeSockaddr(bsd, "bsd", 2, 28)).toEqual({ family: 28, port: 8080, address: Uint8Array.from({ length: 16 }, (_, i) => (i === 15 ? 1 : 0)) });
+  const linux = new Uint8Array(16);
+  linux.set([2, 0, 0x00, 0x50, 127, 0, 0, 1]);
+  expect(libc.decodeSockaddr(linux, "linux", 2, 10)).toEqual({ family: 2, port: 80, address: Uint8Array.from([127, 0, 0, 1]) });
+});
+
+test.skipIf(process.platform !== "linux")("on this machine the table agrees with the kernel (open flags, socket options, families, rlimit)", async () => {
+  expect(PLATFORM.os).toBe("linux");
+  // O_DIRECTORY: a directory opens, a file is refused with ENOTDIR (20)
+  const d = libc.open("/", libc.O_RDONLY | libc.O_DIRECTORY | libc.O_CLOEXEC);
+  const flags = /flags:\s+(\d+)/.exec(readFileSync(`/proc/self/fdinfo/${d}`, "utf8"))![1];
+  expect(parseInt(flags, 8) & libc.O_CLOEXEC).toBe(libc.O_CLOEXEC);
+  libc.close(d);
+  let errno = 0;
+  try {
+    libc.open("/etc/hostname", libc.O_RDONLY | libc.O_DIRECTORY);
+  } catch (err) {
+    errno = (err as libc.SyscallError).errno;
+  }
+  expect(errno).toBe(20);
+  // AT_FDCWD resolves relative to the working directory
+  libc.close(libc.openat(libc.AT_FDCWD, ".", libc.O_RDONLY | libc.O_DIRECTORY));
+  // SOL_SOCKET / SO_ACCEPTCONN on a listener, AF_INET6 from getsockname
+  const l = Bun.listen({ hostname: "::1", port: 0, socket: { data() {} } });
+  const fd = (l as unknown as { fd: number }).fd;
+  expect(libc.getsockoptInt(fd, libc.SOL_SOCKET, libc.SO_ACCEPTCONN)).toBe(1);
+  const name = libc.getsockname(fd);
+  expect(name.family).toBe(libc.AF_INET6);
+  expect(name.port).toBe(l.port);
+  l.stop(true);
+  // RLIMIT_NOFILE is the "Max open files" limit
+  const [soft] = libc.getrlimit(libc.RLIMIT_NOFILE);
+  const line = readFileSync("/proc/self/limits", "utf8").split("\n").find((x) => x.startsWith("Max open files"))!;
+  expect(String(soft)).toBe(line.split(/\s{2,}/)[1]);
+});
+
+test("where a drop is impossible (Windows), user, group and chroot_dir are configuration errors, not silently ignored", () => {
+  const win = platformFor("win32", "x64")!;
+  expect(checkPrivileges({ user: "nobody", chroot_dir: "/var/empty" }, win)).toEqual([
+    { key: "user", message: '"user" is not supported on win32 (no chroot or privilege drop there): remove it' },
+    { key: "chroot_dir", message: '"chroot_dir" is not supported on win32 (no chroot or privilege drop there): remove it' },
+  ]);
+  expect(checkPrivileges({}, win)).toEqual([]);
+});
