@@ -1,18 +1,13 @@
 import { beforeAll, expect, test } from "bun:test";
 import { chmodSync, readlinkSync } from "node:fs";
-import { join } from "node:path";
 import pkg from "../../../package.json" with { type: "json" };
 import { backend, request } from "../../support/backends.ts";
+import { BINARY, builtBinary } from "../../support/binary.ts";
 import { earlySignal } from "../../support/early-signal.ts";
 import { freePort } from "../../support/ports.ts";
-import { BUN, ROOT, startPlb, tempDir } from "../../support/plb.ts";
+import { ROOT, startPlb, tempDir } from "../../support/plb.ts";
 
-const BINARY = join(ROOT, "dist", "plb");
-
-beforeAll(() => {
-  const r = Bun.spawnSync([BUN, join(ROOT, "build.ts")], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`bun build.ts failed:\n${r.stderr}`);
-});
+beforeAll(() => void builtBinary(), 60_000);
 
 test("bun run build writes a standalone dist/plb that prints the package version and the embedded commit (no git needed)", () => {
   const commit = Bun.spawnSync(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], { stdout: "pipe" }).stdout.toString().trim();
