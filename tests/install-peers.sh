@@ -29,6 +29,10 @@ have ab || need+=(apache2-utils)
 # The linux-arm64 binary is run under qemu-user with an aarch64 loader and libc.
 have qemu-aarch64-static || need+=(qemu-user-static)
 [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need+=(libc6-arm64-cross)
+# C compilers for the image's tiny entry point (build/proc-check.c), x86-64 and aarch64.
+have gcc || need+=(gcc)
+have aarch64-linux-gnu-gcc || need+=(gcc-aarch64-linux-gnu)
+have unshare || need+=(util-linux)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

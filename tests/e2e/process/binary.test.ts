@@ -16,9 +16,9 @@ test("bun run build writes a standalone dist/plb that prints the package version
   expect(r.stdout.toString().trim()).toMatch(new RegExp(`^plb ${pkg.version.replace(/\./g, "\\.")} \\(${commit}(, modified)?\\)$`));
 });
 
-test("the compiled binary survives a SIGHUP 20 ms after exec (handlers before anything is loaded) and starts", async () => {
+test("the compiled binary survives a SIGHUP 10 ms after exec (handlers before anything is loaded) and starts", async () => {
   const port = await freePort();
-  const run = await earlySignal(`[[service]]\nname = "sig"\nlisten = ["127.0.0.1:${port}"]\nservers = ["127.0.0.1:9"]\n`, "SIGHUP", 20, BINARY);
+  const run = await earlySignal(`[[service]]\nname = "sig"\nlisten = ["127.0.0.1:${port}"]\nservers = ["127.0.0.1:9"]\n`, "SIGHUP", 10, BINARY);
   try {
     expect(run.signalCode).toBeNull();
     expect(run.log).toMatch(/ready \(pid/);
