@@ -22,4 +22,4 @@ COPY --chown=65532:65532 dist/rootfs-linux-arm64/run/ /run/
 FROM rootfs-${TARGETARCH}
 EXPOSE 8080 8081 2525
 ENTRYPOINT ["/plb"]
-CMD ["--config", "/etc/plb/plb.toml", "--logfile", "-"]
+CMD ["--config", "/etc/plb/plb.toml"]

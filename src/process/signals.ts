@@ -20,10 +20,14 @@ export function catchSignals(): void {
   if (caught) return;
   caught = true;
   for (const sig of SIGNALS) {
-    process.on(sig, () => {
-      if (handler) handler(sig);
-      else pending.push(sig);
-    });
+    try {
+      process.on(sig, () => {
+        if (handler) handler(sig);
+        else pending.push(sig);
+      });
+    } catch {
+      // a signal this system does not have (Windows: SIGUSR1, SIGUSR2)
+    }
   }
 }
 
