@@ -16,6 +16,8 @@ import { Admission } from "./admission.ts";
 import { Sweeper } from "./net/sweep.ts";
 import { PLATFORM } from "./process/platform.ts";
 import { checkPrivileges } from "./process/privileges.ts";
+import { findAlgorithm } from "./balance/index.ts";
+import { findProtocol } from "./protocols.ts";
 import { Service, type ServiceContext } from "./service.ts";
 
 export interface PrepareOptions {
@@ -41,7 +43,12 @@ export function prepare(config: Config, opts: PrepareOptions = {}): Service[] {
 
   config.services.forEach((cfg, index) => {
     try {
-      services.push(new Service(cfg, context));
+      const protocol = findProtocol(cfg.protocol);
+      const algorithm = findAlgorithm(cfg.balance);
+      if (!protocol || !algorithm) {
+        throw new PlbError("CONFIG_INVALID", `service "${cfg.name}": unknown protocol or balance algorithm`);
+      }
+      services.push(new Service(cfg, context, protocol, algorithm));
     } catch (err) {
       if (!(err instanceof PlbError) || !err.code.startsWith("CONFIG")) throw err;
       const found = isDiagnostics(err.cause) ? err.cause : [{ path: "", message: err.message }];

@@ -1,16 +1,41 @@
 /**
- * What a protocol module gives the core: a handler for each accepted client
- * and a probe for down servers. The core (service, scheduler, state,
- * balancers) imports no protocol; protocols are looked up by config name.
+ * What a protocol module gives the core, and what it may use of a service.
+ * A protocol gives a handler for each accepted client and a probe for down
+ * servers; it sees a service only through `ServiceHandle`. The core
+ * (service, scheduler, state, balancers, admission) imports no protocol:
+ * prepare.ts looks protocols up by config name and hands them in.
  */
+import type { ServiceConfig } from "./config/types.ts";
+import type { DescriptorUsers } from "./net/fd-limit.ts";
+import type { Sweepable } from "./net/sweep.ts";
 import type { Sock, SocketEvents } from "./net/types.ts";
 import type { Probe } from "./scheduler.ts";
-import type { Service } from "./service.ts";
+import type { ServerPool } from "./servers/state.ts";
 
 /** Listen settings a protocol asks for (TLS termination). */
 export interface ListenOptions {
   /** PEM text of the certificate chain and key. */
   readonly tls?: { readonly cert: string; readonly key: string };
+}
+
+/** The running service as its protocol's sessions and probes see it. */
+export interface ServiceHandle {
+  readonly name: string;
+  readonly cfg: ServiceConfig;
+  /** Its servers, their state and the balancer. */
+  readonly pool: ServerPool;
+  /** Connection limits and descriptor shortages (told of plb's own connect failures). */
+  readonly admission: DescriptorUsers;
+  /** The balancer hashes client addresses (computing one costs a string). */
+  readonly usesClient: boolean;
+  /** What per-request key the balancer hashes (http only), if any. */
+  readonly hashes: "path" | "header" | undefined;
+  /** Key for source hashing: the client IP, or undefined when the balancer does not hash it. */
+  clientKey(client: Sock): string | undefined;
+  /** A client session starts: idle sweeps and connection limits count it. */
+  track(session: Sweepable): void;
+  /** A client session is over (idempotent). */
+  untrack(session: Sweepable): void;
 }
 
 export interface Protocol {
@@ -19,9 +44,9 @@ export interface Protocol {
    * Prepare a service before it listens (read files: this runs before any
    * chroot). Throws PlbError for a setting that cannot work.
    */
-  init?(service: Service): ListenOptions | void;
-  /** Take over an accepted (paused) client socket. */
-  accept(client: Sock, service: Service): SocketEvents;
+  init?(service: ServiceHandle): ListenOptions | void;
+  /** Take over an accepted client socket. */
+  accept(client: Sock, service: ServiceHandle): SocketEvents;
   /** Build the probe the scheduler runs on this service's down servers. */
-  probe(service: Service): Probe;
+  probe(service: ServiceHandle): Probe;
 }

@@ -1,18 +1,18 @@
 /**
  * One configured service at run time: its server pool and balancer, its
- * listeners and its protocol. Built from the immutable ServiceConfig.
+ * listeners and its protocol. Built from the immutable ServiceConfig with
+ * the protocol and balancing algorithm its configuration names, which the
+ * caller looks up (prepare.ts): the core imports no protocol.
  */
 import { isIP } from "node:net";
 import type { Admission, Admitted } from "./admission.ts";
-import { findAlgorithm } from "./balance/index.ts";
+import type { BalancerAlgorithm } from "./balance/types.ts";
 import type { ServiceConfig } from "./config/types.ts";
-import { PlbError } from "./errors.ts";
 import { listen, type Listener } from "./net/listen.ts";
 import { logger } from "./log.ts";
 import type { Sweepable, Sweeper } from "./net/sweep.ts";
 import type { Sock } from "./net/types.ts";
-import type { ListenOptions, Protocol } from "./protocol.ts";
-import { findProtocol } from "./protocols.ts";
+import type { ListenOptions, Protocol, ServiceHandle } from "./protocol.ts";
 import { ServerPool } from "./servers/state.ts";
 
 const log = logger("admission");
@@ -27,7 +27,7 @@ export interface ServiceContext {
   readonly backlog?: number;
 }
 
-export class Service implements Admitted {
+export class Service implements Admitted, ServiceHandle {
   readonly name: string;
   /** This service's own connection limit; 0: only the global one. */
   readonly maxconn: number;
@@ -49,17 +49,14 @@ export class Service implements Admitted {
   constructor(
     readonly cfg: ServiceConfig,
     private readonly ctx: ServiceContext,
+    protocol: Protocol,
+    algorithm: BalancerAlgorithm,
   ) {
     this.name = cfg.name;
     this.sessions = ctx.sessions;
     this.admission = ctx.admission;
     this.maxconn = cfg.maxconn;
     ctx.admission.add(this);
-    const protocol = findProtocol(cfg.protocol);
-    const algorithm = findAlgorithm(cfg.balance);
-    if (!protocol || !algorithm) {
-      throw new PlbError("CONFIG_INVALID", `service "${cfg.name}": unknown protocol or balance algorithm`);
-    }
     this.protocol = protocol;
     this.pool = new ServerPool(cfg.name, cfg.servers, cfg.server_retry, (h) => (isIP(h) ? h : undefined));
     this.pool.balancer = algorithm.create(this.pool.servers);

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import type { Diagnostic } from "../config/diagnostics.ts";
 import { fileErrorReason, PlbError } from "../errors.ts";
-import type { Service } from "../service.ts";
+import type { ServiceHandle } from "../protocol.ts";
 import { IdlePool } from "../servers/pool.ts";
 import type { Server } from "../servers/state.ts";
 import { customReply, errorReply } from "./replies.ts";
@@ -23,7 +23,7 @@ export interface HttpRuntime {
   reply(status: number): Uint8Array;
 }
 
-const runtimes = new WeakMap<Service, HttpRuntime>();
+const runtimes = new WeakMap<ServiceHandle, HttpRuntime>();
 
 /**
  * Build (once) the runtime of an http service: reads the error pages and the
@@ -32,7 +32,7 @@ const runtimes = new WeakMap<Service, HttpRuntime>();
  * CONFIG_INVALID error whose `cause` is the Diagnostic[] (paths "tls.cert",
  * "error_pages.503", …), so `--check` and a start print the same lines.
  */
-export function initHttp(service: Service): { tls?: { cert: string; key: string } } {
+export function initHttp(service: ServiceHandle): { tls?: { cert: string; key: string } } {
   const h = service.cfg.http;
   const label = `service ${JSON.stringify(service.name)}`;
   const problems: Diagnostic[] = [];
@@ -75,7 +75,7 @@ export function initHttp(service: Service): { tls?: { cert: string; key: string 
   return tls ? { tls } : {};
 }
 
-export function httpRuntime(service: Service): HttpRuntime {
+export function httpRuntime(service: ServiceHandle): HttpRuntime {
   const rt = runtimes.get(service);
   if (rt === undefined) throw new Error(`http service "${service.name}" was not initialised`);
   return rt;

@@ -16,7 +16,7 @@ import { Pipe, type PipeOwner } from "../net/pipe.ts";
 import type { Sweepable } from "../net/sweep.ts";
 import type { ConnectFailure, Sock, SocketEvents } from "../net/types.ts";
 import type { Server } from "../servers/state.ts";
-import type { Service } from "../service.ts";
+import type { ServiceHandle } from "../protocol.ts";
 import { logEnabled, logger } from "../log.ts";
 import { hashKey, HOLD_LIMIT, retryable } from "./_private.ts";
 import { BodyTracker } from "./body.ts";
@@ -91,7 +91,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
 
   constructor(
     readonly socket: Sock,
-    private readonly service: Service,
+    private readonly service: ServiceHandle,
     private readonly rt: HttpRuntime,
   ) {
     // undefined for a connection reset before plb saw it

@@ -9,7 +9,7 @@
  * tries the next one.
  */
 import type { Sock, SocketEvents } from "../net/types.ts";
-import type { Handshake, HandshakeContext, HandshakeResult } from "../tcp/handshake.ts";
+import type { Handshake, HandshakeContext, HandshakeResult } from "../relay/handshake.ts";
 import { ReplyReader } from "./reply.ts";
 
 const encoder = new TextEncoder();

@@ -7,7 +7,7 @@
 import { connect } from "../net/connect.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
 import type { Probe, ProbeResult } from "../scheduler.ts";
-import type { Service } from "../service.ts";
+import type { ServiceHandle } from "../protocol.ts";
 import { ReplyReader } from "./reply.ts";
 
 class SmtpProbe implements SocketEvents {
@@ -57,7 +57,7 @@ class SmtpProbe implements SocketEvents {
   }
 }
 
-export function smtpProbe(service: Service, preamble: () => Uint8Array | undefined): Probe {
+export function smtpProbe(service: ServiceHandle, preamble: () => Uint8Array | undefined): Probe {
   return (server) =>
     new Promise<ProbeResult>((resolve) => {
       connect(server.address!, server.port, service.cfg.timeout_connect, {

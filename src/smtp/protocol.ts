@@ -5,14 +5,14 @@
  */
 import { proxyHeaderFor, proxyHeaderForProbe } from "../net/client-address.ts";
 import type { Protocol } from "../protocol.ts";
-import { TcpSession, type RelayOptions } from "../tcp/session.ts";
-import type { Service } from "../service.ts";
+import { RelaySession, type RelayOptions } from "../relay/session.ts";
+import type { ServiceHandle } from "../protocol.ts";
 import { greetingHandshake } from "./greeting.ts";
 import { smtpProbe } from "./probe.ts";
 
 const NO_SERVER = new TextEncoder().encode("421 4.3.2 Service not available, closing transmission channel\r\n");
 
-const relayOptions = new WeakMap<Service, RelayOptions>();
+const relayOptions = new WeakMap<ServiceHandle, RelayOptions>();
 
 export const smtp: Protocol = {
   name: "smtp",
@@ -28,6 +28,6 @@ export const smtp: Protocol = {
       }),
     });
   },
-  accept: (client, service) => new TcpSession(client, service, relayOptions.get(service)),
+  accept: (client, service) => new RelaySession(client, service, relayOptions.get(service)),
   probe: (service) => smtpProbe(service, () => proxyHeaderForProbe(service.cfg.client_address)),
 };

@@ -1,14 +1,14 @@
 import { proxyHeaderFor } from "../net/client-address.ts";
 import type { Protocol } from "../protocol.ts";
-import type { Service } from "../service.ts";
-import type { Handshake } from "./handshake.ts";
+import type { ServiceHandle } from "../protocol.ts";
+import type { Handshake } from "../relay/handshake.ts";
 import { tcpProbe } from "./probe.ts";
-import { type RelayOptions, TcpSession } from "./session.ts";
+import { type RelayOptions, RelaySession } from "../relay/session.ts";
 
-const relayOptions = new WeakMap<Service, RelayOptions>();
+const relayOptions = new WeakMap<ServiceHandle, RelayOptions>();
 
 /** With client_address = "proxy-v1"/"proxy-v2": the PROXY header goes first. */
-function proxyHeaderHandshake(service: Service): Handshake {
+function proxyHeaderHandshake(service: ServiceHandle): Handshake {
   return {
     run(sock, ctx, done) {
       const header = proxyHeaderFor(service.cfg.client_address, ctx.client)!;
@@ -25,6 +25,6 @@ export const tcp: Protocol = {
     const mode = service.cfg.client_address;
     if (mode === "proxy-v1" || mode === "proxy-v2") relayOptions.set(service, { handshake: proxyHeaderHandshake(service) });
   },
-  accept: (client, service) => new TcpSession(client, service, relayOptions.get(service)),
+  accept: (client, service) => new RelaySession(client, service, relayOptions.get(service)),
   probe: tcpProbe,
 };

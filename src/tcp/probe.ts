@@ -2,9 +2,9 @@
 import { proxyHeaderForProbe } from "../net/client-address.ts";
 import { connect } from "../net/connect.ts";
 import type { Probe, ProbeResult } from "../scheduler.ts";
-import type { Service } from "../service.ts";
+import type { ServiceHandle } from "../protocol.ts";
 
-export function tcpProbe(service: Service): Probe {
+export function tcpProbe(service: ServiceHandle): Probe {
   return (server) =>
     new Promise<ProbeResult>((resolve) => {
       connect(server.address!, server.port, service.cfg.timeout_connect, {

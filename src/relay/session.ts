@@ -12,7 +12,7 @@ import { Pipe, type PipeOwner } from "../net/pipe.ts";
 import type { ConnectFailure, Sock, SocketEvents } from "../net/types.ts";
 import type { Handshake, HandshakeResult } from "./handshake.ts";
 import type { Server } from "../servers/state.ts";
-import type { Service } from "../service.ts";
+import type { ServiceHandle } from "../protocol.ts";
 import { logEnabled, logger } from "../log.ts";
 
 const log = logger("relay");
@@ -27,7 +27,7 @@ export interface RelayOptions {
   readonly noServer?: Uint8Array;
 }
 
-export class TcpSession implements SocketEvents, PipeOwner, Sweepable {
+export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
   private server: Server | undefined;
   private tried: Set<Server> | undefined;
   private pending: PendingConnect | undefined;
@@ -43,7 +43,7 @@ export class TcpSession implements SocketEvents, PipeOwner, Sweepable {
 
   constructor(
     private readonly client: Sock,
-    private readonly service: Service,
+    private readonly service: ServiceHandle,
     private readonly opts: RelayOptions = {},
   ) {
     service.track(this);
