@@ -1,8 +1,10 @@
 /**
- * Brings down servers back. Every `timeout_cleanup` each down server is
- * re-resolved (names only) and probed with its protocol's probe; the outcome
- * goes to servers/state, which decides. One probe in flight per server; all
- * timers stop with `stop()`. Knows no protocol.
+ * Brings down servers back. Every `timeout_cleanup` each unhealthy server
+ * is re-resolved (names only) and probed with its protocol's probe; the
+ * outcome goes to servers/state, which decides. Servers that join a pool
+ * later (a reload) get the same first check as at start. A server in
+ * maintenance is not probed. One probe in flight per server; `unwatch`
+ * forgets a pool, `stop()` every timer. Knows no protocol.
  */
 import { isIP } from "node:net";
 import type { Outcome, Server, ServerPool } from "./servers/state.ts";
@@ -24,14 +26,16 @@ export interface NameResolver {
 
 interface Watched {
   readonly pool: ServerPool;
-  readonly probe: Probe;
-  readonly intervalMs: number;
+  probe: Probe;
+  intervalMs: number;
+  readonly unsubscribe: () => void;
 }
 
 export class Scheduler {
   private readonly timers = new Map<Server, ReturnType<typeof setTimeout>>();
   private readonly inFlight = new Set<Server>();
   private readonly watched = new Map<Server, Watched>();
+  private readonly pools = new Map<ServerPool, Watched>();
   private stopped = false;
 
   constructor(private readonly resolver: NameResolver) {}
@@ -42,15 +46,54 @@ export class Scheduler {
    * `intervalMs` from now on.
    */
   watch(pool: ServerPool, probe: Probe, intervalMs: number): void {
-    const w: Watched = { pool, probe, intervalMs };
-    for (const s of pool.servers) {
-      this.watched.set(s, w);
-      if (!s.up) this.schedule(s);
-      else void this.initialCheck(s, w);
+    const existing = this.pools.get(pool);
+    if (existing) {
+      // the same pool with a new probe or interval (reload): next runs use them
+      existing.probe = probe;
+      existing.intervalMs = intervalMs;
+      return;
     }
-    pool.onTransition((server, up) => {
-      if (!up) this.schedule(server);
+    const offTransition = pool.onTransition((server) => {
+      if (!server.healthy) this.schedule(server);
     });
+    const offSet = pool.onSetChange(({ added, removed }) => {
+      for (const s of removed) this.forget(s);
+      for (const s of added) this.check(s, w);
+    });
+    const w: Watched = {
+      pool,
+      probe,
+      intervalMs,
+      unsubscribe: () => {
+        offTransition();
+        offSet();
+      },
+    };
+    this.pools.set(pool, w);
+    for (const s of pool.servers) this.check(s, w);
+  }
+
+  /** Stop probing `pool`'s servers (a service removed by a reload). */
+  unwatch(pool: ServerPool): void {
+    const w = this.pools.get(pool);
+    if (!w) return;
+    w.unsubscribe();
+    this.pools.delete(pool);
+    for (const s of pool.servers) this.forget(s);
+  }
+
+  /** A server to look after: a first check when it is thought healthy or waits for one, else the probe cycle. */
+  private check(s: Server, w: Watched): void {
+    this.watched.set(s, w);
+    if (!s.healthy && !s.pending) this.schedule(s);
+    else void this.initialCheck(s, w);
+  }
+
+  private forget(s: Server): void {
+    this.watched.delete(s);
+    const t = this.timers.get(s);
+    if (t !== undefined) clearTimeout(t);
+    this.timers.delete(s);
   }
 
   private schedule(server: Server): void {
@@ -65,7 +108,8 @@ export class Scheduler {
 
   /** One probe: resolve, connect, report; then schedule the next if still down. */
   private async run(server: Server, w: Watched): Promise<void> {
-    if (this.stopped || server.up) return;
+    if (this.stopped || server.healthy || this.watched.get(server) !== w) return;
+    if (server.admin === "maint") return this.schedule(server); // not probed while in maintenance
     this.inFlight.add(server);
     let result: ProbeResult;
     try {
@@ -75,21 +119,25 @@ export class Scheduler {
     } finally {
       this.inFlight.delete(server);
     }
-    if (this.stopped) return;
+    if (this.stopped || this.watched.get(server) !== w) return;
     if (logEnabled("debug")) log.debug(`probe of ${server}: ${result.outcome} ${result.detail}`);
     w.pool.report(server, result.outcome, result.detail, "probe");
-    if (!server.up) this.schedule(server);
+    if (!server.healthy) this.schedule(server);
   }
 
   private async initialCheck(server: Server, w: Watched): Promise<void> {
     this.inFlight.add(server);
     const result = await this.probeOnce(server, w.probe).catch((err: Error) => ({ outcome: "unreachable" as const, detail: err.message }));
     this.inFlight.delete(server);
-    if (this.stopped) return;
-    if (server.up && result.outcome !== "connected") w.pool.report(server, result.outcome, result.detail, "start");
+    if (this.stopped || this.watched.get(server) !== w) return;
+    if (server.pending) {
+      // joined by a reload: up only once this passes
+      w.pool.report(server, result.outcome, result.detail, "start");
+      if (!server.healthy) this.schedule(server);
+    } else if (server.healthy && result.outcome !== "connected") w.pool.report(server, result.outcome, result.detail, "start");
     // Taken down by traffic while this check ran: its transition could not
     // schedule a probe (one in flight per server), so do it now.
-    else if (!server.up) this.schedule(server);
+    else if (!server.healthy) this.schedule(server);
   }
 
   private async probeOnce(server: Server, probe: Probe): Promise<ProbeResult> {

@@ -59,7 +59,7 @@ export class Service implements Admitted, ServiceHandle {
     ctx.admission.add(this);
     this.protocol = protocol;
     this.pool = new ServerPool(cfg.name, cfg.servers, cfg.server_retry, (h) => (isIP(h) ? h : undefined));
-    this.pool.balancer = algorithm.create(this.pool.servers);
+    this.pool.useAlgorithm(algorithm);
     this.listenOptions = protocol.init?.(this) ?? {};
     this.usesClient = algorithm.usesClient === true;
     this.hashes = algorithm.hashes;

@@ -409,3 +409,54 @@ test("after stop() no scheduler timer keeps the process alive", async () => {
   expect(running.out).toBe("down-and-waiting\n");
   expect(running.exited).toBe(false);
 });
+
+test("a server added to a watched pool gets a first check at once and takes traffic only once it passes; a failing one is probed every interval", async () => {
+  const pool = makePool(["10.0.0.1:80"]);
+  pool.useAlgorithm(roundrobin);
+  let healthy = false;
+  const fp = fakeProbe((s) => (s.key === "10.0.0.1:80" || healthy ? "connected" : refused));
+  scheduler().watch(pool, fp.probe, 40);
+  await until(() => fp.calls.length === 1);
+  const { added } = pool.update([cfg("10.0.0.1:80"), cfg("10.0.0.2:80")]);
+  const n = added[0];
+  expect(n.up).toBe(false);
+  await until(() => fp.callsFor(n) === 1);
+  await Bun.sleep(5);
+  expect([n.up, n.cause]).toEqual([false, "first check failed: connection refused"]);
+  await until(() => fp.callsFor(n) >= 3); // probed again, every 40 ms
+  healthy = true;
+  await until(() => n.up);
+  expect(logLines()).toContain(`[info] [state] server 10.0.0.2:80 of "web" is up: its first check passed`);
+});
+
+test("unwatch stops probing a pool's servers; a removed server is no longer probed", async () => {
+  const pool = makePool(["10.0.0.1:80", "10.0.0.2:80"]);
+  const fp = fakeProbe(() => refused);
+  const sch = scheduler();
+  sch.watch(pool, fp.probe, 30);
+  await until(() => !pool.servers[0].up && !pool.servers[1].up);
+  pool.useAlgorithm(roundrobin);
+  pool.update([cfg("10.0.0.1:80")]);
+  const removed = fp.calls.filter((c) => c.server.key === "10.0.0.2:80").length;
+  await Bun.sleep(100);
+  expect(fp.calls.filter((c) => c.server.key === "10.0.0.2:80").length).toBe(removed);
+  sch.unwatch(pool);
+  const n = fp.calls.length;
+  await Bun.sleep(100);
+  expect(fp.calls.length).toBe(n);
+  expect(sch.pending).toBe(0);
+});
+
+test("a server in maintenance is not probed; back to ready, probing resumes", async () => {
+  const pool = makePool(["10.0.0.1:80"]);
+  const fp = fakeProbe(() => refused);
+  scheduler().watch(pool, fp.probe, 30);
+  await until(() => !pool.servers[0].healthy);
+  pool.setAdmin(pool.servers[0], "maint");
+  await Bun.sleep(40);
+  const n = fp.calls.length;
+  await Bun.sleep(120);
+  expect(fp.calls.length).toBe(n);
+  pool.setAdmin(pool.servers[0], "ready");
+  await until(() => fp.calls.length > n);
+});

@@ -332,3 +332,99 @@ test("counters are per server", () => {
   expect(servers[1].counters).toEqual({ connections: 1, failures: 0, downs: 0 });
   expect(servers[2].counters).toEqual({ connections: 0, failures: 0, downs: 0 });
 });
+
+// ---------------------------------------------------------------- server sets that change, admin state
+
+function algorithmPool(addresses: string[], algorithm = "roundrobin") {
+  const pool = new ServerPool("web", addresses.map((a) => cfg(a)), 3, literal);
+  pool.useAlgorithm(findAlgorithm(algorithm)!);
+  return pool;
+}
+
+function picks(pool: ServerPool, n: number): string[] {
+  return Array.from({ length: n }, () => pool.balancer.pick({})?.key ?? "-");
+}
+
+test("a new server set keeps the state of every server it still names (by host and port), whatever the order", () => {
+  const pool = algorithmPool(["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"]);
+  const [a, b, c] = pool.servers;
+  for (let i = 0; i < 3; i++) pool.report(b, "refused", "connection refused");
+  pool.report(c, "timeout");
+  pool.connectionStart(c);
+  pool.setAdmin(a, "drain");
+  const change = pool.update([cfg("10.0.0.3:80", { weight: 5 }), cfg("10.0.0.2:80"), cfg("10.0.0.1:80")]);
+  expect(change).toEqual({ added: [], removed: [], changed: [c] });
+  expect(pool.servers).toEqual([c, b, a]); // the same objects, in the new order
+  expect([c.index, b.index, a.index]).toEqual([0, 1, 2]);
+  expect([b.healthy, b.failures, b.counters.downs, b.cause]).toEqual([false, 3, 1, "after 3 consecutive failures: connection refused"]);
+  expect([c.failures, c.active, c.counters.connections, c.weight]).toEqual([1, 1, 1, 5]);
+  expect(a.admin).toBe("drain");
+  expect(picks(pool, 3)).toEqual(["10.0.0.3:80", "10.0.0.3:80", "10.0.0.3:80"]); // the only one up
+});
+
+test("new servers wait for their first check (no traffic before); removed ones take no new connections; listeners are told", () => {
+  const pool = algorithmPool(["10.0.0.1:80", "10.0.0.2:80"]);
+  const [a, b] = pool.servers;
+  const changes: string[] = [];
+  pool.onSetChange((ch) => changes.push(`+${ch.added.map((s) => s.key)} -${ch.removed.map((s) => s.key)}`));
+  pool.connectionStart(b);
+  const change = pool.update([cfg("10.0.0.1:80"), cfg("10.0.0.9:80")]);
+  const n = change.added[0];
+  expect(change.removed).toEqual([b]);
+  expect(changes).toEqual(["+10.0.0.9:80 -10.0.0.2:80"]);
+  expect([n.up, n.pending, n.cause]).toEqual([false, true, "waiting for its first check"]);
+  expect([b.up, b.removed]).toEqual([false, true]);
+  expect(picks(pool, 2)).toEqual(["10.0.0.1:80", "10.0.0.1:80"]);
+  pool.connectionEnd(b); // its session ends on its own
+  expect(b.active).toBe(0);
+  pool.report(n, "refused", "connection refused", "start");
+  expect([n.up, n.cause]).toEqual([false, "first check failed: connection refused"]);
+  pool.report(n, "connected", "", "probe");
+  expect([n.up, n.pending]).toEqual([true, false]);
+  expect(picks(pool, 2).sort()).toEqual(["10.0.0.1:80", "10.0.0.9:80"]);
+  expect(logLines()).toContain(`[info] [state] server 10.0.0.9:80 of "web" is up: its first check passed`);
+  expect(logLines()).toContain(`[warn] [state] server 10.0.0.9:80 of "web" joined, but its first check failed: connection refused (no traffic until it passes)`);
+  // the same set again changes nothing and tells nobody
+  expect(pool.update([cfg("10.0.0.1:80"), cfg("10.0.0.9:80")])).toEqual({ added: [], removed: [], changed: [] });
+  expect(changes.length).toBe(1);
+  void a;
+});
+
+test("drain and maint are the operator's: no new connections, and a successful probe or connection does not undo them", () => {
+  const { pool, servers, calls, transitions } = makePool(3);
+  const s = servers[0];
+  pool.setAdmin(s, "drain");
+  expect([s.up, s.healthy, s.admin]).toEqual([false, true, "drain"]);
+  expect(calls).toEqual([["down", "10.0.0.1:80", false, 0]]);
+  expect(transitions).toEqual([["10.0.0.1:80", false]]);
+  pool.report(s, "connected", "", "probe");
+  expect(s.up).toBe(false);
+  pool.setAdmin(s, "ready");
+  expect(s.up).toBe(true);
+  expect(transitions).toEqual([["10.0.0.1:80", false], ["10.0.0.1:80", true]]);
+  expect(logLines()).toContain(`[warn] [state] server 10.0.0.1:80 of "web" takes no new connections: draining by the operator`);
+  // maint on a server that is down anyway: no transition, health stays its own
+  for (let i = 0; i < 3; i++) pool.report(servers[1], "refused");
+  const before = transitions.length;
+  pool.setAdmin(servers[1], "maint", "for a disk swap");
+  expect(transitions.length).toBe(before);
+  pool.report(servers[1], "connected", "", "probe");
+  expect([servers[1].healthy, servers[1].up]).toEqual([true, false]);
+  pool.setAdmin(servers[1], "ready");
+  expect(servers[1].up).toBe(true);
+});
+
+test("onTransition and onSetChange return an unsubscribe", () => {
+  const pool = algorithmPool(["10.0.0.1:80"]);
+  const seen: boolean[] = [];
+  const off = pool.onTransition((_s, up) => seen.push(up));
+  pool.setAdmin(pool.servers[0], "drain");
+  off();
+  pool.setAdmin(pool.servers[0], "ready");
+  expect(seen).toEqual([false]);
+  let sets = 0;
+  const offSet = pool.onSetChange(() => sets++);
+  offSet();
+  pool.update([cfg("10.0.0.2:80")]);
+  expect(sets).toBe(0);
+});

@@ -1,9 +1,17 @@
 /**
- * The one owner of server state. Live traffic, probes and (later) the
- * control API report outcomes here; `report` is the only function that
- * changes `up`, it tells the balancer and logs the cause once.
+ * The one owner of server state. Live traffic, probes and the operator
+ * (admin state, reloads) report here; `apply` is the only place where a
+ * server's eligibility changes: it tells the balancer, the listeners and
+ * the log, once, with the cause.
+ *
+ * Health (healthy, consecutive failures) and the operator's admin state
+ * (ready / drain / maint) are kept apart, as HAProxy keeps SRV_ADMF_* apart
+ * from the check state: a probe never undoes a drain. A server takes new
+ * connections (`up`, what balancers see) only when healthy and ready.
+ * Servers are keyed by identity (host and port): a new server set (reload,
+ * DNS) keeps the state of every server it still names.
  */
-import type { Balancer, BalancedServer } from "../balance/types.ts";
+import type { Balancer, BalancedServer, BalancerAlgorithm } from "../balance/types.ts";
 import type { ServerConfig } from "../config/types.ts";
 import { logEnabled, logger } from "../log.ts";
 
@@ -11,40 +19,62 @@ const log = logger("state");
 
 export type Outcome = "connected" | "refused" | "timeout" | "unreachable" | "reset" | "bad-greeting";
 
-/** Counters exposed for logs and (later) stats. */
+/** The operator's say: take connections, finish what is open but take no new ones, or out of service (not probed). */
+export type AdminState = "ready" | "drain" | "maint";
+
+/** Counters exposed for logs and stats. */
 export interface ServerCounters {
   connections: number;
   failures: number;
   downs: number;
 }
 
+/** The identity of a server within its service: its host (lowercased) and port. */
+export function serverId(cfg: Pick<ServerConfig, "host" | "port">): string {
+  return `${cfg.host.toLowerCase()}:${cfg.port}`;
+}
+
 export class Server implements BalancedServer {
-  readonly index: number;
+  /** Position in the current configuration (balancers order by it). */
+  index: number;
+  readonly id: string;
   readonly key: string;
   readonly host: string;
   readonly port: number;
-  readonly weight: number;
-  readonly backup: boolean;
+  weight: number;
+  backup: boolean;
   readonly service: string;
   /** IP to connect to: `host` itself, or what the resolver last returned. */
   address: string | undefined;
-  up = true;
+  /** Health: passed its checks and traffic (server_retry failures in a row take it away). */
+  healthy = true;
+  admin: AdminState = "ready";
+  /** Still waiting for its first check (joined by a reload): no traffic before it passes. */
+  pending = false;
+  /** No longer in the configuration: live sessions finish, nothing new. */
+  removed = false;
   active = 0;
   /** Consecutive failures since the last success. */
   failures = 0;
-  /** Why the server is down (for logs and stats). */
+  /** Why the server is not up (for logs and stats). */
   cause = "";
   readonly counters: ServerCounters = { connections: 0, failures: 0, downs: 0 };
 
   constructor(service: string, index: number, cfg: ServerConfig, address: string | undefined) {
     this.service = service;
     this.index = index;
+    this.id = serverId(cfg);
     this.key = cfg.address;
     this.host = cfg.host;
     this.port = cfg.port;
     this.weight = cfg.weight;
     this.backup = cfg.backup;
     this.address = address;
+  }
+
+  /** Takes new connections: healthy, ready, in the configuration. */
+  get up(): boolean {
+    return this.healthy && this.admin === "ready" && !this.removed;
   }
 
   toString(): string {
@@ -54,39 +84,119 @@ export class Server implements BalancedServer {
 
 export type TransitionListener = (server: Server, up: boolean) => void;
 
+/** What a new server set changed. */
+export interface ServerSetChange {
+  readonly added: readonly Server[];
+  readonly removed: readonly Server[];
+  /** Kept servers whose weight or backup flag changed. */
+  readonly changed: readonly Server[];
+}
+export type SetListener = (change: ServerSetChange) => void;
+
 export class ServerPool {
-  readonly servers: readonly Server[];
+  private list: Server[];
   balancer!: Balancer;
-  private readonly listeners: TransitionListener[] = [];
+  private algorithm: BalancerAlgorithm | undefined;
+  private readonly transitionListeners = new Set<TransitionListener>();
+  private readonly setListeners = new Set<SetListener>();
 
   constructor(
     readonly service: string,
     configs: readonly ServerConfig[],
-    readonly retry: number,
-    resolveLiteral: (host: string) => string | undefined,
+    public retry: number,
+    private readonly resolveLiteral: (host: string) => string | undefined,
   ) {
-    this.servers = configs.map((c, i) => new Server(service, i, c, resolveLiteral(c.host)));
+    this.list = configs.map((c, i) => new Server(service, i, c, resolveLiteral(c.host)));
   }
 
-  onTransition(fn: TransitionListener): void {
-    this.listeners.push(fn);
+  /** The servers of the current configuration, in its order. */
+  get servers(): readonly Server[] {
+    return this.list;
+  }
+
+  /** Balance with `algorithm` from now on (a new balancer over the same servers and their state). */
+  useAlgorithm(algorithm: BalancerAlgorithm): void {
+    this.algorithm = algorithm;
+    this.balancer = algorithm.create(this.list);
+  }
+
+  /** Told of every change of `up`; returns the unsubscribe. */
+  onTransition(fn: TransitionListener): () => void {
+    this.transitionListeners.add(fn);
+    return () => this.transitionListeners.delete(fn);
+  }
+
+  /** Told when the server set changes (reload, DNS); returns the unsubscribe. */
+  onSetChange(fn: SetListener): () => void {
+    this.setListeners.add(fn);
+    return () => this.setListeners.delete(fn);
   }
 
   /**
-   * Apply one observed outcome. A success resets the failure count and brings
-   * a down server back; `retry` consecutive failures take an up server down.
-   * `source` says who observed it ("traffic" | "probe" | "start").
+   * Take a new server set. Servers it still names (same host and port) keep
+   * everything (health, failures, admin state, counters, open connections)
+   * and take the new weight and backup flag; new ones join pending their
+   * first check (no traffic before it passes); the others leave: no new
+   * connections, their live ones finish.
+   */
+  update(configs: readonly ServerConfig[]): ServerSetChange {
+    const old = new Map(this.list.map((s) => [s.id, s]));
+    const added: Server[] = [];
+    const changed: Server[] = [];
+    const next = configs.map((c, i) => {
+      const kept = old.get(serverId(c));
+      if (kept === undefined) {
+        const s = new Server(this.service, i, c, this.resolveLiteral(c.host));
+        s.healthy = false;
+        s.pending = true;
+        s.cause = "waiting for its first check";
+        added.push(s);
+        return s;
+      }
+      old.delete(kept.id);
+      kept.index = i;
+      if (kept.weight !== c.weight || kept.backup !== c.backup) changed.push(kept);
+      kept.weight = c.weight;
+      kept.backup = c.backup;
+      return kept;
+    });
+    const removed = [...old.values()];
+    for (const s of removed) {
+      s.removed = true;
+      s.cause = "removed from the configuration";
+    }
+    this.list = next;
+    if (this.algorithm) this.balancer = this.algorithm.create(this.list);
+    const change = { added, removed, changed };
+    if (added.length + removed.length + changed.length > 0) for (const fn of this.setListeners) fn(change);
+    return change;
+  }
+
+  /**
+   * Apply one observed outcome. A success resets the failure count and
+   * brings an unhealthy server back; `retry` consecutive failures (one at
+   * the start check) take a healthy one away. `source` says who observed it
+   * ("traffic" | "probe" | "start").
    */
   report(server: Server, outcome: Outcome, detail = "", source = "traffic"): void {
     if (outcome === "connected") {
       server.failures = 0;
-      if (!server.up) this.setUp(server, `${source} connected`);
+      if (!server.healthy) {
+        const first = server.pending;
+        this.apply(server, () => {
+          server.healthy = true;
+          server.pending = false;
+        }, first ? `its first check passed` : `${source} connected`);
+      }
       return;
     }
     server.failures++;
     server.counters.failures++;
-    if (!server.up) {
-      server.cause = detail || outcome;
+    if (!server.healthy) {
+      if (server.pending) {
+        server.cause = `first check failed: ${detail || outcome}`;
+        if (server.failures === 1) log.warn(`${server} joined, but its first check failed: ${detail || outcome} (no traffic until it passes)`);
+      } else server.cause = detail || outcome;
       return;
     }
     if (server.failures >= this.retry || source === "start") {
@@ -96,28 +206,46 @@ export class ServerPool {
           : server.failures === 1
             ? "after 1 failure"
             : `after ${server.failures} consecutive failures`;
-      this.setDown(server, `${when}: ${detail || outcome}`);
+      this.apply(server, () => {
+        server.healthy = false;
+        server.counters.downs++;
+      }, `${when}: ${detail || outcome}`);
     } else if (logEnabled("debug")) {
       log.debug(`${server}: failure ${server.failures}/${this.retry}: ${detail || outcome}`);
     }
   }
 
-  private setUp(server: Server, cause: string): void {
-    server.up = true;
-    server.cause = "";
-    log.info(`${server} is up again: ${cause}`);
-    this.balancer.up?.(server);
-    for (const fn of this.listeners) fn(server, true);
+  /** The operator sets `server`'s admin state (ready, drain, maint). */
+  setAdmin(server: Server, admin: AdminState, why = "by the operator"): void {
+    if (server.admin === admin) return;
+    this.apply(server, () => {
+      server.admin = admin;
+    }, `${admin === "ready" ? "ready again" : admin === "drain" ? "draining" : "in maintenance"} ${why}`);
   }
 
-  private setDown(server: Server, cause: string): void {
-    server.up = false;
-    server.cause = cause;
-    server.counters.downs++;
-    log.warn(`${server} is down ${cause}`);
-    this.balancer.down?.(server);
-    for (const fn of this.listeners) fn(server, false);
-    if (!this.servers.some((s) => s.up)) log.error(`service "${this.service}" has no server left`);
+  /**
+   * The one place a server's eligibility changes: run `change`, and when `up`
+   * flipped, log the cause once and tell the balancer and the listeners.
+   */
+  private apply(server: Server, change: () => void, cause: string): void {
+    const was = server.up;
+    change();
+    const now = server.up;
+    if (was !== now) server.cause = now ? "" : cause;
+    if (was === now) {
+      if (server.admin !== "ready" || !server.healthy) log.info(`${server}: ${cause}`);
+      return;
+    }
+    if (now) {
+      log.info(`${server} is up${server.counters.downs > 0 || !cause.startsWith("its first") ? " again" : ""}: ${cause}`);
+      this.balancer.up?.(server);
+    } else {
+      if (server.healthy) log.warn(`${server} takes no new connections: ${cause}`);
+      else log.warn(`${server} is down ${cause}`);
+      this.balancer.down?.(server);
+    }
+    for (const fn of this.transitionListeners) fn(server, now);
+    if (!now && !this.list.some((s) => s.up)) log.error(`service "${this.service}" has no server left`);
   }
 
   connectionStart(server: Server): void {
@@ -128,12 +256,12 @@ export class ServerPool {
 
   connectionEnd(server: Server): void {
     server.active--;
-    this.balancer.connectionEnd?.(server);
+    if (!server.removed) this.balancer.connectionEnd?.(server);
   }
 
   get upCount(): number {
     let n = 0;
-    for (const s of this.servers) if (s.up) n++;
+    for (const s of this.list) if (s.up) n++;
     return n;
   }
 }
