@@ -3,6 +3,7 @@
  * send `GET <health_path>` and require a 2xx or 3xx status line within
  * timeout_server. Anything else keeps the server down, with the reason.
  */
+import { handOver } from "../net/handlers.ts";
 import { appendBytes } from "../net/bytes.ts";
 import { proxyHeaderForProbe } from "../net/client-address.ts";
 import { connect } from "../net/connect.ts";
@@ -23,7 +24,7 @@ class HealthCheck implements SocketEvents {
     private readonly resolve: (r: ProbeResult) => void,
     timeoutMs: number,
   ) {
-    sock.data = this;
+    handOver(sock, this);
     this.timer = setTimeout(() => this.finish({ outcome: "timeout", detail: `no answer to the health check within ${timeoutMs} ms` }), timeoutMs);
   }
 

@@ -4,6 +4,7 @@
  * exchanges. Events go to the current owner; an idle connection that hears
  * anything from its server (data or close) is dropped.
  */
+import { handOver } from "../net/handlers.ts";
 import { now } from "../net/clock.ts";
 import { NO_QUEUE, type QueuedWriter } from "../net/outbox.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
@@ -33,7 +34,7 @@ export class Upstream implements SocketEvents, QueuedWriter, Poolable {
     readonly socket: Sock,
     readonly server: Server,
   ) {
-    socket.data = this;
+    handOver(socket, this);
   }
 
   onData(buf: Uint8Array): void {

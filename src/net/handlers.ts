@@ -26,3 +26,15 @@ export const relayHandlers: SocketHandler<SocketEvents> = {
     (s as Sock).terminate();
   },
 };
+
+/** Receives the events of a socket nobody listens to any more (or yet): all dropped. */
+export const DISCARD: SocketEvents = { onData() {}, onDrain() {}, onEnd() {}, onClose() {} };
+
+/**
+ * From now on `to` receives `sock`'s events. The one way a socket changes
+ * owner (accept, connect, pipe, handshake, probe, fail-over), so ownership
+ * changes are explicit and can be found.
+ */
+export function handOver(sock: Sock, to: SocketEvents): void {
+  sock.data = to;
+}

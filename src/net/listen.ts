@@ -20,7 +20,7 @@ import { PlbError } from "../errors.ts";
 import { logger } from "../log.ts";
 import * as libc from "../process/libc.ts";
 import { setBacklog } from "./backlog.ts";
-import { relayHandlers } from "./handlers.ts";
+import { DISCARD, handOver, relayHandlers } from "./handlers.ts";
 import type { Sock, SocketEvents } from "./types.ts";
 
 const log = logger("listen");
@@ -46,9 +46,6 @@ export interface ListenSettings {
 }
 
 export type AcceptFn = (socket: Sock) => SocketEvents;
-
-/** Receives the events of a socket that has no receiver yet (or any more). */
-const IGNORED: SocketEvents = { onData() {}, onDrain() {}, onEnd() {}, onClose() {} };
 
 /** ALPN: plb speaks HTTP/1.1 only (wire format: length-prefixed names). */
 const ALPN_HTTP11 = new Uint8Array([8, ...new TextEncoder().encode("http/1.1")]);
@@ -80,9 +77,9 @@ export function listen(address: ListenAddress, accept: AcceptFn, settings: Liste
   const handlers: SocketHandler<SocketEvents> = {
     ...relayHandlers,
     open(s) {
-      s.data = IGNORED; // until the protocol's receiver exists
+      handOver(s as Sock, DISCARD); // until the protocol's receiver exists
       const events = accept(s as Sock);
-      s.data = events;
+      handOver(s as Sock, events);
       events.onOpen?.();
     },
   };

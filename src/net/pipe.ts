@@ -10,6 +10,7 @@
  */
 import type { Sock, SocketEvents } from "./types.ts";
 import { now } from "./clock.ts";
+import { handOver } from "./handlers.ts";
 import { flush as flushQueue, LOST, NO_QUEUE, QUEUED, type QueuedWriter, send, SENT } from "./outbox.ts";
 
 export interface PipeOwner {
@@ -191,8 +192,8 @@ export class Pipe {
     this.b = new Endpoint(b, this);
     this.a.peer = this.b;
     this.b.peer = this.a;
-    a.data = this.a;
-    b.data = this.b;
+    handOver(a, this.a);
+    handOver(b, this.b);
   }
 
   /** The error that closed side `b` (the server), if it was reset. */

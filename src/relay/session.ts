@@ -5,6 +5,7 @@
  * then pipe bytes both ways. Bytes the client sends meanwhile are kept (the
  * client is paused past 64 KiB) and replayed to the server that answers.
  */
+import { handOver } from "../net/handlers.ts";
 import type { Sweepable } from "../net/sweep.ts";
 import { connect, type PendingConnect } from "../net/connect.ts";
 import { localConnectFailure } from "../net/fd-limit.ts";
@@ -150,7 +151,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     pool.connectionEnd(server);
     pool.report(server, "reset", `connection reset before any data (${(err as { code?: string }).code ?? err.message})`);
     this.clientFin = a.readDone;
-    this.client.data = this;
+    handOver(this.client, this);
     this.pipe = undefined;
     (this.tried ??= new Set()).add(server);
     this.next();

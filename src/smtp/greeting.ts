@@ -8,6 +8,7 @@
  * server (a polite QUIT where the connection is still open) and the session
  * tries the next one.
  */
+import { DISCARD, handOver } from "../net/handlers.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
 import type { Handshake, HandshakeContext, HandshakeResult } from "../relay/handshake.ts";
 import { ReplyReader } from "./reply.ts";
@@ -43,7 +44,7 @@ class GreetingCheck implements SocketEvents {
     private readonly opts: GreetingOptions,
     private readonly done: (r: HandshakeResult) => void,
   ) {
-    sock.data = this;
+    handOver(sock, this);
     this.timer = setTimeout(() => this.fail("timeout", `no greeting within ${opts.timeoutMs} ms`, true), opts.timeoutMs);
     const pre = opts.preamble?.(ctx);
     if (pre && sock.write(pre) !== pre.length) this.fail("reset", "could not send the PROXY header", false);
@@ -92,7 +93,7 @@ class GreetingCheck implements SocketEvents {
   private fail(outcome: "bad-greeting" | "timeout" | "reset", detail: string, quit: boolean): void {
     if (this.finished) return;
     this.finish();
-    this.sock.data = IGNORE;
+    handOver(this.sock, DISCARD);
     if (quit) this.sock.write(QUIT);
     this.sock.end();
     this.done({ ok: false, outcome, detail });
@@ -112,7 +113,6 @@ class GreetingCheck implements SocketEvents {
   }
 }
 
-const IGNORE: SocketEvents = { onData() {}, onDrain() {}, onEnd() {}, onClose() {} };
 
 /** Postfix's XCLIENT attributes for the client (IPv6 as "IPV6:…"). */
 export function xclientAttributes(client: Sock): string {

@@ -4,6 +4,7 @@
  * rather than "lost connection after CONNECT". A 421 greeting keeps the
  * server down.
  */
+import { handOver } from "../net/handlers.ts";
 import { connect } from "../net/connect.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
 import type { Probe, ProbeResult } from "../scheduler.ts";
@@ -21,7 +22,7 @@ class SmtpProbe implements SocketEvents {
     private readonly resolve: (r: ProbeResult) => void,
     timeoutMs: number,
   ) {
-    sock.data = this;
+    handOver(sock, this);
     this.timer = setTimeout(() => this.end({ outcome: "timeout", detail: `no greeting within ${timeoutMs} ms` }), timeoutMs);
   }
 

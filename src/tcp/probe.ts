@@ -1,4 +1,5 @@
 /** The tcp probe: a connect within timeout_connect, then close. */
+import { DISCARD, handOver } from "../net/handlers.ts";
 import { proxyHeaderForProbe } from "../net/client-address.ts";
 import { connect } from "../net/connect.ts";
 import type { Probe, ProbeResult } from "../scheduler.ts";
@@ -9,7 +10,7 @@ export function tcpProbe(service: ServiceHandle): Probe {
     new Promise<ProbeResult>((resolve) => {
       connect(server.address!, server.port, service.cfg.timeout_connect, {
         connected(sock) {
-          sock.data = closedEvents;
+          handOver(sock, DISCARD);
           const pre = proxyHeaderForProbe(service.cfg.client_address);
           if (pre) sock.write(pre); // a server that expects the header must not log a bad one
           sock.end();
@@ -21,5 +22,3 @@ export function tcpProbe(service: ServiceHandle): Probe {
       });
     });
 }
-
-const closedEvents = { onData() {}, onDrain() {}, onEnd() {}, onClose() {} };
