@@ -37,8 +37,3 @@ export function handleSignals(h: (sig: SignalName) => void): void {
   handler = h;
   for (const sig of pending.splice(0)) h(sig);
 }
-
-/** Signals received and not handled yet (for the start-up path). */
-export function pendingSignals(): readonly SignalName[] {
-  return pending;
-}
