@@ -45,7 +45,7 @@ export interface AdmissionOptions {
 export class Admission implements DescriptorUsers {
   /** Client connections open across every service. */
   total = 0;
-  readonly maxconn: number;
+  maxconn: number;
   private readonly members: Admitted[] = [];
   /** Accepting is off everywhere until this time (descriptor shortage). */
   private shortUntil = 0;
@@ -63,6 +63,18 @@ export class Admission implements DescriptorUsers {
 
   add(m: Admitted): void {
     this.members.push(m);
+  }
+
+  /** `m` was removed by a reload: it takes no new connections (its open ones are still counted as they close). */
+  remove(m: Admitted): void {
+    const i = this.members.indexOf(m);
+    if (i >= 0) this.members.splice(i, 1);
+  }
+
+  /** New limits (a reload): the global maxconn; each member's own is read as it is now. */
+  reconfigure(maxconn: number): void {
+    this.maxconn = maxconn;
+    this.applyAll();
   }
 
   /** A client connection of `m` opened (it is accepted already). */

@@ -5,14 +5,17 @@
  * permission, privileges).
  */
 import { defineCommand, parseArgs, renderUsage } from "citty";
-import { describeKeys, loadConfig } from "./config/index.ts";
+import { describeKeys, loadConfig, parseConfig } from "./config/index.ts";
 import type { Config } from "./config/types.ts";
-import { exitCodeFor, PlbError } from "./errors.ts";
+import { exitCodeFor, fileErrorReason, PlbError } from "./errors.ts";
 import { logger, parseLogLevel, setLogFile, setLogLevel } from "./log.ts";
 import { start, type Runtime } from "./main.ts";
 import { prepare } from "./prepare.ts";
 import { isDaemonChild, reportFailure, reportReady, startDaemon } from "./process/daemon.ts";
+import { readConfigured } from "./process/files.ts";
 import { PLATFORM } from "./process/platform.ts";
+import { requestReload } from "./process/reload-client.ts";
+import { recordReload } from "./process/reload-status.ts";
 import { handleSignals, type SignalName } from "./process/signals.ts";
 import { VERSION, versionLine } from "./version.ts";
 
@@ -30,13 +33,14 @@ const command = defineCommand({
     logfile: { type: "string", description: "Log to FILE (- = stderr, the default)", valueHint: "FILE" },
     pidfile: { type: "string", description: "Write the pid to FILE (default /var/run/plb.pid when root)", valueHint: "FILE" },
     check: { type: "boolean", description: "Validate the configuration, print a summary and exit" },
+    reload: { type: "boolean", description: "Validate the configuration, then make the running plb (its pid file) reload it; exit 1 if it is refused" },
     "help-config": { type: "boolean", description: "Describe every configuration key" },
     version: { type: "boolean", alias: "v", description: "Print the version" },
     help: { type: "boolean", alias: "h", description: "Show this help" },
   },
 });
 
-const KNOWN = new Set(["config", "daemonize", "loglevel", "logfile", "pidfile", "check", "help-config", "version", "v", "help", "h"]);
+const KNOWN = new Set(["config", "daemonize", "loglevel", "logfile", "pidfile", "check", "reload", "help-config", "version", "v", "help", "h"]);
 
 export function fail(code: number, message: string): never {
   process.stderr.write(`plb: ${message}\n`);
@@ -71,7 +75,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     config = loadConfig(configPath);
   } catch (err) {
-    fail(exitCodeFor(err), (err as Error).message);
+    fail(exitCodeFor(err), `${(err as Error).message}${args.reload ? "\nplb: not reloaded: the running configuration stays in force" : ""}`);
   }
   const level = args.loglevel !== undefined ? parseLogLevel(String(args.loglevel)) : config.global.loglevel;
   if (level === undefined) fail(1, `--loglevel "${args.loglevel}" is not a level (error, warn, info, debug or 0-4)`);
@@ -94,6 +98,19 @@ export async function main(argv: string[]): Promise<void> {
 
   const isRoot = process.getuid?.() === 0;
   const pidfile = (args.pidfile as string | undefined) ?? config.global.pidfile ?? (isRoot ? "/var/run/plb.pid" : undefined);
+
+  if (args.reload) {
+    // The file must pass what --check checks before the running plb is bothered with it.
+    try {
+      prepare(config, { privileges: false });
+    } catch (err) {
+      fail(exitCodeFor(err), `${(err as Error).message}\nplb: not reloaded: the running configuration stays in force`);
+    }
+    if (pidfile === undefined) fail(1, "--reload finds the running plb through its pid file: give --pidfile (or pidfile in the configuration)");
+    const outcome = await requestReload(pidfile);
+    (outcome.code === 0 ? process.stdout : process.stderr).write(`${outcome.code === 0 ? "" : "plb: "}${outcome.message}\n`);
+    process.exit(outcome.code);
+  }
   const logfile = (args.logfile as string | undefined) ?? config.global.logfile;
 
   if (args.daemonize && !PLATFORM.daemon) {
@@ -111,19 +128,46 @@ export async function main(argv: string[]): Promise<void> {
   try {
     setLogFile(logfile);
     setLogLevel(level);
-    runtime = await start(config, { pidfile });
+    runtime = await start(config, { pidfile, cliLogLevel: args.loglevel !== undefined ? level : undefined });
   } catch (err) {
     const message = err instanceof PlbError ? err.message : `cannot start: ${(err as Error).message}`;
     if (isDaemonChild()) reportFailure(message);
     fail(err instanceof PlbError && err.code.startsWith("CONFIG") ? 1 : 2, message);
   }
-  installSignals(runtime);
+  installSignals(runtime, configPath);
   logger("main").info(`plb ${VERSION} ready (pid ${process.pid})`);
   if (isDaemonChild()) reportReady();
 }
 
+/**
+ * SIGHUP: read the configuration file again (through the directory kept
+ * from before the chroot) and put it in force. A file that does not load or
+ * cannot be applied changes nothing: every problem is logged, with its line,
+ * and recorded for `plb --reload`.
+ */
+function reloadFrom(runtime: Runtime, configPath: string): void {
+  const log = logger("reload");
+  log.info(`SIGHUP: reloading ${configPath}`);
+  try {
+    const config = parseConfig(readConfigured(configPath).toString("utf8"), configPath);
+    const summary = runtime.reload(config);
+    recordReload(true, summary.line);
+  } catch (err) {
+    const message = err instanceof PlbError && err.code === "CONFIG_READ" ? err.message : readError(err, configPath);
+    for (const line of message.split("\n")) log.error(line);
+    log.error("reload failed: the configuration in force is unchanged");
+    recordReload(false, message);
+  }
+}
+
+function readError(err: unknown, configPath: string): string {
+  if (err instanceof PlbError) return err.message;
+  const e = err as NodeJS.ErrnoException;
+  return e.code !== undefined || /outside chroot_dir/.test(e.message) ? `cannot read configuration file ${configPath}: ${fileErrorReason(e)}` : `reload failed: ${e.message}`;
+}
+
 /** Signals (caught since the first milliseconds by cli.ts; those that came during start-up are handled now, in order). */
-function installSignals(runtime: Runtime): void {
+function installSignals(runtime: Runtime, configPath: string): void {
   const log = logger("signal");
   let signals = 0;
   const onStop = (sig: string) => {
@@ -138,7 +182,7 @@ function installSignals(runtime: Runtime): void {
   };
   handleSignals((sig: SignalName) => {
     if (sig === "SIGTERM" || sig === "SIGINT") onStop(sig);
-    else if (sig === "SIGHUP") log.warn("SIGHUP: configuration reload is not supported yet; ignoring");
+    else if (sig === "SIGHUP") reloadFrom(runtime, configPath);
     else log.info(`${sig} ignored`);
   });
   // Bad input must never take the whole balancer down: log and keep serving.

@@ -5,6 +5,7 @@
  * chroot and drop privileges, then start probing. `stop()` undoes it: stop accepting, drain, close.
  */
 import { Admission } from "./admission.ts";
+import { PlbError } from "./errors.ts";
 import type { Config } from "./config/types.ts";
 import { logger } from "./log.ts";
 import { descriptorsFree, FD_RESERVE, maxconnForLimit, raiseFdLimit } from "./net/fd-limit.ts";
@@ -16,16 +17,24 @@ import { Scheduler } from "./scheduler.ts";
 import { prepare } from "./prepare.ts";
 import type { Service } from "./service.ts";
 import type { Listener } from "./net/listen.ts";
+import type { LogLevelName } from "./config/types.ts";
+import { chrooted, keepDirectories } from "./process/files.ts";
+import { closeReloadStatus, openReloadStatus } from "./process/reload-status.ts";
+import { reload, type ReloadSummary, type Running } from "./reload.ts";
 
 const log = logger("main");
 
 export interface StartOptions {
   /** Pid file to write (undefined: none). */
   pidfile?: string;
+  /** The log level given on the command line (a reload keeps it over the file's). */
+  cliLogLevel?: LogLevelName;
 }
 
 export interface Runtime {
+  /** The services in force (a reload changes them). */
   readonly services: readonly Service[];
+  readonly config: Config;
   readonly scheduler: Scheduler;
   readonly sessions: Sweeper;
   readonly admission: Admission;
@@ -33,6 +42,21 @@ export interface Runtime {
   stop(): Promise<void>;
   /** Close everything at once (second signal). */
   stopNow(): void;
+  /**
+   * Put `config` in force without losing a connection or a server's state
+   * (reload.ts). Throws PlbError with the old configuration still in force.
+   */
+  reload(config: Config): ReloadSummary;
+}
+
+/** Every file a configuration reads (kept reachable for reloads after the chroot). */
+function configuredFiles(config: Config): string[] {
+  const files = config.file ? [config.file] : [];
+  for (const s of config.services) {
+    if (s.http.tls) files.push(s.http.tls.cert, s.http.tls.key);
+    files.push(...Object.values(s.http.error_pages ?? {}));
+  }
+  return files;
 }
 
 export async function start(config: Config, opts: StartOptions = {}): Promise<Runtime> {
@@ -51,7 +75,9 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   const limits = connectionLimits(config);
   const admission = new Admission({ maxconn: limits.maxconn, descriptorsFree });
   // Everything --check checks too (files, certificates, user/group/chroot_dir), before any port is bound.
-  const services = prepare(config, { context: { sessions, admission, backlog: g.backlog } });
+  const svcContext = { sessions, admission, backlog: g.backlog };
+  const services = prepare(config, { context: svcContext });
+  for (const svc of services) svc.admit();
   limits.log();
   const scheduler = new Scheduler(resolver);
   let pidWritten: string | undefined;
@@ -65,6 +91,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     if (opts.pidfile) {
       writePidFile(opts.pidfile);
       pidWritten = opts.pidfile;
+      openReloadStatus(opts.pidfile);
     }
     for (const svc of services) {
       svc.listen((l) => listeners.push(l));
@@ -72,15 +99,26 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
         `service "${svc.name}" (${svc.cfg.protocol}, ${svc.cfg.balance}) listening on ${svc.cfg.listen.map((l) => l.text).join(", ")}, ${svc.pool.servers.length} server(s)`,
       );
     }
+    keepDirectories(configuredFiles(config));
     // Logs its own warnings (not root, or staying root).
-    dropPrivileges({ user: g.user, group: g.group, chroot_dir: g.chroot_dir });
+    const dropped = dropPrivileges({ user: g.user, group: g.group, chroot_dir: g.chroot_dir });
+    if (dropped.chroot !== undefined) chrooted(dropped.chroot);
   } catch (err) {
     for (const l of listeners) l.stop();
     if (pidWritten) removePidFile(pidWritten);
+    closeReloadStatus();
     throw err;
   }
 
   for (const svc of services) scheduler.watch(svc.pool, svc.protocol.probe(svc), svc.cfg.timeout_cleanup);
+  const running: Running = {
+    config,
+    services,
+    context: svcContext,
+    scheduler,
+    derivedMaxconn: limits.derived,
+    cliLogLevel: opts.cliLogLevel,
+  };
 
   let stopping: Promise<void> | undefined;
   const finish = () => {
@@ -88,28 +126,45 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     admission.stop();
     if (pidWritten) removePidFile(pidWritten);
     pidWritten = undefined;
+    closeReloadStatus();
   };
   const stopNow = () => {
-    for (const svc of services) svc.stopAccepting();
+    for (const svc of running.services) svc.stopAccepting();
     scheduler.stop();
     for (const s of sessions.all()) s.abort();
     finish();
   };
   const stop = () =>
     (stopping ??= (async () => {
-      for (const svc of services) svc.stopAccepting();
+      for (const svc of running.services) svc.stopAccepting();
       scheduler.stop();
       for (const s of sessions.all()) s.drain?.();
       const open = sessions.size;
-      if (open > 0) log.info(`stopping: waiting up to ${g.timeout_shutdown} ms for ${open} connection(s)`);
-      const deadline = Date.now() + g.timeout_shutdown;
+      if (open > 0) log.info(`stopping: waiting up to ${running.config.global.timeout_shutdown} ms for ${open} connection(s)`);
+      const deadline = Date.now() + running.config.global.timeout_shutdown;
       while (sessions.size > 0 && Date.now() < deadline) await Bun.sleep(Math.min(50, deadline - Date.now()));
       if (sessions.size > 0) log.warn(`stopping: closing ${sessions.size} connection(s) still open`);
       for (const s of sessions.all()) s.abort();
       finish();
       log.info("stopped");
     })());
-  return { services, scheduler, sessions, admission, stop, stopNow };
+  return {
+    get services() {
+      return running.services;
+    },
+    get config() {
+      return running.config;
+    },
+    scheduler,
+    sessions,
+    admission,
+    stop,
+    stopNow,
+    reload: (next: Config) => {
+      if (stopping) throw new PlbError("CONFIG_INVALID", "stopping: a reload is no longer possible");
+      return reload(running, next);
+    },
+  };
 }
 
 /**
@@ -117,13 +172,14 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
  * allows (raised to the hard limit first); `log` tells what was decided and
  * warns when a configured value needs more descriptors than there are.
  */
-function connectionLimits(config: Config): { maxconn: number; log(): void } {
+function connectionLimits(config: Config): { maxconn: number; derived: number; log(): void } {
   const { from, to } = raiseFdLimit();
   const set = config.global.maxconn;
   const fit = maxconnForLimit(to);
   const limitText = to === Infinity ? "unlimited" : String(to);
   return {
     maxconn: set === 0 ? fit : set,
+    derived: fit,
     log() {
       if (to > from) log.info(`open-file limit raised from ${from} to ${limitText}`);
       if (set === 0) return log.info(`maxconn ${fit} (open-file limit ${limitText})`);

@@ -8,7 +8,9 @@
  * one line per problem, `plb.toml:12: service "web": tls.key: …`.
  *
  * Nothing here binds, chroots, changes ids or writes a file; the pid file,
- * the listeners and the privilege drop stay in main.ts.
+ * the listeners and the privilege drop stay in main.ts. A reload prepares
+ * the new file the same way (`prepareSetups` with the running services, so
+ * that what they share and must keep is handed to their new setup).
  */
 import { configLine, formatDiagnostics, type Config, type Diagnostic } from "./config/index.ts";
 import { PlbError } from "./errors.ts";
@@ -18,7 +20,7 @@ import { PLATFORM } from "./process/platform.ts";
 import { checkPrivileges } from "./process/privileges.ts";
 import { findAlgorithm } from "./balance/index.ts";
 import { findProtocol } from "./protocols.ts";
-import { Service, type ServiceContext } from "./service.ts";
+import { Service, setupService, type ServiceContext, type ServiceSetup } from "./service.ts";
 
 export interface PrepareOptions {
   /** What the running services share (main's); fresh ones when only checking. */
@@ -29,6 +31,8 @@ export interface PrepareOptions {
    * warning); `--check` always does, whoever runs it.
    */
   privileges?: boolean;
+  /** The running services by name (a reload): a service of the same name and protocol builds on what it shares. */
+  running?: ReadonlyMap<string, Service>;
 }
 
 function isDiagnostics(v: unknown): v is Diagnostic[] {
@@ -38,8 +42,13 @@ function isDiagnostics(v: unknown): v is Diagnostic[] {
 /** Builds the services of `config`; throws PlbError("CONFIG_INVALID") listing every problem. */
 export function prepare(config: Config, opts: PrepareOptions = {}): Service[] {
   const context = opts.context ?? { sessions: new Sweeper(1000), admission: new Admission({ maxconn: Infinity }) };
+  return prepareSetups(config, opts).map((setup) => new Service(setup, context));
+}
+
+/** The setup of every service of `config` (files read, nothing in force); throws PlbError("CONFIG_INVALID") listing every problem. */
+export function prepareSetups(config: Config, opts: PrepareOptions = {}): ServiceSetup[] {
   const problems: Diagnostic[] = [];
-  const services: Service[] = [];
+  const setups: ServiceSetup[] = [];
 
   config.services.forEach((cfg, index) => {
     try {
@@ -48,7 +57,8 @@ export function prepare(config: Config, opts: PrepareOptions = {}): Service[] {
       if (!protocol || !algorithm) {
         throw new PlbError("CONFIG_INVALID", `service "${cfg.name}": unknown protocol or balance algorithm`);
       }
-      services.push(new Service(cfg, context, protocol, algorithm));
+      const running = opts.running?.get(cfg.name);
+      setups.push(setupService(cfg, protocol, algorithm, running?.protocol === protocol ? running.shared : undefined));
     } catch (err) {
       if (!(err instanceof PlbError) || !err.code.startsWith("CONFIG")) throw err;
       const found = isDiagnostics(err.cause) ? err.cause : [{ path: "", message: err.message }];
@@ -71,5 +81,5 @@ export function prepare(config: Config, opts: PrepareOptions = {}): Service[] {
   if (problems.length > 0) {
     throw new PlbError("CONFIG_INVALID", formatDiagnostics(config.file, problems), { cause: problems });
   }
-  return services;
+  return setups;
 }

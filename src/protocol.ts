@@ -18,10 +18,27 @@ export interface ListenOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
 }
 
+/**
+ * What a protocol builds for a service from its configuration: what its
+ * sessions share (`service.shared`), how it listens, and what to do once
+ * this setup is the one in force.
+ */
+export interface ProtocolSetup {
+  readonly shared?: unknown;
+  readonly listen?: ListenOptions;
+  /** Runs when the setup takes effect (at start, or when a reload commits). */
+  commit?(): void;
+}
+
 /** The running service as its protocol's sessions and probes see it. */
 export interface ServiceHandle {
   readonly name: string;
+  /** The configuration in force (a reload replaces it; sessions take it when they start). */
   readonly cfg: ServiceConfig;
+  /** What the protocol's setup built for the configuration in force. */
+  readonly shared: unknown;
+  /** When a reload removed this service (0: it is configured); its sessions finish. */
+  readonly removedAt: number;
   /** Its servers, their state and the balancer. */
   readonly pool: ServerPool;
   /** Connection limits and descriptor shortages (told of plb's own connect failures). */
@@ -41,10 +58,14 @@ export interface ServiceHandle {
 export interface Protocol {
   readonly name: string;
   /**
-   * Prepare a service before it listens (read files: this runs before any
-   * chroot). Throws PlbError for a setting that cannot work.
+   * Build what a service's sessions share from `cfg` (reading files: at
+   * start before any chroot, and on every reload before anything changes).
+   * `previous` is what the running service shares now (reload): keep what
+   * must survive, such as idle server connections, but do not change it
+   * before `commit`, since the reload may still be abandoned. Throws
+   * PlbError (CONFIG_*) for a setting that cannot work.
    */
-  init?(service: ServiceHandle): ListenOptions | void;
+  setup?(cfg: ServiceConfig, name: string, previous: unknown): ProtocolSetup;
   /** Take over an accepted client socket. */
   accept(client: Sock, service: ServiceHandle): SocketEvents;
   /** Build the probe the scheduler runs on this service's down servers. */

@@ -1,19 +1,21 @@
 /**
  * One configured service at run time: its server pool and balancer, its
- * listeners and its protocol. Built from the immutable ServiceConfig with
- * the protocol and balancing algorithm its configuration names, which the
- * caller looks up (prepare.ts): the core imports no protocol.
+ * listeners and its protocol. Built from a `ServiceSetup` (configuration,
+ * protocol and balancing algorithm, which the caller looks up: the core
+ * imports no protocol) and changed by a reload through `reconfigure`, which
+ * keeps the pool and every server's state; sessions take the configuration
+ * in force when they start (http: when a request starts).
  */
 import { isIP } from "node:net";
 import type { Admission, Admitted } from "./admission.ts";
 import type { BalancerAlgorithm } from "./balance/types.ts";
-import type { ServiceConfig } from "./config/types.ts";
-import { listen, type Listener } from "./net/listen.ts";
+import type { ListenAddress, ServiceConfig } from "./config/types.ts";
+import { listen, type Listener, type ListenSettings } from "./net/listen.ts";
 import { logger } from "./log.ts";
 import type { Sweepable, Sweeper } from "./net/sweep.ts";
 import type { Sock } from "./net/types.ts";
-import type { ListenOptions, Protocol, ServiceHandle } from "./protocol.ts";
-import { ServerPool } from "./servers/state.ts";
+import type { Protocol, ProtocolSetup, ServiceHandle } from "./protocol.ts";
+import { ServerPool, type ServerSetChange } from "./servers/state.ts";
 
 const log = logger("admission");
 
@@ -24,52 +26,99 @@ export interface ServiceContext {
   /** Connection limits across services (maxconn, descriptors). */
   readonly admission: Admission;
   /** listen(2) queue length of each listen socket. */
-  readonly backlog?: number;
+  backlog?: number;
+}
+
+/** A service's configuration with what it names, prepared (files read) but not in force yet. */
+export interface ServiceSetup {
+  readonly cfg: ServiceConfig;
+  readonly protocol: Protocol;
+  readonly algorithm: BalancerAlgorithm;
+  readonly built: ProtocolSetup;
+}
+
+/** Build `cfg`'s protocol setup (reads its files); `previous`: what the running service shares (reload). */
+export function setupService(cfg: ServiceConfig, protocol: Protocol, algorithm: BalancerAlgorithm, previous?: unknown): ServiceSetup {
+  return { cfg, protocol, algorithm, built: protocol.setup?.(cfg, cfg.name, previous) ?? {} };
 }
 
 export class Service implements Admitted, ServiceHandle {
   readonly name: string;
+  cfg: ServiceConfig;
+  shared: unknown;
   /** This service's own connection limit; 0: only the global one. */
-  readonly maxconn: number;
+  maxconn: number;
   /** Client connections open (kept by admission). */
   active = 0;
+  removedAt = 0;
   private accepting = true;
   private lastFullLog = 0;
   readonly sessions: Sweeper;
   readonly admission: Admission;
   readonly pool: ServerPool;
   readonly protocol: Protocol;
-  readonly listeners: Listener[] = [];
+  listeners: Listener[] = [];
   /** The balancer hashes client addresses (computing one costs a string). */
-  readonly usesClient: boolean;
-  private readonly listenOptions: ListenOptions;
+  usesClient: boolean;
   /** What per-request key the balancer hashes (http only), if any. */
-  readonly hashes: "path" | "header" | undefined;
+  hashes: "path" | "header" | undefined;
+  private algorithm: BalancerAlgorithm;
+  private listenSettings: ListenSettings;
+  private readonly accept = (client: Sock) => this.protocol.accept(client, this);
 
   constructor(
-    readonly cfg: ServiceConfig,
+    setup: ServiceSetup,
     private readonly ctx: ServiceContext,
-    protocol: Protocol,
-    algorithm: BalancerAlgorithm,
   ) {
+    const { cfg, protocol, algorithm, built } = setup;
     this.name = cfg.name;
+    this.cfg = cfg;
+    this.shared = built.shared;
     this.sessions = ctx.sessions;
     this.admission = ctx.admission;
     this.maxconn = cfg.maxconn;
-    ctx.admission.add(this);
     this.protocol = protocol;
+    this.algorithm = algorithm;
     this.pool = new ServerPool(cfg.name, cfg.servers, cfg.server_retry, (h) => (isIP(h) ? h : undefined));
     this.pool.useAlgorithm(algorithm);
-    this.listenOptions = protocol.init?.(this) ?? {};
     this.usesClient = algorithm.usesClient === true;
     this.hashes = algorithm.hashes;
+    this.listenSettings = { tls: built.listen?.tls, backlog: ctx.backlog };
+    built.commit?.();
+  }
+
+  /** Count this service's connections against the limits, from now on. */
+  admit(): void {
+    this.admission.add(this);
+  }
+
+  /**
+   * Put a reload's setup in force: the configuration for new sessions, the
+   * protocol's new setup, the new server set (kept servers keep their
+   * state), the algorithm (a new balancer over the same states). Cannot fail.
+   */
+  reconfigure(setup: ServiceSetup): ServerSetChange {
+    const { cfg, algorithm, built } = setup;
+    this.cfg = cfg;
+    this.shared = built.shared;
+    this.maxconn = cfg.maxconn;
+    this.pool.retry = cfg.server_retry;
+    this.listenSettings = { tls: built.listen?.tls, backlog: this.ctx.backlog };
+    if (algorithm !== this.algorithm) {
+      this.algorithm = algorithm;
+      this.pool.useAlgorithm(algorithm);
+      this.usesClient = algorithm.usesClient === true;
+      this.hashes = algorithm.hashes;
+    }
+    built.commit?.();
+    return this.pool.update(cfg.servers);
   }
 
   /** Bind every listen address; on failure the ones already bound are closed. */
   listen(onBound?: (l: Listener) => void): void {
     try {
       for (const addr of this.cfg.listen) {
-        const l = listen(addr, (client) => this.protocol.accept(client, this), { tls: this.listenOptions.tls, backlog: this.ctx.backlog });
+        const l = listen(addr, this.accept, this.listenSettings);
         if (!this.accepting) l.pause();
         this.listeners.push(l);
         onBound?.(l);
@@ -80,8 +129,36 @@ export class Service implements Admitted, ServiceHandle {
     }
   }
 
+  /** Bind `addr` for this service, not accepting until `useListeners` takes it (a reload binds first, commits after). */
+  bindPaused(addr: ListenAddress): Listener {
+    const l = listen(addr, this.accept, this.listenSettings);
+    l.pause();
+    return l;
+  }
+
+  /**
+   * Accept on `list` from now on (a reload: listeners kept, moved from
+   * another service or bound by `bindPaused`), with this service's handler
+   * and listen settings.
+   */
+  useListeners(list: Listener[]): void {
+    this.listeners = list;
+    for (const l of list) {
+      l.retarget(this.accept, this.listenSettings);
+      if (this.accepting) l.resume();
+      else l.pause();
+    }
+  }
+
   stopAccepting(): void {
     for (const l of this.listeners) l.stop();
+  }
+
+  /** A reload removed this service: no new sessions; the servers leave with it. */
+  retire(at = Date.now()): void {
+    this.removedAt = at;
+    this.accepting = false;
+    this.pool.update([], at);
   }
 
   /** A client session starts: idle sweeps and connection limits count it. */
@@ -96,7 +173,7 @@ export class Service implements Admitted, ServiceHandle {
 
   /** Pause or resume every listener (admission: maxconn, descriptors). */
   setAccepting(on: boolean): void {
-    if (on === this.accepting) return;
+    if (on === this.accepting || this.removedAt !== 0) return;
     this.accepting = on;
     for (const l of this.listeners) on ? l.resume() : l.pause();
     if (!on) {

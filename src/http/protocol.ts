@@ -2,12 +2,12 @@
 import type { Protocol } from "../protocol.ts";
 import { tcpProbe } from "../tcp/probe.ts";
 import { healthProbe } from "./probe.ts";
-import { httpRuntime, initHttp } from "./runtime.ts";
+import { setupHttp } from "./runtime.ts";
 import { HttpSession } from "./session.ts";
 
 export const http: Protocol = {
   name: "http",
-  init: initHttp,
-  accept: (client, service) => new HttpSession(client, service, httpRuntime(service)),
+  setup: setupHttp,
+  accept: (client, service) => new HttpSession(client, service),
   probe: (service) => (service.cfg.http.health_path ? healthProbe(service) : tcpProbe(service)),
 };

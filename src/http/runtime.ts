@@ -1,12 +1,14 @@
 /**
  * What an http service shares among its sessions: limits, the connection
  * pool, and the replies plb gives itself (with the operator's error pages).
- * Built before the service listens, so files are read before any chroot.
+ * Built before the service listens, so files are read before any chroot,
+ * and again on each reload (the idle server connections are kept).
  */
-import { readFileSync } from "node:fs";
 import type { Diagnostic } from "../config/diagnostics.ts";
 import { fileErrorReason, PlbError } from "../errors.ts";
-import type { ServiceHandle } from "../protocol.ts";
+import type { ServiceConfig } from "../config/types.ts";
+import type { ProtocolSetup } from "../protocol.ts";
+import { readConfigured } from "../process/files.ts";
 import { IdlePool } from "../servers/pool.ts";
 import type { Server } from "../servers/state.ts";
 import { customReply, errorReply } from "./replies.ts";
@@ -23,23 +25,22 @@ export interface HttpRuntime {
   reply(status: number): Uint8Array;
 }
 
-const runtimes = new WeakMap<ServiceHandle, HttpRuntime>();
-
 /**
- * Build (once) the runtime of an http service: reads the error pages and the
- * TLS files (this runs before any chroot) and checks that the certificate and
- * key can be used. Every problem of the service is reported at once: one
- * CONFIG_INVALID error whose `cause` is the Diagnostic[] (paths "tls.cert",
- * "error_pages.503", …), so `--check` and a start print the same lines.
+ * Build the runtime of an http service: reads the error pages and the TLS
+ * files and checks that the certificate and key can be used. Every problem
+ * of the service is reported at once: one CONFIG_INVALID error whose `cause`
+ * is the Diagnostic[] (paths "tls.cert", "error_pages.503", …), so `--check`,
+ * a start and a reload print the same lines. A reload keeps `previous`'s
+ * idle server connections; their limits change when it commits.
  */
-export function initHttp(service: ServiceHandle): { tls?: { cert: string; key: string } } {
-  const h = service.cfg.http;
-  const label = `service ${JSON.stringify(service.name)}`;
+export function setupHttp(cfg: ServiceConfig, name: string, previous: unknown): ProtocolSetup {
+  const h = cfg.http;
+  const label = `service ${JSON.stringify(name)}`;
   const problems: Diagnostic[] = [];
   const report = (path: string, message: string): void => void problems.push({ path, service: label, message: `${path}: ${message}` });
   const read = (key: string, file: string): Buffer | undefined => {
     try {
-      return readFileSync(file);
+      return readConfigured(file);
     } catch (err) {
       report(key, `cannot read ${file}: ${fileErrorReason(err)}`);
       return undefined;
@@ -65,18 +66,13 @@ export function initHttp(service: ServiceHandle): { tls?: { cert: string; key: s
   if (problems.length > 0) {
     throw new PlbError("CONFIG_INVALID", problems.map((d) => `${d.service}: ${d.message}`).join("\n"), { cause: problems });
   }
-  runtimes.set(service, {
+  const pool = (previous as HttpRuntime | undefined)?.pool ?? new IdlePool<Server, Upstream>(h.pool_max_idle, h.timeout_pool_idle);
+  const shared: HttpRuntime = {
     limits: { maxRequestLine: h.max_request_line, maxHeaderBytes: h.max_header_size, maxHeaders: h.max_headers },
-    pool: new IdlePool<Server, Upstream>(h.pool_max_idle, h.timeout_pool_idle),
+    pool,
     proto: tls ? "https" : "http",
     failOn5xx: h.fail_on_5xx,
     reply: (status) => pages.get(status) ?? errorReply(status),
-  });
-  return tls ? { tls } : {};
-}
-
-export function httpRuntime(service: ServiceHandle): HttpRuntime {
-  const rt = runtimes.get(service);
-  if (rt === undefined) throw new Error(`http service "${service.name}" was not initialised`);
-  return rt;
+  };
+  return { shared, listen: tls ? { tls } : {}, commit: () => pool.configure(h.pool_max_idle, h.timeout_pool_idle) };
 }

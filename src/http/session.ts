@@ -13,9 +13,10 @@ import { now } from "../net/clock.ts";
 import { connect, type PendingConnect } from "../net/connect.ts";
 import { flush, LOST, NO_QUEUE, QUEUED, type QueuedWriter, send, SENT } from "../net/outbox.ts";
 import { Pipe, type PipeOwner } from "../net/pipe.ts";
-import type { Sweepable } from "../net/sweep.ts";
+import { earliest, type Sweepable } from "../net/sweep.ts";
 import type { ConnectFailure, Sock, SocketEvents } from "../net/types.ts";
 import type { Server } from "../servers/state.ts";
+import type { ServiceConfig } from "../config/types.ts";
 import type { ServiceHandle } from "../protocol.ts";
 import { logEnabled, logger } from "../log.ts";
 import { hashKey, HOLD_LIMIT, retryable } from "./_private.ts";
@@ -89,15 +90,20 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   private tunnel: Pipe | undefined;
   private tunnelServer: Server | undefined;
 
+  /** The configuration and runtime of the current request (a reload applies from the next one). */
+  private cfg: ServiceConfig;
+  private rt: HttpRuntime;
+
   constructor(
     readonly socket: Sock,
-    private readonly service: ServiceHandle,
-    private readonly rt: HttpRuntime,
+    readonly service: ServiceHandle,
   ) {
+    this.cfg = service.cfg;
+    this.rt = service.shared as HttpRuntime;
     // undefined for a connection reset before plb saw it
     const a = socket.remoteAddress ?? "";
     this.clientAddress = a.startsWith("::ffff:") ? a.slice(7) : a;
-    const mode = service.cfg.client_address;
+    const mode = this.cfg.client_address;
     this.private = mode === "proxy-v1" || mode === "proxy-v2";
     service.track(this);
   }
@@ -203,7 +209,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
    * mod_reqtimeout MinRate), so a trickle cannot hold a server for ever.
    */
   private bodyArrived(n: number, t: number): void {
-    const http = this.service.cfg.http;
+    const http = this.cfg.http;
     if (http.min_body_rate === 0) return;
     if (this.bodyDue === 0) this.bodyDue = t + http.timeout_http_request;
     this.bodyDue += (n * 1000) / http.min_body_rate;
@@ -213,6 +219,9 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   private readHead(): void {
     const buf = this.inbuf;
     if (buf === undefined) return;
+    // A request follows the configuration in force when it arrives.
+    this.cfg = this.service.cfg;
+    this.rt = this.service.shared as HttpRuntime;
     const r = parseRequestHead(buf, this.rt.limits, this.scanFrom);
     if (r.kind === "more") {
       this.scanFrom = r.scanFrom;
@@ -227,11 +236,11 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     this.headSince = this.bodyDue = 0;
     this.inbuf = r.consumed < buf.length ? buf.subarray(r.consumed) : undefined;
     if (head.method === "CONNECT") return this.reply(501);
-    const maxBody = this.service.cfg.http.max_body || Infinity;
+    const maxBody = this.cfg.http.max_body || Infinity;
     if (head.body.kind === "length" && head.body.length > maxBody) return this.reply(413);
     this.req = head;
     this.reqBody = new BodyTracker(head.body, false, maxBody);
-    this.reqOut = forwardedRequestHead(buf.subarray(0, r.consumed), head, { address: this.clientAddress, proto: this.rt.proto }, this.service.cfg.http);
+    this.reqOut = forwardedRequestHead(buf.subarray(0, r.consumed), head, { address: this.clientAddress, proto: this.rt.proto }, this.cfg.http);
     this.closeAfter = !head.keepAlive;
     this.phase = Phase.Exchange;
     this.tried = undefined;
@@ -266,7 +275,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     const svc = this.service;
     const server = svc.pool.balancer.pick({
       client: svc.usesClient ? this.clientAddress : undefined,
-      key: svc.hashes === undefined ? undefined : hashKey(this.req!, svc.hashes, svc.cfg.http.hash_header),
+      key: svc.hashes === undefined ? undefined : hashKey(this.req!, svc.hashes, this.cfg.http.hash_header),
       tried: this.tried,
     }) as Server | undefined;
     if (server === undefined || server.address === undefined) {
@@ -286,7 +295,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     const reuse = !this.private && (this.served > 0 || retryable(this.req!));
     const idle = reuse ? this.rt.pool.take(server, now()) : undefined;
     if (idle) return this.attach(idle);
-    this.pending = connect(server.address, server.port, svc.cfg.timeout_connect, this);
+    this.pending = connect(server.address, server.port, this.cfg.timeout_connect, this);
   }
 
   connected(sock: Sock): void {
@@ -295,7 +304,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     this.service.pool.report(server, "connected");
     const up = new Upstream(sock, server);
     if (this.gone || this.phase !== Phase.Exchange) return up.close();
-    const header = proxyHeaderFor(this.service.cfg.client_address, this.socket);
+    const header = proxyHeaderFor(this.cfg.client_address, this.socket);
     if (header) send(up, header); // such a connection speaks for this client only: never pooled
     this.attach(up);
   }
@@ -396,7 +405,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
       if (!this.retried && retryable(this.req!)) {
         this.retried = true;
         this.server = up.server;
-        this.pending = connect(up.server.address!, up.server.port, this.service.cfg.timeout_connect, this);
+        this.pending = connect(up.server.address!, up.server.port, this.cfg.timeout_connect, this);
         return;
       }
       if (logEnabled("info")) log.info(`service "${this.service.name}": ${up.server} closed a reused connection before answering ${this.req!.method}; closing ${this.clientAddress} unanswered so it may retry`);
@@ -450,7 +459,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
       // of sync, and so is the client's (we stop reading its body).
       up.abort();
       this.closeAfter = true;
-    } else if (!up.closed && head.keepAlive && !res.closeDelimited) {
+    } else if (!up.closed && head.keepAlive && !res.closeDelimited && !up.server.removed) {
       up.owner = undefined;
       if (this.private) {
         // Told the server who the client is (PROXY header): keep it for this client only.
@@ -473,6 +482,8 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     // After the client's FIN, requests it pipelined before it are still answered.
     if (this.closeAfter || (this.clientEnded && this.inbuf === undefined)) return this.closeClient();
     this.phase = Phase.Head;
+    this.cfg = this.service.cfg;
+    this.rt = this.service.shared as HttpRuntime;
     this.headSince = now(); // a kept-alive connection's next head is due from here
     this.resumeClient();
     if (this.inbuf === undefined) return;
@@ -528,7 +539,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   // ---------------------------------------------------------------- timeouts
 
   sweep(now: number): void {
-    const cfg = this.service.cfg;
+    const cfg = this.cfg;
     const t = this.tunnel;
     if (t) {
       if (now - t.a.last > cfg.timeout_client || now - t.b.last > cfg.timeout_server) t.abort();
@@ -565,6 +576,11 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
       return this.reply(started ? 0 : 504);
     }
     if (now - this.last > cfg.timeout_client && this.queue.length > 0) this.abortAll();
+  }
+
+  retiredSince(): number {
+    const server = this.tunnelServer ?? this.up?.server;
+    return earliest(this.service.removedAt, server?.removedAt ?? 0);
   }
 
   drain(): void {

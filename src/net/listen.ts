@@ -34,6 +34,12 @@ export interface Listener {
   /** Stop accepting until `resume`; the port stays bound and clients queue. */
   pause(): void;
   resume(): void;
+  /**
+   * Hand new clients to `accept`, with `settings` (a reload): a new TLS
+   * certificate or backlog takes effect on the same socket, which stays
+   * bound throughout (no client in its queue is lost).
+   */
+  retarget(accept: AcceptFn, settings: ListenSettings): void;
   /** Stop accepting for good; open connections are not touched. */
   stop(): void;
 }
@@ -73,7 +79,13 @@ function keep(fd: unknown): number {
   }
 }
 
-export function listen(address: ListenAddress, accept: AcceptFn, settings: ListenSettings = {}): Listener {
+function sameTls(a: ListenSettings["tls"], b: ListenSettings["tls"]): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.cert === b.cert && a.key === b.key);
+}
+
+export function listen(address: ListenAddress, acceptFirst: AcceptFn, settingsFirst: ListenSettings = {}): Listener {
+  let accept = acceptFirst;
+  let settings = settingsFirst;
   const handlers: SocketHandler<SocketEvents> = {
     ...relayHandlers,
     open(s) {
@@ -83,8 +95,11 @@ export function listen(address: ListenAddress, accept: AcceptFn, settings: Liste
       events.onOpen?.();
     },
   };
-  const tls = settings.tls ? { tls: { cert: settings.tls.cert, key: settings.tls.key, ALPNProtocols: ALPN_HTTP11 } } : {};
-  const common = { allowHalfOpen: true, socket: handlers, ...tls };
+  const options = (s: ListenSettings) => {
+    const tls = s.tls ? { tls: { cert: s.tls.cert, key: s.tls.key, ALPNProtocols: ALPN_HTTP11 } } : {};
+    return { allowHalfOpen: true, socket: handlers, ...tls };
+  };
+  let common = options(settings);
   let server: TCPSocketListener<SocketEvents>;
   try {
     server = Bun.listen<SocketEvents>({
@@ -131,6 +146,40 @@ export function listen(address: ListenAddress, accept: AcceptFn, settings: Liste
         return;
       }
       paused = false;
+      kept = keep((server as { fd?: unknown }).fd);
+      try {
+        backlog();
+      } catch (err) {
+        log.warn((err as Error).message);
+      }
+    },
+    retarget(to, next) {
+      accept = to;
+      const tlsChanged = !sameTls(settings.tls, next.tls);
+      const backlogChanged = settings.backlog !== next.backlog;
+      settings = next;
+      if (stopped || !tlsChanged) {
+        if (backlogChanged && !stopped && !paused) backlog();
+        return;
+      }
+      common = options(next);
+      if (paused) return; // resume listens with the new options
+      // A second listener on the same socket first (the kept descriptor),
+      // then the old one goes: the socket never stops listening.
+      if (kept < 0) kept = keep((server as { fd?: unknown }).fd);
+      if (kept < 0) {
+        log.warn(`${address.text}: cannot take the new TLS settings without closing the socket (no descriptor to keep); they apply after a restart`);
+        return;
+      }
+      let next2: TCPSocketListener<SocketEvents>;
+      try {
+        next2 = Bun.listen<SocketEvents>({ fd: kept, ...common } as unknown as TCPSocketListenOptions<SocketEvents>);
+      } catch (err) {
+        log.error(`${address.text}: cannot take the new TLS settings: ${listenError(address, err).message}; the old ones stay`);
+        return;
+      }
+      server.stop(false);
+      server = next2;
       kept = keep((server as { fd?: unknown }).fd);
       try {
         backlog();

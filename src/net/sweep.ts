@@ -20,9 +20,22 @@ export interface Sweepable {
    * keep-alive connection closes at once). Tunnels have nothing to do here.
    */
   drain?(): void;
+  /**
+   * Since when (ms) this session depends on something a reload removed (its
+   * service, or the server it is connected to), or 0: it may finish on its
+   * own until timeout_shutdown has passed since.
+   */
+  retiredSince?(): number;
+  /** The service it belongs to: once a reload removed it, the session is drained. */
+  readonly service?: { readonly removedAt: number };
   /** List links owned by the Sweeper (declare them, initialised to null). */
   sweepPrev?: Sweepable | null;
   sweepNext?: Sweepable | null;
+}
+
+/** The earlier of two times where 0 means none. */
+export function earliest(a: number, b: number): number {
+  return a === 0 ? b : b === 0 ? a : Math.min(a, b);
 }
 
 export class Sweeper {
@@ -30,10 +43,20 @@ export class Sweeper {
   private tail: Sweepable | null = null;
   private count = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
-  readonly intervalMs: number;
+  intervalMs: number;
 
   constructor(intervalMs: number) {
     this.intervalMs = intervalMs;
+  }
+
+  /** Tick every `ms` from now on (a reload changed the timeouts). */
+  setInterval(ms: number): void {
+    if (ms === this.intervalMs) return;
+    this.intervalMs = ms;
+    if (this.timer !== undefined) {
+      this.stop();
+      this.start();
+    }
   }
 
   /** The tick for a set of timeouts: a quarter of the smallest, 50 ms..1 s. */

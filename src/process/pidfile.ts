@@ -56,6 +56,25 @@ function looksLikePlb(pid: number): boolean {
   }
 }
 
+/**
+ * The pid of the live plb that owns the pid file at `path` (plb --reload),
+ * or a sentence saying why there is none.
+ */
+export function runningPid(path: string): { pid: number } | { error: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return { error: e.code === "ENOENT" ? `no pid file ${path}: is plb running (with this pid file)?` : `cannot read pid file ${path}: ${e.message}` };
+  }
+  const pid = parsePid(text);
+  if (pid === undefined) return { error: `pid file ${path} holds no pid` };
+  if (!alive(pid)) return { error: `pid file ${path} names process ${pid}, which is gone` };
+  if (!looksLikePlb(pid)) return { error: `pid file ${path} names process ${pid}, which is not plb` };
+  return { pid };
+}
+
 /** Why the pid file at `path` must not be replaced, or undefined when it may. */
 function ownerConflict(path: string): string | undefined {
   let text: string;

@@ -6,13 +6,14 @@
  * client is paused past 64 KiB) and replayed to the server that answers.
  */
 import { handOver } from "../net/handlers.ts";
-import type { Sweepable } from "../net/sweep.ts";
+import { earliest, type Sweepable } from "../net/sweep.ts";
 import { connect, type PendingConnect } from "../net/connect.ts";
 import { localConnectFailure } from "../net/fd-limit.ts";
 import { Pipe, type PipeOwner } from "../net/pipe.ts";
 import type { ConnectFailure, Sock, SocketEvents } from "../net/types.ts";
 import type { Handshake, HandshakeResult } from "./handshake.ts";
 import type { Server } from "../servers/state.ts";
+import type { ServiceConfig } from "../config/types.ts";
 import type { ServiceHandle } from "../protocol.ts";
 import { logEnabled, logger } from "../log.ts";
 
@@ -41,12 +42,15 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
   private gone = false;
   sweepPrev: Sweepable | null = null;
   sweepNext: Sweepable | null = null;
+  /** The configuration this session started with (a reload applies to new sessions). */
+  private readonly cfg: ServiceConfig;
 
   constructor(
     private readonly client: Sock,
-    private readonly service: ServiceHandle,
+    readonly service: ServiceHandle,
     private readonly opts: RelayOptions = {},
   ) {
+    this.cfg = service.cfg;
     service.track(this);
   }
 
@@ -66,7 +70,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
       return;
     }
     this.server = server;
-    this.pending = connect(server.address, server.port, svc.cfg.timeout_connect, this);
+    this.pending = connect(server.address, server.port, this.cfg.timeout_connect, this);
   }
 
   connected(sock: Sock): void {
@@ -170,11 +174,15 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
   sweep(now: number): void {
     const p = this.pipe;
     if (p === undefined) return;
-    const cfg = this.service.cfg;
+    const cfg = this.cfg;
     if (now - p.a.last > cfg.timeout_client || now - p.b.last > cfg.timeout_server) {
       if (logEnabled("debug")) log.debug(`idle timeout: closing ${this.client.remoteAddress} ⇄ ${this.server}`);
       p.abort();
     }
+  }
+
+  retiredSince(): number {
+    return earliest(this.service.removedAt, this.server?.removedAt ?? 0);
   }
 
   /** Close now (shutdown deadline). */

@@ -18,10 +18,16 @@ export class IdlePool<K, C extends Poolable> {
   private timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
-    private readonly max: number,
+    private max: number,
     /** Longest idle time of a pooled connection, ms. */
-    readonly idleMs: number,
+    public idleMs: number,
   ) {}
+
+  /** New limits (a reload): connections put from now on get them; those kept keep their deadlines. */
+  configure(max: number, idleMs: number): void {
+    this.max = max;
+    this.idleMs = idleMs;
+  }
 
   /** An idle open connection to `key` still within its deadline, or undefined. */
   take(key: K, now: number): C | undefined {

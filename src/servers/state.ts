@@ -51,8 +51,8 @@ export class Server implements BalancedServer {
   admin: AdminState = "ready";
   /** Still waiting for its first check (joined by a reload): no traffic before it passes. */
   pending = false;
-  /** No longer in the configuration: live sessions finish, nothing new. */
-  removed = false;
+  /** When a reload removed it from the configuration (0: configured): live sessions finish, nothing new. */
+  removedAt = 0;
   active = 0;
   /** Consecutive failures since the last success. */
   failures = 0;
@@ -72,6 +72,10 @@ export class Server implements BalancedServer {
     this.address = address;
   }
 
+  get removed(): boolean {
+    return this.removedAt !== 0;
+  }
+
   /** Takes new connections: healthy, ready, in the configuration. */
   get up(): boolean {
     return this.healthy && this.admin === "ready" && !this.removed;
@@ -86,6 +90,7 @@ export type TransitionListener = (server: Server, up: boolean) => void;
 
 /** What a new server set changed. */
 export interface ServerSetChange {
+  /** New servers (pending their first check), and removed ones named again while their sessions still ran (their state kept). */
   readonly added: readonly Server[];
   readonly removed: readonly Server[];
   /** Kept servers whose weight or backup flag changed. */
@@ -95,6 +100,8 @@ export type SetListener = (change: ServerSetChange) => void;
 
 export class ServerPool {
   private list: Server[];
+  /** Removed servers whose sessions still run, by id: named again, they come back with their state. */
+  private readonly leaving = new Map<string, Server>();
   balancer!: Balancer;
   private algorithm: BalancerAlgorithm | undefined;
   private readonly transitionListeners = new Set<TransitionListener>();
@@ -137,14 +144,24 @@ export class ServerPool {
    * everything (health, failures, admin state, counters, open connections)
    * and take the new weight and backup flag; new ones join pending their
    * first check (no traffic before it passes); the others leave: no new
-   * connections, their live ones finish.
+   * connections, their live ones finish. A server removed earlier whose
+   * sessions still run comes back as it was.
    */
-  update(configs: readonly ServerConfig[]): ServerSetChange {
+  update(configs: readonly ServerConfig[], at = Date.now()): ServerSetChange {
     const old = new Map(this.list.map((s) => [s.id, s]));
     const added: Server[] = [];
     const changed: Server[] = [];
     const next = configs.map((c, i) => {
-      const kept = old.get(serverId(c));
+      const id = serverId(c);
+      const back = old.has(id) ? undefined : this.leaving.get(id);
+      if (back !== undefined) {
+        this.leaving.delete(id);
+        back.removedAt = 0;
+        back.cause = back.healthy ? "" : back.cause;
+        old.set(id, back);
+        added.push(back);
+      }
+      const kept = old.get(id);
       if (kept === undefined) {
         const s = new Server(this.service, i, c, this.resolveLiteral(c.host));
         s.healthy = false;
@@ -155,15 +172,16 @@ export class ServerPool {
       }
       old.delete(kept.id);
       kept.index = i;
-      if (kept.weight !== c.weight || kept.backup !== c.backup) changed.push(kept);
+      if ((kept.weight !== c.weight || kept.backup !== c.backup) && kept !== back) changed.push(kept);
       kept.weight = c.weight;
       kept.backup = c.backup;
       return kept;
     });
     const removed = [...old.values()];
     for (const s of removed) {
-      s.removed = true;
+      s.removedAt = at;
       s.cause = "removed from the configuration";
+      if (s.active > 0) this.leaving.set(s.id, s);
     }
     this.list = next;
     if (this.algorithm) this.balancer = this.algorithm.create(this.list);
@@ -257,6 +275,7 @@ export class ServerPool {
   connectionEnd(server: Server): void {
     server.active--;
     if (!server.removed) this.balancer.connectionEnd?.(server);
+    else if (server.active === 0) this.leaving.delete(server.id);
   }
 
   get upCount(): number {

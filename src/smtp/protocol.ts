@@ -6,28 +6,26 @@
 import { proxyHeaderFor, proxyHeaderForProbe } from "../net/client-address.ts";
 import type { Protocol } from "../protocol.ts";
 import { RelaySession, type RelayOptions } from "../relay/session.ts";
-import type { ServiceHandle } from "../protocol.ts";
 import { greetingHandshake } from "./greeting.ts";
 import { smtpProbe } from "./probe.ts";
 
 const NO_SERVER = new TextEncoder().encode("421 4.3.2 Service not available, closing transmission channel\r\n");
 
-const relayOptions = new WeakMap<ServiceHandle, RelayOptions>();
-
 export const smtp: Protocol = {
   name: "smtp",
-  init(service) {
-    const mode = service.cfg.client_address;
-    relayOptions.set(service, {
+  setup(cfg) {
+    const mode = cfg.client_address;
+    const options: RelayOptions = {
       noServer: NO_SERVER,
       handshake: greetingHandshake({
-        timeoutMs: service.cfg.smtp.timeout_smtp_greeting,
+        timeoutMs: cfg.smtp.timeout_smtp_greeting,
         preamble: (ctx) => proxyHeaderFor(mode, ctx.client),
         xclient: mode === "xclient",
         helo: "plb",
       }),
-    });
+    };
+    return { shared: options };
   },
-  accept: (client, service) => new RelaySession(client, service, relayOptions.get(service)),
+  accept: (client, service) => new RelaySession(client, service, service.shared as RelayOptions),
   probe: (service) => smtpProbe(service, () => proxyHeaderForProbe(service.cfg.client_address)),
 };

@@ -1,17 +1,16 @@
+/** The tcp protocol module: the relay session, with a PROXY header first when asked; tcp probes. */
 import { proxyHeaderFor } from "../net/client-address.ts";
+import type { ClientAddressMode } from "../config/types.ts";
 import type { Protocol } from "../protocol.ts";
-import type { ServiceHandle } from "../protocol.ts";
 import type { Handshake } from "../relay/handshake.ts";
 import { tcpProbe } from "./probe.ts";
 import { type RelayOptions, RelaySession } from "../relay/session.ts";
 
-const relayOptions = new WeakMap<ServiceHandle, RelayOptions>();
-
 /** With client_address = "proxy-v1"/"proxy-v2": the PROXY header goes first. */
-function proxyHeaderHandshake(service: ServiceHandle): Handshake {
+function proxyHeaderHandshake(mode: ClientAddressMode): Handshake {
   return {
     run(sock, ctx, done) {
-      const header = proxyHeaderFor(service.cfg.client_address, ctx.client)!;
+      const header = proxyHeaderFor(mode, ctx.client)!;
       if (sock.write(header) === header.length) return done({ ok: true });
       sock.end();
       done({ ok: false, outcome: "reset", detail: "could not send the PROXY header" });
@@ -21,10 +20,11 @@ function proxyHeaderHandshake(service: ServiceHandle): Handshake {
 
 export const tcp: Protocol = {
   name: "tcp",
-  init(service) {
-    const mode = service.cfg.client_address;
-    if (mode === "proxy-v1" || mode === "proxy-v2") relayOptions.set(service, { handshake: proxyHeaderHandshake(service) });
+  setup(cfg) {
+    const mode = cfg.client_address;
+    const options: RelayOptions = mode === "proxy-v1" || mode === "proxy-v2" ? { handshake: proxyHeaderHandshake(mode) } : {};
+    return { shared: options };
   },
-  accept: (client, service) => new RelaySession(client, service, relayOptions.get(service)),
+  accept: (client, service) => new RelaySession(client, service, service.shared as RelayOptions),
   probe: tcpProbe,
 };

@@ -1,0 +1,222 @@
+/**
+ * Reload: put a new, validated configuration in force in the running
+ * process without losing a connection or a server's state.
+ *
+ * In two phases. First everything that can fail, with nothing changed:
+ * every service is prepared as at start (files read, settings checked) and
+ * every listen address that is not bound yet is bound, paused. Any problem
+ * undoes the bindings and throws: the old configuration stays in force.
+ * Then the commit, which cannot fail: services are matched by name (and
+ * protocol; one whose protocol changed is replaced), kept services take
+ * their new settings for new sessions and their new server set (servers are
+ * matched by host and port and keep health, failures, admin state,
+ * counters, open and idle connections), new services start, removed ones
+ * stop accepting and their sessions (and those of removed servers) finish
+ * on their own for up to timeout_shutdown. Listeners are matched by address
+ * and move, without closing, to whichever service names them now.
+ */
+import type { Config, GlobalConfig, ListenAddress, LogLevelName, ServiceConfig } from "./config/types.ts";
+import { PlbError } from "./errors.ts";
+import { logEnabled, logger, setLogLevel } from "./log.ts";
+import type { Listener } from "./net/listen.ts";
+import { Sweeper } from "./net/sweep.ts";
+import { prepareSetups } from "./prepare.ts";
+import type { Scheduler } from "./scheduler.ts";
+import { Service, type ServiceContext, type ServiceSetup } from "./service.ts";
+
+const log = logger("reload");
+
+/** What a reload changes: the running process as main.ts keeps it. */
+export interface Running {
+  config: Config;
+  services: Service[];
+  readonly context: ServiceContext;
+  readonly scheduler: Scheduler;
+  /** The global maxconn plb derived from the open-file limit (used when maxconn = 0). */
+  readonly derivedMaxconn: number;
+  /** A log level given on the command line: it wins over the file's. */
+  readonly cliLogLevel?: LogLevelName;
+}
+
+export interface ReloadSummary {
+  /** The one line logged: "reload: +1 server, -1 service, 2 settings changed". */
+  readonly line: string;
+  readonly details: readonly string[];
+  /** Settings that only a restart applies (user, group, chroot_dir, pidfile, logfile). */
+  readonly needRestart: readonly string[];
+}
+
+/** Global keys a running process cannot change. */
+const RESTART_KEYS = ["user", "group", "chroot_dir", "pidfile", "logfile"] as const;
+/** Global keys that apply at run time (the timeouts are defaults already merged into each service). */
+const GLOBAL_KEYS = ["loglevel", "timeout_shutdown", "backlog", "maxconn"] as const;
+
+function listenKey(addr: ListenAddress, service: string, index: number): string {
+  // Port 0 ("any free port") names no port to match: the same position of the same service.
+  return addr.port === 0 ? `${service}#${index} ${addr.host}` : `[${addr.host}]:${addr.port}`;
+}
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/** Setting names that differ between two configurations of a service (http.* and smtp.* one by one). */
+function changedSettings(a: ServiceConfig, b: ServiceConfig): string[] {
+  const out: string[] = [];
+  for (const key of Object.keys(b) as (keyof ServiceConfig)[]) {
+    if (key === "name" || key === "servers" || key === "listen") continue;
+    if (key === "http" || key === "smtp") {
+      for (const sub of Object.keys(b[key]) as string[]) {
+        if (!same((a[key] as unknown as Record<string, unknown>)[sub], (b[key] as unknown as Record<string, unknown>)[sub])) out.push(`${key}.${sub}`);
+      }
+    } else if (!same(a[key], b[key])) out.push(key);
+  }
+  return out;
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
+const signed = (plus: number, minus: number, word: string): string[] =>
+  [plus > 0 ? `+${plural(plus, word)}` : "", minus > 0 ? `-${plural(minus, word)}` : ""].filter(Boolean);
+
+/**
+ * Put `config` in force. Throws PlbError (CONFIG_INVALID, LISTEN_FAILED)
+ * with nothing changed when it cannot; returns what changed.
+ */
+export function reload(running: Running, config: Config): ReloadSummary {
+  const old = running.config;
+  const byName = new Map(running.services.map((s) => [s.name, s]));
+  const setups = prepareSetups(config, { running: byName, privileges: false });
+
+  // Which running service each new one continues (same name and protocol).
+  const kept = setups.map((setup) => {
+    const svc = byName.get(setup.cfg.name);
+    return svc !== undefined && svc.protocol === setup.protocol ? svc : undefined;
+  });
+  const fresh = setups.map((setup, i) => (kept[i] === undefined ? new Service(setup, running.context) : undefined));
+  const owner = (i: number): Service => (kept[i] ?? fresh[i])!;
+
+  // Bind what is not bound yet; on failure, undo and keep the old configuration.
+  const bound = new Map<string, Listener>();
+  for (const svc of running.services) svc.cfg.listen.forEach((a, j) => svc.listeners[j] && bound.set(listenKey(a, svc.name, j), svc.listeners[j]));
+  const added: Listener[] = [];
+  const lists: Listener[][] = [];
+  try {
+    setups.forEach((setup, i) => {
+      lists.push(
+        setup.cfg.listen.map((addr, j) => {
+          const existing = bound.get(listenKey(addr, setup.cfg.name, j));
+          if (existing !== undefined) return existing;
+          const l = owner(i).bindPaused(addr);
+          added.push(l);
+          return l;
+        }),
+      );
+    });
+  } catch (err) {
+    for (const l of added) l.stop();
+    const why = err instanceof PlbError ? err.message : String(err);
+    const root = process.geteuid?.() !== 0 && old.global.user !== undefined ? ` (plb runs as "${old.global.user}" since it dropped privileges: binding a port below 1024 needs a restart)` : "";
+    throw new PlbError("LISTEN_FAILED", `${why}${/permission denied/.test(why) ? root : ""}; the configuration in force is unchanged`, { cause: err });
+  }
+
+  // ---- commit: nothing below may fail
+  const at = Date.now();
+  const details: string[] = [];
+  let serversAdded = 0;
+  let serversRemoved = 0;
+  let weights = 0;
+  let settings = 0;
+  const removedServices: Service[] = [];
+  const inUse = new Set(lists.flat());
+
+  for (const svc of running.services) {
+    if (kept.includes(svc)) continue;
+    removedServices.push(svc);
+    serversRemoved += svc.pool.servers.length;
+    details.push(`service "${svc.name}" removed${byName.has(svc.name) && config.services.some((c) => c.name === svc.name) ? " (its protocol changed: replaced)" : ""}`);
+    running.scheduler.unwatch(svc.pool);
+    running.context.admission.remove(svc);
+    svc.retire(at);
+    for (const l of svc.listeners) if (!inUse.has(l)) l.stop();
+    svc.listeners = [];
+  }
+  // The running services' listeners that no service names any more.
+  for (const svc of running.services) for (const l of svc.listeners) if (!inUse.has(l)) l.stop();
+
+  const services = setups.map((setup: ServiceSetup, i) => {
+    const svc = owner(i);
+    if (kept[i]) {
+      const changed = changedSettings(svc.cfg, setup.cfg);
+      settings += changed.length;
+      if (changed.length > 0) details.push(`service "${svc.name}": ${changed.join(", ")} changed`);
+      const change = svc.reconfigure(setup);
+      serversAdded += change.added.length;
+      serversRemoved += change.removed.length;
+      weights += change.changed.length;
+      for (const s of change.added) details.push(`${s} added`);
+      for (const s of change.removed) details.push(`${s} removed${s.active > 0 ? ` (${s.active} session(s) finish on their own)` : ""}`);
+      for (const s of change.changed) details.push(`${s}: weight ${s.weight}${s.backup ? ", backup" : ""}`);
+    } else {
+      svc.admit();
+      serversAdded += svc.pool.servers.length;
+      details.push(`service "${svc.name}" added (${setup.cfg.protocol}, ${setup.cfg.listen.map((l) => l.text).join(", ")})`);
+    }
+    svc.useListeners(lists[i]);
+    running.scheduler.watch(svc.pool, svc.protocol.probe(svc), svc.cfg.timeout_cleanup);
+    return svc;
+  });
+  const servicesAdded = fresh.filter(Boolean).length;
+
+  // Global settings.
+  const g: GlobalConfig = config.global;
+  const needRestart = RESTART_KEYS.filter((k) => !same(old.global[k], g[k])).map((k) => `${k} (${JSON.stringify(old.global[k] ?? null)} stays)`);
+  for (const k of GLOBAL_KEYS) {
+    if (same(old.global[k], g[k])) continue;
+    settings++;
+    details.push(`${k}: ${JSON.stringify(old.global[k])} → ${JSON.stringify(g[k])}`);
+  }
+  running.context.backlog = g.backlog;
+  running.context.admission.reconfigure(g.maxconn === 0 ? running.derivedMaxconn : g.maxconn);
+  if (running.cliLogLevel === undefined) setLogLevel(g.loglevel);
+  const sessions = running.context.sessions;
+  sessions.setInterval(Sweeper.intervalFor(config.services.flatMap((s) => [s.timeout_client, s.timeout_server, ...(s.protocol === "http" ? [s.http.timeout_http_request] : [])])));
+
+  running.config = config;
+  running.services = services;
+  retireSessions(sessions, g.timeout_shutdown, serversRemoved + removedServices.length > 0);
+
+  const parts = [
+    ...signed(serversAdded, serversRemoved, "server"),
+    ...signed(servicesAdded, removedServices.length, "service"),
+    ...(added.length > 0 ? [`${plural(added.length, "listener")} bound`] : []),
+    ...(weights > 0 ? [`${plural(weights, "weight")} changed`] : []),
+    ...(settings > 0 ? [`${plural(settings, "setting")} changed`] : []),
+  ];
+  const line = `reload: ${parts.length > 0 ? parts.join(", ") : "no changes"}`;
+  log.info(line);
+  if (logEnabled("debug")) for (const d of details) log.debug(`reload: ${d}`);
+  for (const k of needRestart) log.warn(`reload: ${k.replace(" (", " changed but needs a restart (")}`);
+  return { line, details, needRestart };
+}
+
+/**
+ * Sessions of removed services stop taking requests (an http keep-alive
+ * client is closed after its current response); sessions that still use a
+ * removed service or server are closed once timeout_shutdown has passed
+ * since its removal.
+ */
+function retireSessions(sessions: Sweeper, timeoutMs: number, removedAny: boolean): void {
+  if (!removedAny) return;
+  for (const s of sessions.all()) if ((s.service?.removedAt ?? 0) !== 0) s.drain?.();
+  const t = setTimeout(() => {
+    const limit = Date.now() - timeoutMs;
+    let n = 0;
+    for (const s of sessions.all()) {
+      const since = s.retiredSince?.() ?? 0;
+      if (since !== 0 && since <= limit) {
+        s.abort();
+        n++;
+      }
+    }
+    if (n > 0) log.warn(`reload: closed ${plural(n, "session")} still using a removed service or server after timeout_shutdown (${timeoutMs} ms)`);
+  }, timeoutMs + 20);
+  t.unref?.();
+}
