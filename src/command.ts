@@ -8,7 +8,7 @@ import { defineCommand, parseArgs, renderUsage } from "citty";
 import { describeKeys, loadConfig, parseConfig } from "./config/index.ts";
 import type { Config } from "./config/types.ts";
 import { exitCodeFor, fileErrorReason, PlbError } from "./errors.ts";
-import { logger, parseLogLevel, setLogFile, setLogLevel } from "./log.ts";
+import { logEnabled, logger, parseLogLevel, setLogFile, setLogLevel } from "./log.ts";
 import { start, type Runtime } from "./main.ts";
 import { prepare } from "./prepare.ts";
 import { isDaemonChild, reportFailure, reportReady, startDaemon } from "./process/daemon.ts";
@@ -148,9 +148,14 @@ export async function main(argv: string[]): Promise<void> {
 function reloadFrom(runtime: Runtime, configPath: string): void {
   const log = logger("reload");
   log.info(`SIGHUP: reloading ${configPath}`);
+  const t0 = performance.now();
   try {
     const config = parseConfig(readConfigured(configPath).toString("utf8"), configPath);
     const summary = runtime.reload(config);
+    // All of it is synchronous: this is the time the event loop was held.
+    log.info(`${summary.line} (${(performance.now() - t0).toFixed(1)} ms)`);
+    if (logEnabled("debug")) for (const d of summary.details) log.debug(`  ${d}`);
+    for (const k of summary.needRestart) log.warn(`  ${k.replace(" (", " changed but needs a restart (")}`);
     recordReload(true, summary.line);
   } catch (err) {
     const message = err instanceof PlbError && err.code === "CONFIG_READ" ? err.message : readError(err, configPath);

@@ -17,7 +17,7 @@
  */
 import type { Config, GlobalConfig, ListenAddress, LogLevelName, ServiceConfig } from "./config/types.ts";
 import { PlbError } from "./errors.ts";
-import { logEnabled, logger, setLogLevel } from "./log.ts";
+import { logger, setLogLevel } from "./log.ts";
 import type { Listener } from "./net/listen.ts";
 import { Sweeper } from "./net/sweep.ts";
 import { prepareSetups } from "./prepare.ts";
@@ -39,10 +39,10 @@ export interface Running {
 }
 
 export interface ReloadSummary {
-  /** The one line logged: "reload: +1 server, -1 service, 2 settings changed". */
+  /** The difference in one line: "reload: +1 server, -1 service, 2 settings changed" (the caller logs it, with the time taken). */
   readonly line: string;
   readonly details: readonly string[];
-  /** Settings that only a restart applies (user, group, chroot_dir, pidfile, logfile). */
+  /** Settings that only a restart applies: "user (\"nobody\" stays)", … */
   readonly needRestart: readonly string[];
 }
 
@@ -191,9 +191,6 @@ export function reload(running: Running, config: Config): ReloadSummary {
     ...(settings > 0 ? [`${plural(settings, "setting")} changed`] : []),
   ];
   const line = `reload: ${parts.length > 0 ? parts.join(", ") : "no changes"}`;
-  log.info(line);
-  if (logEnabled("debug")) for (const d of details) log.debug(`reload: ${d}`);
-  for (const k of needRestart) log.warn(`reload: ${k.replace(" (", " changed but needs a restart (")}`);
   return { line, details, needRestart };
 }
 

@@ -219,3 +219,19 @@ test("deleting from the middle, the tail and the head keeps the list whole and i
   expect(s.size).toBe(0);
   s.stop();
 });
+
+test("setInterval (a reload changed the timeouts) re-times a running sweep", async () => {
+  const s = sweeper(400);
+  const a = item();
+  s.add(a);
+  s.setInterval(40);
+  expect(s.intervalMs).toBe(40);
+  await Bun.sleep(230);
+  // at 400 ms there would be none yet; at 40 ms about five
+  expect(a.sweeps.length).toBeGreaterThanOrEqual(3);
+});
+
+test("earliest() is the earlier of two times where 0 means none", async () => {
+  const { earliest } = await import("../src/net/sweep.ts");
+  expect([earliest(0, 0), earliest(5, 0), earliest(0, 7), earliest(9, 4)]).toEqual([0, 5, 7, 4]);
+});

@@ -102,3 +102,17 @@ test("the pool's timer closes expired connections by itself", async () => {
   expect(a.closed).toBe(true);
   expect(pool.size).toBe(0);
 });
+
+test("configure (a reload) applies new limits to connections put from now on; those kept keep their deadlines", () => {
+  const pool = new IdlePool<string, Conn>(1, 1000);
+  const a = pooled(pool, "s", new Conn(1));
+  expect(pool.put("s", a, 0)).toBe(true);
+  expect(a.idleUntil).toBe(1000);
+  pool.configure(2, 300);
+  expect(a.idleUntil).toBe(1000);
+  const b = pooled(pool, "s", new Conn(2));
+  expect(pool.put("s", b, 0)).toBe(true); // room for two now
+  expect(b.idleUntil).toBe(300);
+  expect(pool.put("s", pooled(pool, "s", new Conn(3)), 0)).toBe(false);
+  pool.closeAll();
+});

@@ -390,6 +390,23 @@ test("new servers wait for their first check (no traffic before); removed ones t
   void a;
 });
 
+test("a removed server named again while its sessions still run comes back as it was (health, counters, the same object); one without sessions comes back new", () => {
+  const pool = algorithmPool(["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"]);
+  const [, b, c] = pool.servers;
+  pool.connectionStart(b);
+  for (let i = 0; i < 3; i++) pool.report(b, "refused", "connection refused");
+  expect(b.healthy).toBe(false);
+  pool.update([cfg("10.0.0.1:80")], 1000);
+  expect([b.removedAt, c.removedAt]).toEqual([1000, 1000]);
+  const change = pool.update([cfg("10.0.0.1:80"), cfg("10.0.0.2:80"), cfg("10.0.0.3:80")], 2000);
+  const [, b2, c2] = pool.servers;
+  expect(b2).toBe(b); // its session still ran: the same server, still down, its failures counted
+  expect([b2.removed, b2.healthy, b2.pending, b2.counters.failures, b2.active]).toEqual([false, false, false, 3, 1]);
+  expect(c2).not.toBe(c); // nothing ran through it: a new server, waiting for its first check
+  expect(c2.pending).toBe(true);
+  expect(change.added).toEqual([b2, c2]);
+});
+
 test("drain and maint are the operator's: no new connections, and a successful probe or connection does not undo them", () => {
   const { pool, servers, calls, transitions } = makePool(3);
   const s = servers[0];

@@ -29,18 +29,29 @@ let root: string | undefined;
 
 const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, n]) => [n as number, name]));
 
-/** An Error as node:fs would throw it (with `code`), for fileErrorReason. */
+/**
+ * An Error as node:fs would throw it (with `code`), for fileErrorReason; a
+ * permission refused after the privilege drop says who was refused.
+ */
 function fsError(err: unknown): Error {
+  const code = err instanceof libc.SyscallError ? ERRNO_NAMES.get(err.errno) : (err as NodeJS.ErrnoException).code;
+  if (code === "EACCES" && dropped()) {
+    return new Error(`permission denied (EACCES) to uid ${process.geteuid!()}, which plb runs as since it dropped privileges`);
+  }
   if (!(err instanceof libc.SyscallError)) return err as Error;
   const e = new Error(err.message) as NodeJS.ErrnoException;
-  e.code = ERRNO_NAMES.get(err.errno);
+  e.code = code;
   e.errno = err.errno;
   return e;
 }
 
+let startedAsRoot = process.geteuid?.() === 0;
+const dropped = (): boolean => startedAsRoot && process.geteuid?.() !== 0;
+
 /** Keep the directories of `paths` open for reading after a chroot (before it; no-op without a C library). */
 export function keepDirectories(paths: readonly string[]): void {
   base = process.cwd();
+  startedAsRoot = process.geteuid?.() === 0;
   if (!libc.available()) return;
   for (const p of paths) {
     const dir = dirname(resolve(base, p));
@@ -70,7 +81,13 @@ export function keptDirectories(): string[] {
  */
 export function readConfigured(path: string): Buffer {
   const abs = resolve(base, path);
-  if (root === undefined) return readFileSync(abs);
+  if (root === undefined) {
+    try {
+      return readFileSync(abs);
+    } catch (err) {
+      throw fsError(err);
+    }
+  }
   const dirfd = kept.get(dirname(abs));
   if (dirfd === undefined) {
     throw new Error(`outside chroot_dir ${root}, in a directory plb did not read from at start (restart plb to use it)`);
