@@ -8,7 +8,7 @@ import { defineCommand, parseArgs, renderUsage } from "citty";
 import { describeKeys, loadConfig } from "./config/index.ts";
 import type { Config } from "./config/types.ts";
 import { exitCodeFor, PlbError } from "./errors.ts";
-import { logger, parseLogLevel, setLogFile, setLogLevel } from "./log.ts";
+import { logger, parseLogLevel, reopenLogFile, setLogFile, setLogLevel } from "./log.ts";
 import { start, type Runtime } from "./main.ts";
 import { prepare } from "./prepare.ts";
 import { isDaemonChild, reportFailure, reportReady, startDaemon } from "./process/daemon.ts";
@@ -139,6 +139,11 @@ function installSignals(runtime: Runtime): void {
   handleSignals((sig: SignalName) => {
     if (sig === "SIGTERM" || sig === "SIGINT") onStop(sig);
     else if (sig === "SIGHUP") log.warn("SIGHUP: configuration reload is not supported yet; ignoring");
+    else if (sig === "SIGUSR1") {
+      // logrotate's postrotate: the last line in the old file, then the new one.
+      log.info("SIGUSR1: reopening the log file");
+      reopenLogFile();
+    }
     else log.info(`${sig} ignored`);
   });
   // Bad input must never take the whole balancer down: log and keep serving.

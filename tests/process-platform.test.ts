@@ -5,6 +5,7 @@
  */
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { TARGETS } from "../build.ts";
 import * as libc from "../src/process/libc.ts";
 import { PLATFORM, PLATFORMS, platformFor } from "../src/process/platform.ts";
@@ -27,6 +28,9 @@ test("the numbers that differ between systems, as their headers define them", ()
   const mac = platformFor("darwin", "arm64")!;
   expect([lx.O_DIRECTORY, la.O_DIRECTORY, fb.O_DIRECTORY, mac.O_DIRECTORY]).toEqual([0o200000, 0o40000, 0x20000, 0x100000]);
   expect([lx.O_CLOEXEC, la.O_CLOEXEC, fb.O_CLOEXEC, mac.O_CLOEXEC]).toEqual([0o2000000, 0o2000000, 0x100000, 0x1000000]);
+  expect([lx.O_CREAT, la.O_CREAT, fb.O_CREAT, mac.O_CREAT]).toEqual([0o100, 0o100, 0x200, 0x200]);
+  expect([lx.O_APPEND, la.O_APPEND, fb.O_APPEND, mac.O_APPEND]).toEqual([0o2000, 0o2000, 0x8, 0x8]);
+  expect([lx.O_WRONLY, fb.O_WRONLY, mac.O_WRONLY]).toEqual([1, 1, 1]);
   expect([lx.AF_INET6, fb.AF_INET6, mac.AF_INET6]).toEqual([10, 28, 30]);
   expect([lx.SOL_SOCKET, fb.SOL_SOCKET, mac.SOL_SOCKET]).toEqual([1, 0xffff, 0xffff]);
   expect([lx.RLIMIT_NOFILE, fb.RLIMIT_NOFILE, mac.RLIMIT_NOFILE]).toEqual([7, 8, 8]);
@@ -61,6 +65,15 @@ test.skipIf(process.platform !== "linux")("on this machine the table agrees with
     errno = (err as libc.SyscallError).errno;
   }
   expect(errno).toBe(20);
+  // O_WRONLY | O_APPEND | O_CREAT (the log file's reopen) create a file opened for appending
+  const dir = libc.open(tmpdir(), libc.O_RDONLY | libc.O_DIRECTORY | libc.O_CLOEXEC);
+  const logName = `plb-platform-${process.pid}.log`;
+  const f = libc.openat(dir, logName, libc.O_WRONLY | libc.O_APPEND | libc.O_CREAT | libc.O_CLOEXEC, 0o600);
+  const fileFlags = parseInt(/flags:\s+(\d+)/.exec(readFileSync(`/proc/self/fdinfo/${f}`, "utf8"))![1], 8);
+  expect(fileFlags & (3 | libc.O_APPEND)).toBe(libc.O_WRONLY | libc.O_APPEND);
+  libc.close(f);
+  libc.unlinkat(dir, logName);
+  libc.close(dir);
   // AT_FDCWD resolves relative to the working directory
   libc.close(libc.openat(libc.AT_FDCWD, ".", libc.O_RDONLY | libc.O_DIRECTORY));
   // SOL_SOCKET / SO_ACCEPTCONN on a listener, AF_INET6 from getsockname

@@ -29,6 +29,9 @@ export interface Platform {
   readonly O_RDONLY: number;
   readonly O_DIRECTORY: number;
   readonly O_CLOEXEC: number;
+  readonly O_WRONLY: number;
+  readonly O_CREAT: number;
+  readonly O_APPEND: number;
   readonly AT_FDCWD: number;
   readonly AF_INET: number;
   readonly AF_INET6: number;
@@ -59,6 +62,9 @@ const LINUX = {
   sockaddr: "linux",
   O_RDONLY: 0,
   O_CLOEXEC: 0o2000000,
+  O_WRONLY: 1,
+  O_CREAT: 0o100,
+  O_APPEND: 0o2000,
   AT_FDCWD: -100,
   AF_INET: 2,
   AF_INET6: 10,
@@ -80,6 +86,9 @@ const FREEBSD = {
   O_RDONLY: 0,
   O_DIRECTORY: 0x20000,
   O_CLOEXEC: 0x100000,
+  O_WRONLY: 1,
+  O_CREAT: 0x200,
+  O_APPEND: 0x8,
   AT_FDCWD: -100,
   AF_INET: 2,
   AF_INET6: 28,
@@ -101,6 +110,9 @@ const DARWIN = {
   O_RDONLY: 0,
   O_DIRECTORY: 0x100000,
   O_CLOEXEC: 0x1000000,
+  O_WRONLY: 1,
+  O_CREAT: 0x200,
+  O_APPEND: 0x8,
   AT_FDCWD: -2,
   AF_INET: 2,
   AF_INET6: 30,
