@@ -12,6 +12,7 @@ import { logger, parseLogLevel, reopenLogFile, setLogFile, setLogLevel } from ".
 import { start, type Runtime } from "./main.ts";
 import { prepare } from "./prepare.ts";
 import { isDaemonChild, reportFailure, reportReady, startDaemon } from "./process/daemon.ts";
+import { initNotify, notifyReady, notifyStatus, notifyStopping } from "./process/notify.ts";
 import { PLATFORM } from "./process/platform.ts";
 import { handleSignals, type SignalName } from "./process/signals.ts";
 import { VERSION, versionLine } from "./version.ts";
@@ -111,12 +112,17 @@ export async function main(argv: string[]): Promise<void> {
   try {
     setLogFile(logfile);
     setLogLevel(level);
+    // Before start(): the socket is connected before any chroot. Never throws.
+    initNotify();
     runtime = await start(config, { pidfile });
   } catch (err) {
     const message = err instanceof PlbError ? err.message : `cannot start: ${(err as Error).message}`;
     if (isDaemonChild()) reportFailure(message);
+    notifyStatus(message);
     fail(err instanceof PlbError && err.code.startsWith("CONFIG") ? 1 : 2, message);
   }
+  // Every listener is up. The --daemonize child names itself (NotifyAccess=all), before its parent exits.
+  notifyReady(`serving ${runtime.services.length} service(s)`, isDaemonChild() ? process.pid : undefined);
   installSignals(runtime);
   logger("main").info(`plb ${VERSION} ready (pid ${process.pid})`);
   if (isDaemonChild()) reportReady();
@@ -134,6 +140,7 @@ function installSignals(runtime: Runtime): void {
       process.exit(0);
     }
     log.info(`${sig}: stopping`);
+    notifyStopping();
     void runtime.stop().then(() => process.exit(0));
   };
   handleSignals((sig: SignalName) => {
