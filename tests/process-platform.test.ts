@@ -4,7 +4,7 @@
  * itself, through the same libc calls plb makes.
  */
 import { expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { TARGETS } from "../build.ts";
 import * as libc from "../src/process/libc.ts";
@@ -32,6 +32,14 @@ test("the numbers that differ between systems, as their headers define them", ()
   expect([lx.O_APPEND, la.O_APPEND, fb.O_APPEND, mac.O_APPEND]).toEqual([0o2000, 0o2000, 0x8, 0x8]);
   expect([lx.O_WRONLY, fb.O_WRONLY, mac.O_WRONLY]).toEqual([1, 1, 1]);
   expect([lx.AF_INET6, fb.AF_INET6, mac.AF_INET6]).toEqual([10, 28, 30]);
+  // systemd notify: a unix datagram socket, its sockaddr_un, send flags, and the monotonic clock
+  expect([lx.AF_UNIX, la.AF_UNIX, fb.AF_UNIX, mac.AF_UNIX]).toEqual([1, 1, 1, 1]);
+  expect([lx.SOCK_DGRAM, fb.SOCK_DGRAM, mac.SOCK_DGRAM]).toEqual([2, 2, 2]);
+  expect([lx.SOCK_CLOEXEC, la.SOCK_CLOEXEC, fb.SOCK_CLOEXEC, mac.SOCK_CLOEXEC]).toEqual([0o2000000, 0o2000000, 0x10000000, 0]);
+  expect([lx.MSG_NOSIGNAL, fb.MSG_NOSIGNAL, mac.MSG_NOSIGNAL]).toEqual([0x4000, 0x20000, 0]);
+  expect([lx.MSG_DONTWAIT, fb.MSG_DONTWAIT, mac.MSG_DONTWAIT]).toEqual([0x40, 0x80, 0x80]);
+  expect([lx.SUN_PATH, la.SUN_PATH, fb.SUN_PATH, mac.SUN_PATH]).toEqual([108, 108, 104, 104]);
+  expect([lx.CLOCK_MONOTONIC, la.CLOCK_MONOTONIC, fb.CLOCK_MONOTONIC, mac.CLOCK_MONOTONIC]).toEqual([1, 1, 4, 6]);
   expect([lx.SOL_SOCKET, fb.SOL_SOCKET, mac.SOL_SOCKET]).toEqual([1, 0xffff, 0xffff]);
   expect([lx.RLIMIT_NOFILE, fb.RLIMIT_NOFILE, mac.RLIMIT_NOFILE]).toEqual([7, 8, 8]);
   expect([lx.errnoFunction, fb.errnoFunction, mac.errnoFunction]).toEqual(["__errno_location", "__error", "__error"]);
@@ -74,6 +82,13 @@ test.skipIf(process.platform !== "linux")("on this machine the table agrees with
   libc.close(f);
   libc.unlinkat(dir, logName);
   libc.close(dir);
+  // AF_UNIX / SOCK_DGRAM / SOCK_CLOEXEC: a close-on-exec unix datagram socket
+  const u = libc.socket(libc.AF_UNIX, libc.SOCK_DGRAM | libc.SOCK_CLOEXEC);
+  expect(readlinkSync(`/proc/self/fd/${u}`)).toMatch(/^socket:\[\d+\]$/);
+  const uFlags = parseInt(/flags:\s+(\d+)/.exec(readFileSync(`/proc/self/fdinfo/${u}`, "utf8"))![1], 8);
+  expect(uFlags & libc.O_CLOEXEC).toBe(libc.O_CLOEXEC);
+  expect(libc.getsockoptInt(u, libc.SOL_SOCKET, 3 /* SO_TYPE */)).toBe(libc.SOCK_DGRAM);
+  libc.close(u);
   // AT_FDCWD resolves relative to the working directory
   libc.close(libc.openat(libc.AT_FDCWD, ".", libc.O_RDONLY | libc.O_DIRECTORY));
   // SOL_SOCKET / SO_ACCEPTCONN on a listener, AF_INET6 from getsockname
