@@ -8,11 +8,12 @@ import { defineCommand, parseArgs, renderUsage } from "citty";
 import { describeKeys, loadConfig, parseConfig } from "./config/index.ts";
 import type { Config } from "./config/types.ts";
 import { exitCodeFor, fileErrorReason, PlbError } from "./errors.ts";
-import { logEnabled, logger, parseLogLevel, setLogFile, setLogLevel } from "./log.ts";
+import { logEnabled, logger, parseLogLevel, reopenLogFile, setLogFile, setLogLevel } from "./log.ts";
 import { start, type Runtime } from "./main.ts";
 import { prepare } from "./prepare.ts";
 import { isDaemonChild, reportFailure, reportReady, startDaemon } from "./process/daemon.ts";
 import { readConfigured } from "./process/files.ts";
+import { initNotify, notifyReady, notifyReloading, notifyStatus, notifyStopping } from "./process/notify.ts";
 import { PLATFORM } from "./process/platform.ts";
 import { requestReload } from "./process/reload-client.ts";
 import { recordReload } from "./process/reload-status.ts";
@@ -128,12 +129,17 @@ export async function main(argv: string[]): Promise<void> {
   try {
     setLogFile(logfile);
     setLogLevel(level);
+    // Before start(): the socket is connected before any chroot. Never throws.
+    initNotify();
     runtime = await start(config, { pidfile, cliLogLevel: args.loglevel !== undefined ? level : undefined });
   } catch (err) {
     const message = err instanceof PlbError ? err.message : `cannot start: ${(err as Error).message}`;
     if (isDaemonChild()) reportFailure(message);
+    notifyStatus(message);
     fail(err instanceof PlbError && err.code.startsWith("CONFIG") ? 1 : 2, message);
   }
+  // Every listener is up. The --daemonize child names itself (NotifyAccess=all), before its parent exits.
+  notifyReady(`serving ${runtime.services.length} service(s)`, isDaemonChild() ? process.pid : undefined);
   installSignals(runtime, configPath);
   logger("main").info(`plb ${VERSION} ready (pid ${process.pid})`);
   if (isDaemonChild()) reportReady();
@@ -148,6 +154,7 @@ export async function main(argv: string[]): Promise<void> {
 function reloadFrom(runtime: Runtime, configPath: string): void {
   const log = logger("reload");
   log.info(`SIGHUP: reloading ${configPath}`);
+  notifyReloading();
   const t0 = performance.now();
   try {
     const config = parseConfig(readConfigured(configPath).toString("utf8"), configPath);
@@ -157,11 +164,14 @@ function reloadFrom(runtime: Runtime, configPath: string): void {
     if (logEnabled("debug")) for (const d of summary.details) log.debug(`  ${d}`);
     for (const k of summary.needRestart) log.warn(`  ${k.replace(" (", " changed but needs a restart (")}`);
     recordReload(true, summary.line);
+    notifyReady(`serving ${runtime.services.length} service(s); ${summary.line}`);
   } catch (err) {
     const message = err instanceof PlbError && err.code === "CONFIG_READ" ? err.message : readError(err, configPath);
     for (const line of message.split("\n")) log.error(line);
     log.error("reload failed: the configuration in force is unchanged");
     recordReload(false, message);
+    // Ready again, on the old configuration; the status says why.
+    notifyReady(`reload failed, still serving the configuration before it: ${message.split("\n")[0]}`);
   }
 }
 
@@ -183,11 +193,17 @@ function installSignals(runtime: Runtime, configPath: string): void {
       process.exit(0);
     }
     log.info(`${sig}: stopping`);
+    notifyStopping();
     void runtime.stop().then(() => process.exit(0));
   };
   handleSignals((sig: SignalName) => {
     if (sig === "SIGTERM" || sig === "SIGINT") onStop(sig);
     else if (sig === "SIGHUP") reloadFrom(runtime, configPath);
+    else if (sig === "SIGUSR1") {
+      // logrotate's postrotate: the last line in the old file, then the new one.
+      log.info("SIGUSR1: reopening the log file");
+      reopenLogFile();
+    }
     else log.info(`${sig} ignored`);
   });
   // Bad input must never take the whole balancer down: log and keep serving.

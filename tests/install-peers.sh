@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The real peers the test suite talks to (curl, nginx, ApacheBench, openssl,
-# aiosmtpd, Postfix, swaks, iproute2's ss) and qemu-user for the arm64
+# aiosmtpd, Postfix, swaks, iproute2's ss, logrotate) and qemu-user for the arm64
 # binary, from Debian's packages. Run by
 # `npm test` before the suite; idempotent and quiet when all are there.
 #
@@ -33,6 +33,8 @@ have qemu-aarch64-static || need+=(qemu-user-static)
 have gcc || need+=(gcc)
 have aarch64-linux-gnu-gcc || need+=(gcc-aarch64-linux-gnu)
 have unshare || need+=(util-linux)
+# logrotate: runs the shipped deploy/logrotate/plb against a real plb (SIGUSR1 reopens the log).
+have logrotate || need+=(logrotate)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -1,5 +1,5 @@
-import { afterAll, beforeEach, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -8,8 +8,10 @@ import {
   logEnabled,
   logFd,
   logLevel,
+  logFilePath,
   logger,
   parseLogLevel,
+  reopenLogFile,
   setLogFile,
   setLogLevel,
 } from "../src/log.ts";
@@ -195,4 +197,86 @@ test("logFd is the opened file, and 2 (stderr) for undefined or \"-\"", () => {
   expect(logFd()).toBeGreaterThan(2);
   setLogFile(undefined);
   expect(logFd()).toBe(2);
+});
+
+describe("reopenLogFile (SIGUSR1, logrotate's postrotate)", () => {
+  const text = (path: string) => readFileSync(path, "utf8");
+
+  test("after the file was renamed, later lines go to a new file by the same name, earlier ones stayed in the renamed one", () => {
+    logger("unit-reopen").info("before rotation");
+    const before = logFd();
+    renameSync(file, `${file}.1`);
+    logger("unit-reopen").info("after rename, before reopen"); // still the renamed file
+    expect(reopenLogFile()).toEqual({ ok: true, path: file });
+    logger("unit-reopen").info("after reopen");
+    expect(text(`${file}.1`)).toMatch(/\] before rotation\n.*\] after rename, before reopen\n$/);
+    expect(text(`${file}.1`)).not.toContain("after reopen");
+    const fresh = text(file).split("\n").filter(Boolean).map((l) => l.replace(/^\S+ /, ""));
+    expect(fresh).toEqual([`[info] [log] reopened log file ${file}`, "[info] [unit-reopen] after reopen"]);
+    expect(statSync(file).mode & 0o777).toBe(0o640 & ~process.umask());
+    // the old descriptor is closed, not leaked
+    expect(logFd()).not.toBe(before);
+    let old = "";
+    try {
+      old = readlinkSync(`/proc/self/fd/${before}`);
+    } catch {}
+    expect(old).not.toBe(`${file}.1`);
+  });
+
+  test("the file is found through its directory, not its path: it follows a renamed directory (as after chroot)", () => {
+    const a = join(dir, `dir-a-${n}`);
+    const b = join(dir, `dir-b-${n}`);
+    mkdirSync(a);
+    setLogFile(join(a, "plb.log"));
+    logger("unit-reopen-dir").info("one");
+    renameSync(a, b); // the path <a>/plb.log no longer resolves
+    renameSync(join(b, "plb.log"), join(b, "plb.log.1"));
+    expect(reopenLogFile().ok).toBe(true);
+    logger("unit-reopen-dir").info("two");
+    expect(existsSync(a)).toBe(false);
+    expect(text(join(b, "plb.log.1"))).toMatch(/\] one\n$/);
+    expect(text(join(b, "plb.log"))).toMatch(/\] two\n$/);
+  });
+
+  test("a relative path is kept as the absolute one it named when set", () => {
+    const cwd = process.cwd();
+    const sub = join(dir, `rel-${n}`);
+    mkdirSync(sub);
+    process.chdir(sub);
+    try {
+      setLogFile("plb.log");
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(logFilePath()).toBe(join(sub, "plb.log"));
+    renameSync(join(sub, "plb.log"), join(sub, "old.log"));
+    expect(reopenLogFile()).toEqual({ ok: true, path: join(sub, "plb.log") });
+    expect(text(join(sub, "plb.log"))).toContain("reopened log file");
+  });
+
+  test("when the new file cannot be opened, logging goes on in the old one with a warning naming the file, the reason and the user", () => {
+    const gone = join(dir, `gone-${n}`);
+    mkdirSync(gone);
+    setLogFile(join(gone, "plb.log"));
+    const moved = join(dir, `moved-${n}.log`);
+    renameSync(join(gone, "plb.log"), moved);
+    rmdirSync(gone); // even root cannot create a file in a deleted directory
+    const result = reopenLogFile();
+    expect(result).toEqual({ ok: false, path: join(gone, "plb.log"), reason: "No such file or directory" });
+    logger("unit-reopen-fail").info("still here");
+    const lines = text(moved).split("\n").filter(Boolean).map((l) => l.replace(/^\S+ /, ""));
+    // the user by name (from /etc/passwd here) and ids
+    const ids = `(uid ${process.geteuid!()}, gid ${process.getegid!()})`;
+    expect(lines[0]).toStartWith(`[warn] [log] cannot reopen log file ${join(gone, "plb.log")} as ${process.geteuid!() === 0 ? "root " : ""}`);
+    expect(lines[0]).toMatch(/ as [a-z_][\w.-]* \(uid \d+, gid \d+\): /);
+    expect(lines[0]).toContain(`${ids}: No such file or directory; still logging to the file opened before`);
+    expect(lines[1]).toBe("[info] [unit-reopen-fail] still here");
+    expect(existsSync(gone)).toBe(false);
+  });
+
+  test("logging to stderr: nothing to reopen, no error", () => {
+    setLogFile("-");
+    expect(reopenLogFile()).toEqual({ ok: false, path: undefined, reason: "logging to standard error" });
+    expect(logFd()).toBe(2);
+  });
 });

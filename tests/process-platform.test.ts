@@ -4,7 +4,8 @@
  * itself, through the same libc calls plb makes.
  */
 import { expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { TARGETS } from "../build.ts";
 import * as libc from "../src/process/libc.ts";
 import { PLATFORM, PLATFORMS, platformFor } from "../src/process/platform.ts";
@@ -27,7 +28,18 @@ test("the numbers that differ between systems, as their headers define them", ()
   const mac = platformFor("darwin", "arm64")!;
   expect([lx.O_DIRECTORY, la.O_DIRECTORY, fb.O_DIRECTORY, mac.O_DIRECTORY]).toEqual([0o200000, 0o40000, 0x20000, 0x100000]);
   expect([lx.O_CLOEXEC, la.O_CLOEXEC, fb.O_CLOEXEC, mac.O_CLOEXEC]).toEqual([0o2000000, 0o2000000, 0x100000, 0x1000000]);
+  expect([lx.O_CREAT, la.O_CREAT, fb.O_CREAT, mac.O_CREAT]).toEqual([0o100, 0o100, 0x200, 0x200]);
+  expect([lx.O_APPEND, la.O_APPEND, fb.O_APPEND, mac.O_APPEND]).toEqual([0o2000, 0o2000, 0x8, 0x8]);
+  expect([lx.O_WRONLY, fb.O_WRONLY, mac.O_WRONLY]).toEqual([1, 1, 1]);
   expect([lx.AF_INET6, fb.AF_INET6, mac.AF_INET6]).toEqual([10, 28, 30]);
+  // systemd notify: a unix datagram socket, its sockaddr_un, send flags, and the monotonic clock
+  expect([lx.AF_UNIX, la.AF_UNIX, fb.AF_UNIX, mac.AF_UNIX]).toEqual([1, 1, 1, 1]);
+  expect([lx.SOCK_DGRAM, fb.SOCK_DGRAM, mac.SOCK_DGRAM]).toEqual([2, 2, 2]);
+  expect([lx.SOCK_CLOEXEC, la.SOCK_CLOEXEC, fb.SOCK_CLOEXEC, mac.SOCK_CLOEXEC]).toEqual([0o2000000, 0o2000000, 0x10000000, 0]);
+  expect([lx.MSG_NOSIGNAL, fb.MSG_NOSIGNAL, mac.MSG_NOSIGNAL]).toEqual([0x4000, 0x20000, 0]);
+  expect([lx.MSG_DONTWAIT, fb.MSG_DONTWAIT, mac.MSG_DONTWAIT]).toEqual([0x40, 0x80, 0x80]);
+  expect([lx.SUN_PATH, la.SUN_PATH, fb.SUN_PATH, mac.SUN_PATH]).toEqual([108, 108, 104, 104]);
+  expect([lx.CLOCK_MONOTONIC, la.CLOCK_MONOTONIC, fb.CLOCK_MONOTONIC, mac.CLOCK_MONOTONIC]).toEqual([1, 1, 4, 6]);
   expect([lx.SOL_SOCKET, fb.SOL_SOCKET, mac.SOL_SOCKET]).toEqual([1, 0xffff, 0xffff]);
   expect([lx.RLIMIT_NOFILE, fb.RLIMIT_NOFILE, mac.RLIMIT_NOFILE]).toEqual([7, 8, 8]);
   expect([lx.errnoFunction, fb.errnoFunction, mac.errnoFunction]).toEqual(["__errno_location", "__error", "__error"]);
@@ -61,6 +73,22 @@ test.skipIf(process.platform !== "linux")("on this machine the table agrees with
     errno = (err as libc.SyscallError).errno;
   }
   expect(errno).toBe(20);
+  // O_WRONLY | O_APPEND | O_CREAT (the log file's reopen) create a file opened for appending
+  const dir = libc.open(tmpdir(), libc.O_RDONLY | libc.O_DIRECTORY | libc.O_CLOEXEC);
+  const logName = `plb-platform-${process.pid}.log`;
+  const f = libc.openat(dir, logName, libc.O_WRONLY | libc.O_APPEND | libc.O_CREAT | libc.O_CLOEXEC, 0o600);
+  const fileFlags = parseInt(/flags:\s+(\d+)/.exec(readFileSync(`/proc/self/fdinfo/${f}`, "utf8"))![1], 8);
+  expect(fileFlags & (3 | libc.O_APPEND)).toBe(libc.O_WRONLY | libc.O_APPEND);
+  libc.close(f);
+  libc.unlinkat(dir, logName);
+  libc.close(dir);
+  // AF_UNIX / SOCK_DGRAM / SOCK_CLOEXEC: a close-on-exec unix datagram socket
+  const u = libc.socket(libc.AF_UNIX, libc.SOCK_DGRAM | libc.SOCK_CLOEXEC);
+  expect(readlinkSync(`/proc/self/fd/${u}`)).toMatch(/^socket:\[\d+\]$/);
+  const uFlags = parseInt(/flags:\s+(\d+)/.exec(readFileSync(`/proc/self/fdinfo/${u}`, "utf8"))![1], 8);
+  expect(uFlags & libc.O_CLOEXEC).toBe(libc.O_CLOEXEC);
+  expect(libc.getsockoptInt(u, libc.SOL_SOCKET, 3 /* SO_TYPE */)).toBe(libc.SOCK_DGRAM);
+  libc.close(u);
   // AT_FDCWD resolves relative to the working directory
   libc.close(libc.openat(libc.AT_FDCWD, ".", libc.O_RDONLY | libc.O_DIRECTORY));
   // SOL_SOCKET / SO_ACCEPTCONN on a listener, AF_INET6 from getsockname

@@ -25,7 +25,7 @@ import { PLATFORM } from "./platform.ts";
 
 export { EACCES, EBADF, EMFILE, ENFILE, ENOENT, EPERM } from "./platform.ts";
 
-const { i32, u32, u64, ptr: P } = FFIType;
+const { i32, u32, u64, i64_fast, ptr: P } = FFIType;
 
 const COMMON = {
   chroot: { args: [P], returns: i32 },
@@ -44,6 +44,11 @@ const COMMON = {
   unlinkat: { args: [i32, P, i32], returns: i32 },
   close: { args: [i32], returns: i32 },
   dup: { args: [i32], returns: i32 },
+  socket: { args: [i32, i32, i32], returns: i32 },
+  connect: { args: [i32, P, u32], returns: i32 },
+  send: { args: [i32, P, u64, i32], returns: i64_fast },
+  sendto: { args: [i32, P, u64, i32, P, u32], returns: i64_fast },
+  clock_gettime: { args: [i32, P], returns: i32 },
   getrlimit: { args: [i32, P], returns: i32 },
   setrlimit: { args: [i32, P], returns: i32 },
   strerror: { args: [i32], returns: P },
@@ -78,6 +83,11 @@ interface Lib {
   unlinkat(dirfd: number, p: Buffer, flags: number): number;
   close(fd: number): number;
   dup(fd: number): number;
+  socket(domain: number, type: number, protocol: number): number;
+  connect(fd: number, addr: Uint8Array, len: number): number;
+  send(fd: number, buf: Uint8Array, len: number, flags: number): number | bigint;
+  sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, addrLen: number): number | bigint;
+  clock_gettime(clock: number, ts: BigInt64Array): number;
   getrlimit(resource: number, lim: BigUint64Array): number;
   setrlimit(resource: number, lim: BigUint64Array): number;
   strerror(code: number): ReturnType<typeof read.ptr> | null;
@@ -144,11 +154,19 @@ export const ENOTSOCK = PLATFORM.ENOTSOCK;
 export const O_RDONLY = PLATFORM.O_RDONLY;
 export const O_DIRECTORY = PLATFORM.O_DIRECTORY;
 export const O_CLOEXEC = PLATFORM.O_CLOEXEC;
+export const O_WRONLY = PLATFORM.O_WRONLY;
+export const O_CREAT = PLATFORM.O_CREAT;
+export const O_APPEND = PLATFORM.O_APPEND;
 export const AT_FDCWD = PLATFORM.AT_FDCWD;
 export const AF_INET = PLATFORM.AF_INET;
 export const AF_INET6 = PLATFORM.AF_INET6;
 export const SOL_SOCKET = PLATFORM.SOL_SOCKET;
 export const SO_ACCEPTCONN = PLATFORM.SO_ACCEPTCONN;
+export const AF_UNIX = PLATFORM.AF_UNIX;
+export const SOCK_DGRAM = PLATFORM.SOCK_DGRAM;
+export const SOCK_CLOEXEC = PLATFORM.SOCK_CLOEXEC;
+export const MSG_NOSIGNAL = PLATFORM.MSG_NOSIGNAL;
+export const MSG_DONTWAIT = PLATFORM.MSG_DONTWAIT;
 /** getrlimit(2) resource: the open-file limit. */
 export const RLIMIT_NOFILE = PLATFORM.RLIMIT_NOFILE;
 
@@ -305,6 +323,31 @@ export function close(fd: number): void {
 /** A second descriptor for the same open file (a listening socket kept while Bun's is closed). */
 export function dup(fd: number): number {
   return check(libc().dup(fd), () => `dup(${fd})`);
+}
+
+/** socket(2); returns the new descriptor. */
+export function socket(domain: number, type: number, protocol = 0): number {
+  return check(libc().socket(domain, type, protocol), () => `socket(${domain}, ${type}, ${protocol})`);
+}
+
+export function connect(fd: number, addr: Uint8Array, length: number, what = "address"): void {
+  check(libc().connect(fd, addr, length), () => `connect(${fd}, ${what})`);
+}
+
+/** send(2) on a connected socket; returns the bytes sent. */
+export function send(fd: number, data: Uint8Array, flags = 0): number {
+  return check(Number(libc().send(fd, data, data.length, flags)), () => `send(${fd})`);
+}
+
+export function sendto(fd: number, data: Uint8Array, flags: number, addr: Uint8Array, length: number, what = "address"): number {
+  return check(Number(libc().sendto(fd, data, data.length, flags, addr, length)), () => `sendto(${fd}, ${what})`);
+}
+
+/** CLOCK_MONOTONIC in microseconds (clock_gettime(2); struct timespec is two 64-bit fields on every 64-bit system). */
+export function monotonicMicroseconds(): bigint {
+  const ts = new BigInt64Array(2);
+  check(libc().clock_gettime(PLATFORM.CLOCK_MONOTONIC, ts), () => "clock_gettime(CLOCK_MONOTONIC)");
+  return ts[0] * 1_000_000n + ts[1] / 1000n;
 }
 
 /** A resource limit as the kernel gives it (rlim_t is 64 bits on every 64-bit system plb runs on). */

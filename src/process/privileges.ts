@@ -27,6 +27,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { PlbError } from "../errors.ts";
 import { logger } from "../log.ts";
+import { rememberUser } from "./identity.ts";
 import * as libc from "./libc.ts";
 import { type Platform, PLATFORM } from "./platform.ts";
 
@@ -262,6 +263,7 @@ export function dropPrivileges(options: PrivilegeOptions): PrivilegeSummary {
   step("cannot set group id", () => libc.setresgid(ids.gid, ids.gid, ids.gid));
   step("cannot set user id", () => libc.setresuid(ids.uid, ids.uid, ids.uid));
   verify(ids);
+  rememberUser(user, ids.uid);
 
   const where = chroot_dir === undefined ? " (no chroot_dir)" : `, chroot ${chroot_dir}`;
   log.info(`running as ${user} (${ids.uid}:${ids.gid})${where}`);
