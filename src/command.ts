@@ -10,6 +10,8 @@ import type { Config } from "./config/types.ts";
 import { exitCodeFor, fileErrorReason, PlbError } from "./errors.ts";
 import { logEnabled, logger, parseLogLevel, reopenLogFile, setLogFile, setLogLevel } from "./log.ts";
 import { start, type Runtime } from "./main.ts";
+import type { ReloadSummary } from "./reload.ts";
+import { WORKER_ENV } from "./workers/messages.ts";
 import { prepare } from "./prepare.ts";
 import { isDaemonChild, reportFailure, reportReady, startDaemon } from "./process/daemon.ts";
 import { readConfigured } from "./process/files.ts";
@@ -48,7 +50,18 @@ export function fail(code: number, message: string): never {
   process.exit(code);
 }
 
+/** The running balancer as the command line drives it: one process, or the master of workers. */
+type Balancer = Pick<Runtime, "services" | "stop" | "stopNow"> & {
+  reload(config: Config): ReloadSummary | Promise<ReloadSummary>;
+  reopenLogs?(): void;
+};
+
 export async function main(argv: string[]): Promise<void> {
+  if (process.env[WORKER_ENV] !== undefined) {
+    // Started by a master (workers/): everything comes over the IPC channel.
+    const { runWorker } = await import("./workers/worker.ts");
+    process.exit(await runWorker());
+  }
   const args = parseArgs(argv, (command.args ?? {}) as never) as Record<string, string | boolean | string[]>;
   for (const a of argv) {
     const m = /^--?([^=]+)/.exec(a);
@@ -125,13 +138,17 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(0);
   }
 
-  let runtime: Runtime;
+  let runtime: Balancer;
   try {
     setLogFile(logfile);
     setLogLevel(level);
     // Before start(): the socket is connected before any chroot. Never throws.
     initNotify();
-    runtime = await start(config, { pidfile, cliLogLevel: args.loglevel !== undefined ? level : undefined });
+    const cliLogLevel = args.loglevel !== undefined ? level : undefined;
+    if (config.global.workers > 1) {
+      const { startMaster } = await import("./workers/master.ts");
+      runtime = await startMaster(config, { pidfile, logfile, loglevel: level, cliLogLevel });
+    } else runtime = await start(config, { pidfile, cliLogLevel });
   } catch (err) {
     const message = err instanceof PlbError ? err.message : `cannot start: ${(err as Error).message}`;
     if (isDaemonChild()) reportFailure(message);
@@ -151,15 +168,16 @@ export async function main(argv: string[]): Promise<void> {
  * cannot be applied changes nothing: every problem is logged, with its line,
  * and recorded for `plb --reload`.
  */
-function reloadFrom(runtime: Runtime, configPath: string): void {
+async function reloadFrom(runtime: Balancer, configPath: string): Promise<void> {
   const log = logger("reload");
   log.info(`SIGHUP: reloading ${configPath}`);
   notifyReloading();
   const t0 = performance.now();
   try {
     const config = parseConfig(readConfigured(configPath).toString("utf8"), configPath);
-    const summary = runtime.reload(config);
-    // All of it is synchronous: this is the time the event loop was held.
+    const summary = await runtime.reload(config);
+    // One process: all of it is synchronous, this is the time the event
+    // loop was held. With workers: until every worker had committed.
     log.info(`${summary.line} (${(performance.now() - t0).toFixed(1)} ms)`);
     if (logEnabled("debug")) for (const d of summary.details) log.debug(`  ${d}`);
     for (const k of summary.needRestart) log.warn(`  ${k.replace(" (", " changed but needs a restart (")}`);
@@ -182,7 +200,7 @@ function readError(err: unknown, configPath: string): string {
 }
 
 /** Signals (caught since the first milliseconds by cli.ts; those that came during start-up are handled now, in order). */
-function installSignals(runtime: Runtime, configPath: string): void {
+function installSignals(runtime: Balancer, configPath: string): void {
   const log = logger("signal");
   let signals = 0;
   const onStop = (sig: string) => {
@@ -196,13 +214,16 @@ function installSignals(runtime: Runtime, configPath: string): void {
     notifyStopping();
     void runtime.stop().then(() => process.exit(0));
   };
+  // One reload at a time: a SIGHUP during a reload runs after it.
+  let reloading = Promise.resolve();
   handleSignals((sig: SignalName) => {
     if (sig === "SIGTERM" || sig === "SIGINT") onStop(sig);
-    else if (sig === "SIGHUP") reloadFrom(runtime, configPath);
+    else if (sig === "SIGHUP") reloading = reloading.then(() => reloadFrom(runtime, configPath));
     else if (sig === "SIGUSR1") {
       // logrotate's postrotate: the last line in the old file, then the new one.
       log.info("SIGUSR1: reopening the log file");
       reopenLogFile();
+      runtime.reopenLogs?.();
     }
     else log.info(`${sig} ignored`);
   });

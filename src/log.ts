@@ -37,10 +37,17 @@ export function parseLogLevel(value: string | number): LogLevelName | undefined 
 let file: LogFile | undefined;
 let current: LogLevelName = "info";
 let numericLevel = CONSOLA_LEVEL.info;
+/** " [w2]" in a worker's lines: which process wrote them. */
+let label = "";
+
+/** Name this process in every line from now on (a worker: "w2"). */
+export function setLogLabel(name: string): void {
+  label = name ? ` [${name}]` : "";
+}
 
 function write(obj: LogObject): void {
   const type = obj.type === "log" ? "info" : obj.type;
-  const tag = obj.tag ? ` [${obj.tag}]` : "";
+  const tag = `${label}${obj.tag ? ` [${obj.tag}]` : ""}`;
   const msg = formatWithOptions({ colors: false, breakLength: Infinity }, ...obj.args);
   const line = `${obj.date.toISOString()} [${type}]${tag} ${msg}\n`;
   try {

@@ -15,12 +15,13 @@ import { dropPrivileges } from "./process/privileges.ts";
 import { removePidFile, writePidFile } from "./process/pidfile.ts";
 import { Scheduler } from "./scheduler.ts";
 import { prepare } from "./prepare.ts";
-import type { Service } from "./service.ts";
+import { shareOf, type Service } from "./service.ts";
+import type { Outcome, Server } from "./servers/state.ts";
 import type { Listener } from "./net/listen.ts";
-import type { LogLevelName } from "./config/types.ts";
+import type { ListenAddress, LogLevelName } from "./config/types.ts";
 import { chrooted, keepDirectories } from "./process/files.ts";
 import { closeReloadStatus, openReloadStatus } from "./process/reload-status.ts";
-import { reload, type ReloadSummary, type Running } from "./reload.ts";
+import { planReload, reload, type ReloadPlan, type ReloadSummary, type Running } from "./reload.ts";
 
 const log = logger("main");
 
@@ -29,13 +30,29 @@ export interface StartOptions {
   pidfile?: string;
   /** The log level given on the command line (a reload keeps it over the file's). */
   cliLogLevel?: LogLevelName;
+  /** Start as worker `index` of `count`: see WorkerRole. */
+  worker?: WorkerRole;
+}
+
+/**
+ * A worker among workers (workers/): it binds every address with
+ * SO_REUSEPORT (ports below 1024 before the privilege drop, the others
+ * after it, so that a worker restarted later can join every group), runs no
+ * probes, and sends what it observes of the servers to its master, which
+ * owns their state and pushes it back. Connection limits are its share.
+ */
+export interface WorkerRole {
+  readonly index: number;
+  readonly count: number;
+  readonly outcomes: (service: string, server: Server, outcome: Outcome, detail: string, source: string) => void;
 }
 
 export interface Runtime {
   /** The services in force (a reload changes them). */
   readonly services: readonly Service[];
   readonly config: Config;
-  readonly scheduler: Scheduler;
+  /** Runs the probes (none in a worker). */
+  readonly scheduler: Scheduler | undefined;
   readonly sessions: Sweeper;
   readonly admission: Admission;
   /** Stop accepting, let sessions finish for up to timeout_shutdown, close the rest. */
@@ -47,6 +64,8 @@ export interface Runtime {
    * (reload.ts). Throws PlbError with the old configuration still in force.
    */
   reload(config: Config): ReloadSummary;
+  /** The first phase of a reload alone (a worker: its master commits once every worker could). */
+  planReload(config: Config): ReloadPlan;
 }
 
 /** Every file a configuration reads (kept reachable for reloads after the chroot). */
@@ -59,27 +78,41 @@ function configuredFiles(config: Config): string[] {
   return files;
 }
 
-export async function start(config: Config, opts: StartOptions = {}): Promise<Runtime> {
-  const g = config.global;
-  // Snapshot /etc/resolv.conf and /etc/hosts now: the chroot has neither.
-  // PLB_RESOLV_CONF, PLB_HOSTS and PLB_NAMESERVERS ("ip[:port],…") override
-  // them (tests, containers without /etc).
+/**
+ * The system's resolver configuration, snapshot now (the chroot has no
+ * /etc); PLB_RESOLV_CONF, PLB_HOSTS and PLB_NAMESERVERS ("ip[:port],…")
+ * override it (tests, containers without /etc).
+ */
+export function systemResolver(): Resolver {
   const env = process.env;
-  const resolver = Resolver.fromSystem({
+  return Resolver.fromSystem({
     resolvConf: env.PLB_RESOLV_CONF,
     hosts: env.PLB_HOSTS,
     nameservers: env.PLB_NAMESERVERS?.split(",").filter(Boolean),
   });
+}
+
+export async function start(config: Config, opts: StartOptions = {}): Promise<Runtime> {
+  const g = config.global;
+  const resolver = systemResolver();
   const all = config.services.flatMap((s) => [s.timeout_client, s.timeout_server, ...(s.protocol === "http" ? [s.http.timeout_http_request] : [])]);
   const sessions = new Sweeper(Sweeper.intervalFor(all));
-  const limits = connectionLimits(config);
+  const worker = opts.worker;
+  const share = worker?.count ?? 1;
+  const limits = connectionLimits(config, share);
   const admission = new Admission({ maxconn: limits.maxconn, descriptorsFree });
   // Everything --check checks too (files, certificates, user/group/chroot_dir), before any port is bound.
-  const svcContext = { sessions, admission, backlog: g.backlog };
+  const svcContext = { sessions, admission, backlog: g.backlog, reusePort: worker !== undefined, share };
   const services = prepare(config, { context: svcContext });
-  for (const svc of services) svc.admit();
+  for (const svc of services) {
+    svc.admit();
+    if (worker) {
+      svc.pool.quiet = true;
+      svc.pool.delegate = (server, outcome, detail, source) => worker.outcomes(svc.name, server, outcome, detail, source);
+    }
+  }
   limits.log();
-  const scheduler = new Scheduler(resolver);
+  const scheduler = worker ? undefined : new Scheduler(resolver);
   let pidWritten: string | undefined;
 
   await resolveServers(services, resolver);
@@ -93,16 +126,19 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       pidWritten = opts.pidfile;
       openReloadStatus(opts.pidfile);
     }
-    for (const svc of services) {
-      svc.listen((l) => listeners.push(l));
-      log.info(
-        `service "${svc.name}" (${svc.cfg.protocol}, ${svc.cfg.balance}) listening on ${svc.cfg.listen.map((l) => l.text).join(", ")}, ${svc.pool.servers.length} server(s)`,
-      );
-    }
+    // A worker binds ports below 1024 now and the others once it runs as `user`.
+    const now = (addr: ListenAddress) => worker === undefined || g.user === undefined || (addr.port > 0 && addr.port < 1024);
+    for (const svc of services) svc.listen((l) => listeners.push(l), now);
     keepDirectories(configuredFiles(config));
     // Logs its own warnings (not root, or staying root).
     const dropped = dropPrivileges({ user: g.user, group: g.group, chroot_dir: g.chroot_dir });
     if (dropped.chroot !== undefined) chrooted(dropped.chroot);
+    for (const svc of services) {
+      svc.listen((l) => listeners.push(l));
+      const line = `service "${svc.name}" (${svc.cfg.protocol}, ${svc.cfg.balance}) listening on ${svc.cfg.listen.map((l) => l.text).join(", ")}, ${svc.pool.servers.length} server(s)`;
+      if (worker) log.debug(line);
+      else log.info(line);
+    }
   } catch (err) {
     for (const l of listeners) l.stop();
     if (pidWritten) removePidFile(pidWritten);
@@ -110,8 +146,9 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     throw err;
   }
 
-  for (const svc of services) scheduler.watch(svc.pool, svc.protocol.probe(svc), svc.cfg.timeout_cleanup);
+  if (scheduler) for (const svc of services) scheduler.watch(svc.pool, svc.protocol.probe(svc), svc.cfg.timeout_cleanup);
   const running: Running = {
+    listens: true,
     config,
     services,
     context: svcContext,
@@ -130,14 +167,14 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   };
   const stopNow = () => {
     for (const svc of running.services) svc.stopAccepting();
-    scheduler.stop();
+    scheduler?.stop();
     for (const s of sessions.all()) s.abort();
     finish();
   };
   const stop = () =>
     (stopping ??= (async () => {
       for (const svc of running.services) svc.stopAccepting();
-      scheduler.stop();
+      scheduler?.stop();
       for (const s of sessions.all()) s.drain?.();
       const open = sessions.size;
       if (open > 0) log.info(`stopping: waiting up to ${running.config.global.timeout_shutdown} ms for ${open} connection(s)`);
@@ -164,6 +201,10 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       if (stopping) throw new PlbError("CONFIG_INVALID", "stopping: a reload is no longer possible");
       return reload(running, next);
     },
+    planReload: (next: Config) => {
+      if (stopping) throw new PlbError("CONFIG_INVALID", "stopping: a reload is no longer possible");
+      return planReload(running, next);
+    },
   };
 }
 
@@ -172,13 +213,13 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
  * allows (raised to the hard limit first); `log` tells what was decided and
  * warns when a configured value needs more descriptors than there are.
  */
-function connectionLimits(config: Config): { maxconn: number; derived: number; log(): void } {
+function connectionLimits(config: Config, share = 1): { maxconn: number; derived: number; log(): void } {
   const { from, to } = raiseFdLimit();
   const set = config.global.maxconn;
   const fit = maxconnForLimit(to);
   const limitText = to === Infinity ? "unlimited" : String(to);
   return {
-    maxconn: set === 0 ? fit : set,
+    maxconn: set === 0 ? fit : shareOf(set, share),
     derived: fit,
     log() {
       if (to > from) log.info(`open-file limit raised from ${from} to ${limitText}`);
@@ -195,7 +236,7 @@ function connectionLimits(config: Config): { maxconn: number; derived: number; l
 }
 
 /** Resolve host names before serving; a name that fails makes its server down. */
-async function resolveServers(services: Service[], resolver: Resolver): Promise<void> {
+export async function resolveServers(services: Service[], resolver: Resolver): Promise<void> {
   const jobs: Promise<void>[] = [];
   for (const svc of services) {
     for (const server of svc.pool.servers) {

@@ -78,6 +78,14 @@ export function prepareSetups(config: Config, opts: PrepareOptions = {}): Servic
     }
   }
 
+  if (g.workers > 1 && PLATFORM.os !== "linux") {
+    problems.push({
+      path: "workers",
+      line: configLine(config, { key: "workers" }),
+      message: `workers = ${g.workers} needs Linux (its SO_REUSEPORT spreads new connections among the workers' sockets); on ${PLATFORM.os} set workers = 1`,
+    });
+  }
+
   if (problems.length > 0) {
     throw new PlbError("CONFIG_INVALID", formatDiagnostics(config.file, problems), { cause: problems });
   }

@@ -22,7 +22,7 @@ import type { Listener } from "./net/listen.ts";
 import { Sweeper } from "./net/sweep.ts";
 import { prepareSetups } from "./prepare.ts";
 import type { Scheduler } from "./scheduler.ts";
-import { Service, type ServiceContext, type ServiceSetup } from "./service.ts";
+import { Service, shareOf, type ServiceContext, type ServiceSetup } from "./service.ts";
 
 const log = logger("reload");
 
@@ -31,11 +31,21 @@ export interface Running {
   config: Config;
   services: Service[];
   readonly context: ServiceContext;
-  readonly scheduler: Scheduler;
+  /** Runs the probes (not in a worker: its master does). */
+  readonly scheduler: Scheduler | undefined;
   /** The global maxconn plb derived from the open-file limit (used when maxconn = 0). */
   readonly derivedMaxconn: number;
   /** A log level given on the command line: it wins over the file's. */
   readonly cliLogLevel?: LogLevelName;
+  /** This process accepts clients (false: the master of workers, which only keeps state and probes). */
+  readonly listens: boolean;
+}
+
+/** A reload prepared (files read, new addresses bound, nothing changed yet): commit it, or abort it. */
+export interface ReloadPlan {
+  commit(): ReloadSummary;
+  /** Undo what preparing did (close the new listeners). */
+  abort(): void;
 }
 
 export interface ReloadSummary {
@@ -47,7 +57,7 @@ export interface ReloadSummary {
 }
 
 /** Global keys a running process cannot change. */
-const RESTART_KEYS = ["user", "group", "chroot_dir", "pidfile", "logfile"] as const;
+const RESTART_KEYS = ["user", "group", "chroot_dir", "pidfile", "logfile", "workers"] as const;
 /** Global keys that apply at run time (the timeouts are defaults already merged into each service). */
 const GLOBAL_KEYS = ["loglevel", "timeout_shutdown", "backlog", "maxconn"] as const;
 
@@ -81,6 +91,16 @@ const signed = (plus: number, minus: number, word: string): string[] =>
  * with nothing changed when it cannot; returns what changed.
  */
 export function reload(running: Running, config: Config): ReloadSummary {
+  return planReload(running, config).commit();
+}
+
+/**
+ * The first phase: prepare every service of `config` and bind the addresses
+ * not bound yet. Throws PlbError (CONFIG_INVALID, LISTEN_FAILED) with
+ * nothing changed. Workers prepare, the master commits once every one of
+ * them could.
+ */
+export function planReload(running: Running, config: Config): ReloadPlan {
   const old = running.config;
   const byName = new Map(running.services.map((s) => [s.name, s]));
   const setups = prepareSetups(config, { running: byName, privileges: false });
@@ -95,11 +115,12 @@ export function reload(running: Running, config: Config): ReloadSummary {
 
   // Bind what is not bound yet; on failure, undo and keep the old configuration.
   const bound = new Map<string, Listener>();
-  for (const svc of running.services) svc.cfg.listen.forEach((a, j) => svc.listeners[j] && bound.set(listenKey(a, svc.name, j), svc.listeners[j]));
+  for (const svc of running.services) for (const l of svc.listeners) bound.set(listenKey(l.address, svc.name, svc.cfg.listen.indexOf(l.address)), l);
   const added: Listener[] = [];
   const lists: Listener[][] = [];
   try {
     setups.forEach((setup, i) => {
+      if (!running.listens) return void lists.push([]);
       lists.push(
         setup.cfg.listen.map((addr, j) => {
           const existing = bound.get(listenKey(addr, setup.cfg.name, j));
@@ -117,7 +138,35 @@ export function reload(running: Running, config: Config): ReloadSummary {
     throw new PlbError("LISTEN_FAILED", `${why}${/permission denied/.test(why) ? root : ""}; the configuration in force is unchanged`, { cause: err });
   }
 
-  // ---- commit: nothing below may fail
+  let done = false;
+  return {
+    abort() {
+      if (done) return;
+      done = true;
+      for (const l of added) l.stop();
+    },
+    commit() {
+      if (done) throw new Error("reload plan used twice");
+      done = true;
+      return commitReload(running, config, { setups, kept, fresh, lists, added, byName });
+    },
+  };
+}
+
+interface Prepared {
+  readonly setups: readonly ServiceSetup[];
+  readonly kept: readonly (Service | undefined)[];
+  readonly fresh: readonly (Service | undefined)[];
+  readonly lists: readonly Listener[][];
+  readonly added: readonly Listener[];
+  readonly byName: ReadonlyMap<string, Service>;
+}
+
+/** The second phase: nothing here may fail. */
+function commitReload(running: Running, config: Config, p: Prepared): ReloadSummary {
+  const { setups, kept, fresh, lists, added, byName } = p;
+  const old = running.config;
+  const owner = (i: number): Service => (kept[i] ?? fresh[i])!;
   const at = Date.now();
   const details: string[] = [];
   let serversAdded = 0;
@@ -132,7 +181,7 @@ export function reload(running: Running, config: Config): ReloadSummary {
     removedServices.push(svc);
     serversRemoved += svc.pool.servers.length;
     details.push(`service "${svc.name}" removed${byName.has(svc.name) && config.services.some((c) => c.name === svc.name) ? " (its protocol changed: replaced)" : ""}`);
-    running.scheduler.unwatch(svc.pool);
+    running.scheduler?.unwatch(svc.pool);
     running.context.admission.remove(svc);
     svc.retire(at);
     for (const l of svc.listeners) if (!inUse.has(l)) l.stop();
@@ -160,7 +209,7 @@ export function reload(running: Running, config: Config): ReloadSummary {
       details.push(`service "${svc.name}" added (${setup.cfg.protocol}, ${setup.cfg.listen.map((l) => l.text).join(", ")})`);
     }
     svc.useListeners(lists[i]);
-    running.scheduler.watch(svc.pool, svc.protocol.probe(svc), svc.cfg.timeout_cleanup);
+    running.scheduler?.watch(svc.pool, svc.protocol.probe(svc), svc.cfg.timeout_cleanup);
     return svc;
   });
   const servicesAdded = fresh.filter(Boolean).length;
@@ -174,7 +223,7 @@ export function reload(running: Running, config: Config): ReloadSummary {
     details.push(`${k}: ${JSON.stringify(old.global[k])} → ${JSON.stringify(g[k])}`);
   }
   running.context.backlog = g.backlog;
-  running.context.admission.reconfigure(g.maxconn === 0 ? running.derivedMaxconn : g.maxconn);
+  running.context.admission.reconfigure(g.maxconn === 0 ? running.derivedMaxconn : shareOf(g.maxconn, running.context.share));
   if (running.cliLogLevel === undefined) setLogLevel(g.loglevel);
   const sessions = running.context.sessions;
   sessions.setInterval(Sweeper.intervalFor(config.services.flatMap((s) => [s.timeout_client, s.timeout_server, ...(s.protocol === "http" ? [s.http.timeout_http_request] : [])])));

@@ -27,6 +27,15 @@ export interface ServiceContext {
   readonly admission: Admission;
   /** listen(2) queue length of each listen socket. */
   backlog?: number;
+  /** Bind with SO_REUSEPORT (a worker among workers). */
+  readonly reusePort?: boolean;
+  /** Processes the limits are shared out among (workers; default 1). */
+  readonly share?: number;
+}
+
+/** This process's part of a connection limit shared by `n` processes (0: none). */
+export function shareOf(limit: number, n = 1): number {
+  return limit === 0 || n <= 1 ? limit : Math.max(1, Math.ceil(limit / n));
 }
 
 /** A service's configuration with what it names, prepared (files read) but not in force yet. */
@@ -76,14 +85,14 @@ export class Service implements Admitted, ServiceHandle {
     this.shared = built.shared;
     this.sessions = ctx.sessions;
     this.admission = ctx.admission;
-    this.maxconn = cfg.maxconn;
+    this.maxconn = shareOf(cfg.maxconn, ctx.share);
     this.protocol = protocol;
     this.algorithm = algorithm;
     this.pool = new ServerPool(cfg.name, cfg.servers, cfg.server_retry, (h) => (isIP(h) ? h : undefined));
     this.pool.useAlgorithm(algorithm);
     this.usesClient = algorithm.usesClient === true;
     this.hashes = algorithm.hashes;
-    this.listenSettings = { tls: built.listen?.tls, backlog: ctx.backlog };
+    this.listenSettings = { tls: built.listen?.tls, backlog: ctx.backlog, reusePort: ctx.reusePort };
     built.commit?.();
   }
 
@@ -101,9 +110,9 @@ export class Service implements Admitted, ServiceHandle {
     const { cfg, algorithm, built } = setup;
     this.cfg = cfg;
     this.shared = built.shared;
-    this.maxconn = cfg.maxconn;
+    this.maxconn = shareOf(cfg.maxconn, this.ctx.share);
     this.pool.retry = cfg.server_retry;
-    this.listenSettings = { tls: built.listen?.tls, backlog: this.ctx.backlog };
+    this.listenSettings = { tls: built.listen?.tls, backlog: this.ctx.backlog, reusePort: this.ctx.reusePort };
     if (algorithm !== this.algorithm) {
       this.algorithm = algorithm;
       this.pool.useAlgorithm(algorithm);
@@ -114,10 +123,14 @@ export class Service implements Admitted, ServiceHandle {
     return this.pool.update(cfg.servers);
   }
 
-  /** Bind every listen address; on failure the ones already bound are closed. */
-  listen(onBound?: (l: Listener) => void): void {
+  /**
+   * Bind every listen address (those `now` selects; the others on a later
+   * call); on failure the ones already bound are closed.
+   */
+  listen(onBound?: (l: Listener) => void, now: (addr: ListenAddress) => boolean = () => true): void {
     try {
       for (const addr of this.cfg.listen) {
+        if (this.listeners.some((l) => l.address === addr) || !now(addr)) continue;
         const l = listen(addr, this.accept, this.listenSettings);
         if (!this.accepting) l.pause();
         this.listeners.push(l);

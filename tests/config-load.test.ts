@@ -38,6 +38,7 @@ describe("defaults and overrides", () => {
       timeout_server: 60_000,
       timeout_cleanup: 10_000,
       timeout_shutdown: 10_000,
+      workers: 1,
       backlog: 511,
       maxconn: 0,
     });
@@ -441,5 +442,16 @@ describe("configLine: lines for problems found after parsing (files, certificate
   test("a configuration not made by parseConfig has no lines", () => {
     const config = parseConfig(SERVICE, "plb.toml");
     expect(configLine({ ...config }, { service: 0 })).toBeUndefined();
+  });
+});
+
+describe("workers", () => {
+  test('workers is a number from 1 to 64 or "auto" (one per core)', async () => {
+    const { availableParallelism } = await import("node:os");
+    expect(parseConfig(`workers = 3\n${SERVICE}`, "plb.toml").global.workers).toBe(3);
+    expect(parseConfig(`workers = "auto"\n${SERVICE}`, "plb.toml").global.workers).toBe(Math.min(64, availableParallelism()));
+    for (const bad of ["0", "65", '"two"', "1.5"]) {
+      expect(() => parseConfig(`workers = ${bad}\n${SERVICE}`, "plb.toml")).toThrow(/plb\.toml:1: workers must be an integer from 1 to 64 or "auto"/);
+    }
   });
 });

@@ -445,3 +445,20 @@ test("onTransition and onSetChange return an unsubscribe", () => {
   pool.update([cfg("10.0.0.2:80")]);
   expect(sets).toBe(0);
 });
+
+test("a worker's pool sends outcomes to its delegate and changes nothing itself; adopt applies the master's state through the one transition (balancer told), quietly", () => {
+  const { pool, calls, servers } = makePool(1);
+  const sent: string[] = [];
+  pool.delegate = (s, outcome, detail, source) => sent.push(`${s.key} ${outcome} ${detail} ${source}`);
+  pool.quiet = true;
+  pool.report(servers[1], "refused", "connection refused");
+  expect(sent).toEqual(["10.0.0.2:80 refused connection refused traffic"]);
+  expect([servers[1].up, servers[1].failures]).toEqual([true, 0]);
+  const before = logLines().length;
+  pool.adopt(servers[1], { healthy: false, admin: "ready", pending: false, cause: "after 1 failure: connection refused", address: "10.0.0.2" });
+  expect(servers[1].up).toBe(false);
+  expect(calls.filter((c) => c[0] === "down").map((c) => c[1])).toEqual(["10.0.0.2:80"]);
+  pool.adopt(servers[1], { healthy: true, admin: "ready", pending: false, cause: "", address: "10.0.0.2" });
+  expect(servers[1].up).toBe(true);
+  expect(logLines().slice(before).filter((l) => l.startsWith("[info]") || l.startsWith("[warn]"))).toEqual([]); // the master logs it, once
+});

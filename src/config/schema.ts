@@ -31,6 +31,8 @@ export type KeyType =
   /** Milliseconds; `min` 0 allows zero, 1 means "greater than 0". */
   | { readonly kind: "duration"; readonly min: number; readonly max: number }
   | { readonly kind: "loglevel" }
+  /** A number of worker processes, or "auto" (one per core). */
+  | { readonly kind: "workers" }
   | { readonly kind: "name" }
   | { readonly kind: "protocol" }
   | { readonly kind: "listen" }
@@ -65,6 +67,7 @@ export const SCHEMA: readonly KeyDef[] = [
   { name: "logfile", scope: "global", type: { kind: "string" }, doc: 'File to append logs to; "-" or unset: standard error.' },
   { name: "loglevel", scope: "global", type: { kind: "loglevel" }, default: "info", doc: "error, warn, info or debug (or 0-4 as in PLB 0.3)." },
   { name: "timeout_shutdown", scope: "global", type: { kind: "duration", min: 0, max: MAX_DURATION_MS }, default: "10s", doc: "On stop, how long open connections may finish before they are closed." },
+  { name: "workers", scope: "global", type: { kind: "workers" }, default: 1, doc: 'Worker processes that accept and relay (Linux; SO_REUSEPORT), "auto" = one per core; 1: a single process.' },
   { name: "backlog", scope: "global", type: { kind: "integer", min: 1, max: 65535 }, default: 511, doc: "Listen queue length for each listen socket." },
   // Global defaults a service may override.
   { name: "server_retry", scope: "both", type: { kind: "integer", min: 1, max: 1000 }, default: 3, doc: "Consecutive failures (connect errors, timeouts) that mark a server down." },
@@ -138,6 +141,8 @@ function typeText(t: KeyType): string {
       return "array of servers";
     case "loglevel":
       return "name or 0-4";
+    case "workers":
+      return 'integer or "auto"';
     case "name":
     case "protocol":
     case "balance":

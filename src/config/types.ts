@@ -85,6 +85,8 @@ export interface GlobalConfig extends Timeouts {
   readonly loglevel: LogLevelName;
   readonly timeout_shutdown: number;
   readonly backlog: number;
+  /** Worker processes (1: plb is one process); "auto" already resolved to the number of cores. */
+  readonly workers: number;
 }
 
 export interface Config {

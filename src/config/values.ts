@@ -2,6 +2,7 @@
  * Checks one scalar value against its schema entry. Messages start with the
  * key name: `server_retry must be an integer, got string "three"`.
  */
+import { availableParallelism } from "node:os";
 import { algorithms } from "../balance/index.ts";
 import { parseLogLevel } from "../log.ts";
 import { describeValue } from "./describe.ts";
@@ -13,6 +14,9 @@ export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly o
 
 const ok = <T>(value: T): Checked<T> => ({ ok: true, value });
 const fail = (error: string): Checked<never> => ({ ok: false, error });
+
+/** Most worker processes (a machine with more cores than this gains little from more). */
+export const MAX_WORKERS = 64;
 
 export const NAME_RE = /^[A-Za-z0-9_.-]+$/;
 export const SUPPORTED_PROTOCOLS: readonly string[] = ["tcp", "http", "smtp"];
@@ -81,6 +85,13 @@ export function checkValue(def: KeyDef, v: unknown): Checked<unknown> {
       }
       if (ms > t.max) return fail(`${k} must be at most ${formatDuration(t.max)}, got ${describeValue(v, false)}`);
       return ok(ms);
+    }
+    case "workers": {
+      if (v === "auto") return ok(Math.max(1, Math.min(MAX_WORKERS, availableParallelism())));
+      if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > MAX_WORKERS) {
+        return fail(`${k} must be an integer from 1 to ${MAX_WORKERS} or "auto" (one per core), got ${describeValue(v)}`);
+      }
+      return ok(v);
     }
     case "loglevel": {
       const level = typeof v === "string" || typeof v === "number" ? parseLogLevel(v) : undefined;

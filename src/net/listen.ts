@@ -49,6 +49,8 @@ export interface ListenSettings {
   readonly tls?: { readonly cert: string; readonly key: string };
   /** listen(2) queue length (Bun always asks for 512). */
   readonly backlog?: number;
+  /** SO_REUSEPORT (workers: each binds its own socket to the same address; Linux spreads new connections). */
+  readonly reusePort?: boolean;
 }
 
 export type AcceptFn = (socket: Sock) => SocketEvents;
@@ -107,6 +109,7 @@ export function listen(address: ListenAddress, acceptFirst: AcceptFn, settingsFi
       port: address.port,
       // "::" must accept IPv4 too (dual-stack), whatever the sysctl says.
       ipv6Only: false,
+      reusePort: settings.reusePort === true,
       ...common,
     } as unknown as TCPSocketListenOptions<SocketEvents>);
   } catch (err) {
@@ -140,7 +143,7 @@ export function listen(address: ListenAddress, acceptFirst: AcceptFn, settingsFi
         server =
           kept >= 0
             ? Bun.listen<SocketEvents>({ fd: kept, ...common } as unknown as unknown as TCPSocketListenOptions<SocketEvents>)
-            : Bun.listen<SocketEvents>({ hostname: address.host, port, ipv6Only: false, ...common } as unknown as TCPSocketListenOptions<SocketEvents>);
+            : Bun.listen<SocketEvents>({ hostname: address.host, port, ipv6Only: false, reusePort: settings.reusePort === true, ...common } as unknown as TCPSocketListenOptions<SocketEvents>);
       } catch (err) {
         log.error(`${address.text}: cannot accept again: ${listenError(address, err).message}; retrying on the next resume`);
         return;

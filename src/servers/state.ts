@@ -88,6 +88,18 @@ export class Server implements BalancedServer {
 
 export type TransitionListener = (server: Server, up: boolean) => void;
 
+/** Where a worker's pool sends the outcomes it observes (the master applies them). */
+export type OutcomeSink = (server: Server, outcome: Outcome, detail: string, source: string) => void;
+
+/** A server's state as the owner of state pushes it to the workers. */
+export interface ServerState {
+  readonly healthy: boolean;
+  readonly admin: AdminState;
+  readonly pending: boolean;
+  readonly cause: string;
+  readonly address: string | undefined;
+}
+
 /** What a new server set changed. */
 export interface ServerSetChange {
   /** New servers (pending their first check), and removed ones named again while their sessions still ran (their state kept). */
@@ -103,6 +115,13 @@ export class ServerPool {
   /** Removed servers whose sessions still run, by id: named again, they come back with their state. */
   private readonly leaving = new Map<string, Server>();
   balancer!: Balancer;
+  /**
+   * Set in a worker: outcomes go to the master, which owns state and pushes
+   * it back (`adopt`); nothing is applied here.
+   */
+  delegate: OutcomeSink | undefined;
+  /** Log transitions at debug only (a worker: the master logs them once). */
+  quiet = false;
   private algorithm: BalancerAlgorithm | undefined;
   private readonly transitionListeners = new Set<TransitionListener>();
   private readonly setListeners = new Set<SetListener>();
@@ -197,6 +216,7 @@ export class ServerPool {
    * ("traffic" | "probe" | "start").
    */
   report(server: Server, outcome: Outcome, detail = "", source = "traffic"): void {
+    if (this.delegate !== undefined) return this.delegate(server, outcome, detail, source);
     if (outcome === "connected") {
       server.failures = 0;
       if (!server.healthy) {
@@ -233,6 +253,16 @@ export class ServerPool {
     }
   }
 
+  /** A worker takes `server`'s state from the master (through `apply`, so its balancer is told). */
+  adopt(server: Server, state: ServerState): void {
+    server.address = state.address ?? server.address;
+    this.apply(server, () => {
+      server.healthy = state.healthy;
+      server.admin = state.admin;
+      server.pending = state.pending;
+    }, state.cause || "told by the master");
+  }
+
   /** The operator sets `server`'s admin state (ready, drain, maint). */
   setAdmin(server: Server, admin: AdminState, why = "by the operator"): void {
     if (server.admin === admin) return;
@@ -250,20 +280,19 @@ export class ServerPool {
     change();
     const now = server.up;
     if (was !== now) server.cause = now ? "" : cause;
-    if (was === now) {
+    if (this.quiet) {
+      if (was !== now && logEnabled("debug")) log.debug(`${server} ${now ? "up" : "takes no new connections"}: ${cause}`);
+    } else if (was === now) {
       if (server.admin !== "ready" || !server.healthy) log.info(`${server}: ${cause}`);
-      return;
-    }
-    if (now) {
+    } else if (now) {
       log.info(`${server} is up${server.counters.downs > 0 || !cause.startsWith("its first") ? " again" : ""}: ${cause}`);
-      this.balancer.up?.(server);
-    } else {
-      if (server.healthy) log.warn(`${server} takes no new connections: ${cause}`);
-      else log.warn(`${server} is down ${cause}`);
-      this.balancer.down?.(server);
-    }
+    } else if (server.healthy) log.warn(`${server} takes no new connections: ${cause}`);
+    else log.warn(`${server} is down ${cause}`);
+    if (was === now) return;
+    if (now) this.balancer.up?.(server);
+    else this.balancer.down?.(server);
     for (const fn of this.transitionListeners) fn(server, now);
-    if (!now && !this.list.some((s) => s.up)) log.error(`service "${this.service}" has no server left`);
+    if (!now && !this.quiet && !this.list.some((s) => s.up)) log.error(`service "${this.service}" has no server left`);
   }
 
   connectionStart(server: Server): void {

@@ -1,0 +1,156 @@
+/**
+ * Worker scaling under a CPU quota. This machine has two cores, so scaling
+ * is measured by quota rather than by cores: each balancer's whole process
+ * tree (every thread and child) runs in its own cgroup, capped to 25 % of
+ * one CPU with one worker/thread and to 50 % with two, so that the balancer
+ * and not the load side is the bottleneck. wrk and the two nginx backends
+ * stay uncapped. Rows: plb `workers = 1`/`2` (http), HAProxy `nbthread
+ * 1`/`2` (mode http, http-reuse always) and nginx `worker_processes 1`/`2`
+ * (upstream keepalive 64); keep-alive and one request per connection;
+ * scaling factor = rate at 50 % with two / rate at 25 % with one (ideal
+ * 2.0). Rounds alternate between balancers; medians of `--rounds`.
+ *
+ *   bun bench/workers.ts [--duration 8] [--rounds 3]
+ *
+ * cgroup v1 (`/sys/fs/cgroup/cpu`, cpu.cfs_quota_us) or cgroup2 (cpu.max).
+ */
+import { existsSync, mkdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { wrk } from "./measure.ts";
+import { BUN, ensureTools, freePorts, launch, log, nginxHead, nginxKeepalive, type Peer, ROOT, SMALL, startNginx, stop, stopAll, waitReady, writeContent } from "./peers.ts";
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const DURATION = arg("duration", 8);
+const ROUNDS = arg("rounds", 3);
+const PERIOD_US = 100_000;
+
+// ---------------------------------------------------------------- cgroups
+
+const V1 = "/sys/fs/cgroup/cpu";
+const V2 = "/sys/fs/cgroup";
+const v1 = existsSync(join(V1, "cpu.cfs_quota_us"));
+
+/** A cgroup capped to `percent` of one CPU; returns its directory. */
+function cgroup(name: string, percent: number): string {
+  const dir = join(v1 ? V1 : V2, `plb-bench-${name}`);
+  mkdirSync(dir, { recursive: true });
+  const quota = Math.round((PERIOD_US * percent) / 100);
+  if (v1) {
+    writeFileSync(join(dir, "cpu.cfs_period_us"), String(PERIOD_US));
+    writeFileSync(join(dir, "cpu.cfs_quota_us"), String(quota));
+  } else writeFileSync(join(dir, "cpu.max"), `${quota} ${PERIOD_US}`);
+  return dir;
+}
+
+/** Start `cmd` inside cgroup `dir` (it and everything it starts). */
+function launchIn(dir: string, name: string, cmd: string[], logFile: string): Peer {
+  // launch() pins to a CPU with taskset: "0-1" leaves both to the quota.
+  return launch(name, ["bash", "-c", `echo $$ > ${join(dir, "cgroup.procs")} && exec "$@"`, name, ...cmd], "0-1", logFile);
+}
+
+// ---------------------------------------------------------------- balancers
+
+type Kind = "plb" | "haproxy" | "nginx";
+
+function startBalancer(kind: Kind, n: number, dir: string, port: number, servers: number[], cg: string): Peer {
+  const logFile = join(dir, `${kind}-${n}.log`);
+  if (kind === "plb") {
+    const conf = join(dir, `plb-${n}.toml`);
+    writeFileSync(
+      conf,
+      `loglevel = "warn"\ntimeout_shutdown = 0\nworkers = ${n}\n[[service]]\nname = "bench"\nprotocol = "http"\nlisten = ["127.0.0.1:${port}"]\nservers = [${servers.map((p) => `"127.0.0.1:${p}"`).join(", ")}]\npool_max_idle = 256\n`,
+    );
+    return launchIn(cg, `plb-${n}`, [BUN, join(ROOT, "src/cli.ts"), "--config", conf, "--logfile", "-", "--pidfile", join(dir, `plb-${n}.pid`)], logFile);
+  }
+  if (kind === "haproxy") {
+    const conf = join(dir, `haproxy-${n}.cfg`);
+    writeFileSync(
+      conf,
+      `global\n  nbthread ${n}\n  maxconn 8000\ndefaults\n  mode http\n  option http-keep-alive\n  http-reuse always\n  maxconn 8000\n  timeout connect 5s\n  timeout client 600s\n  timeout server 600s\n  timeout http-request 600s\n  timeout http-keep-alive 600s\nfrontend f\n  bind 127.0.0.1:${port}\n  default_backend b\nbackend b\n  balance roundrobin\n${servers.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join("\n")}\n`,
+    );
+    return launchIn(cg, `haproxy-${n}`, ["haproxy", "-db", "-f", conf], logFile);
+  }
+  const conf = join(dir, `nginx-${n}.conf`);
+  const t = (s: string) => join(dir, `nginx-${n}-${s}`);
+  writeFileSync(
+    conf,
+    `${nginxHead(t).replace("worker_processes 1;", `worker_processes ${n};`)}${nginxKeepalive(t)}  upstream b {\n${servers.map((p) => `    server 127.0.0.1:${p};`).join("\n")}\n    keepalive 64;\n  }\n  server {\n    listen 127.0.0.1:${port} backlog=4096;\n    location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; }\n  }\n}\n`,
+  );
+  return launchIn(cg, `nginx-${n}`, ["nginx", "-p", dir, "-c", conf], logFile);
+}
+
+// ---------------------------------------------------------------- run
+
+ensureTools();
+const dir = join(tmpdir(), `plb-bench-workers-${process.pid}`);
+mkdirSync(dir, { recursive: true });
+const www = writeContent(dir);
+const [b1, b2, port] = freePorts(3);
+const backends = [startNginx(dir, www, "backend-1", b1), startNginx(dir, www, "backend-2", b2)];
+await waitReady(backends[0], b1);
+await waitReady(backends[1], b2);
+
+const kinds: Kind[] = ["plb", "haproxy", "nginx"];
+const setups = [
+  { n: 1, percent: 25 },
+  { n: 2, percent: 50 },
+];
+type Key = `${Kind}-${number}`;
+const ka = new Map<Key, number[]>();
+const close = new Map<Key, number[]>();
+const groups: string[] = [];
+process.on("SIGINT", async () => {
+  await stopAll();
+  process.exit(130);
+});
+
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const kind of kinds) {
+    for (const { n, percent } of setups) {
+      const key: Key = `${kind}-${n}`;
+      const cg = cgroup(key, percent);
+      if (!groups.includes(cg)) groups.push(cg);
+      const peer = startBalancer(kind, n, dir, port, [b1, b2], cg);
+      await waitReady(peer, port);
+      await wrk(`http://127.0.0.1:${port}/${SMALL}`, 1); // warm up (JIT, pools)
+      const k = await wrk(`http://127.0.0.1:${port}/${SMALL}`, DURATION);
+      const c = await wrk(`http://127.0.0.1:${port}/${SMALL}`, DURATION, { close: true });
+      await stop(peer);
+      ka.set(key, [...(ka.get(key) ?? []), k.rps]);
+      close.set(key, [...(close.get(key) ?? []), c.rps]);
+      log(`round ${round}: ${key} at ${percent}%: keep-alive ${Math.round(k.rps)} req/s, per connection ${Math.round(c.rps)} req/s${k.errors + c.errors ? ` (${k.errors + c.errors} errors)` : ""}`);
+    }
+  }
+}
+await stopAll();
+for (const g of groups) {
+  try {
+    rmdirSync(g);
+  } catch {}
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const spread = (xs: number[]) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
+const lines = [
+  `workers under a CPU quota (${v1 ? "cgroup v1 cpu.cfs_quota_us" : "cgroup2 cpu.max"}), wrk -t1 -c64 ${DURATION} s, median of ${ROUNDS} (range)`,
+  "",
+  "| balancer | 1 at 25 % keep-alive | 2 at 50 % keep-alive | scaling | 1 at 25 % per connection | 2 at 50 % per connection | scaling |",
+  "|---|--:|--:|--:|--:|--:|--:|",
+];
+const label: Record<Kind, string> = { plb: "plb workers", haproxy: "HAProxy nbthread", nginx: "nginx worker_processes" };
+for (const kind of kinds) {
+  const k1 = ka.get(`${kind}-1`)!;
+  const k2 = ka.get(`${kind}-2`)!;
+  const c1 = close.get(`${kind}-1`)!;
+  const c2 = close.get(`${kind}-2`)!;
+  lines.push(
+    `| ${label[kind]} | ${Math.round(median(k1))} (${spread(k1)}) | ${Math.round(median(k2))} (${spread(k2)}) | ${(median(k2) / median(k1)).toFixed(2)} | ${Math.round(median(c1))} (${spread(c1)}) | ${Math.round(median(c2))} (${spread(c2)}) | ${(median(c2) / median(c1)).toFixed(2)} |`,
+  );
+}
+console.log(lines.join("\n"));
+mkdirSync(join(import.meta.dir, "results"), { recursive: true });
+writeFileSync(join(import.meta.dir, "results", "latest-workers.md"), `${lines.join("\n")}\n`);

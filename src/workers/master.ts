@@ -1,0 +1,287 @@
+/**
+ * The master of `workers = N`: it reads the configuration, owns every
+ * server's state, runs the probes (once, not once per worker) and keeps N
+ * worker processes running, each accepting on every listen address with
+ * SO_REUSEPORT and relaying.
+ *
+ * - State has one owner: workers send the outcomes they observe; the master
+ *   applies them (servers/state) and pushes every change to every worker, so
+ *   a server that fails in one worker is down in all of them.
+ * - A worker that dies is started again (with back-off, logged with its exit
+ *   cause); its clients' connections are lost, no other worker's.
+ * - SIGHUP reloads all of them from one parse, in two phases: every worker
+ *   prepares (reads its files, binds new addresses); only when all could
+ *   does the master commit its own state and tell them to commit.
+ * - The master keeps root and does not chroot (as nginx's and HAProxy's
+ *   masters): a worker started later must bind, chroot and drop exactly as
+ *   the first ones did. It accepts no client.
+ */
+import type { Subprocess } from "bun";
+import { Admission } from "../admission.ts";
+import type { Config, LogLevelName } from "../config/types.ts";
+import { PlbError } from "../errors.ts";
+import { logger, setLogLabel } from "../log.ts";
+import { resolveServers, systemResolver } from "../main.ts";
+import { Sweeper } from "../net/sweep.ts";
+import { daemonCommand } from "../process/daemon.ts";
+import { removePidFile, writePidFile } from "../process/pidfile.ts";
+import { closeReloadStatus, openReloadStatus } from "../process/reload-status.ts";
+import { prepare } from "../prepare.ts";
+import { planReload, type ReloadSummary, type Running } from "../reload.ts";
+import { Scheduler } from "../scheduler.ts";
+import type { Service } from "../service.ts";
+import { type FromWorker, poolState, stateOf, type ToWorker, WORKER_ENV } from "./messages.ts";
+
+const log = logger("workers");
+
+export interface MasterOptions {
+  pidfile?: string;
+  logfile?: string;
+  loglevel: LogLevelName;
+  cliLogLevel?: LogLevelName;
+  /** Longest wait for a worker's answer (start, reload), ms. */
+  answerMs?: number;
+}
+
+/** What command.ts drives: the same verbs as a single process's runtime. */
+export interface MasterRuntime {
+  readonly services: readonly Service[];
+  readonly workers: readonly { readonly index: number; readonly pid: number | undefined }[];
+  reload(config: Config): Promise<ReloadSummary>;
+  reopenLogs(): void;
+  stop(): Promise<void>;
+  stopNow(): void;
+}
+
+const FIRST_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 10_000;
+/** A worker that ran this long before dying starts again after the first back-off. */
+const HEALTHY_MS = 10_000;
+
+interface Slot {
+  readonly index: number;
+  proc: Subprocess | undefined;
+  ready: boolean;
+  startedAt: number;
+  backoff: number;
+  restart: ReturnType<typeof setTimeout> | undefined;
+  /** Waiting for this worker's answer: resolved by its next message of that kind, or by its exit. */
+  onReady?: (failure: string | undefined) => void;
+  onPrepared?: (error: string | undefined) => void;
+}
+
+function exitCause(proc: Subprocess): string {
+  return proc.signalCode ? `killed by ${proc.signalCode}` : `exit status ${proc.exitCode}`;
+}
+
+export async function startMaster(first: Config, opts: MasterOptions): Promise<MasterRuntime> {
+  const count = first.global.workers;
+  // Whose line is whose: "[master]", and "[w0]", "[w1]"… in the workers'.
+  setLogLabel("master");
+  const answerMs = opts.answerMs ?? 30_000;
+  const context = { sessions: new Sweeper(1000), admission: new Admission({ maxconn: Infinity }) };
+  // What a start checks (files, users, chroot_dir): refused here before any worker runs.
+  const services = prepare(first, { context });
+  const resolver = systemResolver();
+  await resolveServers(services, resolver);
+  const scheduler = new Scheduler(resolver);
+  const running: Running = { config: first, services, context, scheduler, derivedMaxconn: Infinity, cliLogLevel: opts.cliLogLevel, listens: false };
+
+  let pidWritten: string | undefined;
+  if (opts.pidfile) {
+    writePidFile(opts.pidfile);
+    pidWritten = opts.pidfile;
+    openReloadStatus(opts.pidfile);
+  }
+
+  const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, proc: undefined, ready: false, startedAt: 0, backoff: FIRST_BACKOFF_MS, restart: undefined }));
+  let stopping = false;
+  let seq = 0;
+
+  const send = (slot: Slot, m: ToWorker): void => {
+    try {
+      slot.proc?.send(m);
+    } catch {
+      // exited meanwhile: onExit deals with it
+    }
+  };
+  const broadcast = (m: ToWorker): void => {
+    for (const slot of slots) if (slot.ready) send(slot, m);
+  };
+  const snapshot = (): ToWorker => ({ t: "state", states: running.services.map((s) => poolState(s.name, s.pool)) });
+
+  // Every change of a server's state goes to every worker at once.
+  const subscriptions = new Map<Service, () => void>();
+  const subscribe = (): void => {
+    for (const [svc, off] of subscriptions) {
+      if (!running.services.includes(svc)) {
+        off();
+        subscriptions.delete(svc);
+      }
+    }
+    for (const svc of running.services) {
+      if (subscriptions.has(svc)) continue;
+      subscriptions.set(svc, svc.pool.onTransition((server) => broadcast({ t: "state", states: [{ service: svc.name, servers: [stateOf(server)] }] })));
+    }
+  };
+  subscribe();
+
+  const onMessage = (slot: Slot, m: FromWorker): void => {
+    switch (m.t) {
+      case "ready":
+        slot.ready = true;
+        // Anything that changed while it started.
+        send(slot, snapshot());
+        return slot.onReady?.(undefined);
+      case "failed":
+        return slot.onReady?.(m.message);
+      case "outcome": {
+        const svc = running.services.find((s) => s.name === m.service);
+        const server = svc?.pool.servers.find((s) => s.id === m.server);
+        if (svc && server) svc.pool.report(server, m.outcome, m.detail, m.source);
+        return;
+      }
+      case "reload-prepared":
+        return slot.onPrepared?.(m.error);
+    }
+  };
+
+  const spawn = (slot: Slot): void => {
+    slot.ready = false;
+    slot.startedAt = Date.now();
+    // The arguments only name the process for ps; a worker ignores them.
+    const proc: Subprocess = Bun.spawn(daemonCommand(["--worker", `${slot.index}/${count}`]), {
+      env: { ...process.env, [WORKER_ENV]: `${slot.index}/${count}` },
+      stdio: ["ignore", "inherit", "inherit"],
+      serialization: "json",
+      ipc: (m: FromWorker) => onMessage(slot, m),
+      onExit: (): void => exited(slot, proc),
+    });
+    slot.proc = proc;
+    send(slot, {
+      t: "start",
+      index: slot.index,
+      count,
+      config: running.config,
+      logfile: opts.logfile,
+      loglevel: opts.cliLogLevel ?? running.config.global.loglevel,
+      cliLogLevel: opts.cliLogLevel !== undefined,
+    });
+  };
+
+  const exited = (slot: Slot, proc: Subprocess): void => {
+    if (slot.proc !== proc) return;
+    slot.proc = undefined;
+    const wasReady = slot.ready;
+    slot.ready = false;
+    slot.onReady?.(`worker ${slot.index} ${exitCause(proc)} before it was ready`);
+    slot.onPrepared?.(undefined); // its replacement starts with the configuration in force
+    if (stopping) return;
+    if (Date.now() - slot.startedAt >= HEALTHY_MS) slot.backoff = FIRST_BACKOFF_MS;
+    const wait = slot.backoff;
+    slot.backoff = Math.min(slot.backoff * 2, MAX_BACKOFF_MS);
+    log.warn(`worker ${slot.index} (pid ${proc.pid}) ${exitCause(proc)}${wasReady ? "" : " before it was ready"}: starting a new one in ${wait} ms`);
+    slot.restart = setTimeout(() => {
+      slot.restart = undefined;
+      if (!stopping) spawn(slot);
+    }, wait);
+  };
+
+  const answer = <T>(slot: Slot, key: "onReady" | "onPrepared", what: string): Promise<T | undefined | string> =>
+    new Promise((resolve) => {
+      const t = setTimeout(() => {
+        slot[key] = undefined;
+        resolve(`worker ${slot.index} did not answer ${what} within ${answerMs} ms`);
+      }, answerMs);
+      slot[key] = (v: string | undefined) => {
+        clearTimeout(t);
+        slot[key] = undefined;
+        resolve(v);
+      };
+    });
+
+  const killAll = (): void => {
+    for (const slot of slots) {
+      clearTimeout(slot.restart);
+      slot.proc?.kill("SIGKILL");
+    }
+  };
+  const finish = (): void => {
+    scheduler.stop();
+    for (const off of subscriptions.values()) off();
+    if (pidWritten) removePidFile(pidWritten);
+    pidWritten = undefined;
+    closeReloadStatus();
+  };
+
+  // Start them all; the first one that cannot start fails the start.
+  for (const slot of slots) spawn(slot);
+  const failures = (await Promise.all(slots.map((slot) => answer<string>(slot, "onReady", "its start")))).filter(Boolean);
+  if (failures.length > 0) {
+    stopping = true;
+    killAll();
+    finish();
+    throw new PlbError("LISTEN_FAILED", String(failures[0]));
+  }
+  for (const svc of running.services) scheduler.watch(svc.pool, svc.protocol.probe(svc), svc.cfg.timeout_cleanup);
+  for (const svc of running.services) {
+    log.info(`service "${svc.name}" (${svc.cfg.protocol}, ${svc.cfg.balance}) listening on ${svc.cfg.listen.map((l) => l.text).join(", ")}, ${svc.pool.servers.length} server(s)`);
+  }
+  log.info(`${count} workers running (pids ${slots.map((s) => s.proc?.pid).join(", ")})`);
+
+  let stopped: Promise<void> | undefined;
+  return {
+    get services() {
+      return running.services;
+    },
+    get workers() {
+      return slots.map((s) => ({ index: s.index, pid: s.proc?.pid }));
+    },
+    async reload(config: Config): Promise<ReloadSummary> {
+      if (stopping) throw new PlbError("CONFIG_INVALID", "stopping: a reload is no longer possible");
+      if (config.global.workers !== count) log.warn(`workers changed from ${count} to ${config.global.workers}: that needs a restart; still ${count}`);
+      const plan = planReload(running, config); // the master's checks: throws with nothing changed
+      const id = ++seq;
+      const live = slots.filter((s) => s.ready);
+      const answers = live.map((slot) => answer<string>(slot, "onPrepared", "the reload"));
+      for (const slot of live) send(slot, { t: "reload-prepare", seq: id, config });
+      const errors = (await Promise.all(answers)).filter(Boolean) as string[];
+      if (errors.length > 0) {
+        for (const slot of live) send(slot, { t: "reload-abort", seq: id });
+        plan.abort();
+        throw new PlbError("LISTEN_FAILED", `${errors[0]}${errors.length > 1 ? ` (and in ${errors.length - 1} more worker(s))` : ""}`);
+      }
+      const summary = plan.commit();
+      subscribe();
+      for (const slot of live) {
+        send(slot, { t: "reload-commit", seq: id });
+        send(slot, snapshot());
+      }
+      return summary;
+    },
+    reopenLogs() {
+      broadcast({ t: "reopen-logs" });
+    },
+    stop() {
+      return (stopped ??= (async () => {
+        stopping = true;
+        scheduler.stop();
+        for (const slot of slots) {
+          clearTimeout(slot.restart);
+          send(slot, { t: "stop" });
+        }
+        const deadline = Date.now() + running.config.global.timeout_shutdown + 5_000;
+        while (slots.some((s) => s.proc !== undefined) && Date.now() < deadline) await Bun.sleep(20);
+        killAll();
+        finish();
+        log.info("stopped");
+      })());
+    },
+    stopNow() {
+      stopping = true;
+      for (const slot of slots) send(slot, { t: "stop-now" });
+      killAll();
+      finish();
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * What the master and its workers say to each other (JSON over the IPC
+ * channel Bun.spawn opens). The master owns the configuration and every
+ * server's state; a worker reports what it observes and is told the rest.
+ */
+import type { Config } from "../config/types.ts";
+import type { LogLevelName } from "../config/types.ts";
+import type { Outcome, Server, ServerPool, ServerState } from "../servers/state.ts";
+
+/** One server's state, by its identity within its service. */
+export interface ServerStateEntry extends ServerState {
+  readonly id: string;
+}
+
+/** The state of every server of one service (or some of them). */
+export interface ServiceState {
+  readonly service: string;
+  readonly servers: readonly ServerStateEntry[];
+}
+
+export type ToWorker =
+  | {
+      readonly t: "start";
+      readonly index: number;
+      readonly count: number;
+      readonly config: Config;
+      readonly logfile: string | undefined;
+      readonly loglevel: LogLevelName;
+      /** The level came from the command line (a reload keeps it). */
+      readonly cliLogLevel: boolean;
+    }
+  | { readonly t: "state"; readonly states: readonly ServiceState[] }
+  | { readonly t: "reload-prepare"; readonly seq: number; readonly config: Config }
+  | { readonly t: "reload-commit"; readonly seq: number }
+  | { readonly t: "reload-abort"; readonly seq: number }
+  | { readonly t: "reopen-logs" }
+  | { readonly t: "stop" }
+  | { readonly t: "stop-now" };
+
+export type FromWorker =
+  | { readonly t: "ready" }
+  | { readonly t: "failed"; readonly message: string; readonly code: number }
+  | { readonly t: "outcome"; readonly service: string; readonly server: string; readonly outcome: Outcome; readonly detail: string; readonly source: string }
+  | { readonly t: "reload-prepared"; readonly seq: number; readonly error?: string };
+
+/** Environment variable that makes a plb process a worker: "<index>/<count>". */
+export const WORKER_ENV = "PLB_WORKER";
+
+export function stateOf(server: Server): ServerStateEntry {
+  return { id: server.id, healthy: server.healthy, admin: server.admin, pending: server.pending, cause: server.cause, address: server.address };
+}
+
+export function poolState(name: string, pool: ServerPool): ServiceState {
+  return { service: name, servers: pool.servers.map(stateOf) };
+}
