@@ -14,6 +14,7 @@
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePorts } from "./peers.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const SERVICES = 100;
@@ -21,19 +22,10 @@ const SERVERS = 10;
 const RELOADS = 20;
 const CLIENTS = 20;
 
-async function freePorts(n: number): Promise<number[]> {
-  const out: number[] = [];
-  while (out.length < n) {
-    const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-    if (!out.includes(l.port)) out.push(l.port);
-    l.stop(true);
-  }
-  return out;
-}
 
 // Eleven backends: every service has ten of them; each reload swaps one.
 const backends = Array.from({ length: SERVERS + 1 }, (_, i) => Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(`b${i}`) }));
-const listenPorts = await freePorts(SERVICES);
+const listenPorts = freePorts(SERVICES);
 
 function config(variant: number): string {
   let out = `timeout_cleanup = "2s"\n`;

@@ -123,6 +123,15 @@ export function listen(address: ListenAddress, acceptFirst: AcceptFn, settingsFi
   let kept = keep((server as { fd?: unknown }).fd);
   let stopped = false;
   let paused = false;
+  /** Bun listens on the socket anew (resume, new TLS settings): keep a fresh descriptor, set the backlog again. */
+  const adopted = () => {
+    kept = keep((server as { fd?: unknown }).fd);
+    try {
+      backlog();
+    } catch (err) {
+      log.warn((err as Error).message);
+    }
+  };
 
   return {
     address,
@@ -149,12 +158,7 @@ export function listen(address: ListenAddress, acceptFirst: AcceptFn, settingsFi
         return;
       }
       paused = false;
-      kept = keep((server as { fd?: unknown }).fd);
-      try {
-        backlog();
-      } catch (err) {
-        log.warn((err as Error).message);
-      }
+      adopted();
     },
     retarget(to, next) {
       accept = to;
@@ -183,12 +187,7 @@ export function listen(address: ListenAddress, acceptFirst: AcceptFn, settingsFi
       }
       server.stop(false);
       server = next2;
-      kept = keep((server as { fd?: unknown }).fd);
-      try {
-        backlog();
-      } catch (err) {
-        log.warn((err as Error).message);
-      }
+      adopted();
     },
     stop() {
       if (stopped) return;

@@ -20,3 +20,14 @@ export async function freePorts(n: number, host = "127.0.0.1"): Promise<number[]
   }
   return out;
 }
+
+/** A free port below 1024 on 127.0.0.1 (binding it needs root). */
+export function privilegedPort(): number {
+  for (let p = 600 + Math.floor(Math.random() * 300); p < 1024; p++) {
+    try {
+      Bun.listen({ hostname: "127.0.0.1", port: p, socket: { data() {} } }).stop(true);
+      return p;
+    } catch {}
+  }
+  throw new Error("no free port below 1024");
+}

@@ -3,19 +3,10 @@ import { chmodSync, readFileSync, readlinkSync } from "node:fs";
 import { backend, request } from "../../support/backends.ts";
 import { dnsServer } from "../../support/dns-server.ts";
 import { startPlb, tempDir } from "../../support/plb.ts";
+import { privilegedPort } from "../../support/ports.ts";
 
 const isRoot = process.getuid?.() === 0;
 
-/** A free port below 1024 on 127.0.0.1. */
-async function privilegedPort(): Promise<number> {
-  for (let p = 700 + Math.floor(Math.random() * 200); p < 1024; p++) {
-    try {
-      Bun.listen({ hostname: "127.0.0.1", port: p, socket: { data() {} } }).stop(true);
-      return p;
-    } catch {}
-  }
-  throw new Error("no free privileged port");
-}
 
 function statusField(pid: number, field: string): string {
   const m = new RegExp(`^${field}:[ \\t]*(.*)$`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));

@@ -8,7 +8,7 @@ import { chmodSync, chownSync, readFileSync, readlinkSync, writeFileSync } from 
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { httpBackend } from "../../support/http-backends.ts";
-import { freePorts } from "../../support/ports.ts";
+import { freePorts, privilegedPort } from "../../support/ports.ts";
 import { startPlbFile, tempDir, type PlbProcess } from "../../support/plb.ts";
 import { reloadWith } from "../../support/reload.ts";
 
@@ -117,7 +117,12 @@ error_pages = { 503 = "${page}" }
   // A certificate in a directory plb never read from: outside the chroot for good.
   expect(await reloadWith(plb, file, conf(stray, [a.port]))).toContain("reload failed");
   expect(plb.log()).toMatch(/tls\.cert: cannot read .*stray\.crt: outside chroot_dir .*restart plb to use it/);
-  // Both refusals left everything as it was.
+  // A port below 1024 can no longer be bound by nobody: refused, saying so.
+  const low = privilegedPort();
+  const lowConf = conf(second, [a.port, b.port]).replace(`listen = ["127.0.0.1:${https}"]`, `listen = ["127.0.0.1:${https}", "127.0.0.1:${low}"]`);
+  expect(await reloadWith(plb, file, lowConf)).toContain("reload failed");
+  expect(plb.log()).toMatch(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${low}: permission denied \\(ports below 1024 need root\\) \\(plb runs as "nobody" since it dropped privileges: binding a port below 1024 needs a restart\\); the configuration in force is unchanged`));
+  // The refusals left everything as it was.
   expect(await servedCn(https)).toBe("second");
   seen.clear();
   for (let i = 0; i < 6; i++) seen.add(await body(`https://127.0.0.1:${https}/`));

@@ -11,6 +11,7 @@ import { backend } from "../../support/backends.ts";
 import { freePort, freePorts } from "../../support/ports.ts";
 import { BUN, CLI, startPlbFile, tempDir, writeConfig, type PlbProcess } from "../../support/plb.ts";
 import { logSince, reloadWith } from "../../support/reload.ts";
+import { until } from "../../support/until.ts";
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -191,11 +192,11 @@ servers = [${servers.map((p) => `"127.0.0.1:${p}"`).join(", ")}]
     },
   });
   sock.write("one;");
-  while (!text.includes("one;")) await Bun.sleep(5);
+  await until(() => text.includes("one;"), "the first echo");
   const reloadedAt = Date.now();
   expect(await reloadWith(plb, file, tcp([other.port]))).toContain("reload: -1 server");
   sock.write("two;");
-  while (!text.includes("two;")) await Bun.sleep(5);
+  await until(() => text.includes("two;"), "the echo after the reload");
   expect(closedAt).toBe(0); // still relayed after the reload
   while (closedAt === 0 && Date.now() - reloadedAt < 5000) await Bun.sleep(20);
   expect(closedAt - reloadedAt).toBeGreaterThanOrEqual(950);
@@ -228,6 +229,8 @@ servers = ["127.0.0.1:${echo.port}"]
   let text = "";
   const sock = await Bun.connect({ hostname: "127.0.0.1", port: tcpPort, socket: { data: (_s, d) => void (text += d.toString()) } });
   cleanup.push(() => sock.end());
+  sock.write("first;"); // relayed before the reload (a client still in a removed listener's queue is reset)
+  await until(() => text.includes("first;"), "the first echo");
 
   const mark = plb.log().length;
   const line = await reloadWith(plb, file, conf(p2, "echo2", tcp2Port, "leastconn"));
@@ -239,9 +242,63 @@ servers = ["127.0.0.1:${echo.port}"]
   const fresh = await Bun.connect({ hostname: "127.0.0.1", port: tcp2Port, socket: { data: (_s, d) => void (text += d.toString()) } });
   fresh.write("new;");
   sock.write("old;");
-  while (!(text.includes("new;") && text.includes("old;"))) await Bun.sleep(5);
+  await until(() => text.includes("new;") && text.includes("old;"), `both echoes (have ${JSON.stringify(text)})`);
   fresh.end();
   // leastconn took over with the down server still down: no request tried it.
   for (let i = 0; i < 8; i++) expect(await get(p2)).toBe("200 a");
   expect(logSince(plb, mark)).not.toMatch(new RegExp(`127\\.0\\.0\\.1:${dead} of "web"(: failure| is up)`));
+});
+
+test("the consecutive-failure count goes on across a reload: two failures before, one after, and server_retry 3 takes the server down", async () => {
+  const [a] = await backends("a");
+  const [port, dead] = await freePorts(2);
+  // A server that accepts the start check and then refuses: it is up, and fails with traffic.
+  const flaky = Bun.listen({ hostname: "127.0.0.1", port: dead, socket: { data() {}, open(s) { s.end(); } } });
+  const conf = (timeout: string) => `
+server_retry = 3
+timeout_cleanup = "60s"
+[[service]]
+name = "web"
+protocol = "tcp"
+balance = "roundrobin"
+timeout_client = "${timeout}"
+listen = ["127.0.0.1:${port}"]
+servers = ["127.0.0.1:${a.port}", "127.0.0.1:${dead}"]
+`;
+  const { plb, file } = await plbOn(conf("60s"));
+  await Bun.sleep(100); // the start check passed
+  flaky.stop(true);
+  const failures = () => (plb.log().match(new RegExp(`127\\.0\\.0\\.1:${dead} of "web": failure \\d/3`, "g")) ?? []).length;
+  // Each client of the dead server is failed over to a; stop at two failures.
+  for (let i = 0; i < 20 && failures() < 2; i++) await fetch(`http://127.0.0.1:${port}/`, { keepalive: false }).catch(() => {});
+  expect(failures()).toBe(2);
+  expect(await reloadWith(plb, file, conf("61s"))).toContain("reload: 1 setting changed");
+  for (let i = 0; i < 20 && !/is down after 3 consecutive failures/.test(plb.log()); i++) await fetch(`http://127.0.0.1:${port}/`, { keepalive: false }).catch(() => {});
+  expect(plb.log()).toMatch(new RegExp(`server 127\\.0\\.0\\.1:${dead} of "web" is down after 3 consecutive failures`));
+});
+
+test("--daemonize keeps working with reload: plb --reload reaches the daemon through its pid file", async () => {
+  const [a, b] = await backends("a", "b");
+  const port = await freePort();
+  const file = writeConfig(web(port, [a.port]));
+  const dir = tempDir();
+  const pidfile = join(dir, "plb.pid");
+  const started = Bun.spawnSync([BUN, CLI, "--daemonize", "--config", file, "--pidfile", pidfile, "--logfile", join(dir, "plb.log")], { stdout: "pipe", stderr: "pipe" });
+  expect(started.exitCode).toBe(0);
+  const pid = Number(await Bun.file(pidfile).text());
+  cleanup.push(() => {
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch {}
+  });
+  await Bun.write(file, web(port, [a.port, b.port]));
+  const r = plbReload(file, pidfile);
+  expect(r.stdout.toString()).toContain(`plb process ${pid}: reload: +1 server`);
+  expect(r.exitCode).toBe(0);
+  const seen = new Set<string>();
+  for (let i = 0; i < 20 && seen.size < 2; i++) {
+    seen.add(await get(port));
+    await Bun.sleep(20);
+  }
+  expect([...seen].sort()).toEqual(["200 a", "200 b"]);
 });

@@ -13,6 +13,7 @@ import { freePorts } from "../../support/ports.ts";
 import { startPlbFile, writeConfig } from "../../support/plb.ts";
 import { RawClient } from "../../support/raw-client.ts";
 import { reloadWith } from "../../support/reload.ts";
+import { until } from "../../support/until.ts";
 import { startSmtpServer } from "../../support/smtp/aiosmtpd.ts";
 import { RawSmtp } from "../../support/smtp/clients.ts";
 
@@ -119,7 +120,7 @@ ${n % 2 ? `[[service]]\nname = "extra"\nprotocol = "tcp"\nlisten = ["127.0.0.1:$
     uploaded.update(piece);
     // The same client connection; its next request follows the new forwarded_for.
     expect(await ask(n)).toBe(n % 2 ? "xff=none" : "xff=127.0.0.1");
-    while (wsGot.length < n) await Bun.sleep(5);
+    await until(() => wsGot.length >= n, `WebSocket echo ${n}`);
     expect(wsGot[n - 1]).toBe(`echo:m${n}`);
   }
   expect(keep.closed).toBe(false);

@@ -8,9 +8,10 @@ import { createServer } from "node:http";
 import { join } from "node:path";
 import { backend } from "../../support/backends.ts";
 import { httpBackend } from "../../support/http-backends.ts";
-import { freePort, freePorts } from "../../support/ports.ts";
+import { freePort, freePorts, privilegedPort } from "../../support/ports.ts";
 import { startPlbFile, tempDir, writeConfig, type PlbProcess } from "../../support/plb.ts";
 import { reloadWith } from "../../support/reload.ts";
+import { until } from "../../support/until.ts";
 
 const isRoot = process.getuid?.() === 0;
 const cleanup: (() => unknown)[] = [];
@@ -44,7 +45,7 @@ async function openEchoes(port: number, n: number) {
       let got = "";
       const s = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data: (_s, d) => void (got += d.toString()) } });
       s.write(`hello ${i};`);
-      while (!got.includes(`hello ${i};`)) await Bun.sleep(2);
+      await until(() => got.includes(`hello ${i};`), `the echo of connection ${i}`);
       return { s, text: () => got };
     }),
   );
@@ -196,13 +197,7 @@ test.skipIf(!isRoot)("each worker binds a port below 1024, chroots and drops to 
   chmodSync(root, 0o755);
   const echo = backend("echo");
   cleanup.push(() => echo.stop());
-  let low = 0;
-  for (let p = 600 + Math.floor(Math.random() * 300); p < 1000 && low === 0; p++) {
-    try {
-      Bun.listen({ hostname: "127.0.0.1", port: p, socket: { data() {} } }).stop(true);
-      low = p;
-    } catch {}
-  }
+  const low = privilegedPort();
   const high = await freePort();
   const { plb, workers } = await plbWith(`
 workers = 2
