@@ -14,11 +14,12 @@
  *
  * cgroup v1 (`/sys/fs/cgroup/cpu`, cpu.cfs_quota_us) or cgroup2 (cpu.max).
  */
-import { existsSync, mkdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { wrk } from "./measure.ts";
-import { BUN, ensureTools, freePorts, launch, log, nginxHead, nginxKeepalive, type Peer, ROOT, SMALL, startNginx, stop, stopAll, waitReady, writeContent } from "./peers.ts";
+import { cgroup, cgroupKind, launchIn, removeCgroups } from "./cgroup.ts";
+import { BUN, ensureTools, freePorts, log, nginxHead, nginxKeepalive, type Peer, ROOT, SMALL, startNginx, stop, stopAll, waitReady, writeContent } from "./peers.ts";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,31 +27,6 @@ const arg = (name: string, dflt: number) => {
 };
 const DURATION = arg("duration", 8);
 const ROUNDS = arg("rounds", 3);
-const PERIOD_US = 100_000;
-
-// ---------------------------------------------------------------- cgroups
-
-const V1 = "/sys/fs/cgroup/cpu";
-const V2 = "/sys/fs/cgroup";
-const v1 = existsSync(join(V1, "cpu.cfs_quota_us"));
-
-/** A cgroup capped to `percent` of one CPU; returns its directory. */
-function cgroup(name: string, percent: number): string {
-  const dir = join(v1 ? V1 : V2, `plb-bench-${name}`);
-  mkdirSync(dir, { recursive: true });
-  const quota = Math.round((PERIOD_US * percent) / 100);
-  if (v1) {
-    writeFileSync(join(dir, "cpu.cfs_period_us"), String(PERIOD_US));
-    writeFileSync(join(dir, "cpu.cfs_quota_us"), String(quota));
-  } else writeFileSync(join(dir, "cpu.max"), `${quota} ${PERIOD_US}`);
-  return dir;
-}
-
-/** Start `cmd` inside cgroup `dir` (it and everything it starts). */
-function launchIn(dir: string, name: string, cmd: string[], logFile: string): Peer {
-  // launch() pins to a CPU with taskset: "0-1" leaves both to the quota.
-  return launch(name, ["bash", "-c", `echo $$ > ${join(dir, "cgroup.procs")} && exec "$@"`, name, ...cmd], "0-1", logFile);
-}
 
 // ---------------------------------------------------------------- balancers
 
@@ -102,7 +78,6 @@ const setups = [
 type Key = `${Kind}-${number}`;
 const ka = new Map<Key, number[]>();
 const close = new Map<Key, number[]>();
-const groups: string[] = [];
 process.on("SIGINT", async () => {
   await stopAll();
   process.exit(130);
@@ -113,7 +88,6 @@ for (let round = 1; round <= ROUNDS; round++) {
     for (const { n, percent } of setups) {
       const key: Key = `${kind}-${n}`;
       const cg = cgroup(key, percent);
-      if (!groups.includes(cg)) groups.push(cg);
       const peer = startBalancer(kind, n, dir, port, [b1, b2], cg);
       await waitReady(peer, port);
       await wrk(`http://127.0.0.1:${port}/${SMALL}`, 1); // warm up (JIT, pools)
@@ -127,16 +101,12 @@ for (let round = 1; round <= ROUNDS; round++) {
   }
 }
 await stopAll();
-for (const g of groups) {
-  try {
-    rmdirSync(g);
-  } catch {}
-}
+removeCgroups();
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const spread = (xs: number[]) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
 const lines = [
-  `workers under a CPU quota (${v1 ? "cgroup v1 cpu.cfs_quota_us" : "cgroup2 cpu.max"}), wrk -t1 -c64 ${DURATION} s, median of ${ROUNDS} (range)`,
+  `workers under a CPU quota (${cgroupKind()}), wrk -t1 -c64 ${DURATION} s, median of ${ROUNDS} (range)`,
   "",
   "| balancer | 1 at 25 % keep-alive | 2 at 50 % keep-alive | scaling | 1 at 25 % per connection | 2 at 50 % per connection | scaling |",
   "|---|--:|--:|--:|--:|--:|--:|",

@@ -19,6 +19,8 @@ import type { Server } from "../servers/state.ts";
 import type { ServiceConfig } from "../config/types.ts";
 import type { ServiceHandle } from "../protocol.ts";
 import { logEnabled, logger } from "../log.ts";
+import { events } from "../events.ts";
+import { causeOf, HttpTrace, type RequestFacts } from "./trace.ts";
 import { hashKey, HOLD_LIMIT, retryable } from "./_private.ts";
 import { BodyTracker } from "./body.ts";
 import { forwardedRequestHead } from "./forward.ts";
@@ -53,6 +55,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   private store: Uint8Array | undefined;
   private scanFrom = 0;
   private readonly clientAddress: string;
+  private readonly clientPort: number;
   private clientPaused = false;
   /**
    * Start of the current head's deadline (timeout_http_request): its first
@@ -90,6 +93,9 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   private tunnel: Pipe | undefined;
   private tunnelServer: Server | undefined;
 
+  /** What the lifecycle events are told (bytes, times). */
+  private readonly trace = new HttpTrace();
+
   /** The configuration and runtime of the current request (a reload applies from the next one). */
   private cfg: ServiceConfig;
   private rt: HttpRuntime;
@@ -103,15 +109,19 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     // undefined for a connection reset before plb saw it
     const a = socket.remoteAddress ?? "";
     this.clientAddress = a.startsWith("::ffff:") ? a.slice(7) : a;
+    // Reading it costs a getpeername(2): only when someone will be told.
+    this.clientPort = events.sessionEnd.active || events.request.active ? (socket.remotePort ?? 0) : 0;
     const mode = this.cfg.client_address;
     this.private = mode === "proxy-v1" || mode === "proxy-v2";
     service.track(this);
+    if (events.sessionStart.active) events.sessionStart.publish({ service: service.name, protocol: "http", client: this.clientAddress });
   }
 
   // ---------------------------------------------------------------- client side
 
   onData(buf: Uint8Array): void {
     const t = (this.last = now());
+    this.trace.bytesIn += buf.length;
     if (this.phase === Phase.Closing) return;
     if (this.phase === Phase.Head) {
       if (this.headSince === 0) this.headSince = t;
@@ -239,6 +249,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     const maxBody = this.cfg.http.max_body || Infinity;
     if (head.body.kind === "length" && head.body.length > maxBody) return this.reply(413);
     this.req = head;
+    this.trace.request(r.consumed);
     this.reqBody = new BodyTracker(head.body, false, maxBody);
     this.reqOut = forwardedRequestHead(buf.subarray(0, r.consumed), head, { address: this.clientAddress, proto: this.rt.proto }, this.cfg.http);
     this.closeAfter = !head.keepAlive;
@@ -260,6 +271,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
       return this.reply(this.res?.started ? 0 : step.status);
     }
     if (step.consumed > 0) {
+      this.trace.body(step.consumed);
       const chunk = step.consumed === buf.length ? buf : buf.subarray(0, step.consumed);
       const sent = send(this.up!, chunk);
       if (sent === QUEUED) this.pauseClient();
@@ -295,12 +307,14 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     const reuse = !this.private && (this.served > 0 || retryable(this.req!));
     const idle = reuse ? this.rt.pool.take(server, now()) : undefined;
     if (idle) return this.attach(idle);
+    this.trace.connecting();
     this.pending = connect(server.address, server.port, this.cfg.timeout_connect, this);
   }
 
   connected(sock: Sock): void {
     this.pending = undefined;
     const server = this.server!;
+    this.trace.connected(this.service.name, server.key, "connected");
     this.service.pool.report(server, "connected");
     const up = new Upstream(sock, server);
     if (this.gone || this.phase !== Phase.Exchange) return up.close();
@@ -311,6 +325,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
 
   failed(reason: ConnectFailure, detail: string): void {
     this.pending = undefined;
+    this.trace.connected(this.service.name, this.server!.key, reason);
     if (localConnectFailure(reason, this.service.admission)) return this.reply(503);
     this.service.pool.report(this.server!, reason, detail);
     if (this.gone || this.phase !== Phase.Exchange) return;
@@ -365,6 +380,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     const parts = out.parts;
     const chunk = parts.length === 1 ? parts[0] : parts.length > 1 ? concatBytes(parts) : undefined;
     if (chunk !== undefined) {
+      this.trace.sent(chunk.length, !res.started);
       res.started = true;
       const sent = send(this, chunk);
       if (sent === LOST) return this.abortAll();
@@ -405,6 +421,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
       if (!this.retried && retryable(this.req!)) {
         this.retried = true;
         this.server = up.server;
+        this.trace.connecting();
         this.pending = connect(up.server.address!, up.server.port, this.cfg.timeout_connect, this);
         return;
       }
@@ -420,6 +437,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   /** 101 Switching Protocols: from now on both sockets are one byte pipe. */
   private startTunnel(head: Uint8Array[], rest: Uint8Array | undefined): void {
     const up = this.up!;
+    if (events.request.active) this.trace.publish(this.facts(up.server.key), 101, "done");
     this.res!.started = true;
     up.owner = undefined;
     this.up = undefined;
@@ -471,6 +489,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
       }
     } else up.close(); // the server ends its connection: the client's stays open
     if (this.rt.failOn5xx) this.service.pool.report(up.server, head.status >= 500 ? "reset" : "connected", `HTTP ${head.status}`);
+    if (events.request.active) this.trace.publish(this.facts(up.server.key), head.status, "done");
     this.served++;
     this.releaseServer();
     this.next();
@@ -504,9 +523,26 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   /** Answer `status` (0: nothing) and close the client. */
   private reply(status: number): void {
     this.pending?.cancel();
+    const answered = this.phase !== Phase.Closing;
     this.phase = Phase.Closing;
-    if (status !== 0 && send(this, this.rt.reply(status)) === LOST) return this.abortAll();
+    const body = status !== 0 ? this.rt.reply(status) : undefined;
+    if (body) this.trace.sent(body.length, false);
+    if (answered && events.request.active) this.trace.publish(this.facts(this.server?.key), status || (this.res?.head?.status ?? 0), causeOf(status, this.res?.started ?? false));
+    if (body && send(this, body) === LOST) return this.abortAll();
     this.closeClient();
+  }
+
+  /** What a request event names of this connection and its current request. */
+  private facts(server: string | undefined): RequestFacts {
+    return {
+      service: this.service.name,
+      client: this.clientAddress,
+      clientPort: this.clientPort,
+      server,
+      req: this.req,
+      held: this.inbuf?.length ?? 0,
+      retries: (this.tried?.size ?? 0) + (this.retried ? 1 : 0),
+    };
   }
 
   /** End the client connection once everything queued for it is written. */
@@ -534,6 +570,22 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     this.ownUp = undefined;
     this.phase = Phase.Closing;
     this.service.untrack(this);
+    if (events.sessionEnd.active) {
+      const t = this.trace;
+      events.sessionEnd.publish({
+        service: this.service.name,
+        protocol: "http",
+        client: this.clientAddress,
+        clientPort: this.clientPort,
+        server: this.tunnelServer?.key,
+        start: t.started,
+        durationMs: now() - t.started,
+        bytesIn: t.bytesIn + (this.tunnel?.a.bytesIn ?? 0),
+        bytesOut: t.bytesOut + (this.tunnel?.b.bytesIn ?? 0),
+        cause: t.endCause ?? (this.clientEnded ? "client_closed" : "client_reset"),
+        tried: this.served,
+      });
+    }
   }
 
   // ---------------------------------------------------------------- timeouts
@@ -542,12 +594,16 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     const cfg = this.cfg;
     const t = this.tunnel;
     if (t) {
-      if (now - t.a.last > cfg.timeout_client || now - t.b.last > cfg.timeout_server) t.abort();
+      if (now - t.a.last > cfg.timeout_client || now - t.b.last > cfg.timeout_server) {
+        this.trace.endCause = "timeout";
+        t.abort();
+      }
       return;
     }
     if (this.phase === Phase.Head) {
       const late = this.headSince !== 0 && now - this.headSince > cfg.http.timeout_http_request;
       if (late || now - this.last > cfg.timeout_client) {
+        this.trace.endCause = "timeout";
         if (this.inbuf === undefined) return this.closeClient(); // an idle connection: close quietly
         if (logEnabled("info")) log.info(`service "${this.service.name}": 408 for ${this.clientAddress}: request head not complete ${late ? `within ${cfg.http.timeout_http_request} ms` : `(idle for ${cfg.timeout_client} ms)`}`);
         this.reply(408);
@@ -590,7 +646,9 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   }
 
   abort(): void {
+    this.trace.endCause ??= "shutdown";
     if (this.tunnel) this.tunnel.abort();
     else this.abortAll();
   }
 }
+

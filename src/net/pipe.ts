@@ -91,6 +91,7 @@ export class Endpoint implements SocketEvents, QueuedWriter {
 
   onEnd(): void {
     if (this.readDone) return;
+    this.pipe.endedFirst ??= this;
     this.readDone = true;
     this.peer.passFin();
     if (this.writeDone) this.close();
@@ -104,6 +105,7 @@ export class Endpoint implements SocketEvents, QueuedWriter {
       return;
     }
     this.closed = true;
+    this.pipe.endedFirst ??= this;
     this.readDone = true;
     this.writeDone = true;
     this.queue = NO_QUEUE;
@@ -198,9 +200,14 @@ export class Pipe {
 
   /** The error that closed side `b` (the server), if it was reset. */
   serverError: Error | undefined;
+  /** Side `a` (the client) was reset. */
+  clientReset = false;
+  /** The side that ended (FIN or close) first: who finished the session. */
+  endedFirst: Endpoint | undefined;
 
   sideClosed(side: Endpoint, err?: Error): void {
     if (err && side === this.b) this.serverError ??= err;
+    else if (err) this.clientReset = true;
     if (--this.open === 0) this.owner.pipeClosed(this, err);
   }
 

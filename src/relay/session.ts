@@ -12,10 +12,12 @@ import { localConnectFailure } from "../net/fd-limit.ts";
 import { Pipe, type PipeOwner } from "../net/pipe.ts";
 import type { ConnectFailure, Sock, SocketEvents } from "../net/types.ts";
 import type { Handshake, HandshakeResult } from "./handshake.ts";
-import type { Server } from "../servers/state.ts";
+import type { Outcome, Server } from "../servers/state.ts";
 import type { ServiceConfig } from "../config/types.ts";
 import type { ServiceHandle } from "../protocol.ts";
 import { logEnabled, logger } from "../log.ts";
+import { type EndCause, events } from "../events.ts";
+import { now } from "../net/clock.ts";
 
 const log = logger("relay");
 
@@ -44,6 +46,13 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
   sweepNext: Sweepable | null = null;
   /** The configuration this session started with (a reload applies to new sessions). */
   private readonly cfg: ServiceConfig;
+  /** Coarse time of the accept, and the client's port (events; gone from the socket once it closed). */
+  private readonly started = now();
+  private readonly clientPort: number;
+  /** When the current connect began (performance.now), while someone listens to connect events. */
+  private connectAt = 0;
+  /** Why plb ended it, when plb did (timeout, shutdown, no server). */
+  private cause: EndCause | undefined;
 
   constructor(
     private readonly client: Sock,
@@ -51,7 +60,10 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     private readonly opts: RelayOptions = {},
   ) {
     this.cfg = service.cfg;
+    // Reading it costs a getpeername(2): only when someone will be told.
+    this.clientPort = events.sessionEnd.active ? (client.remotePort ?? 0) : 0;
     service.track(this);
+    if (events.sessionStart.active) events.sessionStart.publish({ service: service.name, protocol: service.cfg.protocol, client: client.remoteAddress ?? "" });
   }
 
   onOpen(): void {
@@ -66,15 +78,25 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
       if (logEnabled("info")) log.info(`service "${svc.name}": no server available for ${this.client.remoteAddress}, closing`);
       if (this.opts.noServer) this.client.write(this.opts.noServer);
       this.client.end();
+      this.cause = "no_server";
       this.finish();
       return;
     }
     this.server = server;
+    if (events.connect.active) this.connectAt = performance.now();
     this.pending = connect(server.address, server.port, this.cfg.timeout_connect, this);
+  }
+
+  /** Tell connect listeners how the attempt to the current server went. */
+  private connectOutcome(outcome: Outcome): void {
+    if (this.connectAt === 0 || !events.connect.active) return;
+    events.connect.publish({ service: this.service.name, server: this.server!.key, outcome, ms: performance.now() - this.connectAt });
+    this.connectAt = 0;
   }
 
   connected(sock: Sock): void {
     this.pending = undefined;
+    this.connectOutcome("connected");
     const server = this.server!;
     if (this.gone) {
       this.service.pool.report(server, "connected");
@@ -126,6 +148,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
 
   failed(reason: ConnectFailure, detail: string): void {
     this.pending = undefined;
+    this.connectOutcome(reason);
     const server = this.server!;
     const svc = this.service;
     // Out of file descriptors looks like "refused": plb's fault, not the server's.
@@ -168,6 +191,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     // A server that resets a session in the middle has failed that client.
     const err = pipe.serverError as (Error & { code?: string }) | undefined;
     if (err) pool.report(this.server!, "reset", `connection reset during a session (${err.code ?? err.message})`);
+    this.cause ??= err ? "server_reset" : pipe.clientReset ? "client_reset" : pipe.endedFirst === pipe.b ? "server_closed" : "client_closed";
     this.finish();
   }
 
@@ -177,6 +201,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     const cfg = this.cfg;
     if (now - p.a.last > cfg.timeout_client || now - p.b.last > cfg.timeout_server) {
       if (logEnabled("debug")) log.debug(`idle timeout: closing ${this.client.remoteAddress} ⇄ ${this.server}`);
+      this.cause = "timeout";
       p.abort();
     }
   }
@@ -187,6 +212,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
 
   /** Close now (shutdown deadline). */
   abort(): void {
+    this.cause ??= "shutdown";
     if (this.pipe) this.pipe.abort();
     else {
       this.client.terminate();
@@ -195,8 +221,27 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
   }
 
   private finish(): void {
+    if (this.gone) return;
     this.gone = true;
     this.service.untrack(this);
+    if (events.sessionEnd.active) this.publishEnd();
+  }
+
+  private publishEnd(): void {
+    const p = this.pipe;
+    events.sessionEnd.publish({
+      service: this.service.name,
+      protocol: this.cfg.protocol,
+      client: this.client.remoteAddress ?? "",
+      clientPort: this.clientPort,
+      server: this.server?.key,
+      start: this.started,
+      durationMs: now() - this.started,
+      bytesIn: p?.a.bytesIn ?? this.earlyBytes,
+      bytesOut: p?.b.bytesIn ?? 0,
+      cause: this.cause ?? (this.clientFin ? "client_closed" : "client_reset"),
+      tried: (this.tried?.size ?? 0) + (this.server && !this.tried?.has(this.server) ? 1 : 0),
+    });
   }
 
   // Client events while no pipe exists (connecting); afterwards the pipe's

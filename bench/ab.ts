@@ -1,0 +1,88 @@
+/**
+ * A/B: plb at a base revision against plb as it is in the working tree,
+ * same machine, same backends, each under the same CPU quota (cgroup), rounds
+ * alternating. For the cost of a change on the hot path (e.g. lifecycle
+ * events with nothing subscribed): http keep-alive and tcp one request per
+ * connection through two nginx backends, wrk -t1 -c64.
+ *
+ *   bun bench/ab.ts --base REV [--cap 50] [--duration 8] [--rounds 5]
+ */
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cgroup, cgroupKind, launchIn, removeCgroups } from "./cgroup.ts";
+import { wrk } from "./measure.ts";
+import { BUN, ensureTools, freePorts, log, ROOT, SMALL, startNginx, stop, stopAll, waitReady, writeContent } from "./peers.ts";
+import { snapshotSource } from "./snapshot.ts";
+
+const opt = (name: string, dflt: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : dflt;
+};
+const BASE = opt("base", "");
+const CAP = Number(opt("cap", "50"));
+const DURATION = Number(opt("duration", "8"));
+const ROUNDS = Number(opt("rounds", "5"));
+if (!BASE) {
+  console.error("usage: bun bench/ab.ts --base REV [--cap 50] [--duration 8] [--rounds 5]");
+  process.exit(1);
+}
+
+ensureTools();
+const dir = join(tmpdir(), `plb-bench-ab-${process.pid}`);
+mkdirSync(dir, { recursive: true });
+// The base revision as files (git archive: no worktree to clean up), with the working tree's node_modules.
+const baseDir = join(dir, "base");
+mkdirSync(baseDir);
+const archive = Bun.spawnSync(["bash", "-c", `git -C ${ROOT} archive ${BASE} | tar -x -C ${baseDir} && ln -s ${join(ROOT, "node_modules")} ${join(baseDir, "node_modules")}`], { stderr: "pipe" });
+if (archive.exitCode !== 0) throw new Error(`git archive ${BASE}: ${archive.stderr}`);
+const rev = Bun.spawnSync(["git", "-C", ROOT, "rev-parse", "--short", BASE], { stdout: "pipe" }).stdout.toString().trim();
+
+const www = writeContent(dir);
+const [b1, b2, httpPort, tcpPort] = freePorts(4);
+const backends = [startNginx(dir, www, "backend-1", b1), startNginx(dir, www, "backend-2", b2)];
+await waitReady(backends[0], b1);
+await waitReady(backends[1], b2);
+
+const config = join(dir, "plb.toml");
+const servers = `servers = ["127.0.0.1:${b1}", "127.0.0.1:${b2}"]`;
+writeFileSync(
+  config,
+  `loglevel = "warn"\ntimeout_shutdown = 0\n[[service]]\nname = "web"\nprotocol = "http"\nlisten = ["127.0.0.1:${httpPort}"]\n${servers}\npool_max_idle = 256\n[[service]]\nname = "tcp"\nlisten = ["127.0.0.1:${tcpPort}"]\n${servers}\n`,
+);
+
+type Side = "base" | "work";
+// The working tree as it is now: every round runs the same code, even while src/ is edited.
+const trees: Record<Side, string> = { base: baseDir, work: snapshotSource(dir) };
+const results: Record<Side, { ka: number[]; conn: number[] }> = { base: { ka: [], conn: [] }, work: { ka: [], conn: [] } };
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const side of (round % 2 ? ["base", "work"] : ["work", "base"]) as Side[]) {
+    const cg = cgroup(`ab-${side}`, CAP);
+    const peer = launchIn(cg, `plb-${side}`, [BUN, join(trees[side], "src/cli.ts"), "--config", config, "--logfile", "-", "--pidfile", join(dir, `${side}.pid`)], join(dir, `${side}.log`), trees[side]);
+    await waitReady(peer, httpPort);
+    await wrk(`http://127.0.0.1:${httpPort}/${SMALL}`, 1);
+    const ka = await wrk(`http://127.0.0.1:${httpPort}/${SMALL}`, DURATION);
+    const conn = await wrk(`http://127.0.0.1:${tcpPort}/${SMALL}`, DURATION, { close: true });
+    await stop(peer);
+    results[side].ka.push(ka.rps);
+    results[side].conn.push(conn.rps);
+    log(`round ${round} ${side}: http keep-alive ${Math.round(ka.rps)} req/s, tcp per connection ${Math.round(conn.rps)} req/s`);
+  }
+}
+await stopAll();
+removeCgroups();
+rmSync(dir, { recursive: true, force: true });
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const row = (name: string, b: number[], w: number[]) =>
+  `| ${name} | ${Math.round(median(b))} (${Math.round(Math.min(...b))}–${Math.round(Math.max(...b))}) | ${Math.round(median(w))} (${Math.round(Math.min(...w))}–${Math.round(Math.max(...w))}) | ${(median(w) / median(b)).toFixed(3)} |`;
+console.log(
+  [
+    `plb ${rev} (base) vs the working tree, each capped to ${CAP} % of a CPU (${cgroupKind()}), wrk -t1 -c64 ${DURATION} s, median of ${ROUNDS} (range)`,
+    "",
+    "| row | base req/s | working tree req/s | work / base |",
+    "|---|--:|--:|--:|",
+    row("http keep-alive", results.base.ka, results.work.ka),
+    row("tcp one request per connection", results.base.conn, results.work.conn),
+  ].join("\n"),
+);

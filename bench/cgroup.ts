@@ -1,0 +1,47 @@
+/**
+ * CPU quotas for benchmarks: a balancer's whole process tree (every thread
+ * and child) in its own cgroup capped to a share of one CPU, so that the
+ * balancer and not the load side is the bottleneck. cgroup v1
+ * (`/sys/fs/cgroup/cpu`, cpu.cfs_quota_us) or cgroup2 (cpu.max).
+ */
+import { existsSync, mkdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { launch, type Peer } from "./peers.ts";
+
+const PERIOD_US = 100_000;
+const V1 = "/sys/fs/cgroup/cpu";
+const V2 = "/sys/fs/cgroup";
+const v1 = existsSync(join(V1, "cpu.cfs_quota_us"));
+const made = new Set<string>();
+
+export function cgroupKind(): string {
+  return v1 ? "cgroup v1 cpu.cfs_quota_us" : "cgroup2 cpu.max";
+}
+
+/** A cgroup capped to `percent` of one CPU; returns its directory. */
+export function cgroup(name: string, percent: number): string {
+  const dir = join(v1 ? V1 : V2, `plb-bench-${name}`);
+  mkdirSync(dir, { recursive: true });
+  const quota = Math.round((PERIOD_US * percent) / 100);
+  if (v1) {
+    writeFileSync(join(dir, "cpu.cfs_period_us"), String(PERIOD_US));
+    writeFileSync(join(dir, "cpu.cfs_quota_us"), String(quota));
+  } else writeFileSync(join(dir, "cpu.max"), `${quota} ${PERIOD_US}`);
+  made.add(dir);
+  return dir;
+}
+
+/** Start `cmd` inside cgroup `dir` (it and everything it starts), free to use every CPU up to the quota. */
+export function launchIn(dir: string, name: string, cmd: string[], logFile: string, cwd?: string): Peer {
+  return launch(name, ["bash", "-c", `echo $$ > ${join(dir, "cgroup.procs")} && exec "$@"`, name, ...cmd], "0-1", logFile, cwd);
+}
+
+/** Remove the cgroups made (once their processes are gone). */
+export function removeCgroups(): void {
+  for (const dir of made) {
+    try {
+      rmdirSync(dir);
+    } catch {}
+  }
+  made.clear();
+}

@@ -1,0 +1,126 @@
+/**
+ * Lifecycle events, in the spirit of undici's diagnostics_channel: sessions
+ * publish what happens (a session starts and ends, a server connect, an
+ * http request done) on named channels; metrics, stats and access logs
+ * subscribe. Session code knows no subscriber.
+ *
+ * Nothing is built for nobody: a publisher checks `channel.active` (a plain
+ * field) before it makes an event object or reads a clock, so with nothing
+ * subscribed an event costs one property load and a branch.
+ */
+import type { Outcome } from "./servers/state.ts";
+
+export class Channel<T> {
+  /** Someone listens: build and publish the event. */
+  active = false;
+  private subscribers: ((event: T) => void)[] = [];
+
+  constructor(readonly name: string) {}
+
+  /** Told of every event from now on; returns the unsubscribe. */
+  subscribe(fn: (event: T) => void): () => void {
+    this.subscribers = [...this.subscribers, fn];
+    this.active = true;
+    return () => {
+      this.subscribers = this.subscribers.filter((f) => f !== fn);
+      this.active = this.subscribers.length > 0;
+    };
+  }
+
+  publish(event: T): void {
+    for (const fn of this.subscribers) {
+      try {
+        fn(event);
+      } catch {
+        // an observer must never break a session
+      }
+    }
+  }
+}
+
+/** Why a session or request ended. */
+export type EndCause =
+  /** The client closed first (or after a complete exchange). */
+  | "client_closed"
+  /** The server closed first. */
+  | "server_closed"
+  | "server_reset"
+  | "client_reset"
+  /** An idle or phase timeout (timeout_client, timeout_server, timeout_http_request, …). */
+  | "timeout"
+  /** No server could take it (503, 421, or closed). */
+  | "no_server"
+  /** Closed by a stop or a reload's timeout_shutdown. */
+  | "shutdown"
+  /** plb refused it (a malformed request, a body too large, …). */
+  | "refused"
+  | "done";
+
+export type SessionProtocol = "tcp" | "smtp" | "http";
+
+/** A client connection was accepted by a service. */
+export interface SessionStartEvent {
+  readonly service: string;
+  readonly protocol: SessionProtocol;
+  readonly client: string;
+}
+
+/** A tcp or smtp session (or an http client connection) ended. */
+export interface SessionEndEvent {
+  readonly service: string;
+  readonly protocol: SessionProtocol;
+  readonly client: string;
+  /** 0 when nobody listened when the client was accepted (reading it costs a syscall). */
+  readonly clientPort: number;
+  /** The server it was relayed to ("host:port" as configured), if any. */
+  readonly server: string | undefined;
+  /** Epoch ms. */
+  readonly start: number;
+  readonly durationMs: number;
+  /** Bytes from the client, and to it. */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly cause: EndCause;
+  /** Servers tried (fail-over). */
+  readonly tried: number;
+}
+
+/** One connect attempt to a server (a probe is not one). */
+export interface ConnectEvent {
+  readonly service: string;
+  readonly server: string;
+  readonly outcome: Outcome;
+  readonly ms: number;
+}
+
+/** One http request, answered (by a server or by plb) or given up. */
+export interface RequestEvent {
+  readonly service: string;
+  readonly client: string;
+  /** 0 when nobody listened when the client was accepted (reading it costs a syscall). */
+  readonly clientPort: number;
+  readonly server: string | undefined;
+  readonly method: string;
+  readonly target: string;
+  readonly version: string;
+  /** 0 when nothing was answered. */
+  readonly status: number;
+  /** Epoch ms of the head's arrival. */
+  readonly start: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  /** ms; -1 when there was none (a pooled connection, or no server). */
+  readonly connectMs: number;
+  /** ms from the request head to the first response byte; -1 when none came. */
+  readonly ttfbMs: number;
+  readonly totalMs: number;
+  readonly retries: number;
+  readonly cause: EndCause;
+}
+
+export const events = {
+  sessionStart: new Channel<SessionStartEvent>("session:start"),
+  sessionEnd: new Channel<SessionEndEvent>("session:end"),
+  connect: new Channel<ConnectEvent>("connect"),
+  request: new Channel<RequestEvent>("http:request"),
+};

@@ -1,0 +1,106 @@
+/**
+ * What an http client connection tells the lifecycle events (events.ts):
+ * byte totals of the connection, and the current request's bytes, connect
+ * time, time to first response byte and total time. Clocks are read only
+ * while someone listens; the byte counts are plain additions.
+ */
+import { type EndCause, events } from "../events.ts";
+import { now } from "../net/clock.ts";
+import type { Outcome } from "../servers/state.ts";
+import type { RequestHead } from "./types.ts";
+
+/** What a request event names besides the trace's own numbers. */
+export interface RequestFacts {
+  readonly service: string;
+  readonly client: string;
+  readonly clientPort: number;
+  readonly server: string | undefined;
+  readonly req: RequestHead | undefined;
+  /** Bytes held of a head that never completed (a malformed one). */
+  readonly held: number;
+  readonly retries: number;
+}
+
+export class HttpTrace {
+  readonly started = now();
+  /** Of the whole connection (a tunnel's bytes are the pipe's). */
+  bytesIn = 0;
+  bytesOut = 0;
+  /** Why plb ended the connection, when plb did. */
+  endCause: EndCause | undefined;
+  private reqStart = 0;
+  private reqBytesIn = 0;
+  private reqBytesOut = 0;
+  /** performance.now() of the request head while someone listens to requests (0: nobody). */
+  private t0 = 0;
+  private connectAt = 0;
+  private connectMs = -1;
+  private ttfbMs = -1;
+
+  /** A request head of `bytes` bytes is complete. */
+  request(bytes: number): void {
+    this.reqStart = now();
+    this.reqBytesIn = bytes;
+    this.reqBytesOut = 0;
+    this.connectMs = this.ttfbMs = -1;
+    this.t0 = events.request.active ? performance.now() : 0;
+  }
+
+  /** Request body bytes went to the server. */
+  body(n: number): void {
+    this.reqBytesIn += n;
+  }
+
+  /** Bytes went to the client; `first`: the first of the response. */
+  sent(n: number, first: boolean): void {
+    if (first && this.t0 !== 0) this.ttfbMs = performance.now() - this.t0;
+    this.reqBytesOut += n;
+    this.bytesOut += n;
+  }
+
+  /** A connect to a server begins. */
+  connecting(): void {
+    this.connectAt = this.t0 !== 0 || events.connect.active ? performance.now() : 0;
+  }
+
+  /** The connect to `server` of `service` ended with `outcome`. */
+  connected(service: string, server: string, outcome: Outcome): void {
+    if (this.connectAt === 0) return;
+    const ms = performance.now() - this.connectAt;
+    this.connectAt = 0;
+    if (outcome === "connected") this.connectMs = ms;
+    if (events.connect.active) events.connect.publish({ service, server, outcome, ms });
+  }
+
+  /** The request is over with `status` (0: nothing answered); call only while events.request.active. */
+  publish(f: RequestFacts, status: number, cause: EndCause): void {
+    const req = f.req;
+    events.request.publish({
+      service: f.service,
+      client: f.client,
+      clientPort: f.clientPort,
+      server: req ? f.server : undefined,
+      method: req?.method ?? "",
+      target: req?.target ?? "",
+      version: req ? `HTTP/1.${req.versionMinor}` : "",
+      status,
+      start: req ? this.reqStart : now(),
+      bytesIn: req ? this.reqBytesIn : f.held,
+      bytesOut: this.reqBytesOut,
+      connectMs: this.connectMs,
+      ttfbMs: this.ttfbMs,
+      totalMs: this.t0 !== 0 ? performance.now() - this.t0 : 0,
+      retries: f.retries,
+      cause,
+    });
+  }
+}
+
+/** Why a request ended, from the status plb answered (0: nothing) and whether a response had begun. */
+export function causeOf(status: number, started: boolean): EndCause {
+  if (status === 503) return "no_server";
+  if (status === 408 || status === 504) return "timeout";
+  if (status === 502) return "server_reset";
+  if (status >= 400) return "refused";
+  return started ? "server_closed" : "client_closed";
+}
