@@ -6,6 +6,8 @@
  * connection through two nginx backends, wrk -t1 -c64.
  *
  *   bun bench/ab.ts --base REV [--cap 50] [--duration 8] [--rounds 5]
+ *   bun bench/ab.ts --stats ...   the working tree without [stats] (base) and with it (the
+ *                                 lifecycle events then have subscribers: metrics on the hot path)
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,12 +21,13 @@ const opt = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : dflt;
 };
-const BASE = opt("base", "");
+const STATS = process.argv.includes("--stats");
+const BASE = STATS ? "HEAD" : opt("base", "");
 const CAP = Number(opt("cap", "50"));
 const DURATION = Number(opt("duration", "8"));
 const ROUNDS = Number(opt("rounds", "5"));
 if (!BASE) {
-  console.error("usage: bun bench/ab.ts --base REV [--cap 50] [--duration 8] [--rounds 5]");
+  console.error("usage: bun bench/ab.ts --base REV | --stats [--cap 50] [--duration 8] [--rounds 5]");
   process.exit(1);
 }
 
@@ -44,21 +47,22 @@ const backends = [startNginx(dir, www, "backend-1", b1), startNginx(dir, www, "b
 await waitReady(backends[0], b1);
 await waitReady(backends[1], b2);
 
-const config = join(dir, "plb.toml");
 const servers = `servers = ["127.0.0.1:${b1}", "127.0.0.1:${b2}"]`;
-writeFileSync(
-  config,
-  `loglevel = "warn"\ntimeout_shutdown = 0\n[[service]]\nname = "web"\nprotocol = "http"\nlisten = ["127.0.0.1:${httpPort}"]\n${servers}\npool_max_idle = 256\n[[service]]\nname = "tcp"\nlisten = ["127.0.0.1:${tcpPort}"]\n${servers}\n`,
-);
+const [statsPort] = freePorts(1);
+const configs: Record<"base" | "work", string> = { base: join(dir, "plb.toml"), work: join(dir, STATS ? "plb-stats.toml" : "plb.toml") };
+const services = `[[service]]\nname = "web"\nprotocol = "http"\nlisten = ["127.0.0.1:${httpPort}"]\n${servers}\npool_max_idle = 256\n[[service]]\nname = "tcp"\nlisten = ["127.0.0.1:${tcpPort}"]\n${servers}\n`;
+writeFileSync(configs.base, `loglevel = "warn"\ntimeout_shutdown = 0\n${services}`);
+if (STATS) writeFileSync(configs.work, `loglevel = "warn"\ntimeout_shutdown = 0\n[stats]\nlisten = "127.0.0.1:${statsPort}"\n${services}`);
 
 type Side = "base" | "work";
 // The working tree as it is now: every round runs the same code, even while src/ is edited.
-const trees: Record<Side, string> = { base: baseDir, work: snapshotSource(dir) };
+const work = snapshotSource(dir);
+const trees: Record<Side, string> = { base: STATS ? work : baseDir, work };
 const results: Record<Side, { ka: number[]; conn: number[] }> = { base: { ka: [], conn: [] }, work: { ka: [], conn: [] } };
 for (let round = 1; round <= ROUNDS; round++) {
   for (const side of (round % 2 ? ["base", "work"] : ["work", "base"]) as Side[]) {
     const cg = cgroup(`ab-${side}`, CAP);
-    const peer = launchIn(cg, `plb-${side}`, [BUN, join(trees[side], "src/cli.ts"), "--config", config, "--logfile", "-", "--pidfile", join(dir, `${side}.pid`)], join(dir, `${side}.log`), trees[side]);
+    const peer = launchIn(cg, `plb-${side}`, [BUN, join(trees[side], "src/cli.ts"), "--config", configs[side], "--logfile", "-", "--pidfile", join(dir, `${side}.pid`)], join(dir, `${side}.log`), trees[side]);
     await waitReady(peer, httpPort);
     await wrk(`http://127.0.0.1:${httpPort}/${SMALL}`, 1);
     const ka = await wrk(`http://127.0.0.1:${httpPort}/${SMALL}`, DURATION);
@@ -78,7 +82,7 @@ const row = (name: string, b: number[], w: number[]) =>
   `| ${name} | ${Math.round(median(b))} (${Math.round(Math.min(...b))}–${Math.round(Math.max(...b))}) | ${Math.round(median(w))} (${Math.round(Math.min(...w))}–${Math.round(Math.max(...w))}) | ${(median(w) / median(b)).toFixed(3)} |`;
 console.log(
   [
-    `plb ${rev} (base) vs the working tree, each capped to ${CAP} % of a CPU (${cgroupKind()}), wrk -t1 -c64 ${DURATION} s, median of ${ROUNDS} (range)`,
+    `${STATS ? "the working tree without [stats] (base) vs with it (work)" : `plb ${rev} (base) vs the working tree`}, each capped to ${CAP} % of a CPU (${cgroupKind()}), wrk -t1 -c64 ${DURATION} s, median of ${ROUNDS} (range)`,
     "",
     "| row | base req/s | working tree req/s | work / base |",
     "|---|--:|--:|--:|",

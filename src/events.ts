@@ -118,7 +118,16 @@ export interface RequestEvent {
   readonly cause: EndCause;
 }
 
+/** One health check of a down (or just added) server by the scheduler. */
+export interface ProbeEvent {
+  readonly service: string;
+  readonly server: string;
+  readonly outcome: Outcome;
+  readonly ms: number;
+}
+
 export const events = {
+  probe: new Channel<ProbeEvent>("probe"),
   sessionStart: new Channel<SessionStartEvent>("session:start"),
   sessionEnd: new Channel<SessionEndEvent>("session:end"),
   connect: new Channel<ConnectEvent>("connect"),

@@ -21,6 +21,9 @@ import type { Listener } from "./net/listen.ts";
 import type { ListenAddress, LogLevelName } from "./config/types.ts";
 import { chrooted, keepDirectories } from "./process/files.ts";
 import { closeReloadStatus, openReloadStatus } from "./process/reload-status.ts";
+import { Collector } from "./stats/collector.ts";
+import { startStats, statsToken, type StatsListener } from "./stats/listener.ts";
+import { Metrics } from "./stats/metrics.ts";
 import { planReload, reload, type ReloadPlan, type ReloadSummary, type Running } from "./reload.ts";
 
 const log = logger("main");
@@ -66,6 +69,8 @@ export interface Runtime {
   reload(config: Config): ReloadSummary;
   /** The first phase of a reload alone (a worker: its master commits once every worker could). */
   planReload(config: Config): ReloadPlan;
+  /** Traffic counted for the stats listener (with [stats]). */
+  readonly collector: Collector | undefined;
 }
 
 /** Every file a configuration reads (kept reachable for reloads after the chroot). */
@@ -118,6 +123,12 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   await resolveServers(services, resolver);
 
   const listeners: Listener[] = [];
+  let stats: { metrics: Metrics; listener: StatsListener } | undefined;
+  // Traffic counters, when a stats listener will show them (a worker's go to its master).
+  const collector = config.stats ? new Collector() : undefined;
+  collector?.start();
+  // What the stats listener shows: filled in below, read when it is asked.
+  const running = { services } as Running;
   try {
     // First: a second plb refuses a pid file naming a live one before it
     // touches any port.
@@ -129,6 +140,12 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     // A worker binds ports below 1024 now and the others once it runs as `user`.
     const now = (addr: ListenAddress) => worker === undefined || g.user === undefined || (addr.port > 0 && addr.port < 1024);
     for (const svc of services) svc.listen((l) => listeners.push(l), now);
+    if (config.stats && !worker) {
+      // Bound with the listeners (a port below 1024, or a socket in a root-owned directory).
+      const metrics = new Metrics(() => Promise.resolve(collector!), () => running.services);
+      metrics.start();
+      stats = { metrics, listener: startStats(config.stats, metrics, statsToken(config.stats)) };
+    }
     keepDirectories(configuredFiles(config));
     // Logs its own warnings (not root, or staying root).
     const dropped = dropPrivileges({ user: g.user, group: g.group, chroot_dir: g.chroot_dir });
@@ -141,13 +158,16 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     }
   } catch (err) {
     for (const l of listeners) l.stop();
+    stats?.listener.stop();
+    stats?.metrics.stop();
+    collector?.stop();
     if (pidWritten) removePidFile(pidWritten);
     closeReloadStatus();
     throw err;
   }
 
   if (scheduler) for (const svc of services) scheduler.watch(svc.pool, svc.protocol.probe(svc), svc.cfg.timeout_cleanup);
-  const running: Running = {
+  Object.assign(running, {
     listens: true,
     config,
     services,
@@ -155,10 +175,13 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     scheduler,
     derivedMaxconn: limits.derived,
     cliLogLevel: opts.cliLogLevel,
-  };
+  } satisfies Running);
 
   let stopping: Promise<void> | undefined;
   const finish = () => {
+    stats?.listener.stop();
+    stats?.metrics.stop();
+    collector?.stop();
     sessions.stop();
     admission.stop();
     if (pidWritten) removePidFile(pidWritten);
@@ -197,6 +220,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     admission,
     stop,
     stopNow,
+    collector,
     reload: (next: Config) => {
       if (stopping) throw new PlbError("CONFIG_INVALID", "stopping: a reload is no longer possible");
       return reload(running, next);

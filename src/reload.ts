@@ -217,6 +217,7 @@ function commitReload(running: Running, config: Config, p: Prepared): ReloadSumm
   // Global settings.
   const g: GlobalConfig = config.global;
   const needRestart = RESTART_KEYS.filter((k) => !same(old.global[k], g[k])).map((k) => `${k} (${JSON.stringify(old.global[k] ?? null)} stays)`);
+  if (!same(old.stats, config.stats)) needRestart.push("[stats] (the stats listener stays as it was)");
   for (const k of GLOBAL_KEYS) {
     if (same(old.global[k], g[k])) continue;
     settings++;

@@ -9,6 +9,7 @@
 import { isIP } from "node:net";
 import type { Outcome, Server, ServerPool } from "./servers/state.ts";
 import { logger, logEnabled } from "./log.ts";
+import { events } from "./events.ts";
 
 const log = logger("scheduler");
 
@@ -141,6 +142,14 @@ export class Scheduler {
   }
 
   private async probeOnce(server: Server, probe: Probe): Promise<ProbeResult> {
+    if (!events.probe.active) return this.resolveAndProbe(server, probe);
+    const t0 = performance.now();
+    const r = await this.resolveAndProbe(server, probe);
+    events.probe.publish({ service: server.service, server: server.key, outcome: r.outcome, ms: performance.now() - t0 });
+    return r;
+  }
+
+  private async resolveAndProbe(server: Server, probe: Probe): Promise<ProbeResult> {
     if (isIP(server.host) === 0) {
       try {
         const addrs = await this.resolver.resolve(server.host);

@@ -33,6 +33,8 @@ have qemu-aarch64-static || need+=(qemu-user-static)
 have gcc || need+=(gcc)
 have aarch64-linux-gnu-gcc || need+=(gcc-aarch64-linux-gnu)
 have unshare || need+=(util-linux)
+# The Prometheus Python client's parsers check plb's /metrics (text format and OpenMetrics).
+/usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || need+=(python3-prometheus-client)
 # logrotate: runs the shipped deploy/logrotate/plb against a real plb (SIGUSR1 reopens the log).
 have logrotate || need+=(logrotate)
 

@@ -66,7 +66,8 @@ test("servers are built from the configs in order, with the literal resolver's a
   expect([b.index, b.key, b.host, b.port, b.backup, b.address]).toEqual([1, "[::1]:8080", "::1", 8080, true, "::1"]);
   expect([c.index, c.key, c.host, c.port, c.address]).toEqual([2, "db.example:5432", "db.example", 5432, undefined]);
   expect(pool.servers.every((s) => s.up && s.active === 0 && s.failures === 0 && s.cause === "")).toBe(true);
-  expect(a.counters).toEqual({ connections: 0, failures: 0, downs: 0 });
+  expect(a.counters).toEqual({ connections: 0, failures: 0, downs: 0, transitions: 0, checkFailures: 0 });
+  expect(a.lastTransition).toBeUndefined();
   expect(String(b)).toBe(`server [::1]:8080 of "web"`);
   expect(pool.retry).toBe(2);
   expect(pool.service).toBe("web");
@@ -296,7 +297,7 @@ test("a balancer without optional hooks works (hooks are skipped)", () => {
   pool.connectionEnd(pool.servers[0]);
   expect(pool.servers[0].up).toBe(true);
   expect(pool.servers[0].active).toBe(0);
-  expect(pool.servers[0].counters).toEqual({ connections: 1, failures: 1, downs: 1 });
+  expect(pool.servers[0].counters).toEqual({ connections: 1, failures: 1, downs: 1, transitions: 2, checkFailures: 0 });
 });
 
 test("upCount counts the servers that are up", () => {
@@ -328,9 +329,12 @@ test("counters are per server", () => {
   pool.report(servers[0], "refused");
   pool.report(servers[0], "refused");
   pool.connectionStart(servers[1]);
-  expect(servers[0].counters).toEqual({ connections: 0, failures: 2, downs: 1 });
-  expect(servers[1].counters).toEqual({ connections: 1, failures: 0, downs: 0 });
-  expect(servers[2].counters).toEqual({ connections: 0, failures: 0, downs: 0 });
+  pool.report(servers[2], "timeout", "", "probe");
+  expect(servers[0].counters).toEqual({ connections: 0, failures: 2, downs: 1, transitions: 1, checkFailures: 0 });
+  expect(servers[1].counters).toEqual({ connections: 1, failures: 0, downs: 0, transitions: 0, checkFailures: 0 });
+  expect(servers[2].counters).toEqual({ connections: 0, failures: 1, downs: 0, transitions: 0, checkFailures: 1 });
+  expect(servers[0].lastTransition).toMatchObject({ up: false, cause: "after 2 consecutive failures: refused" });
+  expect(Math.abs(servers[0].lastTransition!.at - Date.now())).toBeLessThan(1000);
 });
 
 // ---------------------------------------------------------------- server sets that change, admin state

@@ -14,6 +14,7 @@ import { indexSource, type KeyWhere, type SourceIndex } from "./locate.ts";
 import { keysFor, SCHEMA } from "./schema.ts";
 import { type CheckedService, checkService, isTable } from "./service.ts";
 import type { Config, GlobalConfig, ListenAddress, ServiceConfig } from "./types.ts";
+import { checkStats } from "./stats.ts";
 import { checkValue } from "./values.ts";
 
 const GLOBAL_KEYS = keysFor("global");
@@ -44,6 +45,7 @@ export function parseConfig(text: string, file: string): Config {
   const report = (d: Diagnostic): void => void problems.push(d);
 
   const global = checkGlobal(doc, source, report);
+  const stats = checkStats(doc.stats, source, report);
   const services: ServiceConfig[] = [];
   const rawServices = doc.service;
   if (rawServices === undefined || (Array.isArray(rawServices) && rawServices.length === 0)) {
@@ -61,7 +63,7 @@ export function parseConfig(text: string, file: string): Config {
   if (problems.length > 0) {
     throw new PlbError("CONFIG_INVALID", formatDiagnostics(file, problems), { cause: problems });
   }
-  const config = deepFreeze({ file, global, services });
+  const config = deepFreeze(stats ? { file, global, services, stats } : { file, global, services });
   sources.set(config, source);
   return config;
 }
@@ -92,7 +94,7 @@ function parseToml(text: string, file: string): Record<string, unknown> {
 
 function checkGlobal(doc: Record<string, unknown>, source: SourceIndex, report: (d: Diagnostic) => void): GlobalConfig {
   for (const key of Object.keys(doc)) {
-    if (key === "service" || GLOBAL_KEYS.includes(key)) continue;
+    if (key === "service" || key === "stats" || GLOBAL_KEYS.includes(key)) continue;
     const line = source.line({ key });
     if (SERVICE_ONLY.includes(key)) {
       report({ path: key, line, message: `${JSON.stringify(key)} is a service setting: put it inside a [[service]] table` });

@@ -189,7 +189,7 @@ export function indexSource(text: string): SourceIndex {
       const e = entries.get(`${tbl}|${where.key}`);
       if (!e) return header;
       if (where.index !== undefined) return e.elements[where.index] ?? e.line;
-      if (where.sub !== undefined) return entries.get(`${tbl}.${where.key}|${where.sub}`)?.line ?? e.line;
+      if (where.sub !== undefined) return entries.get(top ? `table:${where.key}|${where.sub}` : `${tbl}.${where.key}|${where.sub}`)?.line ?? e.line;
       return e.line;
     },
   };

@@ -89,9 +89,22 @@ export interface GlobalConfig extends Timeouts {
   readonly workers: number;
 }
 
+/** The `[stats]` table: the stats listener (metrics, status, admin API). */
+export interface StatsConfig {
+  readonly listen:
+    | { readonly kind: "tcp"; readonly host: string; readonly port: number; readonly text: string }
+    | { readonly kind: "unix"; readonly path: string; readonly text: string };
+  readonly token: string | undefined;
+  readonly token_file: string | undefined;
+  /** GETs need the token too. */
+  readonly read_token: boolean;
+}
+
 export interface Config {
   /** Path the configuration was read from ("" when built in memory). */
   readonly file: string;
   readonly global: GlobalConfig;
   readonly services: readonly ServiceConfig[];
+  /** Absent: no stats listener. */
+  readonly stats?: StatsConfig;
 }

@@ -27,6 +27,17 @@ export interface ServerCounters {
   connections: number;
   failures: number;
   downs: number;
+  /** Changes of `up` (either way). */
+  transitions: number;
+  /** Probes that failed. */
+  checkFailures: number;
+}
+
+/** The last change of `up`: when (epoch ms), which way, and why. */
+export interface Transition {
+  readonly at: number;
+  readonly up: boolean;
+  readonly cause: string;
 }
 
 /** The identity of a server within its service: its host (lowercased) and port. */
@@ -58,7 +69,9 @@ export class Server implements BalancedServer {
   failures = 0;
   /** Why the server is not up (for logs and stats). */
   cause = "";
-  readonly counters: ServerCounters = { connections: 0, failures: 0, downs: 0 };
+  readonly counters: ServerCounters = { connections: 0, failures: 0, downs: 0, transitions: 0, checkFailures: 0 };
+  /** The last change of `up`, if any. */
+  lastTransition: Transition | undefined;
 
   constructor(service: string, index: number, cfg: ServerConfig, address: string | undefined) {
     this.service = service;
@@ -230,6 +243,7 @@ export class ServerPool {
     }
     server.failures++;
     server.counters.failures++;
+    if (source === "probe") server.counters.checkFailures++;
     if (!server.healthy) {
       if (server.pending) {
         server.cause = `first check failed: ${detail || outcome}`;
@@ -289,6 +303,8 @@ export class ServerPool {
     } else if (server.healthy) log.warn(`${server} takes no new connections: ${cause}`);
     else log.warn(`${server} is down ${cause}`);
     if (was === now) return;
+    server.counters.transitions++;
+    server.lastTransition = { at: Date.now(), up: now, cause: now ? cause : server.cause };
     if (now) this.balancer.up?.(server);
     else this.balancer.down?.(server);
     for (const fn of this.transitionListeners) fn(server, now);

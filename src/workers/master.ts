@@ -30,6 +30,9 @@ import { prepare } from "../prepare.ts";
 import { planReload, type ReloadSummary, type Running } from "../reload.ts";
 import { Scheduler } from "../scheduler.ts";
 import type { Service } from "../service.ts";
+import { Collector, type CollectorSnapshot } from "../stats/collector.ts";
+import { startStats, statsToken, type StatsListener } from "../stats/listener.ts";
+import { Metrics } from "../stats/metrics.ts";
 import { type FromWorker, poolState, stateOf, type ToWorker, WORKER_ENV } from "./messages.ts";
 
 const log = logger("workers");
@@ -68,6 +71,8 @@ interface Slot {
   /** Waiting for this worker's answer: resolved by its next message of that kind, or by its exit. */
   onReady?: (failure: string | undefined) => void;
   onPrepared?: (error: string | undefined) => void;
+  /** Waiting for counters, by request number. */
+  readonly collecting: Map<number, (c: CollectorSnapshot | undefined) => void>;
 }
 
 function exitCause(proc: Subprocess): string {
@@ -94,9 +99,10 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     openReloadStatus(opts.pidfile);
   }
 
-  const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, proc: undefined, ready: false, startedAt: 0, backoff: FIRST_BACKOFF_MS, restart: undefined }));
+  const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, proc: undefined, ready: false, startedAt: 0, backoff: FIRST_BACKOFF_MS, restart: undefined, collecting: new Map() }));
   let stopping = false;
   let seq = 0;
+  let stats: { metrics: Metrics; listener: StatsListener } | undefined;
 
   const send = (slot: Slot, m: ToWorker): void => {
     try {
@@ -143,6 +149,11 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
       }
       case "reload-prepared":
         return slot.onPrepared?.(m.error);
+      case "collected": {
+        const done = slot.collecting.get(m.seq);
+        slot.collecting.delete(m.seq);
+        return done?.(m.counters);
+      }
     }
   };
 
@@ -176,6 +187,8 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     slot.ready = false;
     slot.onReady?.(`worker ${slot.index} ${exitCause(proc)} before it was ready`);
     slot.onPrepared?.(undefined); // its replacement starts with the configuration in force
+    for (const done of slot.collecting.values()) done(undefined);
+    slot.collecting.clear();
     if (stopping) return;
     if (Date.now() - slot.startedAt >= HEALTHY_MS) slot.backoff = FIRST_BACKOFF_MS;
     const wait = slot.backoff;
@@ -207,6 +220,8 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     }
   };
   const finish = (): void => {
+    stats?.listener.stop();
+    stats?.metrics.stop();
     scheduler.stop();
     for (const off of subscriptions.values()) off();
     if (pidWritten) removePidFile(pidWritten);
@@ -224,6 +239,43 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     throw new PlbError("LISTEN_FAILED", String(failures[0]));
   }
   for (const svc of running.services) scheduler.watch(svc.pool, svc.protocol.probe(svc), svc.cfg.timeout_cleanup);
+
+  // The stats listener is the master's: server state is here, traffic is the sum of the workers' counters.
+  let collectSeq = 0;
+  const collectAll = async (): Promise<Collector> => {
+    const sum = new Collector();
+    const id = ++collectSeq;
+    const replies = slots
+      .filter((s) => s.ready)
+      .map(
+        (slot) =>
+          new Promise<CollectorSnapshot | undefined>((resolve) => {
+            const t = setTimeout(() => {
+              slot.collecting.delete(id);
+              resolve(undefined);
+            }, 1000);
+            slot.collecting.set(id, (c) => {
+              clearTimeout(t);
+              resolve(c);
+            });
+            send(slot, { t: "collect", seq: id });
+          }),
+      );
+    for (const snap of await Promise.all(replies)) if (snap) sum.merge(snap);
+    return sum;
+  };
+  if (first.stats) {
+    const metrics = new Metrics(collectAll, () => running.services);
+    try {
+      stats = { metrics, listener: startStats(first.stats, metrics, statsToken(first.stats)) };
+    } catch (err) {
+      stopping = true;
+      killAll();
+      finish();
+      throw err;
+    }
+    metrics.start();
+  }
   for (const svc of running.services) {
     log.info(`service "${svc.name}" (${svc.cfg.protocol}, ${svc.cfg.balance}) listening on ${svc.cfg.listen.map((l) => l.text).join(", ")}, ${svc.pool.servers.length} server(s)`);
   }

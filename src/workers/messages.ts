@@ -6,6 +6,7 @@
 import type { Config } from "../config/types.ts";
 import type { LogLevelName } from "../config/types.ts";
 import type { Outcome, Server, ServerPool, ServerState } from "../servers/state.ts";
+import type { CollectorSnapshot } from "../stats/collector.ts";
 
 /** One server's state, by its identity within its service. */
 export interface ServerStateEntry extends ServerState {
@@ -34,6 +35,8 @@ export type ToWorker =
   | { readonly t: "reload-commit"; readonly seq: number }
   | { readonly t: "reload-abort"; readonly seq: number }
   | { readonly t: "reopen-logs" }
+  /** Send your traffic counters (the stats listener is asked). */
+  | { readonly t: "collect"; readonly seq: number }
   | { readonly t: "stop" }
   | { readonly t: "stop-now" };
 
@@ -41,7 +44,8 @@ export type FromWorker =
   | { readonly t: "ready" }
   | { readonly t: "failed"; readonly message: string; readonly code: number }
   | { readonly t: "outcome"; readonly service: string; readonly server: string; readonly outcome: Outcome; readonly detail: string; readonly source: string }
-  | { readonly t: "reload-prepared"; readonly seq: number; readonly error?: string };
+  | { readonly t: "reload-prepared"; readonly seq: number; readonly error?: string }
+  | { readonly t: "collected"; readonly seq: number; readonly counters: CollectorSnapshot | undefined };
 
 /** Environment variable that makes a plb process a worker: "<index>/<count>". */
 export const WORKER_ENV = "PLB_WORKER";

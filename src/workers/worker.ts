@@ -105,6 +105,8 @@ export function runWorker(): Promise<number> {
           return void plans.delete(m.seq);
         case "reopen-logs":
           return void reopenLogFile();
+        case "collect":
+          return send({ t: "collected", seq: m.seq, counters: runtime.collector?.snapshot() });
       }
     };
 

@@ -1,0 +1,163 @@
+/**
+ * What `GET /metrics` and `GET /status.json` show: the servers' state as
+ * servers/state keeps it, the traffic the collector counted, and the
+ * process. One snapshot per request; nothing here runs on the hot path.
+ */
+import { readdirSync } from "node:fs";
+import type { Service } from "../service.ts";
+import type { Server } from "../servers/state.ts";
+import { VERSION } from "../version.ts";
+import { CODE_CLASSES, type Collector, FAILURE_CAUSES, type ServerTraffic, type ServiceTraffic } from "./collector.ts";
+import { Exposition } from "./exposition.ts";
+
+export type ServerStateName = "up" | "down" | "drain" | "maint";
+const STATES: readonly ServerStateName[] = ["up", "down", "drain", "maint"];
+
+export function stateName(s: Server): ServerStateName {
+  if (s.admin !== "ready") return s.admin;
+  return s.up ? "up" : "down";
+}
+
+/** Event-loop lag: how late a 500 ms timer fires, last measured. */
+class LoopLag {
+  seconds = 0;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  start(): void {
+    let expected = performance.now() + 500;
+    this.timer = setInterval(() => {
+      const t = performance.now();
+      this.seconds = Math.max(0, t - expected) / 1000;
+      expected = t + 500;
+    }, 500);
+    this.timer.unref?.();
+  }
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+function openFds(): number | undefined {
+  try {
+    return readdirSync("/proc/self/fd").length - 1; // minus the one reading it
+  } catch {
+    return undefined; // no /proc (inside a chroot, or not Linux)
+  }
+}
+
+/**
+ * Renders state and traffic. `collect` gives the traffic counted so far:
+ * this process's collector, or (the master of workers) the sum of every
+ * worker's.
+ */
+export class Metrics {
+  private readonly lag = new LoopLag();
+
+  constructor(
+    readonly collect: () => Promise<Collector>,
+    private readonly services: () => readonly Service[],
+  ) {}
+
+  start(): void {
+    this.lag.start();
+  }
+
+  stop(): void {
+    this.lag.stop();
+  }
+
+  /** The Prometheus text (or OpenMetrics) of now. */
+  async prometheus(openMetrics: boolean): Promise<string> {
+    const collector = await this.collect();
+    const x = new Exposition(openMetrics);
+    for (const svc of this.services()) {
+      const l = { service: svc.name };
+      const t: ServiceTraffic = collector.service(svc.name);
+      x.gauge("plb_service_sessions_current", "Client sessions open now.", l, svc.active);
+      x.counter("plb_service_sessions_total", "Client sessions (connections) accepted.", l, t.sessions);
+      x.counter("plb_service_bytes_in_total", "Bytes received from clients.", l, t.bytesIn);
+      x.counter("plb_service_bytes_out_total", "Bytes sent to clients.", l, t.bytesOut);
+      x.counter("plb_service_retries_total", "Connections or requests sent again to another server.", l, t.retries);
+      x.counter("plb_service_no_server_total", "Sessions and requests refused for lack of a server (503, 421, closed).", l, t.noServer);
+      x.gauge("plb_service_servers_up", "Servers taking new connections.", l, svc.pool.upCount);
+      if (svc.cfg.protocol === "http") {
+        for (const c of CODE_CLASSES) x.counter("plb_http_responses_total", "HTTP responses by status class.", { ...l, code_class: c }, t.responses[c]);
+      }
+      x.histogram("plb_service_connect_time_seconds", "Time to connect to a server.", l, t.connect);
+      x.histogram("plb_service_response_time_seconds", "Time from a request to its first response byte (http).", l, t.response);
+      x.histogram("plb_service_total_time_seconds", "Whole request (http) or session (tcp, smtp) time.", l, t.total);
+      for (const s of svc.pool.servers) {
+        const sl = { service: svc.name, server: s.key };
+        const st: ServerTraffic = collector.server(svc.name, s.key);
+        const now = stateName(s);
+        for (const state of STATES) x.gauge("plb_server_state", "Server state: 1 for the current one (up, down, drain, maint).", { ...sl, state }, state === now ? 1 : 0);
+        x.gauge("plb_server_weight", "Server weight.", sl, s.weight);
+        x.gauge("plb_server_sessions_current", "Sessions relayed to the server now.", sl, s.active);
+        x.counter("plb_server_sessions_total", "Sessions (tcp, smtp) and requests (http) sent to the server.", sl, st.sessions);
+        x.counter("plb_server_bytes_in_total", "Bytes from clients through this server's sessions.", sl, st.bytesIn);
+        x.counter("plb_server_bytes_out_total", "Bytes to clients through this server's sessions.", sl, st.bytesOut);
+        for (const cause of FAILURE_CAUSES) x.counter("plb_server_connect_failures_total", "Failed connections and answers by cause.", { ...sl, cause }, st.failures[cause]);
+        x.counter("plb_server_check_failures_total", "Failed health checks.", sl, s.counters.checkFailures);
+        x.counter("plb_server_transitions_total", "Changes between taking and not taking new connections.", sl, s.counters.transitions);
+        x.gauge("plb_server_check_duration_seconds", "Duration of the last health check.", sl, st.checkSeconds);
+        x.histogram("plb_server_connect_time_seconds", "Time to connect to the server.", sl, st.connect);
+        x.histogram("plb_server_response_time_seconds", "Time from a request to its first response byte (http).", sl, st.response);
+        x.histogram("plb_server_total_time_seconds", "Whole request (http) or session (tcp, smtp) time.", sl, st.total);
+      }
+    }
+    x.gauge("plb_process_uptime_seconds", "Seconds since plb started.", {}, process.uptime());
+    x.gauge("plb_process_resident_memory_bytes", "Resident memory.", {}, process.memoryUsage.rss());
+    const fds = openFds();
+    if (fds !== undefined) x.gauge("plb_process_open_fds", "Open file descriptors.", {}, fds);
+    x.gauge("plb_process_event_loop_lag_seconds", "How late a 500 ms timer last fired.", {}, this.lag.seconds);
+    x.gauge("plb_build_info", "plb's version (always 1).", { version: VERSION }, 1);
+    return x.render();
+  }
+
+  /** The same state and counters as JSON (README: "GET /status.json"). */
+  async status(): Promise<object> {
+    const collector = await this.collect();
+    return {
+      version: VERSION,
+      uptime_seconds: process.uptime(),
+      services: this.services().map((svc) => {
+        const t = collector.service(svc.name);
+        return {
+          name: svc.name,
+          protocol: svc.cfg.protocol,
+          balance: svc.cfg.balance,
+          listen: svc.cfg.listen.map((l) => l.text),
+          sessions_current: svc.active,
+          sessions_total: t.sessions,
+          bytes_in: t.bytesIn,
+          bytes_out: t.bytesOut,
+          retries: t.retries,
+          no_server: t.noServer,
+          ...(svc.cfg.protocol === "http" ? { responses: { ...t.responses } } : {}),
+          servers: svc.pool.servers.map((s) => {
+            const st = collector.server(svc.name, s.key);
+            return {
+              name: s.key,
+              address: s.address ?? null,
+              state: stateName(s),
+              healthy: s.healthy,
+              admin: s.admin,
+              weight: s.weight,
+              backup: s.backup,
+              cause: s.cause || null,
+              sessions_current: s.active,
+              sessions_total: st.sessions,
+              bytes_in: st.bytesIn,
+              bytes_out: st.bytesOut,
+              failures: { ...st.failures },
+              check_failures: s.counters.checkFailures,
+              transitions: s.counters.transitions,
+              last_transition: s.lastTransition
+                ? { at: new Date(s.lastTransition.at).toISOString(), state: s.lastTransition.up ? "up" : stateName(s), cause: s.lastTransition.cause }
+                : null,
+            };
+          }),
+        };
+      }),
+    };
+  }
+}
