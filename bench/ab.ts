@@ -8,6 +8,7 @@
  *   bun bench/ab.ts --base REV [--cap 50] [--duration 8] [--rounds 5]
  *   bun bench/ab.ts --stats ...   the working tree without [stats] (base) and with it (the
  *                                 lifecycle events then have subscribers: metrics on the hot path)
+ *   bun bench/ab.ts --access-log  the working tree without and with an access log (combined, to a file)
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,7 +23,9 @@ const opt = (name: string, dflt: string) => {
   return i > 0 ? process.argv[i + 1] : dflt;
 };
 const STATS = process.argv.includes("--stats");
-const BASE = STATS ? "HEAD" : opt("base", "");
+const ACCESS = process.argv.includes("--access-log");
+const SAME_TREE = STATS || ACCESS;
+const BASE = SAME_TREE ? "HEAD" : opt("base", "");
 const CAP = Number(opt("cap", "50"));
 const DURATION = Number(opt("duration", "8"));
 const ROUNDS = Number(opt("rounds", "5"));
@@ -49,15 +52,19 @@ await waitReady(backends[1], b2);
 
 const servers = `servers = ["127.0.0.1:${b1}", "127.0.0.1:${b2}"]`;
 const [statsPort] = freePorts(1);
-const configs: Record<"base" | "work", string> = { base: join(dir, "plb.toml"), work: join(dir, STATS ? "plb-stats.toml" : "plb.toml") };
+const configs: Record<"base" | "work", string> = { base: join(dir, "plb.toml"), work: join(dir, SAME_TREE ? "plb-b.toml" : "plb.toml") };
 const services = `[[service]]\nname = "web"\nprotocol = "http"\nlisten = ["127.0.0.1:${httpPort}"]\n${servers}\npool_max_idle = 256\n[[service]]\nname = "tcp"\nlisten = ["127.0.0.1:${tcpPort}"]\n${servers}\n`;
 writeFileSync(configs.base, `loglevel = "warn"\ntimeout_shutdown = 0\n${services}`);
 if (STATS) writeFileSync(configs.work, `loglevel = "warn"\ntimeout_shutdown = 0\n[stats]\nlisten = "127.0.0.1:${statsPort}"\n${services}`);
+if (ACCESS) {
+  const logs = (name: string) => `access_log = { path = "${join(dir, `${name}.log`)}" }`;
+  writeFileSync(configs.work, `loglevel = "warn"\ntimeout_shutdown = 0\n${services.replace("pool_max_idle = 256", `pool_max_idle = 256\n${logs("web")}`).trimEnd()}\n${logs("tcp")}\n`);
+}
 
 type Side = "base" | "work";
 // The working tree as it is now: every round runs the same code, even while src/ is edited.
 const work = snapshotSource(dir);
-const trees: Record<Side, string> = { base: STATS ? work : baseDir, work };
+const trees: Record<Side, string> = { base: SAME_TREE ? work : baseDir, work };
 const results: Record<Side, { ka: number[]; conn: number[] }> = { base: { ka: [], conn: [] }, work: { ka: [], conn: [] } };
 for (let round = 1; round <= ROUNDS; round++) {
   for (const side of (round % 2 ? ["base", "work"] : ["work", "base"]) as Side[]) {
@@ -82,7 +89,7 @@ const row = (name: string, b: number[], w: number[]) =>
   `| ${name} | ${Math.round(median(b))} (${Math.round(Math.min(...b))}–${Math.round(Math.max(...b))}) | ${Math.round(median(w))} (${Math.round(Math.min(...w))}–${Math.round(Math.max(...w))}) | ${(median(w) / median(b)).toFixed(3)} |`;
 console.log(
   [
-    `${STATS ? "the working tree without [stats] (base) vs with it (work)" : `plb ${rev} (base) vs the working tree`}, each capped to ${CAP} % of a CPU (${cgroupKind()}), wrk -t1 -c64 ${DURATION} s, median of ${ROUNDS} (range)`,
+    `${STATS ? "the working tree without [stats] (base) vs with it (work)" : ACCESS ? "the working tree without access logs (base) vs with them (work)" : `plb ${rev} (base) vs the working tree`}, each capped to ${CAP} % of a CPU (${cgroupKind()}), wrk -t1 -c64 ${DURATION} s, median of ${ROUNDS} (range)`,
     "",
     "| row | base req/s | working tree req/s | work / base |",
     "|---|--:|--:|--:|",

@@ -24,7 +24,12 @@ import { VERSION, versionLine } from "./version.ts";
 
 
 const command = defineCommand({
-  meta: { name: "plb", version: VERSION, description: "Pure Load Balancer: TCP, HTTP and SMTP load balancing with fail-over" },
+  meta: {
+    name: "plb",
+    version: VERSION,
+    description:
+      "Pure Load Balancer: TCP, HTTP and SMTP load balancing with fail-over.\n  Also: plb status [--watch] and plb drain|maint|ready SERVICE SERVER (through the [stats] listener)",
+  },
   args: {
     config: { type: "string", description: "Configuration file", default: "/etc/plb.toml", valueHint: "FILE" },
     daemonize: { type: "boolean", description: "Detach and run in the background; returns once serving" },
@@ -56,12 +61,68 @@ type Balancer = Pick<Runtime, "services" | "stop" | "stopNow"> & {
   reopenLogs?(): void;
 };
 
+const CLIENT_COMMANDS = ["status", "drain", "maint", "ready"];
+
+/**
+ * `plb status [--watch] [--config FILE]`, `plb drain|maint|ready SERVICE
+ * SERVER [--config FILE]`: talk to a running plb's stats listener.
+ */
+async function client(argv: string[]): Promise<never> {
+  const [cmd, ...rest] = argv;
+  let configPath = "/etc/plb.toml";
+  let watch = false;
+  const positional: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i];
+    if (a === "--config" || a === "-c") configPath = rest[++i] ?? fail(1, "option --config needs a value");
+    else if (a.startsWith("--config=")) configPath = a.slice(9);
+    else if (a === "--watch" && cmd === "status") watch = true;
+    else if (a.startsWith("-")) fail(1, `unknown option "${a}" for plb ${cmd}`);
+    else positional.push(a);
+  }
+  let config: Config;
+  try {
+    config = loadConfig(configPath);
+  } catch (err) {
+    fail(exitCodeFor(err), (err as Error).message);
+  }
+  const stats = config.stats ?? fail(1, `plb ${cmd} talks to the stats listener: ${configPath} has no [stats] table`);
+  const { adminAction, fetchStatus, renderStatus, status } = await import("./stats/client.ts");
+  if (cmd !== "status") {
+    if (positional.length !== 2) fail(1, `usage: plb ${cmd} SERVICE SERVER [--config FILE]`);
+    const r = await adminAction(stats, cmd as "drain" | "maint" | "ready", positional[0], positional[1]);
+    (r.code === 0 ? process.stdout : process.stderr).write(`${r.code === 0 ? "" : "plb: "}${r.text}\n`);
+    process.exit(r.code);
+  }
+  if (positional.length > 0) fail(1, `unexpected argument "${positional[0]}" (usage: plb status [--watch] [--config FILE])`);
+  if (!watch) {
+    const r = await status(stats);
+    (r.code === 0 ? process.stdout : process.stderr).write(r.code === 0 ? r.text : `plb: ${r.text}\n`);
+    process.exit(r.code);
+  }
+  handleSignals((sig) => {
+    if (sig === "SIGINT" || sig === "SIGTERM") process.exit(0);
+  });
+  let before: Awaited<ReturnType<typeof fetchStatus>> | undefined;
+  for (;;) {
+    try {
+      const now = await fetchStatus(stats);
+      process.stdout.write(`\x1b[H\x1b[2J${renderStatus(now, before, 1)}`);
+      before = now;
+    } catch (err) {
+      process.stdout.write(`\x1b[H\x1b[2Jplb: cannot read the status from ${stats.listen.text}: ${(err as Error).message}\n`);
+    }
+    await Bun.sleep(1000);
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   if (process.env[WORKER_ENV] !== undefined) {
     // Started by a master (workers/): everything comes over the IPC channel.
     const { runWorker } = await import("./workers/worker.ts");
     process.exit(await runWorker());
   }
+  if (CLIENT_COMMANDS.includes(argv[0] ?? "")) await client(argv);
   const args = parseArgs(argv, (command.args ?? {}) as never) as Record<string, string | boolean | string[]>;
   for (const a of argv) {
     const m = /^--?([^=]+)/.exec(a);

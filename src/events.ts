@@ -109,6 +109,12 @@ export interface RequestEvent {
   readonly start: number;
   readonly bytesIn: number;
   readonly bytesOut: number;
+  /** Of bytesOut, the response body (nginx's $body_bytes_sent). */
+  readonly bodyBytesOut: number;
+  /** The request's Host, Referer and User-Agent fields ("" when absent). */
+  readonly host: string;
+  readonly referer: string;
+  readonly userAgent: string;
   /** ms; -1 when there was none (a pooled connection, or no server). */
   readonly connectMs: number;
   /** ms from the request head to the first response byte; -1 when none came. */

@@ -21,8 +21,9 @@ import type { Listener } from "./net/listen.ts";
 import type { ListenAddress, LogLevelName } from "./config/types.ts";
 import { chrooted, keepDirectories } from "./process/files.ts";
 import { closeReloadStatus, openReloadStatus } from "./process/reload-status.ts";
+import { AccessLogs } from "./access-log/logs.ts";
 import { Collector } from "./stats/collector.ts";
-import { startStats, statsToken, type StatsListener } from "./stats/listener.ts";
+import { poolControl, startStats, statsToken, type StatsListener } from "./stats/listener.ts";
 import { Metrics } from "./stats/metrics.ts";
 import { planReload, reload, type ReloadPlan, type ReloadSummary, type Running } from "./reload.ts";
 
@@ -71,6 +72,8 @@ export interface Runtime {
   planReload(config: Config): ReloadPlan;
   /** Traffic counted for the stats listener (with [stats]). */
   readonly collector: Collector | undefined;
+  /** SIGUSR1: the access logs by name again (the main log is command.ts's). */
+  reopenLogs(): void;
 }
 
 /** Every file a configuration reads (kept reachable for reloads after the chroot). */
@@ -127,6 +130,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   // Traffic counters, when a stats listener will show them (a worker's go to its master).
   const collector = config.stats ? new Collector() : undefined;
   collector?.start();
+  const accessLogs = new AccessLogs();
   // What the stats listener shows: filled in below, read when it is asked.
   const running = { services } as Running;
   try {
@@ -140,11 +144,13 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     // A worker binds ports below 1024 now and the others once it runs as `user`.
     const now = (addr: ListenAddress) => worker === undefined || g.user === undefined || (addr.port > 0 && addr.port < 1024);
     for (const svc of services) svc.listen((l) => listeners.push(l), now);
+    // Access log files are opened with the listeners, before the chroot.
+    accessLogs.configure(config.services);
     if (config.stats && !worker) {
       // Bound with the listeners (a port below 1024, or a socket in a root-owned directory).
       const metrics = new Metrics(() => Promise.resolve(collector!), () => running.services);
       metrics.start();
-      stats = { metrics, listener: startStats(config.stats, metrics, statsToken(config.stats)) };
+      stats = { metrics, listener: startStats(config.stats, metrics, statsToken(config.stats), poolControl(() => running.services)) };
     }
     keepDirectories(configuredFiles(config));
     // Logs its own warnings (not root, or staying root).
@@ -158,6 +164,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     }
   } catch (err) {
     for (const l of listeners) l.stop();
+    accessLogs.close();
     stats?.listener.stop();
     stats?.metrics.stop();
     collector?.stop();
@@ -169,6 +176,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   if (scheduler) for (const svc of services) scheduler.watch(svc.pool, svc.protocol.probe(svc), svc.cfg.timeout_cleanup);
   Object.assign(running, {
     listens: true,
+    accessLogs,
     config,
     services,
     context: svcContext,
@@ -179,6 +187,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
 
   let stopping: Promise<void> | undefined;
   const finish = () => {
+    accessLogs.close();
     stats?.listener.stop();
     stats?.metrics.stop();
     collector?.stop();
@@ -221,6 +230,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     stop,
     stopNow,
     collector,
+    reopenLogs: () => accessLogs.reopen(),
     reload: (next: Config) => {
       if (stopping) throw new PlbError("CONFIG_INVALID", "stopping: a reload is no longer possible");
       return reload(running, next);

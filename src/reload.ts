@@ -20,6 +20,7 @@ import { PlbError } from "./errors.ts";
 import { logger, setLogLevel } from "./log.ts";
 import type { Listener } from "./net/listen.ts";
 import { Sweeper } from "./net/sweep.ts";
+import type { AccessLogs } from "./access-log/logs.ts";
 import { prepareSetups } from "./prepare.ts";
 import type { Scheduler } from "./scheduler.ts";
 import { Service, shareOf, type ServiceContext, type ServiceSetup } from "./service.ts";
@@ -39,6 +40,8 @@ export interface Running {
   readonly cliLogLevel?: LogLevelName;
   /** This process accepts clients (false: the master of workers, which only keeps state and probes). */
   readonly listens: boolean;
+  /** The access logs this process writes (none in a master). */
+  readonly accessLogs?: AccessLogs;
 }
 
 /** A reload prepared (files read, new addresses bound, nothing changed yet): commit it, or abort it. */
@@ -138,16 +141,26 @@ export function planReload(running: Running, config: Config): ReloadPlan {
     throw new PlbError("LISTEN_FAILED", `${why}${/permission denied/.test(why) ? root : ""}; the configuration in force is unchanged`, { cause: err });
   }
 
+  // Access log files the new configuration names (opened now: a failure changes nothing).
+  let logs: { commit(): void; abort(): void } | undefined;
+  try {
+    logs = running.accessLogs?.plan(config.services);
+  } catch (err) {
+    for (const l of added) l.stop();
+    throw err;
+  }
   let done = false;
   return {
     abort() {
       if (done) return;
       done = true;
       for (const l of added) l.stop();
+      logs?.abort();
     },
     commit() {
       if (done) throw new Error("reload plan used twice");
       done = true;
+      logs?.commit();
       return commitReload(running, config, { setups, kept, fresh, lists, added, byName });
     },
   };

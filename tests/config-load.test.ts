@@ -45,6 +45,7 @@ describe("defaults and overrides", () => {
     expect(c.global.user).toBeUndefined();
     expect(c.services).toEqual([
       {
+        access_log: undefined,
         client_address: "none",
         smtp: { timeout_smtp_greeting: 10_000 },
         http: {

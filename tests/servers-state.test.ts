@@ -459,10 +459,23 @@ test("a worker's pool sends outcomes to its delegate and changes nothing itself;
   expect(sent).toEqual(["10.0.0.2:80 refused connection refused traffic"]);
   expect([servers[1].up, servers[1].failures]).toEqual([true, 0]);
   const before = logLines().length;
-  pool.adopt(servers[1], { healthy: false, admin: "ready", pending: false, cause: "after 1 failure: connection refused", address: "10.0.0.2" });
+  pool.adopt(servers[1], { weight: 1, healthy: false, admin: "ready", pending: false, cause: "after 1 failure: connection refused", address: "10.0.0.2" });
   expect(servers[1].up).toBe(false);
   expect(calls.filter((c) => c[0] === "down").map((c) => c[1])).toEqual(["10.0.0.2:80"]);
-  pool.adopt(servers[1], { healthy: true, admin: "ready", pending: false, cause: "", address: "10.0.0.2" });
+  pool.adopt(servers[1], { weight: 1, healthy: true, admin: "ready", pending: false, cause: "", address: "10.0.0.2" });
   expect(servers[1].up).toBe(true);
   expect(logLines().slice(before).filter((l) => l.startsWith("[info]") || l.startsWith("[warn]"))).toEqual([]); // the master logs it, once
+});
+
+test("an operator's weight stays across new server sets until the configuration's own weight for that server changes; weight 0 takes no new connections", () => {
+  const pool = algorithmPool(["10.0.0.1:80", "10.0.0.2:80"]);
+  const [a, b] = pool.servers;
+  pool.setWeight(b, 0);
+  expect(picks(pool, 4)).toEqual(["10.0.0.1:80", "10.0.0.1:80", "10.0.0.1:80", "10.0.0.1:80"]);
+  pool.update([cfg("10.0.0.1:80"), cfg("10.0.0.2:80")]); // the same file again
+  expect(b.weight).toBe(0);
+  const change = pool.update([cfg("10.0.0.1:80"), cfg("10.0.0.2:80", { weight: 3 })]);
+  expect(change.changed).toEqual([b]);
+  expect([b.weight, b.configWeight]).toEqual([3, 3]);
+  void a;
 });

@@ -31,6 +31,8 @@ export type KeyType =
   /** Milliseconds; `min` 0 allows zero, 1 means "greater than 0". */
   | { readonly kind: "duration"; readonly min: number; readonly max: number }
   | { readonly kind: "loglevel" }
+  /** { path = "file" or "-", format = "combined" | "json" | "haproxy" } */
+  | { readonly kind: "accesslog" }
   /** A number of worker processes, or "auto" (one per core). */
   | { readonly kind: "workers" }
   | { readonly kind: "name" }
@@ -104,6 +106,8 @@ export const SCHEMA: readonly KeyDef[] = [
   { name: "timeout_pool_idle", scope: "service", protocols: HTTP, type: positive, default: "1500ms",
     doc: "How long an idle pooled server connection is kept (less when the server announces Keep-Alive: timeout=N: 3/4 of it)." },
   { name: "fail_on_5xx", scope: "service", protocols: HTTP, type: { kind: "boolean" }, default: false, doc: "Count 5xx answers as server failures (toward server_retry)." },
+  { name: "access_log", scope: "service", type: { kind: "accesslog" },
+    doc: 'A line per request (http) or session (tcp, smtp): { path = "/var/log/plb/web.log" ("-": stderr), format = "combined" (http) | "json" | "haproxy" }.' },
   { name: "health_path", scope: "service", protocols: HTTP, type: { kind: "urlpath" },
     doc: 'Probe down servers with "GET <path>" and require a 2xx or 3xx answer (default: a TCP connect).' },
   { name: "tls", scope: "service", protocols: HTTP, type: { kind: "tls" },
@@ -143,6 +147,8 @@ function typeText(t: KeyType): string {
       return "name or 0-4";
     case "workers":
       return 'integer or "auto"';
+    case "accesslog":
+      return "{ path, format }";
     case "name":
     case "protocol":
     case "balance":

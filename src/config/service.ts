@@ -3,6 +3,7 @@ import { findAlgorithm } from "../balance/index.ts";
 import { parseListen, parseServerAddress } from "./address.ts";
 import { describeValue } from "./describe.ts";
 import { type Diagnostic, serviceLabel, suggestion } from "./diagnostics.ts";
+import type { AccessLogConfig } from "./types.ts";
 import type { SourceIndex } from "./locate.ts";
 import { keyDef, keysFor, SCHEMA, type KeyDef } from "./schema.ts";
 import type { ClientAddressMode, HttpSettings, SmtpSettings, ListenAddress, ServerConfig, ServiceConfig, Timeouts } from "./types.ts";
@@ -101,7 +102,12 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
   const listen = Object.hasOwn(raw, "listen") ? checkListen(raw.listen, report, at) : (value("listen"), []);
   const servers = Object.hasOwn(raw, "servers") ? checkServers(raw.servers, report, at) : (value("servers"), []);
 
-  const config = failed ? undefined : { name, protocol, client_address, http, smtp, listen: listen as ListenAddress[], servers, balance, ...timeouts };
+  const log = value("access_log") as { path: string; format: string | undefined } | undefined;
+  if (log?.format === "combined" && protocol !== "http") {
+    report("access_log", `access_log.format = "combined" is for http requests; a ${protocol} service logs sessions: use "haproxy" or "json"`, at("access_log"));
+  }
+  const access_log = log && { path: log.path, format: (log.format ?? (protocol === "http" ? "combined" : "haproxy")) as AccessLogConfig["format"] };
+  const config = failed ? undefined : { name, protocol, client_address, http, smtp, listen: listen as ListenAddress[], servers, balance, access_log, ...timeouts };
   return { config, name: typeof raw.name === "string" ? raw.name : undefined, listen };
 }
 

@@ -64,6 +64,13 @@ export interface SmtpSettings {
 
 export type ClientAddressMode = "none" | "proxy-v1" | "proxy-v2" | "xclient";
 
+export interface AccessLogConfig {
+  /** A file, or "-" for standard error. */
+  readonly path: string;
+  /** combined (nginx's; http only), json, haproxy (httplog / tcplog). */
+  readonly format: "combined" | "json" | "haproxy";
+}
+
 export interface ServiceConfig extends Timeouts {
   readonly name: string;
   readonly protocol: "tcp" | "http" | "smtp";
@@ -74,6 +81,7 @@ export interface ServiceConfig extends Timeouts {
   readonly listen: readonly ListenAddress[];
   readonly servers: readonly ServerConfig[];
   readonly balance: string;
+  readonly access_log: AccessLogConfig | undefined;
 }
 
 export interface GlobalConfig extends Timeouts {

@@ -15,6 +15,8 @@ export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly o
 const ok = <T>(value: T): Checked<T> => ({ ok: true, value });
 const fail = (error: string): Checked<never> => ({ ok: false, error });
 
+export const ACCESS_LOG_FORMATS = ["combined", "json", "haproxy"] as const;
+
 /** Most worker processes (a machine with more cores than this gains little from more). */
 export const MAX_WORKERS = 64;
 
@@ -85,6 +87,17 @@ export function checkValue(def: KeyDef, v: unknown): Checked<unknown> {
       }
       if (ms > t.max) return fail(`${k} must be at most ${formatDuration(t.max)}, got ${describeValue(v, false)}`);
       return ok(ms);
+    }
+    case "accesslog": {
+      if (v === null || typeof v !== "object" || Array.isArray(v)) return fail(`${k} must be a table { path = "/var/log/plb/web.log", format = "combined" }, got ${describeValue(v)}`);
+      const t2 = v as Record<string, unknown>;
+      const extra = Object.keys(t2).filter((x) => x !== "path" && x !== "format");
+      if (extra.length) return fail(`${k} has unknown key ${JSON.stringify(extra[0])} (expected path and format)`);
+      if (typeof t2.path !== "string" || t2.path === "") return fail(`${k}.path must be a file path or "-" (standard error), got ${describeValue(t2.path)}`);
+      if (t2.format !== undefined && !(ACCESS_LOG_FORMATS as readonly unknown[]).includes(t2.format)) {
+        return fail(`${k}.format must be one of ${ACCESS_LOG_FORMATS.map((f) => JSON.stringify(f)).join(", ")}, got ${describeValue(t2.format)}`);
+      }
+      return ok({ path: t2.path, format: t2.format as string | undefined });
     }
     case "workers": {
       if (v === "auto") return ok(Math.max(1, Math.min(MAX_WORKERS, availableParallelism())));

@@ -32,6 +32,8 @@ export class ResponseReader {
   /** Something was sent to the client (a 502 is no longer possible); set by the session as it sends. */
   started = false;
   done = false;
+  /** Bytes of the heads passed to the client (interim and final): the rest is body. */
+  headBytes = 0;
 
   constructor(
     private readonly method: string,
@@ -93,6 +95,7 @@ export class ResponseReader {
       const hop = new Set(hopByHop(head));
       hop.delete("upgrade");
       parts.push(serializeResponseHead(buf, head, { drop: (l) => hop.has(l), append: [["Connection", "Upgrade"]] }));
+      this.headBytes += parts[parts.length - 1].length;
       this.head = head;
       this.done = true;
       return r.consumed - held;
@@ -100,6 +103,7 @@ export class ResponseReader {
     if (head.status < 200) {
       const hop = hopByHop(head);
       parts.push(serializeResponseHead(buf, head, { drop: (l) => hop.has(l) }));
+      this.headBytes += parts[parts.length - 1].length;
       return r.consumed - held;
     }
     this.head = head;
@@ -110,6 +114,7 @@ export class ResponseReader {
     // (a 1.0 client, or a 1.0 status line from the server).
     else if (this.clientIs10KeepAlive || head.versionMinor === 0) append.push(["Connection", "keep-alive"]);
     parts.push(serializeResponseHead(buf, head, { drop: (l) => hop.has(l), append }));
+    this.headBytes += parts[parts.length - 1].length;
     this.body = new BodyTracker(head.body, true);
     if (this.body.done) this.done = true;
     return r.consumed - held;

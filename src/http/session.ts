@@ -526,7 +526,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     const answered = this.phase !== Phase.Closing;
     this.phase = Phase.Closing;
     const body = status !== 0 ? this.rt.reply(status) : undefined;
-    if (body) this.trace.sent(body.length, false);
+    if (body) this.trace.replied(body);
     if (answered && events.request.active) this.trace.publish(this.facts(this.server?.key), status || (this.res?.head?.status ?? 0), causeOf(status, this.res?.started ?? false));
     if (body && send(this, body) === LOST) return this.abortAll();
     this.closeClient();
@@ -541,6 +541,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
       server,
       req: this.req,
       held: this.inbuf?.length ?? 0,
+      headBytes: this.res?.headBytes ?? 0,
       retries: (this.tried?.size ?? 0) + (this.retried ? 1 : 0),
     };
   }

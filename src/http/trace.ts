@@ -18,6 +18,8 @@ export interface RequestFacts {
   readonly req: RequestHead | undefined;
   /** Bytes held of a head that never completed (a malformed one). */
   readonly held: number;
+  /** Bytes of the response heads sent (the rest of what was sent is body). */
+  readonly headBytes: number;
   readonly retries: number;
 }
 
@@ -42,6 +44,7 @@ export class HttpTrace {
     this.reqStart = now();
     this.reqBytesIn = bytes;
     this.reqBytesOut = 0;
+    this.replyHead = 0;
     this.connectMs = this.ttfbMs = -1;
     this.t0 = events.request.active ? performance.now() : 0;
   }
@@ -50,6 +53,14 @@ export class HttpTrace {
   body(n: number): void {
     this.reqBytesIn += n;
   }
+
+  /** plb answered itself with `reply` (head and body): counts its head too. */
+  replied(reply: Uint8Array): void {
+    this.sent(reply.length, false);
+    this.replyHead = headLength(reply);
+  }
+  /** The head of plb's own reply, when it answered itself. */
+  replyHead = 0;
 
   /** Bytes went to the client; `first`: the first of the response. */
   sent(n: number, first: boolean): void {
@@ -87,6 +98,10 @@ export class HttpTrace {
       start: req ? this.reqStart : now(),
       bytesIn: req ? this.reqBytesIn : f.held,
       bytesOut: this.reqBytesOut,
+      bodyBytesOut: Math.max(0, this.reqBytesOut - f.headBytes - this.replyHead),
+      host: req ? field(req, "host") : "",
+      referer: req ? field(req, "referer") : "",
+      userAgent: req ? field(req, "user-agent") : "",
       connectMs: this.connectMs,
       ttfbMs: this.ttfbMs,
       totalMs: this.t0 !== 0 ? performance.now() - this.t0 : 0,
@@ -103,4 +118,16 @@ export function causeOf(status: number, started: boolean): EndCause {
   if (status === 502) return "server_reset";
   if (status >= 400) return "refused";
   return started ? "server_closed" : "client_closed";
+}
+
+/** The value of the first field named `lower` (lowercase), or "". */
+function field(req: RequestHead, lower: string): string {
+  for (const f of req.fields) if (f.lower === lower) return f.value;
+  return "";
+}
+
+/** Length of the head of a complete message (up to and with CRLF CRLF). */
+function headLength(msg: Uint8Array): number {
+  for (let i = 3; i < msg.length; i++) if (msg[i] === 10 && msg[i - 1] === 13 && msg[i - 2] === 10 && msg[i - 3] === 13) return i + 1;
+  return msg.length;
 }

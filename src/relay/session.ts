@@ -49,6 +49,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
   /** Coarse time of the accept, and the client's port (events; gone from the socket once it closed). */
   private readonly started = now();
   private readonly clientPort: number;
+  private readonly clientAddress: string;
   /** When the current connect began (performance.now), while someone listens to connect events. */
   private connectAt = 0;
   /** Why plb ended it, when plb did (timeout, shutdown, no server). */
@@ -60,8 +61,11 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     private readonly opts: RelayOptions = {},
   ) {
     this.cfg = service.cfg;
-    // Reading it costs a getpeername(2): only when someone will be told.
-    this.clientPort = events.sessionEnd.active ? (client.remotePort ?? 0) : 0;
+    // Reading them costs a getpeername(2) and a string: only when someone will be told
+    // (a closed socket no longer has them).
+    const told = events.sessionEnd.active;
+    this.clientPort = told ? (client.remotePort ?? 0) : 0;
+    this.clientAddress = told ? unmapped(client.remoteAddress ?? "") : "";
     service.track(this);
     if (events.sessionStart.active) events.sessionStart.publish({ service: service.name, protocol: service.cfg.protocol, client: client.remoteAddress ?? "" });
   }
@@ -232,7 +236,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     events.sessionEnd.publish({
       service: this.service.name,
       protocol: this.cfg.protocol,
-      client: this.client.remoteAddress ?? "",
+      client: this.clientAddress,
       clientPort: this.clientPort,
       server: this.server?.key,
       start: this.started,
@@ -263,4 +267,9 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     this.pending?.cancel();
     this.finish();
   }
+}
+
+/** An IPv4-mapped IPv6 address as the IPv4 address it is. */
+function unmapped(a: string): string {
+  return a.startsWith("::ffff:") ? a.slice(7) : a;
 }

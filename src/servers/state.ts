@@ -52,7 +52,10 @@ export class Server implements BalancedServer {
   readonly key: string;
   readonly host: string;
   readonly port: number;
+  /** The weight in force: the configuration's, or the operator's (admin API) until the configuration's changes. */
   weight: number;
+  /** The weight the configuration gives. */
+  configWeight: number;
   backup: boolean;
   readonly service: string;
   /** IP to connect to: `host` itself, or what the resolver last returned. */
@@ -80,7 +83,7 @@ export class Server implements BalancedServer {
     this.key = cfg.address;
     this.host = cfg.host;
     this.port = cfg.port;
-    this.weight = cfg.weight;
+    this.weight = this.configWeight = cfg.weight;
     this.backup = cfg.backup;
     this.address = address;
   }
@@ -106,6 +109,7 @@ export type OutcomeSink = (server: Server, outcome: Outcome, detail: string, sou
 
 /** A server's state as the owner of state pushes it to the workers. */
 export interface ServerState {
+  readonly weight: number;
   readonly healthy: boolean;
   readonly admin: AdminState;
   readonly pending: boolean;
@@ -204,8 +208,10 @@ export class ServerPool {
       }
       old.delete(kept.id);
       kept.index = i;
-      if ((kept.weight !== c.weight || kept.backup !== c.backup) && kept !== back) changed.push(kept);
-      kept.weight = c.weight;
+      // An operator's weight stays until the configuration's own changes.
+      const weightChanged = kept.configWeight !== c.weight;
+      if ((weightChanged || kept.backup !== c.backup) && kept !== back) changed.push(kept);
+      if (weightChanged) kept.weight = kept.configWeight = c.weight;
       kept.backup = c.backup;
       return kept;
     });
@@ -267,9 +273,19 @@ export class ServerPool {
     }
   }
 
+  /** The operator sets `server`'s weight (0: no new connections, as HAProxy's weight 0). */
+  setWeight(server: Server, weight: number, why = "by the operator"): void {
+    if (server.weight === weight) return;
+    const was = server.weight;
+    server.weight = weight;
+    if (this.algorithm) this.balancer = this.algorithm.create(this.list);
+    if (!this.quiet) log.info(`${server}: weight ${was} → ${weight} ${why}`);
+  }
+
   /** A worker takes `server`'s state from the master (through `apply`, so its balancer is told). */
   adopt(server: Server, state: ServerState): void {
     server.address = state.address ?? server.address;
+    this.setWeight(server, state.weight);
     this.apply(server, () => {
       server.healthy = state.healthy;
       server.admin = state.admin;

@@ -1,8 +1,11 @@
 /**
  * The stats listener ([stats] listen): `GET /metrics` (Prometheus text, or
- * OpenMetrics when asked with Accept) and `GET /status.json`. With
- * `read_token = true` every request needs `Authorization: Bearer <token>`,
- * compared in constant time (401 without one, 403 with a wrong one).
+ * OpenMetrics when asked with Accept), `GET /status.json`, and the admin API:
+ * `POST /servers/<service>/<server>/drain|maint|ready|weight`. Every POST
+ * needs `Authorization: Bearer <token>` (none configured: refused), and so
+ * does every GET with `read_token = true`; compared in constant time (401
+ * without one, 403 with a wrong one). Admin actions are logged with the
+ * caller's address.
  * Bound before the privilege drop, like every listener.
  */
 import type { Server as HttpServer } from "bun";
@@ -13,9 +16,32 @@ import { fileErrorReason, PlbError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { readConfigured } from "../process/files.ts";
 import { OPENMETRICS_TYPE, TEXT_TYPE } from "./exposition.ts";
+import type { Server, ServerPool } from "../servers/state.ts";
 import type { Metrics } from "./metrics.ts";
 
 const log = logger("stats");
+
+/** What the admin API may change, and who is told after. */
+export interface AdminControl {
+  /** The service's pool and the server named `server` (as configured, or host:port), or undefined. */
+  find(service: string, server: string): { readonly pool: ServerPool; readonly server: Server } | undefined;
+  /** An action changed `service`'s servers (the master tells its workers). */
+  changed?(service: string): void;
+}
+
+const ACTIONS = ["drain", "maint", "ready", "weight"] as const;
+
+/** The admin API over the running services; `changed` is told after each action. */
+export function poolControl(services: () => readonly { readonly name: string; readonly pool: ServerPool }[], changed?: (service: string) => void): AdminControl {
+  return {
+    find(service, name) {
+      const svc = services().find((s) => s.name === service);
+      const server = svc?.pool.servers.find((s) => s.key === name || s.id === name.toLowerCase());
+      return svc && server ? { pool: svc.pool, server } : undefined;
+    },
+    changed,
+  };
+}
 
 export interface StatsListener {
   /** The port bound (tcp), for messages and tests. */
@@ -45,15 +71,57 @@ export function bearerMatches(header: string | null, token: string): boolean {
   return m !== null && timingSafeEqual(digest(m[1]), digest(token));
 }
 
-export function startStats(cfg: StatsConfig, metrics: Metrics, token: string | undefined): StatsListener {
+function json(body: unknown, status = 200): Response {
+  return Response.json(body, { status, headers: { "Cache-Control": "no-store" } });
+}
+
+/** POST /servers/<service>/<server>/<action>: the caller is authorised already. */
+async function admin(req: Request, path: string, control: AdminControl, who: string): Promise<Response> {
+  const m = /^\/servers\/([^/]+)\/([^/]+)\/([a-z]+)$/.exec(path);
+  if (!m) return json({ error: "not found: POST /servers/<service>/<server>/drain|maint|ready|weight" }, 404);
+  const [service, name, action] = [decodeURIComponent(m[1]), decodeURIComponent(m[2]), m[3]];
+  if (!(ACTIONS as readonly string[]).includes(action)) return json({ error: `unknown action ${JSON.stringify(action)} (${ACTIONS.join(", ")})` }, 404);
+  const found = control.find(service, name);
+  if (!found) return json({ error: `no server ${JSON.stringify(name)} in service ${JSON.stringify(service)}` }, 404);
+  const { pool, server } = found;
+  const why = `by ${who} (admin API)`;
+  if (action === "weight") {
+    let weight: unknown;
+    try {
+      weight = ((await req.json()) as { weight?: unknown }).weight;
+    } catch {
+      return json({ error: 'the body must be JSON: {"weight": N}' }, 400);
+    }
+    if (typeof weight !== "number" || !Number.isInteger(weight) || weight < 0 || weight > 256) return json({ error: "weight must be an integer from 0 to 256 (0: no new connections)" }, 400);
+    pool.setWeight(server, weight, why);
+  } else pool.setAdmin(server, action as "drain" | "maint" | "ready", why);
+  log.info(`admin: ${action}${action === "weight" ? ` ${server.weight}` : ""} ${server} by ${who}`);
+  control.changed?.(service);
+  return json({ service, server: server.key, admin: server.admin, healthy: server.healthy, weight: server.weight, up: server.up });
+}
+
+export function startStats(cfg: StatsConfig, metrics: Metrics, token: string | undefined, control?: AdminControl): StatsListener {
+  let server: HttpServer<undefined>;
   const respond = async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
+    if (req.method === "POST") {
+      const who = server.requestIP(req)?.address ?? "a local socket";
+      if (token === undefined) return json({ error: "the admin API needs a token: set stats.token_file (or stats.token)" }, 403);
+      const auth = req.headers.get("authorization");
+      if (auth === null) return new Response("authorization required\n", { status: 401, headers: { "WWW-Authenticate": 'Bearer realm="plb"' } });
+      if (!bearerMatches(auth, token)) {
+        log.warn(`admin: a wrong token from ${who} for ${url.pathname}`);
+        return new Response("wrong token\n", { status: 403 });
+      }
+      if (!control) return json({ error: "no admin API here" }, 404);
+      return admin(req, url.pathname, control, who);
+    }
     if (cfg.read_token && token !== undefined) {
       const auth = req.headers.get("authorization");
       if (auth === null) return new Response("authorization required\n", { status: 401, headers: { "WWW-Authenticate": 'Bearer realm="plb"' } });
       if (!bearerMatches(auth, token)) return new Response("wrong token\n", { status: 403 });
     }
-    if (req.method !== "GET" && req.method !== "HEAD") return new Response("method not allowed\n", { status: 405, headers: { Allow: "GET, HEAD" } });
+    if (req.method !== "GET" && req.method !== "HEAD") return new Response("method not allowed\n", { status: 405, headers: { Allow: "GET, HEAD, POST" } });
     if (url.pathname === "/metrics") {
       const open = /application\/openmetrics-text/.test(req.headers.get("accept") ?? "");
       return new Response(await metrics.prometheus(open), { headers: { "Content-Type": open ? OPENMETRICS_TYPE : TEXT_TYPE } });
@@ -62,7 +130,6 @@ export function startStats(cfg: StatsConfig, metrics: Metrics, token: string | u
     return new Response("not found: /metrics, /status.json\n", { status: 404 });
   };
   const where = cfg.listen;
-  let server: HttpServer<undefined>;
   try {
     if (where.kind === "unix") {
       // A socket left by an earlier run (not a file of someone else's).

@@ -31,7 +31,7 @@ import { planReload, type ReloadSummary, type Running } from "../reload.ts";
 import { Scheduler } from "../scheduler.ts";
 import type { Service } from "../service.ts";
 import { Collector, type CollectorSnapshot } from "../stats/collector.ts";
-import { startStats, statsToken, type StatsListener } from "../stats/listener.ts";
+import { poolControl, startStats, statsToken, type StatsListener } from "../stats/listener.ts";
 import { Metrics } from "../stats/metrics.ts";
 import { type FromWorker, poolState, stateOf, type ToWorker, WORKER_ENV } from "./messages.ts";
 
@@ -267,7 +267,15 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
   if (first.stats) {
     const metrics = new Metrics(collectAll, () => running.services);
     try {
-      stats = { metrics, listener: startStats(first.stats, metrics, statsToken(first.stats)) };
+      // An admin action changes the master's state; every worker is told at once.
+      const control = poolControl(
+        () => running.services,
+        (name) => {
+          const svc = running.services.find((s) => s.name === name);
+          if (svc) broadcast({ t: "state", states: [poolState(svc.name, svc.pool)] });
+        },
+      );
+      stats = { metrics, listener: startStats(first.stats, metrics, statsToken(first.stats), control) };
     } catch (err) {
       stopping = true;
       killAll();

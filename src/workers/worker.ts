@@ -104,7 +104,8 @@ export function runWorker(): Promise<number> {
           plans.get(m.seq)?.abort();
           return void plans.delete(m.seq);
         case "reopen-logs":
-          return void reopenLogFile();
+          reopenLogFile();
+          return runtime.reopenLogs();
         case "collect":
           return send({ t: "collected", seq: m.seq, counters: runtime.collector?.snapshot() });
       }

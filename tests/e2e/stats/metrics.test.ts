@@ -145,7 +145,7 @@ servers = ["127.0.0.1:${web.port}", "127.0.0.1:$P3"]
   const up = svc.servers.find((s) => s.name === `127.0.0.1:${web.port}`)!;
   expect([up.state, up.last_transition, up.sessions_total]).toEqual(["up", null, 1]);
   expect((await fetch(`http://127.0.0.1:${statsPort}/nope`)).status).toBe(404);
-  expect((await fetch(`http://127.0.0.1:${statsPort}/metrics`, { method: "POST" })).status).toBe(405);
+  expect((await fetch(`http://127.0.0.1:${statsPort}/metrics`, { method: "PUT" })).status).toBe(405);
 });
 
 test("read_token: no token 401, a wrong one 403, the right one 200", async () => {
