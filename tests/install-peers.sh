@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real peers the test suite talks to (curl, nginx, ApacheBench, openssl,
-# aiosmtpd, Postfix, swaks, iproute2's ss, logrotate, goaccess, the Prometheus
-# client's parsers) and qemu-user for the arm64
+# aiosmtpd, Postfix, swaks, iproute2's ss, logrotate, goaccess, chromium, the
+# Prometheus client's parsers) and qemu-user for the arm64
 # binary, from Debian's packages. Run by
 # `npm test` before the suite; idempotent and quiet when all are there.
 #
@@ -36,6 +36,8 @@ have aarch64-linux-gnu-gcc || need+=(gcc-aarch64-linux-gnu)
 have unshare || need+=(util-linux)
 # The Prometheus Python client's parsers check plb's /metrics (text format and OpenMetrics).
 /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || need+=(python3-prometheus-client)
+# Debian's chromium, headless, shows the stats listener's status page to puppeteer-core.
+have chromium || need+=(chromium)
 # goaccess reads plb's access log in nginx's combined format.
 have goaccess || need+=(goaccess)
 # logrotate: runs the shipped deploy/logrotate/plb against a real plb (SIGUSR1 reopens the log).

@@ -1,6 +1,7 @@
 /**
- * The stats listener ([stats] listen): `GET /metrics` (Prometheus text, or
- * OpenMetrics when asked with Accept), `GET /status.json`, and the admin API:
+ * The stats listener ([stats] listen): `GET /` (the live status page),
+ * `GET /metrics` (Prometheus text, or OpenMetrics when asked with Accept),
+ * `GET /status.json`, and the admin API:
  * `POST /servers/<service>/<server>/drain|maint|ready|weight`. Every POST
  * needs `Authorization: Bearer <token>` (none configured: refused), and so
  * does every GET with `read_token = true`; compared in constant time (401
@@ -18,6 +19,7 @@ import { readConfigured } from "../process/files.ts";
 import { OPENMETRICS_TYPE, TEXT_TYPE } from "./exposition.ts";
 import type { Server, ServerPool } from "../servers/state.ts";
 import type { Metrics } from "./metrics.ts";
+import { STATUS_PAGE } from "./page.ts";
 
 const log = logger("stats");
 
@@ -116,6 +118,10 @@ export function startStats(cfg: StatsConfig, metrics: Metrics, token: string | u
       if (!control) return json({ error: "no admin API here" }, 404);
       return admin(req, url.pathname, control, who);
     }
+    // The page holds no data (it reads /status.json with the token typed in): no token needed for it.
+    if (url.pathname === "/" && (req.method === "GET" || req.method === "HEAD")) {
+      return new Response(STATUS_PAGE, { headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'" } });
+    }
     if (cfg.read_token && token !== undefined) {
       const auth = req.headers.get("authorization");
       if (auth === null) return new Response("authorization required\n", { status: 401, headers: { "WWW-Authenticate": 'Bearer realm="plb"' } });
@@ -127,7 +133,7 @@ export function startStats(cfg: StatsConfig, metrics: Metrics, token: string | u
       return new Response(await metrics.prometheus(open), { headers: { "Content-Type": open ? OPENMETRICS_TYPE : TEXT_TYPE } });
     }
     if (url.pathname === "/status.json") return Response.json(await metrics.status(), { headers: { "Cache-Control": "no-store" } });
-    return new Response("not found: /metrics, /status.json\n", { status: 404 });
+    return new Response("not found: /, /metrics, /status.json\n", { status: 404 });
   };
   const where = cfg.listen;
   try {
