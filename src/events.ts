@@ -7,6 +7,9 @@
  * Nothing is built for nobody: a publisher checks `channel.active` (a plain
  * field) before it makes an event object or reads a clock, so with nothing
  * subscribed an event costs one property load and a branch.
+ *
+ * An event object is the subscriber's only during the call: copy what you
+ * keep (request events, one per http request, reuse one object).
  */
 import type { Outcome } from "./servers/state.ts";
 

@@ -74,7 +74,7 @@ servers = ["127.0.0.1:${dead}"]
     events.sessionStart.subscribe((e) => seen.start.push(e)),
     events.sessionEnd.subscribe((e) => seen.end.push(e)),
     events.connect.subscribe((e) => seen.connect.push(e)),
-    events.request.subscribe((e) => seen.request.push(e)),
+    events.request.subscribe((e) => seen.request.push({ ...e })), // the object is reused: copy it
   );
   // the start checks are done (dead is down for "none"; "t" fails over)
   await Bun.sleep(100);

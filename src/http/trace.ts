@@ -4,7 +4,7 @@
  * time, time to first response byte and total time. Clocks are read only
  * while someone listens; the byte counts are plain additions.
  */
-import { type EndCause, events } from "../events.ts";
+import { type EndCause, events, type RequestEvent } from "../events.ts";
 import { now } from "../net/clock.ts";
 import type { Outcome } from "../servers/state.ts";
 import type { RequestHead } from "./types.ts";
@@ -86,30 +86,50 @@ export class HttpTrace {
   /** The request is over with `status` (0: nothing answered); call only while events.request.active. */
   publish(f: RequestFacts, status: number, cause: EndCause): void {
     const req = f.req;
-    events.request.publish({
-      service: f.service,
-      client: f.client,
-      clientPort: f.clientPort,
-      server: req ? f.server : undefined,
-      method: req?.method ?? "",
-      target: req?.target ?? "",
-      version: req ? `HTTP/1.${req.versionMinor}` : "",
-      status,
-      start: req ? this.reqStart : now(),
-      bytesIn: req ? this.reqBytesIn : f.held,
-      bytesOut: this.reqBytesOut,
-      bodyBytesOut: Math.max(0, this.reqBytesOut - f.headBytes - this.replyHead),
-      host: req ? field(req, "host") : "",
-      referer: req ? field(req, "referer") : "",
-      userAgent: req ? field(req, "user-agent") : "",
-      connectMs: this.connectMs,
-      ttfbMs: this.ttfbMs,
-      totalMs: this.t0 !== 0 ? performance.now() - this.t0 : 0,
-      retries: f.retries,
-      cause,
-    });
+    let host = "";
+    let referer = "";
+    let userAgent = "";
+    if (req) {
+      // One pass over the fields for the three a log may want.
+      for (const fl of req.fields) {
+        const n = fl.lower;
+        if (n === "host") host ||= fl.value;
+        else if (n === "referer") referer ||= fl.value;
+        else if (n === "user-agent") userAgent ||= fl.value;
+      }
+    }
+    // One object for every request event (events.ts: valid during the call only): no garbage per request.
+    const e = SHARED;
+    e.service = f.service;
+    e.client = f.client;
+    e.clientPort = f.clientPort;
+    e.server = req ? f.server : undefined;
+    e.method = req?.method ?? "";
+    e.target = req?.target ?? "";
+    e.version = req ? VERSIONS[req.versionMinor] : "";
+    e.status = status;
+    e.start = req ? this.reqStart : now();
+    e.bytesIn = req ? this.reqBytesIn : f.held;
+    e.bytesOut = this.reqBytesOut;
+    e.bodyBytesOut = Math.max(0, this.reqBytesOut - f.headBytes - this.replyHead);
+    e.host = host;
+    e.referer = referer;
+    e.userAgent = userAgent;
+    e.connectMs = this.connectMs;
+    e.ttfbMs = this.ttfbMs;
+    e.totalMs = this.t0 !== 0 ? performance.now() - this.t0 : 0;
+    e.retries = f.retries;
+    e.cause = cause;
+    events.request.publish(e);
   }
 }
+
+const VERSIONS = ["HTTP/1.0", "HTTP/1.1"] as const;
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+const SHARED: Mutable<RequestEvent> = {
+  service: "", client: "", clientPort: 0, server: undefined, method: "", target: "", version: "", status: 0, start: 0, bytesIn: 0, bytesOut: 0,
+  bodyBytesOut: 0, host: "", referer: "", userAgent: "", connectMs: -1, ttfbMs: -1, totalMs: 0, retries: 0, cause: "done",
+};
 
 /** Why a request ended, from the status plb answered (0: nothing) and whether a response had begun. */
 export function causeOf(status: number, started: boolean): EndCause {
@@ -118,12 +138,6 @@ export function causeOf(status: number, started: boolean): EndCause {
   if (status === 502) return "server_reset";
   if (status >= 400) return "refused";
   return started ? "server_closed" : "client_closed";
-}
-
-/** The value of the first field named `lower` (lowercase), or "". */
-function field(req: RequestHead, lower: string): string {
-  for (const f of req.fields) if (f.lower === lower) return f.value;
-  return "";
 }
 
 /** Length of the head of a complete message (up to and with CRLF CRLF). */
