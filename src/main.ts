@@ -233,7 +233,11 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     reopenLogs: () => accessLogs.reopen(),
     reload: (next: Config) => {
       if (stopping) throw new PlbError("CONFIG_INVALID", "stopping: a reload is no longer possible");
-      return reload(running, next);
+      // The token file is read again (a rotated token); one that cannot be read refuses the reload.
+      const token = stats && next.stats ? statsToken(next.stats) : undefined;
+      const summary = reload(running, next);
+      if (stats && next.stats) stats.listener.setToken(token);
+      return summary;
     },
     planReload: (next: Config) => {
       if (stopping) throw new PlbError("CONFIG_INVALID", "stopping: a reload is no longer possible");

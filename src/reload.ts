@@ -230,7 +230,9 @@ function commitReload(running: Running, config: Config, p: Prepared): ReloadSumm
   // Global settings.
   const g: GlobalConfig = config.global;
   const needRestart = RESTART_KEYS.filter((k) => !same(old.global[k], g[k])).map((k) => `${k} (${JSON.stringify(old.global[k] ?? null)} stays)`);
-  if (!same(old.stats, config.stats)) needRestart.push("[stats] (the stats listener stays as it was)");
+  // The token (file) is read again by the caller; where and how the listener listens needs a restart.
+  const listenerOf = (c: Config) => c.stats && { listen: c.stats.listen, read_token: c.stats.read_token };
+  if (!same(listenerOf(old), listenerOf(config))) needRestart.push("[stats] listen or read_token (the stats listener stays as it was)");
   for (const k of GLOBAL_KEYS) {
     if (same(old.global[k], g[k])) continue;
     settings++;

@@ -48,6 +48,8 @@ export function poolControl(services: () => readonly { readonly name: string; re
 export interface StatsListener {
   /** The port bound (tcp), for messages and tests. */
   readonly port: number | undefined;
+  /** A reload read the token (file) again: asked for from now on. */
+  setToken(token: string | undefined): void;
   stop(): void;
 }
 
@@ -102,7 +104,8 @@ async function admin(req: Request, path: string, control: AdminControl, who: str
   return json({ service, server: server.key, admin: server.admin, healthy: server.healthy, weight: server.weight, up: server.up });
 }
 
-export function startStats(cfg: StatsConfig, metrics: Metrics, token: string | undefined, control?: AdminControl): StatsListener {
+export function startStats(cfg: StatsConfig, metrics: Metrics, firstToken: string | undefined, control?: AdminControl): StatsListener {
+  let token = firstToken;
   let server: HttpServer<undefined>;
   const respond = async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
@@ -150,6 +153,10 @@ export function startStats(cfg: StatsConfig, metrics: Metrics, token: string | u
   log.info(`stats listening on ${where.kind === "unix" ? where.text : `${where.host}:${server.port}`} (/metrics, /status.json)`);
   return {
     port: server.port,
+    setToken(next) {
+      if (next !== token) log.info("stats: the token was read again (a reload): the new one is asked for from now on");
+      token = next;
+    },
     stop() {
       server.stop(true);
     },

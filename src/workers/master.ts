@@ -300,6 +300,7 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     async reload(config: Config): Promise<ReloadSummary> {
       if (stopping) throw new PlbError("CONFIG_INVALID", "stopping: a reload is no longer possible");
       if (config.global.workers !== count) log.warn(`workers changed from ${count} to ${config.global.workers}: that needs a restart; still ${count}`);
+      const token = stats && config.stats ? statsToken(config.stats) : undefined; // read again: a rotated token
       const plan = planReload(running, config); // the master's checks: throws with nothing changed
       const id = ++seq;
       const live = slots.filter((s) => s.ready);
@@ -312,6 +313,7 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
         throw new PlbError("LISTEN_FAILED", `${errors[0]}${errors.length > 1 ? ` (and in ${errors.length - 1} more worker(s))` : ""}`);
       }
       const summary = plan.commit();
+      if (stats && config.stats) stats.listener.setToken(token);
       subscribe();
       for (const slot of live) {
         send(slot, { t: "reload-commit", seq: id });

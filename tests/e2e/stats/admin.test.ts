@@ -132,3 +132,33 @@ test("plb status prints the services and servers with their state; plb drain / r
   expect(cli(["ready", "web", `127.0.0.1:${b.port}`]).exitCode).toBe(0);
   expect(new Set(await answers(webPort, 6))).toEqual(new Set(["a", "b"]));
 });
+
+test("a reload reads the token file again: the old token is refused from then on, the new one accepted", async () => {
+  const { writeFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { tempDir } = await import("../../support/plb.ts");
+  const a = await httpBackend("a");
+  cleanup.push(() => a.close());
+  const [statsPort, webPort] = await freePorts(2);
+  const tokenFile = join(tempDir(), "stats.token");
+  writeFileSync(tokenFile, "first-token-0123456789\n");
+  const toml = `
+[stats]
+listen = "127.0.0.1:${statsPort}"
+token_file = "${tokenFile}"
+[[service]]
+name = "web"
+protocol = "http"
+listen = ["127.0.0.1:${webPort}"]
+servers = ["127.0.0.1:${a.port}"]
+`;
+  const file = writeConfig(toml);
+  const plb = await startPlbFile(file);
+  cleanup.push(() => plb.stop());
+  const path = `/servers/web/127.0.0.1:${a.port}/ready`;
+  expect((await post(statsPort, path, undefined, "first-token-0123456789")).status).toBe(200);
+  writeFileSync(tokenFile, "second-token-0123456789\n");
+  expect(await reloadWith(plb, file, undefined)).toContain("reload: no changes");
+  expect((await post(statsPort, path, undefined, "first-token-0123456789")).status).toBe(403);
+  expect((await post(statsPort, path, undefined, "second-token-0123456789")).status).toBe(200);
+});
