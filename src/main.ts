@@ -131,8 +131,17 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   const collector = config.stats ? new Collector() : undefined;
   collector?.start();
   const accessLogs = new AccessLogs();
-  // What the stats listener shows: filled in below, read when it is asked.
-  const running = { services } as Running;
+  // What reloads change and the stats listener shows.
+  const running: Running = {
+    listens: true,
+    accessLogs,
+    config,
+    services,
+    context: svcContext,
+    scheduler,
+    derivedMaxconn: limits.derived,
+    cliLogLevel: opts.cliLogLevel,
+  };
   try {
     // First: a second plb refuses a pid file naming a live one before it
     // touches any port.
@@ -174,16 +183,6 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   }
 
   if (scheduler) for (const svc of services) scheduler.watch(svc.pool, svc.protocol.probe(svc), svc.cfg.timeout_cleanup);
-  Object.assign(running, {
-    listens: true,
-    accessLogs,
-    config,
-    services,
-    context: svcContext,
-    scheduler,
-    derivedMaxconn: limits.derived,
-    cliLogLevel: opts.cliLogLevel,
-  } satisfies Running);
 
   let stopping: Promise<void> | undefined;
   const finish = () => {

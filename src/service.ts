@@ -10,6 +10,7 @@ import { isIP } from "node:net";
 import type { Admission, Admitted } from "./admission.ts";
 import type { BalancerAlgorithm } from "./balance/types.ts";
 import type { ListenAddress, ServiceConfig } from "./config/types.ts";
+import { clientIp } from "./net/client-address.ts";
 import { listen, type Listener, type ListenSettings } from "./net/listen.ts";
 import { logger } from "./log.ts";
 import type { Sweepable, Sweeper } from "./net/sweep.ts";
@@ -201,8 +202,6 @@ export class Service implements Admitted, ServiceHandle {
 
   /** Key for source hashing: the client IP, IPv4-mapped addresses unwrapped. */
   clientKey(client: Sock): string | undefined {
-    if (!this.usesClient) return undefined;
-    const a = client.remoteAddress ?? ""; // undefined once the client reset
-    return a.startsWith("::ffff:") ? a.slice(7) : a;
+    return this.usesClient ? clientIp(client) : undefined;
   }
 }

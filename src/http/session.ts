@@ -7,7 +7,7 @@
  * (replies.ts) and closes the client after any framing error.
  */
 import { concatBytes } from "../net/bytes.ts";
-import { proxyHeaderFor } from "../net/client-address.ts";
+import { clientIp, proxyHeaderFor } from "../net/client-address.ts";
 import { localConnectFailure } from "../net/fd-limit.ts";
 import { now } from "../net/clock.ts";
 import { connect, type PendingConnect } from "../net/connect.ts";
@@ -107,8 +107,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     this.cfg = service.cfg;
     this.rt = service.shared as HttpRuntime;
     // undefined for a connection reset before plb saw it
-    const a = socket.remoteAddress ?? "";
-    this.clientAddress = a.startsWith("::ffff:") ? a.slice(7) : a;
+    this.clientAddress = clientIp(socket);
     // Reading it costs a getpeername(2): only when someone will be told.
     this.clientPort = events.sessionEnd.active || events.request.active ? (socket.remotePort ?? 0) : 0;
     const mode = this.cfg.client_address;

@@ -41,12 +41,14 @@ export class HttpTrace {
 
   /** A request head of `bytes` bytes is complete. */
   request(bytes: number): void {
-    this.reqStart = now();
     this.reqBytesIn = bytes;
     this.reqBytesOut = 0;
     this.replyHead = 0;
     this.connectMs = this.ttfbMs = -1;
-    this.t0 = events.request.active ? performance.now() : 0;
+    // Clocks only for a listener (a request published without one never happens).
+    const told = events.request.active;
+    this.reqStart = told ? now() : 0;
+    this.t0 = told ? performance.now() : 0;
   }
 
   /** Request body bytes went to the server. */
@@ -108,7 +110,7 @@ export class HttpTrace {
     e.target = req?.target ?? "";
     e.version = req ? VERSIONS[req.versionMinor] : "";
     e.status = status;
-    e.start = req ? this.reqStart : now();
+    e.start = req && this.reqStart !== 0 ? this.reqStart : now();
     e.bytesIn = req ? this.reqBytesIn : f.held;
     e.bytesOut = this.reqBytesOut;
     e.bodyBytesOut = Math.max(0, this.reqBytesOut - f.headBytes - this.replyHead);

@@ -13,6 +13,12 @@ const V1_UNKNOWN = encoder.encode("PROXY UNKNOWN\r\n");
 /** v2 signature, version 2 + LOCAL, family UNSPEC, no addresses. */
 const V2_LOCAL = new Uint8Array([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, 0x20, 0x00, 0x00, 0x00]);
 
+/** The client's IP as text, an IPv4-mapped IPv6 address as the IPv4 address it is ("" once the socket is gone). */
+export function clientIp(client: Sock): string {
+  const a = client.remoteAddress ?? "";
+  return a.startsWith("::ffff:") ? a.slice(7) : a;
+}
+
 /** The header for a connection made on behalf of `client`, or undefined. */
 export function proxyHeaderFor(mode: ClientAddressMode, client: Sock): Uint8Array | undefined {
   if (mode !== "proxy-v1" && mode !== "proxy-v2") return undefined;

@@ -5,6 +5,7 @@
  * then pipe bytes both ways. Bytes the client sends meanwhile are kept (the
  * client is paused past 64 KiB) and replayed to the server that answers.
  */
+import { clientIp } from "../net/client-address.ts";
 import { handOver } from "../net/handlers.ts";
 import { earliest, type Sweepable } from "../net/sweep.ts";
 import { connect, type PendingConnect } from "../net/connect.ts";
@@ -65,7 +66,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     // (a closed socket no longer has them).
     const told = events.sessionEnd.active;
     this.clientPort = told ? (client.remotePort ?? 0) : 0;
-    this.clientAddress = told ? unmapped(client.remoteAddress ?? "") : "";
+    this.clientAddress = told ? clientIp(client) : "";
     service.track(this);
     if (events.sessionStart.active) events.sessionStart.publish({ service: service.name, protocol: service.cfg.protocol, client: client.remoteAddress ?? "" });
   }
@@ -267,9 +268,4 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     this.pending?.cancel();
     this.finish();
   }
-}
-
-/** An IPv4-mapped IPv6 address as the IPv4 address it is. */
-function unmapped(a: string): string {
-  return a.startsWith("::ffff:") ? a.slice(7) : a;
 }

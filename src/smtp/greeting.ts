@@ -8,6 +8,7 @@
  * server (a polite QUIT where the connection is still open) and the session
  * tries the next one.
  */
+import { clientIp } from "../net/client-address.ts";
 import { DISCARD, handOver } from "../net/handlers.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
 import type { Handshake, HandshakeContext, HandshakeResult } from "../relay/handshake.ts";
@@ -116,8 +117,7 @@ class GreetingCheck implements SocketEvents {
 
 /** Postfix's XCLIENT attributes for the client (IPv6 as "IPV6:…"). */
 export function xclientAttributes(client: Sock): string {
-  let addr = client.remoteAddress ?? "";
-  if (addr.startsWith("::ffff:")) addr = addr.slice(7);
+  let addr = clientIp(client);
   if (addr.includes(":")) addr = `IPV6:${addr}`;
   return `ADDR=${addr} PORT=${client.remotePort} PROTO=ESMTP`;
 }

@@ -4,8 +4,8 @@
  * token in the configuration file and returns text and an exit status; the
  * CLI prints and exits.
  */
-import { readFileSync } from "node:fs";
 import type { StatsConfig } from "../config/types.ts";
+import { statsToken } from "./listener.ts";
 
 export interface ClientResult {
   readonly code: 0 | 1 | 2;
@@ -35,13 +35,8 @@ export interface Status {
   services: ServiceRow[];
 }
 
-function token(cfg: StatsConfig): string | undefined {
-  if (cfg.token !== undefined) return cfg.token;
-  return cfg.token_file === undefined ? undefined : readFileSync(cfg.token_file, "utf8").trim();
-}
-
 async function call(cfg: StatsConfig, path: string, init: RequestInit = {}): Promise<Response> {
-  const t = token(cfg);
+  const t = statsToken(cfg);
   const headers = { ...(t ? { Authorization: `Bearer ${t}` } : {}), ...(init.headers as Record<string, string> | undefined) };
   const l = cfg.listen;
   if (l.kind === "unix") return fetch(`http://localhost${path}`, { ...init, headers, unix: l.path } as RequestInit);

@@ -75,6 +75,13 @@ export function bearerMatches(header: string | null, token: string): boolean {
   return m !== null && timingSafeEqual(digest(m[1]), digest(token));
 }
 
+/** 401 without a Bearer token, 403 with a wrong one, undefined when it is `token`. */
+function refusal(req: Request, token: string): Response | undefined {
+  const auth = req.headers.get("authorization");
+  if (auth === null) return new Response("authorization required\n", { status: 401, headers: { "WWW-Authenticate": 'Bearer realm="plb"' } });
+  return bearerMatches(auth, token) ? undefined : new Response("wrong token\n", { status: 403 });
+}
+
 function json(body: unknown, status = 200): Response {
   return Response.json(body, { status, headers: { "Cache-Control": "no-store" } });
 }
@@ -112,11 +119,10 @@ export function startStats(cfg: StatsConfig, metrics: Metrics, firstToken: strin
     if (req.method === "POST") {
       const who = server.requestIP(req)?.address ?? "a local socket";
       if (token === undefined) return json({ error: "the admin API needs a token: set stats.token_file (or stats.token)" }, 403);
-      const auth = req.headers.get("authorization");
-      if (auth === null) return new Response("authorization required\n", { status: 401, headers: { "WWW-Authenticate": 'Bearer realm="plb"' } });
-      if (!bearerMatches(auth, token)) {
-        log.warn(`admin: a wrong token from ${who} for ${url.pathname}`);
-        return new Response("wrong token\n", { status: 403 });
+      const refused = refusal(req, token);
+      if (refused) {
+        if (refused.status === 403) log.warn(`admin: a wrong token from ${who} for ${url.pathname}`);
+        return refused;
       }
       if (!control) return json({ error: "no admin API here" }, 404);
       return admin(req, url.pathname, control, who);
@@ -126,9 +132,8 @@ export function startStats(cfg: StatsConfig, metrics: Metrics, firstToken: strin
       return new Response(STATUS_PAGE, { headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'" } });
     }
     if (cfg.read_token && token !== undefined) {
-      const auth = req.headers.get("authorization");
-      if (auth === null) return new Response("authorization required\n", { status: 401, headers: { "WWW-Authenticate": 'Bearer realm="plb"' } });
-      if (!bearerMatches(auth, token)) return new Response("wrong token\n", { status: 403 });
+      const refused = refusal(req, token);
+      if (refused) return refused;
     }
     if (req.method !== "GET" && req.method !== "HEAD") return new Response("method not allowed\n", { status: 405, headers: { Allow: "GET, HEAD, POST" } });
     if (url.pathname === "/metrics") {

@@ -200,7 +200,8 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     }, wait);
   };
 
-  const answer = <T>(slot: Slot, key: "onReady" | "onPrepared", what: string): Promise<T | undefined | string> =>
+  /** The worker's answer: a failure's text, or undefined when it could. */
+  const answer = (slot: Slot, key: "onReady" | "onPrepared", what: string): Promise<string | undefined> =>
     new Promise((resolve) => {
       const t = setTimeout(() => {
         slot[key] = undefined;
@@ -231,7 +232,7 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
 
   // Start them all; the first one that cannot start fails the start.
   for (const slot of slots) spawn(slot);
-  const failures = (await Promise.all(slots.map((slot) => answer<string>(slot, "onReady", "its start")))).filter(Boolean);
+  const failures = (await Promise.all(slots.map((slot) => answer(slot, "onReady", "its start")))).filter(Boolean);
   if (failures.length > 0) {
     stopping = true;
     killAll();
@@ -304,9 +305,9 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
       const plan = planReload(running, config); // the master's checks: throws with nothing changed
       const id = ++seq;
       const live = slots.filter((s) => s.ready);
-      const answers = live.map((slot) => answer<string>(slot, "onPrepared", "the reload"));
+      const answers = live.map((slot) => answer(slot, "onPrepared", "the reload"));
       for (const slot of live) send(slot, { t: "reload-prepare", seq: id, config });
-      const errors = (await Promise.all(answers)).filter(Boolean) as string[];
+      const errors = (await Promise.all(answers)).filter((e): e is string => e !== undefined);
       if (errors.length > 0) {
         for (const slot of live) send(slot, { t: "reload-abort", seq: id });
         plan.abort();
