@@ -86,6 +86,14 @@ export interface SessionEndEvent {
   readonly cause: EndCause;
   /** Servers tried (fail-over). */
   readonly tried: number;
+  /**
+   * How the last server handshake went (smtp: the greeting check): "ok", or
+   * the failure's outcome ("bad-greeting", "timeout", "reset"); undefined
+   * when the protocol has none or no server connected.
+   */
+  readonly handshake: "ok" | Exclude<Outcome, "connected"> | undefined;
+  /** The failure's words ("greeting 554 5.3.2 busy"), "" when none. */
+  readonly handshakeDetail: string;
 }
 
 /** One connect attempt to a server (a probe is not one). */

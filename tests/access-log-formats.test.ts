@@ -10,6 +10,7 @@ const req: RequestEvent = {
 };
 const session: SessionEndEvent = {
   service: "db", protocol: "tcp", client: "127.0.0.3", clientPort: 40000, server: "10.0.0.2:5432", start: AT, durationMs: 1234, bytesIn: 10, bytesOut: 20, cause: "client_closed", tried: 2,
+  handshake: undefined, handshakeDetail: "",
 };
 
 test("combined is nginx's combined line, time in UTC, with nginx's \\xHH escaping", () => {
@@ -33,4 +34,8 @@ test("haproxy: httplog and tcplog layouts", () => {
   expect(httplog(req)).toBe('127.0.0.2:51234 [01/Dec/2026:09:05:07.042] web web/10.0.0.1:80 0/0/0/1/2 200 612 - - ---- 0/0/0/0/0 0/0 "GET /a?b=1 HTTP/1.1"\n');
   expect(httplog({ ...req, server: undefined, status: 503, cause: "no_server", connectMs: -1, ttfbMs: -1 })).toContain(" web web/<NOSRV> 0/0/-1/-1/2 503 612 - - SC-- ");
   expect(tcplog(session)).toBe("127.0.0.3:40000 [01/Dec/2026:09:05:07.042] db db/10.0.0.2:5432 0/0/1234 20 CD 0/0/0/0/1 0/0\n");
+  // smtp: the greeting outcome last
+  expect(tcplog({ ...session, protocol: "smtp", handshake: "timeout", handshakeDetail: "no greeting within 3000 ms" })).toEndWith(" 0/0/0/0/1 0/0 greeting=timeout\n");
+  expect(JSON.parse(sessionJson({ ...session, protocol: "smtp", handshake: "bad-greeting", handshakeDetail: "greeting 554 no" }))).toMatchObject({ greeting: "bad-greeting", greeting_detail: "greeting 554 no" });
+  expect(JSON.parse(sessionJson(session)).greeting).toBeUndefined();
 });

@@ -95,6 +95,7 @@ export function sessionJson(e: SessionEndEvent): string {
     bytes_out: e.bytesOut,
     cause: e.cause,
     tried: e.tried,
+    ...(e.handshake === undefined ? {} : { greeting: e.handshake, greeting_detail: e.handshakeDetail }),
   })}\n`;
 }
 
@@ -120,8 +121,13 @@ export function httplog(e: RequestEvent): string {
   return `${e.client}:${e.clientPort} [${haproxyTime(e.start)}] ${e.service} ${e.service}/${e.server ?? "<NOSRV>"} 0/0/${t(e.connectMs)}/${t(tr)}/${t(e.totalMs)} ${loggedStatus(e)} ${e.bytesOut} - - ${TERMINATION[e.cause]}-- 0/0/0/0/${e.retries} 0/0 "${escapeNginx(request)}"\n`;
 }
 
-/** tcplog: client:port [date] frontend backend/server Tw/Tc/Tt bytes ts ac/fc/bc/sc/rc sq/bq. */
+/**
+ * tcplog: client:port [date] frontend backend/server Tw/Tc/Tt bytes ts ac/fc/bc/sc/rc sq/bq;
+ * an smtp session adds its greeting outcome last ("greeting=ok", "greeting=bad-greeting"), where
+ * tools that read tcplog by position (halog) do not look.
+ */
 export function tcplog(e: SessionEndEvent): string {
   const retries = Math.max(0, e.tried - 1);
-  return `${e.client}:${e.clientPort} [${haproxyTime(e.start)}] ${e.service} ${e.service}/${e.server ?? "<NOSRV>"} 0/0/${t(e.durationMs)} ${e.bytesOut} ${TERMINATION[e.cause]} 0/0/0/0/${retries} 0/0\n`;
+  const greeting = e.protocol === "smtp" ? ` greeting=${e.handshake ?? "none"}` : "";
+  return `${e.client}:${e.clientPort} [${haproxyTime(e.start)}] ${e.service} ${e.service}/${e.server ?? "<NOSRV>"} 0/0/${t(e.durationMs)} ${e.bytesOut} ${TERMINATION[e.cause]} 0/0/0/0/${retries} 0/0${greeting}\n`;
 }

@@ -584,6 +584,8 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
         bytesOut: t.bytesOut + (this.tunnel?.b.bytesIn ?? 0),
         cause: t.endCause ?? (this.clientEnded ? "client_closed" : "client_reset"),
         tried: this.served,
+        handshake: undefined,
+        handshakeDetail: "",
       });
     }
   }

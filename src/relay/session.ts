@@ -55,6 +55,10 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
   private connectAt = 0;
   /** Why plb ended it, when plb did (timeout, shutdown, no server). */
   private cause: EndCause | undefined;
+  /** Bytes plb itself sent the client (the no-server reply). */
+  private repliedBytes = 0;
+  /** The last handshake's result (events: smtp's greeting outcome). */
+  private handshake: HandshakeResult | undefined;
 
   constructor(
     private readonly client: Sock,
@@ -81,9 +85,10 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     const server = svc.pool.balancer.pick({ client: svc.clientKey(this.client), tried: this.tried }) as Server | undefined;
     if (server === undefined || server.address === undefined) {
       if (logEnabled("info")) log.info(`service "${svc.name}": no server available for ${this.client.remoteAddress}, closing`);
-      if (this.opts.noServer) this.client.write(this.opts.noServer);
-      this.client.end();
+      // The cause first: end() may close the socket (and call onClose) at once.
       this.cause = "no_server";
+      if (this.opts.noServer) this.repliedBytes = this.client.write(this.opts.noServer);
+      this.client.end();
       this.finish();
       return;
     }
@@ -115,6 +120,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
 
   private handshaken(sock: Sock, r: HandshakeResult): void {
     const server = this.server!;
+    this.handshake = r;
     if (!r.ok) {
       this.service.pool.report(server, r.outcome, r.detail);
       if (this.gone) return;
@@ -243,9 +249,11 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
       start: this.started,
       durationMs: now() - this.started,
       bytesIn: p?.a.bytesIn ?? this.earlyBytes,
-      bytesOut: p?.b.bytesIn ?? 0,
+      bytesOut: p?.b.bytesIn ?? this.repliedBytes,
       cause: this.cause ?? (this.clientFin ? "client_closed" : "client_reset"),
       tried: (this.tried?.size ?? 0) + (this.server && !this.tried?.has(this.server) ? 1 : 0),
+      handshake: this.handshake === undefined ? undefined : this.handshake.ok ? "ok" : (this.handshake.outcome as Exclude<Outcome, "connected">),
+      handshakeDetail: this.handshake && !this.handshake.ok ? this.handshake.detail : "",
     });
   }
 

@@ -7,6 +7,7 @@ import { afterEach, expect, test } from "bun:test";
 import { existsSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { backend } from "../../support/backends.ts";
+import { fakeSmtp } from "../../support/fake-smtp.ts";
 import { httpBackend } from "../../support/http-backends.ts";
 import { freePorts } from "../../support/ports.ts";
 import { startPlb, tempDir, type PlbProcess } from "../../support/plb.ts";
@@ -93,6 +94,50 @@ access_log = { path = "${join(dir, "tcp.json")}", format = "json" }
   expect(readFileSync(join(dir, "tcp.log"), "utf8")).toMatch(new RegExp(`^127\\.0\\.0\\.1:\\d+ \\[\\d{2}/[A-Z][a-z]{2}/\\d{4}:[\\d:.]+\\] t1 t1/127\\.0\\.0\\.1:${echo.port} 0/0/\\d+ 12 CD 0/0/0/0/0 0/0\\n$`));
   const j = JSON.parse(readFileSync(join(dir, "tcp.json"), "utf8"));
   expect(j).toMatchObject({ service: "t2", protocol: "tcp", server: `127.0.0.1:${echo.port}`, bytes_in: 12, bytes_out: 12, cause: "client_closed", tried: 1 });
+});
+
+test("smtp sessions: the greeting outcome and the servers tried, in json and at the end of the tcplog line", async () => {
+  // both greet well at start (the start check), and badly from the first session on
+  const garbage = fakeSmtp("garbage", "ok");
+  const good = fakeSmtp("good", "ok");
+  const busy = fakeSmtp("busy", "ok");
+  cleanup.push(() => garbage.stop(), () => good.stop(), () => busy.stop());
+  const [p1, p2] = await freePorts(2);
+  const dir = tempDir();
+  const plb = await plbOn(`
+timeout_cleanup = 60
+[[service]]
+name = "mail"
+protocol = "smtp"
+balance = "first"
+server_retry = 5
+listen = ["127.0.0.1:${p1}"]
+servers = ["127.0.0.1:${garbage.port}", "127.0.0.1:${good.port}"]
+access_log = { path = "${join(dir, "mail.json")}", format = "json" }
+[[service]]
+name = "busy"
+protocol = "smtp"
+server_retry = 5
+listen = ["127.0.0.1:${p2}"]
+servers = ["127.0.0.1:${busy.port}"]
+access_log = { path = "${join(dir, "busy.log")}" }
+`);
+  garbage.setMode("garbage");
+  busy.setMode("421");
+  for (const port of [p1, p2]) {
+    let got = "";
+    const s = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data: (_s, b) => void (got += b.toString()) } });
+    await until(() => got.includes("\r\n"), "a reply");
+    expect(got).toStartWith(port === p1 ? "220 good" : "421 ");
+    s.end();
+  }
+  await Bun.sleep(100);
+  expect(await plb.stop()).toBe(0);
+  const j = JSON.parse(readFileSync(join(dir, "mail.json"), "utf8"));
+  expect(j).toMatchObject({ service: "mail", protocol: "smtp", server: `127.0.0.1:${good.port}`, tried: 2, greeting: "ok", greeting_detail: "" });
+  // the only server said 421: the session names it (the last one tried, as HAProxy does), no server took it
+  // (SC) and plb's own 421 went to the client
+  expect(readFileSync(join(dir, "busy.log"), "utf8")).toMatch(new RegExp(` busy busy/127\\.0\\.0\\.1:${busy.port} 0/0/\\d+ [1-9]\\d* SC 0/0/0/0/0 0/0 greeting=bad-greeting\\n$`));
 });
 
 test("SIGUSR1 after mv: new lines go to a new file; a full disk (/dev/full) is logged once and traffic goes on", async () => {
