@@ -14,7 +14,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cgroup, cgroupKind, launchIn, removeCgroups } from "./cgroup.ts";
-import { wrk } from "./measure.ts";
+import { withCpu, wrk } from "./measure.ts";
 import { BUN, ensureTools, freePorts, log, ROOT, SMALL, startNginx, stop, stopAll, waitReady, writeContent } from "./peers.ts";
 import { snapshotSource } from "./snapshot.ts";
 
@@ -65,19 +65,27 @@ type Side = "base" | "work";
 // The working tree as it is now: every round runs the same code, even while src/ is edited.
 const work = snapshotSource(dir);
 const trees: Record<Side, string> = { base: SAME_TREE ? work : baseDir, work };
-const results: Record<Side, { ka: number[]; conn: number[] }> = { base: { ka: [], conn: [] }, work: { ka: [], conn: [] } };
+const results: Record<Side, { ka: number[]; conn: number[]; kaCpu: number[]; connCpu: number[] }> = {
+  base: { ka: [], conn: [], kaCpu: [], connCpu: [] },
+  work: { ka: [], conn: [], kaCpu: [], connCpu: [] },
+};
+/** CPU µs of plb's process tree per request (a cross-check of req/s that noise on the machine moves less). */
+const perRequest = (r: { requests: number }, cpu: { seconds: number } | undefined) => (cpu && r.requests > 0 ? (cpu.seconds * 1e6) / r.requests : NaN);
 for (let round = 1; round <= ROUNDS; round++) {
   for (const side of (round % 2 ? ["base", "work"] : ["work", "base"]) as Side[]) {
     const cg = cgroup(`ab-${side}`, CAP);
     const peer = launchIn(cg, `plb-${side}`, [BUN, join(trees[side], "src/cli.ts"), "--config", configs[side], "--logfile", "-", "--pidfile", join(dir, `${side}.pid`)], join(dir, `${side}.log`), trees[side]);
     await waitReady(peer, httpPort);
     await wrk(`http://127.0.0.1:${httpPort}/${SMALL}`, 1);
-    const ka = await wrk(`http://127.0.0.1:${httpPort}/${SMALL}`, DURATION);
-    const conn = await wrk(`http://127.0.0.1:${tcpPort}/${SMALL}`, DURATION, { close: true });
+    const [ka, kaCpu] = await withCpu(peer.pid, () => wrk(`http://127.0.0.1:${httpPort}/${SMALL}`, DURATION));
+    const [conn, connCpu] = await withCpu(peer.pid, () => wrk(`http://127.0.0.1:${tcpPort}/${SMALL}`, DURATION, { close: true }));
     await stop(peer);
-    results[side].ka.push(ka.rps);
-    results[side].conn.push(conn.rps);
-    log(`round ${round} ${side}: http keep-alive ${Math.round(ka.rps)} req/s, tcp per connection ${Math.round(conn.rps)} req/s`);
+    const r = results[side];
+    r.ka.push(ka.rps);
+    r.conn.push(conn.rps);
+    r.kaCpu.push(perRequest(ka, kaCpu));
+    r.connCpu.push(perRequest(conn, connCpu));
+    log(`round ${round} ${side}: http keep-alive ${Math.round(ka.rps)} req/s (${r.kaCpu.at(-1)!.toFixed(1)} µs CPU each), tcp per connection ${Math.round(conn.rps)} req/s (${r.connCpu.at(-1)!.toFixed(1)} µs)`);
   }
 }
 await stopAll();
@@ -85,15 +93,15 @@ removeCgroups();
 rmSync(dir, { recursive: true, force: true });
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const row = (name: string, b: number[], w: number[]) =>
-  `| ${name} | ${Math.round(median(b))} (${Math.round(Math.min(...b))}–${Math.round(Math.max(...b))}) | ${Math.round(median(w))} (${Math.round(Math.min(...w))}–${Math.round(Math.max(...w))}) | ${(median(w) / median(b)).toFixed(3)} |`;
+const row = (name: string, b: number[], w: number[], bc: number[], wc: number[]) =>
+  `| ${name} | ${Math.round(median(b))} (${Math.round(Math.min(...b))}–${Math.round(Math.max(...b))}) | ${Math.round(median(w))} (${Math.round(Math.min(...w))}–${Math.round(Math.max(...w))}) | ${(median(w) / median(b)).toFixed(3)} | ${median(bc).toFixed(1)} | ${median(wc).toFixed(1)} | ${(median(bc) / median(wc)).toFixed(3)} |`;
 console.log(
   [
     `${STATS ? "the working tree without [stats] (base) vs with it (work)" : ACCESS ? "the working tree without access logs (base) vs with them (work)" : `plb ${rev} (base) vs the working tree`}, each capped to ${CAP} % of a CPU (${cgroupKind()}), wrk -t1 -c64 ${DURATION} s, median of ${ROUNDS} (range)`,
     "",
-    "| row | base req/s | working tree req/s | work / base |",
-    "|---|--:|--:|--:|",
-    row("http keep-alive", results.base.ka, results.work.ka),
-    row("tcp one request per connection", results.base.conn, results.work.conn),
+    "| row | base req/s | working tree req/s | work / base | base CPU µs/req | work CPU µs/req | base / work CPU |",
+    "|---|--:|--:|--:|--:|--:|--:|",
+    row("http keep-alive", results.base.ka, results.work.ka, results.base.kaCpu, results.work.kaCpu),
+    row("tcp one request per connection", results.base.conn, results.work.conn, results.base.connCpu, results.work.connCpu),
   ].join("\n"),
 );

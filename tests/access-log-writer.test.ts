@@ -41,3 +41,20 @@ test("a full disk (/dev/full): lines are counted as dropped, nothing throws", as
   expect(w.dropped).toBe(10);
   w.close();
 });
+
+test("a regular file is written from the event loop until a write is slow, then off it for a while; a device always off it", async () => {
+  const path = join(tempDir(), "c.log");
+  const w = new AccessLogWriter(path, -1); // every write counts as slow
+  expect(w.offLoop).toBe(false);
+  const line = `${"z".repeat(99)}\n`;
+  for (let i = 0; i < 700; i++) w.add(line); // past 64 KiB: the first batch is written now, synchronously
+  expect(readFileSync(path, "utf8").length).toBeGreaterThan(60_000);
+  expect(w.offLoop).toBe(true); // that write was "slow": the next go out asynchronously
+  for (let i = 0; i < 700; i++) w.add(line);
+  await until(() => readFileSync(path, "utf8").length >= 130_000, "the asynchronous batch", 2000);
+  w.close();
+  expect(readFileSync(path, "utf8")).toBe(line.repeat(1400));
+  const dev = new AccessLogWriter("/dev/full");
+  expect(dev.offLoop).toBe(true);
+  dev.close();
+});

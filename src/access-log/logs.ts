@@ -8,11 +8,11 @@
 import type { AccessLogConfig, ServiceConfig } from "../config/types.ts";
 import { fileErrorReason, PlbError } from "../errors.ts";
 import { events, type RequestEvent, type SessionEndEvent } from "../events.ts";
-import { combined, httplog, requestJson, sessionJson, tcplog } from "./formats.ts";
+import { combined, type Format, httplog, requestJson, sessionJson, tcplog } from "./formats.ts";
 import { AccessLogWriter } from "./writer.ts";
 
-const REQUEST_FORMATS: Record<AccessLogConfig["format"], (e: RequestEvent) => string> = { combined, json: requestJson, haproxy: httplog };
-const SESSION_FORMATS: Record<AccessLogConfig["format"], (e: SessionEndEvent) => string> = { combined: tcplog, json: sessionJson, haproxy: tcplog };
+const REQUEST_FORMATS: Record<AccessLogConfig["format"], Format<RequestEvent>> = { combined, json: requestJson, haproxy: httplog };
+const SESSION_FORMATS: Record<AccessLogConfig["format"], Format<SessionEndEvent>> = { combined: tcplog, json: sessionJson, haproxy: tcplog };
 
 interface Route {
   readonly writer: AccessLogWriter;
@@ -76,12 +76,12 @@ export class AccessLogs {
     this.offs = [
       events.request.subscribe((e) => {
         const r = this.routes.get(e.service);
-        if (r) r.writer.add(REQUEST_FORMATS[r.format](e));
+        if (r) r.writer.line(REQUEST_FORMATS[r.format], e);
       }),
       events.sessionEnd.subscribe((e) => {
         if (e.protocol === "http") return; // its requests have their lines
         const r = this.routes.get(e.service);
-        if (r) r.writer.add(SESSION_FORMATS[r.format](e));
+        if (r) r.writer.line(SESSION_FORMATS[r.format], e);
       }),
     ];
   }
