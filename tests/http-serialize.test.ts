@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { parseRequestHead, parseResponseHead } from "../src/http/head.ts";
 import { hopByHop, serializeRequestHead, serializeResponseHead } from "../src/http/serialize.ts";
-import type { HeadBase, RequestHead, ResponseHead } from "../src/http/types.ts";
+import { ResponseReader } from "../src/http/response.ts";
+import { DEFAULT_LIMITS, type HeadBase, type RequestHead, type ResponseHead } from "../src/http/types.ts";
 
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const text = (b: Uint8Array) => String.fromCharCode(...b);
@@ -172,5 +173,39 @@ describe("hopByHop", () => {
     expect(set.has("transfer-encoding")).toBe(false);
     expect(set.has("host")).toBe(false);
     expect(set.has("x-a")).toBe(true);
+  });
+});
+
+describe("a head with the body bytes that followed it", () => {
+  test("the tail is copied after the final CRLF, in the same buffer", () => {
+    const { src, head } = response("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 5\r\n\r\nhello+extra");
+    const end = text(src).indexOf("hello");
+    const out = serializeResponseHead(src, head, { drop: (l) => l === "connection", tailStart: end, tailEnd: end + 5 });
+    expect(text(out)).toBe("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+  });
+});
+
+describe("ResponseReader", () => {
+  test("a head and its body in one read are one part; headBytes counts the head only; the rest of the read is extra", () => {
+    const r = new ResponseReader("GET", DEFAULT_LIMITS, () => false, false, false);
+    const out = r.feed(bytes("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloX"));
+    expect(out.parts.length).toBe(1);
+    expect(text(out.parts[0])).toBe("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+    expect(r.headBytes).toBe(out.parts[0].length - 5);
+    expect(r.done).toBe(true);
+    expect(out.extra).toBe(true);
+  });
+
+  test("byte at a time and whole give the same bytes to the client (chunked body, interim 100 head)", () => {
+    const s = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    const whole = new ResponseReader("GET", DEFAULT_LIMITS, () => false, false, false);
+    const a = whole.feed(bytes(s)).parts.map(text).join("");
+    const single = new ResponseReader("GET", DEFAULT_LIMITS, () => false, false, false);
+    let b = "";
+    for (const c of bytes(s)) b += single.feed(Uint8Array.of(c)).parts.map(text).join("");
+    expect(a).toBe(b);
+    expect(a).toEndWith("\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+    expect(whole.done && single.done).toBe(true);
+    expect(whole.headBytes).toBe(single.headBytes);
   });
 });

@@ -4,46 +4,78 @@
  * asked, RFC 7239 Forwarded) tell the server who the client is. The last
  * X-Forwarded-For entry is always the address plb saw: a client cannot fake
  * its own hop.
+ *
+ * The forwarding field lines are made once per client connection
+ * (`ClientForwarding` keeps them while host, settings and scheme stay the
+ * same, which on a keep-alive connection they do); only a request that
+ * brings X-Forwarded-For of its own (forwarded_for = "append") has them made
+ * for it.
  */
 import type { HttpSettings } from "../config/types.ts";
-import { hopByHop, serializeRequestHead } from "./serialize.ts";
+import { BASE_HOP_BY_HOP, type FieldLines, fieldLines, hopByHop, serializeRequestHead } from "./serialize.ts";
 import type { RequestHead } from "./types.ts";
 
-const SET_BY_PLB = new Set(["x-forwarded-proto", "x-forwarded-host"]);
+const SET_BY_PLB = ["x-forwarded-proto", "x-forwarded-host"];
+const UPGRADE = fieldLines([["Connection", "Upgrade"]]);
+const KEEP_ALIVE = fieldLines([["Connection", "keep-alive"]]);
 
-export interface ClientInfo {
-  /** IP as text, IPv4-mapped addresses unwrapped. */
-  readonly address: string;
-  readonly proto: "http" | "https";
+/** What is dropped from a request without extra Connection options, by forwarded_for mode (one Set lookup per field). */
+const dropSet = (xff: boolean) => new Set([...BASE_HOP_BY_HOP, ...SET_BY_PLB, ...(xff ? ["x-forwarded-for"] : [])]);
+const DROP_WITH_XFF = dropSet(true);
+const DROP_WITHOUT_XFF = dropSet(false);
+const dropWithXff = (lower: string) => DROP_WITH_XFF.has(lower);
+const dropWithoutXff = (lower: string) => DROP_WITHOUT_XFF.has(lower);
+
+/** The client of one connection, and the forwarding field lines last made for it. */
+export class ClientForwarding {
+  private host: string | undefined;
+  private cfg: HttpSettings | undefined;
+  private proto = "";
+  private made: FieldLines | undefined;
+
+  /** `address`: IP as text, IPv4-mapped addresses unwrapped. */
+  constructor(readonly address: string) {}
+
+  /** X-Forwarded-For (with `prior` entries first), -Proto, -Host, Forwarded: as field lines. */
+  lines(host: string | undefined, cfg: HttpSettings, proto: "http" | "https", prior: string[] | undefined): FieldLines {
+    if (prior === undefined && this.made !== undefined && host === this.host && cfg === this.cfg && proto === this.proto) return this.made;
+    const fields: [string, string][] = [];
+    if (cfg.forwarded_for !== "off") fields.push(["X-Forwarded-For", prior ? [...prior, this.address].join(", ") : this.address]);
+    fields.push(["X-Forwarded-Proto", proto]);
+    if (host !== undefined) fields.push(["X-Forwarded-Host", host]);
+    if (cfg.forwarded) {
+      const node = this.address.includes(":") ? `"[${this.address}]"` : this.address;
+      const h = host !== undefined ? `;host="${host.replace(/["\\]/g, "")}"` : "";
+      fields.push(["Forwarded", `for=${node};proto=${proto}${h}`]);
+    }
+    const lines = fieldLines(fields);
+    if (prior === undefined) {
+      this.made = lines;
+      this.host = host;
+      this.cfg = cfg;
+      this.proto = proto;
+    }
+    return lines;
+  }
 }
 
 /** The request head to send to the server. */
-export function forwardedRequestHead(src: Uint8Array, head: RequestHead, client: ClientInfo, cfg: HttpSettings): Uint8Array {
-  let hop = hopByHop(head);
-  const xff = cfg.forwarded_for;
-  const append: [string, string][] = [];
-  if (xff !== "off") {
-    const prior = xff === "append" ? head.fields.filter((f) => f.lower === "x-forwarded-for").map((f) => f.value) : [];
-    append.push(["X-Forwarded-For", [...prior, client.address].join(", ")]);
-  }
-  append.push(["X-Forwarded-Proto", client.proto]);
-  if (head.host !== undefined) append.push(["X-Forwarded-Host", head.host]);
-  if (cfg.forwarded) {
-    const node = client.address.includes(":") ? `"[${client.address}]"` : client.address;
-    const host = head.host !== undefined ? `;host="${head.host.replace(/["\\]/g, "")}"` : "";
-    append.push(["Forwarded", `for=${node};proto=${client.proto}${host}`]);
-  }
+export function forwardedRequestHead(src: Uint8Array, head: RequestHead, client: ClientForwarding, proto: "http" | "https", cfg: HttpSettings): Uint8Array {
+  const xff = cfg.forwarded_for !== "off";
+  let prior: string[] | undefined;
+  if (cfg.forwarded_for === "append") for (const f of head.fields) if (f.lower === "x-forwarded-for") (prior ??= []).push(f.value);
+  const forwarding = client.lines(head.host, cfg, proto, prior);
   // plb manages its own connection to the server (keep-alive by default in
   // HTTP/1.1); an upgrade (WebSocket) is the one hop-by-hop request passed on.
   const upgrading = head.upgrade !== undefined;
-  if (upgrading) {
-    const copy = new Set(hop);
-    copy.delete("upgrade");
-    hop = copy;
-    append.push(["Connection", "Upgrade"]);
-  } else if (head.versionMinor === 0) append.push(["Connection", "keep-alive"]);
-  return serializeRequestHead(src, head, {
-    drop: (lower) => hop.has(lower) || SET_BY_PLB.has(lower) || (xff !== "off" && lower === "x-forwarded-for"),
-    append,
-  });
+  const connection = upgrading ? UPGRADE : head.versionMinor === 0 ? KEEP_ALIVE : undefined;
+  let drop = xff ? dropWithXff : dropWithoutXff;
+  const hop = hopByHop(head);
+  if (hop !== BASE_HOP_BY_HOP || upgrading) {
+    const extra = new Set(hop);
+    if (upgrading) extra.delete("upgrade");
+    const base = upgrading ? new Set([...(xff ? DROP_WITH_XFF : DROP_WITHOUT_XFF)].filter((n) => n !== "upgrade")) : xff ? DROP_WITH_XFF : DROP_WITHOUT_XFF;
+    drop = (lower) => extra.has(lower) || base.has(lower);
+  }
+  return serializeRequestHead(src, head, { drop, lines: connection ? [forwarding, connection] : [forwarding] });
 }

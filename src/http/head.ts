@@ -60,10 +60,8 @@
  *   syntax is still checked, and CL with TE is still a 502), then chunked,
  *   then Content-Length, else close-delimited.
  *
- * Strings: the head is decoded once (TextDecoder: 10x faster than decoding
- * each name and value) and names and values are substrings of it. That
- * decoder is windows-1252, which differs from latin1 only on 0x80-0x9F: at
- * the first such byte (obs-text in a value) the head is decoded exactly.
+ * Strings: the head is decoded once, as latin1 (types.ts decode: one char
+ * per byte), and names and values are substrings of it.
  */
 import { isIP } from "node:net";
 import {
@@ -182,8 +180,8 @@ const KNOWN_CODINGS = ["gzip", "x-gzip", "deflate", "compress", "x-compress"];
 /** What the field lines say, gathered in the one pass (offsets of lines or of the first problem of each kind, -1 if none). */
 class Fields {
   list: HeaderField[] = [];
-  /** The head decoded (from its first byte: offsets minus `hs`); re-decoded exactly at the first byte 0x80-0x9F. */
-  constructor(public text: string, readonly hs: number, readonly end: number, public exact: boolean) {}
+  /** The head decoded (from its first byte: offsets minus `hs`). */
+  constructor(readonly text: string, readonly hs: number, readonly end: number) {}
   cl = -1; // the Content-Length value
   clLine = -1;
   te = -1; // the first Transfer-Encoding line
@@ -253,7 +251,7 @@ function connectionOptions(buf: Uint8Array, a: number, b: number, f: Fields, bad
 function parseFields(buf: Uint8Array, i: number, limits: HeadLimits, f: Fields, response: boolean): ParseError | undefined {
   const bad = response ? 502 : 400;
   const list = f.list, hs = f.hs;
-  let text = f.text;
+  const text = f.text;
   for (;;) {
     const start = i;
     let c = buf[i];
@@ -271,12 +269,7 @@ function parseFields(buf: Uint8Array, i: number, limits: HeadLimits, f: Fields, 
     const nameEnd = i++;
     while ((c = buf[i]) === SP || c === HT) i++;
     const a = i;
-    for (;;) {
-      while (FVAL[buf[i]] === 1) i++;
-      if (FVAL[buf[i]] !== 2) break;
-      if (!f.exact) (text = f.text = decode(buf, hs, f.end, true)), (f.exact = true); // earlier substrings had no such byte: they stand
-      i++;
-    }
+    while (FVAL[buf[i]] === 1) i++;
     if ((c = buf[i]) !== CR || buf[i + 1] !== LF)
       return fail(i, c === CR ? "bare CR in field value" : c === 0 ? "NUL in field value" : "control character in field value", bad);
     let b = i;
@@ -360,7 +353,7 @@ export function parseRequestHead(buf: Uint8Array, limits: HeadLimits = DEFAULT_L
   const minor = ver === 11 ? 1 : 0;
   const lineEnd = v + 10;
 
-  const text = decode(buf, hs, e, false);
+  const text = decode(buf, hs, e);
   const method = text.substring(0, mEnd - hs);
   let form: TargetForm, authA = -1, authB = -1;
   if (method === "CONNECT") {
@@ -385,7 +378,7 @@ export function parseRequestHead(buf: Uint8Array, limits: HeadLimits = DEFAULT_L
     form = "absolute";
   }
 
-  const f = new Fields(text, hs, e, false);
+  const f = new Fields(text, hs, e);
   const err = parseFields(buf, lineEnd, limits, f, false);
   if (err) return err;
   if (f.hostLine < 0) {
@@ -432,12 +425,12 @@ export function parseResponseHead(buf: Uint8Array, limits: HeadLimits = DEFAULT_
   const d0 = buf[9] - 0x30, d1 = buf[10] - 0x30, d2 = buf[11] - 0x30;
   if (!(d0 >= 1 && d0 <= 5 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)) return fail(9, "invalid status code", 502);
   const status = d0 * 100 + d1 * 10 + d2;
-  let i = 12, k = 0, c1 = false;
-  if (buf[i] === SP) while ((k = FVAL[buf[++i]]) !== 0) if (k === 2) c1 = true;
+  let i = 12;
+  if (buf[i] === SP) while (FVAL[buf[++i]] !== 0);
   if (buf[i] !== CR) return fail(i, i === 12 ? "invalid status code" : "control character in reason phrase", 502);
   if (buf[i + 1] !== LF) return fail(i, "bare CR", 502);
   const lineEnd = i + 2;
-  const f = new Fields(decode(buf, 0, e, c1), 0, e, c1);
+  const f = new Fields(decode(buf, 0, e), 0, e);
   const err = parseFields(buf, lineEnd, limits, f, true);
   if (err) return err;
   const framed = framing(f, minor, true);

@@ -55,7 +55,7 @@ export class ResponseReader {
     let at = 0;
     while (at < data.length && !this.done) {
       if (this.body === undefined) {
-        const r = this.readHead(data.subarray(at), parts);
+        const r = this.readHead(at === 0 ? data : data.subarray(at), parts);
         if (typeof r === "string") return { parts, error: r };
         if (r === 0) return { parts };
         at += r;
@@ -113,10 +113,18 @@ export class ResponseReader {
     // The client's connection persists: say so where HTTP/1.0 would mean close
     // (a 1.0 client, or a 1.0 status line from the server).
     else if (this.clientIs10KeepAlive || head.versionMinor === 0) append.push(["Connection", "keep-alive"]);
-    parts.push(serializeResponseHead(buf, head, { drop: (l) => hop.has(l), append }));
-    this.headBytes += parts[parts.length - 1].length;
-    this.body = new BodyTracker(head.body, true);
-    if (this.body.done) this.done = true;
-    return r.consumed - held;
+    const body = (this.body = new BodyTracker(head.body, true));
+    // The body bytes that came with the head go in the head's buffer (one write, no view of the read).
+    let tail = 0;
+    if (!body.done && r.consumed < buf.length) {
+      const step = body.take(buf, r.consumed, buf.length);
+      if (step.kind === "error") return step.reason;
+      tail = step.consumed;
+    }
+    const out = serializeResponseHead(buf, head, { drop: (l) => hop.has(l), append, tailStart: r.consumed, tailEnd: r.consumed + tail });
+    parts.push(out);
+    this.headBytes += out.length - tail;
+    if (body.done) this.done = true;
+    return r.consumed - held + tail;
   }
 }

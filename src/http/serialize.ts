@@ -2,7 +2,13 @@
  * Rebuild a parsed head for forwarding with as little copying as possible:
  * the start line (or a replacement), every field line that is not dropped
  * copied verbatim from the source bytes by its range (adjacent kept lines in
- * one copy), then the appended fields, then the final CRLF; one allocation.
+ * one copy), then the appended fields, then the final CRLF, then (if asked)
+ * the body bytes that followed the head; one allocation.
+ *
+ * Ranges are copied with Buffer.prototype.copy, never through a subarray:
+ * the first view of a fresh small typed array (a socket read) makes the
+ * engine give it an ArrayBuffer of its own (~0.2 µs, bench/repro/
+ * bun-subarray-cost.ts), twice per proxied request.
  * Which fields to drop and add (hop-by-hop, X-Forwarded-For, ...) is the
  * proxy's policy; `hopByHop` computes the RFC 9110 §7.6.1 set for a head.
  *
@@ -17,6 +23,14 @@ export interface SerializeOptions {
   drop?: (lower: string) => boolean;
   /** Fields added after the kept ones, in order. */
   append?: ReadonlyArray<readonly [name: string, value: string]>;
+  /** Field lines made (and checked) beforehand by `fieldLines`, added after `append`. */
+  lines?: readonly FieldLines[];
+  /**
+   * Bytes `src[tailStart, tailEnd)` to put after the head in the same buffer
+   * (the body bytes that came with it: one write for both).
+   */
+  tailStart?: number;
+  tailEnd?: number;
 }
 
 export interface RequestSerializeOptions extends SerializeOptions {
@@ -30,7 +44,9 @@ export interface ResponseSerializeOptions extends SerializeOptions {
 }
 
 const CR = 13, LF = 10;
+const copy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
 const NO_FIELDS: ReadonlyArray<readonly [string, string]> = [];
+const NO_LINES: readonly FieldLines[] = [];
 
 /**
  * Always hop-by-hop (RFC 9110 §7.6.1, plus the non-standard Proxy-Connection).
@@ -42,6 +58,21 @@ const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "te", "upgra
 const END_TO_END = new Set(["content-length", "transfer-encoding", "host"]);
 
 const BASE: ReadonlySet<string> = new Set(HOP_BY_HOP);
+/** What hopByHop returns for a head whose Connection names nothing more (compare by identity). */
+export const BASE_HOP_BY_HOP = BASE;
+
+/** Field lines ("Name: value\r\n"…) checked once, to add to many heads. */
+export type FieldLines = Uint8Array & { readonly __checked: true };
+
+/** `fields` as field lines; names must be tokens and values field content (throws otherwise, as `append` does). */
+export function fieldLines(fields: ReadonlyArray<readonly [name: string, value: string]>): FieldLines {
+  let size = 0;
+  for (const [name, value] of fields) size += check(name, TCHAR, "field name") + 4 + (value.length > 0 ? check(value, FVAL, "field value") : 0);
+  const out = new Uint8Array(size);
+  let o = 0;
+  for (const [name, value] of fields) o = putField(out, o, name, value);
+  return out as FieldLines;
+}
 
 /**
  * The lowercased names of the fields of `head` that must not be forwarded.
@@ -79,6 +110,16 @@ function put(out: Uint8Array, o: number, s: string): number {
   return o;
 }
 
+function putField(out: Uint8Array, o: number, name: string, value: string): number {
+  o = put(out, o, name);
+  out[o++] = 0x3a;
+  out[o++] = 0x20;
+  o = put(out, o, value);
+  out[o++] = CR;
+  out[o++] = LF;
+  return o;
+}
+
 function serialize(src: Uint8Array, head: HeadBase, opts: SerializeOptions, line: string | undefined): Uint8Array {
   const drop = opts.drop;
   const append = opts.append ?? NO_FIELDS;
@@ -102,26 +143,25 @@ function serialize(src: Uint8Array, head: HeadBase, opts: SerializeOptions, line
     size += check(name, TCHAR, "field name") + 2 + 2;
     if (value.length > 0) size += check(value, FVAL, "field value");
   }
-  const out = new Uint8Array(size);
+  const lines = opts.lines ?? NO_LINES;
+  for (const l of lines) size += l.length;
+  const tailStart = opts.tailStart ?? 0;
+  const tail = (opts.tailEnd ?? 0) - tailStart;
+  const out = new Uint8Array(size + tail);
   let o = 0;
   if (line !== undefined) {
     o = put(out, o, line);
     out[o++] = CR;
     out[o++] = LF;
   }
-  for (let r = 0; r < runs.length; r += 2) {
-    out.set(src.subarray(runs[r], runs[r + 1]), o);
-    o += runs[r + 1] - runs[r];
-  }
-  for (const [name, value] of append) {
-    o = put(out, o, name);
-    out[o++] = 0x3a;
-    out[o++] = 0x20;
-    o = put(out, o, value);
-    out[o++] = CR;
-    out[o++] = LF;
+  for (let r = 0; r < runs.length; r += 2) o += copy.call(src, out, o, runs[r], runs[r + 1]);
+  for (const [name, value] of append) o = putField(out, o, name, value);
+  for (const l of lines) {
+    out.set(l, o);
+    o += l.length;
   }
   out[o++] = CR;
   out[o++] = LF;
+  if (tail > 0) copy.call(src, out, o, tailStart, tailStart + tail);
   return out;
 }

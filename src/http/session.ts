@@ -23,7 +23,7 @@ import { events } from "../events.ts";
 import { causeOf, HttpTrace, type RequestFacts } from "./trace.ts";
 import { hashKey, HOLD_LIMIT, retryable } from "./_private.ts";
 import { BodyTracker } from "./body.ts";
-import { forwardedRequestHead } from "./forward.ts";
+import { ClientForwarding, forwardedRequestHead } from "./forward.ts";
 import { announcedIdleMs } from "./keep-alive.ts";
 import { parseRequestHead } from "./head.ts";
 import { ResponseReader } from "./response.ts";
@@ -55,6 +55,8 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   private store: Uint8Array | undefined;
   private scanFrom = 0;
   private readonly clientAddress: string;
+  /** The forwarding fields (X-Forwarded-For…), made once for the connection. */
+  private readonly forwarding: ClientForwarding;
   private readonly clientPort: number;
   private clientPaused = false;
   /**
@@ -108,6 +110,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     this.rt = service.shared as HttpRuntime;
     // undefined for a connection reset before plb saw it
     this.clientAddress = clientIp(socket);
+    this.forwarding = new ClientForwarding(this.clientAddress);
     // Reading it costs a getpeername(2): only when someone will be told.
     this.clientPort = events.sessionEnd.active || events.request.active ? (socket.remotePort ?? 0) : 0;
     const mode = this.cfg.client_address;
@@ -250,7 +253,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     this.req = head;
     this.trace.request(r.consumed);
     this.reqBody = new BodyTracker(head.body, false, maxBody);
-    this.reqOut = forwardedRequestHead(buf.subarray(0, r.consumed), head, { address: this.clientAddress, proto: this.rt.proto }, this.cfg.http);
+    this.reqOut = forwardedRequestHead(buf, head, this.forwarding, this.rt.proto, this.cfg.http);
     this.closeAfter = !head.keepAlive;
     this.phase = Phase.Exchange;
     this.tried = undefined;
