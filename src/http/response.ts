@@ -23,6 +23,20 @@ export interface ReadOut {
 
 const EMPTY: Uint8Array[] = [];
 
+/** Hop-by-hop fields that a response passed on unchanged must not have (Connection is looked at apart). */
+const HOP_FIELDS = new Set(["keep-alive", "proxy-connection", "te", "upgrade"]);
+
+/**
+ * A final response head that can go to a persisting client byte for byte:
+ * no hop-by-hop field other than `Connection: keep-alive` (which says to
+ * the client what plb does anyway), so dropping them would change nothing.
+ */
+function passesAsIs(head: ResponseHead): boolean {
+  for (const o of head.connection) if (o !== "keep-alive") return false;
+  for (const f of head.fields) if (HOP_FIELDS.has(f.lower)) return false;
+  return true;
+}
+
 export class ResponseReader {
   head: ResponseHead | undefined;
   /** Bytes of a head not complete yet. */
@@ -121,10 +135,16 @@ export class ResponseReader {
       if (step.kind === "error") return step.reason;
       tail = step.consumed;
     }
-    const out = serializeResponseHead(buf, head, { drop: (l) => hop.has(l), append, tailStart: r.consumed, tailEnd: r.consumed + tail });
-    parts.push(out);
-    this.headBytes += out.length - tail;
     if (body.done) this.done = true;
+    if (append.length === 0 && held === 0 && r.consumed + tail === buf.length && passesAsIs(head)) {
+      // Nothing to change in the head (most responses): the read goes to the client as it came.
+      parts.push(buf);
+      this.headBytes += r.consumed;
+    } else {
+      const out = serializeResponseHead(buf, head, { drop: (l) => hop.has(l), append, tailStart: r.consumed, tailEnd: r.consumed + tail });
+      parts.push(out);
+      this.headBytes += out.length - tail;
+    }
     return r.consumed - held + tail;
   }
 }
