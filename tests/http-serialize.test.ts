@@ -187,7 +187,7 @@ describe("a head with the body bytes that followed it", () => {
 
 describe("ResponseReader", () => {
   test("a head and its body in one read are one part; headBytes counts the head only; the rest of the read is extra", () => {
-    const r = new ResponseReader("GET", DEFAULT_LIMITS, () => false, false, false);
+    const r = new ResponseReader("GET", DEFAULT_LIMITS, { closesAfterResponse: false }, false, false);
     const out = r.feed(bytes("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloX"));
     expect(out.parts.length).toBe(1);
     expect(text(out.parts[0])).toBe("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
@@ -198,26 +198,26 @@ describe("ResponseReader", () => {
 
   test("a head with nothing to change goes on as the very bytes read; one with a hop-by-hop field to drop is rewritten", () => {
     const read = bytes("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhi");
-    const r = new ResponseReader("GET", DEFAULT_LIMITS, () => false, false, false);
+    const r = new ResponseReader("GET", DEFAULT_LIMITS, { closesAfterResponse: false }, false, false);
     const out = r.feed(read);
     expect(out.parts.length).toBe(1);
     expect(out.parts[0]).toBe(read); // the same buffer: no copy
     expect(r.headBytes).toBe(read.length - 2);
-    const ka = new ResponseReader("GET", DEFAULT_LIMITS, () => false, false, false);
+    const ka = new ResponseReader("GET", DEFAULT_LIMITS, { closesAfterResponse: false }, false, false);
     expect(text(ka.feed(bytes("HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\nhi")).parts[0])).toBe("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
     // the client's connection ends after this response: it is told so
-    const closing = new ResponseReader("GET", DEFAULT_LIMITS, () => true, false, false);
+    const closing = new ResponseReader("GET", DEFAULT_LIMITS, { closesAfterResponse: true }, false, false);
     expect(text(closing.feed(read).parts[0])).toBe("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi");
     // a server's Connection: close is not the client's
-    const srvClose = new ResponseReader("GET", DEFAULT_LIMITS, () => false, false, false);
+    const srvClose = new ResponseReader("GET", DEFAULT_LIMITS, { closesAfterResponse: false }, false, false);
     expect(text(srvClose.feed(bytes("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi")).parts[0])).toBe("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
   });
 
   test("byte at a time and whole give the same bytes to the client (chunked body, interim 100 head)", () => {
     const s = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
-    const whole = new ResponseReader("GET", DEFAULT_LIMITS, () => false, false, false);
+    const whole = new ResponseReader("GET", DEFAULT_LIMITS, { closesAfterResponse: false }, false, false);
     const a = whole.feed(bytes(s)).parts.map(text).join("");
-    const single = new ResponseReader("GET", DEFAULT_LIMITS, () => false, false, false);
+    const single = new ResponseReader("GET", DEFAULT_LIMITS, { closesAfterResponse: false }, false, false);
     let b = "";
     for (const c of bytes(s)) b += single.feed(Uint8Array.of(c)).parts.map(text).join("");
     expect(a).toBe(b);

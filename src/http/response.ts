@@ -37,6 +37,12 @@ function passesAsIs(head: ResponseHead): boolean {
   return true;
 }
 
+/** The client side of a response, as the reader asks it. */
+export interface ResponseClient {
+  /** The client's connection ends after this response. */
+  readonly closesAfterResponse: boolean;
+}
+
 export class ResponseReader {
   head: ResponseHead | undefined;
   /** Bytes of a head not complete yet. */
@@ -52,8 +58,8 @@ export class ResponseReader {
   constructor(
     private readonly method: string,
     private readonly limits: HeadLimits,
-    /** The client's connection closes after this response (adds `Connection: close`). */
-    private readonly clientCloses: () => boolean,
+    /** Whose connection closes after this response (then `Connection: close` is added): asked when the head comes. */
+    private readonly client: ResponseClient,
     private readonly clientIs10KeepAlive: boolean,
     /** The request asked to upgrade: a 101 is allowed. */
     private readonly upgrade: boolean,
@@ -123,7 +129,7 @@ export class ResponseReader {
     this.head = head;
     const hop = hopByHop(head);
     const append: [string, string][] = [];
-    if (this.clientCloses() || head.body.kind === "close") append.push(["Connection", "close"]);
+    if (this.client.closesAfterResponse || head.body.kind === "close") append.push(["Connection", "close"]);
     // The client's connection persists: say so where HTTP/1.0 would mean close
     // (a 1.0 client, or a 1.0 status line from the server).
     else if (this.clientIs10KeepAlive || head.versionMinor === 0) append.push(["Connection", "keep-alive"]);

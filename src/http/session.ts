@@ -26,9 +26,9 @@ import { BodyTracker } from "./body.ts";
 import { ClientForwarding, forwardedRequestHead } from "./forward.ts";
 import { announcedIdleMs } from "./keep-alive.ts";
 import { parseRequestHead } from "./head.ts";
-import { ResponseReader } from "./response.ts";
+import { type ResponseClient, ResponseReader } from "./response.ts";
 import type { HttpRuntime } from "./runtime.ts";
-import type { RequestHead } from "./types.ts";
+import { BODY_NONE, type RequestHead } from "./types.ts";
 import { Upstream, type UpstreamOwner } from "./upstream.ts";
 
 const log = logger("http");
@@ -42,7 +42,7 @@ const enum Phase {
   Closing,
 }
 
-export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, UpstreamOwner, PipeOwner {
+export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, UpstreamOwner, PipeOwner, ResponseClient {
   queue: Uint8Array[] = NO_QUEUE;
   last = now();
   sweepPrev: Sweepable | null = null;
@@ -252,7 +252,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     if (head.body.kind === "length" && head.body.length > maxBody) return this.reply(413);
     this.req = head;
     this.trace.request(r.consumed);
-    this.reqBody = new BodyTracker(head.body, false, maxBody);
+    this.reqBody = head.body.kind === "none" ? NO_BODY : new BodyTracker(head.body, false, maxBody);
     this.reqOut = forwardedRequestHead(buf, head, this.forwarding, this.rt.proto, this.cfg.http);
     this.closeAfter = !head.keepAlive;
     this.phase = Phase.Exchange;
@@ -345,7 +345,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     this.res = new ResponseReader(
       req.method,
       this.rt.limits,
-      () => this.closeAfter || (this.clientEnded && this.inbuf === undefined),
+      this,
       req.versionMinor === 0 && req.keepAlive,
       req.upgrade !== undefined,
     );
@@ -365,6 +365,11 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   }
 
   // ---------------------------------------------------------------- server side
+
+  /** ResponseClient: this connection ends after the current response. */
+  get closesAfterResponse(): boolean {
+    return this.closeAfter || (this.clientEnded && this.inbuf === undefined);
+  }
 
   upstreamData(buf: Uint8Array): void {
     const res = this.res!;
@@ -656,5 +661,8 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     else this.abortAll();
   }
 }
+
+/** The tracker of every request without a body (done from the start: never changes). */
+const NO_BODY = new BodyTracker(BODY_NONE, false);
 
 const FACTS: { -readonly [K in keyof RequestFacts]: RequestFacts[K] } = { service: "", client: "", clientPort: 0, server: undefined, req: undefined, held: 0, headBytes: 0, retries: 0 };
