@@ -47,18 +47,8 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
   sweepNext: Sweepable | null = null;
   /** The configuration this session started with (a reload applies to new sessions). */
   private readonly cfg: ServiceConfig;
-  /** Coarse time of the accept, and the client's port (events; gone from the socket once it closed). */
-  private readonly started = now();
-  private readonly clientPort: number;
-  private readonly clientAddress: string;
-  /** When the current connect began (performance.now), while someone listens to connect events. */
-  private connectAt = 0;
-  /** Why plb ended it, when plb did (timeout, shutdown, no server). */
-  private cause: EndCause | undefined;
-  /** Bytes plb itself sent the client (the no-server reply). */
-  private repliedBytes = 0;
-  /** The last handshake's result (events: smtp's greeting outcome). */
-  private handshake: HandshakeResult | undefined;
+  /** What the lifecycle events need (only when someone listened at the accept: an idle session is smaller without). */
+  private readonly obs: Observed | undefined;
 
   constructor(
     private readonly client: Sock,
@@ -66,11 +56,9 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     private readonly opts: RelayOptions = {},
   ) {
     this.cfg = service.cfg;
-    // Reading them costs a getpeername(2) and a string: only when someone will be told
-    // (a closed socket no longer has them).
-    const told = events.sessionEnd.active;
-    this.clientPort = told ? (client.remotePort ?? 0) : 0;
-    this.clientAddress = told ? clientIp(client) : "";
+    // The client's port costs a getpeername(2): read only when someone will be told
+    // (a closed socket no longer has it).
+    this.obs = events.sessionEnd.active || events.sessionStart.active || events.connect.active ? new Observed(client) : undefined;
     service.track(this);
     if (events.sessionStart.active) events.sessionStart.publish({ service: service.name, protocol: service.cfg.protocol, client: client.remoteAddress ?? "" });
   }
@@ -86,22 +74,26 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     if (server === undefined || server.address === undefined) {
       if (logEnabled("info")) log.info(`service "${svc.name}": no server available for ${this.client.remoteAddress}, closing`);
       // The cause first: end() may close the socket (and call onClose) at once.
-      this.cause = "no_server";
-      if (this.opts.noServer) this.repliedBytes = this.client.write(this.opts.noServer);
+      this.ended("no_server");
+      if (this.opts.noServer) {
+        const n = this.client.write(this.opts.noServer);
+        if (this.obs) this.obs.replied = n;
+      }
       this.client.end();
       this.finish();
       return;
     }
     this.server = server;
-    if (events.connect.active) this.connectAt = performance.now();
+    if (this.obs && events.connect.active) this.obs.connectAt = performance.now();
     this.pending = connect(server.address, server.port, this.cfg.timeout_connect, this);
   }
 
   /** Tell connect listeners how the attempt to the current server went. */
   private connectOutcome(outcome: Outcome): void {
-    if (this.connectAt === 0 || !events.connect.active) return;
-    events.connect.publish({ service: this.service.name, server: this.server!.key, outcome, ms: performance.now() - this.connectAt });
-    this.connectAt = 0;
+    const obs = this.obs;
+    if (obs === undefined || obs.connectAt === 0 || !events.connect.active) return;
+    events.connect.publish({ service: this.service.name, server: this.server!.key, outcome, ms: performance.now() - obs.connectAt });
+    obs.connectAt = 0;
   }
 
   connected(sock: Sock): void {
@@ -120,7 +112,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
 
   private handshaken(sock: Sock, r: HandshakeResult): void {
     const server = this.server!;
-    this.handshake = r;
+    if (this.obs) this.obs.handshake = r;
     if (!r.ok) {
       this.service.pool.report(server, r.outcome, r.detail);
       if (this.gone) return;
@@ -202,7 +194,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     // A server that resets a session in the middle has failed that client.
     const err = pipe.serverError as (Error & { code?: string }) | undefined;
     if (err) pool.report(this.server!, "reset", `connection reset during a session (${err.code ?? err.message})`);
-    this.cause ??= err ? "server_reset" : pipe.clientReset ? "client_reset" : pipe.endedFirst === pipe.b ? "server_closed" : "client_closed";
+    this.ended(err ? "server_reset" : pipe.clientReset ? "client_reset" : pipe.endedFirst === pipe.b ? "server_closed" : "client_closed", false);
     this.finish();
   }
 
@@ -212,7 +204,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     const cfg = this.cfg;
     if (now - p.a.last > cfg.timeout_client || now - p.b.last > cfg.timeout_server) {
       if (logEnabled("debug")) log.debug(`idle timeout: closing ${this.client.remoteAddress} ⇄ ${this.server}`);
-      this.cause = "timeout";
+      this.ended("timeout");
       p.abort();
     }
   }
@@ -223,7 +215,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
 
   /** Close now (shutdown deadline). */
   abort(): void {
-    this.cause ??= "shutdown";
+    this.ended("shutdown", false);
     if (this.pipe) this.pipe.abort();
     else {
       this.client.terminate();
@@ -238,22 +230,31 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     if (events.sessionEnd.active) this.publishEnd();
   }
 
+  /** Why it ended, for the events (`replace`: over an earlier cause). */
+  private ended(cause: EndCause, replace = true): void {
+    const obs = this.obs;
+    if (obs && (replace || obs.cause === undefined)) obs.cause = cause;
+  }
+
   private publishEnd(): void {
     const p = this.pipe;
+    const obs = this.obs;
+    if (obs === undefined) return; // nobody listened at the accept
+    const hs = obs.handshake;
     events.sessionEnd.publish({
       service: this.service.name,
       protocol: this.cfg.protocol,
-      client: this.clientAddress,
-      clientPort: this.clientPort,
+      client: obs.clientAddress,
+      clientPort: obs.clientPort,
       server: this.server?.key,
-      start: this.started,
-      durationMs: now() - this.started,
+      start: obs.started,
+      durationMs: now() - obs.started,
       bytesIn: p?.a.bytesIn ?? this.earlyBytes,
-      bytesOut: p?.b.bytesIn ?? this.repliedBytes,
-      cause: this.cause ?? (this.clientFin ? "client_closed" : "client_reset"),
+      bytesOut: p?.b.bytesIn ?? obs.replied,
+      cause: obs.cause ?? (this.clientFin ? "client_closed" : "client_reset"),
       tried: (this.tried?.size ?? 0) + (this.server && !this.tried?.has(this.server) ? 1 : 0),
-      handshake: this.handshake === undefined ? undefined : this.handshake.ok ? "ok" : (this.handshake.outcome as Exclude<Outcome, "connected">),
-      handshakeDetail: this.handshake && !this.handshake.ok ? this.handshake.detail : "",
+      handshake: hs === undefined ? undefined : hs.ok ? "ok" : (hs.outcome as Exclude<Outcome, "connected">),
+      handshakeDetail: hs && !hs.ok ? hs.detail : "",
     });
   }
 
@@ -275,5 +276,26 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     if (this.gone) return;
     this.pending?.cancel();
     this.finish();
+  }
+}
+
+/** A session's facts for the lifecycle events, kept only while someone listens. */
+class Observed {
+  /** Coarse time of the accept. */
+  readonly started = now();
+  readonly clientPort: number;
+  readonly clientAddress: string;
+  /** When the current connect began (performance.now), while someone listens to connect events. */
+  connectAt = 0;
+  /** Why plb ended it, when plb did (timeout, shutdown, no server). */
+  cause: EndCause | undefined;
+  /** Bytes plb itself sent the client (the no-server reply). */
+  replied = 0;
+  /** The last handshake's result (smtp: the greeting outcome). */
+  handshake: HandshakeResult | undefined;
+
+  constructor(client: Sock) {
+    this.clientPort = client.remotePort ?? 0;
+    this.clientAddress = clientIp(client);
   }
 }
