@@ -4,7 +4,7 @@
  * balancer and not the load side is the bottleneck. cgroup v1
  * (`/sys/fs/cgroup/cpu`, cpu.cfs_quota_us) or cgroup2 (cpu.max).
  */
-import { existsSync, mkdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { launch, type Peer } from "./peers.ts";
 
@@ -34,6 +34,17 @@ export function cgroup(name: string, percent: number): string {
 /** Start `cmd` inside cgroup `dir` (it and everything it starts), free to use every CPU up to the quota. */
 export function launchIn(dir: string, name: string, cmd: string[], logFile: string, cwd?: string): Peer {
   return launch(name, ["bash", "-c", `echo $$ > ${join(dir, "cgroup.procs")} && exec "$@"`, name, ...cmd], "0-1", logFile, cwd);
+}
+
+/**
+ * The quota's enforcement periods so far in cgroup `dir` (cpu.stat, v1 and
+ * v2 alike): how many had a runnable task, and in how many the quota ran
+ * out. A balancer held at its cap is throttled in nearly every period.
+ */
+export function throttling(dir: string): { periods: number; throttled: number } {
+  const s = readFileSync(join(dir, "cpu.stat"), "utf8");
+  const n = (k: string) => Number(new RegExp(`^${k} (\\d+)$`, "m").exec(s)?.[1] ?? NaN);
+  return { periods: n("nr_periods"), throttled: n("nr_throttled") };
 }
 
 /** Remove the cgroups made (once their processes are gone). */

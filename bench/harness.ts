@@ -19,13 +19,14 @@ export interface BaseOptions {
  * `argv` read for the options every mode knows plus `flags` and `valued`
  * (names with "--"; valued ones take the next argument), `only` the names
  * --only accepts. Undefined on an unknown or invalid option. `opt` reads a
- * valued option.
+ * valued option. `defaults`: --duration and --rounds when not given.
  */
 export function parseBase(
   argv: string[],
   flags: string[],
   valued: string[],
   only: string[],
+  defaults = { duration: 10, rounds: 1 },
 ): { o: BaseOptions; opt: (name: string) => string | undefined } | undefined {
   const opt = (name: string) => {
     const i = argv.indexOf(`--${name}`);
@@ -39,8 +40,8 @@ export function parseBase(
   }
   const o: BaseOptions = {
     binary: argv.includes("--binary"),
-    duration: Number(opt("duration") ?? 10),
-    rounds: Number(opt("rounds") ?? 1),
+    duration: Number(opt("duration") ?? defaults.duration),
+    rounds: Number(opt("rounds") ?? defaults.rounds),
     only: opt("only"),
     direct: !argv.includes("--no-direct") && !opt("only"),
     pin: !argv.includes("--no-pin"),

@@ -9,7 +9,7 @@
  *                    [--only nginx|haproxy|plb] [--no-direct] [--no-float]
  *                    [--no-pin] [--profile DIR]
  */
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type BaseOptions, guarded, parseBase, runRounds, setUp, writeTable } from "./harness.ts";
 import { BALANCER_CPU, LOAD_CPU, withCpu, wrk } from "./measure.ts";
@@ -18,17 +18,18 @@ import {
   freePorts,
   launch,
   log,
-  nginxHead,
-  nginxKeepalive,
   type Peer,
   plbCommand,
   ROOT,
   SMALL,
   startHaproxy,
   startNginx,
+  startNginxProxy,
+  startPlbWith,
   stopAll,
   versions,
   waitReady,
+  writeContent,
 } from "./peers.ts";
 import { busyPercent, cpuTimes, helperShare, tcpOutSegs, threadCpu, userSys } from "./procstat.ts";
 import { leastDisturbed } from "./quiet.ts";
@@ -69,41 +70,13 @@ function parseOptions(argv: string[]): Options | undefined {
 /** The two nginx backends (ports on 127.0.0.1) every balancer forwards to. */
 type Backends = readonly number[];
 
-/** nginx as a reverse proxy: 1 worker, upstream keepalive 64, HTTP/1.1 to the servers. */
-function startNginxProxy(dir: string, port: number, servers: Backends): Peer {
-  const conf = join(dir, "nginx-proxy.conf");
-  const t = (s: string) => join(dir, `nginx-proxy-${s}`);
-  writeFileSync(
-    conf,
-    `${nginxHead(t)}${nginxKeepalive(t)}  upstream bench_servers {
-${servers.map((p) => `    server 127.0.0.1:${p};`).join("\n")}
-    keepalive 64;
-    keepalive_requests 10000000;
-    keepalive_timeout 600s;
-  }
-  server {
-    listen 127.0.0.1:${port} backlog=4096;
-    location / {
-      proxy_pass http://bench_servers;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-`,
-  );
-  const check = Bun.spawnSync(["nginx", "-t", "-p", dir, "-c", conf], { stdout: "pipe", stderr: "pipe" });
-  if (check.exitCode !== 0) throw new Error(`nginx -t failed:\n${check.stdout}${check.stderr}`);
-  return launch("nginx-proxy", ["nginx", "-p", dir, "-c", conf], BALANCER_CPU, t("stderr.log"));
-}
-
-/** The plb configuration: one protocol = "http" service (keys as in plb.toml.example's "web"). */
-export function plbHttpConfig(port: number, servers: Backends): string {
+/** The plb configuration: one protocol = "http" service (keys as in plb.toml.example's "web"); `global`: more top-level keys. */
+export function plbHttpConfig(port: number, servers: Backends, global = ""): string {
   return `loglevel = "warn"
 # Exit at once on SIGTERM (pooled connections would otherwise wait), so that
 # --profile's CPU profile is written before the bench's 3 s kill timer.
 timeout_shutdown = 0
-
+${global}
 [[service]]
 name = "bench"
 protocol = "http"
@@ -114,16 +87,9 @@ pool_max_idle = 256
 }
 
 function startPlbHttp(dir: string, port: number, servers: Backends, o: Options, cpu: string, src: string): Peer {
-  const conf = join(dir, "plb-http.toml");
-  writeFileSync(conf, plbHttpConfig(port, servers));
-  const cli = join(src, "src/cli.ts");
-  const cmd = o.binary ? plbCommand(true) : [BUN, cli];
-  const check = Bun.spawnSync([...cmd, "--check", "--config", conf], { cwd: src, stdout: "pipe", stderr: "pipe" });
-  if (check.exitCode !== 0) throw new Error(`plb --check failed (exit ${check.exitCode}):\n${check.stdout}${check.stderr}`);
-  const run = o.profile ? [BUN, "--cpu-prof-md", `--cpu-prof-dir=${o.profile}`, cli] : cmd;
-  // --pidfile: as root plb would otherwise write /var/run/plb.pid.
-  const args = ["--config", conf, "--logfile", "-", "--pidfile", join(dir, "plb.pid")];
-  return launch("plb", [...run, ...args], cpu, join(dir, "plb-http.log"), src);
+  const cmd = plbCommand(o.binary, src);
+  const run = o.profile ? [BUN, "--cpu-prof-md", `--cpu-prof-dir=${o.profile}`, join(src, "src/cli.ts")] : cmd;
+  return startPlbWith(dir, "plb-http", plbHttpConfig(port, servers), { cmd, run, cwd: src, start: (name, c, log, cwd) => launch(name, c, cpu, log, cwd) });
 }
 
 /** leastDisturbed(), with other processes' CPU stored under `key`. */
@@ -165,7 +131,7 @@ interface Measured {
 }
 
 /** A few plain requests through `port`: 200 and the 100-byte body, or throw. */
-async function sanity(port: number): Promise<void> {
+export async function sanity(port: number): Promise<void> {
   for (let i = 0; i < 4; i++) {
     const r = await fetch(`http://127.0.0.1:${port}/${SMALL}`, { signal: AbortSignal.timeout(5000) });
     const body = await r.arrayBuffer();
@@ -184,7 +150,7 @@ async function measure(target: Target, dir: string, backends: Backends, o: Optio
         target === "nginx"
           ? startNginxProxy(dir, port, backends)
           : target === "haproxy"
-            ? startHaproxy(dir, [{ name: "bench", port, servers: backends }], true)
+            ? startHaproxy(dir, [{ name: "bench", port, servers: backends }], { http: true })
             : startPlbHttp(dir, port, backends, o, target === "plbFloat" ? "0-1" : BALANCER_CPU, src),
       );
       await waitReady(peer, port);
@@ -363,9 +329,7 @@ export async function runHttp(argv: string[]): Promise<number> {
     log(`writing content and configs in ${dir}`);
     const src = o.binary ? ROOT : snapshotSource(dir);
     const source = plbSource(o.binary, o.profile); // describes the snapshot just taken
-    const www = join(dir, "www");
-    mkdirSync(www);
-    writeFileSync(join(www, SMALL), `${"x".repeat(99)}\n`); // 100 bytes, as in tcp mode
+    const www = writeContent(dir, false); // the 100-byte file only
     const backends = freePorts(2);
     const ngs = backends.map((port, i) => startNginx(dir, www, `nginx${i + 1}`, port));
     for (let i = 0; i < ngs.length; i++) await waitReady(ngs[i], backends[i]);

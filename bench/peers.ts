@@ -1,6 +1,7 @@
 /**
- * The processes a bench run starts: nginx backends, HAProxy, plb. Writes their
- * configs, starts them pinned to a core with a raised fd limit, waits until
+ * The processes a bench run starts: nginx backends, HAProxy, nginx as a
+ * proxy, plb. Writes their configs, starts them pinned to a core (or with
+ * another Launcher: in a capped cgroup) with a raised fd limit, waits until
  * they accept, and stops every one of them (and their children) at the end.
  */
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
@@ -159,11 +160,12 @@ export const SMALL = "small.txt";
 export const BIG = "big.bin";
 export const BIG_BYTES = 200 * 1000 * 1000;
 
-/** The document root: a 100-byte file and a 200 MB file. */
-export function writeContent(dir: string): string {
+/** The document root: a 100-byte file and (unless `big` is false) a 200 MB file. */
+export function writeContent(dir: string, big = true): string {
   const www = join(dir, "www");
   Bun.spawnSync(["mkdir", "-p", www]);
   writeFileSync(join(www, SMALL), `${"x".repeat(99)}\n`);
+  if (!big) return www;
   const block = new Uint8Array(1000 * 1000);
   crypto.getRandomValues(block.subarray(0, 65536));
   for (let o = 65536; o < block.length; o += 65536) block.copyWithin(o, 0, 65536);
@@ -176,14 +178,15 @@ export function writeContent(dir: string): string {
 // ---------------------------------------------------------------- nginx
 
 /**
- * The start of an nginx configuration (1 worker, files named by `t`) up to and
- * with "http {" and "access_log off;"; nginxKeepalive: long keep-alive and
- * temporary paths, inside http { }. Shared with http mode's nginx proxy.
+ * The start of an nginx configuration (`workers` worker processes, files
+ * named by `t`) up to and with "http {" and "access_log off;";
+ * nginxKeepalive: long keep-alive and temporary paths, inside http { }.
+ * Shared by the backends and the nginx proxy.
  */
-export function nginxHead(t: (s: string) => string): string {
+export function nginxHead(t: (s: string) => string, workers = 1): string {
   return `daemon off;
 master_process on;
-worker_processes 1;
+worker_processes ${workers};
 user root;
 pid ${t("pid")};
 error_log ${t("error.log")} warn;
@@ -229,6 +232,10 @@ ${nginxKeepalive(t)}  server {
 
 // ---------------------------------------------------------------- balancers
 
+/** Starts a balancer's process: pinned to BALANCER_CPU (onBalancerCpu), or e.g. in a capped cgroup (cgroup.ts). */
+export type Launcher = (name: string, cmd: string[], log: string, cwd?: string) => Peer;
+export const onBalancerCpu: Launcher = (name, cmd, log, cwd) => launch(name, cmd, BALANCER_CPU, log, cwd);
+
 /** One balanced service: a listen port and its servers (all on 127.0.0.1). */
 export interface Route {
   readonly name: string;
@@ -236,13 +243,16 @@ export interface Route {
   readonly servers: readonly number[];
 }
 
-/**
- * HAProxy, nbthread 1, roundrobin. `http`: mode http with keep-alive on both
- * sides and server connections reused (http mode); else mode tcp.
- */
-export function startHaproxy(dir: string, routes: readonly Route[], http = false): Peer {
-  const name = http ? "haproxy-http" : "haproxy";
-  const conf = join(dir, `${name}.cfg`);
+export interface HaproxyOptions {
+  /** mode http with keep-alive on both sides and server connections reused; else mode tcp. */
+  http?: boolean;
+  /** nbthread (1). */
+  threads?: number;
+  start?: Launcher;
+}
+
+/** The HAProxy configuration: roundrobin over each route's servers, `nbthread`, mode http or tcp. */
+export function haproxyConfig(routes: readonly Route[], { http = false, threads = 1 }: HaproxyOptions = {}): string {
   const fronts = routes
     .map(
       (r) => `
@@ -256,10 +266,8 @@ ${r.servers.map((p, i) => `  server s${i + 1} 127.0.0.1:${p}`).join("\n")}
 `,
     )
     .join("");
-  writeFileSync(
-    conf,
-    `global
-  nbthread 1
+  return `global
+  nbthread ${threads}
   maxconn 8000
 
 defaults
@@ -268,15 +276,53 @@ defaults
   timeout connect 5s
   timeout client 600s
   timeout server 600s
-${http ? "  timeout http-request 600s\n  timeout http-keep-alive 600s\n" : ""}${fronts}`,
-  );
-  const check = Bun.spawnSync(["haproxy", "-c", "-f", conf], { stdout: "pipe", stderr: "pipe" });
-  if (check.exitCode !== 0) throw new Error(`haproxy -c failed:\n${check.stdout}${check.stderr}`);
-  return launch("haproxy", ["haproxy", "-db", "-f", conf], BALANCER_CPU, join(dir, `${name}.log`));
+${http ? "  timeout http-request 600s\n  timeout http-keep-alive 600s\n" : ""}${fronts}`;
 }
 
-export function plbCommand(binary: boolean): string[] {
-  return binary ? [join(ROOT, "dist/plb")] : [BUN, join(ROOT, "src/cli.ts")];
+/** HAProxy on haproxyConfig(routes, o), checked with `haproxy -c` first, in the foreground (-db). */
+export function startHaproxy(dir: string, routes: readonly Route[], o: HaproxyOptions = {}): Peer {
+  const name = o.http ? "haproxy-http" : "haproxy";
+  const conf = join(dir, `${name}.cfg`);
+  writeFileSync(conf, haproxyConfig(routes, o));
+  const check = Bun.spawnSync(["haproxy", "-c", "-f", conf], { stdout: "pipe", stderr: "pipe" });
+  if (check.exitCode !== 0) throw new Error(`haproxy -c failed:\n${check.stdout}${check.stderr}`);
+  return (o.start ?? onBalancerCpu)("haproxy", ["haproxy", "-db", "-f", conf], join(dir, `${name}.log`));
+}
+
+/**
+ * nginx as a reverse proxy on `port`: `workers` worker processes (1),
+ * upstream keepalive 64, HTTP/1.1 to the servers; checked with `nginx -t`.
+ */
+export function startNginxProxy(dir: string, port: number, servers: readonly number[], { workers = 1, start = onBalancerCpu }: { workers?: number; start?: Launcher } = {}): Peer {
+  const conf = join(dir, "nginx-proxy.conf");
+  const t = (s: string) => join(dir, `nginx-proxy-${s}`);
+  writeFileSync(
+    conf,
+    `${nginxHead(t, workers)}${nginxKeepalive(t)}  upstream bench_servers {
+${servers.map((p) => `    server 127.0.0.1:${p};`).join("\n")}
+    keepalive 64;
+    keepalive_requests 10000000;
+    keepalive_timeout 600s;
+  }
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    location / {
+      proxy_pass http://bench_servers;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`,
+  );
+  const check = Bun.spawnSync(["nginx", "-t", "-p", dir, "-c", conf], { stdout: "pipe", stderr: "pipe" });
+  if (check.exitCode !== 0) throw new Error(`nginx -t failed:\n${check.stdout}${check.stderr}`);
+  return start("nginx-proxy", ["nginx", "-p", dir, "-c", conf], t("stderr.log"));
+}
+
+/** plb's command line: dist/plb, or bun on `src`/src/cli.ts (`src`: ROOT or a snapshot of it). */
+export function plbCommand(binary: boolean, src = ROOT): string[] {
+  return binary ? [join(ROOT, "dist/plb")] : [BUN, join(src, "src/cli.ts")];
 }
 
 export function buildBinary(): void {
@@ -284,6 +330,7 @@ export function buildBinary(): void {
   if (r.exitCode !== 0) throw new Error(`bun build.ts failed:\n${r.stdout}${r.stderr}`);
 }
 
+/** The tcp-mode plb configuration: one protocol = "tcp" service per route. */
 export function plbConfig(routes: readonly Route[]): string {
   return `loglevel = "warn"\n${routes
     .map(
@@ -298,13 +345,29 @@ servers = [${r.servers.map((p) => `"127.0.0.1:${p}"`).join(", ")}]
     .join("")}`;
 }
 
-export function startPlb(dir: string, routes: readonly Route[], binary: boolean): Peer {
-  const conf = join(dir, "plb.toml");
-  writeFileSync(conf, plbConfig(routes));
-  const cmd = plbCommand(binary);
-  const check = Bun.spawnSync([...cmd, "--check", "--config", conf], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+export interface PlbStart {
+  /** The command checking the configuration (plbCommand()). */
+  cmd: string[];
+  /** The command running it (default: cmd; e.g. bun under a profiler). */
+  run?: string[];
+  /** plb's working directory: the tree it runs from (ROOT). */
+  cwd?: string;
+  start?: Launcher;
+}
+
+/**
+ * plb on `config`, written to DIR/NAME.toml and checked with `plb --check`
+ * first; logs to NAME.log, pid file in `dir` (as root plb would otherwise
+ * write /var/run/plb.pid).
+ */
+export function startPlbWith(dir: string, name: string, config: string, { cmd, run = cmd, cwd = ROOT, start = onBalancerCpu }: PlbStart): Peer {
+  const conf = join(dir, `${name}.toml`);
+  writeFileSync(conf, config);
+  const check = Bun.spawnSync([...cmd, "--check", "--config", conf], { cwd, stdout: "pipe", stderr: "pipe" });
   if (check.exitCode !== 0) throw new Error(`plb --check failed (exit ${check.exitCode}):\n${check.stdout}${check.stderr}`);
-  // --pidfile: as root plb would otherwise write /var/run/plb.pid.
-  const args = ["--config", conf, "--logfile", "-", "--pidfile", join(dir, "plb.pid")];
-  return launch("plb", [...cmd, ...args], BALANCER_CPU, join(dir, "plb.log"));
+  return start(name, [...run, "--config", conf, "--logfile", "-", "--pidfile", join(dir, `${name}.pid`)], join(dir, `${name}.log`), cwd);
+}
+
+export function startPlb(dir: string, routes: readonly Route[], binary: boolean): Peer {
+  return startPlbWith(dir, "plb", plbConfig(routes), { cmd: plbCommand(binary) });
 }

@@ -9,7 +9,9 @@
  * `--mode http` runs the http-mode comparison instead (plb vs nginx vs
  * HAProxy as HTTP proxies): bench/http.ts. `--mode smtp`: plb's smtp service
  * vs HAProxy tcp under Postfix's smtp-source/smtp-sink: bench/smtp.ts.
- * `--mode tcp` is the default.
+ * `--mode tcp` is the default. `--cap N`: every protocol with each balancer
+ * capped to N % of one CPU (cgroup), so that it is the bottleneck:
+ * bench/capped.ts.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -46,6 +48,10 @@ const opt = (name: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const MODE = opt("mode") ?? "tcp";
+if (argv.includes("--cap")) {
+  const { runCapped } = await import("./capped.ts");
+  process.exit(await runCapped(argv));
+}
 if (MODE === "http") {
   const { runHttp } = await import("./http.ts");
   process.exit(await runHttp(argv));
@@ -69,7 +75,8 @@ if (!PIN) unpin();
 const valid = (n: number, max: number) => Number.isInteger(n) && n >= 1 && n <= max;
 if (!valid(DURATION, 120) || !valid(IDLE, 8000) || !valid(ROUNDS, 10) || (ONLY && !["haproxy", "plb"].includes(ONLY))) {
   console.error(
-    "usage: bun bench/run.ts [--binary] [--duration 1-120] [--idle 1-8000] [--rounds 1-10] [--only haproxy|plb] [--no-direct] [--no-pin]",
+    "usage: bun bench/run.ts [--binary] [--duration 1-120] [--idle 1-8000] [--rounds 1-10] [--only haproxy|plb] [--no-direct] [--no-pin]\n" +
+      "       bun bench/run.ts --mode http|smtp ...   bun bench/run.ts --cap 1-200 ...",
   );
   process.exit(2);
 }

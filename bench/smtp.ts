@@ -9,13 +9,12 @@
  *   bun bench/run.ts --mode smtp [--binary] [--duration 10] [--rounds 1]
  *                    [--only haproxy|plb] [--no-direct] [--no-pin]
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { type BaseOptions, guarded, parseBase, runRounds, setUp, writeTable } from "./harness.ts";
 import { BALANCER_CPU, LOAD_CPU, withCpu } from "./measure.ts";
 import {
-  BUN,
   freePorts,
   launch,
   log,
@@ -23,6 +22,7 @@ import {
   plbCommand,
   ROOT,
   startHaproxy,
+  startPlbWith,
   stop,
   stopAll,
   versions,
@@ -35,7 +35,7 @@ import { combine, errorLines, fix, int, pct, ratio as ratioOf } from "./table.ts
 const SOURCE = "/usr/sbin/smtp-source";
 const SINK = "/usr/sbin/smtp-sink";
 /** Parallel SMTP sessions of smtp-source. */
-const SESSIONS = 32;
+export const SESSIONS = 32;
 /** Sequential connections for the "421 with all servers down" timing. */
 const DOWN_CONNS = 200;
 
@@ -46,7 +46,7 @@ type Options = BaseOptions;
 const USAGE = "usage: bun bench/run.ts --mode smtp [--binary] [--duration 1-120] [--rounds 1-10] [--only haproxy|plb] [--no-direct] [--no-pin]";
 
 /** smtp-source and smtp-sink come with Debian's postfix package. */
-function ensurePostfixTools(): void {
+export function ensurePostfixTools(): void {
   if (existsSync(SOURCE) && existsSync(SINK)) return;
   log("installing postfix (for smtp-source and smtp-sink)");
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
@@ -58,7 +58,7 @@ function ensurePostfixTools(): void {
   if (!existsSync(SOURCE) || !existsSync(SINK)) throw new Error(`${SOURCE} / ${SINK} missing after apt-get install postfix`);
 }
 
-function postfixVersion(): string {
+export function postfixVersion(): string {
   const r = Bun.spawnSync(["dpkg-query", "-W", "-f", "${Version}", "postfix"], { stdout: "pipe", stderr: "ignore" });
   return `postfix ${r.stdout.toString().trim() || "?"} (smtp-source, smtp-sink)`;
 }
@@ -66,7 +66,7 @@ function postfixVersion(): string {
 // ---------------------------------------------------------------- peers
 
 /** One smtp-sink server: accepts any mail and discards it. */
-function startSink(dir: string, name: string, port: number): Peer {
+export function startSink(dir: string, name: string, port: number): Peer {
   // -u nobody: required when run as root (drops privileges after binding).
   // -m 1024: max concurrent sessions (default 256).
   return launch(name, [SINK, "-u", "nobody", "-m", "1024", `127.0.0.1:${port}`, "1024"], LOAD_CPU, join(dir, `${name}.log`));
@@ -86,28 +86,26 @@ ${extra}`;
 }
 
 function startPlbSmtp(dir: string, name: string, config: string, o: Options, src: string): Peer {
-  const conf = join(dir, `${name}.toml`);
-  writeFileSync(conf, config);
-  const cmd = o.binary ? plbCommand(true) : [BUN, join(src, "src/cli.ts")];
-  const check = Bun.spawnSync([...cmd, "--check", "--config", conf], { cwd: src, stdout: "pipe", stderr: "pipe" });
-  if (check.exitCode !== 0) throw new Error(`plb --check failed (exit ${check.exitCode}):\n${check.stdout}${check.stderr}`);
-  // --pidfile: as root plb would otherwise write /var/run/plb.pid.
-  const args = ["--config", conf, "--logfile", "-", "--pidfile", join(dir, `${name}.pid`)];
-  return launch(name, [...cmd, ...args], BALANCER_CPU, join(dir, `${name}.log`), src);
+  return startPlbWith(dir, name, config, { cmd: plbCommand(o.binary, src), cwd: src });
 }
 
 // ---------------------------------------------------------------- smtp-source
 
 const clients = new Set<Subprocess>();
 
-interface SourceRun {
+/** SIGKILL the smtp-source runs under way (a bench interrupted). */
+export function killSources(): void {
+  for (const c of clients) c.kill("SIGKILL");
+}
+
+export interface SourceRun {
   messages: number;
   seconds: number;
   rate: number;
 }
 
 /** smtp-source -s 32 -m N [-d] to `port`; wall time measured here. Throws on a non-zero exit (it aborts on any unexpected reply). */
-async function source(port: number, messages: number, keepOpen: boolean, limitSeconds: number): Promise<SourceRun> {
+export async function source(port: number, messages: number, keepOpen: boolean, limitSeconds: number): Promise<SourceRun> {
   const args = [SOURCE, ...(keepOpen ? ["-d"] : []), "-s", String(SESSIONS), "-m", String(messages), "-M", "bench.example", `127.0.0.1:${port}`];
   const t0 = performance.now();
   const proc = Bun.spawn(["taskset", "-c", LOAD_CPU, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
@@ -123,7 +121,7 @@ async function source(port: number, messages: number, keepOpen: boolean, limitSe
 }
 
 /** A short run to size N so that the measured run takes about `duration` s (also the warm-up). */
-async function calibrate(port: number, keepOpen: boolean, duration: number): Promise<number> {
+export async function calibrate(port: number, keepOpen: boolean, duration: number): Promise<number> {
   let n = keepOpen ? 4000 : 1500;
   for (let i = 0; i < 3; i++) {
     const r = await source(port, n, keepOpen, 60);
@@ -353,10 +351,7 @@ export async function runSmtp(argv: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const killClients = () => {
-    for (const c of clients) c.kill("SIGKILL");
-  };
-  const dir = setUp(o, "smtp", ensurePostfixTools, killClients);
+  const dir = setUp(o, "smtp", ensurePostfixTools, killSources);
   try {
     const src = o.binary ? ROOT : snapshotSource(dir);
     const source = plbSource(o.binary);
@@ -381,7 +376,7 @@ export async function runSmtp(argv: string[]): Promise<number> {
     writeTable("latest-smtp.md", table);
     return Object.values(results).some((m) => m?.error) || down?.error ? 1 : 0;
   } finally {
-    killClients();
+    killSources();
     await stopAll();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -15,6 +15,9 @@ export function median(v: number[]): number {
   return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
 }
 
+/** "min–max" of `v`, rounded. */
+export const spread = (v: number[]) => `${int(Math.min(...v))}–${int(Math.max(...v))}`;
+
 /** Median of each number over rounds (other processes' CPU, keys ending in "Foreign": the maximum); strings: the first one. */
 export function combine<M extends object>(rounds: M[]): M | undefined {
   if (rounds.length === 0) return undefined;

@@ -14,12 +14,30 @@
  *
  * cgroup v1 (`/sys/fs/cgroup/cpu`, cpu.cfs_quota_us) or cgroup2 (cpu.max).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { wrk } from "./measure.ts";
 import { cgroup, cgroupKind, launchIn, removeCgroups } from "./cgroup.ts";
-import { BUN, ensureTools, freePorts, log, nginxHead, nginxKeepalive, type Peer, ROOT, SMALL, startNginx, stop, stopAll, waitReady, writeContent } from "./peers.ts";
+import { plbHttpConfig } from "./http.ts";
+import {
+  ensureTools,
+  freePorts,
+  type Launcher,
+  log,
+  type Peer,
+  plbCommand,
+  SMALL,
+  startHaproxy,
+  startNginx,
+  startNginxProxy,
+  startPlbWith,
+  stop,
+  stopAll,
+  waitReady,
+  writeContent,
+} from "./peers.ts";
+import { int, median, spread } from "./table.ts";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,30 +51,10 @@ const ROUNDS = arg("rounds", 3);
 type Kind = "plb" | "haproxy" | "nginx";
 
 function startBalancer(kind: Kind, n: number, dir: string, port: number, servers: number[], cg: string): Peer {
-  const logFile = join(dir, `${kind}-${n}.log`);
-  if (kind === "plb") {
-    const conf = join(dir, `plb-${n}.toml`);
-    writeFileSync(
-      conf,
-      `loglevel = "warn"\ntimeout_shutdown = 0\nworkers = ${n}\n[[service]]\nname = "bench"\nprotocol = "http"\nlisten = ["127.0.0.1:${port}"]\nservers = [${servers.map((p) => `"127.0.0.1:${p}"`).join(", ")}]\npool_max_idle = 256\n`,
-    );
-    return launchIn(cg, `plb-${n}`, [BUN, join(ROOT, "src/cli.ts"), "--config", conf, "--logfile", "-", "--pidfile", join(dir, `plb-${n}.pid`)], logFile);
-  }
-  if (kind === "haproxy") {
-    const conf = join(dir, `haproxy-${n}.cfg`);
-    writeFileSync(
-      conf,
-      `global\n  nbthread ${n}\n  maxconn 8000\ndefaults\n  mode http\n  option http-keep-alive\n  http-reuse always\n  maxconn 8000\n  timeout connect 5s\n  timeout client 600s\n  timeout server 600s\n  timeout http-request 600s\n  timeout http-keep-alive 600s\nfrontend f\n  bind 127.0.0.1:${port}\n  default_backend b\nbackend b\n  balance roundrobin\n${servers.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join("\n")}\n`,
-    );
-    return launchIn(cg, `haproxy-${n}`, ["haproxy", "-db", "-f", conf], logFile);
-  }
-  const conf = join(dir, `nginx-${n}.conf`);
-  const t = (s: string) => join(dir, `nginx-${n}-${s}`);
-  writeFileSync(
-    conf,
-    `${nginxHead(t).replace("worker_processes 1;", `worker_processes ${n};`)}${nginxKeepalive(t)}  upstream b {\n${servers.map((p) => `    server 127.0.0.1:${p};`).join("\n")}\n    keepalive 64;\n  }\n  server {\n    listen 127.0.0.1:${port} backlog=4096;\n    location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; }\n  }\n}\n`,
-  );
-  return launchIn(cg, `nginx-${n}`, ["nginx", "-p", dir, "-c", conf], logFile);
+  const start: Launcher = (name, cmd, log, cwd) => launchIn(cg, name, cmd, log, cwd);
+  if (kind === "plb") return startPlbWith(dir, `plb-${n}`, plbHttpConfig(port, servers, `workers = ${n}`), { cmd: plbCommand(false), start });
+  if (kind === "haproxy") return startHaproxy(dir, [{ name: "bench", port, servers }], { http: true, threads: n, start });
+  return startNginxProxy(dir, port, servers, { workers: n, start });
 }
 
 // ---------------------------------------------------------------- run
@@ -64,7 +62,7 @@ function startBalancer(kind: Kind, n: number, dir: string, port: number, servers
 ensureTools();
 const dir = join(tmpdir(), `plb-bench-workers-${process.pid}`);
 mkdirSync(dir, { recursive: true });
-const www = writeContent(dir);
+const www = writeContent(dir, false);
 const [b1, b2, port] = freePorts(3);
 const backends = [startNginx(dir, www, "backend-1", b1), startNginx(dir, www, "backend-2", b2)];
 await waitReady(backends[0], b1);
@@ -102,9 +100,8 @@ for (let round = 1; round <= ROUNDS; round++) {
 }
 await stopAll();
 removeCgroups();
+rmSync(dir, { recursive: true, force: true });
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const spread = (xs: number[]) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
 const lines = [
   `workers under a CPU quota (${cgroupKind()}), wrk -t1 -c64 ${DURATION} s, median of ${ROUNDS} (range)`,
   "",
@@ -118,7 +115,7 @@ for (const kind of kinds) {
   const c1 = close.get(`${kind}-1`)!;
   const c2 = close.get(`${kind}-2`)!;
   lines.push(
-    `| ${label[kind]} | ${Math.round(median(k1))} (${spread(k1)}) | ${Math.round(median(k2))} (${spread(k2)}) | ${(median(k2) / median(k1)).toFixed(2)} | ${Math.round(median(c1))} (${spread(c1)}) | ${Math.round(median(c2))} (${spread(c2)}) | ${(median(c2) / median(c1)).toFixed(2)} |`,
+    `| ${label[kind]} | ${int(median(k1))} (${spread(k1)}) | ${int(median(k2))} (${spread(k2)}) | ${(median(k2) / median(k1)).toFixed(2)} | ${int(median(c1))} (${spread(c1)}) | ${int(median(c2))} (${spread(c2)}) | ${(median(c2) / median(c1)).toFixed(2)} |`,
   );
 }
 console.log(lines.join("\n"));
