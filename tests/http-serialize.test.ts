@@ -149,10 +149,10 @@ describe("serializeResponseHead", () => {
 });
 
 describe("hopByHop", () => {
-  test("the fixed set plus the Connection options", () => {
+  test("the fixed set plus the Connection options (close names no field: \"Close\" is a reserved field name, RFC 9110 §16.3.2.1)", () => {
     const { head } = request("GET / HTTP/1.1\r\nHost: a\r\nConnection: Keep-Alive, X-Custom, close\r\n\r\n");
     expect([...hopByHop(head)].sort()).toEqual(
-      ["close", "connection", "keep-alive", "proxy-connection", "te", "upgrade", "x-custom"].sort(),
+      ["connection", "keep-alive", "proxy-connection", "te", "upgrade", "x-custom"].sort(),
     );
   });
 
@@ -225,4 +225,11 @@ describe("ResponseReader", () => {
     expect(whole.done && single.done).toBe(true);
     expect(whole.headBytes).toBe(single.headBytes);
   });
+});
+
+test("Connection: close or keep-alive names no field: the shared hop-by-hop set, not a copy", () => {
+  const base = hopByHop(request("GET / HTTP/1.1\r\nHost: a\r\n\r\n").head);
+  expect(hopByHop(request("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").head)).toBe(base);
+  expect(hopByHop(request("GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n").head)).toBe(base);
+  expect(hopByHop(request("GET / HTTP/1.1\r\nHost: a\r\nConnection: close, X-Hop\r\n\r\n").head).has("x-hop")).toBe(true);
 });

@@ -82,7 +82,8 @@ export function fieldLines(fields: ReadonlyArray<readonly [name: string, value: 
 export function hopByHop(head: Pick<HeadBase, "connection">): ReadonlySet<string> {
   let set: Set<string> | undefined;
   for (const o of head.connection) {
-    if (BASE.has(o) || END_TO_END.has(o)) continue;
+    // "close" names no field (RFC 9112 §9.6): nothing more to drop.
+    if (BASE.has(o) || END_TO_END.has(o) || o === "close") continue;
     (set ??= new Set(BASE)).add(o);
   }
   return set ?? BASE;
