@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import type { HttpSettings } from "../src/config/types.ts";
-import { ClientForwarding, forwardedRequestHead } from "../src/http/forward.ts";
+import { ClientForwarding, forwardedRequestHead, forwardingFor } from "../src/http/forward.ts";
 import { parseRequestHead } from "../src/http/head.ts";
 
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
@@ -46,4 +46,13 @@ test("an upgrade keeps Upgrade and says Connection: Upgrade; a 1.0 request asks 
     "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nX-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\nConnection: Upgrade\r\n\r\n",
   );
   expect(forward("GET / HTTP/1.0\r\n\r\n", c, cfg())).toBe("GET / HTTP/1.0\r\nX-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: http\r\nConnection: keep-alive\r\n\r\n");
+});
+
+test("connections from one address share its forwarding lines; other addresses have their own", () => {
+  const a = forwardingFor("10.1.2.3");
+  expect(forwardingFor("10.1.2.3")).toBe(a);
+  expect(forwardingFor("10.1.2.4")).not.toBe(a);
+  const lines = a.lines("h", cfg(), "http", undefined);
+  expect(forwardingFor("10.1.2.3").lines("h", cfg({}), "http", undefined)).not.toBe(lines); // other settings object: made again
+  expect(forward("GET / HTTP/1.1\r\nHost: h\r\n\r\n", forwardingFor("10.1.2.4"), cfg())).toContain("X-Forwarded-For: 10.1.2.4\r\n");
 });

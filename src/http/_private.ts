@@ -15,13 +15,16 @@ export function hashKey(req: RequestHead, hashes: "path" | "header", header: str
   return req.fields.find((f) => f.lower === lower)?.value ?? "";
 }
 
-export const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+/** Idempotent (RFC 9110 §9.2.2). Compared, not hashed: a method is a fresh substring of the head. */
+export function idempotent(m: string): boolean {
+  return m === "GET" || m === "HEAD" || m === "OPTIONS" || m === "PUT" || m === "DELETE" || m === "TRACE";
+}
 
 /**
  * plb may send the request again on a fresh connection when a server closes
- * without answering: idempotent (RFC 9110 §9.2.2) and complete in its head.
+ * without answering: idempotent and complete in its head.
  */
 export function retryable(req: RequestHead): boolean {
-  return IDEMPOTENT.has(req.method) && req.body.kind === "none";
+  return req.body.kind === "none" && idempotent(req.method);
 }
 

@@ -5,11 +5,11 @@
  * X-Forwarded-For entry is always the address plb saw: a client cannot fake
  * its own hop.
  *
- * The forwarding field lines are made once per client connection
- * (`ClientForwarding` keeps them while host, settings and scheme stay the
- * same, which on a keep-alive connection they do); only a request that
- * brings X-Forwarded-For of its own (forwarded_for = "append") has them made
- * for it.
+ * The forwarding field lines are made once per client address
+ * (`forwardingFor` keeps the last 1,024 addresses seen; each keeps its lines
+ * while host, settings and scheme stay the same, which on a keep-alive
+ * connection, and for most clients, they do); only a request that brings
+ * X-Forwarded-For of its own (forwarded_for = "append") has them made for it.
  */
 import type { HttpSettings } from "../config/types.ts";
 import { BASE_HOP_BY_HOP, type FieldLines, fieldLines, hopByHop, serializeRequestHead } from "./serialize.ts";
@@ -26,7 +26,21 @@ const DROP_WITHOUT_XFF = dropSet(false);
 const dropWithXff = (lower: string) => DROP_WITH_XFF.has(lower);
 const dropWithoutXff = (lower: string) => DROP_WITHOUT_XFF.has(lower);
 
-/** The client of one connection, and the forwarding field lines last made for it. */
+/** Clients seen lately, by address (cleared when full: a bound, not an LRU). */
+const RECENT = new Map<string, ClientForwarding>();
+const RECENT_MAX = 1024;
+
+/** The forwarding state of the client at `address` (shared by its connections). */
+export function forwardingFor(address: string): ClientForwarding {
+  let c = RECENT.get(address);
+  if (c === undefined) {
+    if (RECENT.size >= RECENT_MAX) RECENT.clear();
+    RECENT.set(address, (c = new ClientForwarding(address)));
+  }
+  return c;
+}
+
+/** A client address and the forwarding field lines last made for it. */
 export class ClientForwarding {
   private host: string | undefined;
   private cfg: HttpSettings | undefined;

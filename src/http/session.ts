@@ -23,7 +23,7 @@ import { events } from "../events.ts";
 import { causeOf, HttpTrace, type RequestFacts } from "./trace.ts";
 import { hashKey, HOLD_LIMIT, retryable } from "./_private.ts";
 import { BodyTracker } from "./body.ts";
-import { ClientForwarding, forwardedRequestHead } from "./forward.ts";
+import { type ClientForwarding, forwardedRequestHead, forwardingFor } from "./forward.ts";
 import { announcedIdleMs } from "./keep-alive.ts";
 import { parseRequestHead } from "./head.ts";
 import { type ResponseClient, ResponseReader } from "./response.ts";
@@ -55,7 +55,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   private store: Uint8Array | undefined;
   private scanFrom = 0;
   private readonly clientAddress: string;
-  /** The forwarding fields (X-Forwarded-For…), made once for the connection. */
+  /** The forwarding fields (X-Forwarded-For…), made once for the client's address. */
   private readonly forwarding: ClientForwarding;
   private readonly clientPort: number;
   private clientPaused = false;
@@ -110,7 +110,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     this.rt = service.shared as HttpRuntime;
     // undefined for a connection reset before plb saw it
     this.clientAddress = clientIp(socket);
-    this.forwarding = new ClientForwarding(this.clientAddress);
+    this.forwarding = forwardingFor(this.clientAddress);
     // Reading it costs a getpeername(2): only when someone will be told.
     this.clientPort = events.sessionEnd.active || events.request.active ? (socket.remotePort ?? 0) : 0;
     const mode = this.cfg.client_address;
