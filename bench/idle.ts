@@ -1,0 +1,117 @@
+/**
+ * Idle memory of http and smtp sessions (issue 12 §3; tcp is in bench/run.ts):
+ * plb's RSS (its process tree, /proc) before and after --conns client
+ * connections that each did one thing and then stay idle:
+ * - http: one keep-alive GET answered by a server that keeps its connection,
+ *   so plb holds the client connection and pools the server connection (the
+ *   pool is shared: as many server connections as requests ran at once);
+ * - smtp: a session that got its 220 greeting (plb checked it, then relays),
+ *   each with its own server connection held by a server that greets and
+ *   waits.
+ * A warm-up round of 200 first; the reading comes --settle ms after the last
+ * connection opened (garbage of the set-up phase is part of what is read:
+ * JSC collects when it allocates, and idle connections allocate nothing).
+ *
+ *   bun bench/idle.ts [--conns 4000] [--settle 8000] [--rounds 2]
+ *
+ * The servers run in this process; every connection is on 127.0.0.1.
+ */
+import { mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { rssTree } from "./measure.ts";
+import { freePorts, log, plbCommand, startPlbWith, stop, stopAll, waitReady } from "./peers.ts";
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const CONNS = arg("conns", 4000);
+const SETTLE = arg("settle", 8000);
+const ROUNDS = arg("rounds", 2);
+
+type Kind = "http" | "smtp";
+const FIRST: Record<Kind, string | undefined> = { http: "GET / HTTP/1.1\r\nHost: idle\r\n\r\n", smtp: undefined };
+const UNTIL: Record<Kind, string> = { http: "ok", smtp: "220 " };
+
+/** Open `n` connections to `port` (100 at a time), each sending `first` and waiting for `until`; returns them open. */
+async function clients(port: number, n: number, kind: Kind): Promise<{ terminate(): void }[]> {
+  const out: { terminate(): void }[] = [];
+  let next = 0;
+  const one = async () => {
+    while (next < n) {
+      next++;
+      await new Promise<void>((done) => {
+        let got = "";
+        void Bun.connect({
+          hostname: "127.0.0.1",
+          port,
+          socket: {
+            open(s) {
+              out.push(s);
+              if (FIRST[kind]) s.write(FIRST[kind]!);
+            },
+            data(_s, d) {
+              got += d.toString();
+              if (got.includes(UNTIL[kind])) done();
+            },
+            close: () => done(),
+            error: () => done(),
+          },
+        }).catch(() => done());
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: 100 }, one));
+  return out;
+}
+
+const dir = join(tmpdir(), `plb-bench-idle-${process.pid}`);
+mkdirSync(dir, { recursive: true });
+const held = new Set<unknown>();
+const [smtpServer, httpServer, smtpPort, httpPort] = freePorts(4);
+const servers = [
+  Bun.listen({ hostname: "127.0.0.1", port: smtpServer, socket: { open: (s) => void (held.add(s), s.write("220 idle ESMTP\r\n")), data() {}, close: (s) => void held.delete(s), error() {} } }),
+  Bun.listen({ hostname: "127.0.0.1", port: httpServer, socket: { open: (s) => void held.add(s), data: (s) => void s.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), close: (s) => void held.delete(s), error() {} } }),
+];
+const config =
+  `loglevel = "warn"\ntimeout_shutdown = 0\ntimeout_client = 600\ntimeout_server = 600\n` +
+  `[[service]]\nname = "mail"\nprotocol = "smtp"\nlisten = ["127.0.0.1:${smtpPort}"]\nservers = ["127.0.0.1:${smtpServer}"]\n` +
+  `[[service]]\nname = "web"\nprotocol = "http"\nlisten = ["127.0.0.1:${httpPort}"]\nservers = ["127.0.0.1:${httpServer}"]\ntimeout_http_request = 600\ntimeout_pool_idle = 600\n`;
+const results: Record<Kind, number[]> = { http: [], smtp: [] };
+try {
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const kind of ["http", "smtp"] as const) {
+      const plb = startPlbWith(dir, "plb", config, { cmd: plbCommand(false) });
+      await waitReady(plb, kind === "http" ? httpPort : smtpPort);
+      const port = kind === "http" ? httpPort : smtpPort;
+      for (const s of await clients(port, 200, kind)) s.terminate();
+      await Bun.sleep(1500);
+      const before = rssTree(plb.pid);
+      const open = await clients(port, CONNS, kind);
+      await Bun.sleep(SETTLE);
+      const perConn = (rssTree(plb.pid) - before) / CONNS;
+      results[kind].push(perConn);
+      log(`round ${round} ${kind}: ${open.length} idle clients, ${held.size} server connections held, ${Math.round(perConn)} B per idle client connection`);
+      for (const s of open) s.terminate();
+      await stop(plb);
+      await Bun.sleep(500);
+    }
+  }
+} finally {
+  await stopAll();
+  for (const s of servers) s.stop(true);
+  rmSync(dir, { recursive: true, force: true });
+}
+const range = (xs: number[]) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
+console.log(
+  [
+    `idle sessions through plb, ${CONNS} each, read ${SETTLE} ms after the last opened, ${ROUNDS} round(s) (range)`,
+    "",
+    "| session | RSS per idle client connection |",
+    "|---|--:|",
+    `| http keep-alive client after one request (server connections pooled, shared) | ${range(results.http)} B |`,
+    `| smtp session after its greeting (its own server connection) | ${range(results.smtp)} B |`,
+  ].join("\n"),
+);
+process.exit(0);
