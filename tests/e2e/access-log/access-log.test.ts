@@ -122,6 +122,8 @@ listen = ["127.0.0.1:${p2}"]
 servers = ["127.0.0.1:${busy.port}"]
 access_log = { path = "${join(dir, "busy.log")}" }
 `);
+  // the start checks are over (each ends with QUIT) before the servers turn bad
+  await until(() => [garbage, busy].every((f) => f.conns.some((c) => c.includes("QUIT"))), "the start checks");
   garbage.setMode("garbage");
   busy.setMode("421");
   for (const port of [p1, p2]) {
