@@ -19,7 +19,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { rssTree } from "./measure.ts";
+import { openClients, rssTree } from "./measure.ts";
 import { freePorts, log, plbCommand, startPlbWith, stop, stopAll, waitReady } from "./peers.ts";
 
 const arg = (name: string, dflt: number) => {
@@ -34,37 +34,8 @@ type Kind = "http" | "smtp";
 const FIRST: Record<Kind, string | undefined> = { http: "GET / HTTP/1.1\r\nHost: idle\r\n\r\n", smtp: undefined };
 const UNTIL: Record<Kind, string> = { http: "ok", smtp: "220 " };
 
-/** Open `n` connections to `port` (100 at a time), each sending `first` and waiting for `until`; returns them open. */
-async function clients(port: number, n: number, kind: Kind): Promise<{ terminate(): void }[]> {
-  const out: { terminate(): void }[] = [];
-  let next = 0;
-  const one = async () => {
-    while (next < n) {
-      next++;
-      await new Promise<void>((done) => {
-        let got = "";
-        void Bun.connect({
-          hostname: "127.0.0.1",
-          port,
-          socket: {
-            open(s) {
-              out.push(s);
-              if (FIRST[kind]) s.write(FIRST[kind]!);
-            },
-            data(_s, d) {
-              got += d.toString();
-              if (got.includes(UNTIL[kind])) done();
-            },
-            close: () => done(),
-            error: () => done(),
-          },
-        }).catch(() => done());
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: 100 }, one));
-  return out;
-}
+/** Open `n` connections to `port`, each having done its one thing. */
+const clients = (port: number, n: number, kind: Kind) => openClients(port, n, { parallel: 100, send: FIRST[kind], until: UNTIL[kind] });
 
 const dir = join(tmpdir(), `plb-bench-idle-${process.pid}`);
 mkdirSync(dir, { recursive: true });
@@ -92,7 +63,7 @@ try {
       await Bun.sleep(SETTLE);
       const perConn = (rssTree(plb.pid) - before) / CONNS;
       results[kind].push(perConn);
-      log(`round ${round} ${kind}: ${open.length} idle clients, ${held.size} server connections held, ${Math.round(perConn)} B per idle client connection`);
+      log(`round ${round} ${kind}: ${open.size} idle clients, ${held.size} server connections held, ${Math.round(perConn)} B per idle client connection`);
       for (const s of open) s.terminate();
       await stop(plb);
       await Bun.sleep(500);

@@ -205,15 +205,46 @@ export class IdleBackends {
   }
 }
 
-/** Open `n` client connections to `port`, at most `parallel` connecting at once. */
-async function openClients(port: number, n: number, parallel = 200): Promise<Socket[]> {
-  const socks: Socket[] = [];
+export interface OpenOptions {
+  /** Connecting at once (default 200). */
+  parallel?: number;
+  /** Sent on each connection once it is open. */
+  send?: string;
+  /** Each connection counts as open once it received this (else once connected). */
+  until?: string;
+}
+
+/** Open `n` client connections to `port`, at most `parallel` at once; returns the ones open (a closed one leaves the set). */
+export async function openClients(port: number, n: number, { parallel = 200, send, until }: OpenOptions = {}): Promise<Set<Socket>> {
+  const socks = new Set<Socket>();
   let next = 0;
+  const one = () =>
+    new Promise<void>((done) => {
+      let got = "";
+      void Bun.connect({
+        hostname: "127.0.0.1",
+        port,
+        socket: {
+          open(s) {
+            socks.add(s);
+            if (send) s.write(send);
+            if (!until) done();
+          },
+          data(_s, d) {
+            if (until && (got += d.toString()).includes(until)) done();
+          },
+          close(s) {
+            socks.delete(s);
+            done();
+          },
+          error: () => done(),
+        },
+      }).catch(() => done());
+    });
   const worker = async () => {
     while (next < n) {
       next++;
-      const s = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {}, error() {} } }).catch(() => undefined);
-      if (s) socks.push(s);
+      await one();
     }
   };
   await Promise.all(Array.from({ length: parallel }, worker));
@@ -242,7 +273,7 @@ export interface IdleResult {
  */
 export async function idleCost(pid: number, port: number, backends: IdleBackends, n: number): Promise<IdleResult> {
   const warm = await openClients(port, 200);
-  await waitFor(() => backends.count >= warm.length, 5000);
+  await waitFor(() => backends.count >= warm.size, 5000);
   for (const s of warm) s.terminate();
   backends.closeAll();
   await Bun.sleep(1500);

@@ -17,7 +17,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { rssTree, wrk } from "./measure.ts";
+import { openClients, rssTree, wrk } from "./measure.ts";
 import { BUN, ensureTools, freePorts, launch, log, plbCommand, SMALL, startNginx, startPlbWith, stopAll, waitReady, writeContent } from "./peers.ts";
 
 const arg = (name: string, dflt: number) => {
@@ -36,17 +36,7 @@ if (process.argv[2] === "--backends") {
   for await (const _ of console) console.log(held.size);
 } else if (process.argv[2] === "--clients") {
   // Open N connections to the port, 200 at a time, hold them; print how many are open.
-  const [port, n] = [Number(process.argv[3]), Number(process.argv[4])];
-  const open = new Set<unknown>();
-  let next = 0;
-  const one = async () => {
-    while (next < n) {
-      next++;
-      const s = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {}, close: (x) => void open.delete(x), error() {} } }).catch(() => undefined);
-      if (s) open.add(s);
-    }
-  };
-  await Promise.all(Array.from({ length: 200 }, one));
+  const open = await openClients(Number(process.argv[3]), Number(process.argv[4]));
   console.log(open.size);
   for await (const _ of console) console.log(open.size);
 } else await main();

@@ -22,6 +22,7 @@ test("integers: negative, zero, one digit, many digits, rounded; zero-padded", (
 
 test("escaped writes a head's latin1 bytes as nginx does; a char above 0xff as its escaped UTF-8 bytes", () => {
   expect(encode((o) => o.escaped('a"b\\c\x01\x7f\xe9~ '))).toBe("a\\x22b\\x5Cc\\x01\\x7F\\xE9~ ");
+  expect(encode((o) => o.escaped("a\\b\x01é"))).toBe("a\\x5Cb\\x01\\xE9");
   expect(encode((o) => o.escaped("€😀"))).toBe("\\xE2\\x82\\xAC\\xF0\\x9F\\x98\\x80");
   expect(encode((o) => o.escapedOrDash(""))).toBe("-");
 });

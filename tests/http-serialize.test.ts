@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { parseRequestHead, parseResponseHead } from "../src/http/head.ts";
-import { hopByHop, serializeRequestHead, serializeResponseHead } from "../src/http/serialize.ts";
+import { fieldLines, hopByHop, serializeRequestHead, serializeResponseHead } from "../src/http/serialize.ts";
 import { ResponseReader } from "../src/http/response.ts";
 import { DEFAULT_LIMITS, type HeadBase, type RequestHead, type ResponseHead } from "../src/http/types.ts";
 
@@ -34,7 +34,7 @@ describe("serializeRequestHead", () => {
   test("nothing dropped or added: the head bytes, verbatim", () => {
     const { src, head } = request(s);
     expect(text(serializeRequestHead(src, head))).toBe(s.slice(0, -3));
-    expect(text(serializeRequestHead(src, head, { drop: () => false, append: [] }))).toBe(s.slice(0, -3));
+    expect(text(serializeRequestHead(src, head, { drop: () => false, lines: [] }))).toBe(s.slice(0, -3));
   });
 
   test("a leading CRLF is not forwarded", () => {
@@ -47,7 +47,7 @@ describe("serializeRequestHead", () => {
     const hop = hopByHop(head);
     const out = serializeRequestHead(src, head, {
       drop: (n) => hop.has(n) || n === "x-forwarded-for",
-      append: [["X-Forwarded-For", "192.0.2.1"], ["X-Forwarded-Proto", "http"]],
+      lines: [fieldLines([["X-Forwarded-For", "192.0.2.1"], ["X-Forwarded-Proto", "http"]])],
     });
     expect(text(out)).toBe("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nX-Keep:  spaced  value \r\n" +
       "X-Forwarded-For: 192.0.2.1\r\nX-Forwarded-Proto: http\r\n\r\n");
@@ -66,7 +66,7 @@ describe("serializeRequestHead", () => {
 
   test("latin1 in appended values is written as single bytes; empty values are allowed", () => {
     const { src, head } = request("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
-    const out = serializeRequestHead(src, head, { append: [["X-Name", "caf\xe9"], ["X-Empty", ""]] });
+    const out = serializeRequestHead(src, head, { lines: [fieldLines([["X-Name", "caf\xe9"], ["X-Empty", ""]])] });
     expect(Array.from(out.subarray(33, 37))).toEqual([0x63, 0x61, 0x66, 0xe9]);
     expect(text(out)).toBe("GET / HTTP/1.1\r\nHost: a\r\nX-Name: caf\xe9\r\nX-Empty: \r\n\r\n");
   });
@@ -83,7 +83,7 @@ describe("serializeRequestHead", () => {
       ["", "1"],
       ["X-\u00e9", "1"],
     ];
-    for (const field of bad) expect(() => serializeRequestHead(src, head, { append: [field] })).toThrow(TypeError);
+    for (const field of bad) expect(() => serializeRequestHead(src, head, { lines: [fieldLines([field])] })).toThrow(TypeError);
     expect(() => serializeRequestHead(src, head, { requestLine: "GET / HTTP/1.1\r\nX: y" })).toThrow(TypeError);
     expect(() => serializeRequestHead(src, head, { requestLine: "" })).toThrow(TypeError);
   });
@@ -100,7 +100,7 @@ describe("serializeRequestHead", () => {
   test("the output with dropped and appended fields parses back to what was asked", () => {
     const { src, head } = request(s);
     const hop = hopByHop(head);
-    const again = parseRequestHead(serializeRequestHead(src, head, { drop: (n) => hop.has(n), append: [["Via", "1.1 plb"]] }));
+    const again = parseRequestHead(serializeRequestHead(src, head, { drop: (n) => hop.has(n), lines: [fieldLines([["Via", "1.1 plb"]])] }));
     if (again.kind !== "done") throw new Error(JSON.stringify(again));
     expect(again.head.fields.map((f) => `${f.name}: ${f.value}`)).toEqual(["Host: a", "Content-Length: 3", "X-Keep: spaced  value", "Via: 1.1 plb"]);
     expect(again.head.body).toEqual({ kind: "length", length: 3 });
@@ -140,7 +140,7 @@ describe("serializeResponseHead", () => {
     const { src, head } = response(s);
     const hop = hopByHop(head);
     expect(text(serializeResponseHead(src, head))).toBe(s.slice(0, -2));
-    expect(text(serializeResponseHead(src, head, { drop: (n) => hop.has(n) || n === "server", append: [["Via", "1.1 plb"]] })))
+    expect(text(serializeResponseHead(src, head, { drop: (n) => hop.has(n) || n === "server", lines: [fieldLines([["Via", "1.1 plb"]])] })))
       .toBe("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nVia: 1.1 plb\r\n\r\n");
     expect(text(serializeResponseHead(src, head, { statusLine: "HTTP/1.1 200 Fine" }))).toBe(
       "HTTP/1.1 200 Fine\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\nServer: x\r\n\r\n",

@@ -50,7 +50,7 @@ const pad = (n: number, w = 2) => String(n).padStart(w, "0");
 let lastSecond = -1;
 let lastDate = "";
 
-/** 01/Dec/2026:12:30:45 of `ms` (UTC), made once per second. */
+/** 01/Dec/2026:12:30:45 of `ms` (UTC; nginx's $time_local adds " +0000"), made once per second. */
 function dateOf(ms: number): string {
   const second = Math.floor(ms / 1000);
   if (second === lastSecond) return lastDate;
@@ -58,18 +58,6 @@ function dateOf(ms: number): string {
   lastSecond = second;
   lastDate = `${pad(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
   return lastDate;
-}
-
-/** nginx's $time_local, in UTC: 01/Dec/2026:12:30:45 +0000. */
-export function timeLocal(ms: number): string {
-  return `${dateOf(ms)} +0000`;
-}
-
-/** nginx's escaping of logged variables: `"`, `\`, control bytes and bytes above 0x7e as \xHH. */
-export function escapeNginx(s: string): string {
-  const out = new LineEncoder(new Uint8Array(textBound(s)));
-  out.escaped(s);
-  return Buffer.from(out.buf.buffer, 0, out.pos).toString("latin1");
 }
 
 /** The status to log: what was answered, or nginx's 499 when the client left before an answer. */

@@ -29,8 +29,6 @@ const MAX_PENDING = 8 << 20;
 /** A synchronous write slower than this (ms; above a CPU quota's throttling stalls): asynchronous writes for SLOW_HOLD_MS. */
 const SLOW_MS = 100;
 const SLOW_HOLD_MS = 60_000;
-/** A line given as a string. */
-const TEXT: Format<string> = { bound: (s) => s.length * 3, encode: (out, s) => out.text(s) };
 
 export class AccessLogWriter {
   private readonly file: LogFile | undefined;
@@ -74,11 +72,6 @@ export class AccessLogWriter {
 
   private get fd(): number {
     return this.file?.fd ?? 2;
-  }
-
-  /** A line given as a string (UTF-8). */
-  add(line: string): void {
-    this.line(TEXT, line);
   }
 
   /** The line `format` makes of `e`, encoded straight into the buffer. */

@@ -12,12 +12,10 @@
  * X-Forwarded-For of its own (forwarded_for = "append") has them made for it.
  */
 import type { HttpSettings } from "../config/types.ts";
-import { BASE_HOP_BY_HOP, type FieldLines, fieldLines, hopByHop, serializeRequestHead } from "./serialize.ts";
+import { BASE_HOP_BY_HOP, CONNECTION_KEEP_ALIVE, CONNECTION_UPGRADE, type FieldLines, fieldLines, hopByHop, serializeRequestHead } from "./serialize.ts";
 import type { RequestHead } from "./types.ts";
 
 const SET_BY_PLB = ["x-forwarded-proto", "x-forwarded-host"];
-const UPGRADE = fieldLines([["Connection", "Upgrade"]]);
-const KEEP_ALIVE = fieldLines([["Connection", "keep-alive"]]);
 
 /** What is dropped from a request without extra Connection options, by forwarded_for mode (one Set lookup per field). */
 const dropSet = (xff: boolean) => new Set([...BASE_HOP_BY_HOP, ...SET_BY_PLB, ...(xff ? ["x-forwarded-for"] : [])]);
@@ -82,14 +80,14 @@ export function forwardedRequestHead(src: Uint8Array, head: RequestHead, client:
   // plb manages its own connection to the server (keep-alive by default in
   // HTTP/1.1); an upgrade (WebSocket) is the one hop-by-hop request passed on.
   const upgrading = head.upgrade !== undefined;
-  const connection = upgrading ? UPGRADE : head.versionMinor === 0 ? KEEP_ALIVE : undefined;
+  const connection = upgrading ? CONNECTION_UPGRADE : head.versionMinor === 0 ? CONNECTION_KEEP_ALIVE : undefined;
   let drop = xff ? dropWithXff : dropWithoutXff;
   const hop = hopByHop(head);
   if (hop !== BASE_HOP_BY_HOP || upgrading) {
-    const extra = new Set(hop);
-    if (upgrading) extra.delete("upgrade");
-    const base = upgrading ? new Set([...(xff ? DROP_WITH_XFF : DROP_WITHOUT_XFF)].filter((n) => n !== "upgrade")) : xff ? DROP_WITH_XFF : DROP_WITHOUT_XFF;
-    drop = (lower) => extra.has(lower) || base.has(lower);
+    // Connection names more fields, or an upgrade keeps Upgrade: a set of this request's own.
+    const own = new Set([...hop, ...(xff ? DROP_WITH_XFF : DROP_WITHOUT_XFF)]);
+    if (upgrading) own.delete("upgrade");
+    drop = (lower) => own.has(lower);
   }
   return serializeRequestHead(src, head, { drop, lines: connection ? [forwarding, connection] : [forwarding] });
 }

@@ -7,7 +7,7 @@
 import { appendBytes } from "../net/bytes.ts";
 import { BodyTracker } from "./body.ts";
 import { parseResponseHead } from "./head.ts";
-import { hopByHop, serializeResponseHead } from "./serialize.ts";
+import { BASE_HOP_BY_HOP, CONNECTION_CLOSE, CONNECTION_KEEP_ALIVE, CONNECTION_UPGRADE, hopByHop, serializeResponseHead } from "./serialize.ts";
 import type { HeadLimits, ResponseHead } from "./types.ts";
 
 export interface ReadOut {
@@ -22,9 +22,10 @@ export interface ReadOut {
 }
 
 const EMPTY: Uint8Array[] = [];
+const CLOSE = [CONNECTION_CLOSE];
+const KEEP_ALIVE = [CONNECTION_KEEP_ALIVE];
+const UPGRADE = [CONNECTION_UPGRADE];
 
-/** Hop-by-hop fields that a response passed on unchanged must not have (Connection is looked at apart). */
-const HOP_FIELDS = new Set(["keep-alive", "proxy-connection", "te", "upgrade"]);
 
 /**
  * A final response head that can go to a persisting client byte for byte:
@@ -33,7 +34,7 @@ const HOP_FIELDS = new Set(["keep-alive", "proxy-connection", "te", "upgrade"]);
  */
 function passesAsIs(head: ResponseHead): boolean {
   for (const o of head.connection) if (o !== "keep-alive") return false;
-  for (const f of head.fields) if (HOP_FIELDS.has(f.lower)) return false;
+  for (const f of head.fields) if (f.lower !== "connection" && BASE_HOP_BY_HOP.has(f.lower)) return false;
   return true;
 }
 
@@ -114,7 +115,7 @@ export class ResponseReader {
       if (!this.upgrade || head.status !== 101) return `unexpected ${head.status} (no protocol switch was asked for)`;
       const hop = new Set(hopByHop(head));
       hop.delete("upgrade");
-      parts.push(serializeResponseHead(buf, head, { drop: (l) => hop.has(l), append: [["Connection", "Upgrade"]] }));
+      parts.push(serializeResponseHead(buf, head, { drop: (l) => hop.has(l), lines: UPGRADE }));
       this.headBytes += parts[parts.length - 1].length;
       this.head = head;
       this.done = true;
@@ -127,12 +128,14 @@ export class ResponseReader {
       return r.consumed - held;
     }
     this.head = head;
-    const hop = hopByHop(head);
-    const append: [string, string][] = [];
-    if (this.client.closesAfterResponse || head.body.kind === "close") append.push(["Connection", "close"]);
-    // The client's connection persists: say so where HTTP/1.0 would mean close
-    // (a 1.0 client, or a 1.0 status line from the server).
-    else if (this.clientIs10KeepAlive || head.versionMinor === 0) append.push(["Connection", "keep-alive"]);
+    const lines =
+      this.client.closesAfterResponse || head.body.kind === "close"
+        ? CLOSE
+        : // The client's connection persists: say so where HTTP/1.0 would mean close
+          // (a 1.0 client, or a 1.0 status line from the server).
+          this.clientIs10KeepAlive || head.versionMinor === 0
+          ? KEEP_ALIVE
+          : undefined;
     const body = (this.body = new BodyTracker(head.body, true));
     // The body bytes that came with the head go in the head's buffer (one write, no view of the read).
     let tail = 0;
@@ -142,12 +145,13 @@ export class ResponseReader {
       tail = step.consumed;
     }
     if (body.done) this.done = true;
-    if (append.length === 0 && held === 0 && r.consumed + tail === buf.length && passesAsIs(head)) {
+    if (lines === undefined && held === 0 && r.consumed + tail === buf.length && passesAsIs(head)) {
       // Nothing to change in the head (most responses): the read goes to the client as it came.
       parts.push(buf);
       this.headBytes += r.consumed;
     } else {
-      const out = serializeResponseHead(buf, head, { drop: (l) => hop.has(l), append, tailStart: r.consumed, tailEnd: r.consumed + tail });
+      const hop = hopByHop(head);
+      const out = serializeResponseHead(buf, head, { drop: (l) => hop.has(l), lines, tailStart: r.consumed, tailEnd: r.consumed + tail });
       parts.push(out);
       this.headBytes += out.length - tail;
     }

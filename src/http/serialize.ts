@@ -2,8 +2,8 @@
  * Rebuild a parsed head for forwarding with as little copying as possible:
  * the start line (or a replacement), every field line that is not dropped
  * copied verbatim from the source bytes by its range (adjacent kept lines in
- * one copy), then the appended fields, then the final CRLF, then (if asked)
- * the body bytes that followed the head; one allocation.
+ * one copy), then the added field lines, then the final CRLF, then (if
+ * asked) the body bytes that followed the head; one allocation.
  *
  * Ranges are copied with Buffer.prototype.copy, never through a subarray:
  * the first view of a fresh small typed array (a socket read) makes the
@@ -12,7 +12,9 @@
  * Which fields to drop and add (hop-by-hop, X-Forwarded-For, ...) is the
  * proxy's policy; `hopByHop` computes the RFC 9110 §7.6.1 set for a head.
  *
- * Appended names must be tokens and values, like a replacement start line,
+ * Added fields are made by `fieldLines`, once for as many heads as use them
+ * (plb's Connection lines are constants, its forwarding lines are made per
+ * client): names must be tokens and values, like a replacement start line,
  * field content (VCHAR, obs-text, SP, HTAB; characters up to U+00FF, written
  * as latin1): anything else throws, so no CR or LF can ever be injected.
  */
@@ -21,9 +23,7 @@ import { FVAL, type HeadBase, type RequestHead, type ResponseHead, TCHAR } from 
 export interface SerializeOptions {
   /** Leave out the field lines whose lowercased name this returns true for. */
   drop?: (lower: string) => boolean;
-  /** Fields added after the kept ones, in order. */
-  append?: ReadonlyArray<readonly [name: string, value: string]>;
-  /** Field lines made (and checked) beforehand by `fieldLines`, added after `append`. */
+  /** Field lines added after the kept ones, in order (made and checked by `fieldLines`). */
   lines?: readonly FieldLines[];
   /**
    * Bytes `src[tailStart, tailEnd)` to put after the head in the same buffer
@@ -45,7 +45,6 @@ export interface ResponseSerializeOptions extends SerializeOptions {
 
 const CR = 13, LF = 10;
 const copy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
-const NO_FIELDS: ReadonlyArray<readonly [string, string]> = [];
 const NO_LINES: readonly FieldLines[] = [];
 
 /**
@@ -64,7 +63,7 @@ export const BASE_HOP_BY_HOP = BASE;
 /** Field lines ("Name: value\r\n"…) checked once, to add to many heads. */
 export type FieldLines = Uint8Array & { readonly __checked: true };
 
-/** `fields` as field lines; names must be tokens and values field content (throws otherwise, as `append` does). */
+/** `fields` as field lines; names must be tokens and values field content (throws TypeError otherwise). */
 export function fieldLines(fields: ReadonlyArray<readonly [name: string, value: string]>): FieldLines {
   let size = 0;
   for (const [name, value] of fields) size += check(name, TCHAR, "field name") + 4 + (value.length > 0 ? check(value, FVAL, "field value") : 0);
@@ -73,6 +72,11 @@ export function fieldLines(fields: ReadonlyArray<readonly [name: string, value: 
   for (const [name, value] of fields) o = putField(out, o, name, value);
   return out as FieldLines;
 }
+
+/** The Connection lines plb adds (to a request: upgrade or 1.0 keep-alive; to a response: close or keep-alive). */
+export const CONNECTION_CLOSE = fieldLines([["Connection", "close"]]);
+export const CONNECTION_KEEP_ALIVE = fieldLines([["Connection", "keep-alive"]]);
+export const CONNECTION_UPGRADE = fieldLines([["Connection", "Upgrade"]]);
 
 /**
  * The lowercased names of the fields of `head` that must not be forwarded.
@@ -123,7 +127,6 @@ function putField(out: Uint8Array, o: number, name: string, value: string): numb
 
 function serialize(src: Uint8Array, head: HeadBase, opts: SerializeOptions, line: string | undefined): Uint8Array {
   const drop = opts.drop;
-  const append = opts.append ?? NO_FIELDS;
   // Ranges of src to copy, merged when adjacent: [start0, end0, start1, end1, ...].
   const runs: number[] = [];
   let size = 2;
@@ -140,10 +143,6 @@ function serialize(src: Uint8Array, head: HeadBase, opts: SerializeOptions, line
     else runs.push(f.start, f.end);
     size += f.end - f.start;
   }
-  for (const [name, value] of append) {
-    size += check(name, TCHAR, "field name") + 2 + 2;
-    if (value.length > 0) size += check(value, FVAL, "field value");
-  }
   const lines = opts.lines ?? NO_LINES;
   for (const l of lines) size += l.length;
   const tailStart = opts.tailStart ?? 0;
@@ -156,7 +155,6 @@ function serialize(src: Uint8Array, head: HeadBase, opts: SerializeOptions, line
     out[o++] = LF;
   }
   for (let r = 0; r < runs.length; r += 2) o += copy.call(src, out, o, runs[r], runs[r + 1]);
-  for (const [name, value] of append) o = putField(out, o, name, value);
   for (const l of lines) {
     out.set(l, o);
     o += l.length;
