@@ -229,7 +229,7 @@ function render(ctx: Ctx, source: string): string {
     "",
     `Capped: each balancer's whole process tree in its own cgroup (${o.cap} % of one CPU), with one worker or thread each: plb \`workers = 1\`, HAProxy \`nbthread 1\`, nginx \`worker_processes 1\`.` +
       ` Not capped: wrk, smtp-source, the two nginx backends and the two smtp-sink servers (${o.pin ? `pinned to CPU ${LOAD_CPU}; the balancers may run on both CPUs` : "--no-pin: every process on both CPUs"}).` +
-      ' tcp: plb protocol = "tcp" vs HAProxy mode tcp, wrk through to the backends. http: plb protocol = "http" (pool_max_idle = 256; it adds X-Forwarded-* headers) vs HAProxy mode http (http-reuse always) vs nginx proxy (upstream keepalive 64).' +
+      ' tcp: plb protocol = "tcp" vs HAProxy mode tcp, wrk through to the backends. http: plb protocol = "http" (pool_max_idle = 256) vs HAProxy mode http (http-reuse always) vs nginx proxy (upstream keepalive 64), all three adding X-Forwarded-For, -Proto and -Host.' +
       ' smtp: plb protocol = "smtp" (waits for the server\'s greeting) vs HAProxy mode tcp, smtp-source → balancer → smtp-sink, N messages sized by a calibration run (also the warm-up); -d keeps sessions open.' +
       ` plb / best peer: plb's median over the best other balancer's; the target is ≥ ${TARGET.toFixed(2)}×. Under a binding cap, rate ≈ ${int(o.cap * 1e4)} / CPU µs per request.` +
       " This 2-vCPU VM moves ±10-15 % between runs: a ratio within that of the target is not conclusive.",

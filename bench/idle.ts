@@ -1,7 +1,10 @@
 /**
- * Idle memory of http and smtp sessions (issue 12 §3; tcp is in bench/run.ts):
- * plb's RSS (its process tree, /proc) before and after --conns client
- * connections that each did one thing and then stay idle:
+ * Idle memory of tcp, http and smtp sessions (issue 12 §3; bench/run.ts has
+ * tcp too, beside HAProxy): plb's RSS (its process tree, /proc) before and
+ * after --conns client connections that each did one thing and then stay
+ * idle:
+ * - tcp: a relayed connection that sent "ping" and got it back from an echo
+ *   server, which keeps its end open (one server connection per client);
  * - http: one keep-alive GET answered by a server that keeps its connection,
  *   so plb holds the client connection and pools the server connection (the
  *   pool is shared: as many server connections as requests ran at once);
@@ -12,7 +15,11 @@
  * connection opened (garbage of the set-up phase is part of what is read:
  * JSC collects when it allocates, and idle connections allocate nothing).
  *
- *   bun bench/idle.ts [--conns 4000] [--settle 8000] [--rounds 2]
+ *   bun bench/idle.ts [--conns 4000] [--settle 8000] [--rounds 2] [--only tcp,http,smtp]
+ *
+ * IDLE_PLB_ARGS="--smol" (say) puts arguments before plb's script on bun's
+ * command line (for experiments: "--preload gc.ts" showed what a forced
+ * full GC would take away).
  *
  * The servers run in this process; every connection is on 127.0.0.1.
  */
@@ -21,6 +28,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openClients, rssTree } from "./measure.ts";
 import { freePorts, log, plbCommand, startPlbWith, stop, stopAll, waitReady } from "./peers.ts";
+import { int, median, spread } from "./table.ts";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -30,32 +38,37 @@ const CONNS = arg("conns", 4000);
 const SETTLE = arg("settle", 8000);
 const ROUNDS = arg("rounds", 2);
 
-type Kind = "http" | "smtp";
-const FIRST: Record<Kind, string | undefined> = { http: "GET / HTTP/1.1\r\nHost: idle\r\n\r\n", smtp: undefined };
-const UNTIL: Record<Kind, string> = { http: "ok", smtp: "220 " };
+type Kind = "tcp" | "http" | "smtp";
+const KINDS = (process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1]!.split(",") : ["tcp", "http", "smtp"]) as Kind[];
+const FIRST: Record<Kind, string | undefined> = { tcp: "ping", http: "GET / HTTP/1.1\r\nHost: idle\r\n\r\n", smtp: undefined };
+const UNTIL: Record<Kind, string> = { tcp: "ping", http: "ok", smtp: "220 " };
 
 /** Open `n` connections to `port`, each having done its one thing. */
+const EXTRA = process.env.IDLE_PLB_ARGS ? process.env.IDLE_PLB_ARGS.split(" ") : [];
 const clients = (port: number, n: number, kind: Kind) => openClients(port, n, { parallel: 100, send: FIRST[kind], until: UNTIL[kind] });
 
 const dir = join(tmpdir(), `plb-bench-idle-${process.pid}`);
 mkdirSync(dir, { recursive: true });
 const held = new Set<unknown>();
-const [smtpServer, httpServer, smtpPort, httpPort] = freePorts(4);
+const [smtpServer, httpServer, tcpServer, smtpPort, httpPort, tcpPort] = freePorts(6);
+const PORTS: Record<Kind, number> = { tcp: tcpPort, http: httpPort, smtp: smtpPort };
 const servers = [
+  Bun.listen({ hostname: "127.0.0.1", port: tcpServer, socket: { open: (s) => void held.add(s), data: (s, d) => void s.write(d), close: (s) => void held.delete(s), error() {} } }),
   Bun.listen({ hostname: "127.0.0.1", port: smtpServer, socket: { open: (s) => void (held.add(s), s.write("220 idle ESMTP\r\n")), data() {}, close: (s) => void held.delete(s), error() {} } }),
   Bun.listen({ hostname: "127.0.0.1", port: httpServer, socket: { open: (s) => void held.add(s), data: (s) => void s.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), close: (s) => void held.delete(s), error() {} } }),
 ];
 const config =
   `loglevel = "warn"\ntimeout_shutdown = 0\ntimeout_client = 600\ntimeout_server = 600\n` +
+  `[[service]]\nname = "raw"\nprotocol = "tcp"\nlisten = ["127.0.0.1:${tcpPort}"]\nservers = ["127.0.0.1:${tcpServer}"]\n` +
   `[[service]]\nname = "mail"\nprotocol = "smtp"\nlisten = ["127.0.0.1:${smtpPort}"]\nservers = ["127.0.0.1:${smtpServer}"]\n` +
   `[[service]]\nname = "web"\nprotocol = "http"\nlisten = ["127.0.0.1:${httpPort}"]\nservers = ["127.0.0.1:${httpServer}"]\ntimeout_http_request = 600\ntimeout_pool_idle = 600\n`;
-const results: Record<Kind, number[]> = { http: [], smtp: [] };
+const results: Record<Kind, number[]> = { tcp: [], http: [], smtp: [] };
 try {
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const kind of ["http", "smtp"] as const) {
-      const plb = startPlbWith(dir, "plb", config, { cmd: plbCommand(false) });
-      await waitReady(plb, kind === "http" ? httpPort : smtpPort);
-      const port = kind === "http" ? httpPort : smtpPort;
+    for (const kind of KINDS) {
+      const plb = startPlbWith(dir, "plb", config, { cmd: EXTRA.length ? [plbCommand(false)[0]!, ...EXTRA, ...plbCommand(false).slice(1)] : plbCommand(false) });
+      const port = PORTS[kind];
+      await waitReady(plb, port);
       for (const s of await clients(port, 200, kind)) s.terminate();
       await Bun.sleep(1500);
       const before = rssTree(plb.pid);
@@ -74,15 +87,16 @@ try {
   for (const s of servers) s.stop(true);
   rmSync(dir, { recursive: true, force: true });
 }
-const range = (xs: number[]) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
+const range = (xs: number[]) => (xs.length ? `${int(median([...xs]))} B (${spread(xs)})` : "not run");
 console.log(
   [
-    `idle sessions through plb, ${CONNS} each, read ${SETTLE} ms after the last opened, ${ROUNDS} round(s) (range)`,
+    `idle sessions through plb, ${CONNS} each, read ${SETTLE} ms after the last opened, ${ROUNDS} round(s): median (min–max)`,
     "",
     "| session | RSS per idle client connection |",
     "|---|--:|",
-    `| http keep-alive client after one request (server connections pooled, shared) | ${range(results.http)} B |`,
-    `| smtp session after its greeting (its own server connection) | ${range(results.smtp)} B |`,
+    `| tcp connection that relayed one message (its own server connection) | ${range(results.tcp)} |`,
+    `| http keep-alive client after one request (server connections pooled, shared) | ${range(results.http)} |`,
+    `| smtp session after its greeting (its own server connection) | ${range(results.smtp)} |`,
   ].join("\n"),
 );
 process.exit(0);

@@ -251,6 +251,22 @@ export interface HaproxyOptions {
   start?: Launcher;
 }
 
+/**
+ * The same forwarding fields plb adds by default (forwarded_for = "append",
+ * X-Forwarded-Proto, X-Forwarded-Host): every balancer does the same job, as
+ * an operator would set it up (HAProxy's \`option forwardfor\`, nginx's
+ * \`$proxy_add_x_forwarded_for\`; nginx also passes the client's Host on, as plb does).
+ */
+const HAPROXY_FORWARDING = "  option forwardfor\n  http-request set-header X-Forwarded-Proto http\n  http-request set-header X-Forwarded-Host %[req.hdr(host)]\n";
+const NGINX_FORWARDING = [
+  "proxy_set_header Host $http_host;",
+  "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+  "proxy_set_header X-Forwarded-Proto $scheme;",
+  "proxy_set_header X-Forwarded-Host $http_host;",
+]
+  .map((l) => `      ${l}\n`)
+  .join("");
+
 /** The HAProxy configuration: roundrobin over each route's servers, `nbthread`, mode http or tcp. */
 export function haproxyConfig(routes: readonly Route[], { http = false, threads = 1 }: HaproxyOptions = {}): string {
   const fronts = routes
@@ -258,7 +274,7 @@ export function haproxyConfig(routes: readonly Route[], { http = false, threads 
       (r) => `
 frontend ${r.name}
   bind 127.0.0.1:${r.port}
-  default_backend ${r.name}_servers
+${http ? HAPROXY_FORWARDING : ""}  default_backend ${r.name}_servers
 
 backend ${r.name}_servers
   balance roundrobin
@@ -291,7 +307,8 @@ export function startHaproxy(dir: string, routes: readonly Route[], o: HaproxyOp
 
 /**
  * nginx as a reverse proxy on `port`: `workers` worker processes (1),
- * upstream keepalive 64, HTTP/1.1 to the servers; checked with `nginx -t`.
+ * upstream keepalive 64, HTTP/1.1 to the servers, plb's forwarding fields;
+ * checked with `nginx -t`.
  */
 export function startNginxProxy(dir: string, port: number, servers: readonly number[], { workers = 1, start = onBalancerCpu }: { workers?: number; start?: Launcher } = {}): Peer {
   const conf = join(dir, "nginx-proxy.conf");
@@ -310,7 +327,7 @@ ${servers.map((p) => `    server 127.0.0.1:${p};`).join("\n")}
       proxy_pass http://bench_servers;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
-    }
+${NGINX_FORWARDING}    }
   }
 }
 `,
