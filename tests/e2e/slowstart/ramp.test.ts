@@ -4,12 +4,14 @@
  * and from the moment plb brings it back it gets a small share of the
  * requests at first and its full share once the ramp is over, as /metrics
  * and /status.json show; in one process and with workers (the master ramps,
- * the workers balance with the weights it pushes).
+ * the workers balance with the weights it pushes); and a server a reload
+ * adds, with the slowstart that reload brings.
  */
 import { afterEach, expect, test } from "bun:test";
 import { startNginx, type Nginx } from "../../support/nginx.ts";
 import { freePorts } from "../../support/ports.ts";
-import { startPlb } from "../../support/plb.ts";
+import { startPlb, startPlbFile, writeConfig } from "../../support/plb.ts";
+import { reloadWith } from "../../support/reload.ts";
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -115,4 +117,37 @@ slowstart = "4s"
   expect(last.B).toBeGreaterThanOrEqual(80);
   expect(last.B).toBeLessThanOrEqual(120);
   expect(last.B / (last.A + last.B)).toBeGreaterThan(firstShare * 2);
+}, 30_000);
+
+test("a server added by a reload ramps once its first check passes, with the slowstart the reload brings", async () => {
+  const [plbPort, statsPort, portA, portB] = await freePorts(4);
+  const a = await named("A", portA);
+  cleanup.push(() => a.stop());
+  const b = await named("B", portB);
+  cleanup.push(() => b.stop());
+  const B = `127.0.0.1:${portB}`;
+  const conf = (servers: string, slowstart: string) => `
+[stats]
+listen = "127.0.0.1:${statsPort}"
+[[service]]
+name = "web"
+protocol = "http"
+listen = ["127.0.0.1:${plbPort}"]
+servers = [${servers}]
+slowstart = ${slowstart}
+`;
+  const file = writeConfig(conf(`"127.0.0.1:${portA}"`, "0"));
+  const plb = await startPlbFile(file);
+  cleanup.push(() => plb.stop());
+  expect(await reloadWith(plb, file, conf(`"127.0.0.1:${portA}", "${B}"`, '"4s"'))).toContain("reload: +1 server");
+  await plb.waitForLog(new RegExp(`${B} of "web" is up: its first check passed \\(slow start: weight 0\\.05 of 1, full in 4s\\)`), 5000);
+  const upAt = Date.now();
+  expect(await serverStatus(statsPort, B)).toMatchObject({ state: "up", weight: 1, slowstart: true });
+  const c = { A: 0, B: 0 };
+  for (let i = 0; i < 100 && Date.now() < upAt + 800; i++) {
+    const res = await fetch(`http://127.0.0.1:${plbPort}/`);
+    c[(await res.text()) as "A" | "B"]++;
+  }
+  expect(c.A + c.B).toBeGreaterThanOrEqual(20);
+  expect(c.B / (c.A + c.B)).toBeLessThan(0.25);
 }, 30_000);
