@@ -76,6 +76,19 @@ test("Ramps: off until it has a length; start and stop; tick steps every ramping
   expect([b.rampSince, ramps.size]).toEqual([0, 0]);
 });
 
+test("Ramps: a clock that went back does not hold a ramp at its first step until it catches up", () => {
+  const ramps = new Ramps<S>(() => {}, () => 0);
+  const a = server("a");
+  ramps.setDuration(2000, 500_000);
+  ramps.start(a, 500_000);
+  ramps.tick(100_000); // the clock went back 400 s
+  expect(a.rampSince).toBe(100_000);
+  ramps.tick(101_000);
+  expect(ramps.weight(a, 1, 101_000)).toBe(0.5);
+  ramps.tick(102_000);
+  expect([a.rampSince, ramps.size]).toEqual([0, 0]);
+});
+
 test("Ramps: a new length applies to ramps under way, and 0 ends them at once", () => {
   const steps: string[] = [];
   const ramps = new Ramps<S>((s, now, done) => steps.push(`${s.name}@${now}${done ? " done" : ""}`), () => 0);

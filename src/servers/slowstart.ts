@@ -111,6 +111,8 @@ export class Ramps<S extends Ramping> {
   tick(now: number): void {
     try {
       for (const server of [...this.ramping]) {
+        // The clock went back: ramp on from now rather than wait for it to catch up.
+        if (now < server.rampSince) server.rampSince = now;
         const done = now - server.rampSince >= this.ms;
         if (done) {
           this.ramping.delete(server);
