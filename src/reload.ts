@@ -215,7 +215,7 @@ function commitReload(running: Running, config: Config, p: Prepared): ReloadSumm
       weights += change.changed.length;
       for (const s of change.added) details.push(`${s} added`);
       for (const s of change.removed) details.push(`${s} removed${s.active > 0 ? ` (${s.active} session(s) finish on their own)` : ""}`);
-      for (const s of change.changed) details.push(`${s}: weight ${s.weight}${s.backup ? ", backup" : ""}`);
+      for (const s of change.changed) details.push(`${s}: weight ${s.userWeight}${s.backup ? ", backup" : ""}`);
     } else {
       svc.admit();
       serversAdded += svc.pool.servers.length;

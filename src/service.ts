@@ -90,6 +90,7 @@ export class Service implements Admitted, ServiceHandle {
     this.protocol = protocol;
     this.algorithm = algorithm;
     this.pool = new ServerPool(cfg.name, cfg.servers, cfg.server_retry, (h) => (isIP(h) ? h : undefined));
+    this.pool.setSlowstart(cfg.slowstart);
     this.pool.useAlgorithm(algorithm);
     this.usesClient = algorithm.usesClient === true;
     this.hashes = algorithm.hashes;
@@ -113,6 +114,7 @@ export class Service implements Admitted, ServiceHandle {
     this.shared = built.shared;
     this.maxconn = shareOf(cfg.maxconn, this.ctx.share);
     this.pool.retry = cfg.server_retry;
+    this.pool.setSlowstart(cfg.slowstart);
     this.listenSettings = { tls: built.listen?.tls, backlog: this.ctx.backlog, reusePort: this.ctx.reusePort };
     if (algorithm !== this.algorithm) {
       this.algorithm = algorithm;

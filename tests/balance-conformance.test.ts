@@ -12,6 +12,8 @@ const TOLERANCE: Record<string, number> = {
   // A ring with 100 points per weight unit: arcs deviate by ~7% (rms) from exact.
   source: 0.25,
 };
+/** A slow start's ramp, in twentieths of the weight: 5 %, 25 %, 50 %, 100 % (servers/slowstart.ts). */
+const SLOW_STEPS = [1, 5, 10, 20];
 /** Algorithms with `hashes` use the same ring as source. */
 const RING_TOLERANCE = 0.25;
 
@@ -119,13 +121,22 @@ for (const algorithm of algorithms) {
         d.setUp(servers[0], true);
         expect(d.run(600)).toEqual([600, 0, 0]);
       });
+
+      test("a weight ramping up through the weight hook (slow start) changes nothing: weights are not read", () => {
+        const servers = makeServers([{ weight: 1 }, { weight: 2 }, { weight: 3 }]);
+        const d = driverFor(algorithm, servers);
+        for (const k of SLOW_STEPS) {
+          d.setWeight(servers[0], k / 20);
+          expect(d.run(600, 60, k * 10_000)).toEqual([600, 0, 0]);
+        }
+      });
       return;
     }
 
     const tolerance = TOLERANCE[algorithm.name] ?? (algorithm.hashes ? RING_TOLERANCE : undefined);
     if (tolerance === undefined) throw new Error(`no spread tolerance for ${algorithm.name}`);
-    const near = (counts: number[], weights: number[]) => {
-      for (const r of ratios(counts, weights)) expect(Math.abs(r - 1)).toBeLessThanOrEqual(tolerance);
+    const near = (counts: number[], weights: number[], within = tolerance) => {
+      for (const r of ratios(counts, weights)) expect(Math.abs(r - 1)).toBeLessThanOrEqual(within);
     };
 
     test("spreads picks by weight (1,2,3 over 6000 connections)", () => {
@@ -144,6 +155,48 @@ for (const algorithm of algorithms) {
       d.setUp(servers[2], true);
       near(d.run(6000, 60, 6000), [1, 2, 3]);
     });
+
+    test("follows a weight ramping up through the weight hook (slow start): a small share first, rising, then the full one", () => {
+      const servers = makeServers([{ weight: 1 }, { weight: 2 }, { weight: 3 }]);
+      const d = driverFor(algorithm, servers);
+      const shares: number[] = [];
+      for (const k of SLOW_STEPS) {
+        const w = (3 * k) / 20;
+        d.setWeight(servers[2], w);
+        const counts = d.run(6000, 60, k * 10_000);
+        expect(counts.reduce((a, b) => a + b, 0)).toBe(6000);
+        // the others keep their proportions (leastconn: within a connection or two of its 60 open ones)
+        near(counts.slice(0, 2), [1, 2], Math.max(tolerance, 0.05));
+        shares.push(counts[2] / 6000);
+        if (k === 20) near(counts, [1, 2, 3]);
+        else {
+          // 5 % of its weight: ~4.8 % of the picks; with a handful of open
+          // connections or ring points the exact share is coarse, so within half of it
+          const expected = w / (3 + w);
+          expect(shares.at(-1)! / expected).toBeGreaterThanOrEqual(0.5);
+          expect(shares.at(-1)! / expected).toBeLessThanOrEqual(1.5);
+        }
+      }
+      for (let i = 1; i < shares.length; i++) expect(shares[i]).toBeGreaterThan(shares[i - 1]);
+    });
+
+    if (algorithm.usesClient || algorithm.hashes) {
+      test("a ramping weight moves keys only to the ramping server, each once, and ends where the full weight maps them", () => {
+        const servers = makeServers([{ weight: 1 }, { weight: 2 }, { weight: 3 }]);
+        const d = driverFor(algorithm, servers);
+        const clients = Array.from({ length: 3000 }, (_, i) => clientAddress(i));
+        const map = () => clients.map((client) => name(d.pick({ client })));
+        const full = map();
+        let before: string[] | undefined;
+        for (const k of SLOW_STEPS) {
+          d.setWeight(servers[2], (3 * k) / 20);
+          const now = map();
+          if (before) for (let i = 0; i < clients.length; i++) if (now[i] !== before[i]) expect([before[i], now[i]]).toEqual([before[i], "c"]);
+          before = now;
+        }
+        expect(before).toEqual(full);
+      });
+    }
 
     test("follows weight changes", () => {
       const servers = makeServers([{ weight: 1 }, { weight: 2 }, { weight: 3 }]);

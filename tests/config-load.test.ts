@@ -37,6 +37,7 @@ describe("defaults and overrides", () => {
       timeout_client: 60_000,
       timeout_server: 60_000,
       timeout_cleanup: 10_000,
+      slowstart: 0,
       timeout_shutdown: 10_000,
       workers: 1,
       backlog: 511,
@@ -76,6 +77,7 @@ describe("defaults and overrides", () => {
         timeout_server: 60_000,
         timeout_cleanup: 10_000,
         maxconn: 0,
+        slowstart: 0,
       },
     ]);
   });
@@ -97,6 +99,20 @@ describe("defaults and overrides", () => {
     });
     expect(c.services[0]).toMatchObject({ server_retry: 1, timeout_connect: 250, timeout_client: 1000, timeout_server: 86_400_000, timeout_cleanup: 2000 });
     expect(c.services[1]).toMatchObject({ server_retry: 5, timeout_connect: 500, timeout_client: 120_000, timeout_server: 30_000, timeout_cleanup: 3_600_000 });
+  });
+
+  test("slowstart: a duration, 0 (off) by default, set globally and overridden per service", () => {
+    expect(parseConfig(SERVICE, "p").services[0].slowstart).toBe(0);
+    const c = parseConfig(`slowstart = "30s"
+${SERVICE}[[service]]
+name = "other"
+listen = ["127.0.0.1:8081"]
+servers = ["10.0.0.3:80"]
+slowstart = 0.5
+`, "p");
+    expect([c.global.slowstart, c.services[0].slowstart, c.services[1].slowstart]).toEqual([30_000, 30_000, 500]);
+    expect(parseConfig(`${SERVICE}slowstart = "0s"
+`, "p").services[0].slowstart).toBe(0);
   });
 
   test.each([
@@ -180,6 +196,7 @@ describe("validation errors: message and line", () => {
     [`timeout_client = -1\n${SERVICE}`, "plb.toml:1: timeout_client must not be negative, got -1"],
     [`timeout_cleanup = 0\n${SERVICE}`, "plb.toml:1: timeout_cleanup must be greater than 0, got 0"],
     [`timeout_server = "30d"\n${SERVICE}`, 'plb.toml:1: timeout_server must be at most 24d, got "30d"'],
+    [`\nslowstart = "-30s"\n${SERVICE}`, 'plb.toml:2: slowstart must not be negative, got "-30s"'],
     [`loglevel = "loud"\n${SERVICE}`, 'plb.toml:1: loglevel must be one of error, warn, info, debug (or 0-4), got string "loud"'],
     [`loglevel = 5\n${SERVICE}`, "plb.toml:1: loglevel must be one of error, warn, info, debug (or 0-4), got integer 5"],
     [`user = ""\n${SERVICE}`, "plb.toml:1: user must not be empty"],
@@ -209,6 +226,8 @@ describe("validation errors: message and line", () => {
     [`server_retry = "three"`, 'plb.toml:5: service "web": server_retry must be an integer, got string "three"'],
     [`timeout_connect = "fast"`, 'plb.toml:5: service "web": timeout_connect must be a duration'],
     [`timeout_cleanup = "0s"`, 'plb.toml:5: service "web": timeout_cleanup must be greater than 0, got "0s"'],
+    [`slowstart = "slowly"`, 'plb.toml:5: service "web": slowstart must be a duration'],
+    [`slowstart = true`, 'plb.toml:5: service "web": slowstart must be a duration'],
     [`balance = 3`, 'plb.toml:5: service "web": balance must be a string, got integer 3'],
     [`balance = "uri"`, 'plb.toml:5: service "web": balance "uri" needs protocol = "http" (this service is "tcp")'],
     [`balance = "header"`, 'plb.toml:5: service "web": balance "header" needs protocol = "http" (this service is "tcp")'],

@@ -14,12 +14,12 @@ describe("schema", () => {
     const names = SCHEMA.map((k) => k.name);
     expect(new Set(names).size).toBe(names.length);
     expect([...keysFor("global")].sort()).toEqual(
-      ["backlog", "chroot_dir", "group", "logfile", "loglevel", "maxconn", "pidfile", "server_retry", "timeout_cleanup", "timeout_client", "timeout_connect", "timeout_server", "timeout_shutdown", "user", "workers"],
+      ["backlog", "chroot_dir", "group", "logfile", "loglevel", "maxconn", "pidfile", "server_retry", "slowstart", "timeout_cleanup", "timeout_client", "timeout_connect", "timeout_server", "timeout_shutdown", "user", "workers"],
     );
     expect([...keysFor("service")].sort()).toEqual(
       [
         "access_log", "balance", "client_address", "error_pages", "fail_on_5xx", "forwarded", "forwarded_for", "hash_header", "health_path", "listen", "max_body", "max_header_size", "max_headers", "max_request_line",
-        "maxconn", "min_body_rate", "name", "pool_max_idle", "protocol", "server_retry", "servers", "timeout_cleanup", "timeout_client", "timeout_connect",
+        "maxconn", "min_body_rate", "name", "pool_max_idle", "protocol", "server_retry", "servers", "slowstart", "timeout_cleanup", "timeout_client", "timeout_connect",
         "timeout_http_request", "timeout_pool_idle", "timeout_server", "timeout_smtp_greeting", "tls",
       ],
     );
@@ -41,7 +41,8 @@ describe("schema", () => {
     expect(text).toMatch(/server_retry\s+integer 1-1000\s+3\s/);
     expect(text).toMatch(/timeout_connect\s+duration > 0\s+"2s"/);
     expect(text).toMatch(/name\s+string\s+required/);
-    expect(text).toContain("[[service]] keys");
+    expect(text).toContain("[[service]] keys (one table per service; the last 7 default to the global values):");
+    expect(text).toMatch(/slowstart\s+duration >= 0\s+0\s/);
   });
 });
 

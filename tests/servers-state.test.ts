@@ -1,11 +1,13 @@
-import { expect, test } from "bun:test";
+import { afterEach, expect, test } from "bun:test";
 import { isIP } from "node:net";
 import { findAlgorithm } from "../src/balance/index.ts";
 import type { BalancedServer, Balancer } from "../src/balance/types.ts";
 import type { ServerConfig } from "../src/config/types.ts";
 import { setLogLevel } from "../src/log.ts";
 import { captureLogs } from "./support/log-capture.ts";
+import { until } from "./support/until.ts";
 import { Server, ServerPool } from "../src/servers/state.ts";
+import { stateOf } from "../src/workers/messages.ts";
 
 const { logLines } = captureLogs("state");
 
@@ -459,10 +461,10 @@ test("a worker's pool sends outcomes to its delegate and changes nothing itself;
   expect(sent).toEqual(["10.0.0.2:80 refused connection refused traffic"]);
   expect([servers[1].up, servers[1].failures]).toEqual([true, 0]);
   const before = logLines().length;
-  pool.adopt(servers[1], { weight: 1, healthy: false, admin: "ready", pending: false, cause: "after 1 failure: connection refused", address: "10.0.0.2" });
+  pool.adopt(servers[1], { weight: 1, effectiveWeight: 1, healthy: false, admin: "ready", pending: false, cause: "after 1 failure: connection refused", address: "10.0.0.2" });
   expect(servers[1].up).toBe(false);
   expect(calls.filter((c) => c[0] === "down").map((c) => c[1])).toEqual(["10.0.0.2:80"]);
-  pool.adopt(servers[1], { weight: 1, healthy: true, admin: "ready", pending: false, cause: "", address: "10.0.0.2" });
+  pool.adopt(servers[1], { weight: 1, effectiveWeight: 1, healthy: true, admin: "ready", pending: false, cause: "", address: "10.0.0.2" });
   expect(servers[1].up).toBe(true);
   expect(logLines().slice(before).filter((l) => l.startsWith("[info]") || l.startsWith("[warn]"))).toEqual([]); // the master logs it, once
 });
@@ -478,4 +480,219 @@ test("an operator's weight stays across new server sets until the configuration'
   expect(change.changed).toEqual([b]);
   expect([b.weight, b.configWeight]).toEqual([3, 3]);
   void a;
+});
+
+// ---------------------------------------------------------------- slow start
+
+const T0 = 1_000_000;
+const slowPools: ServerPool[] = [];
+afterEach(() => {
+  for (const p of slowPools.splice(0)) p.setSlowstart(0); // no ramp (or its timer) outlives its test
+});
+
+/**
+ * makePool's pool (recording roundrobin, server_retry 1) with slow start
+ * over `ms`, on a clock the test sets: `set(ms)` moves it to T0 + ms,
+ * `at(ms)` moves it and steps the ramps there (what their timer does);
+ * `weights` records what the weight listeners hear.
+ */
+function slowPool(ms: number) {
+  const made = makePool(1);
+  let t = T0;
+  made.pool.clock = () => t;
+  made.pool.setSlowstart(ms);
+  slowPools.push(made.pool);
+  const weights: [string, number][] = [];
+  made.pool.onWeight((s) => weights.push([s.key, s.weight]));
+  const set = (after: number) => void (t = T0 + after);
+  const at = (after: number) => {
+    set(after);
+    made.pool.ramps.tick(t);
+  };
+  return { ...made, weights, set, at };
+}
+
+/** Takes `s` down, then brings it back by a probe at T0 + `after`. */
+function bounce(pool: ServerPool, s: Server, set: (after: number) => void, after = 0): void {
+  pool.report(s, "refused", "connection refused");
+  set(after);
+  pool.report(s, "connected", "", "probe");
+}
+
+function share(pool: ServerPool, key: string, n: number): number {
+  return picks(pool, n).filter((k) => k === key).length;
+}
+
+test("slow start is off by default, and never applies at start: servers up at start and passing their start check keep their full weight", () => {
+  const { pool, servers, calls } = makePool(1);
+  expect(pool.slowstart).toBe(0);
+  expect(servers.map((s) => [s.weight, s.userWeight, s.ramping])).toEqual([[1, 1, false], [1, 1, false], [1, 1, false]]);
+  bounce(pool, servers[1], () => {});
+  expect([servers[1].up, servers[1].weight, servers[1].ramping]).toEqual([true, 1, false]);
+  expect(calls.map((c) => c[0])).toEqual(["down", "up"]);
+  const on = slowPool(30_000);
+  for (const s of on.servers) on.pool.report(s, "connected", "", "start");
+  expect(on.servers.map((s) => [s.weight, s.ramping])).toEqual([[1, false], [1, false], [1, false]]);
+  expect([on.calls, on.weights, on.pool.ramps.size]).toEqual([[], [], 0]);
+});
+
+test("a server back from down ramps from 5% of its weight to all of it over slowstart in 20 steps, each through the balancer's weight hook and the weight listeners", () => {
+  const { pool, servers, calls, weights, set, at } = slowPool(2000);
+  const b = servers[1];
+  bounce(pool, b, set);
+  expect([b.up, b.weight, b.userWeight, b.ramping, b.rampSince]).toEqual([true, 0.05, 1, true, T0]);
+  // the balancer learns the small weight before it learns the server is up
+  expect(calls.map((c) => `${c[0]} ${c[1]}`)).toEqual(["down 10.0.0.2:80", "weight 10.0.0.2:80", "up 10.0.0.2:80"]);
+  expect(count(logLines(), `[info] [state] server 10.0.0.2:80 of "web" is up again: probe connected (slow start: weight 0.05 of 1, full in 2s)`)).toBe(1);
+  // a small share of the picks: 0.05 of 2.05
+  const early = share(pool, "10.0.0.2:80", 410);
+  expect(early).toBeGreaterThanOrEqual(9);
+  expect(early).toBeLessThanOrEqual(11);
+  for (let ms = 100; ms <= 2000; ms += 100) at(ms);
+  expect(weights).toEqual(Array.from({ length: 20 }, (_, k) => ["10.0.0.2:80", (k + 1) / 20]));
+  expect(calls.filter((c) => c[0] === "weight").length).toBe(20);
+  expect([b.weight, b.ramping, b.rampSince, pool.ramps.size]).toEqual([1, false, 0, 0]);
+  expect(logLines()).toContain(`[debug] [state] server 10.0.0.2:80 of "web": slow start over, weight 1`);
+  // its full share at the end
+  expect(share(pool, "10.0.0.2:80", 300)).toBe(100);
+});
+
+test("going down ends a ramp (full weight while down) and the next return ramps from 5% again", () => {
+  const { pool, servers, set, at } = slowPool(2000);
+  const b = servers[1];
+  bounce(pool, b, set);
+  at(1000);
+  expect(b.weight).toBe(0.5);
+  pool.report(b, "refused", "connection refused");
+  expect([b.up, b.ramping, b.weight, pool.ramps.size]).toEqual([false, false, 1, 0]);
+  set(1500);
+  pool.report(b, "connected", "", "probe");
+  expect([b.up, b.ramping, b.weight, b.rampSince]).toEqual([true, true, 0.05, T0 + 1500]);
+  at(2500);
+  expect(b.weight).toBe(0.5);
+  at(3500);
+  expect([b.weight, b.ramping]).toEqual([1, false]);
+});
+
+test("the operator's weight during a ramp is scaled by it, weight 0 still takes the server out, and the ramp goes on to the new weight", () => {
+  const { pool, servers, set, at } = slowPool(2000);
+  const b = servers[1];
+  bounce(pool, b, set);
+  at(800);
+  expect(b.weight).toBe(0.4);
+  pool.setWeight(b, 3);
+  expect([b.userWeight, b.weight, b.ramping]).toEqual([3, 1.2, true]);
+  expect(logLines()).toContain(`[info] [state] server 10.0.0.2:80 of "web": weight 1 → 3 by the operator (in slow start: 1.2 for now)`);
+  pool.setWeight(b, 0);
+  expect([b.userWeight, b.weight, b.ramping]).toEqual([0, 0, true]);
+  expect(picks(pool, 20)).not.toContain("10.0.0.2:80");
+  at(1000);
+  expect(b.weight).toBe(0);
+  pool.setWeight(b, 2);
+  expect(b.weight).toBe(1);
+  at(2000);
+  expect([b.userWeight, b.weight, b.ramping]).toEqual([2, 2, false]);
+});
+
+test("a server added by a reload ramps once its first check passes; kept servers do not; a removed one stops ramping", () => {
+  const { pool, servers, set, at } = slowPool(2000);
+  const [a, b] = servers;
+  bounce(pool, b, set);
+  set(100);
+  const change = pool.update([cfg("10.0.0.1:80"), cfg("10.0.0.9:80")]);
+  const n = change.added[0];
+  expect(change.removed).toEqual([b, servers[2]]);
+  expect([b.ramping, b.weight, pool.ramps.size]).toEqual([false, 1, 0]);
+  expect([a.ramping, a.weight]).toEqual([false, 1]);
+  expect([n.pending, n.ramping, n.weight]).toEqual([true, false, 1]);
+  set(500);
+  pool.report(n, "refused", "connection refused", "start"); // its first check fails: no ramp yet
+  expect([n.up, n.ramping]).toEqual([false, false]);
+  pool.report(n, "connected", "", "probe");
+  expect([n.up, n.ramping, n.weight, n.rampSince]).toEqual([true, true, 0.05, T0 + 500]);
+  expect(logLines()).toContain(`[info] [state] server 10.0.0.9:80 of "web" is up: its first check passed (slow start: weight 0.05 of 1, full in 2s)`);
+  at(1500);
+  expect(n.weight).toBe(0.5);
+  at(2500);
+  expect([n.weight, n.ramping]).toEqual([1, false]);
+});
+
+test("leaving maintenance ramps; drain does not end a ramp, and drain → ready of a warm server starts none", () => {
+  const { pool, servers, set, at } = slowPool(2000);
+  const [a, b] = servers;
+  pool.setAdmin(a, "maint");
+  set(0);
+  pool.setAdmin(a, "ready");
+  expect([a.up, a.ramping, a.weight]).toEqual([true, true, 0.05]);
+  pool.setAdmin(a, "drain");
+  at(1000);
+  expect([a.up, a.ramping, a.weight]).toEqual([false, true, 0.5]);
+  pool.setAdmin(a, "ready");
+  expect([a.up, a.ramping, a.weight]).toEqual([true, true, 0.5]);
+  pool.setAdmin(a, "maint");
+  expect([a.up, a.ramping, a.weight]).toEqual([false, false, 1]);
+  pool.setAdmin(b, "drain");
+  pool.setAdmin(b, "ready");
+  expect([b.up, b.ramping, b.weight]).toEqual([true, false, 1]);
+  // back from down while drained: it ramps in the background
+  pool.setAdmin(b, "drain");
+  bounce(pool, b, set, 1200);
+  expect([b.up, b.ramping, b.weight]).toEqual([false, true, 0.05]);
+  at(2200);
+  pool.setAdmin(b, "ready");
+  expect([b.up, b.ramping, b.weight]).toEqual([true, true, 0.5]);
+});
+
+test("a new slowstart (a reload) applies to ramps under way, and 0 ends them at once", () => {
+  const { pool, servers, set, at } = slowPool(2000);
+  const b = servers[1];
+  bounce(pool, b, set);
+  at(1000);
+  expect(b.weight).toBe(0.5);
+  pool.setSlowstart(4000);
+  expect([pool.slowstart, b.weight, b.ramping]).toEqual([4000, 0.25, true]);
+  pool.setSlowstart(0);
+  expect([pool.slowstart, b.weight, b.ramping, pool.ramps.size]).toEqual([0, 1, false, 0]);
+  bounce(pool, b, set, 1500);
+  expect([b.weight, b.ramping]).toEqual([1, false]);
+});
+
+test("a worker's pool does not ramp by itself: it takes the master's effective weight with each state the master sends at every step", () => {
+  const master = slowPool(2000);
+  const mb = master.servers[1];
+  bounce(master.pool, mb, master.set);
+  expect(stateOf(mb)).toMatchObject({ id: "10.0.0.2:80", weight: 1, effectiveWeight: 0.05, healthy: true });
+  const { pool, servers, calls } = slowPool(2000);
+  pool.delegate = () => {};
+  pool.quiet = true;
+  const b = servers[1];
+  pool.adopt(b, { weight: 1, effectiveWeight: 1, healthy: false, admin: "ready", pending: false, cause: "after 1 failure: connection refused", address: "10.0.0.2" });
+  pool.adopt(b, stateOf(mb));
+  expect([b.up, b.weight, b.ramping, pool.ramps.size]).toEqual([true, 0.05, false, 0]);
+  master.at(1000);
+  pool.adopt(b, stateOf(mb));
+  expect(b.weight).toBe(0.5);
+  expect(calls.map((c) => c[0])).toEqual(["down", "weight", "up", "weight"]);
+});
+
+test("the ramp's own timer steps a server to its full weight, and nothing runs once it is there", async () => {
+  const pool = algorithmPool(["10.0.0.1:80", "10.0.0.2:80"]);
+  slowPools.push(pool);
+  pool.retry = 1;
+  pool.setSlowstart(400);
+  const b = pool.servers[1];
+  const weights: number[] = [];
+  pool.onWeight((s) => weights.push(s.weight));
+  const started = Date.now();
+  bounce(pool, b, () => {});
+  expect(b.weight).toBe(0.25);
+  await until(() => !b.ramping, "the end of the ramp", 5000);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(395);
+  expect(weights[0]).toBe(0.25);
+  expect(weights.at(-1)).toBe(1);
+  for (let i = 1; i < weights.length; i++) expect(weights[i]).toBeGreaterThan(weights[i - 1]);
+  const heard = weights.length;
+  await Bun.sleep(250);
+  expect(weights.length).toBe(heard);
+  expect(pool.ramps.size).toBe(0);
 });

@@ -95,6 +95,12 @@ export const VNODES = 100;
  * come back when it is up again. When `keyOf` gives undefined the ring is
  * walked point by point instead, like a weighted round-robin.
  *
+ * A weight change (the operator, a slow-start step) rebuilds the ring. A
+ * server's points for a smaller weight are the first of its points for a
+ * larger one, so while its weight ramps up keys only move to it, each once,
+ * and it ends with exactly the keys its full weight maps to it (HAProxy's
+ * `hash-type consistent` is dynamic in the same way).
+ *
  * Per pick: one string hash, a binary search over the ring (O(log points)),
  * then a short clockwise walk (O(1) expected while most servers are up; it
  * stops once every server of the tier was seen ineligible). No allocation.

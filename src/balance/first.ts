@@ -7,6 +7,8 @@
  * takes everything and later servers only receive traffic when earlier ones
  * are down or already tried; once `maxconn` exists, a server at its limit will
  * simply be skipped here and traffic will spill over to the next one.
+ * Weights are not read (beyond weight 0 draining a server), so a slow start
+ * changes nothing here (HAProxy's slows `first` through maxconn).
  * One pass over the tier at most, stopping at the first hit; no allocation.
  */
 import { eligible, tiered, type Tier } from "./_private.ts";

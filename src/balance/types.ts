@@ -13,6 +13,11 @@ export interface BalancedServer {
   readonly index: number;
   /** "host:port" as configured; stable identity for hashing. */
   readonly key: string;
+  /**
+   * The effective weight (owned by servers/state): the configured or the
+   * operator's, or a share of it (fractional) while the server is in slow
+   * start; the `weight` hook follows each change.
+   */
   readonly weight: number;
   readonly backup: boolean;
   /** Owned by servers/state. */
@@ -41,6 +46,7 @@ export interface Balancer {
   pick(ctx: PickContext): BalancedServer | undefined;
   up?(server: BalancedServer): void;
   down?(server: BalancedServer): void;
+  /** `server.weight` changed (the operator, a slow-start step). */
   weight?(server: BalancedServer): void;
   connectionStart?(server: BalancedServer): void;
   connectionEnd?(server: BalancedServer): void;

@@ -79,6 +79,8 @@ export const SCHEMA: readonly KeyDef[] = [
   { name: "maxconn", scope: "both", type: { kind: "integer", min: 0, max: 10_000_000 }, default: 0,
     doc: "Most client connections open at once (globally; per service when set in a [[service]]); above it new clients wait in the listen queue. 0: what the open-file limit allows, (limit - 64) / 2." },
   { name: "timeout_cleanup", scope: "both", type: positive, default: "10s", doc: "How often servers that are down are probed to bring them back." },
+  { name: "slowstart", scope: "both", type: { kind: "duration", min: 0, max: MAX_DURATION_MS }, default: 0,
+    doc: "A server back from down or maintenance (or added by a reload) ramps its weight from 5% to full over this time (HAProxy's slowstart; not at start); 0: off." },
   // [[service]]
   { name: "name", scope: "service", type: { kind: "name" }, required: true, doc: "Unique service name for logs: letters, digits, '_', '.', '-'." },
   { name: "protocol", scope: "service", type: { kind: "protocol" }, default: "tcp", doc: 'Protocol relayed: "tcp" (bytes), "http" (per request) or "smtp" (after a good greeting).' },
@@ -179,7 +181,7 @@ function defaultText(k: KeyDef, inService: boolean): string {
 export function describeKeys(): string {
   const sections: [string, KeyScope[]][] = [
     ["Global keys (top of the file, before the first [[service]]):", ["global", "both"]],
-    ["[[service]] keys (one table per service; the last five default to the global values):", ["service", "both"]],
+    [`[[service]] keys (one table per service; the last ${SCHEMA.filter((k) => k.scope === "both").length} default to the global values):`, ["service", "both"]],
     ['Server entries (servers = ["host:port", { address = "host:port", weight = 2, backup = true }]):', ["server"]],
   ];
   const out: string[] = [];

@@ -98,6 +98,7 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
     timeout_server: value("timeout_server") as number,
     timeout_cleanup: value("timeout_cleanup") as number,
     maxconn: value("maxconn") as number,
+    slowstart: value("slowstart") as number,
   };
   const listen = Object.hasOwn(raw, "listen") ? checkListen(raw.listen, report, at) : (value("listen"), []);
   const servers = Object.hasOwn(raw, "servers") ? checkServers(raw.servers, report, at) : (value("servers"), []);

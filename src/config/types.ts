@@ -29,6 +29,8 @@ export interface Timeouts {
   readonly timeout_cleanup: number;
   /** Most client connections open at once; 0: derived from the open-file limit (global) or none of its own (service). */
   readonly maxconn: number;
+  /** Slow start: how long a server back in service takes to ramp to its full weight, ms; 0: off. */
+  readonly slowstart: number;
 }
 
 /** Settings of protocol = "http" services (defaults elsewhere). */

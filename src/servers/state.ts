@@ -10,10 +10,17 @@
  * connections (`up`, what balancers see) only when healthy and ready.
  * Servers are keyed by identity (host and port): a new server set (reload,
  * DNS) keeps the state of every server it still names.
+ *
+ * Weights: `userWeight` is the one in force (the configuration's, or the
+ * operator's), `weight` the one balancers read: the same, except during a
+ * slow start (`slowstart`), when it ramps up to `userWeight` in steps
+ * (slowstart.ts keeps the time; every change goes through `setEffective`).
  */
 import type { Balancer, BalancedServer, BalancerAlgorithm } from "../balance/types.ts";
+import { formatDuration } from "../config/duration.ts";
 import type { ServerConfig } from "../config/types.ts";
 import { logEnabled, logger } from "../log.ts";
+import { Ramps } from "./slowstart.ts";
 
 const log = logger("state");
 
@@ -52,8 +59,10 @@ export class Server implements BalancedServer {
   readonly key: string;
   readonly host: string;
   readonly port: number;
-  /** The weight in force: the configuration's, or the operator's (admin API) until the configuration's changes. */
+  /** The weight balancers read: `userWeight`, or a share of it while the server is in slow start. */
   weight: number;
+  /** The weight in force (HAProxy's uweight): the configuration's, or the operator's (admin API) until the configuration's changes. */
+  userWeight: number;
   /** The weight the configuration gives. */
   configWeight: number;
   backup: boolean;
@@ -75,6 +84,8 @@ export class Server implements BalancedServer {
   readonly counters: ServerCounters = { connections: 0, failures: 0, downs: 0, transitions: 0, checkFailures: 0 };
   /** The last change of `up`, if any. */
   lastTransition: Transition | undefined;
+  /** When its slow start began (epoch ms); 0: not in slow start. */
+  rampSince = 0;
 
   constructor(service: string, index: number, cfg: ServerConfig, address: string | undefined) {
     this.service = service;
@@ -83,13 +94,18 @@ export class Server implements BalancedServer {
     this.key = cfg.address;
     this.host = cfg.host;
     this.port = cfg.port;
-    this.weight = this.configWeight = cfg.weight;
+    this.weight = this.userWeight = this.configWeight = cfg.weight;
     this.backup = cfg.backup;
     this.address = address;
   }
 
   get removed(): boolean {
     return this.removedAt !== 0;
+  }
+
+  /** In slow start: its `weight` ramps up to `userWeight`. */
+  get ramping(): boolean {
+    return this.rampSince !== 0;
   }
 
   /** Takes new connections: healthy, ready, in the configuration. */
@@ -103,13 +119,18 @@ export class Server implements BalancedServer {
 }
 
 export type TransitionListener = (server: Server, up: boolean) => void;
+/** Told when a server's `weight` (what balancers read) changed. */
+export type WeightListener = (server: Server) => void;
 
 /** Where a worker's pool sends the outcomes it observes (the master applies them). */
 export type OutcomeSink = (server: Server, outcome: Outcome, detail: string, source: string) => void;
 
 /** A server's state as the owner of state pushes it to the workers. */
 export interface ServerState {
+  /** The weight in force (`userWeight`). */
   readonly weight: number;
+  /** What balancers read now (`weight`): less than `weight` during a slow start. */
+  readonly effectiveWeight: number;
   readonly healthy: boolean;
   readonly admin: AdminState;
   readonly pending: boolean;
@@ -142,6 +163,11 @@ export class ServerPool {
   private algorithm: BalancerAlgorithm | undefined;
   private readonly transitionListeners = new Set<TransitionListener>();
   private readonly setListeners = new Set<SetListener>();
+  private readonly weightListeners = new Set<WeightListener>();
+  /** Time source (epoch ms) for slow starts and transitions; tests set their own. */
+  clock: () => number = Date.now;
+  /** The slow-start clock: which servers ramp, and the timer that steps them (tests step it with `tick`). */
+  readonly ramps = new Ramps<Server>((s, now, done) => this.stepped(s, now, done), () => this.clock());
 
   constructor(
     readonly service: string,
@@ -169,6 +195,25 @@ export class ServerPool {
     return () => this.transitionListeners.delete(fn);
   }
 
+  /** Told of every change of a server's effective `weight` (slow-start steps, the operator, the master); returns the unsubscribe. */
+  onWeight(fn: WeightListener): () => void {
+    this.weightListeners.add(fn);
+    return () => this.weightListeners.delete(fn);
+  }
+
+  /** The slow start of this pool's servers, in ms (0: off). */
+  get slowstart(): number {
+    return this.ramps.duration;
+  }
+
+  /**
+   * Ramp servers back in service over `ms` from now on (0: off). Ramps under
+   * way go on with the new length (and end at once with 0).
+   */
+  setSlowstart(ms: number): void {
+    this.ramps.setDuration(ms, this.clock());
+  }
+
   /** Told when the server set changes (reload, DNS); returns the unsubscribe. */
   onSetChange(fn: SetListener): () => void {
     this.setListeners.add(fn);
@@ -183,7 +228,7 @@ export class ServerPool {
    * connections, their live ones finish. A server removed earlier whose
    * sessions still run comes back as it was.
    */
-  update(configs: readonly ServerConfig[], at = Date.now()): ServerSetChange {
+  update(configs: readonly ServerConfig[], at = this.clock()): ServerSetChange {
     const old = new Map(this.list.map((s) => [s.id, s]));
     const added: Server[] = [];
     const changed: Server[] = [];
@@ -211,12 +256,16 @@ export class ServerPool {
       // An operator's weight stays until the configuration's own changes.
       const weightChanged = kept.configWeight !== c.weight;
       if ((weightChanged || kept.backup !== c.backup) && kept !== back) changed.push(kept);
-      if (weightChanged) kept.weight = kept.configWeight = c.weight;
+      if (weightChanged) {
+        kept.userWeight = kept.configWeight = c.weight;
+        this.setEffective(kept, this.ramps.weight(kept, c.weight, this.clock()), false);
+      }
       kept.backup = c.backup;
       return kept;
     });
     const removed = [...old.values()];
     for (const s of removed) {
+      if (this.ramps.stop(s)) this.setEffective(s, s.userWeight, false);
       s.removedAt = at;
       s.cause = "removed from the configuration";
       if (s.active > 0) this.leaving.set(s.id, s);
@@ -275,17 +324,21 @@ export class ServerPool {
 
   /** The operator sets `server`'s weight (0: no new connections, as HAProxy's weight 0). */
   setWeight(server: Server, weight: number, why = "by the operator"): void {
-    if (server.weight === weight) return;
-    const was = server.weight;
-    server.weight = weight;
-    if (this.algorithm) this.balancer = this.algorithm.create(this.list);
-    if (!this.quiet) log.info(`${server}: weight ${was} → ${weight} ${why}`);
+    if (server.userWeight === weight) return;
+    const was = server.userWeight;
+    server.userWeight = weight;
+    this.setEffective(server, this.ramps.weight(server, weight, this.clock()));
+    if (!this.quiet) log.info(`${server}: weight ${was} → ${weight} ${why}${server.ramping ? ` (in slow start: ${server.weight} for now)` : ""}`);
   }
 
-  /** A worker takes `server`'s state from the master (through `apply`, so its balancer is told). */
+  /**
+   * A worker takes `server`'s state from the master (through `apply`, so its
+   * balancer is told): the master ramps slow starts and pushes each step.
+   */
   adopt(server: Server, state: ServerState): void {
     server.address = state.address ?? server.address;
-    this.setWeight(server, state.weight);
+    server.userWeight = state.weight;
+    this.setEffective(server, state.effectiveWeight);
     this.apply(server, () => {
       server.healthy = state.healthy;
       server.admin = state.admin;
@@ -302,13 +355,17 @@ export class ServerPool {
   }
 
   /**
-   * The one place a server's eligibility changes: run `change`, and when `up`
-   * flipped, log the cause once and tell the balancer and the listeners.
+   * The one place a server's eligibility changes: run `change`, start or end
+   * its slow start, and when `up` flipped, log the cause once and tell the
+   * balancer and the listeners.
    */
   private apply(server: Server, change: () => void, cause: string): void {
     const was = server.up;
+    const wasOut = !server.healthy || server.admin === "maint";
     change();
     const now = server.up;
+    const ramps = this.ramp(server, wasOut);
+    if (ramps) cause += ` (slow start: weight ${server.weight} of ${server.userWeight}, full in ${formatDuration(this.slowstart)})`;
     if (was !== now) server.cause = now ? "" : cause;
     if (this.quiet) {
       if (was !== now && logEnabled("debug")) log.debug(`${server} ${now ? "up" : "takes no new connections"}: ${cause}`);
@@ -320,11 +377,47 @@ export class ServerPool {
     else log.warn(`${server} is down ${cause}`);
     if (was === now) return;
     server.counters.transitions++;
-    server.lastTransition = { at: Date.now(), up: now, cause: now ? cause : server.cause };
+    server.lastTransition = { at: this.clock(), up: now, cause: now ? cause : server.cause };
     if (now) this.balancer.up?.(server);
     else this.balancer.down?.(server);
     for (const fn of this.transitionListeners) fn(server, now);
     if (!now && !this.quiet && !this.list.some((s) => s.up)) log.error(`service "${this.service}" has no server left`);
+  }
+
+  /**
+   * Slow start (HAProxy's): a server back in service (healthy again, out of
+   * maintenance; a reload's new server through its first check) ramps from
+   * now, whether or not it takes connections yet (drained, it goes on
+   * ramping); one out of service (down, in maintenance, removed) stops. Not
+   * in a worker: the master ramps and pushes the weights. True when a ramp
+   * started.
+   */
+  private ramp(server: Server, wasOut: boolean): boolean {
+    if (this.delegate !== undefined) return false;
+    if (!server.healthy || server.admin === "maint" || server.removed) {
+      if (this.ramps.stop(server)) this.setEffective(server, server.userWeight);
+      return false;
+    }
+    if (!wasOut) return false;
+    const t = this.clock();
+    if (!this.ramps.start(server, t)) return false;
+    this.setEffective(server, this.ramps.weight(server, server.userWeight, t));
+    return true;
+  }
+
+  /** A slow-start step (or its end) for `server`. */
+  private stepped(server: Server, now: number, done: boolean): void {
+    this.setEffective(server, this.ramps.weight(server, server.userWeight, now));
+    if (done && logEnabled("debug")) log.debug(`${server}: slow start over, weight ${server.weight}`);
+  }
+
+  /** The one place `weight` changes: the balancer (through its `weight` hook, unless it is about to be rebuilt) and the listeners are told. */
+  private setEffective(server: Server, weight: number, tell = true): void {
+    if (server.weight === weight) return;
+    server.weight = weight;
+    if (!tell) return;
+    this.balancer.weight?.(server);
+    for (const fn of this.weightListeners) fn(server);
   }
 
   connectionStart(server: Server): void {

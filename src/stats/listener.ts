@@ -106,9 +106,9 @@ async function admin(req: Request, path: string, control: AdminControl, who: str
     if (typeof weight !== "number" || !Number.isInteger(weight) || weight < 0 || weight > 256) return json({ error: "weight must be an integer from 0 to 256 (0: no new connections)" }, 400);
     pool.setWeight(server, weight, why);
   } else pool.setAdmin(server, action as "drain" | "maint" | "ready", why);
-  log.info(`admin: ${action}${action === "weight" ? ` ${server.weight}` : ""} ${server} by ${who}`);
+  log.info(`admin: ${action}${action === "weight" ? ` ${server.userWeight}` : ""} ${server} by ${who}`);
   control.changed?.(service);
-  return json({ service, server: server.key, admin: server.admin, healthy: server.healthy, weight: server.weight, up: server.up });
+  return json({ service, server: server.key, admin: server.admin, healthy: server.healthy, weight: server.userWeight, effective_weight: server.weight, up: server.up });
 }
 
 export function startStats(cfg: StatsConfig, metrics: Metrics, firstToken: string | undefined, control?: AdminControl): StatsListener {

@@ -90,7 +90,9 @@ export class Metrics {
         const st: ServerTraffic = collector.server(svc.name, s.key);
         const now = stateName(s);
         for (const state of STATES) x.gauge("plb_server_state", "Server state: 1 for the current one (up, down, drain, maint).", { ...sl, state }, state === now ? 1 : 0);
-        x.gauge("plb_server_weight", "Server weight.", sl, s.weight);
+        x.gauge("plb_server_weight", "Server weight: the configuration's, or the operator's (admin API).", sl, s.userWeight);
+        x.gauge("plb_server_effective_weight", "Weight the balancer uses now: the server weight, or a share of it during a slow start.", sl, s.weight);
+        x.gauge("plb_server_slowstart", "1 while the server is in slow start (its effective weight ramps up to its weight).", sl, s.ramping ? 1 : 0);
         x.gauge("plb_server_sessions_current", "Sessions relayed to the server now.", sl, s.active);
         x.counter("plb_server_sessions_total", "Sessions (tcp, smtp) and requests (http) sent to the server.", sl, st.sessions);
         x.counter("plb_server_bytes_in_total", "Bytes from clients through this server's sessions.", sl, st.bytesIn);
@@ -141,7 +143,9 @@ export class Metrics {
               state: stateName(s),
               healthy: s.healthy,
               admin: s.admin,
-              weight: s.weight,
+              weight: s.userWeight,
+              effective_weight: s.weight,
+              slowstart: s.ramping,
               backup: s.backup,
               cause: s.cause || null,
               sessions_current: s.active,

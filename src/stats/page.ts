@@ -57,6 +57,7 @@ const esc = (s) => String(s).replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) +
 const sum = (o) => Object.values(o || {}).reduce((a, b) => a + b, 0);
 const rate = (now, before, dt) => (before === undefined || !(dt > 0) ? "–" : ((now - before) / dt).toFixed(1));
 function bytes(n) { const u = ["B", "KiB", "MiB", "GiB", "TiB"]; let i = 0; while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; } return n.toFixed(i ? 1 : 0) + " " + u[i]; }
+function weight(s) { return s.slowstart ? '<span title="in slow start: the weight it has now, of its full weight">' + s.effective_weight + " of " + s.weight + "</span>" : String(s.weight); }
 function causes(f) { return Object.entries(f || {}).filter(([, n]) => n > 0).map(([c, n]) => c + " " + n).join(", ") || "–"; }
 async function act(service, server, action) {
   const r = await fetch("/servers/" + encodeURIComponent(service) + "/" + encodeURIComponent(server) + "/" + action, { method: "POST", headers: { Authorization: "Bearer " + tokenBox.value } });
@@ -77,7 +78,7 @@ function render() {
       const lt = s.last_transition;
       const buttons = canAct ? ["drain", "maint", "ready"].map((a) => '<button data-service="' + esc(svc.name) + '" data-server="' + esc(s.name) + '" data-action="' + a + '">' + a + "</button>").join("") : "";
       return '<tr data-server="' + esc(s.name) + '" data-state="' + esc(s.state) + '"><td>' + esc(s.name) + '</td><td><span class="state ' + esc(s.state) + '">' + esc(s.state) + "</span></td>" +
-        '<td class="num wide">' + s.weight + '</td><td class="num">' + s.sessions_current + '</td><td class="num wide">' + rate(s.sessions_total, ps && ps.sessions_total, dt) + "</td>" +
+        '<td class="num wide">' + weight(s) + '</td><td class="num">' + s.sessions_current + '</td><td class="num wide">' + rate(s.sessions_total, ps && ps.sessions_total, dt) + "</td>" +
         '<td class="num wide">' + bytes(s.bytes_out) + "</td><td>" + esc(causes(s.failures)) + '</td><td class="why wide">' + (lt ? esc(new Date(lt.at).toLocaleTimeString() + " " + lt.state + ": " + lt.cause) : "–") + '</td><td class="acts">' + buttons + "</td></tr>";
     }).join("");
     return '<section data-service="' + esc(svc.name) + '"><h2>' + esc(svc.name) + " <small>" + esc(svc.protocol) + " · " + esc(svc.listen.join(", ")) + " · " + svc.sessions_current + " open · " +

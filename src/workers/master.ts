@@ -30,6 +30,7 @@ import { prepare } from "../prepare.ts";
 import { planReload, type ReloadSummary, type Running } from "../reload.ts";
 import { Scheduler } from "../scheduler.ts";
 import type { Service } from "../service.ts";
+import type { Server } from "../servers/state.ts";
 import { Collector, type CollectorSnapshot } from "../stats/collector.ts";
 import { poolControl, startStats, statsToken, type StatsListener } from "../stats/listener.ts";
 import { Metrics } from "../stats/metrics.ts";
@@ -116,7 +117,7 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
   };
   const snapshot = (): ToWorker => ({ t: "state", states: running.services.map((s) => poolState(s.name, s.pool)) });
 
-  // Every change of a server's state goes to every worker at once.
+  // Every change of a server's state (slow-start steps too) goes to every worker at once.
   const subscriptions = new Map<Service, () => void>();
   const subscribe = (): void => {
     for (const [svc, off] of subscriptions) {
@@ -127,7 +128,9 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     }
     for (const svc of running.services) {
       if (subscriptions.has(svc)) continue;
-      subscriptions.set(svc, svc.pool.onTransition((server) => broadcast({ t: "state", states: [{ service: svc.name, servers: [stateOf(server)] }] })));
+      const tell = (server: Server): void => broadcast({ t: "state", states: [{ service: svc.name, servers: [stateOf(server)] }] });
+      const offs = [svc.pool.onTransition(tell), svc.pool.onWeight(tell)];
+      subscriptions.set(svc, () => offs.forEach((off) => off()));
     }
   };
   subscribe();

@@ -51,7 +51,7 @@ export type FromWorker =
 export const WORKER_ENV = "PLB_WORKER";
 
 export function stateOf(server: Server): ServerStateEntry {
-  return { id: server.id, weight: server.weight, healthy: server.healthy, admin: server.admin, pending: server.pending, cause: server.cause, address: server.address };
+  return { id: server.id, weight: server.userWeight, effectiveWeight: server.weight, healthy: server.healthy, admin: server.admin, pending: server.pending, cause: server.cause, address: server.address };
 }
 
 export function poolState(name: string, pool: ServerPool): ServiceState {
