@@ -25,7 +25,6 @@ import { events, type ProxyRefusal } from "../events.ts";
 import { logEnabled, logger } from "../log.ts";
 import type { AddressSet } from "./cidr.ts";
 import { carryAddress } from "./client-address.ts";
-import { now } from "./clock.ts";
 import { handOver } from "./handlers.ts";
 import { parseProxyHeader } from "./proxy-protocol.ts";
 import type { Sweepable } from "./sweep.ts";
@@ -66,7 +65,8 @@ export class ProxyHeaderReader implements SocketEvents, Sweepable {
     /** The protocol takes the connection over (the carried address recorded already). */
     private readonly takeOver: (sock: Sock) => SocketEvents,
   ) {
-    this.due = now() + intake.timeoutMs;
+    // The exact time, not the coarse clock (up to 50 ms old): the deadline must never come early.
+    this.due = Date.now() + intake.timeoutMs;
   }
 
   onOpen(): void {
