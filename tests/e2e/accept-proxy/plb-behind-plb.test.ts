@@ -15,6 +15,7 @@ import { httpBackend } from "../../support/http-backends.ts";
 import { freePorts } from "../../support/ports.ts";
 import { startPlb, tempDir, type PlbProcess } from "../../support/plb.ts";
 import { RawSmtp } from "../../support/smtp/clients.ts";
+import { testCert } from "../../support/smtp/tls.ts";
 import { until } from "../../support/until.ts";
 
 const cleanup: (() => unknown)[] = [];
@@ -157,4 +158,23 @@ proxy_from = ["127.0.0.1"]
   await until(() => pp.conns.some((c) => c.includes("QUIT")), "the session at the server");
   const headers = pp.conns.map((c) => /^PROXY [^\r]*/.exec(c)?.[0]).filter((h) => h !== undefined && h !== "PROXY UNKNOWN" && !h.startsWith("PROXY TCP4 127.0.0.1 "));
   expect(headers).toEqual([`PROXY TCP4 127.0.0.3 127.0.0.1 ${b.socket.localPort} ${frontPp}`]);
+});
+
+test("TLS behind a front plb: a tcp service with accept_proxy reads the header and relays the handshake untouched (what to do instead of tls with accept_proxy)", async () => {
+  const { cert, key } = await testCert();
+  const tls = Bun.serve({ hostname: "127.0.0.1", port: 0, tls: { cert: Bun.file(cert), key: Bun.file(key) }, fetch: () => new Response("over tls") });
+  cleanup.push(() => tls.stop(true));
+  const [back, entry] = await freePorts(2);
+  await plbOn(`
+[[service]]
+name = "tls-through"
+listen = ["127.0.0.1:${back}"]
+servers = ["127.0.0.1:${tls.port}"]
+accept_proxy = true
+proxy_from = ["127.0.0.1"]
+`);
+  await front([[entry, back, "proxy-v2"]]);
+  const p = Bun.spawn(["curl", "-sS", "--max-time", "5", "--cacert", cert, `https://127.0.0.1:${entry}/`], { stdout: "pipe", stderr: "pipe" });
+  const [out, err] = [await new Response(p.stdout).text(), await new Response(p.stderr).text()];
+  expect({ out, err }).toEqual({ out: "over tls", err: "" });
 });
