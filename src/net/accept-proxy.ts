@@ -158,8 +158,8 @@ export class ProxyHeaderReader implements SocketEvents, Sweepable {
     this.finish();
     const level = reason === "source" ? "debug" : "info";
     if (logEnabled(level)) {
-      const s = this.sock;
-      log[level](`service "${this.service.name}": closing the connection from ${s.remoteAddress}:${s.remotePort}: ${detail}`);
+      const a = this.sock.remoteAddress ?? "";
+      log[level](`service "${this.service.name}": closing the connection from ${a.includes(":") ? `[${a}]` : a}:${this.sock.remotePort}: ${detail}`);
     }
     if (events.proxyRefused.active) events.proxyRefused.publish({ service: this.service.name, reason });
     this.sock.end();
