@@ -135,6 +135,21 @@ export interface RequestEvent {
   readonly cause: EndCause;
 }
 
+/** Why an accept_proxy listener closed a connection before its protocol saw it. */
+export type ProxyRefusal =
+  /** The peer is not in proxy_from. */
+  | "source"
+  /** A malformed PROXY header, or a FIN in the middle of one. */
+  | "header"
+  /** No complete header within timeout_proxy_header. */
+  | "timeout";
+
+/** A connection closed by an accept_proxy listener (nothing was relayed). */
+export interface ProxyRefusedEvent {
+  readonly service: string;
+  readonly reason: ProxyRefusal;
+}
+
 /** One health check of a down (or just added) server by the scheduler. */
 export interface ProbeEvent {
   readonly service: string;
@@ -149,4 +164,5 @@ export const events = {
   sessionEnd: new Channel<SessionEndEvent>("session:end"),
   connect: new Channel<ConnectEvent>("connect"),
   request: new Channel<RequestEvent>("http:request"),
+  proxyRefused: new Channel<ProxyRefusedEvent>("proxy:refused"),
 };

@@ -103,7 +103,7 @@ export function systemResolver(): Resolver {
 export async function start(config: Config, opts: StartOptions = {}): Promise<Runtime> {
   const g = config.global;
   const resolver = systemResolver();
-  const all = config.services.flatMap((s) => [s.timeout_client, s.timeout_server, ...(s.protocol === "http" ? [s.http.timeout_http_request] : [])]);
+  const all = config.services.flatMap((s) => [s.timeout_client, s.timeout_server, ...(s.protocol === "http" ? [s.http.timeout_http_request] : []), ...(s.accept_proxy ? [s.timeout_proxy_header] : [])]);
   const sessions = new Sweeper(Sweeper.intervalFor(all));
   const worker = opts.worker;
   const share = worker?.count ?? 1;

@@ -242,7 +242,7 @@ function commitReload(running: Running, config: Config, p: Prepared): ReloadSumm
   running.context.admission.reconfigure(g.maxconn === 0 ? running.derivedMaxconn : shareOf(g.maxconn, running.context.share));
   if (running.cliLogLevel === undefined) setLogLevel(g.loglevel);
   const sessions = running.context.sessions;
-  sessions.setInterval(Sweeper.intervalFor(config.services.flatMap((s) => [s.timeout_client, s.timeout_server, ...(s.protocol === "http" ? [s.http.timeout_http_request] : [])])));
+  sessions.setInterval(Sweeper.intervalFor(config.services.flatMap((s) => [s.timeout_client, s.timeout_server, ...(s.protocol === "http" ? [s.http.timeout_http_request] : []), ...(s.accept_proxy ? [s.timeout_proxy_header] : [])])));
 
   running.config = config;
   running.services = services;

@@ -10,6 +10,8 @@ import { isIP } from "node:net";
 import type { Admission, Admitted } from "./admission.ts";
 import type { BalancerAlgorithm } from "./balance/types.ts";
 import type { ListenAddress, ServiceConfig } from "./config/types.ts";
+import { ProxyHeaderReader, type ProxyIntake } from "./net/accept-proxy.ts";
+import { AddressSet } from "./net/cidr.ts";
 import { clientIp } from "./net/client-address.ts";
 import { listen, type Listener, type ListenSettings } from "./net/listen.ts";
 import { logger } from "./log.ts";
@@ -52,6 +54,11 @@ export function setupService(cfg: ServiceConfig, protocol: Protocol, algorithm: 
   return { cfg, protocol, algorithm, built: protocol.setup?.(cfg, cfg.name, previous) ?? {} };
 }
 
+/** What accept_proxy requires of a service's connections (undefined: off). */
+function intakeFor(cfg: ServiceConfig): ProxyIntake | undefined {
+  return cfg.accept_proxy ? { from: AddressSet.of(cfg.proxy_from), timeoutMs: cfg.timeout_proxy_header } : undefined;
+}
+
 export class Service implements Admitted, ServiceHandle {
   readonly name: string;
   cfg: ServiceConfig;
@@ -74,7 +81,11 @@ export class Service implements Admitted, ServiceHandle {
   hashes: "path" | "header" | undefined;
   private algorithm: BalancerAlgorithm;
   private listenSettings: ListenSettings;
-  private readonly accept = (client: Sock) => this.protocol.accept(client, this);
+  /** accept_proxy: where a connection's PROXY header may come from, and by when; undefined: off. */
+  private intake: ProxyIntake | undefined;
+  /** The protocol takes a new client connection (after its PROXY header, with accept_proxy). */
+  private readonly takeOver = (client: Sock) => this.protocol.accept(client, this);
+  private readonly accept = (client: Sock) => (this.intake === undefined ? this.protocol.accept(client, this) : new ProxyHeaderReader(client, this, this.intake, this.takeOver));
 
   constructor(
     setup: ServiceSetup,
@@ -95,6 +106,7 @@ export class Service implements Admitted, ServiceHandle {
     this.usesClient = algorithm.usesClient === true;
     this.hashes = algorithm.hashes;
     this.listenSettings = { tls: built.listen?.tls, backlog: ctx.backlog, reusePort: ctx.reusePort };
+    this.intake = intakeFor(cfg);
     built.commit?.();
   }
 
@@ -116,6 +128,7 @@ export class Service implements Admitted, ServiceHandle {
     this.pool.retry = cfg.server_retry;
     this.pool.setSlowstart(cfg.slowstart);
     this.listenSettings = { tls: built.listen?.tls, backlog: this.ctx.backlog, reusePort: this.ctx.reusePort };
+    this.intake = intakeFor(cfg);
     if (algorithm !== this.algorithm) {
       this.algorithm = algorithm;
       this.pool.useAlgorithm(algorithm);
@@ -202,7 +215,7 @@ export class Service implements Admitted, ServiceHandle {
     }
   }
 
-  /** Key for source hashing: the client IP, IPv4-mapped addresses unwrapped. */
+  /** Key for source hashing: the client IP (a PROXY header's source with accept_proxy), IPv4-mapped addresses unwrapped. */
   clientKey(client: Sock): string | undefined {
     return this.usesClient ? clientIp(client) : undefined;
   }

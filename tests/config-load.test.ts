@@ -71,6 +71,9 @@ describe("defaults and overrides", () => {
         listen: [{ host: "127.0.0.1", port: 8080, text: "127.0.0.1:8080" }],
         servers: [{ address: "10.0.0.2:80", host: "10.0.0.2", port: 80, weight: 1, backup: false }],
         balance: "roundrobin",
+        accept_proxy: false,
+        proxy_from: [],
+        timeout_proxy_header: 3000,
         server_retry: 3,
         timeout_connect: 2000,
         timeout_client: 60_000,
@@ -472,6 +475,62 @@ describe("workers", () => {
     expect(parseConfig(`workers = "auto"\n${SERVICE}`, "plb.toml").global.workers).toBe(Math.min(64, availableParallelism()));
     for (const bad of ["0", "65", '"two"', "1.5"]) {
       expect(() => parseConfig(`workers = ${bad}\n${SERVICE}`, "plb.toml")).toThrow(/plb\.toml:1: workers must be an integer from 1 to 64 or "auto"/);
+    }
+  });
+});
+
+describe("accept_proxy and proxy_from", () => {
+  const WEB = `[[service]]\nname = "web"\nprotocol = "http"\nlisten = ["127.0.0.1:8080"]\nservers = ["10.0.0.2:80"]\n`;
+
+  test("ranges are kept canonical, with the header's deadline", () => {
+    const c = parseConfig(`${WEB}accept_proxy = true\nproxy_from = ["10.0.0.0/8", "2001:DB8::/32", "192.0.2.7", "::ffff:127.0.0.0/104"]\ntimeout_proxy_header = "500ms"\n`, "plb.toml");
+    const s = c.services[0];
+    expect([s.accept_proxy, s.proxy_from, s.timeout_proxy_header]).toEqual([true, ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7/32", "127.0.0.0/8"], 500]);
+  });
+
+  test("accept_proxy without proxy_from is refused on accept_proxy's line: plb does not guess whom to trust", () => {
+    expect(problems(`${WEB}accept_proxy = true\n`)).toEqual([
+      'plb.toml:6: service "web": accept_proxy = true needs proxy_from, the addresses of the front balancers allowed to send PROXY headers (e.g. proxy_from = ["10.0.0.0/8"]; ["0.0.0.0/0", "::/0"] trusts anyone)',
+    ]);
+  });
+
+  test("a bad range is reported on its own line, naming the key and what is wrong", () => {
+    const text = `${WEB}accept_proxy = true\nproxy_from = [\n  "10.0.0.0/8",\n  "10.0.0.1/8",\n  "300.0.0.0/8",\n  "::1/129",\n  7,\n]\n`;
+    expect(problems(text)).toEqual([
+      'plb.toml:9: service "web": proxy_from[1]: "10.0.0.1/8" has bits set past its /8 prefix (the range is 10.0.0.0/8; a single address needs no prefix)',
+      'plb.toml:10: service "web": proxy_from[2]: "300.0.0.0/8" is not an IP address or range (write "10.0.0.0/8", "2001:db8::/32" or "192.0.2.7")',
+      'plb.toml:11: service "web": proxy_from[3]: "::1/129": the prefix length must be a number from 0 to 128',
+      'plb.toml:12: service "web": proxy_from[4] must be a string, got integer 7',
+    ]);
+  });
+
+  test("proxy_from must be a non-empty array", () => {
+    expect(problems(`${WEB}accept_proxy = true\nproxy_from = "10.0.0.0/8"\n`)).toEqual([
+      'plb.toml:7: service "web": proxy_from must be an array of IP ranges, got string "10.0.0.0/8" (write proxy_from = ["10.0.0.0/8"])',
+    ]);
+    expect(problems(`${WEB}accept_proxy = true\nproxy_from = []\n`)).toEqual([
+      'plb.toml:7: service "web": proxy_from must not be empty: give the front balancers\' addresses (e.g. ["10.0.0.0/8"])',
+    ]);
+  });
+
+  test("proxy_from and timeout_proxy_header without accept_proxy are mistakes, not silently ignored", () => {
+    expect(problems(`${WEB}proxy_from = ["10.0.0.0/8"]\ntimeout_proxy_header = "1s"\n`)).toEqual([
+      'plb.toml:6: service "web": proxy_from applies only with accept_proxy = true',
+      'plb.toml:7: service "web": timeout_proxy_header applies only with accept_proxy = true',
+    ]);
+  });
+
+  test("accept_proxy with tls is refused at load rather than half-working", () => {
+    const text = `${WEB}tls = { cert = "c.pem", key = "k.pem" }\naccept_proxy = true\nproxy_from = ["127.0.0.1"]\n`;
+    const out = problems(text);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toStartWith('plb.toml:7: service "web": accept_proxy cannot be combined with tls: the PROXY header comes before the TLS handshake');
+  });
+
+  test("accept_proxy is for every protocol", () => {
+    for (const protocol of ["tcp", "smtp"]) {
+      const c = parseConfig(WEB.replace('"http"', JSON.stringify(protocol)) + 'accept_proxy = true\nproxy_from = ["::/0"]\n', "plb.toml");
+      expect(c.services[0].accept_proxy).toBe(true);
     }
   });
 });

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The real peers the test suite talks to (curl, nginx, ApacheBench, openssl,
+# The real peers the test suite talks to (curl, nginx, HAProxy, ApacheBench, openssl,
 # aiosmtpd, Postfix, swaks, iproute2's ss, logrotate, goaccess, chromium, the
 # Prometheus client's parsers) and qemu-user for the arm64
 # binary, from Debian's packages. Run by
@@ -25,6 +25,8 @@ have setpriv || need+=(util-linux)
 have swaks || need+=(swaks)
 # nginx: a real PROXY-aware HTTP peer and a server with default keep-alive settings.
 have nginx || need+=(nginx)
+# HAProxy: a real third-party PROXY protocol sender (send-proxy, send-proxy-v2) in front of plb.
+have haproxy || need+=(haproxy)
 # ApacheBench: an HTTP/1.0 keep-alive client (ab -k).
 have ab || need+=(apache2-utils)
 # The linux-arm64 binary is run under qemu-user with an aarch64 loader and libc.

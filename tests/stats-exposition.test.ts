@@ -39,6 +39,7 @@ test("collectors merge (the master sums its workers'): counts and histograms add
     const svc = c.service("web");
     svc.sessions += n;
     svc.responses["2xx"] += n;
+    svc.proxyRefused.timeout += n;
     svc.total.observe(0.01 * n);
     const srv = c.server("web", "10.0.0.1:80");
     srv.failures.refused += n;
@@ -49,6 +50,7 @@ test("collectors merge (the master sums its workers'): counts and histograms add
   sum.merge(JSON.parse(JSON.stringify(b.snapshot())));
   expect(sum.service("web").sessions).toBe(7);
   expect(sum.service("web").responses["2xx"]).toBe(7);
+  expect(sum.service("web").proxyRefused).toEqual({ source: 0, header: 0, timeout: 7 });
   expect(sum.service("web").total.count).toBe(2);
   expect(sum.service("web").total.sum).toBeCloseTo(0.07, 9);
   expect(sum.server("web", "10.0.0.1:80").failures.refused).toBe(7);

@@ -40,7 +40,9 @@ export type KeyType =
   | { readonly kind: "listen" }
   | { readonly kind: "servers" }
   | { readonly kind: "balance" }
-  | { readonly kind: "address" };
+  | { readonly kind: "address" }
+  /** An array of IP ranges: ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"]. */
+  | { readonly kind: "cidrs" };
 
 export interface KeyDef {
   readonly name: string;
@@ -89,6 +91,13 @@ export const SCHEMA: readonly KeyDef[] = [
   { name: "balance", scope: "service", type: { kind: "balance" }, default: "roundrobin", doc: "Balancing algorithm choosing a server for each client connection." },
   { name: "client_address", scope: "service", type: { kind: "enum", values: ["none", "proxy-v1", "proxy-v2", "xclient"] }, default: "none",
     doc: 'Tell servers the client address: "proxy-v1"/"proxy-v2" (PROXY protocol header), "xclient" (SMTP only), or "none".' },
+  // [[service]] behind a front balancer (PROXY protocol on the listen addresses)
+  { name: "accept_proxy", scope: "service", type: { kind: "boolean" }, default: false,
+    doc: "Clients arrive through a front balancer that starts each connection with a PROXY v1 or v2 header (HAProxy send-proxy, a cloud network LB, plb's client_address = \"proxy-v2\"): the address it carries is the client's. Needs proxy_from; not with tls." },
+  { name: "proxy_from", scope: "service", type: { kind: "cidrs" },
+    doc: 'With accept_proxy: the balancers allowed to send the header, ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"]; connections from anywhere else are closed (required: ["0.0.0.0/0", "::/0"] trusts anyone).' },
+  { name: "timeout_proxy_header", scope: "service", type: positive, default: "3s",
+    doc: "With accept_proxy: time a connection has to send its whole PROXY header; after it the connection is closed." },
   // [[service]] with protocol = "smtp"
   { name: "timeout_smtp_greeting", scope: "service", protocols: SMTP, type: positive, default: "10s",
     doc: "Time a server has to greet (220) before plb tries the next one." },
@@ -157,6 +166,8 @@ function typeText(t: KeyType): string {
       return "string";
     case "address":
       return "host:port";
+    case "cidrs":
+      return "array of IP ranges";
     case "boolean":
       return "boolean";
     case "enum":

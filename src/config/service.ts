@@ -1,5 +1,6 @@
 /** Validation of one [[service]] table: its keys, `listen` and `servers`. */
 import { findAlgorithm } from "../balance/index.ts";
+import { parseCidr } from "../net/cidr.ts";
 import { parseListen, parseServerAddress } from "./address.ts";
 import { describeValue } from "./describe.ts";
 import { type Diagnostic, serviceLabel, suggestion } from "./diagnostics.ts";
@@ -89,6 +90,9 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
   if (client_address === "xclient" && protocol !== "smtp") {
     report("client_address", `client_address = "xclient" needs protocol = "smtp" (use "proxy-v1" or "proxy-v2" for ${JSON.stringify(protocol)})`, at("client_address"));
   }
+  const accept_proxy = value("accept_proxy") as boolean;
+  const timeout_proxy_header = value("timeout_proxy_header") as number;
+  const proxy_from = checkAcceptProxy(raw, accept_proxy, http, report, at);
   const balance = value("balance") as string;
   checkHashing(raw, balance, protocol, http, report, at);
   const timeouts = {
@@ -108,7 +112,9 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
     report("access_log", `access_log.format = "combined" is for http requests; a ${protocol} service logs sessions: use "haproxy" or "json"`, at("access_log"));
   }
   const access_log = log && { path: log.path, format: (log.format ?? (protocol === "http" ? "combined" : "haproxy")) as AccessLogConfig["format"] };
-  const config = failed ? undefined : { name, protocol, client_address, http, smtp, listen: listen as ListenAddress[], servers, balance, access_log, ...timeouts };
+  const config = failed
+    ? undefined
+    : { name, protocol, client_address, http, smtp, listen: listen as ListenAddress[], servers, balance, access_log, accept_proxy, proxy_from, timeout_proxy_header, ...timeouts };
   return { config, name: typeof raw.name === "string" ? raw.name : undefined, listen };
 }
 
@@ -131,6 +137,49 @@ function checkHashing(raw: Table, balance: unknown, protocol: unknown, http: Htt
   } else if (hashes === "header" && !Object.hasOwn(raw, "hash_header")) {
     report("balance", `balance ${JSON.stringify(balance)} needs hash_header, the header whose value is hashed (e.g. hash_header = "X-Tenant")`, at("balance"));
   }
+}
+
+/**
+ * accept_proxy needs proxy_from and cannot work with tls (the header comes
+ * before the TLS handshake, which Bun's TLS listener starts on the first
+ * bytes); proxy_from and timeout_proxy_header mean nothing without it.
+ * Returns proxy_from's ranges, canonical ([] when absent).
+ */
+function checkAcceptProxy(raw: Table, accept: boolean | undefined, http: HttpSettings, report: Report, at: At): string[] {
+  const from = Object.hasOwn(raw, "proxy_from") ? checkRanges(raw.proxy_from, report, at) : [];
+  if (accept === undefined) return from; // not a boolean: reported already
+  if (!accept) {
+    for (const k of ["proxy_from", "timeout_proxy_header"]) {
+      if (Object.hasOwn(raw, k)) report(k, `${k} applies only with accept_proxy = true`, at(k));
+    }
+    return from;
+  }
+  if (!Object.hasOwn(raw, "proxy_from")) {
+    report("accept_proxy", 'accept_proxy = true needs proxy_from, the addresses of the front balancers allowed to send PROXY headers (e.g. proxy_from = ["10.0.0.0/8"]; ["0.0.0.0/0", "::/0"] trusts anyone)', at("accept_proxy"));
+  }
+  if (http.tls !== undefined) {
+    report("accept_proxy", 'accept_proxy cannot be combined with tls: the PROXY header comes before the TLS handshake, and plb\'s TLS listener starts the handshake on the first bytes (terminate TLS on the front balancer, or relay it with protocol = "tcp")', at("accept_proxy"));
+  }
+  return from;
+}
+
+/** proxy_from: a non-empty array of IP ranges, each reported on its own line. */
+function checkRanges(v: unknown, report: Report, at: At): string[] {
+  if (!Array.isArray(v)) {
+    const hint = typeof v === "string" ? ` (write proxy_from = [${JSON.stringify(v)}])` : "";
+    report("proxy_from", `proxy_from must be an array of IP ranges, got ${describeValue(v)}${hint}`, at("proxy_from"));
+    return [];
+  }
+  if (v.length === 0) report("proxy_from", 'proxy_from must not be empty: give the front balancers\' addresses (e.g. ["10.0.0.0/8"])', at("proxy_from"));
+  const out: string[] = [];
+  v.forEach((item, j) => {
+    const path = `proxy_from[${j}]`;
+    if (typeof item !== "string") return report(path, `${path} must be a string, got ${describeValue(item)}`, at("proxy_from", j));
+    const c = parseCidr(item);
+    if (typeof c === "string") return report(path, `${path}: ${c}`, at("proxy_from", j));
+    out.push(c.text);
+  });
+  return out;
 }
 
 function unwrap(c: ReturnType<typeof checkValue>): unknown {

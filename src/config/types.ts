@@ -84,6 +84,12 @@ export interface ServiceConfig extends Timeouts {
   readonly servers: readonly ServerConfig[];
   readonly balance: string;
   readonly access_log: AccessLogConfig | undefined;
+  /** Connections start with a PROXY header from a front balancer: its source is the client. */
+  readonly accept_proxy: boolean;
+  /** With accept_proxy: the peers allowed to send it, canonical ranges ("10.0.0.0/8"); [] otherwise. */
+  readonly proxy_from: readonly string[];
+  /** With accept_proxy: ms a connection has to send its whole header. */
+  readonly timeout_proxy_header: number;
 }
 
 export interface GlobalConfig extends Timeouts {

@@ -135,6 +135,7 @@ export function checkValue(def: KeyDef, v: unknown): Checked<unknown> {
     case "listen":
     case "servers":
     case "address":
+    case "cidrs":
       // Lists and addresses are checked in service.ts.
       return ok(v);
   }

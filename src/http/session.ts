@@ -7,7 +7,7 @@
  * (replies.ts) and closes the client after any framing error.
  */
 import { concatBytes } from "../net/bytes.ts";
-import { clientIp, proxyHeaderFor } from "../net/client-address.ts";
+import { clientIp, clientPort, proxyHeaderFor } from "../net/client-address.ts";
 import { localConnectFailure } from "../net/fd-limit.ts";
 import { now } from "../net/clock.ts";
 import { connect, type PendingConnect } from "../net/connect.ts";
@@ -112,7 +112,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     this.clientAddress = clientIp(socket);
     this.forwarding = forwardingFor(this.clientAddress);
     // Reading it costs a getpeername(2): only when someone will be told.
-    this.clientPort = events.sessionEnd.active || events.request.active ? (socket.remotePort ?? 0) : 0;
+    this.clientPort = events.sessionEnd.active || events.request.active ? clientPort(socket) : 0;
     const mode = this.cfg.client_address;
     this.private = mode === "proxy-v1" || mode === "proxy-v2";
     service.track(this);

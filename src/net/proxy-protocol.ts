@@ -2,8 +2,8 @@
  * PROXY protocol headers (HAProxy's doc/proxy-protocol.txt, versions 1 and
  * 2): `proxyV1` and `proxyV2` write the header plb sends to a server before
  * anything else, so the server learns the client's address; and
- * `parseProxyHeader` reads either version (for tests, and for a listener
- * that accepts the protocol one day). Pure: no I/O, nothing resolved.
+ * `parseProxyHeader` reads either version (a listener with accept_proxy,
+ * net/accept-proxy.ts). Pure: no I/O, nothing resolved.
  *
  * Writer decisions:
  * - Addresses are IP literals as sockets report them; brackets ("[::1]")
@@ -80,7 +80,7 @@ const fail = (pos: number, reason: string): ProxyResult => ({ kind: "error", pos
 // Addresses
 
 /** Dotted quad, exactly 4 numbers 0-255 without leading zeros; else undefined. */
-function parseIPv4(s: string): Uint8Array | undefined {
+export function parseIPv4(s: string): Uint8Array | undefined {
   const parts = s.split(".");
   if (parts.length !== 4) return undefined;
   const out = new Uint8Array(4);
@@ -92,7 +92,7 @@ function parseIPv4(s: string): Uint8Array | undefined {
 }
 
 /** IPv6 text (hex groups, at most one "::", optionally a final dotted quad) to 16 bytes; else undefined. */
-function parseIPv6(s: string): Uint8Array | undefined {
+export function parseIPv6(s: string): Uint8Array | undefined {
   const halves = s.split("::");
   if (halves.length > 2) return undefined;
   const words: number[][] = [];

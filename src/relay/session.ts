@@ -5,7 +5,7 @@
  * then pipe bytes both ways. Bytes the client sends meanwhile are kept (the
  * client is paused past 64 KiB) and replayed to the server that answers.
  */
-import { clientIp } from "../net/client-address.ts";
+import { clientIp, clientPort } from "../net/client-address.ts";
 import { handOver } from "../net/handlers.ts";
 import { earliest, type Sweepable } from "../net/sweep.ts";
 import { connect, type PendingConnect } from "../net/connect.ts";
@@ -60,7 +60,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     // (a closed socket no longer has it).
     this.obs = events.sessionEnd.active || events.sessionStart.active || events.connect.active ? new Observed(client) : undefined;
     service.track(this);
-    if (events.sessionStart.active) events.sessionStart.publish({ service: service.name, protocol: service.cfg.protocol, client: client.remoteAddress ?? "" });
+    if (events.sessionStart.active) events.sessionStart.publish({ service: service.name, protocol: service.cfg.protocol, client: clientIp(client) });
   }
 
   onOpen(): void {
@@ -72,7 +72,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     const svc = this.service;
     const server = svc.pool.balancer.pick({ client: svc.clientKey(this.client), tried: this.tried }) as Server | undefined;
     if (server === undefined || server.address === undefined) {
-      if (logEnabled("info")) log.info(`service "${svc.name}": no server available for ${this.client.remoteAddress}, closing`);
+      if (logEnabled("info")) log.info(`service "${svc.name}": no server available for ${clientIp(this.client)}, closing`);
       // The cause first: end() may close the socket (and call onClose) at once.
       this.ended("no_server");
       if (this.opts.noServer) {
@@ -203,7 +203,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     if (p === undefined) return;
     const cfg = this.cfg;
     if (now - p.a.last > cfg.timeout_client || now - p.b.last > cfg.timeout_server) {
-      if (logEnabled("debug")) log.debug(`idle timeout: closing ${this.client.remoteAddress} ⇄ ${this.server}`);
+      if (logEnabled("debug")) log.debug(`idle timeout: closing ${clientIp(this.client)} ⇄ ${this.server}`);
       this.ended("timeout");
       p.abort();
     }
@@ -295,7 +295,7 @@ class Observed {
   handshake: HandshakeResult | undefined;
 
   constructor(client: Sock) {
-    this.clientPort = client.remotePort ?? 0;
+    this.clientPort = clientPort(client);
     this.clientAddress = clientIp(client);
   }
 }

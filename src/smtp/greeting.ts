@@ -8,7 +8,7 @@
  * server (a polite QUIT where the connection is still open) and the session
  * tries the next one.
  */
-import { clientIp } from "../net/client-address.ts";
+import { clientIp, clientPort } from "../net/client-address.ts";
 import { DISCARD, handOver } from "../net/handlers.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
 import type { Handshake, HandshakeContext, HandshakeResult } from "../relay/handshake.ts";
@@ -119,7 +119,7 @@ class GreetingCheck implements SocketEvents {
 export function xclientAttributes(client: Sock): string {
   let addr = clientIp(client);
   if (addr.includes(":")) addr = `IPV6:${addr}`;
-  return `ADDR=${addr} PORT=${client.remotePort} PROTO=ESMTP`;
+  return `ADDR=${addr} PORT=${clientPort(client)} PROTO=ESMTP`;
 }
 
 export function greetingHandshake(opts: GreetingOptions): Handshake {

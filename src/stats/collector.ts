@@ -15,6 +15,9 @@ export type FailureCause = (typeof FAILURE_CAUSES)[number];
 
 export const CODE_CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"] as const;
 
+/** Why an accept_proxy listener closed a connection (events.ProxyRefusal). */
+export const PROXY_REFUSALS = ["source", "header", "timeout"] as const;
+
 export interface Traffic {
   sessions: number;
   bytesIn: number;
@@ -28,6 +31,8 @@ export interface ServiceTraffic extends Traffic {
   retries: number;
   noServer: number;
   readonly responses: Record<(typeof CODE_CLASSES)[number], number>;
+  /** Connections an accept_proxy listener closed, by reason. */
+  readonly proxyRefused: Record<(typeof PROXY_REFUSALS)[number], number>;
 }
 
 export interface ServerTraffic extends Traffic {
@@ -73,7 +78,7 @@ export class Collector {
 
   service(name: string): ServiceTraffic {
     let t = this.services.get(name);
-    if (!t) this.services.set(name, (t = { ...traffic(), retries: 0, noServer: 0, responses: { "1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0, other: 0 } }));
+    if (!t) this.services.set(name, (t = { ...traffic(), retries: 0, noServer: 0, responses: { "1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0, other: 0 }, proxyRefused: { source: 0, header: 0, timeout: 0 } }));
     return t;
   }
 
@@ -135,6 +140,9 @@ export class Collector {
         served(srv, e.bytesIn, e.bytesOut, e.totalMs);
         if (e.status >= 500 && e.cause === "done") srv.failures.http_5xx++;
         if (e.ttfbMs >= 0) srv.response.observe(e.ttfbMs / 1000);
+      }),
+      events.proxyRefused.subscribe((e) => {
+        this.service(e.service).proxyRefused[e.reason]++;
       }),
       events.probe.subscribe((e) => {
         this.server(e.service, e.server).checkSeconds = e.ms / 1000;

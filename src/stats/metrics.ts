@@ -7,7 +7,7 @@ import { readdirSync } from "node:fs";
 import type { Service } from "../service.ts";
 import type { Server } from "../servers/state.ts";
 import { VERSION } from "../version.ts";
-import { CODE_CLASSES, type Collector, FAILURE_CAUSES, type ServerTraffic, type ServiceTraffic } from "./collector.ts";
+import { CODE_CLASSES, type Collector, FAILURE_CAUSES, PROXY_REFUSALS, type ServerTraffic, type ServiceTraffic } from "./collector.ts";
 import { Exposition } from "./exposition.ts";
 
 export type ServerStateName = "up" | "down" | "drain" | "maint";
@@ -79,6 +79,9 @@ export class Metrics {
       x.counter("plb_service_retries_total", "Connections or requests sent again to another server.", l, t.retries);
       x.counter("plb_service_no_server_total", "Sessions and requests refused for lack of a server (503, 421, closed).", l, t.noServer);
       x.gauge("plb_service_servers_up", "Servers taking new connections.", l, svc.pool.upCount);
+      if (svc.cfg.accept_proxy) {
+        for (const r of PROXY_REFUSALS) x.counter("plb_service_proxy_refused_total", "Connections closed before a valid PROXY header (accept_proxy), by reason: source (not in proxy_from), header, timeout.", { ...l, reason: r }, t.proxyRefused[r]);
+      }
       if (svc.cfg.protocol === "http") {
         for (const c of CODE_CLASSES) x.counter("plb_http_responses_total", "HTTP responses by status class.", { ...l, code_class: c }, t.responses[c]);
       }
@@ -135,6 +138,7 @@ export class Metrics {
           retries: t.retries,
           no_server: t.noServer,
           ...(svc.cfg.protocol === "http" ? { responses: { ...t.responses } } : {}),
+          ...(svc.cfg.accept_proxy ? { proxy_refused: { ...t.proxyRefused } } : {}),
           servers: svc.pool.servers.map((s) => {
             const st = collector.server(svc.name, s.key);
             return {
