@@ -523,5 +523,7 @@ describe("servers from DNS", () => {
     ]);
     expect(problems(service('["10.0.0.1:1"]', 'dns_min_ttl = "10m"\n'))).toEqual(["plb.toml:1: dns_min_ttl (10m) must not be above dns_max_ttl (5m)"]);
     expect(problems(service('["10.0.0.1:1"]', "dns_max_ttl = 0\n"))).toEqual(["plb.toml:1: dns_max_ttl must be greater than 0, got 0"]);
+    // A name asked a thousand times a second is an accident.
+    expect(problems(service('["10.0.0.1:1"]', 'dns_min_ttl = "10ms"\n'))).toEqual(['plb.toml:1: dns_min_ttl must be at least 100ms, got "10ms"']);
   });
 });

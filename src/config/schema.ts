@@ -79,7 +79,7 @@ export const SCHEMA: readonly KeyDef[] = [
   // Global: servers from DNS (servers = [{ dns = "…" }, { srv = "…" }]) and the resolver.
   { name: "nameservers", scope: "global", type: { kind: "nameservers" },
     doc: 'Nameservers plb asks (UDP, TCP for long answers): ["10.0.0.2", "[fd00::53]:5353"]; unset: those of /etc/resolv.conf, read at start.' },
-  { name: "dns_min_ttl", scope: "global", type: positive, default: "1s",
+  { name: "dns_min_ttl", scope: "global", type: { kind: "duration", min: 100, max: MAX_DURATION_MS }, default: "1s",
     doc: "Servers from DNS are re-resolved at the answer's TTL, but not sooner than this (also the first retry after a failed answer)." },
   { name: "dns_max_ttl", scope: "global", type: positive, default: "5m", doc: "…and not later than this (also the longest wait between retries)." },
   // Global defaults a service may override.
@@ -152,7 +152,7 @@ function typeText(t: KeyType): string {
     case "integer":
       return `integer ${t.min}-${t.max}`;
     case "duration":
-      return t.min === 0 ? "duration >= 0" : "duration > 0";
+      return t.min === 0 ? "duration >= 0" : t.min === 1 ? "duration > 0" : `duration >= ${formatDuration(t.min)}`;
     case "string":
       return t.absolute ? "absolute path" : "string";
     case "listen":

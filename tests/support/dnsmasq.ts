@@ -24,6 +24,8 @@ export interface DnsmasqOptions {
   records?: [string, ...string[]][];
   /** TTL of every local answer (dnsmasq --local-ttl), seconds. */
   ttl?: number;
+  /** Names with a TXT record only: their A and AAAA queries get an empty answer. */
+  txt?: string[];
   /** Domains whose queries go to a nameserver that answers SERVFAIL. */
   broken?: string[];
 }
@@ -90,6 +92,7 @@ export async function startDnsmasq(first: DnsmasqOptions = {}): Promise<Dnsmasq>
       `--addn-hosts=${hostsFile}`,
       ...(opts.srv ?? []).map(([name, target, p, prio, weight]) => `--srv-host=${name},${target},${p},${prio},${weight}`),
       ...(opts.records ?? []).map(([name, ...addrs]) => `--host-record=${name},${addrs.join(",")}`),
+      ...(opts.txt ?? []).map((name) => `--txt-record=${name},plb`),
       ...(opts.broken ?? []).map((d) => `--server=/${d}/127.0.0.1#${failing.port}`),
     ];
     const p = Bun.spawn(args, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });

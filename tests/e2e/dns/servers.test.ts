@@ -156,7 +156,7 @@ servers = [{ dns = "web.test:${port}" }]
   expect(await reached(listen)).toBe("one");
 });
 
-test("NXDOMAIN, a timeout and SERVFAIL keep the last good servers, each logged once; the name answering again is logged", async () => {
+test("NXDOMAIN, a timeout, SERVFAIL and an empty answer keep the last good servers, each logged once; the name answering again is logged", async () => {
   const [p1, p2] = await freePorts(2);
   const one = namedEcho("one", "127.0.0.1", p1!);
   const two = namedEcho("two", "127.0.0.2", p1!);
@@ -203,6 +203,11 @@ servers = [{ dns = "web.test:${p1}" }, "127.0.0.1:${p2}"]
   // SERVFAIL: the name forwarded to a nameserver that fails.
   await dns.restart({ ttl: 0, hosts: "", broken: ["web.test"] });
   await plb.waitForLog(/dns web\.test:\d+: 127\.0\.0\.1:\d+: SERVFAIL; keeping its last servers/, 5000);
+  expect([...(await shares(listen, 6)).keys()].sort()).toEqual(all);
+
+  // An empty answer: the name is there, without A or AAAA records.
+  await dns.restart({ ttl: 0, hosts: "", txt: ["web.test"] });
+  await plb.waitForLog(/dns web\.test:\d+: no A or AAAA records; keeping its last servers/, 5000);
   expect([...(await shares(listen, 6)).keys()].sort()).toEqual(all);
   expect(count(plb.log(), /answers again/)).toBe(again);
   expect(plb.log()).not.toMatch(/of "web" removed/);
