@@ -311,6 +311,47 @@ servers = [{ dns = "late.test:${p1}" }, "127.0.0.1:${p2}"]
   expect([...(await shares(listen, 4)).keys()].sort()).toEqual(["fixed", "late"]);
 });
 
+test("a reload keeps a DNS entry's servers and their state, re-weighs them, drops those of a removed entry and asks for a new one at once", async () => {
+  const [p1, p2, p3] = await freePorts(3);
+  const backends = [namedEcho("one", "127.0.0.1", p1!), namedEcho("two", "127.0.0.2", p1!), namedEcho("db", "127.0.0.1", p2!), namedEcho("fixed", "127.0.0.1", p3!)];
+  cleanup.push(() => backends.forEach((b) => b.stop()));
+  const dns = await dnsmasq({ ttl: 300, hosts: "127.0.0.1 web.test\n127.0.0.2 web.test\n127.0.0.1 db.test\n" });
+  const listen = await freePort();
+  const conf = (servers: string, extra = "") => `timeout_cleanup = "300ms"
+${extra}
+[[service]]
+name = "web"
+listen = ["127.0.0.1:${listen}"]
+servers = ${servers}
+`;
+  const { plb, file } = await plbOn(dns, conf(`[{ dns = "web.test:${p1}" }, "127.0.0.1:${p3}"]`));
+  const reload = (toml: string) => reloadWith(plb, file, `nameservers = ["127.0.0.1:${dns.port}"]\n${toml}`);
+  expect([...(await shares(listen, 6)).keys()].sort()).toEqual(["fixed", "one", "two"]);
+  const asked = () => dns.queries().filter((q) => q === "web.test/A").length;
+  const before = asked();
+
+  // Another setting: the entry's servers stay as they are (TTL 300 s: not asked again).
+  expect(await reload(conf(`[{ dns = "web.test:${p1}" }, "127.0.0.1:${p3}"]`, 'timeout_client = "61s"'))).toMatch(/reload: 1 setting changed \(/);
+  expect([...(await shares(listen, 6)).keys()].sort()).toEqual(["fixed", "one", "two"]);
+  expect(asked()).toBe(before);
+
+  // The entry's weight: its servers are re-weighed, not replaced.
+  expect(await reload(conf(`[{ dns = "web.test:${p1}", weight = 3 }, "127.0.0.1:${p3}"]`))).toMatch(/reload: 2 weights changed, 1 setting changed \(/);
+  const weighed = await shares(listen, 70);
+  expect(weighed.get("one")).toBe(30);
+  expect(weighed.get("two")).toBe(30);
+  expect(weighed.get("fixed")).toBe(10);
+  // Added once (at start), never again: the same servers all along.
+  expect(count(plb.log(), new RegExp(`server 127\\.0\\.0\\.2:${p1} of "web" added`))).toBe(1);
+
+  // One entry removed, another added: the first's servers drain, the second is asked at once.
+  expect(await reload(conf(`[{ dns = "db.test:${p2}" }, "127.0.0.1:${p3}"]`))).toMatch(/reload: -2 servers \(/);
+  await plb.waitForLog(new RegExp(`server 127\\.0\\.0\\.1:${p2} of "web" is up: its first check passed`), 5000);
+  expect([...(await shares(listen, 6)).keys()].sort()).toEqual(["db", "fixed"]);
+  expect(plb.log()).toMatch(/service "web": dns web\.test:\d+ removed/);
+  expect(plb.log()).toMatch(/service "web": dns db\.test:\d+ added \(its servers join once DNS answers\)/);
+});
+
 test("plb --check counts the DNS entries without asking DNS", () => {
   // A nameserver that answers nothing: --check must not wait for it.
   const file = writeConfig(`nameservers = ["127.0.0.1:9"]
