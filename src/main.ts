@@ -79,6 +79,8 @@ export interface Runtime {
   readonly collector: Collector | undefined;
   /** SIGUSR1: the access logs by name again (the main log is command.ts's). */
   reopenLogs(): void;
+  /** A worker takes its master's DNS answer for one entry: the pool takes the set, removed servers are retired as a reload retires them. */
+  takeDiscovered(service: string, source: string, answer: DnsAnswerSet): void;
 }
 
 /** Every file a configuration reads (kept reachable for reloads after the chroot). */
@@ -253,6 +255,12 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     stopNow,
     collector,
     reopenLogs: () => accessLogs.reopen(),
+    takeDiscovered(name: string, source: string, answer: DnsAnswerSet) {
+      const svc = running.services.find((s) => s.name === name);
+      if (svc === undefined) return; // not (yet) in this process's configuration
+      const change = svc.setDiscovered(source, answer);
+      if (change.added.length + change.removed.length + change.changed.length > 0) serverSetChanged(running, svc, change, `${source} answered`, undefined);
+    },
     reload: (next: Config) => {
       if (stopping) throw new PlbError("CONFIG_INVALID", "stopping: a reload is no longer possible");
       // The token file is read again (a rotated token); one that cannot be read refuses the reload.

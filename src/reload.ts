@@ -272,14 +272,17 @@ function commitReload(running: Running, config: Config, p: Prepared): ReloadSumm
 /**
  * A service's server set changed between reloads (a DNS answer): logged
  * server by server as a reload logs them, and the sessions of the servers
- * that left are retired as a reload retires them.
+ * that left are retired as a reload retires them. `out` undefined: not
+ * logged (a worker: its master logs the change).
  */
-export function serverSetChanged(running: Running, svc: Service, change: ServerSetChange, why: string, out: ConsolaInstance = log): void {
-  const parts = [...signed(change.added.length, change.removed.length, "server"), ...(change.changed.length > 0 ? [`${plural(change.changed.length, "weight")} changed`] : [])];
-  out.info(`service "${svc.name}": ${why}: ${parts.join(", ")}`);
-  for (const s of change.added) out.info(`${s} added${s.pending ? " (joins after its first check)" : ""}`);
-  for (const s of change.removed) out.info(`${s} removed${s.active > 0 ? ` (${s.active} session(s) finish on their own)` : ""}`);
-  for (const s of change.changed) out.info(`${s}: weight ${s.weight}${s.backup ? ", backup" : ""}`);
+export function serverSetChanged(running: Running, svc: Service, change: ServerSetChange, why: string, out: ConsolaInstance | undefined): void {
+  if (out !== undefined) {
+    const parts = [...signed(change.added.length, change.removed.length, "server"), ...(change.changed.length > 0 ? [`${plural(change.changed.length, "weight")} changed`] : [])];
+    out.info(`service "${svc.name}": ${why}: ${parts.join(", ")}`);
+    for (const s of change.added) out.info(`${s} added${s.pending ? " (joins after its first check)" : ""}`);
+    for (const s of change.removed) out.info(`${s} removed${s.active > 0 ? ` (${s.active} session(s) finish on their own)` : ""}`);
+    for (const s of change.changed) out.info(`${s}: weight ${s.weight}${s.backup ? ", backup" : ""}`);
+  }
   retireSessions(running.context.sessions, running.config.global.timeout_shutdown, change.removed.length > 0);
 }
 

@@ -89,7 +89,7 @@ export function runWorker(): Promise<number> {
         case "state":
           return adopt(runtime, m.states);
         case "discovered":
-          return void runtime.services.find((s) => s.name === m.service)?.setDiscovered(m.source, m.answer);
+          return runtime.takeDiscovered(m.service, m.source, m.answer);
         case "reload-prepare":
           try {
             plans.set(m.seq, runtime.planReload(m.config));
