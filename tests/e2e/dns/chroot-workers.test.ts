@@ -84,6 +84,7 @@ servers = [{ dns = "web.test:${port}" }]
 
   await dns.setHosts("127.0.0.1 web.test\n127.0.0.2 web.test\n");
   await p.waitForLog(new RegExp(`server 127\\.0\\.0\\.2:${port} of "web" is up: its first check passed`), 5000);
+  await Bun.sleep(300); // the workers are told over their channel
   // Connections held open at once: each worker alternates between the two servers.
   const held = await Promise.all(
     Array.from({ length: 16 }, async () => {
@@ -100,6 +101,6 @@ servers = [{ dns = "web.test:${port}" }]
 
   await dns.setHosts("127.0.0.1 web.test\n");
   await p.waitForLog(new RegExp(`server 127\\.0\\.0\\.2:${port} of "web" removed`), 5000);
-  await Bun.sleep(200); // the workers are told over their channel
+  await Bun.sleep(300); // the workers are told over their channel
   expect([...(await shares(listen, 12)).keys()]).toEqual(["one"]);
 });
