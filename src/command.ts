@@ -165,8 +165,11 @@ export async function main(argv: string[]): Promise<void> {
     }
     const servers = config.services.reduce((n, s) => n + s.servers.length, 0);
     const listens = config.services.reduce((n, s) => n + s.listen.length, 0);
+    // Not asked here: DNS may not be reachable from where the file is checked, and answers change.
+    const dns = config.services.reduce((n, s) => n + s.discover.length, 0);
+    const fromDns = dns > 0 ? ` and ${dns} DNS entr${dns === 1 ? "y" : "ies"} (asked when plb runs)` : "";
     process.stdout.write(
-      `${configPath}: configuration OK: ${config.services.length} service(s), ${listens} listen address(es), ${servers} server(s)\n`,
+      `${configPath}: configuration OK: ${config.services.length} service(s), ${listens} listen address(es), ${servers} server(s)${fromDns}\n`,
     );
     process.exit(0);
   }

@@ -17,6 +17,7 @@ import { Scheduler } from "./scheduler.ts";
 import { prepare } from "./prepare.ts";
 import { shareOf, type Service } from "./service.ts";
 import type { Outcome, Server } from "./servers/state.ts";
+import type { DnsAnswerSet } from "./servers/from-dns.ts";
 import type { Listener } from "./net/listen.ts";
 import type { ListenAddress, LogLevelName } from "./config/types.ts";
 import { chrooted, keepDirectories } from "./process/files.ts";
@@ -25,9 +26,11 @@ import { AccessLogs } from "./access-log/logs.ts";
 import { Collector } from "./stats/collector.ts";
 import { poolControl, startStats, statsToken, type StatsListener } from "./stats/listener.ts";
 import { Metrics } from "./stats/metrics.ts";
-import { planReload, reload, type ReloadPlan, type ReloadSummary, type Running } from "./reload.ts";
+import { planReload, reload, serverSetChanged, type ReloadPlan, type ReloadSummary, type Running } from "./reload.ts";
+import { Discovery, type DiscoveryListener } from "./discovery.ts";
 
 const log = logger("main");
+const dnsLog = logger("dns");
 
 export interface StartOptions {
   /** Pid file to write (undefined: none). */
@@ -49,6 +52,8 @@ export interface WorkerRole {
   readonly index: number;
   readonly count: number;
   readonly outcomes: (service: string, server: Server, outcome: Outcome, detail: string, source: string) => void;
+  /** The master's DNS answers when it started this worker: its servers from DNS to start with. */
+  readonly discovered?: readonly { readonly service: string; readonly source: string; readonly answer: DnsAnswerSet }[];
 }
 
 export interface Runtime {
@@ -74,6 +79,8 @@ export interface Runtime {
   readonly collector: Collector | undefined;
   /** SIGUSR1: the access logs by name again (the main log is command.ts's). */
   reopenLogs(): void;
+  /** A worker takes its master's DNS answer for one entry: the pool takes the set, removed servers are retired as a reload retires them. */
+  takeDiscovered(service: string, source: string, answer: DnsAnswerSet): void;
 }
 
 /** Every file a configuration reads (kept reachable for reloads after the chroot). */
@@ -89,20 +96,29 @@ function configuredFiles(config: Config): string[] {
 /**
  * The system's resolver configuration, snapshot now (the chroot has no
  * /etc); PLB_RESOLV_CONF, PLB_HOSTS and PLB_NAMESERVERS ("ip[:port],…")
- * override it (tests, containers without /etc).
+ * override it (tests, containers without /etc), and the `nameservers` key
+ * overrides resolv.conf's nameservers and PLB_NAMESERVERS.
  */
-export function systemResolver(): Resolver {
+export function systemResolver(config?: Config): Resolver {
   const env = process.env;
   return Resolver.fromSystem({
     resolvConf: env.PLB_RESOLV_CONF,
     hosts: env.PLB_HOSTS,
-    nameservers: env.PLB_NAMESERVERS?.split(",").filter(Boolean),
+    nameservers: config?.global.nameservers ? [...config.global.nameservers] : env.PLB_NAMESERVERS?.split(",").filter(Boolean),
+  });
+}
+
+/** Servers from DNS, asked through `resolver`; each change goes through reload's server-set path. */
+export function discoveryFor(running: () => Running, resolver: Resolver, told?: DiscoveryListener): Discovery {
+  return new Discovery(resolver, () => running().config.global, (svc, source, change, answer) => {
+    serverSetChanged(running(), svc, change, `${source.key} answered`, dnsLog);
+    told?.(svc, source, change, answer);
   });
 }
 
 export async function start(config: Config, opts: StartOptions = {}): Promise<Runtime> {
   const g = config.global;
-  const resolver = systemResolver();
+  const resolver = systemResolver(config);
   const all = config.services.flatMap((s) => [s.timeout_client, s.timeout_server, ...(s.protocol === "http" ? [s.http.timeout_http_request] : []), ...(s.accept_proxy ? [s.timeout_proxy_header] : [])]);
   const sessions = new Sweeper(Sweeper.intervalFor(all));
   const worker = opts.worker;
@@ -117,10 +133,13 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     if (worker) {
       svc.pool.quiet = true;
       svc.pool.delegate = (server, outcome, detail, source) => worker.outcomes(svc.name, server, outcome, detail, source);
+      for (const d of worker.discovered ?? []) if (d.service === svc.name) svc.setDiscovered(d.source, d.answer, false);
     }
   }
   limits.log();
   const scheduler = worker ? undefined : new Scheduler(resolver);
+  // A worker's servers from DNS come from its master.
+  const discovery = worker ? undefined : discoveryFor(() => running, resolver);
   let pidWritten: string | undefined;
 
   await resolveServers(services, resolver);
@@ -139,9 +158,12 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     services,
     context: svcContext,
     scheduler,
+    discovery,
     derivedMaxconn: limits.derived,
     cliLogLevel: opts.cliLogLevel,
   };
+  // The first answers before serving: their servers are part of the start's set.
+  if (discovery) await Promise.all(services.map((svc) => discovery.watch(svc, true)));
   try {
     // First: a second plb refuses a pid file naming a live one before it
     // touches any port.
@@ -172,6 +194,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       else log.info(line);
     }
   } catch (err) {
+    discovery?.stop();
     for (const l of listeners) l.stop();
     accessLogs.close();
     stats?.listener.stop();
@@ -199,6 +222,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   const stopNow = () => {
     for (const svc of running.services) svc.stopAccepting();
     scheduler?.stop();
+    discovery?.stop();
     for (const s of sessions.all()) s.abort();
     finish();
   };
@@ -206,6 +230,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     (stopping ??= (async () => {
       for (const svc of running.services) svc.stopAccepting();
       scheduler?.stop();
+      discovery?.stop();
       for (const s of sessions.all()) s.drain?.();
       const open = sessions.size;
       if (open > 0) log.info(`stopping: waiting up to ${running.config.global.timeout_shutdown} ms for ${open} connection(s)`);
@@ -230,6 +255,12 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     stopNow,
     collector,
     reopenLogs: () => accessLogs.reopen(),
+    takeDiscovered(name: string, source: string, answer: DnsAnswerSet) {
+      const svc = running.services.find((s) => s.name === name);
+      if (svc === undefined) return; // not (yet) in this process's configuration
+      const change = svc.setDiscovered(source, answer);
+      if (change.added.length + change.removed.length + change.changed.length > 0) serverSetChanged(running, svc, change, `${source} answered`, undefined);
+    },
     reload: (next: Config) => {
       if (stopping) throw new PlbError("CONFIG_INVALID", "stopping: a reload is no longer possible");
       // The token file is read again (a rotated token); one that cannot be read refuses the reload.

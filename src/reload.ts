@@ -17,12 +17,15 @@
  */
 import type { Config, GlobalConfig, ListenAddress, LogLevelName, ServiceConfig } from "./config/types.ts";
 import { PlbError } from "./errors.ts";
+import type { ConsolaInstance } from "consola";
 import { logger, setLogLevel } from "./log.ts";
 import type { Listener } from "./net/listen.ts";
 import { Sweeper } from "./net/sweep.ts";
 import type { AccessLogs } from "./access-log/logs.ts";
 import { prepareSetups } from "./prepare.ts";
+import type { Discovery } from "./discovery.ts";
 import type { Scheduler } from "./scheduler.ts";
+import type { ServerSetChange } from "./servers/state.ts";
 import { Service, shareOf, type ServiceContext, type ServiceSetup } from "./service.ts";
 
 const log = logger("reload");
@@ -34,6 +37,8 @@ export interface Running {
   readonly context: ServiceContext;
   /** Runs the probes (not in a worker: its master does). */
   readonly scheduler: Scheduler | undefined;
+  /** Asks DNS for the servers of `{ dns }` and `{ srv }` entries (not in a worker: its master does). */
+  readonly discovery?: Discovery;
   /** The global maxconn plb derived from the open-file limit (used when maxconn = 0). */
   readonly derivedMaxconn: number;
   /** A log level given on the command line: it wins over the file's. */
@@ -60,9 +65,9 @@ export interface ReloadSummary {
 }
 
 /** Global keys a running process cannot change. */
-const RESTART_KEYS = ["user", "group", "chroot_dir", "pidfile", "logfile", "workers"] as const;
+const RESTART_KEYS = ["user", "group", "chroot_dir", "pidfile", "logfile", "workers", "nameservers"] as const;
 /** Global keys that apply at run time (the timeouts are defaults already merged into each service). */
-const GLOBAL_KEYS = ["loglevel", "timeout_shutdown", "backlog", "maxconn"] as const;
+const GLOBAL_KEYS = ["loglevel", "timeout_shutdown", "backlog", "maxconn", "dns_min_ttl", "dns_max_ttl"] as const;
 
 function listenKey(addr: ListenAddress, service: string, index: number): string {
   // Port 0 ("any free port") names no port to match: the same position of the same service.
@@ -75,7 +80,7 @@ const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.str
 function changedSettings(a: ServiceConfig, b: ServiceConfig): string[] {
   const out: string[] = [];
   for (const key of Object.keys(b) as (keyof ServiceConfig)[]) {
-    if (key === "name" || key === "servers" || key === "listen") continue;
+    if (key === "name" || key === "servers" || key === "listen" || key === "discover") continue;
     if (key === "http" || key === "smtp") {
       for (const sub of Object.keys(b[key]) as string[]) {
         if (!same((a[key] as unknown as Record<string, unknown>)[sub], (b[key] as unknown as Record<string, unknown>)[sub])) out.push(`${key}.${sub}`);
@@ -195,6 +200,7 @@ function commitReload(running: Running, config: Config, p: Prepared): ReloadSumm
     serversRemoved += svc.pool.servers.length;
     details.push(`service "${svc.name}" removed${byName.has(svc.name) && config.services.some((c) => c.name === svc.name) ? " (its protocol changed: replaced)" : ""}`);
     running.scheduler?.unwatch(svc.pool);
+    running.discovery?.unwatch(svc);
     running.context.admission.remove(svc);
     svc.retire(at);
     for (const l of svc.listeners) if (!inUse.has(l)) l.stop();
@@ -206,6 +212,9 @@ function commitReload(running: Running, config: Config, p: Prepared): ReloadSumm
   const services = setups.map((setup: ServiceSetup, i) => {
     const svc = owner(i);
     if (kept[i]) {
+      const was = new Set(svc.cfg.discover.map((d) => d.key));
+      for (const d of setup.cfg.discover) if (!was.delete(d.key)) details.push(`service "${svc.name}": ${d.key} added (its servers join once DNS answers)`);
+      for (const key of was) details.push(`service "${svc.name}": ${key} removed`);
       const changed = changedSettings(svc.cfg, setup.cfg);
       settings += changed.length;
       if (changed.length > 0) details.push(`service "${svc.name}": ${changed.join(", ")} changed`);
@@ -223,6 +232,7 @@ function commitReload(running: Running, config: Config, p: Prepared): ReloadSumm
     }
     svc.useListeners(lists[i]);
     running.scheduler?.watch(svc.pool, svc.protocol.probe(svc), svc.cfg.timeout_cleanup);
+    void running.discovery?.watch(svc);
     return svc;
   });
   const servicesAdded = fresh.filter(Boolean).length;
@@ -257,6 +267,23 @@ function commitReload(running: Running, config: Config, p: Prepared): ReloadSumm
   ];
   const line = `reload: ${parts.length > 0 ? parts.join(", ") : "no changes"}`;
   return { line, details, needRestart };
+}
+
+/**
+ * A service's server set changed between reloads (a DNS answer): logged
+ * server by server as a reload logs them, and the sessions of the servers
+ * that left are retired as a reload retires them. `out` undefined: not
+ * logged (a worker: its master logs the change).
+ */
+export function serverSetChanged(running: Running, svc: Service, change: ServerSetChange, why: string, out: ConsolaInstance | undefined): void {
+  if (out !== undefined) {
+    const parts = [...signed(change.added.length, change.removed.length, "server"), ...(change.changed.length > 0 ? [`${plural(change.changed.length, "weight")} changed`] : [])];
+    out.info(`service "${svc.name}": ${why}: ${parts.join(", ")}`);
+    for (const s of change.added) out.info(`${s} added${s.pending ? " (joins after its first check)" : ""}`);
+    for (const s of change.removed) out.info(`${s} removed${s.active > 0 ? ` (${s.active} session(s) finish on their own)` : ""}`);
+    for (const s of change.changed) out.info(`${s}: weight ${s.weight}${s.backup ? ", backup" : ""}`);
+  }
+  retireSessions(running.context.sessions, running.config.global.timeout_shutdown, change.removed.length > 0);
 }
 
 /**

@@ -9,7 +9,7 @@
 import { isIP } from "node:net";
 import type { Admission, Admitted } from "./admission.ts";
 import type { BalancerAlgorithm } from "./balance/types.ts";
-import type { ListenAddress, ServiceConfig } from "./config/types.ts";
+import type { ListenAddress, ServerConfig, ServiceConfig } from "./config/types.ts";
 import { ProxyHeaderReader, type ProxyIntake } from "./net/accept-proxy.ts";
 import { AddressSet } from "./net/cidr.ts";
 import { clientIp } from "./net/client-address.ts";
@@ -18,7 +18,8 @@ import { logger } from "./log.ts";
 import type { Sweepable, Sweeper } from "./net/sweep.ts";
 import type { Sock } from "./net/types.ts";
 import type { Protocol, ProtocolSetup, ServiceHandle } from "./protocol.ts";
-import { ServerPool, type ServerSetChange } from "./servers/state.ts";
+import { serversFrom, type DnsAnswerSet } from "./servers/from-dns.ts";
+import { ServerPool, serverId, type ServerSetChange } from "./servers/state.ts";
 
 const log = logger("admission");
 
@@ -39,6 +40,13 @@ export interface ServiceContext {
 /** This process's part of a connection limit shared by `n` processes (0: none). */
 export function shareOf(limit: number, n = 1): number {
   return limit === 0 || n <= 1 ? limit : Math.max(1, Math.ceil(limit / n));
+}
+
+/** Two answers that give the same servers (records in another order are the same answer). */
+function sameAnswer(a: DnsAnswerSet, b: DnsAnswerSet): boolean {
+  const key = (x: DnsAnswerSet): string[] =>
+    ("addresses" in x ? x.addresses.map(String) : x.targets.map((t) => `${t.priority} ${t.weight} ${t.port} ${t.target} ${[...t.addresses].sort().join(",")}`)).sort();
+  return JSON.stringify(key(a)) === JSON.stringify(key(b));
 }
 
 /** A service's configuration with what it names, prepared (files read) but not in force yet. */
@@ -83,6 +91,8 @@ export class Service implements Admitted, ServiceHandle {
   private listenSettings: ListenSettings;
   /** accept_proxy: where a connection's PROXY header may come from, and by when; undefined: off. */
   private intake: ProxyIntake | undefined;
+  /** Each DNS source's last answer, by DnsSource.key. */
+  private readonly fromDns = new Map<string, DnsAnswerSet>();
   /** The protocol takes a new client connection (after its PROXY header, with accept_proxy). */
   private readonly takeOver = (client: Sock) => this.protocol.accept(client, this);
   private readonly accept = (client: Sock) => (this.intake === undefined ? this.protocol.accept(client, this) : new ProxyHeaderReader(client, this, this.intake, this.takeOver));
@@ -136,7 +146,54 @@ export class Service implements Admitted, ServiceHandle {
       this.hashes = algorithm.hashes;
     }
     built.commit?.();
-    return this.pool.update(cfg.servers);
+    // Servers from DNS stay while their entry does (with its new weight or backup flag).
+    for (const key of this.fromDns.keys()) if (!cfg.discover.some((d) => d.key === key)) this.fromDns.delete(key);
+    return this.pool.update(this.serverSet());
+  }
+
+  /**
+   * A DNS source's new answer (discovery, or a worker's master): the pool
+   * takes the whole new set as it takes a reload's. `pending` false: before
+   * plb serves (the start's set).
+   */
+  setDiscovered(key: string, answer: DnsAnswerSet, pending = true): ServerSetChange {
+    const before = this.fromDns.get(key);
+    // The same answer again (the usual case at each TTL): nothing to do, the balancer keeps its state.
+    if (!this.cfg.discover.some((d) => d.key === key) || (before !== undefined && sameAnswer(before, answer))) return { added: [], removed: [], changed: [] };
+    this.fromDns.set(key, answer);
+    return this.pool.update(this.serverSet(), Date.now(), { pending, why: `no longer in the DNS answer (${key})` });
+  }
+
+  /** Each DNS source's last answer (a worker starting later is told them). */
+  discovered(): ReadonlyMap<string, DnsAnswerSet> {
+    return this.fromDns;
+  }
+
+  /**
+   * The configured servers with each DNS source's servers in its place; a
+   * server named twice (a name that resolves to a configured address) is
+   * taken once, where it comes first.
+   */
+  private serverSet(): ServerConfig[] {
+    const out: ServerConfig[] = [];
+    const seen = new Set<string>();
+    const add = (list: readonly ServerConfig[]): void => {
+      for (const c of list) {
+        const id = serverId(c);
+        if (seen.has(id)) continue;
+        seen.add(id);
+        out.push(c);
+      }
+    };
+    const { servers, discover } = this.cfg;
+    for (let i = 0; i <= servers.length; i++) {
+      for (const d of discover) {
+        const answer = this.fromDns.get(d.key);
+        if (d.at === i && answer !== undefined) add(serversFrom(d, answer));
+      }
+      if (i < servers.length) add([servers[i]!]);
+    }
+    return out;
   }
 
   /**

@@ -42,6 +42,8 @@ describe("defaults and overrides", () => {
       workers: 1,
       backlog: 511,
       maxconn: 0,
+      dns_min_ttl: 1000,
+      dns_max_ttl: 300_000,
     });
     expect(c.global.user).toBeUndefined();
     expect(c.services).toEqual([
@@ -70,6 +72,7 @@ describe("defaults and overrides", () => {
         protocol: "tcp",
         listen: [{ host: "127.0.0.1", port: 8080, text: "127.0.0.1:8080" }],
         servers: [{ address: "10.0.0.2:80", host: "10.0.0.2", port: 80, weight: 1, backup: false }],
+        discover: [],
         balance: "roundrobin",
         accept_proxy: false,
         proxy_from: [],
@@ -331,11 +334,11 @@ describe("validation errors: message and line", () => {
       'plb.toml:6: service "web": servers[1]: port 99999 is out of range (1-65535)',
       'plb.toml:7: service "web": servers[2]: unknown key "wieght" (did you mean "weight"?)',
       'plb.toml:8: service "web": servers[3]: weight must be between 1 and 256, got 0 (0 is not allowed: to stop sending connections to a server, remove it or mark it backup = true)',
-      'plb.toml:9: service "web": servers[4]: missing required key "address"',
+      'plb.toml:9: service "web": servers[4]: missing required key "address" (or "dns" / "srv" for servers from DNS)',
       'plb.toml:10: service "web": servers[5]: duplicate of servers[0] (10.0.0.1:80): list a server once and raise its weight instead',
       'plb.toml:11: service "web": servers[6]: backup must be true or false, got string "yes"',
       'plb.toml:12: service "web": servers[7]: address must be a string, got integer 5',
-      'plb.toml:12: service "web": servers[8]: must be a "host:port" string or a table { address = "host:port", weight = 1 }, got integer 42',
+      'plb.toml:12: service "web": servers[8]: must be a "host:port" string or a table { address = "host:port", weight = 1 } (or { dns = "name:port" }, { srv = "_service._proto.name" }), got integer 42',
     ]);
   });
 
@@ -532,5 +535,73 @@ describe("accept_proxy and proxy_from", () => {
       const c = parseConfig(WEB.replace('"http"', JSON.stringify(protocol)) + 'accept_proxy = true\nproxy_from = ["::/0"]\n', "plb.toml");
       expect(c.services[0].accept_proxy).toBe(true);
     }
+  });
+});
+
+describe("servers from DNS", () => {
+  const service = (servers: string, top = "") => `${top}[[service]]\nname = "web"\nlisten = ["127.0.0.1:8080"]\nservers = ${servers}\n`;
+
+  test("dns and srv entries among configured servers, in their places", () => {
+    const c = parseConfig(
+      service('[{ dns = "Web.Internal:8080" }, "10.0.0.9:8080", { srv = "_http._tcp.web.service.consul", backup = true }, { dns = "db.test:5432", weight = 3, backup = true }]'),
+      "p",
+    );
+    const svc = c.services[0]!;
+    expect(svc.servers).toEqual([{ address: "10.0.0.9:8080", host: "10.0.0.9", port: 8080, weight: 1, backup: false }]);
+    expect(svc.discover).toEqual([
+      { kind: "dns", key: "dns web.internal:8080", name: "web.internal", port: 8080, weight: 1, backup: false, at: 0 },
+      { kind: "srv", key: "srv _http._tcp.web.service.consul", name: "_http._tcp.web.service.consul", port: 0, weight: 1, backup: true, at: 1 },
+      { kind: "dns", key: "dns db.test:5432", name: "db.test", port: 5432, weight: 3, backup: true, at: 1 },
+    ]);
+  });
+
+  test("a service may have servers from DNS only (the Kubernetes ConfigMap's form)", () => {
+    const c = parseConfig(service('[{ dns = "web.default.svc.cluster.local:8080" }]'), "p");
+    expect(c.services[0]!.servers).toEqual([]);
+    expect(c.services[0]!.discover).toHaveLength(1);
+  });
+
+  test("bad entries name the key and the line", () => {
+    const lines = problems(
+      service(
+        '[\n  { dns = "web.test" },\n  { dns = "10.0.0.1:80" },\n  { srv = "_http._tcp.web:80" },\n  { srv = "_x._tcp.t", weight = 2 },\n' +
+          '  { dns = "a.test:1", address = "10.0.0.1:1" },\n  { dns = "a.test:1" },\n  { dns = "A.test:1" },\n  { srv = "bad name" },\n  { dns = 5 },\n]',
+      ),
+    );
+    expect(lines).toEqual([
+      'plb.toml:5: service "web": servers[0]: dns: missing port in "web.test" (expected host:port, e.g. "10.0.0.2:80")',
+      'plb.toml:6: service "web": servers[1]: dns = "10.0.0.1:80" names an IP address, not a name to resolve: write address = "10.0.0.1:80"',
+      'plb.toml:7: service "web": servers[2]: srv = "_http._tcp.web:80": an SRV name has no port (its records give them); for a name and a port, use dns = "_http._tcp.web:80"',
+      'plb.toml:8: service "web": servers[3]: srv: the SRV records give each server its weight (leave weight out)',
+      'plb.toml:9: service "web": servers[4]: give one of "address" and "dns", not both',
+      'plb.toml:11: service "web": servers[6]: duplicate of servers[5] (dns = "a.test:1"): list a server once and raise its weight instead',
+      'plb.toml:12: service "web": servers[7]: srv: invalid name "bad name" (expected "_service._proto.name", e.g. "_http._tcp.web.service.consul")',
+      'plb.toml:13: service "web": servers[8]: dns must be a string, got integer 5',
+    ]);
+  });
+
+  test("every server a backup counts the DNS entries too", () => {
+    expect(problems(service('[{ dns = "a.test:1", backup = true }, { address = "10.0.0.1:1", backup = true }]'))).toEqual([
+      'plb.toml:4: service "web": servers: every server is a backup; at least one must have backup = false',
+    ]);
+    expect(parseConfig(service('[{ srv = "_x._tcp.t" }, { address = "10.0.0.1:1", backup = true }]'), "p").services[0]!.discover).toHaveLength(1);
+  });
+
+  test("nameservers, dns_min_ttl and dns_max_ttl", () => {
+    const c = parseConfig(service('[{ dns = "a.test:1" }]', 'nameservers = ["10.0.0.53", "10.0.0.54:5353", "::1", "[fd00::53]:53"]\ndns_min_ttl = "500ms"\ndns_max_ttl = "1m"\n'), "p");
+    expect(c.global).toMatchObject({ nameservers: ["10.0.0.53", "10.0.0.54:5353", "::1", "[fd00::53]:53"], dns_min_ttl: 500, dns_max_ttl: 60_000 });
+    expect(problems(service('["10.0.0.1:1"]', 'nameservers = "10.0.0.53"\n'))).toEqual([
+      'plb.toml:1: nameservers must be an array of addresses, got string "10.0.0.53" (write nameservers = ["10.0.0.53"])',
+    ]);
+    expect(problems(service('["10.0.0.1:1"]', 'nameservers = ["10.0.0.53", "dns.google"]\n'))).toEqual([
+      'plb.toml:1: nameservers[1]: "dns.google" is not an IP address (a nameserver is named by its address)',
+    ]);
+    expect(problems(service('["10.0.0.1:1"]', 'nameservers = ["dns.google:53"]\n'))).toEqual([
+      'plb.toml:1: nameservers[0]: "dns.google" is not an IP address (a nameserver is named by its address)',
+    ]);
+    expect(problems(service('["10.0.0.1:1"]', 'dns_min_ttl = "10m"\n'))).toEqual(["plb.toml:1: dns_min_ttl (10m) must not be above dns_max_ttl (5m)"]);
+    expect(problems(service('["10.0.0.1:1"]', "dns_max_ttl = 0\n"))).toEqual(["plb.toml:1: dns_max_ttl must be greater than 0, got 0"]);
+    // A name asked a thousand times a second is an accident.
+    expect(problems(service('["10.0.0.1:1"]', 'dns_min_ttl = "10ms"\n'))).toEqual(['plb.toml:1: dns_min_ttl must be at least 100ms, got "10ms"']);
   });
 });

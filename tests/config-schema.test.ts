@@ -14,7 +14,7 @@ describe("schema", () => {
     const names = SCHEMA.map((k) => k.name);
     expect(new Set(names).size).toBe(names.length);
     expect([...keysFor("global")].sort()).toEqual(
-      ["backlog", "chroot_dir", "group", "logfile", "loglevel", "maxconn", "pidfile", "server_retry", "slowstart", "timeout_cleanup", "timeout_client", "timeout_connect", "timeout_server", "timeout_shutdown", "user", "workers"],
+      ["backlog", "chroot_dir", "dns_max_ttl", "dns_min_ttl", "group", "logfile", "loglevel", "maxconn", "nameservers", "pidfile", "server_retry", "slowstart", "timeout_cleanup", "timeout_client", "timeout_connect", "timeout_server", "timeout_shutdown", "user", "workers"],
     );
     expect([...keysFor("service")].sort()).toEqual(
       [
@@ -23,7 +23,7 @@ describe("schema", () => {
         "timeout_http_request", "timeout_pool_idle", "timeout_proxy_header", "timeout_server", "timeout_smtp_greeting", "tls",
       ],
     );
-    expect([...keysFor("server")].sort()).toEqual(["address", "backup", "weight"]);
+    expect([...keysFor("server")].sort()).toEqual(["address", "backup", "dns", "srv", "weight"]);
   });
 
   test("every default passes its own check (balance is looked up only when written)", () => {

@@ -197,6 +197,145 @@ describe("decodeResponse", () => {
   });
 });
 
+/** A response with answer, authority and additional sections (raw records). */
+function sections(opts: { qname: string; qtype: number; answers?: Rr[]; authority?: Rr[]; additional?: Rr[]; flags?: number }): Uint8Array {
+  const { answers = [], authority = [], additional = [] } = opts;
+  const bytes = [...u16(0x5151), ...u16(opts.flags ?? 0x8180), ...u16(1), ...u16(answers.length), ...u16(authority.length), ...u16(additional.length)];
+  bytes.push(...wireName(opts.qname), ...u16(opts.qtype), ...u16(1));
+  for (const rr of [...answers, ...authority, ...additional]) {
+    bytes.push(...rr.owner, ...u16(rr.type), ...u16(rr.klass ?? 1), ...u32(rr.ttl), ...u16(rr.rdata.length), ...rr.rdata);
+  }
+  return new Uint8Array(bytes);
+}
+
+const srvData = (priority: number, weight: number, port: number, target: number[]) => [...u16(priority), ...u16(weight), ...u16(port), ...target];
+
+/** _http._tcp.web.test: two targets, one written out, one compressed against it; their addresses as glue; an SOA-like authority record. */
+function srvExample(): { bytes: Uint8Array; answersEnd: number } {
+  const qname = "_http._tcp.web.test";
+  const targetAt = 12 + wireName(qname).length + 4 + 2 + 10 + 6; // the first SRV record's target, in its rdata
+  const answers: Rr[] = [
+    { owner: PTR_QNAME, type: 33, ttl: 30, rdata: srvData(10, 60, 8080, wireName("a.web.test")) },
+    { owner: PTR_QNAME, type: 33, ttl: 20, rdata: srvData(20, 0, 8081, [1, 98, 0xc0, targetAt + 2]) }, // "b" + ".web.test"
+  ];
+  const head = sections({ qname, qtype: 33, answers }).length;
+  const bytes = sections({
+    qname,
+    qtype: 33,
+    answers,
+    authority: [{ owner: [0xc0, targetAt + 2], type: 6, ttl: 5, rdata: [0, 0, 1, 2, 3] }],
+    additional: [
+      { owner: [0xc0, targetAt], type: 1, ttl: 15, rdata: [127, 0, 0, 2] },
+      { owner: wireName("b.web.test"), type: 28, ttl: 40, rdata: [...Array(15).fill(0), 1] },
+      { owner: [0], type: 41, ttl: 0, rdata: [] }, // EDNS OPT pseudo-record: not an address
+    ],
+  });
+  return { bytes, answersEnd: head };
+}
+
+describe("SRV (RFC 2782)", () => {
+  test("encodeQuery asks for type 33", () => {
+    const q = encodeQuery(9, "_http._tcp.web.test", 33);
+    expect([...q.subarray(q.length - 4)]).toEqual([0, 33, 0, 1]);
+  });
+
+  test("records with priority, weight, port and a (compressed) target; targets' addresses from the additional section", () => {
+    const d = ok(decodeResponse(srvExample().bytes));
+    expect(d.question).toEqual({ name: "_http._tcp.web.test", type: 33 });
+    expect(d.answers).toEqual([]);
+    expect(d.srv).toEqual([
+      { priority: 10, weight: 60, port: 8080, target: "a.web.test", ttl: 30 },
+      { priority: 20, weight: 0, port: 8081, target: "b.web.test", ttl: 20 },
+    ]);
+    expect(d.glue).toEqual([
+      { name: "a.web.test", type: 1, ttl: 15, address: "127.0.0.2" },
+      { name: "b.web.test", type: 28, ttl: 40, address: "::1" },
+    ]);
+  });
+
+  test("the target \".\" (no service here) decodes as an empty target", () => {
+    const d = ok(decodeResponse(sections({ qname: "_x._tcp.t", qtype: 33, answers: [{ owner: PTR_QNAME, type: 33, ttl: 1, rdata: srvData(0, 0, 0, [0]) }] })));
+    expect(d.srv).toEqual([{ priority: 0, weight: 0, port: 0, target: "", ttl: 1 }]);
+  });
+
+  test("SRV records of other names are not answers; through a CNAME they are, with the chain's TTL", () => {
+    const qname = "_x._tcp.alias.test";
+    const cnameTarget = wireName("_x._tcp.real.test");
+    const d = ok(
+      decodeResponse(
+        sections({
+          qname,
+          qtype: 33,
+          answers: [
+            { owner: wireName("_x._tcp.other.test"), type: 33, ttl: 9, rdata: srvData(1, 1, 1, wireName("o.test")) },
+            { owner: PTR_QNAME, type: 5, ttl: 7, rdata: cnameTarget },
+            { owner: cnameTarget, type: 33, ttl: 60, rdata: srvData(1, 5, 443, wireName("r.test")) },
+          ],
+        }),
+      ),
+    );
+    expect(d.srv).toEqual([{ priority: 1, weight: 5, port: 443, target: "r.test", ttl: 7 }]);
+  });
+
+  test("addresses in the answer section for names off the chain are glue, not answers", () => {
+    const d = ok(
+      decodeResponse(
+        sections({
+          qname: "_x._tcp.t",
+          qtype: 33,
+          answers: [
+            { owner: PTR_QNAME, type: 33, ttl: 5, rdata: srvData(1, 1, 80, wireName("h.t")) },
+            { owner: wireName("h.t"), type: 1, ttl: 5, rdata: [10, 0, 0, 1] },
+          ],
+        }),
+      ),
+    );
+    expect(d.answers).toEqual([]);
+    expect(d.glue).toEqual([{ name: "h.t", type: 1, ttl: 5, address: "10.0.0.1" }]);
+  });
+
+  test("malformed SRV records are errors: too short, length mismatch, forward pointer, target past the end", () => {
+    const one = (rdata: number[]) => decodeResponse(sections({ qname: "_x._tcp.t", qtype: 33, answers: [{ owner: PTR_QNAME, type: 33, ttl: 1, rdata }] }));
+    expect(one([0, 1, 0, 1, 0, 80])).toEqual({ error: "answer 0: SRV record too short" });
+    expect(one([...srvData(1, 1, 80, wireName("h.t")), 0])).toEqual({ error: "answer 0: SRV length mismatch" });
+    expect(one(srvData(1, 1, 80, [0xc0, 0xff]))).toEqual({ error: "answer 0: SRV target: compression pointer does not point backwards" });
+    expect(one(srvData(1, 1, 80, [5, 104, 0]))).toHaveProperty("error");
+  });
+
+  test("a malformed authority or additional section ends the reading; the answers stand", () => {
+    const { bytes } = srvExample();
+    const cut = bytes.slice(0, bytes.length - 20); // inside the additional section
+    const d = ok(decodeResponse(cut));
+    expect(d.srv.map((r) => r.target)).toEqual(["a.web.test", "b.web.test"]);
+    const garbage = bytes.slice();
+    garbage[srvExample().answersEnd] = 0x80; // the authority record's owner: a reserved label type
+    const g = ok(decodeResponse(garbage));
+    expect(g.srv).toHaveLength(2);
+    expect(g.glue).toEqual([]);
+  });
+
+  test("cut one byte at a time: never a throw; an error until the answers are whole, the answers from then on", () => {
+    const { bytes, answersEnd } = srvExample();
+    for (let n = 0; n < bytes.length; n++) {
+      let r: ReturnType<typeof decodeResponse> | undefined;
+      expect(() => (r = decodeResponse(bytes.subarray(0, n)))).not.toThrow();
+      if (n < answersEnd) expect(r).toHaveProperty("error");
+      else expect(ok(r!).srv).toHaveLength(2);
+    }
+  });
+
+  test("any single corrupted byte never throws", () => {
+    const { bytes } = srvExample();
+    for (let i = 0; i < bytes.length; i++) {
+      for (const v of [0, 1, 0x3f, 0x40, 0x80, 0xc0, 0xff, bytes[i]! + 1]) {
+        const b = bytes.slice();
+        b[i] = v & 0xff;
+        expect(() => decodeResponse(b)).not.toThrow();
+      }
+    }
+  });
+});
+
 describe("formatIPv6", () => {
   const v6 = (groups: number[]) => new Uint8Array(groups.flatMap((g) => [g >>> 8, g & 0xff]));
   test("RFC 5952 canonical text", () => {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real peers the test suite talks to (curl, nginx, HAProxy, ApacheBench, openssl,
 # aiosmtpd, Postfix, swaks, iproute2's ss, logrotate, goaccess, chromium, the
-# Prometheus client's parsers) and qemu-user for the arm64
+# Prometheus client's parsers, dnsmasq) and qemu-user for the arm64
 # binary, from Debian's packages. Run by
 # `npm test` before the suite; idempotent and quiet when all are there.
 #
@@ -44,6 +44,9 @@ have chromium || need+=(chromium)
 have goaccess || need+=(goaccess)
 # logrotate: runs the shipped deploy/logrotate/plb against a real plb (SIGUSR1 reopens the log).
 have logrotate || need+=(logrotate)
+# dnsmasq: a real DNS server on loopback for servers from DNS, run by the tests themselves
+# (dnsmasq-base is the binary alone: no system service that would take port 53).
+have dnsmasq || need+=(dnsmasq-base)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -23,6 +23,7 @@ const ZONE: Record<string, Rrset> = {
   "nottl.test": { a: ["10.0.0.8"], ttl: 0 },
   "spoof.test": { a: ["10.0.0.9"] },
   "big.test": { a: ["10.0.1.1", "10.0.1.2"], aaaa: ["2001:db8::b"] },
+  "empty.test": {},
 };
 // silent.test: never answered; refused.test: REFUSED; big.test: TC over UDP; anything else: NXDOMAIN.
 
@@ -299,6 +300,33 @@ describe("Resolver over UDP", () => {
     for (const bad of ["dns.example", "1.2.3.4:0", "1.2.3.4:70000", "[::1", "::1:53:"]) {
       expect(() => new Resolver({ nameservers: [bad] })).toThrow(PlbError);
     }
+  });
+});
+
+describe("Resolver.lookup (servers from DNS): what came back, uncached", () => {
+  test("every address with the smallest TTL, asked each time", async () => {
+    const r = fast();
+    const before = dns.count("web.test");
+    expect(await r.lookup("web.test")).toEqual({ kind: "ok", value: ["10.0.0.1", "10.0.0.2", "2001:db8::1"], ttl: 300 });
+    expect(await r.lookup("alias.test")).toEqual({ kind: "ok", value: ["10.0.0.1", "10.0.0.2", "2001:db8::1"], ttl: 30 });
+    await r.lookup("web.test");
+    expect(dns.count("web.test") - before).toBe(4);
+  });
+
+  test("NXDOMAIN, no records, and failures are told apart", async () => {
+    expect(await fast().lookup("nosuch.test")).toEqual({ kind: "nxdomain" });
+    expect(await fast().lookup("empty.test")).toEqual({ kind: "nodata" });
+    expect(await fast().lookup("refused.test")).toEqual({ kind: "fail", reason: `${ns}: REFUSED` });
+    expect(await fast().lookup("silent.test")).toEqual({ kind: "fail", reason: `${ns}: timed out after 150 ms` });
+  });
+
+  test("a truncated answer is asked again over TCP; the hosts snapshot and IP literals need no query", async () => {
+    expect(await fast().lookup("big.test")).toMatchObject({ kind: "ok", value: ["10.0.1.1", "10.0.1.2", "2001:db8::b"] });
+    const before = dns.log.length;
+    const r = fast({ hosts: new Map([["db.internal", ["10.9.9.9"]]]) });
+    expect(await r.lookup("DB.internal.")).toMatchObject({ kind: "ok", value: ["10.9.9.9"] });
+    expect(await r.lookup("10.1.2.3")).toMatchObject({ kind: "ok", value: ["10.1.2.3"] });
+    expect(dns.log.length).toBe(before);
   });
 });
 

@@ -7,6 +7,7 @@
  *          address, and resolving at start-up would hide mistakes).
  *          Port 0 is accepted for listen only (the OS picks a free port).
  * servers: "10.0.0.2:80", "[::1]:80", "db.example:5432" (port 1-65535).
+ * nameservers: "10.0.0.2", "10.0.0.2:5353", "::1", "[::1]:5353".
  *
  * Each parser returns the parsed value or an error message (a string).
  * IPv6 literals are returned in canonical form ("0:0::1" → "::1"), without brackets.
@@ -145,4 +146,20 @@ export function listenOverlaps(a: ListenAddress, b: ListenAddress): boolean {
   if (isIPv4(a.host) !== isIPv4(b.host)) return false;
   if (a.host === "0.0.0.0" || b.host === "0.0.0.0") return true;
   return a.host === b.host;
+}
+
+/** A nameserver: an IP address with an optional port (default 53), or an error message. */
+export function parseNameserver(text: unknown): HostPort | string {
+  if (typeof text !== "string") return `must be a string, got ${typeof text}`;
+  if (isIPv4(text)) return { host: text, port: 53 };
+  if (isIPv6(text)) return { host: canonicalIPv6(text), port: 53 };
+  if (!text.includes(":")) return `"${text}" is not an IP address (a nameserver is named by its address)`;
+  const split = splitHostPort(text, 1, "10.0.0.2:53");
+  if (typeof split === "string") return split;
+  if (split.bracketed) {
+    const err = checkIPv6(split.host, text);
+    return err ?? { host: canonicalIPv6(split.host), port: split.port };
+  }
+  if (!isIPv4(split.host)) return `"${split.host}" is not an IP address (a nameserver is named by its address)`;
+  return { host: split.host, port: split.port };
 }

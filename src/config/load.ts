@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { fileErrorReason, PlbError } from "../errors.ts";
 import { listenOverlaps } from "./address.ts";
 import { describeValue } from "./describe.ts";
+import { formatDuration } from "./duration.ts";
 import { type Diagnostic, formatDiagnostics, serviceLabel, suggestion } from "./diagnostics.ts";
 import { indexSource, type KeyWhere, type SourceIndex } from "./locate.ts";
 import { keysFor, SCHEMA } from "./schema.ts";
@@ -122,6 +123,10 @@ function checkGlobal(doc: Record<string, unknown>, source: SourceIndex, report: 
     const fallback = checkValue(def, def.default);
     if (!fallback.ok) throw new Error(`schema default for ${def.name} is invalid: ${fallback.error}`);
     out[def.name] = fallback.value;
+  }
+  if (typeof out.dns_min_ttl === "number" && typeof out.dns_max_ttl === "number" && out.dns_min_ttl > out.dns_max_ttl) {
+    const key = Object.hasOwn(doc, "dns_min_ttl") ? "dns_min_ttl" : "dns_max_ttl";
+    report({ path: key, line: source.line({ key }), message: `dns_min_ttl (${formatDuration(out.dns_min_ttl)}) must not be above dns_max_ttl (${formatDuration(out.dns_max_ttl)})` });
   }
   return out as unknown as GlobalConfig;
 }

@@ -42,7 +42,12 @@ export type KeyType =
   | { readonly kind: "balance" }
   | { readonly kind: "address" }
   /** An array of IP ranges: ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"]. */
-  | { readonly kind: "cidrs" };
+  | { readonly kind: "cidrs" }
+  /** dns = "name:port", srv = "_service._proto.name" (checked with the rest of the server entry) */
+  | { readonly kind: "dns" }
+  | { readonly kind: "srv" }
+  /** ["10.0.0.2", "[::1]:5353"] */
+  | { readonly kind: "nameservers" };
 
 export interface KeyDef {
   readonly name: string;
@@ -73,6 +78,12 @@ export const SCHEMA: readonly KeyDef[] = [
   { name: "timeout_shutdown", scope: "global", type: { kind: "duration", min: 0, max: MAX_DURATION_MS }, default: "10s", doc: "On stop, how long open connections may finish before they are closed." },
   { name: "workers", scope: "global", type: { kind: "workers" }, default: 1, doc: 'Worker processes that accept and relay (Linux; SO_REUSEPORT), "auto" = one per core; 1: a single process.' },
   { name: "backlog", scope: "global", type: { kind: "integer", min: 1, max: 65535 }, default: 511, doc: "Listen queue length for each listen socket." },
+  // Global: servers from DNS (servers = [{ dns = "…" }, { srv = "…" }]) and the resolver.
+  { name: "nameservers", scope: "global", type: { kind: "nameservers" },
+    doc: 'Nameservers plb asks (UDP, TCP for long answers): ["10.0.0.2", "[fd00::53]:5353"]; unset: those of /etc/resolv.conf, read at start.' },
+  { name: "dns_min_ttl", scope: "global", type: { kind: "duration", min: 100, max: MAX_DURATION_MS }, default: "1s",
+    doc: "Servers from DNS are re-resolved at the answer's TTL, but not sooner than this (also the first retry after a failed answer)." },
+  { name: "dns_max_ttl", scope: "global", type: positive, default: "5m", doc: "…and not later than this (also the longest wait between retries)." },
   // Global defaults a service may override.
   { name: "server_retry", scope: "both", type: { kind: "integer", min: 1, max: 1000 }, default: 3, doc: "Consecutive failures (connect errors, timeouts) that mark a server down." },
   { name: "timeout_connect", scope: "both", type: positive, default: "2s", doc: "Time allowed to connect to a server (a timeout counts as a failure)." },
@@ -87,7 +98,8 @@ export const SCHEMA: readonly KeyDef[] = [
   { name: "name", scope: "service", type: { kind: "name" }, required: true, doc: "Unique service name for logs: letters, digits, '_', '.', '-'." },
   { name: "protocol", scope: "service", type: { kind: "protocol" }, default: "tcp", doc: 'Protocol relayed: "tcp" (bytes), "http" (per request) or "smtp" (after a good greeting).' },
   { name: "listen", scope: "service", type: { kind: "listen" }, required: true, doc: 'Addresses to accept clients on: "127.0.0.1:8080", "[::1]:8080", "*:8080".' },
-  { name: "servers", scope: "service", type: { kind: "servers" }, required: true, doc: 'Servers to relay to: "host:port" or { address, weight, backup }.' },
+  { name: "servers", scope: "service", type: { kind: "servers" }, required: true,
+    doc: 'Servers to relay to: "host:port" or { address, weight, backup }, or from DNS: { dns = "name:port" } or { srv = "_service._proto.name" }.' },
   { name: "balance", scope: "service", type: { kind: "balance" }, default: "roundrobin", doc: "Balancing algorithm choosing a server for each client connection." },
   { name: "client_address", scope: "service", type: { kind: "enum", values: ["none", "proxy-v1", "proxy-v2", "xclient"] }, default: "none",
     doc: 'Tell servers the client address: "proxy-v1"/"proxy-v2" (PROXY protocol header), "xclient" (SMTP only), or "none".' },
@@ -127,10 +139,14 @@ export const SCHEMA: readonly KeyDef[] = [
     doc: 'Bodies for the answers plb gives itself, from files: { 503 = "/etc/plb/503.html" } (sent as text/html).' },
   { name: "hash_header", scope: "service", protocols: HTTP, type: { kind: "string" }, doc: "Header whose value the `header` algorithm hashes (e.g. X-Tenant)." },
   // servers = [ { … } ]
-  { name: "address", scope: "server", type: { kind: "address" }, required: true, doc: 'Server address: "10.0.0.2:80", "[::1]:80", "db.example:5432".' },
+  { name: "address", scope: "server", type: { kind: "address" }, doc: 'Server address: "10.0.0.2:80", "[::1]:80", "db.example:5432" (each entry has address, dns or srv).' },
   { name: "weight", scope: "server", type: { kind: "integer", min: 1, max: 256 }, default: 1, doc: "Relative share of connections (1-256; to drain a server, remove it or mark it backup).",
     rangeHint: "0 is not allowed: to stop sending connections to a server, remove it or mark it backup = true" },
   { name: "backup", scope: "server", type: { kind: "boolean" }, default: false, doc: "Used only while every non-backup server is down." },
+  { name: "dns", scope: "server", type: { kind: "dns" },
+    doc: 'Instead of address: "name:port"; every A and AAAA address of name is a server on port, re-resolved at the TTL (weight and backup apply to each).' },
+  { name: "srv", scope: "server", type: { kind: "srv" },
+    doc: 'Instead of address: "_service._proto.name"; each SRV target is a server with its port and weight, the lowest priority primaries and the others backups.' },
 ];
 
 export function keyDef(name: string): KeyDef | undefined {
@@ -147,7 +163,7 @@ function typeText(t: KeyType): string {
     case "integer":
       return `integer ${t.min}-${t.max}`;
     case "duration":
-      return t.min === 0 ? "duration >= 0" : "duration > 0";
+      return t.min === 0 ? "duration >= 0" : t.min === 1 ? "duration > 0" : `duration >= ${formatDuration(t.min)}`;
     case "string":
       return t.absolute ? "absolute path" : "string";
     case "listen":
@@ -165,9 +181,14 @@ function typeText(t: KeyType): string {
     case "balance":
       return "string";
     case "address":
+    case "dns":
       return "host:port";
     case "cidrs":
       return "array of IP ranges";
+    case "srv":
+      return "SRV name";
+    case "nameservers":
+      return "array of IP[:port]";
     case "boolean":
       return "boolean";
     case "enum":
@@ -193,7 +214,7 @@ export function describeKeys(): string {
   const sections: [string, KeyScope[]][] = [
     ["Global keys (top of the file, before the first [[service]]):", ["global", "both"]],
     [`[[service]] keys (one table per service; the last ${SCHEMA.filter((k) => k.scope === "both").length} default to the global values):`, ["service", "both"]],
-    ['Server entries (servers = ["host:port", { address = "host:port", weight = 2, backup = true }]):', ["server"]],
+    ['Server entries (servers = ["host:port", { address = "host:port", weight = 2, backup = true }, { dns = "name:port" }, { srv = "_http._tcp.name" }]):', ["server"]],
   ];
   const out: string[] = [];
   for (const [title, scopes] of sections) {

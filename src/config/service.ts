@@ -1,13 +1,14 @@
 /** Validation of one [[service]] table: its keys, `listen` and `servers`. */
 import { findAlgorithm } from "../balance/index.ts";
+import { isIP } from "node:net";
 import { parseCidr } from "../net/cidr.ts";
-import { parseListen, parseServerAddress } from "./address.ts";
+import { isHostName, parseListen, parseServerAddress } from "./address.ts";
 import { describeValue } from "./describe.ts";
 import { type Diagnostic, serviceLabel, suggestion } from "./diagnostics.ts";
 import type { AccessLogConfig } from "./types.ts";
 import type { SourceIndex } from "./locate.ts";
 import { keyDef, keysFor, SCHEMA, type KeyDef } from "./schema.ts";
-import type { ClientAddressMode, HttpSettings, SmtpSettings, ListenAddress, ServerConfig, ServiceConfig, Timeouts } from "./types.ts";
+import type { ClientAddressMode, DnsSource, HttpSettings, SmtpSettings, ListenAddress, ServerConfig, ServiceConfig, Timeouts } from "./types.ts";
 import { checkValue } from "./values.ts";
 
 export interface ServiceContext {
@@ -105,7 +106,7 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
     slowstart: value("slowstart") as number,
   };
   const listen = Object.hasOwn(raw, "listen") ? checkListen(raw.listen, report, at) : (value("listen"), []);
-  const servers = Object.hasOwn(raw, "servers") ? checkServers(raw.servers, report, at) : (value("servers"), []);
+  const { servers, discover } = Object.hasOwn(raw, "servers") ? checkServers(raw.servers, report, at) : (value("servers"), { servers: [], discover: [] });
 
   const log = value("access_log") as { path: string; format: string | undefined } | undefined;
   if (log?.format === "combined" && protocol !== "http") {
@@ -114,7 +115,7 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
   const access_log = log && { path: log.path, format: (log.format ?? (protocol === "http" ? "combined" : "haproxy")) as AccessLogConfig["format"] };
   const config = failed
     ? undefined
-    : { name, protocol, client_address, http, smtp, listen: listen as ListenAddress[], servers, balance, access_log, accept_proxy, proxy_from, timeout_proxy_header, ...timeouts };
+    : { name, protocol, client_address, http, smtp, listen: listen as ListenAddress[], servers, discover, balance, access_log, accept_proxy, proxy_from, timeout_proxy_header, ...timeouts };
   return { config, name: typeof raw.name === "string" ? raw.name : undefined, listen };
 }
 
@@ -210,17 +211,18 @@ function checkListen(v: unknown, report: Report, at: At): (ListenAddress | undef
   });
 }
 
-function checkServers(v: unknown, report: Report, at: At): ServerConfig[] {
+function checkServers(v: unknown, report: Report, at: At): { servers: ServerConfig[]; discover: DnsSource[] } {
+  const servers: ServerConfig[] = [];
+  const discover: DnsSource[] = [];
   if (!Array.isArray(v)) {
     const hint = typeof v === "string" ? ` (write servers = [${JSON.stringify(v)}])` : "";
     report("servers", `servers must be an array, got ${describeValue(v)}${hint}`, at("servers"));
-    return [];
+    return { servers, discover };
   }
   if (v.length === 0) {
     report("servers", "servers must not be empty: give at least one server to relay to", at("servers"));
-    return [];
+    return { servers, discover };
   }
-  const out: ServerConfig[] = [];
   const seen = new Map<string, number>();
   let bad = false;
   v.forEach((item, j) => {
@@ -230,30 +232,36 @@ function checkServers(v: unknown, report: Report, at: At): ServerConfig[] {
       bad = true;
       report(path, `${path}: ${message}`, line);
     };
-    const server = checkServer(item, fail);
-    if (!server) return;
-    const id = `${server.host.toLowerCase()}:${server.port}`;
+    const entry = checkServer(item, fail, servers.length);
+    if (!entry) return;
+    const id = "kind" in entry ? entry.key : `${entry.host.toLowerCase()}:${entry.port}`;
     const first = seen.get(id);
     if (first !== undefined) {
-      return fail(`duplicate of servers[${first}] (${server.address}): list a server once and raise its weight instead`);
+      const what = "kind" in entry ? `${entry.kind} = ${JSON.stringify(entry.kind === "dns" ? `${entry.name}:${entry.port}` : entry.name)}` : entry.address;
+      return fail(`duplicate of servers[${first}] (${what}): list a server once and raise its weight instead`);
     }
     seen.set(id, j);
-    out.push(server);
+    if ("kind" in entry) discover.push(entry);
+    else servers.push(entry);
   });
-  if (!bad && out.every((s) => s.backup)) {
+  // An SRV answer may hold primaries whatever its entry says about backups.
+  if (!bad && servers.every((s) => s.backup) && discover.every((d) => d.backup)) {
     report("servers", "servers: every server is a backup; at least one must have backup = false", at("servers"));
   }
-  return out;
+  return { servers, discover };
 }
 
-function checkServer(entry: unknown, fail: (message: string) => void): ServerConfig | undefined {
+const ENTRY_KEYS = ["address", "dns", "srv"] as const;
+
+/** One `servers` entry: a configured server, or a DNS source whose servers come after `before` configured ones. */
+function checkServer(entry: unknown, fail: (message: string) => void, before: number): ServerConfig | DnsSource | undefined {
   if (typeof entry === "string") {
     const hp = parseServerAddress(entry);
     if (typeof hp === "string") return void fail(hp);
     return { address: entry, host: hp.host, port: hp.port, weight: 1, backup: false };
   }
   if (!isTable(entry)) {
-    return void fail(`must be a "host:port" string or a table { address = "host:port", weight = 1 }, got ${describeValue(entry)}`);
+    return void fail(`must be a "host:port" string or a table { address = "host:port", weight = 1 } (or { dns = "name:port" }, { srv = "_service._proto.name" }), got ${describeValue(entry)}`);
   }
   const item: Table = entry;
   let ok = true;
@@ -271,18 +279,34 @@ function checkServer(entry: unknown, fail: (message: string) => void): ServerCon
     if (!c.ok) problem(c.error);
     return c.ok ? c.value : undefined;
   };
-  let address = "";
-  let hp: { host: string; port: number } | undefined;
-  if (!Object.hasOwn(item, "address")) problem('missing required key "address"');
-  else if (typeof item.address !== "string") problem(`address must be a string, got ${describeValue(item.address)}`);
-  else {
-    address = item.address;
-    const parsed = parseServerAddress(address);
+  const given = ENTRY_KEYS.filter((k) => Object.hasOwn(item, k));
+  if (given.length === 0) return void problem('missing required key "address" (or "dns" / "srv" for servers from DNS)');
+  if (given.length > 1) return void problem(`give one of ${given.map((k) => JSON.stringify(k)).join(" and ")}, not both`);
+  const kind = given[0]!;
+  const text = item[kind];
+  if (typeof text !== "string") return void problem(`${kind} must be a string, got ${describeValue(text)}`);
+  if (kind === "address") {
+    const parsed = parseServerAddress(text);
     if (typeof parsed === "string") problem(parsed);
-    else hp = parsed;
+    const weight = field("weight") as number;
+    const backup = field("backup") as boolean;
+    if (!ok || typeof parsed === "string") return undefined;
+    return { address: text, host: parsed.host, port: parsed.port, weight, backup };
   }
   const weight = field("weight") as number;
   const backup = field("backup") as boolean;
-  if (!ok || !hp) return undefined;
-  return { address, host: hp.host, port: hp.port, weight, backup };
+  if (kind === "dns") {
+    const parsed = parseServerAddress(text);
+    if (typeof parsed === "string") return void problem(`dns: ${parsed}`);
+    if (isIP(parsed.host) !== 0) return void problem(`dns = ${JSON.stringify(text)} names an IP address, not a name to resolve: write address = ${JSON.stringify(text)}`);
+    if (!ok) return undefined;
+    const name = parsed.host.toLowerCase();
+    return { kind, key: `dns ${name}:${parsed.port}`, name, port: parsed.port, weight, backup, at: before };
+  }
+  if (Object.hasOwn(item, "weight")) return void problem("srv: the SRV records give each server its weight (leave weight out)");
+  const name = text.toLowerCase();
+  if (/:\d+$/.test(name)) return void problem(`srv = ${JSON.stringify(text)}: an SRV name has no port (its records give them); for a name and a port, use dns = ${JSON.stringify(text)}`);
+  if (!isHostName(name)) return void problem(`srv: invalid name ${JSON.stringify(text)} (expected "_service._proto.name", e.g. "_http._tcp.web.service.consul")`);
+  if (!ok) return undefined;
+  return { kind, key: `srv ${name}`, name, port: 0, weight: 1, backup, at: before };
 }

@@ -20,6 +20,28 @@ export interface ServerConfig {
   readonly backup: boolean;
 }
 
+/**
+ * A `servers` entry whose servers come from DNS, re-resolved at the
+ * answer's TTL: `{ dns = "name:port" }` (every A/AAAA address is a server)
+ * or `{ srv = "_service._proto.name" }` (SRV targets, ports, weights;
+ * the lowest priority are primaries, the others backups).
+ */
+export interface DnsSource {
+  readonly kind: "dns" | "srv";
+  /** The entry's identity within its service: "dns web.internal:8080", "srv _http._tcp.web". */
+  readonly key: string;
+  /** The name asked for, as written (no port). */
+  readonly name: string;
+  /** dns: the port of every server; srv: 0 (each record gives its own). */
+  readonly port: number;
+  /** dns: every server's weight; srv: unused (the records give them). */
+  readonly weight: number;
+  /** Every server of this entry is a backup (srv: on top of the priorities). */
+  readonly backup: boolean;
+  /** Configured servers written before it: its servers come after those, before the next ones. */
+  readonly at: number;
+}
+
 /** Keys a service may override; defaults come from the global section. */
 export interface Timeouts {
   readonly server_retry: number;
@@ -81,7 +103,10 @@ export interface ServiceConfig extends Timeouts {
   readonly http: HttpSettings;
   readonly smtp: SmtpSettings;
   readonly listen: readonly ListenAddress[];
+  /** The servers written as addresses (those from DNS are in `discover`). */
   readonly servers: readonly ServerConfig[];
+  /** `servers` entries resolved from DNS while plb runs. */
+  readonly discover: readonly DnsSource[];
   readonly balance: string;
   readonly access_log: AccessLogConfig | undefined;
   /** Connections start with a PROXY header from a front balancer: its source is the client. */
@@ -103,6 +128,12 @@ export interface GlobalConfig extends Timeouts {
   readonly backlog: number;
   /** Worker processes (1: plb is one process); "auto" already resolved to the number of cores. */
   readonly workers: number;
+  /** Nameservers ("ip" or "ip:port", "[v6]:port") instead of resolv.conf's; absent: resolv.conf's. */
+  readonly nameservers?: readonly string[];
+  /** Servers from DNS: answers are re-asked after their TTL, at least this late… */
+  readonly dns_min_ttl: number;
+  /** …and at most this late. */
+  readonly dns_max_ttl: number;
 }
 
 /** The `[stats]` table: the stats listener (metrics, status, admin API). */

@@ -5,6 +5,7 @@
 import { availableParallelism } from "node:os";
 import { algorithms } from "../balance/index.ts";
 import { parseLogLevel } from "../log.ts";
+import { parseNameserver } from "./address.ts";
 import { describeValue } from "./describe.ts";
 import { suggestion } from "./diagnostics.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
@@ -132,10 +133,21 @@ export function checkValue(def: KeyDef, v: unknown): Checked<unknown> {
       const valid = names.length > 0 ? `valid: ${names.join(", ")}` : "no algorithms are registered";
       return fail(`balance ${JSON.stringify(v)} is not a known algorithm${suggestion(v, names)} (${valid})`);
     }
+    case "nameservers": {
+      if (!Array.isArray(v)) return fail(`${k} must be an array of addresses, got ${describeValue(v)}${typeof v === "string" ? ` (write ${k} = [${JSON.stringify(v)}])` : ""}`);
+      if (v.length === 0) return fail(`${k} must not be empty (leave it out to use /etc/resolv.conf's)`);
+      for (const [j, item] of v.entries()) {
+        const ns = parseNameserver(item);
+        if (typeof ns === "string") return fail(`${k}[${j}]: ${ns}`);
+      }
+      return ok([...v] as string[]);
+    }
     case "listen":
     case "servers":
     case "address":
     case "cidrs":
+    case "dns":
+    case "srv":
       // Lists and addresses are checked in service.ts.
       return ok(v);
   }

@@ -1,6 +1,6 @@
 /**
- * DNS wire format (RFC 1035, RFC 3596): just enough to ask for A/AAAA
- * records and read the answer. Pure functions, no I/O. `decodeResponse`
+ * DNS wire format (RFC 1035, RFC 3596, RFC 2782): just enough to ask for
+ * A/AAAA and SRV records and read the answer. Pure functions, no I/O. `decodeResponse`
  * never throws: every read is bounds-checked and malformed input becomes
  * `{ error }`.
  */
@@ -8,15 +8,33 @@
 export const TYPE_A = 1;
 export const TYPE_CNAME = 5;
 export const TYPE_AAAA = 28;
+export const TYPE_SRV = 33;
 const CLASS_IN = 1;
 
 export type AddressType = typeof TYPE_A | typeof TYPE_AAAA;
+/** What plb asks for. */
+export type QueryType = AddressType | typeof TYPE_SRV;
 
 export interface DnsAnswer {
   type: AddressType;
   /** Seconds; for an answer reached through CNAMEs, the smallest TTL on the chain. */
   ttl: number;
   address: string;
+}
+
+/** One SRV record (RFC 2782) of the question name. */
+export interface SrvAnswer {
+  priority: number;
+  weight: number;
+  port: number;
+  /** Lowercased, no trailing dot; "" for "." (the service is decidedly not available there). */
+  target: string;
+  ttl: number;
+}
+
+/** An A/AAAA record of another name (an SRV target's, from the answer or additional section). */
+export interface GlueAnswer extends DnsAnswer {
+  name: string;
 }
 
 export interface DnsResponse {
@@ -27,6 +45,10 @@ export interface DnsResponse {
   question?: { name: string; type: number };
   /** A/AAAA records for the question name or any name its CNAME chain reaches. */
   answers: DnsAnswer[];
+  /** SRV records for the question name or its CNAME chain (TTL limited by the chain's). */
+  srv: SrvAnswer[];
+  /** A/AAAA records of names off the chain (answer and additional sections), e.g. SRV targets. */
+  glue: GlueAnswer[];
 }
 
 export type DecodeResult = DnsResponse | { error: string };
@@ -49,7 +71,7 @@ const MAX_CHAIN = 16; // CNAME hops followed inside one response
  * name that cannot be put on the wire (empty label, label > 63 bytes,
  * name > 255 bytes); a trailing dot is allowed.
  */
-export function encodeQuery(id: number, name: string, type: AddressType): Uint8Array {
+export function encodeQuery(id: number, name: string, type: QueryType): Uint8Array {
   const qname = encodeName(name);
   const out = new Uint8Array(12 + qname.length + 4);
   put16(out, 0, id & 0xffff);
@@ -94,6 +116,8 @@ export function decodeResponse(bytes: Uint8Array): DecodeResult {
   const truncated = (flags & 0x0200) !== 0;
   const qdcount = get16(bytes, 4);
   const ancount = get16(bytes, 6);
+  const nscount = get16(bytes, 8);
+  const arcount = get16(bytes, 10);
 
   let at = 12;
   let question: DnsResponse["question"];
@@ -106,12 +130,24 @@ export function decodeResponse(bytes: Uint8Array): DecodeResult {
   }
 
   const cnames = new Map<string, { target: string; ttl: number }>();
-  const records: { owner: string; type: AddressType; ttl: number; address: string }[] = [];
-  for (let i = 0; i < ancount; i++) {
+  const records: { owner: string; type: AddressType; ttl: number; address: string; extra: boolean }[] = [];
+  const srvs: (SrvAnswer & { owner: string })[] = [];
+  // Answers, then the authority section (skipped) and the additional one (addresses only).
+  const total = ancount + nscount + arcount;
+  for (let i = 0; i < total; i++) {
+    const section = i < ancount ? "answer" : i < ancount + nscount ? "authority" : "additional";
+    const label = `${section} ${section === "answer" ? i : section === "authority" ? i - ancount : i - ancount - nscount}`;
     const n = readName(bytes, at);
-    if ("error" in n) return { error: `answer ${i}: ${n.error}` };
+    // Past the answers, a malformed record ends the reading, not the message (its answers stand).
+    if ("error" in n) {
+      if (section === "answer") return { error: `${label}: ${n.error}` };
+      break;
+    }
     at = n.next;
-    if (at + 10 > bytes.length) return { error: `answer ${i}: truncated header` };
+    if (at + 10 > bytes.length) {
+      if (section === "answer") return { error: `${label}: truncated header` };
+      break;
+    }
     const type = get16(bytes, at);
     const klass = get16(bytes, at + 2);
     const rawTtl = get32(bytes, at + 4);
@@ -119,25 +155,41 @@ export function decodeResponse(bytes: Uint8Array): DecodeResult {
     const rdlen = get16(bytes, at + 8);
     const rdata = at + 10;
     at = rdata + rdlen;
-    if (at > bytes.length) return { error: `answer ${i}: truncated data` };
-    if (klass !== CLASS_IN) continue;
+    if (at > bytes.length) {
+      if (section === "answer") return { error: `${label}: truncated data` };
+      break;
+    }
+    if (klass !== CLASS_IN || section === "authority") continue;
     if (type === TYPE_A && rdlen === 4) {
-      records.push({ owner: n.name, type, ttl, address: bytes.subarray(rdata, at).join(".") });
+      records.push({ owner: n.name, type, ttl, address: bytes.subarray(rdata, at).join("."), extra: section !== "answer" });
     } else if (type === TYPE_AAAA && rdlen === 16) {
-      records.push({ owner: n.name, type, ttl, address: formatIPv6(bytes.subarray(rdata, at)) });
+      records.push({ owner: n.name, type, ttl, address: formatIPv6(bytes.subarray(rdata, at)), extra: section !== "answer" });
+    } else if (section !== "answer") {
+      continue;
     } else if (type === TYPE_CNAME) {
       const t = readName(bytes, rdata);
-      if ("error" in t) return { error: `answer ${i}: CNAME target: ${t.error}` };
-      if (t.next !== at) return { error: `answer ${i}: CNAME length mismatch` };
+      if ("error" in t) return { error: `${label}: CNAME target: ${t.error}` };
+      if (t.next !== at) return { error: `${label}: CNAME length mismatch` };
       cnames.set(n.name, { target: t.name, ttl });
+    } else if (type === TYPE_SRV) {
+      if (rdlen < 7) return { error: `${label}: SRV record too short` };
+      // RFC 2782 forbids compressing the target; servers do it anyway, so accept it.
+      const t = readName(bytes, rdata + 6);
+      if ("error" in t) return { error: `${label}: SRV target: ${t.error}` };
+      if (t.next !== at) return { error: `${label}: SRV length mismatch` };
+      srvs.push({ owner: n.name, priority: get16(bytes, rdata), weight: get16(bytes, rdata + 2), port: get16(bytes, rdata + 4), target: t.name, ttl });
     }
   }
 
   let answers: DnsAnswer[];
+  let srv: SrvAnswer[];
+  let glue: GlueAnswer[];
   if (question === undefined) {
-    answers = records.map(({ type, ttl, address }) => ({ type, ttl, address }));
+    answers = records.filter((r) => !r.extra).map(({ type, ttl, address }) => ({ type, ttl, address }));
+    srv = srvs.map(({ owner: _, ...r }) => r);
+    glue = records.filter((r) => r.extra).map(({ owner, type, ttl, address }) => ({ name: owner, type, ttl, address }));
   } else {
-    // Follow the chain from the question name; each name on it may own addresses.
+    // Follow the chain from the question name; each name on it may own records.
     const chainTtl = new Map<string, number>([[question.name, Number.MAX_SAFE_INTEGER]]);
     let name = question.name;
     for (let hop = 0; hop < MAX_CHAIN; hop++) {
@@ -147,12 +199,19 @@ export function decodeResponse(bytes: Uint8Array): DecodeResult {
       name = c.target;
     }
     answers = [];
+    glue = [];
     for (const r of records) {
-      const limit = chainTtl.get(r.owner);
+      const limit = r.extra ? undefined : chainTtl.get(r.owner);
       if (limit !== undefined) answers.push({ type: r.type, ttl: Math.min(r.ttl, limit), address: r.address });
+      else glue.push({ name: r.owner, type: r.type, ttl: r.ttl, address: r.address });
+    }
+    srv = [];
+    for (const { owner, ...r } of srvs) {
+      const limit = chainTtl.get(owner);
+      if (limit !== undefined) srv.push({ ...r, ttl: Math.min(r.ttl, limit) });
     }
   }
-  return { id, rcode, truncated, question, answers };
+  return { id, rcode, truncated, question, answers, srv, glue };
 }
 
 type NameResult = { name: string; next: number } | { error: string };

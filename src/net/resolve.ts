@@ -3,12 +3,15 @@
  * snapshots /etc/resolv.conf and /etc/hosts at construction, and lookups
  * then talk to the nameservers directly (UDP, TCP when a reply is
  * truncated) instead of calling getaddrinfo.
+ *
+ * `resolve` (a server's host name) caches; `lookup` and `srv` (servers
+ * from DNS) ask every time and say what came back, with its TTL.
  */
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { PlbError } from "../errors.ts";
-import { decodeResponse, encodeQuery, RCODE_NAMES, TYPE_A, TYPE_AAAA } from "./dns-message.ts";
-import type { AddressType, DnsResponse } from "./dns-message.ts";
+import { decodeResponse, encodeQuery, RCODE_NAMES, TYPE_A, TYPE_AAAA, TYPE_SRV } from "./dns-message.ts";
+import type { DnsResponse, QueryType } from "./dns-message.ts";
 import { parseHosts, parseResolvConf, RESOLV_DEFAULTS } from "./resolv-conf.ts";
 
 export interface ResolverOptions {
@@ -32,10 +35,33 @@ interface Server {
 
 /** What one name got from DNS; `fail` means "ask elsewhere", the others are answers. */
 type Outcome =
-  | { kind: "ok"; addresses: string[]; ttl: number }
+  | { kind: "ok"; replies: DnsResponse[] }
   | { kind: "nxdomain" }
   | { kind: "nodata" }
   | { kind: "fail"; reason: string };
+
+/**
+ * What a name got, for servers from DNS: an answer with its TTL (seconds),
+ * no such name, a name without records of that type, or no answer at all
+ * (timeouts, SERVFAIL, REFUSED: `reason` says which).
+ */
+export type Lookup<T> =
+  | { readonly kind: "ok"; readonly value: T; readonly ttl: number }
+  | { readonly kind: "nxdomain" }
+  | { readonly kind: "nodata" }
+  | { readonly kind: "fail"; readonly reason: string };
+
+/** One SRV record with its target's addresses (IPv4 first). */
+export interface SrvTarget {
+  readonly priority: number;
+  readonly weight: number;
+  readonly port: number;
+  readonly target: string;
+  readonly addresses: readonly string[];
+}
+
+/** TTL given to answers from the hosts file (a snapshot: it never changes). */
+const HOSTS_TTL = 86_400;
 
 type Reply = DnsResponse | { failed: string };
 
@@ -89,26 +115,88 @@ export class Resolver {
     if (cached !== undefined && cached.expires > Date.now()) return Promise.resolve([...cached.addresses]);
     let pending = this.inflight.get(name);
     if (pending === undefined) {
-      pending = this.lookup(host, name).finally(() => this.inflight.delete(name));
+      pending = this.cachedLookup(host, name).finally(() => this.inflight.delete(name));
       this.inflight.set(name, pending);
     }
     return pending.then((a) => [...a]);
   }
 
-  private async lookup(original: string, name: string): Promise<string[]> {
+  private async cachedLookup(original: string, name: string): Promise<string[]> {
+    const out = await this.ask(name, [TYPE_A, TYPE_AAAA], true);
+    if (out.kind === "ok") {
+      const { addresses, ttl } = addressesOf(out.replies);
+      this.remember(name, addresses, ttl);
+      return addresses;
+    }
+    const reason = out.kind === "fail" ? out.reason : out.kind === "nodata" ? "no A or AAAA records" : "no such host (NXDOMAIN)";
+    throw fail(original, reason);
+  }
+
+  /** Every A and AAAA address of `host` (IPv4 first) with the smallest TTL, asked now (not cached). */
+  async lookup(host: string): Promise<Lookup<string[]>> {
+    const name = host.trim().toLowerCase();
+    const bare = name.endsWith(".") ? name.slice(0, -1) : name;
+    if (isIP(bare) !== 0) return { kind: "ok", value: [bare], ttl: HOSTS_TTL };
+    const fromHosts = this.hosts.get(bare);
+    if (fromHosts !== undefined && fromHosts.length > 0) return { kind: "ok", value: ipv4First(fromHosts), ttl: HOSTS_TTL };
+    if (!HOSTNAME.test(name) || bare.length > 253) return { kind: "fail", reason: `"${host}" is not a valid host name` };
+    const out = await this.ask(name, [TYPE_A, TYPE_AAAA], false);
+    if (out.kind !== "ok") return out;
+    const { addresses, ttl } = addressesOf(out.replies);
+    return { kind: "ok", value: addresses, ttl };
+  }
+
+  /**
+   * The SRV records of `name` (RFC 2782), each with its target's addresses:
+   * from the reply's additional section when it has them, else asked for.
+   * A target that has no address is left out; one whose lookup fails fails
+   * the whole answer (a partial set would drain servers that are there).
+   * Records with the target "." (no service here) are left out.
+   */
+  async srv(name: string): Promise<Lookup<SrvTarget[]>> {
+    const q = name.trim().toLowerCase();
+    if (!HOSTNAME.test(q) || q.length > 254) return { kind: "fail", reason: `"${name}" is not a valid SRV name` };
+    const out = await this.ask(q, [TYPE_SRV], false);
+    if (out.kind !== "ok") return out;
+    const records = out.replies.flatMap((r) => r.srv).filter((r) => r.target !== "");
+    if (records.length === 0) return { kind: "nodata" };
+    const glue = out.replies.flatMap((r) => r.glue);
+    let ttl = Math.min(...records.map((r) => r.ttl));
+    const byTarget = new Map<string, string[]>();
+    for (const target of new Set(records.map((r) => r.target))) {
+      const given = glue.filter((g) => g.name === target);
+      if (given.length > 0) {
+        ttl = Math.min(ttl, ...given.map((g) => g.ttl));
+        byTarget.set(target, ipv4First(given.map((g) => g.address)));
+        continue;
+      }
+      const found = await this.lookup(`${target}.`);
+      if (found.kind === "fail") return { kind: "fail", reason: `SRV target ${target}: ${found.reason}` };
+      if (found.kind !== "ok") continue;
+      ttl = Math.min(ttl, found.ttl);
+      byTarget.set(target, [...found.value]);
+    }
+    const value = records.flatMap((r) => {
+      const addresses = byTarget.get(r.target);
+      return addresses === undefined ? [] : [{ priority: r.priority, weight: r.weight, port: r.port, target: r.target, addresses }];
+    });
+    return value.length === 0 ? { kind: "nodata" } : { kind: "ok", value, ttl };
+  }
+
+  /**
+   * Ask for `types` of `name` down the search list; the first answer wins,
+   * else the worst outcome. `partial`: the records of a truncated reply will
+   * do when TCP gives none (one address is enough; a server set is not).
+   */
+  private async ask(name: string, types: QueryType[], partial: boolean): Promise<Outcome> {
     let worst: Outcome = { kind: "nxdomain" };
     for (const candidate of this.candidates(name)) {
-      const out = await this.queryName(candidate);
-      if (out.kind === "ok") {
-        this.remember(name, out.addresses, out.ttl);
-        return out.addresses;
-      }
+      const out = await this.queryName(candidate, types, partial);
+      if (out.kind === "ok") return out;
       // Report a server problem over "no data" over "no such name".
       if (out.kind === "fail" || (out.kind === "nodata" && worst.kind === "nxdomain")) worst = out;
     }
-    const reason =
-      worst.kind === "fail" ? worst.reason : worst.kind === "nodata" ? "no A or AAAA records" : "no such host (NXDOMAIN)";
-    throw fail(original, reason);
+    return worst;
   }
 
   /** Names to try, in order, per resolv.conf(5) `search` and `ndots`. */
@@ -120,28 +208,28 @@ export class Resolver {
   }
 
   /** Every server in turn, `attempts` rounds, until one gives an answer. */
-  private async queryName(name: string): Promise<Outcome> {
+  private async queryName(name: string, types: QueryType[], partial: boolean): Promise<Outcome> {
     let last: Outcome = { kind: "fail", reason: "no nameservers" };
     for (let round = 0; round < this.attempts; round++) {
       for (const server of this.servers) {
-        last = await this.queryServer(server, name);
+        last = await this.queryServer(server, name, types, partial);
         if (last.kind !== "fail") return last;
       }
     }
     return last;
   }
 
-  /** A and AAAA in parallel to one server, then combine. */
-  private async queryServer(server: Server, name: string): Promise<Outcome> {
+  /** Every type in parallel to one server (A and AAAA, or SRV), then combine. */
+  private async queryServer(server: Server, name: string, types: QueryType[], partial: boolean): Promise<Outcome> {
     let replies: Reply[];
     try {
-      replies = await udpExchange(server, name, [TYPE_A, TYPE_AAAA], this.timeoutMs);
+      replies = await udpExchange(server, name, types, this.timeoutMs);
       replies = await Promise.all(
         replies.map(async (r, i) => {
           if (!("truncated" in r) || !r.truncated) return r;
-          const full = await tcpExchange(server, name, i === 0 ? TYPE_A : TYPE_AAAA, this.timeoutMs);
-          // No TCP answer: the records that fit in the truncated reply are still good.
-          return "failed" in full && r.answers.length > 0 ? r : full;
+          const full = await tcpExchange(server, name, types[i]!, this.timeoutMs);
+          // No TCP answer: the records that fit in the truncated reply are still good (for one address).
+          return "failed" in full && partial && r.answers.length > 0 ? r : full;
         }),
       );
     } catch (err) {
@@ -149,11 +237,8 @@ export class Resolver {
     }
     const good = replies.filter((r): r is DnsResponse => "rcode" in r);
     if (good.some((r) => r.rcode === 3)) return { kind: "nxdomain" };
-    const answers = good.filter((r) => r.rcode === 0).flatMap((r) => r.answers);
-    if (answers.length > 0) {
-      const ttl = Math.min(...answers.map((a) => a.ttl));
-      return { kind: "ok", addresses: ipv4First(answers.map((a) => a.address)), ttl };
-    }
+    const answered = good.filter((r) => r.rcode === 0);
+    if (answered.some((r) => r.answers.length + r.srv.length > 0)) return { kind: "ok", replies: answered };
     if (good.length === replies.length && good.every((r) => r.rcode === 0)) return { kind: "nodata" };
     const bad = replies.find((r) => !("rcode" in r) || r.rcode !== 0)!;
     const why = "failed" in bad ? bad.failed : (RCODE_NAMES[bad.rcode] ?? `rcode ${bad.rcode}`);
@@ -173,7 +258,7 @@ export class Resolver {
 }
 
 /** Send one query per type from a fresh socket (fresh random port); close it when done. */
-async function udpExchange(server: Server, name: string, types: AddressType[], timeoutMs: number): Promise<Reply[]> {
+async function udpExchange(server: Server, name: string, types: QueryType[], timeoutMs: number): Promise<Reply[]> {
   const queries = types.map((type) => ({ type, id: randomId(), reply: undefined as Reply | undefined }));
   let done = (): void => {};
   const finished = new Promise<void>((res) => (done = res));
@@ -212,7 +297,7 @@ async function udpExchange(server: Server, name: string, types: AddressType[], t
 }
 
 /** RFC 1035 §4.2.2 / RFC 7766: the same query over TCP with a 2-byte length prefix. */
-function tcpExchange(server: Server, name: string, type: AddressType, timeoutMs: number): Promise<Reply> {
+function tcpExchange(server: Server, name: string, type: QueryType, timeoutMs: number): Promise<Reply> {
   const id = randomId();
   const query = encodeQuery(id, name, type);
   const framed = new Uint8Array([query.length >>> 8, query.length & 0xff, ...query]);
@@ -257,7 +342,7 @@ function tcpExchange(server: Server, name: string, type: AddressType, timeoutMs:
   });
 }
 
-function answersQuestion(msg: DnsResponse, name: string, type: AddressType): boolean {
+function answersQuestion(msg: DnsResponse, name: string, type: QueryType): boolean {
   return msg.question !== undefined && msg.question.name === name && msg.question.type === type;
 }
 
@@ -289,6 +374,12 @@ function canonicalIPv6(host: string): string {
   } catch {
     return host.toLowerCase();
   }
+}
+
+/** The addresses of A/AAAA replies (IPv4 first) and their smallest TTL. */
+function addressesOf(replies: DnsResponse[]): { addresses: string[]; ttl: number } {
+  const answers = replies.flatMap((r) => r.answers);
+  return { addresses: ipv4First(answers.map((a) => a.address)), ttl: Math.min(...answers.map((a) => a.ttl)) };
 }
 
 function ipv4First(addresses: string[]): string[] {

@@ -226,9 +226,13 @@ export class ServerPool {
    * and take the new weight and backup flag; new ones join pending their
    * first check (no traffic before it passes); the others leave: no new
    * connections, their live ones finish. A server removed earlier whose
-   * sessions still run comes back as it was.
+   * sessions still run comes back as it was. `pending` false: new servers
+   * are taken as a start takes its servers (thought up until their first
+   * check says otherwise), for a set completed before plb serves. `why`:
+   * the cause a removed server shows.
    */
-  update(configs: readonly ServerConfig[], at = this.clock()): ServerSetChange {
+  update(configs: readonly ServerConfig[], at = this.clock(), opts: { pending?: boolean; why?: string } = {}): ServerSetChange {
+    const pending = opts.pending ?? true;
     const old = new Map(this.list.map((s) => [s.id, s]));
     const added: Server[] = [];
     const changed: Server[] = [];
@@ -245,9 +249,11 @@ export class ServerPool {
       const kept = old.get(id);
       if (kept === undefined) {
         const s = new Server(this.service, i, c, this.resolveLiteral(c.host));
-        s.healthy = false;
-        s.pending = true;
-        s.cause = "waiting for its first check";
+        if (pending) {
+          s.healthy = false;
+          s.pending = true;
+          s.cause = "waiting for its first check";
+        }
         added.push(s);
         return s;
       }
@@ -267,7 +273,7 @@ export class ServerPool {
     for (const s of removed) {
       if (this.ramps.stop(s)) this.setEffective(s, s.userWeight, false);
       s.removedAt = at;
-      s.cause = "removed from the configuration";
+      s.cause = opts.why ?? "removed from the configuration";
       if (s.active > 0) this.leaving.set(s.id, s);
     }
     this.list = next;

@@ -21,7 +21,7 @@ import { Admission } from "../admission.ts";
 import type { Config, LogLevelName } from "../config/types.ts";
 import { PlbError } from "../errors.ts";
 import { logger, setLogLabel } from "../log.ts";
-import { resolveServers, systemResolver } from "../main.ts";
+import { discoveryFor, resolveServers, systemResolver } from "../main.ts";
 import { Sweeper } from "../net/sweep.ts";
 import { daemonCommand } from "../process/daemon.ts";
 import { removePidFile, writePidFile } from "../process/pidfile.ts";
@@ -34,7 +34,7 @@ import type { Server } from "../servers/state.ts";
 import { Collector, type CollectorSnapshot } from "../stats/collector.ts";
 import { poolControl, startStats, statsToken, type StatsListener } from "../stats/listener.ts";
 import { Metrics } from "../stats/metrics.ts";
-import { type FromWorker, poolState, stateOf, type ToWorker, WORKER_ENV } from "./messages.ts";
+import { type Discovered, type FromWorker, poolState, stateOf, type ToWorker, WORKER_ENV } from "./messages.ts";
 
 const log = logger("workers");
 
@@ -88,10 +88,14 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
   const context = { sessions: new Sweeper(1000), admission: new Admission({ maxconn: Infinity }) };
   // What a start checks (files, users, chroot_dir): refused here before any worker runs.
   const services = prepare(first, { context });
-  const resolver = systemResolver();
+  const resolver = systemResolver(first);
   await resolveServers(services, resolver);
   const scheduler = new Scheduler(resolver);
-  const running: Running = { config: first, services, context, scheduler, derivedMaxconn: Infinity, cliLogLevel: opts.cliLogLevel, listens: false };
+  // The master asks DNS; every answer that changes a set goes to every worker.
+  const discovery = discoveryFor(() => running, resolver, (svc, source, _change, answer) =>
+    broadcast({ t: "discovered", service: svc.name, source: source.key, answer }),
+  );
+  const running: Running = { config: first, services, context, scheduler, discovery, derivedMaxconn: Infinity, cliLogLevel: opts.cliLogLevel, listens: false };
 
   let pidWritten: string | undefined;
   if (opts.pidfile) {
@@ -116,6 +120,8 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     for (const slot of slots) if (slot.ready) send(slot, m);
   };
   const snapshot = (): ToWorker => ({ t: "state", states: running.services.map((s) => poolState(s.name, s.pool)) });
+  /** Every DNS entry's last answer (sent before a snapshot, which names their servers). */
+  const discoveredSets = (): Discovered[] => running.services.flatMap((svc) => [...svc.discovered()].map(([source, answer]) => ({ service: svc.name, source, answer })));
 
   // Every change of a server's state (slow-start steps too) goes to every worker at once.
   const subscriptions = new Map<Service, () => void>();
@@ -140,6 +146,7 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
       case "ready":
         slot.ready = true;
         // Anything that changed while it started.
+        for (const d of discoveredSets()) send(slot, { t: "discovered", ...d });
         send(slot, snapshot());
         return slot.onReady?.(undefined);
       case "failed":
@@ -180,6 +187,7 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
       logfile: opts.logfile,
       loglevel: opts.cliLogLevel ?? running.config.global.loglevel,
       cliLogLevel: opts.cliLogLevel !== undefined,
+      discovered: discoveredSets(),
     });
   };
 
@@ -227,12 +235,15 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     stats?.listener.stop();
     stats?.metrics.stop();
     scheduler.stop();
+    discovery.stop();
     for (const off of subscriptions.values()) off();
     if (pidWritten) removePidFile(pidWritten);
     pidWritten = undefined;
     closeReloadStatus();
   };
 
+  // The first DNS answers, before any worker runs (each is told them when ready).
+  await Promise.all(services.map((svc) => discovery.watch(svc, true)));
   // Start them all; the first one that cannot start fails the start.
   for (const slot of slots) spawn(slot);
   const failures = (await Promise.all(slots.map((slot) => answer(slot, "onReady", "its start")))).filter(Boolean);
@@ -321,6 +332,7 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
       subscribe();
       for (const slot of live) {
         send(slot, { t: "reload-commit", seq: id });
+        for (const d of discoveredSets()) send(slot, { t: "discovered", ...d });
         send(slot, snapshot());
       }
       return summary;
@@ -332,6 +344,7 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
       return (stopped ??= (async () => {
         stopping = true;
         scheduler.stop();
+        discovery.stop();
         for (const slot of slots) {
           clearTimeout(slot.restart);
           send(slot, { t: "stop" });

@@ -5,6 +5,7 @@
  */
 import type { Config } from "../config/types.ts";
 import type { LogLevelName } from "../config/types.ts";
+import type { DnsAnswerSet } from "../servers/from-dns.ts";
 import type { Outcome, Server, ServerPool, ServerState } from "../servers/state.ts";
 import type { CollectorSnapshot } from "../stats/collector.ts";
 
@@ -19,6 +20,13 @@ export interface ServiceState {
   readonly servers: readonly ServerStateEntry[];
 }
 
+/** A DNS entry's answer, by service name and entry key (DnsSource.key). */
+export interface Discovered {
+  readonly service: string;
+  readonly source: string;
+  readonly answer: DnsAnswerSet;
+}
+
 export type ToWorker =
   | {
       readonly t: "start";
@@ -29,8 +37,12 @@ export type ToWorker =
       readonly loglevel: LogLevelName;
       /** The level came from the command line (a reload keeps it). */
       readonly cliLogLevel: boolean;
+      /** Every DNS entry's last answer: the worker starts with those servers. */
+      readonly discovered: readonly Discovered[];
     }
   | { readonly t: "state"; readonly states: readonly ServiceState[] }
+  /** A DNS entry's answer (the master asks DNS; the worker's pool takes the set as the master's did). */
+  | ({ readonly t: "discovered" } & Discovered)
   | { readonly t: "reload-prepare"; readonly seq: number; readonly config: Config }
   | { readonly t: "reload-commit"; readonly seq: number }
   | { readonly t: "reload-abort"; readonly seq: number }

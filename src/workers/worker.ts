@@ -63,6 +63,7 @@ export function runWorker(): Promise<number> {
           worker: {
             index: m.index,
             count: m.count,
+            discovered: m.discovered,
             outcomes: (service, server, outcome, detail, source) => send({ t: "outcome", service, server: server.id, outcome, detail, source }),
           },
         });
@@ -87,6 +88,8 @@ export function runWorker(): Promise<number> {
       switch (m.t) {
         case "state":
           return adopt(runtime, m.states);
+        case "discovered":
+          return runtime.takeDiscovered(m.service, m.source, m.answer);
         case "reload-prepare":
           try {
             plans.set(m.seq, runtime.planReload(m.config));
