@@ -197,6 +197,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     closeReloadStatus();
   };
   const stopNow = () => {
+    stats?.listener.stopping();
     for (const svc of running.services) svc.stopAccepting();
     scheduler?.stop();
     for (const s of sessions.all()) s.abort();
@@ -204,6 +205,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   };
   const stop = () =>
     (stopping ??= (async () => {
+      // First: /healthz says 503 while the sessions drain (the stats listener closes last).
+      stats?.listener.stopping();
       for (const svc of running.services) svc.stopAccepting();
       scheduler?.stop();
       for (const s of sessions.all()) s.drain?.();
@@ -235,7 +238,10 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       // The token file is read again (a rotated token); one that cannot be read refuses the reload.
       const token = stats && next.stats ? statsToken(next.stats) : undefined;
       const summary = reload(running, next);
-      if (stats && next.stats) stats.listener.setToken(token);
+      if (stats && next.stats) {
+        stats.listener.setToken(token);
+        stats.listener.setRequireServers(next.stats.healthz_requires_servers);
+      }
       return summary;
     },
     planReload: (next: Config) => {

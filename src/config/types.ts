@@ -106,6 +106,8 @@ export interface StatsConfig {
   readonly token_file: string | undefined;
   /** GETs need the token too. */
   readonly read_token: boolean;
+  /** /healthz is 503 while a service has no server up (it always is once a stop began). */
+  readonly healthz_requires_servers: boolean;
 }
 
 export interface Config {

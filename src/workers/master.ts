@@ -314,7 +314,10 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
         throw new PlbError("LISTEN_FAILED", `${errors[0]}${errors.length > 1 ? ` (and in ${errors.length - 1} more worker(s))` : ""}`);
       }
       const summary = plan.commit();
-      if (stats && config.stats) stats.listener.setToken(token);
+      if (stats && config.stats) {
+        stats.listener.setToken(token);
+        stats.listener.setRequireServers(config.stats.healthz_requires_servers);
+      }
       subscribe();
       for (const slot of live) {
         send(slot, { t: "reload-commit", seq: id });
@@ -328,6 +331,8 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     stop() {
       return (stopped ??= (async () => {
         stopping = true;
+        // /healthz says 503 while the workers drain (the stats listener closes last).
+        stats?.listener.stopping();
         scheduler.stop();
         for (const slot of slots) {
           clearTimeout(slot.restart);
@@ -342,6 +347,7 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     },
     stopNow() {
       stopping = true;
+      stats?.listener.stopping();
       for (const slot of slots) send(slot, { t: "stop-now" });
       killAll();
       finish();
