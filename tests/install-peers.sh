@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real peers the test suite talks to (curl, nginx, ApacheBench, openssl,
 # aiosmtpd, Postfix, swaks, iproute2's ss, logrotate, goaccess, chromium, the
-# Prometheus client's parsers) and qemu-user for the arm64
+# Prometheus client's parsers, keepalived) and qemu-user for the arm64
 # binary, from Debian's packages. Run by
 # `npm test` before the suite; idempotent and quiet when all are there.
 #
@@ -42,6 +42,8 @@ have chromium || need+=(chromium)
 have goaccess || need+=(goaccess)
 # logrotate: runs the shipped deploy/logrotate/plb against a real plb (SIGUSR1 reopens the log).
 have logrotate || need+=(logrotate)
+# keepalived: runs the shipped deploy/keepalived/ (VRRP) between two plb in network namespaces.
+have keepalived || need+=(keepalived)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 
