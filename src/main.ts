@@ -207,6 +207,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     (stopping ??= (async () => {
       // First: /healthz says 503 while the sessions drain (the stats listener closes last).
       stats?.listener.stopping();
+      await announceStop(running.config.global.shutdown_delay);
       for (const svc of running.services) svc.stopAccepting();
       scheduler?.stop();
       for (const s of sessions.all()) s.drain?.();
@@ -249,6 +250,17 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       return planReload(running, next);
     },
   };
+}
+
+/**
+ * shutdown_delay: keep serving (and accepting) for `ms` once /healthz says
+ * 503, so that whoever sends clients here (keepalived, a front balancer)
+ * has moved them before plb stops accepting.
+ */
+export async function announceStop(ms: number): Promise<void> {
+  if (ms <= 0) return;
+  log.info(`stopping: still accepting for ${ms} ms (shutdown_delay) while /healthz answers 503`);
+  await Bun.sleep(ms);
 }
 
 /**

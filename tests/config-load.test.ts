@@ -38,6 +38,7 @@ describe("defaults and overrides", () => {
       timeout_server: 60_000,
       timeout_cleanup: 10_000,
       timeout_shutdown: 10_000,
+      shutdown_delay: 0,
       workers: 1,
       backlog: 511,
       maxconn: 0,

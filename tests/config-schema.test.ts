@@ -14,7 +14,7 @@ describe("schema", () => {
     const names = SCHEMA.map((k) => k.name);
     expect(new Set(names).size).toBe(names.length);
     expect([...keysFor("global")].sort()).toEqual(
-      ["backlog", "chroot_dir", "group", "logfile", "loglevel", "maxconn", "pidfile", "server_retry", "timeout_cleanup", "timeout_client", "timeout_connect", "timeout_server", "timeout_shutdown", "user", "workers"],
+      ["backlog", "chroot_dir", "group", "logfile", "loglevel", "maxconn", "pidfile", "server_retry", "shutdown_delay", "timeout_cleanup", "timeout_client", "timeout_connect", "timeout_server", "timeout_shutdown", "user", "workers"],
     );
     expect([...keysFor("service")].sort()).toEqual(
       [

@@ -92,6 +92,8 @@ export interface GlobalConfig extends Timeouts {
   readonly logfile?: string;
   readonly loglevel: LogLevelName;
   readonly timeout_shutdown: number;
+  /** On stop, keep accepting this long (ms) with /healthz at 503, before the drain. */
+  readonly shutdown_delay: number;
   readonly backlog: number;
   /** Worker processes (1: plb is one process); "auto" already resolved to the number of cores. */
   readonly workers: number;

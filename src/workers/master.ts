@@ -21,7 +21,7 @@ import { Admission } from "../admission.ts";
 import type { Config, LogLevelName } from "../config/types.ts";
 import { PlbError } from "../errors.ts";
 import { logger, setLogLabel } from "../log.ts";
-import { resolveServers, systemResolver } from "../main.ts";
+import { announceStop, resolveServers, systemResolver } from "../main.ts";
 import { Sweeper } from "../net/sweep.ts";
 import { daemonCommand } from "../process/daemon.ts";
 import { removePidFile, writePidFile } from "../process/pidfile.ts";
@@ -333,6 +333,7 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
         stopping = true;
         // /healthz says 503 while the workers drain (the stats listener closes last).
         stats?.listener.stopping();
+        await announceStop(running.config.global.shutdown_delay);
         scheduler.stop();
         for (const slot of slots) {
           clearTimeout(slot.restart);

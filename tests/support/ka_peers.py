@@ -5,8 +5,8 @@
         SLOW_SECONDS and prints "slow" to stdout when it arrives.
     python3 ka_peers.py client URL
         GET URL on a new connection every 50 ms until killed; prints one
-        JSON line per request: {"t": ms since the epoch, "ok": bool,
-        "body" or "error"}.
+        JSON line per request: {"t": ms since the epoch at its start,
+        "ms": how long it took, "ok": bool, "body" or "error"}.
 """
 import http.client
 import http.server
@@ -44,7 +44,7 @@ def client(url):
     while True:
         t = int(time.time() * 1000)
         try:
-            c = http.client.HTTPConnection(u.hostname, u.port, timeout=0.5)
+            c = http.client.HTTPConnection(u.hostname, u.port, timeout=2)
             c.request("GET", u.path or "/", headers={"Connection": "close"})
             r = c.getresponse()
             body = r.read().decode()
@@ -52,6 +52,7 @@ def client(url):
             line = {"t": t, "ok": r.status == 200, "body": body} if r.status == 200 else {"t": t, "ok": False, "error": f"status {r.status}"}
         except Exception as e:  # refused, reset, timed out: what a client sees while the address moves
             line = {"t": t, "ok": False, "error": f"{type(e).__name__}: {e}"}
+        line["ms"] = int(time.time() * 1000) - t
         print(json.dumps(line), flush=True)
         time.sleep(0.05)
 

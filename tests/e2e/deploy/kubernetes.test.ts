@@ -123,12 +123,16 @@ describe("the manifests against plb", () => {
     expect(toml.stats.healthz_requires_servers ?? false).toBe(false);
   });
 
-  test("preStop sleep + timeout_shutdown stay under terminationGracePeriodSeconds", () => {
+  test("preStop sleep + shutdown_delay + timeout_shutdown stay under terminationGracePeriodSeconds", () => {
     const sleep = container.lifecycle.preStop.sleep.seconds;
-    const shutdown = parseDuration(toml.timeout_shutdown ?? "10s");
-    if (typeof shutdown === "string") throw new Error(shutdown);
+    const ms = (v: unknown) => {
+      const d = parseDuration(v);
+      if (typeof d === "string") throw new Error(d);
+      return d;
+    };
+    const stop = ms(toml.shutdown_delay ?? 0) + ms(toml.timeout_shutdown ?? "10s");
     expect(sleep).toBeGreaterThan(0);
-    expect(sleep * 1000 + shutdown).toBeLessThan(pod.terminationGracePeriodSeconds * 1000);
+    expect(sleep * 1000 + stop).toBeLessThan(pod.terminationGracePeriodSeconds * 1000);
   });
 
   test("non-root as the image's plb user, read-only root filesystem, no privilege escalation, no capabilities", () => {

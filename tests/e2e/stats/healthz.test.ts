@@ -77,10 +77,12 @@ async function stopDuringRequest(env: Awaited<ReturnType<typeof setUp>>) {
   await plb.waitForLog(/SIGTERM: stopping/);
   const during = await curl(healthz);
   const headDuring = await curl(healthz, true);
+  // A new client right after the stop began: served only with a shutdown_delay.
+  const newClient = await curl(`http://127.0.0.1:${webPort}/`);
   const stillRunning = plb.proc.exitCode === null;
   const answered = await slow;
   const code = await plb.exited;
-  return { during, headDuring, stillRunning, answered, code };
+  return { during, headDuring, newClient, stillRunning, answered, code };
 }
 
 test("from the moment a stop begins /healthz answers 503 while the open connections drain, then plb exits", async () => {
@@ -89,16 +91,18 @@ test("from the moment a stop begins /healthz answers 503 while the open connecti
   expect(r.during).toEqual({ status: 503, text: "stopping\n", code: 0 });
   expect(r.headDuring.status).toBe(503);
   expect(r.stillRunning).toBe(true);
+  expect(r.newClient.code).toBe(7); // refused: no shutdown_delay, plb stopped accepting at once
   // The request in flight finished normally: the drain let it.
   expect(r.answered).toEqual({ status: 200, text: "a", code: 0 });
   expect(r.code).toBe(0);
   expect(env.plb.log()).toMatch(/\[stats\] stats: stopping: \/healthz answers 503 from now on/);
 });
 
-test("with workers = 2 the master's /healthz answers 503 from the start of the stop too", async () => {
-  const env = await setUp({ globals: "workers = 2" });
+test("with workers = 2 the master's /healthz answers 503 from the start of the stop too, and the workers keep accepting for shutdown_delay", async () => {
+  const env = await setUp({ globals: 'workers = 2\nshutdown_delay = "1s"', slowMs: 2000 });
   const r = await stopDuringRequest(env);
   expect(r.during).toEqual({ status: 503, text: "stopping\n", code: 0 });
+  expect(r.newClient).toEqual({ status: 200, text: "a", code: 0 });
   expect(r.stillRunning).toBe(true);
   expect(r.answered.status).toBe(200);
   expect(r.code).toBe(0);
@@ -131,4 +135,19 @@ test("with read_token, a 503 for lack of servers counts the services instead of 
   const res = await fetch(`http://127.0.0.1:${env.statsPort}/servers/web/127.0.0.1:${env.backend.port}/maint`, { method: "POST", headers: { Authorization: `Bearer ${TOKEN}` } });
   expect(res.status).toBe(200);
   expect(await curl(env.healthz)).toEqual({ status: 503, text: "no server up: 1 service(s)\n", code: 0 });
+});
+
+test("shutdown_delay: after SIGTERM plb still accepts new clients for that long while /healthz answers 503, then stops accepting and exits", async () => {
+  const env = await setUp({ globals: 'shutdown_delay = "1500ms"' });
+  const t0 = Date.now();
+  env.plb.proc.kill("SIGTERM");
+  await env.plb.waitForLog(/still accepting for 1500 ms \(shutdown_delay\)/);
+  expect(await curl(env.healthz)).toEqual({ status: 503, text: "stopping\n", code: 0 });
+  // A new client during the delay is served as usual.
+  expect(await curl(`http://127.0.0.1:${env.webPort}/`)).toEqual({ status: 200, text: "a", code: 0 });
+  expect(env.plb.proc.exitCode).toBeNull();
+  expect(await env.plb.exited).toBe(0);
+  expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
+  // Gone: nothing accepts any more.
+  expect((await curl(`http://127.0.0.1:${env.webPort}/`)).code).toBe(7);
 });
