@@ -207,7 +207,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     (stopping ??= (async () => {
       // First: /healthz says 503 while the sessions drain (the stats listener closes last).
       stats?.listener.stopping();
-      await announceStop(running.config.global.shutdown_delay);
+      if (running.config.global.shutdown_delay > 0) await announceStop(running.config.global.shutdown_delay);
       for (const svc of running.services) svc.stopAccepting();
       scheduler?.stop();
       for (const s of sessions.all()) s.drain?.();
@@ -258,7 +258,6 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
  * has moved them before plb stops accepting.
  */
 export async function announceStop(ms: number): Promise<void> {
-  if (ms <= 0) return;
   log.info(`stopping: still accepting for ${ms} ms (shutdown_delay) while /healthz answers 503`);
   await Bun.sleep(ms);
 }

@@ -333,7 +333,7 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
         stopping = true;
         // /healthz says 503 while the workers drain (the stats listener closes last).
         stats?.listener.stopping();
-        await announceStop(running.config.global.shutdown_delay);
+        if (running.config.global.shutdown_delay > 0) await announceStop(running.config.global.shutdown_delay);
         scheduler.stop();
         for (const slot of slots) {
           clearTimeout(slot.restart);
