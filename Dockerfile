@@ -6,8 +6,9 @@
 #   npm run build -- image-root
 #   docker buildx build --platform linux/amd64,linux/arm64 -t plb .
 #
-# No HEALTHCHECK: an orchestrator probes the service ports themselves
-# (a scratch image has no shell or curl to run a check with).
+# No HEALTHCHECK (a scratch image has no shell or curl to run a check
+# with): an orchestrator probes GET /healthz on the [stats] listener
+# (deploy/kubernetes/deployment.yaml).
 ARG TARGETARCH=amd64
 
 # COPY makes every file root's; /run is the plb user's (its pid file).

@@ -220,6 +220,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     closeReloadStatus();
   };
   const stopNow = () => {
+    stats?.listener.stopping();
     for (const svc of running.services) svc.stopAccepting();
     scheduler?.stop();
     discovery?.stop();
@@ -228,6 +229,9 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   };
   const stop = () =>
     (stopping ??= (async () => {
+      // First: /healthz says 503 while the sessions drain (the stats listener closes last).
+      stats?.listener.stopping();
+      if (running.config.global.shutdown_delay > 0) await announceStop(running.config.global.shutdown_delay);
       for (const svc of running.services) svc.stopAccepting();
       scheduler?.stop();
       discovery?.stop();
@@ -266,7 +270,10 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       // The token file is read again (a rotated token); one that cannot be read refuses the reload.
       const token = stats && next.stats ? statsToken(next.stats) : undefined;
       const summary = reload(running, next);
-      if (stats && next.stats) stats.listener.setToken(token);
+      if (stats && next.stats) {
+        stats.listener.setToken(token);
+        stats.listener.setRequireServers(next.stats.healthz_requires_servers);
+      }
       return summary;
     },
     planReload: (next: Config) => {
@@ -274,6 +281,16 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       return planReload(running, next);
     },
   };
+}
+
+/**
+ * shutdown_delay: keep serving (and accepting) for `ms` once /healthz says
+ * 503, so that whoever sends clients here (keepalived, a front balancer)
+ * has moved them before plb stops accepting.
+ */
+export async function announceStop(ms: number): Promise<void> {
+  log.info(`stopping: still accepting for ${ms} ms (shutdown_delay) while /healthz answers 503`);
+  await Bun.sleep(ms);
 }
 
 /**

@@ -67,7 +67,7 @@ export interface ReloadSummary {
 /** Global keys a running process cannot change. */
 const RESTART_KEYS = ["user", "group", "chroot_dir", "pidfile", "logfile", "workers", "nameservers"] as const;
 /** Global keys that apply at run time (the timeouts are defaults already merged into each service). */
-const GLOBAL_KEYS = ["loglevel", "timeout_shutdown", "backlog", "maxconn", "dns_min_ttl", "dns_max_ttl"] as const;
+const GLOBAL_KEYS = ["loglevel", "timeout_shutdown", "shutdown_delay", "backlog", "maxconn", "dns_min_ttl", "dns_max_ttl"] as const;
 
 function listenKey(addr: ListenAddress, service: string, index: number): string {
   // Port 0 ("any free port") names no port to match: the same position of the same service.

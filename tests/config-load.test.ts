@@ -39,6 +39,7 @@ describe("defaults and overrides", () => {
       timeout_cleanup: 10_000,
       slowstart: 0,
       timeout_shutdown: 10_000,
+      shutdown_delay: 0,
       workers: 1,
       backlog: 511,
       maxconn: 0,

@@ -14,7 +14,7 @@ describe("schema", () => {
     const names = SCHEMA.map((k) => k.name);
     expect(new Set(names).size).toBe(names.length);
     expect([...keysFor("global")].sort()).toEqual(
-      ["backlog", "chroot_dir", "dns_max_ttl", "dns_min_ttl", "group", "logfile", "loglevel", "maxconn", "nameservers", "pidfile", "server_retry", "slowstart", "timeout_cleanup", "timeout_client", "timeout_connect", "timeout_server", "timeout_shutdown", "user", "workers"],
+      ["backlog", "chroot_dir", "dns_max_ttl", "dns_min_ttl", "group", "logfile", "loglevel", "maxconn", "nameservers", "pidfile", "server_retry", "shutdown_delay", "slowstart", "timeout_cleanup", "timeout_client", "timeout_connect", "timeout_server", "timeout_shutdown", "user", "workers"],
     );
     expect([...keysFor("service")].sort()).toEqual(
       [

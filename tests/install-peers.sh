@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real peers the test suite talks to (curl, nginx, HAProxy, ApacheBench, openssl,
 # aiosmtpd, Postfix, swaks, iproute2's ss, logrotate, goaccess, chromium, the
-# Prometheus client's parsers, dnsmasq) and qemu-user for the arm64
+# Prometheus client's parsers, dnsmasq, keepalived) and qemu-user for the arm64
 # binary, from Debian's packages. Run by
 # `npm test` before the suite; idempotent and quiet when all are there.
 #
@@ -47,6 +47,8 @@ have logrotate || need+=(logrotate)
 # dnsmasq: a real DNS server on loopback for servers from DNS, run by the tests themselves
 # (dnsmasq-base is the binary alone: no system service that would take port 53).
 have dnsmasq || need+=(dnsmasq-base)
+# keepalived: runs the shipped deploy/keepalived/ (VRRP) between two plb in network namespaces.
+have keepalived || need+=(keepalived)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -127,21 +127,30 @@ export class HashRing implements Tier {
     this.build();
   }
 
-  /** (Re)builds the ring from the current weights. */
+  /**
+   * (Re)builds the ring from the current weights. The ring depends on the
+   * servers' keys and weights only, never on their order: two plb with the
+   * same servers listed (or discovered) in any order send every key to the
+   * same server. Points of two servers on the same hash (rare: 32 bits)
+   * are ordered by key for that reason, not by position.
+   */
   private build(): void {
     const points: { hash: number; owner: number }[] = [];
     const uses = new Map<string, number>();
+    const bases: string[] = [];
     this.members = 0;
     this.servers.forEach((server, owner) => {
       // A key configured twice gets distinct points instead of shadowing.
       const use = uses.get(server.key) ?? 0;
       uses.set(server.key, use + 1);
       const base = use === 0 ? server.key : `${server.key}~${use}`;
+      bases.push(base);
       const count = server.weight > 0 ? Math.max(1, Math.round(VNODES * server.weight)) : 0;
       if (count > 0) this.members++;
       for (let i = 0; i < count; i++) points.push({ hash: hash32(`${base}#${i}`), owner });
     });
-    points.sort((a, b) => a.hash - b.hash || a.owner - b.owner);
+    const byKey = (a: number, b: number) => (bases[a] < bases[b] ? -1 : bases[a] > bases[b] ? 1 : a - b);
+    points.sort((a, b) => a.hash - b.hash || byKey(a.owner, b.owner));
     this.hashes = Uint32Array.from(points, (p) => p.hash);
     this.owners = Uint32Array.from(points, (p) => p.owner);
     this.cursor = 0;

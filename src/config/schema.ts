@@ -76,6 +76,9 @@ export const SCHEMA: readonly KeyDef[] = [
   { name: "logfile", scope: "global", type: { kind: "string" }, doc: 'File to append logs to; "-" or unset: standard error.' },
   { name: "loglevel", scope: "global", type: { kind: "loglevel" }, default: "info", doc: "error, warn, info or debug (or 0-4 as in PLB 0.3)." },
   { name: "timeout_shutdown", scope: "global", type: { kind: "duration", min: 0, max: MAX_DURATION_MS }, default: "10s", doc: "On stop, how long open connections may finish before they are closed." },
+  // Stop: announced before the drain (deploy/: keepalived, front balancers).
+  { name: "shutdown_delay", scope: "global", type: { kind: "duration", min: 0, max: MAX_DURATION_MS }, default: 0,
+    doc: "On stop, keep accepting this long, with /healthz already answering 503, before the drain: a front balancer or keepalived moves clients away first. 0: stop accepting at once." },
   { name: "workers", scope: "global", type: { kind: "workers" }, default: 1, doc: 'Worker processes that accept and relay (Linux; SO_REUSEPORT), "auto" = one per core; 1: a single process.' },
   { name: "backlog", scope: "global", type: { kind: "integer", min: 1, max: 65535 }, default: 511, doc: "Listen queue length for each listen socket." },
   // Global: servers from DNS (servers = [{ dns = "…" }, { srv = "…" }]) and the resolver.

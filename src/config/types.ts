@@ -125,6 +125,8 @@ export interface GlobalConfig extends Timeouts {
   readonly logfile?: string;
   readonly loglevel: LogLevelName;
   readonly timeout_shutdown: number;
+  /** On stop, keep accepting this long (ms) with /healthz at 503, before the drain. */
+  readonly shutdown_delay: number;
   readonly backlog: number;
   /** Worker processes (1: plb is one process); "auto" already resolved to the number of cores. */
   readonly workers: number;
@@ -145,6 +147,8 @@ export interface StatsConfig {
   readonly token_file: string | undefined;
   /** GETs need the token too. */
   readonly read_token: boolean;
+  /** /healthz is 503 while a service has no server up (it always is once a stop began). */
+  readonly healthz_requires_servers: boolean;
 }
 
 export interface Config {

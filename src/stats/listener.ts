@@ -1,5 +1,6 @@
 /**
  * The stats listener ([stats] listen): `GET /` (the live status page),
+ * `GET /healthz` (health.ts: 200, or 503 once a stop began; no token),
  * `GET /metrics` (Prometheus text, or OpenMetrics when asked with Accept),
  * `GET /status.json`, and the admin API:
  * `POST /servers/<service>/<server>/drain|maint|ready|weight`. Every POST
@@ -17,6 +18,7 @@ import { fileErrorReason, PlbError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { readConfigured } from "../process/files.ts";
 import { OPENMETRICS_TYPE, TEXT_TYPE } from "./exposition.ts";
+import { healthz } from "./health.ts";
 import type { Server, ServerPool } from "../servers/state.ts";
 import type { Metrics } from "./metrics.ts";
 import { STATUS_PAGE } from "./page.ts";
@@ -50,6 +52,10 @@ export interface StatsListener {
   readonly port: number | undefined;
   /** A reload read the token (file) again: asked for from now on. */
   setToken(token: string | undefined): void;
+  /** A reload's `healthz_requires_servers`. */
+  setRequireServers(on: boolean): void;
+  /** A stop began: /healthz answers 503 from now on (the listener keeps serving until `stop`). */
+  stopping(): void;
   stop(): void;
 }
 
@@ -113,6 +119,8 @@ async function admin(req: Request, path: string, control: AdminControl, who: str
 
 export function startStats(cfg: StatsConfig, metrics: Metrics, firstToken: string | undefined, control?: AdminControl): StatsListener {
   let token = firstToken;
+  let requireServers = cfg.healthz_requires_servers;
+  let stopping = false;
   let server: HttpServer<undefined>;
   const respond = async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
@@ -131,6 +139,11 @@ export function startStats(cfg: StatsConfig, metrics: Metrics, firstToken: strin
     if (url.pathname === "/" && (req.method === "GET" || req.method === "HEAD")) {
       return new Response(STATUS_PAGE, { headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'" } });
     }
+    // Probes carry no token: /healthz needs none (and then names no service).
+    if (url.pathname === "/healthz" && (req.method === "GET" || req.method === "HEAD")) {
+      const answer = healthz({ stopping, requireServers, private: cfg.read_token && token !== undefined, services: metrics.services() });
+      return new Response(answer.body, { status: answer.status, headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" } });
+    }
     if (cfg.read_token && token !== undefined) {
       const refused = refusal(req, token);
       if (refused) return refused;
@@ -141,7 +154,7 @@ export function startStats(cfg: StatsConfig, metrics: Metrics, firstToken: strin
       return new Response(await metrics.prometheus(open), { headers: { "Content-Type": open ? OPENMETRICS_TYPE : TEXT_TYPE } });
     }
     if (url.pathname === "/status.json") return Response.json(await metrics.status(), { headers: { "Cache-Control": "no-store" } });
-    return new Response("not found: /, /metrics, /status.json\n", { status: 404 });
+    return new Response("not found: /, /healthz, /metrics, /status.json\n", { status: 404 });
   };
   const where = cfg.listen;
   try {
@@ -155,12 +168,19 @@ export function startStats(cfg: StatsConfig, metrics: Metrics, firstToken: strin
     const why = e.code === "EADDRINUSE" ? "address already in use" : e.code === "EACCES" ? "permission denied" : (e.message ?? String(err));
     throw new PlbError("LISTEN_FAILED", `stats: cannot listen on ${where.text}: ${why}`, { cause: err });
   }
-  log.info(`stats listening on ${where.kind === "unix" ? where.text : `${where.host}:${server.port}`} (/metrics, /status.json)`);
+  log.info(`stats listening on ${where.kind === "unix" ? where.text : `${where.host}:${server.port}`} (/healthz, /metrics, /status.json)`);
   return {
     port: server.port,
     setToken(next) {
       if (next !== token) log.info("stats: the token was read again (a reload): the new one is asked for from now on");
       token = next;
+    },
+    setRequireServers(on) {
+      requireServers = on;
+    },
+    stopping() {
+      if (!stopping) log.info("stats: stopping: /healthz answers 503 from now on");
+      stopping = true;
     },
     stop() {
       server.stop(true);

@@ -54,7 +54,8 @@ export class Metrics {
 
   constructor(
     readonly collect: () => Promise<Collector>,
-    private readonly services: () => readonly Service[],
+    /** The services in force (also read by /healthz). */
+    readonly services: () => readonly Service[],
   ) {}
 
   start(): void {

@@ -21,7 +21,7 @@ import { Admission } from "../admission.ts";
 import type { Config, LogLevelName } from "../config/types.ts";
 import { PlbError } from "../errors.ts";
 import { logger, setLogLabel } from "../log.ts";
-import { discoveryFor, resolveServers, systemResolver } from "../main.ts";
+import { announceStop, discoveryFor, resolveServers, systemResolver } from "../main.ts";
 import { Sweeper } from "../net/sweep.ts";
 import { daemonCommand } from "../process/daemon.ts";
 import { removePidFile, writePidFile } from "../process/pidfile.ts";
@@ -328,7 +328,10 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
         throw new PlbError("LISTEN_FAILED", `${errors[0]}${errors.length > 1 ? ` (and in ${errors.length - 1} more worker(s))` : ""}`);
       }
       const summary = plan.commit();
-      if (stats && config.stats) stats.listener.setToken(token);
+      if (stats && config.stats) {
+        stats.listener.setToken(token);
+        stats.listener.setRequireServers(config.stats.healthz_requires_servers);
+      }
       subscribe();
       for (const slot of live) {
         send(slot, { t: "reload-commit", seq: id });
@@ -343,6 +346,9 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     stop() {
       return (stopped ??= (async () => {
         stopping = true;
+        // /healthz says 503 while the workers drain (the stats listener closes last).
+        stats?.listener.stopping();
+        if (running.config.global.shutdown_delay > 0) await announceStop(running.config.global.shutdown_delay);
         scheduler.stop();
         discovery.stop();
         for (const slot of slots) {
@@ -358,6 +364,7 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     },
     stopNow() {
       stopping = true;
+      stats?.listener.stopping();
       for (const slot of slots) send(slot, { t: "stop-now" });
       killAll();
       finish();

@@ -43,6 +43,8 @@ export interface StartOptions {
   binary?: string;
   /** Start plb with this open-file limit (ulimit -n). */
   maxFiles?: number;
+  /** Run plb under this command: ["ip", "netns", "exec", NAME] (a network namespace). */
+  prefix?: string[];
 }
 
 export async function startPlb(toml: string, extraArgs: string[] = [], opts: StartOptions = {}): Promise<PlbProcess> {
@@ -55,7 +57,8 @@ export async function startPlbFile(config: string, extraArgs: string[] = [], opt
   // As root plb writes /var/run/plb.pid by default: give each run its own.
   const pid = extraArgs.includes("--pidfile") ? [] : ["--pidfile", join(tempDir(), "plb.pid")];
   const plbCmd = opts.binary ? [opts.binary] : [BUN, CLI];
-  const cmd = opts.maxFiles ? ["bash", "-c", `ulimit -n ${opts.maxFiles} && exec "$@"`, "plb", ...plbCmd] : plbCmd;
+  const limited = opts.maxFiles ? ["bash", "-c", `ulimit -n ${opts.maxFiles} && exec "$@"`, "plb", ...plbCmd] : plbCmd;
+  const cmd = [...(opts.prefix ?? []), ...limited];
   const proc = Bun.spawn([...cmd, "--config", config, "--logfile", "-", "--loglevel", "debug", ...pid, ...extraArgs], {
     stdin: "ignore",
     stdout: "pipe",
