@@ -4,8 +4,8 @@
  * OpenAPI definitions), and against plb: the ports and probe paths exist
  * in the ConfigMap's plb.toml, the stop timings fit, the pod runs as the
  * image's user on a read-only root, and every key of plb.toml is one plb
- * knows (the `dns` server entries aside: `plb --check` can check them once
- * plb has them). No cluster runs here.
+ * knows; the whole file, its `dns` server entries included, passes plb's
+ * own checks. No cluster runs here.
  */
 import { describe, expect, test } from "bun:test";
 import { parse as parseToml } from "@iarna/toml";
@@ -168,7 +168,7 @@ describe("the manifests against plb", () => {
     const global = new Set([...keysFor("global"), "stats", "service"]);
     for (const k of Object.keys(toml)) expect(global.has(k), `global key ${k}`).toBe(true);
     for (const k of Object.keys(toml.stats)) expect(STATS_KEYS, `[stats] ${k}`).toContain(k);
-    const serverKeys = [...keysFor("server"), "dns"];
+    const serverKeys = [...keysFor("server")];
     const dns: string[] = [];
     for (const svc of toml.service) {
       for (const k of Object.keys(svc)) expect(keysFor("service"), `[[service]] ${k}`).toContain(k);
@@ -188,12 +188,11 @@ describe("the manifests against plb", () => {
     }
   });
 
-  test("with its dns entries written as plain addresses, the ConfigMap's plb.toml passes plb's own checks", () => {
-    // Until plb knows `dns` entries: the rest of the file (values, ranges, the stats rules) is checked as plb checks it.
-    const plain = tomlText.replace(/\{\s*dns\s*=\s*"[^"]*:(\d+)"\s*\}/g, '"127.0.0.1:$1"');
-    expect(plain).not.toContain("dns");
-    const config = parseConfig(plain, "configmap.yaml:plb.toml");
+  test("the ConfigMap's plb.toml, dns entries and all, passes plb's own checks", () => {
+    const config = parseConfig(tomlText, "configmap.yaml:plb.toml");
     expect(config.stats?.token_file).toBe(toml.stats.token_file);
     expect(config.services.map((s) => s.name)).toEqual(toml.service.map((s: Obj) => s.name));
+    // Every service's servers come from the headless Service's name, asked when plb runs.
+    for (const svc of config.services) expect(svc.discover.map((d) => `${d.name}:${d.port}`)).toEqual(toml.service.find((t: Obj) => t.name === svc.name).servers.map((e: Obj) => e.dns));
   });
 });
