@@ -128,11 +128,17 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   // Everything --check checks too (files, certificates, user/group/chroot_dir), before any port is bound.
   const svcContext = { sessions, admission, backlog: g.backlog, reusePort: worker !== undefined, share };
   const services = prepare(config, { context: svcContext });
+  // A worker's services report outcomes to its master, which applies and logs them (also for a service a reload adds).
+  const adopt = worker
+    ? (svc: Service) => {
+        svc.pool.quiet = true;
+        svc.pool.delegate = (server, outcome, detail, source) => worker.outcomes(svc.name, server, outcome, detail, source);
+      }
+    : undefined;
   for (const svc of services) {
     svc.admit();
     if (worker) {
-      svc.pool.quiet = true;
-      svc.pool.delegate = (server, outcome, detail, source) => worker.outcomes(svc.name, server, outcome, detail, source);
+      adopt!(svc);
       for (const d of worker.discovered ?? []) if (d.service === svc.name) svc.setDiscovered(d.source, d.answer, false);
     }
   }
@@ -161,6 +167,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     discovery,
     derivedMaxconn: limits.derived,
     cliLogLevel: opts.cliLogLevel,
+    adopt,
   };
   // The first answers before serving: their servers are part of the start's set.
   if (discovery) await Promise.all(services.map((svc) => discovery.watch(svc, true)));

@@ -47,6 +47,8 @@ export interface Running {
   readonly listens: boolean;
   /** The access logs this process writes (none in a master). */
   readonly accessLogs?: AccessLogs;
+  /** Wires a service a reload adds as the start wired its own (a worker: outcomes go to its master). */
+  readonly adopt?: (svc: Service) => void;
 }
 
 /** A reload prepared (files read, new addresses bound, nothing changed yet): commit it, or abort it. */
@@ -227,6 +229,7 @@ function commitReload(running: Running, config: Config, p: Prepared): ReloadSumm
       for (const s of change.changed) details.push(`${s}: weight ${s.userWeight}${s.backup ? ", backup" : ""}`);
     } else {
       svc.admit();
+      running.adopt?.(svc);
       serversAdded += svc.pool.servers.length;
       details.push(`service "${svc.name}" added (${setup.cfg.protocol}, ${setup.cfg.listen.map((l) => l.text).join(", ")})`);
     }

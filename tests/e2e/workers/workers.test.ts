@@ -133,6 +133,41 @@ servers = ["127.0.0.1:${a.port}", "127.0.0.1:${bPort}"]
   expect(plb.log()).toMatch(/\[master\] \[scheduler\]|\[master\] \[state\]/);
 });
 
+test("a service a reload adds is wired as the start's: its traffic failures go to the master, which takes the server down in every worker", async () => {
+  const a = await httpBackend("a");
+  cleanup.push(() => a.close());
+  const [port, apiPort, dead] = await freePorts(3);
+  const web = `
+workers = 2
+server_retry = 1
+timeout_cleanup = "30s"
+[[service]]
+name = "web"
+protocol = "http"
+listen = ["127.0.0.1:${port}"]
+servers = ["127.0.0.1:${a.port}"]
+`;
+  const { plb, file } = await plbWith(web);
+  const api = `${web}
+[[service]]
+name = "api"
+protocol = "http"
+listen = ["127.0.0.1:${apiPort}"]
+servers = ["127.0.0.1:${a.port}", "127.0.0.1:${dead}"]
+`;
+  // The second server passes the new service's start checks, then dies: only live traffic finds out.
+  const b = createServer((_q, r) => r.end("b")).listen(dead, "127.0.0.1");
+  await new Promise((r) => b.once("listening", r));
+  expect(await reloadWith(plb, file, api)).toContain("+1 service");
+  await Bun.sleep(500); // the new service's start checks pass while it listens
+  await new Promise((r) => b.close(r));
+  for (let i = 0; i < 8; i++) expect((await fetch(`http://127.0.0.1:${apiPort}/`, { keepalive: false })).status).toBe(200);
+  await plb.waitForLog(new RegExp(`\\[master\\] \\[state\\] server 127\\.0\\.0\\.1:${dead} of "api" is down after 1 failure`));
+  for (const w of ["w0", "w1"]) await plb.waitForLog(new RegExp(`\\[${w}\\] \\[state\\] server 127\\.0\\.0\\.1:${dead} of "api" takes no new connections`), 2000);
+  // No worker decided on its own.
+  expect(plb.log()).not.toMatch(/\[w\d\] \[state\] server [^\n]* is down after/);
+});
+
 test("SIGHUP reloads every worker from one parse; a reload a worker cannot apply changes none of them; SIGTERM drains them all", async () => {
   const [a, b] = await Promise.all([httpBackend("a"), httpBackend("b")]);
   cleanup.push(() => a.close(), () => b.close());
