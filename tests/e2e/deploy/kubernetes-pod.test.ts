@@ -1,7 +1,10 @@
 /**
  * deploy/kubernetes/ run the way the kubelet would run its pod, without a
- * cluster: the compiled plb on the ConfigMap's plb.toml (its `dns` entry
- * written as the address of a server), in a network namespace of its own,
+ * cluster: the compiled plb on the ConfigMap's plb.toml as it is, in a
+ * network namespace of its own whose /etc/resolv.conf names a cluster-style
+ * DNS server (Debian's dnsmasq in the pod's namespace, as CoreDNS would
+ * answer: the headless Service's name gives the address of a backend pod in
+ * a second namespace, reached over a veth pair),
  * with the root filesystem read-only and an empty /tmp (the emptyDir), as
  * the pod's user and group with no capability and no_new_privs, the token
  * file readable through the group only (what fsGroup and defaultMode give).
@@ -17,16 +20,27 @@ import type { Subprocess } from "bun";
 import { parse as parseYaml } from "yaml";
 import { PLB_UID } from "../../../build/rootfs.ts";
 import { builtBinary } from "../../support/binary.ts";
+import { DNSMASQ } from "../../support/dnsmasq.ts";
 import { ROOT } from "../../support/plb.ts";
 
 const DIR = join(ROOT, "deploy", "kubernetes");
 const PEERS = join(import.meta.dir, "..", "..", "support", "ka_peers.py");
-const NS = `plbpod-${Math.random().toString(16).slice(2, 6)}`;
-// The server the dns entry stands for (not on the service's port: plb listens on 0.0.0.0 there).
-const SERVER = "127.0.0.2:9080";
+const TAG = Math.random().toString(16).slice(2, 6);
+const NS = `plbpod-${TAG}`;
+/** The backend pod's namespace, behind the headless Service's name. */
+const NS_BACKEND = `plbweb-${TAG}`;
+const POD_IP = "10.213.0.1";
+const BACKEND_IP = "10.213.0.2";
+/** The cluster DNS server the pod's resolv.conf names (dnsmasq, in the pod's namespace). */
+const CLUSTER_DNS = "127.0.0.53";
 // Outside /tmp: the pod's /tmp is an empty tmpfs over it.
 const dir = mkdtempSync("/var/tmp/plb-pod-");
 const procs: Subprocess[] = [];
+/** The backend pod's address and port, as DNS gives it (set in beforeAll). */
+let SERVER = "";
+/** The cluster DNS server and the headless Service's name it answers (set in beforeAll). */
+let clusterDns: Subprocess;
+let DNS_NAME = "";
 const logs = new Map<Subprocess, string>();
 
 // The manifests, as far as this test reads them.
@@ -37,8 +51,8 @@ const pod = deployment.spec.template.spec;
 const container = pod.containers[0];
 const port = (name: string): number => container.ports.find((p: Obj) => p.name === name).containerPort;
 
-function spawnIn(cmd: string[]): Subprocess<"ignore", "pipe", "pipe"> {
-  const p = Bun.spawn(["ip", "netns", "exec", NS, ...cmd], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+function spawnIn(cmd: string[], ns = NS): Subprocess<"ignore", "pipe", "pipe"> {
+  const p = Bun.spawn(["ip", "netns", "exec", ns, ...cmd], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   procs.push(p);
   logs.set(p, "");
   for (const stream of [p.stdout, p.stderr]) {
@@ -81,26 +95,45 @@ beforeAll(async () => {
   writeFileSync(tokenFile, "0123456789abcdef0123456789abcdef\n");
   chownSync(tokenFile, 0, pod.securityContext.fsGroup);
   chmodSync(tokenFile, pod.volumes.find((v: Obj) => v.secret).secret.defaultMode);
-  const toml = (configMap.data["plb.toml"] as string)
-    .replace(/\{\s*dns\s*=\s*"[^"]*"\s*\}/g, `"${SERVER}"`)
-    .replace(/token_file = "[^"]*"/, `token_file = "${tokenFile}"`);
-  expect(toml).not.toContain("dns");
+  const toml = (configMap.data["plb.toml"] as string).replace(/token_file = "[^"]*"/, `token_file = "${tokenFile}"`);
+  const [, dnsName, serverPort] = /\{\s*dns\s*=\s*"([^"]*):(\d+)"\s*\}/.exec(toml)!;
+  SERVER = `${BACKEND_IP}:${serverPort}`;
+  DNS_NAME = dnsName;
   const config = join(dir, "plb.toml");
   writeFileSync(config, toml);
   chmodSync(config, 0o644);
 
-  Bun.spawnSync(["ip", "netns", "add", NS]);
-  const up = Bun.spawnSync(["ip", "-n", NS, "link", "set", "lo", "up"]);
-  if (up.exitCode !== 0) throw new Error(`cannot set up the namespace ${NS}: ${up.stderr}`);
-  const [host, serverPort] = SERVER.split(":");
-  const server = spawnIn(["/usr/bin/python3", PEERS, "backend", "web-pod", host, serverPort, "2"]);
+  // Two namespaces, the pod's and a backend pod's, joined by a veth pair.
+  const veth = `vp${TAG}`;
+  for (const cmd of [
+    ["ip", "netns", "add", NS],
+    ["ip", "netns", "add", NS_BACKEND],
+    ["ip", "-n", NS, "link", "set", "lo", "up"],
+    ["ip", "-n", NS_BACKEND, "link", "set", "lo", "up"],
+    ["ip", "-n", NS, "link", "add", veth, "type", "veth", "peer", "name", `vb${TAG}`, "netns", NS_BACKEND],
+    ["ip", "-n", NS, "addr", "add", `${POD_IP}/30`, "dev", veth],
+    ["ip", "-n", NS_BACKEND, "addr", "add", `${BACKEND_IP}/30`, "dev", `vb${TAG}`],
+    ["ip", "-n", NS, "link", "set", veth, "up"],
+    ["ip", "-n", NS_BACKEND, "link", "set", `vb${TAG}`, "up"],
+  ]) {
+    const r = Bun.spawnSync(cmd, { stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`cannot set up the namespaces (${cmd.join(" ")}): ${r.stderr}`);
+  }
+  const server = spawnIn(["/usr/bin/python3", PEERS, "backend", "web-pod", BACKEND_IP, serverPort, "2"], NS_BACKEND);
   await waitFor(() => logOf(server).includes("ready"), "the server", 10_000, () => logOf(server));
+  // The cluster's DNS: the headless Service's name is its pods' addresses.
+  const dns = (clusterDns = spawnIn([DNSMASQ, "--keep-in-foreground", "--log-facility=-", "--log-queries", "--no-resolv", "--no-hosts", "--conf-file=/dev/null", "--user=root", "--group=root", "--pid-file=", "--port=53", `--listen-address=${CLUSTER_DNS}`, "--bind-interfaces", "--local=/cluster.local/", "--local-ttl=5", `--host-record=${dnsName},${BACKEND_IP}`]));
+  await waitFor(() => /started, version/.test(logOf(dns)), "dnsmasq", 10_000, () => logOf(dns));
+  // What the kubelet writes into a pod (ClusterFirst).
+  const resolvConf = join(dir, "resolv.conf");
+  writeFileSync(resolvConf, `nameserver ${CLUSTER_DNS}\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n`);
+  chmodSync(resolvConf, 0o644);
 
   const sc = container.securityContext;
   expect(sc.readOnlyRootFilesystem).toBe(true);
   const emptyDirs = container.volumeMounts.filter((m: Obj) => pod.volumes.find((v: Obj) => v.name === m.name).emptyDir).map((m: Obj) => m.mountPath);
   expect(emptyDirs).toEqual(["/tmp"]);
-  const mounts = ["mount -o bind,remount,ro /", ...emptyDirs.map((p: string) => `mount -t tmpfs -o size=16m tmpfs ${p}`)].join(" && ");
+  const mounts = [`mount --bind ${resolvConf} /etc/resolv.conf`, "mount -o bind,remount,ro /", ...emptyDirs.map((p: string) => `mount -t tmpfs -o size=16m tmpfs ${p}`)].join(" && ");
   const ids = `--reuid=${pod.securityContext.runAsUser} --regid=${pod.securityContext.runAsGroup} --groups=${pod.securityContext.fsGroup}`;
   const script = `${mounts} && exec setpriv ${ids} --no-new-privs --inh-caps=-all --bounding-set=-all "$@"`;
   plb = spawnIn(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", binary, ...container.args.map((a: string) => (a.endsWith("/plb.toml") ? config : a)), "--logfile", "-"]);
@@ -112,6 +145,7 @@ afterAll(async () => {
   for (const p of [...procs].reverse()) if (p.exitCode === null) p.kill("SIGKILL");
   await Promise.all(procs.map((p) => p.exited));
   Bun.spawnSync(["ip", "netns", "del", NS]);
+  Bun.spawnSync(["ip", "netns", "del", NS_BACKEND]);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -130,6 +164,8 @@ test("as the pod runs it (non-root, no capability, read-only root): the probes' 
   expect(await curl(readiness.path, port(readiness.port))).toEqual({ status: 200, body: "ok\n" });
   expect((await curl(liveness.path, port(liveness.port))).status).toBe(200);
   expect(await curl("/", port("http"))).toEqual({ status: 200, body: "web-pod" });
+  // The server came from the cluster's DNS, asked through the pod's resolv.conf.
+  expect(logOf(clusterDns)).toContain(`query[A] ${DNS_NAME} from 127.0.0.1`);
   // /metrics for the scrape annotations, without a token.
   const ann = deployment.spec.template.metadata.annotations;
   expect((await curl(ann["prometheus.io/path"], Number(ann["prometheus.io/port"]))).body).toContain(`plb_server_state{service="web",server="${SERVER}",state="up"} 1\n`);
