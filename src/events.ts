@@ -11,7 +11,7 @@
  * An event object is the subscriber's only during the call: copy what you
  * keep (request events, one per http request, reuse one object).
  */
-import type { Outcome } from "./servers/state.ts";
+import type { Outcome } from "./servers/server.ts";
 
 export class Channel<T> {
   /** Someone listens: build and publish the event. */

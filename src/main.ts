@@ -16,7 +16,7 @@ import { removePidFile, writePidFile } from "./process/pidfile.ts";
 import { Scheduler } from "./scheduler.ts";
 import { prepare } from "./prepare.ts";
 import { shareOf, type Service } from "./service.ts";
-import type { Outcome, Server } from "./servers/state.ts";
+import type { Outcome, Server } from "./servers/server.ts";
 import type { DnsAnswerSet } from "./servers/from-dns.ts";
 import type { Listener } from "./net/listen.ts";
 import type { ListenAddress, LogLevelName } from "./config/types.ts";

@@ -7,7 +7,8 @@
  * forgets a pool, `stop()` every timer. Knows no protocol.
  */
 import { isIP } from "node:net";
-import type { Outcome, Server, ServerPool } from "./servers/state.ts";
+import type { Outcome, Server } from "./servers/server.ts";
+import type { ServerPool } from "./servers/state.ts";
 import { logger, logEnabled } from "./log.ts";
 import { events } from "./events.ts";
 

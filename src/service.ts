@@ -19,7 +19,8 @@ import type { Sweepable, Sweeper } from "./net/sweep.ts";
 import type { Sock } from "./net/types.ts";
 import type { Protocol, ProtocolSetup, ServiceHandle } from "./protocol.ts";
 import { serversFrom, type DnsAnswerSet } from "./servers/from-dns.ts";
-import { ServerPool, serverId, type ServerSetChange } from "./servers/state.ts";
+import { serverId } from "./servers/server.ts";
+import { ServerPool, type ServerSetChange } from "./servers/state.ts";
 
 const log = logger("admission");
 

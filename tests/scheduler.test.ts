@@ -5,7 +5,7 @@ import { roundrobin } from "../src/balance/roundrobin.ts";
 import type { ServerConfig } from "../src/config/types.ts";
 import { captureLogs } from "./support/log-capture.ts";
 import { Scheduler, type NameResolver, type Probe, type ProbeResult } from "../src/scheduler.ts";
-import type { Outcome, Server } from "../src/servers/state.ts";
+import type { Outcome, Server } from "../src/servers/server.ts";
 import { ServerPool } from "../src/servers/state.ts";
 
 const { dir, logLines } = captureLogs("scheduler");

@@ -6,7 +6,8 @@ import type { ServerConfig } from "../src/config/types.ts";
 import { setLogLevel } from "../src/log.ts";
 import { captureLogs } from "./support/log-capture.ts";
 import { until } from "./support/until.ts";
-import { Server, ServerPool } from "../src/servers/state.ts";
+import { Server } from "../src/servers/server.ts";
+import { ServerPool } from "../src/servers/state.ts";
 import { stateOf } from "../src/workers/messages.ts";
 
 const { logLines } = captureLogs("state");

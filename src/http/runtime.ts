@@ -10,7 +10,7 @@ import type { ServiceConfig } from "../config/types.ts";
 import type { ProtocolSetup } from "../protocol.ts";
 import { readConfigured } from "../process/files.ts";
 import { IdlePool } from "../servers/pool.ts";
-import type { Server } from "../servers/state.ts";
+import type { Server } from "../servers/server.ts";
 import { customReply, errorReply } from "./replies.ts";
 import { checkTlsPair } from "./tls.ts";
 import type { HeadLimits } from "./types.ts";

@@ -15,7 +15,7 @@ import { flush, LOST, NO_QUEUE, QUEUED, type QueuedWriter, send, SENT } from "..
 import { Pipe, type PipeOwner } from "../net/pipe.ts";
 import { earliest, type Sweepable } from "../net/sweep.ts";
 import type { ConnectFailure, Sock, SocketEvents } from "../net/types.ts";
-import type { Server } from "../servers/state.ts";
+import type { Server } from "../servers/server.ts";
 import type { ServiceConfig } from "../config/types.ts";
 import type { ServiceHandle } from "../protocol.ts";
 import { logEnabled, logger } from "../log.ts";

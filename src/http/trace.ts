@@ -6,7 +6,7 @@
  */
 import { type EndCause, events, type RequestEvent } from "../events.ts";
 import { now } from "../net/clock.ts";
-import type { Outcome } from "../servers/state.ts";
+import type { Outcome } from "../servers/server.ts";
 import type { RequestHead } from "./types.ts";
 
 /** What a request event names besides the trace's own numbers. */

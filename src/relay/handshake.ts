@@ -5,7 +5,7 @@
  * session fails over to the next one, exactly like a failed connect.
  */
 import type { Sock } from "../net/types.ts";
-import type { Outcome, Server } from "../servers/state.ts";
+import type { Outcome, Server } from "../servers/server.ts";
 
 export type HandshakeResult =
   /** Relay from now on; `toClient` is what the client must get first (the greeting). */

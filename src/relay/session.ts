@@ -13,7 +13,7 @@ import { localConnectFailure } from "../net/fd-limit.ts";
 import { Pipe, type PipeOwner } from "../net/pipe.ts";
 import type { ConnectFailure, Sock, SocketEvents } from "../net/types.ts";
 import type { Handshake, HandshakeResult } from "./handshake.ts";
-import type { Outcome, Server } from "../servers/state.ts";
+import type { Outcome, Server } from "../servers/server.ts";
 import type { ServiceConfig } from "../config/types.ts";
 import type { ServiceHandle } from "../protocol.ts";
 import { logEnabled, logger } from "../log.ts";

@@ -20,103 +20,10 @@ import type { Balancer, BalancedServer, BalancerAlgorithm } from "../balance/typ
 import { formatDuration } from "../config/duration.ts";
 import type { ServerConfig } from "../config/types.ts";
 import { logEnabled, logger } from "../log.ts";
+import { type AdminState, type Outcome, Server, serverId } from "./server.ts";
 import { Ramps } from "./slowstart.ts";
 
 const log = logger("state");
-
-export type Outcome = "connected" | "refused" | "timeout" | "unreachable" | "reset" | "bad-greeting";
-
-/** The operator's say: take connections, finish what is open but take no new ones, or out of service (not probed). */
-export type AdminState = "ready" | "drain" | "maint";
-
-/** Counters exposed for logs and stats. */
-export interface ServerCounters {
-  connections: number;
-  failures: number;
-  downs: number;
-  /** Changes of `up` (either way). */
-  transitions: number;
-  /** Probes that failed. */
-  checkFailures: number;
-}
-
-/** The last change of `up`: when (epoch ms), which way, and why. */
-export interface Transition {
-  readonly at: number;
-  readonly up: boolean;
-  readonly cause: string;
-}
-
-/** The identity of a server within its service: its host (lowercased) and port. */
-export function serverId(cfg: Pick<ServerConfig, "host" | "port">): string {
-  return `${cfg.host.toLowerCase()}:${cfg.port}`;
-}
-
-export class Server implements BalancedServer {
-  /** Position in the current configuration (balancers order by it). */
-  index: number;
-  readonly id: string;
-  readonly key: string;
-  readonly host: string;
-  readonly port: number;
-  /** The weight balancers read: `userWeight`, or a share of it while the server is in slow start. */
-  weight: number;
-  /** The weight in force (HAProxy's uweight): the configuration's, or the operator's (admin API) until the configuration's changes. */
-  userWeight: number;
-  /** The weight the configuration gives. */
-  configWeight: number;
-  backup: boolean;
-  readonly service: string;
-  /** IP to connect to: `host` itself, or what the resolver last returned. */
-  address: string | undefined;
-  /** Health: passed its checks and traffic (server_retry failures in a row take it away). */
-  healthy = true;
-  admin: AdminState = "ready";
-  /** Still waiting for its first check (joined by a reload): no traffic before it passes. */
-  pending = false;
-  /** When a reload removed it from the configuration (0: configured): live sessions finish, nothing new. */
-  removedAt = 0;
-  active = 0;
-  /** Consecutive failures since the last success. */
-  failures = 0;
-  /** Why the server is not up (for logs and stats). */
-  cause = "";
-  readonly counters: ServerCounters = { connections: 0, failures: 0, downs: 0, transitions: 0, checkFailures: 0 };
-  /** The last change of `up`, if any. */
-  lastTransition: Transition | undefined;
-  /** When its slow start began (epoch ms); 0: not in slow start. */
-  rampSince = 0;
-
-  constructor(service: string, index: number, cfg: ServerConfig, address: string | undefined) {
-    this.service = service;
-    this.index = index;
-    this.id = serverId(cfg);
-    this.key = cfg.address;
-    this.host = cfg.host;
-    this.port = cfg.port;
-    this.weight = this.userWeight = this.configWeight = cfg.weight;
-    this.backup = cfg.backup;
-    this.address = address;
-  }
-
-  get removed(): boolean {
-    return this.removedAt !== 0;
-  }
-
-  /** In slow start: its `weight` ramps up to `userWeight`. */
-  get ramping(): boolean {
-    return this.rampSince !== 0;
-  }
-
-  /** Takes new connections: healthy, ready, in the configuration. */
-  get up(): boolean {
-    return this.healthy && this.admin === "ready" && !this.removed;
-  }
-
-  toString(): string {
-    return `server ${this.key} of "${this.service}"`;
-  }
-}
 
 export type TransitionListener = (server: Server, up: boolean) => void;
 /** Told when a server's `weight` (what balancers read) changed. */

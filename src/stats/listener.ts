@@ -19,7 +19,8 @@ import { logger } from "../log.ts";
 import { readConfigured } from "../process/files.ts";
 import { OPENMETRICS_TYPE, TEXT_TYPE } from "./exposition.ts";
 import { healthz } from "./health.ts";
-import type { Server, ServerPool } from "../servers/state.ts";
+import type { Server } from "../servers/server.ts";
+import type { ServerPool } from "../servers/state.ts";
 import type { Metrics } from "./metrics.ts";
 import { STATUS_PAGE } from "./page.ts";
 

@@ -5,7 +5,7 @@
  */
 import { readdirSync } from "node:fs";
 import type { Service } from "../service.ts";
-import type { Server } from "../servers/state.ts";
+import type { Server } from "../servers/server.ts";
 import { VERSION } from "../version.ts";
 import { CODE_CLASSES, type Collector, FAILURE_CAUSES, PROXY_REFUSALS, type ServerTraffic, type ServiceTraffic } from "./collector.ts";
 import { Exposition } from "./exposition.ts";

@@ -30,7 +30,7 @@ import { prepare } from "../prepare.ts";
 import { planReload, type ReloadSummary, type Running } from "../reload.ts";
 import { Scheduler } from "../scheduler.ts";
 import type { Service } from "../service.ts";
-import type { Server } from "../servers/state.ts";
+import type { Server } from "../servers/server.ts";
 import { Collector, type CollectorSnapshot } from "../stats/collector.ts";
 import { poolControl, startStats, statsToken, type StatsListener } from "../stats/listener.ts";
 import { Metrics } from "../stats/metrics.ts";

@@ -6,7 +6,8 @@
 import type { Config } from "../config/types.ts";
 import type { LogLevelName } from "../config/types.ts";
 import type { DnsAnswerSet } from "../servers/from-dns.ts";
-import type { Outcome, Server, ServerPool, ServerState } from "../servers/state.ts";
+import type { Outcome, Server } from "../servers/server.ts";
+import type { ServerPool, ServerState } from "../servers/state.ts";
 import type { CollectorSnapshot } from "../stats/collector.ts";
 
 /** One server's state, by its identity within its service. */
