@@ -52,6 +52,26 @@ interface Watch {
   failures: number;
   /** "ok", "nxdomain", "nodata", "fail <reason>", or undefined before the first answer: what is logged once. */
   condition: string | undefined;
+  /** Failed answers since plb started watching it (for stats). */
+  failedTotal: number;
+  /** When the last good answer came (epoch ms; 0: none yet). */
+  lastOk: number;
+}
+
+/** One DNS entry as /metrics and /status.json show it. */
+export interface DnsEntryStatus {
+  /** "dns web.internal:8080", "srv _http._tcp.web.service.consul". */
+  readonly entry: string;
+  /** The last answer was good (its servers are in the pool). */
+  readonly ok: boolean;
+  /** "ok", "nxdomain", "nodata", "fail <reason>", or "asking" before the first answer. */
+  readonly condition: string;
+  /** Servers its last good answer gave. */
+  readonly servers: number;
+  readonly failuresInARow: number;
+  readonly failuresTotal: number;
+  /** When the last good answer came (epoch ms; 0: none yet). */
+  readonly lastOk: number;
 }
 
 /** What the entry is, for logs: `service "web": dns web.internal:8080`. */
@@ -103,7 +123,7 @@ export class Discovery {
         w.source = source; // weight or backup may have changed: the next answer uses them
         continue;
       }
-      const fresh: Watch = { svc, source, timer: undefined, asking: false, cancelled: false, failures: 0, condition: undefined };
+      const fresh: Watch = { svc, source, timer: undefined, asking: false, cancelled: false, failures: 0, condition: undefined, failedTotal: 0, lastOk: 0 };
       mine.set(key, fresh);
       asked.push(this.ask(fresh, !first));
     }
@@ -119,6 +139,23 @@ export class Discovery {
   stop(): void {
     this.stopped = true;
     for (const svc of [...this.watches.keys()]) this.unwatch(svc);
+  }
+
+  /** `svc`'s entries and how their last answers went (the stats listener's view). */
+  status(svc: Service): DnsEntryStatus[] {
+    const known = svc.discovered();
+    return [...(this.watches.get(svc)?.values() ?? [])].map((w) => {
+      const kept = known.get(w.source.key);
+      return {
+        entry: w.source.key,
+        ok: w.condition === "ok",
+        condition: w.condition ?? "asking",
+        servers: kept === undefined ? 0 : serversFrom(w.source, kept).length,
+        failuresInARow: w.failures,
+        failuresTotal: w.failedTotal,
+        lastOk: w.lastOk,
+      };
+    });
   }
 
   /** Entries looked after (for tests and stats). */
@@ -155,6 +192,7 @@ export class Discovery {
       const was = w.condition;
       w.condition = "ok";
       w.failures = 0;
+      w.lastOk = Date.now();
       const change = w.svc.setDiscovered(source.key, answer, pending);
       const servers = serversFrom(source, answer);
       if (was === undefined) log.info(`${label(w.svc, source)}: ${describeServers(servers)} (asked again in ${formatDuration(delay)})`);
@@ -163,6 +201,7 @@ export class Discovery {
       if (change.added.length + change.removed.length + change.changed.length > 0) this.onChange(w.svc, source, change, answer);
     } else {
       w.failures++;
+      w.failedTotal++;
       delay = retryDelay(w.failures, ttls);
       const why = out.kind === "fail" ? out.reason : out.kind === "nxdomain" ? "no such name (NXDOMAIN)" : source.kind === "dns" ? "no A or AAAA records" : "no SRV records with a reachable target";
       // A new condition is logged once: another kind of failure, or another reason for it.

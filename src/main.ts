@@ -186,7 +186,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     accessLogs.configure(config.services);
     if (config.stats && !worker) {
       // Bound with the listeners (a port below 1024, or a socket in a root-owned directory).
-      const metrics = new Metrics(() => Promise.resolve(collector!), () => running.services);
+      const metrics = new Metrics(() => Promise.resolve(collector!), () => running.services, (svc) => running.discovery?.status(svc) ?? []);
       metrics.start();
       stats = { metrics, listener: startStats(config.stats, metrics, statsToken(config.stats), poolControl(() => running.services)) };
     }

@@ -4,6 +4,7 @@
  * process. One snapshot per request; nothing here runs on the hot path.
  */
 import { readdirSync } from "node:fs";
+import type { DnsEntryStatus } from "../discovery.ts";
 import type { Service } from "../service.ts";
 import type { Server } from "../servers/server.ts";
 import { VERSION } from "../version.ts";
@@ -56,6 +57,8 @@ export class Metrics {
     readonly collect: () => Promise<Collector>,
     /** The services in force (also read by /healthz). */
     readonly services: () => readonly Service[],
+    /** A service's DNS entries and their last answers (where this process asks DNS). */
+    readonly dns: (svc: Service) => readonly DnsEntryStatus[] = () => [],
   ) {}
 
   start(): void {
@@ -85,6 +88,12 @@ export class Metrics {
       }
       if (svc.cfg.protocol === "http") {
         for (const c of CODE_CLASSES) x.counter("plb_http_responses_total", "HTTP responses by status class.", { ...l, code_class: c }, t.responses[c]);
+      }
+      for (const d of this.dns(svc)) {
+        const dl = { ...l, entry: d.entry };
+        x.gauge("plb_dns_entry_ok", "1 while the DNS entry's last answer was good (a failed one keeps its last servers).", dl, d.ok ? 1 : 0);
+        x.gauge("plb_dns_entry_servers", "Servers the DNS entry's last good answer gave.", dl, d.servers);
+        x.counter("plb_dns_entry_failures_total", "Failed or empty answers (timeout, SERVFAIL, NXDOMAIN, no records).", dl, d.failuresTotal);
       }
       x.histogram("plb_service_connect_time_seconds", "Time to connect to a server.", l, t.connect);
       x.histogram("plb_service_response_time_seconds", "Time from a request to its first response byte (http).", l, t.response);
@@ -140,6 +149,18 @@ export class Metrics {
           no_server: t.noServer,
           ...(svc.cfg.protocol === "http" ? { responses: { ...t.responses } } : {}),
           ...(svc.cfg.accept_proxy ? { proxy_refused: { ...t.proxyRefused } } : {}),
+          ...(svc.cfg.discover.length > 0
+            ? {
+                dns: this.dns(svc).map((d) => ({
+                  entry: d.entry,
+                  condition: d.condition,
+                  servers: d.servers,
+                  failures_in_a_row: d.failuresInARow,
+                  failures_total: d.failuresTotal,
+                  last_ok: d.lastOk === 0 ? null : new Date(d.lastOk).toISOString(),
+                })),
+              }
+            : {}),
           servers: svc.pool.servers.map((s) => {
             const st = collector.server(svc.name, s.key);
             return {

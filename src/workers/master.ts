@@ -280,7 +280,7 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     return sum;
   };
   if (first.stats) {
-    const metrics = new Metrics(collectAll, () => running.services);
+    const metrics = new Metrics(collectAll, () => running.services, (svc) => discovery.status(svc));
     try {
       // An admin action changes the master's state; every worker is told at once.
       const control = poolControl(

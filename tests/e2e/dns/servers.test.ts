@@ -165,17 +165,24 @@ test("NXDOMAIN, a timeout, SERVFAIL and an empty answer keep the last good serve
   cleanup.push(() => [one, two, fixed].forEach((b) => b.stop()));
   const hosts = "127.0.0.1 web.test\n127.0.0.2 web.test\n";
   const dns = await dnsmasq({ ttl: 0, hosts });
-  const listen = await freePort();
+  const [listen, statsPort] = await freePorts(2);
   const { plb } = await plbOn(
     dns,
     `dns_min_ttl = "100ms"
 dns_max_ttl = "400ms"
+[stats]
+listen = "127.0.0.1:${statsPort}"
 [[service]]
 name = "web"
 listen = ["127.0.0.1:${listen}"]
 servers = [{ dns = "web.test:${p1}" }, "127.0.0.1:${p2}"]
 `,
   );
+  const entry = `service="web",entry="dns web.test:${p1}"`;
+  const metrics = async () => (await fetch(`http://127.0.0.1:${statsPort}/metrics`)).text();
+  const dnsStatus = async () => ((await (await fetch(`http://127.0.0.1:${statsPort}/status.json`)).json()) as { services: { dns: Record<string, unknown>[] }[] }).services[0]!.dns[0]!;
+  expect(await metrics()).toContain(`plb_dns_entry_ok{${entry}} 1\n`);
+  expect(await dnsStatus()).toMatchObject({ entry: `dns web.test:${p1}`, condition: "ok", servers: 2, failures_in_a_row: 0, failures_total: 0 });
   const all = ["fixed", "one", "two"];
   expect([...(await shares(listen, 6)).keys()].sort()).toEqual(all);
   const asked = () => dns.queries().filter((q) => q === "web.test/A").length;
@@ -187,9 +194,17 @@ servers = [{ dns = "web.test:${p1}" }, "127.0.0.1:${p2}"]
   await until(() => asked() >= n + 3, "three more tries", 5000);
   expect(count(plb.log(), /no such name \(NXDOMAIN\); keeping/)).toBe(1);
   expect([...(await shares(listen, 6)).keys()].sort()).toEqual(all);
+  // The stats listener shows it: the entry failing, its last two servers kept.
+  const failing = await metrics();
+  expect(failing).toContain(`plb_dns_entry_ok{${entry}} 0\n`);
+  expect(failing).toContain(`plb_dns_entry_servers{${entry}} 2\n`);
+  expect(Number(new RegExp(`plb_dns_entry_failures_total\\{${entry}\\} (\\d+)`).exec(failing)![1])).toBeGreaterThanOrEqual(3);
+  expect(await dnsStatus()).toMatchObject({ condition: "nxdomain", servers: 2 });
 
   await dns.setHosts(hosts);
   await plb.waitForLog(/dns web\.test:\d+ answers again: 127\.0\.0\.1:\d+, 127\.0\.0\.2:\d+/, 3000);
+  expect(await metrics()).toContain(`plb_dns_entry_ok{${entry}} 1\n`);
+  expect((await dnsStatus()).last_ok).toMatch(/^\d{4}-\d\d-\d\dT/);
 
   // No answer at all (dnsmasq stopped with SIGSTOP): plb's 1 s query timeout.
   dns.pause();
