@@ -13,6 +13,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { NamespacedProcs, sh, waitFor } from "../../support/netns.ts";
 import { ROOT, startPlb, tempDir, type PlbProcess } from "../../support/plb.ts";
 
 const DEPLOY = join(ROOT, "deploy", "keepalived");
@@ -25,41 +26,11 @@ const ADDR = { s: "10.213.0.30", a: "10.213.0.11", b: "10.213.0.12", c: "10.213.
 const VIP = "10.213.0.100";
 const SLOW_S = 5;
 const dir = tempDir("plb-keepalived-");
-const procs: Subprocess[] = [];
+const spawned = new NamespacedProcs();
 const plbs: Partial<Record<"a" | "b", PlbProcess>> = {};
-const logs = new Map<Subprocess, string>();
+const spawnIn = (ns: string, cmd: string[]) => spawned.spawnIn(ns, cmd);
+const logOf = (p: Subprocess) => spawned.logOf(p);
 
-function sh(cmd: string[]): string {
-  const r = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed (${r.exitCode}): ${r.stderr.toString().trim()}`);
-  return r.stdout.toString();
-}
-
-/** Start `cmd` in namespace `ns`, keeping its stdout and stderr. */
-function spawnIn(ns: string, cmd: string[]): Subprocess<"ignore", "pipe", "pipe"> {
-  const p = Bun.spawn(["ip", "netns", "exec", ns, ...cmd], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  procs.push(p);
-  logs.set(p, "");
-  for (const stream of [p.stdout, p.stderr]) {
-    void (async () => {
-      const dec = new TextDecoder();
-      for await (const chunk of stream) logs.set(p, logs.get(p) + dec.decode(chunk, { stream: true }));
-    })();
-  }
-  return p;
-}
-const logOf = (p: Subprocess) => logs.get(p) ?? "";
-
-/** Poll `done` every 50 ms (it may run a command), or fail naming `what` and `context()`. */
-async function waitFor(done: () => boolean, what: string, ms: number, context: () => string = () => ""): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${context()}`);
-    await Bun.sleep(50);
-  }
-}
-
-/** Whether `ns` holds the virtual address. */
 const holds = (ns: string) => sh(["ip", "-n", ns, "-4", "addr", "show", "dev", "eth0"]).includes(`inet ${VIP}/`);
 
 /** The shipped keepalived.conf for one host: only the interface, addresses, names and paths differ. */
@@ -137,9 +108,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const p of [...procs].reverse()) if (p.exitCode === null) p.kill("SIGTERM");
-  await Promise.all(procs.map((p) => Promise.race([p.exited, Bun.sleep(3000)])));
-  for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
+  await spawned.stopAll("SIGTERM");
   for (const plb of Object.values(plbs)) if (plb && plb.proc.exitCode === null) await plb.stop();
   for (const ns of Object.values(NS)) Bun.spawnSync(["ip", "netns", "del", ns]);
 });

@@ -21,6 +21,7 @@ import { parse as parseYaml } from "yaml";
 import { PLB_UID } from "../../../build/rootfs.ts";
 import { builtBinary } from "../../support/binary.ts";
 import { DNSMASQ } from "../../support/dnsmasq.ts";
+import { NamespacedProcs, waitFor } from "../../support/netns.ts";
 import { ROOT } from "../../support/plb.ts";
 
 const DIR = join(ROOT, "deploy", "kubernetes");
@@ -35,13 +36,12 @@ const BACKEND_IP = "10.213.0.2";
 const CLUSTER_DNS = "127.0.0.53";
 // Outside /tmp: the pod's /tmp is an empty tmpfs over it.
 const dir = mkdtempSync("/var/tmp/plb-pod-");
-const procs: Subprocess[] = [];
+const spawned = new NamespacedProcs();
 /** The backend pod's address and port, as DNS gives it (set in beforeAll). */
 let SERVER = "";
 /** The cluster DNS server and the headless Service's name it answers (set in beforeAll). */
 let clusterDns: Subprocess;
 let DNS_NAME = "";
-const logs = new Map<Subprocess, string>();
 
 // The manifests, as far as this test reads them.
 type Obj = Record<string, any>;
@@ -51,27 +51,8 @@ const pod = deployment.spec.template.spec;
 const container = pod.containers[0];
 const port = (name: string): number => container.ports.find((p: Obj) => p.name === name).containerPort;
 
-function spawnIn(cmd: string[], ns = NS): Subprocess<"ignore", "pipe", "pipe"> {
-  const p = Bun.spawn(["ip", "netns", "exec", ns, ...cmd], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  procs.push(p);
-  logs.set(p, "");
-  for (const stream of [p.stdout, p.stderr]) {
-    void (async () => {
-      const dec = new TextDecoder();
-      for await (const chunk of stream) logs.set(p, logs.get(p) + dec.decode(chunk, { stream: true }));
-    })();
-  }
-  return p;
-}
-const logOf = (p: Subprocess) => logs.get(p) ?? "";
-
-async function waitFor(done: () => boolean, what: string, ms: number, context: () => string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}\n${context()}`);
-    await Bun.sleep(50);
-  }
-}
+const spawnIn = (cmd: string[], ns = NS) => spawned.spawnIn(ns, cmd);
+const logOf = (p: Subprocess) => spawned.logOf(p);
 
 /** curl inside the pod's namespace: status and body. */
 async function curl(path: string, portNumber: number): Promise<{ status: number; body: string }> {
@@ -142,8 +123,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  for (const p of [...procs].reverse()) if (p.exitCode === null) p.kill("SIGKILL");
-  await Promise.all(procs.map((p) => p.exited));
+  await spawned.stopAll();
   Bun.spawnSync(["ip", "netns", "del", NS]);
   Bun.spawnSync(["ip", "netns", "del", NS_BACKEND]);
   rmSync(dir, { recursive: true, force: true });
