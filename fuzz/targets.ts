@@ -3,11 +3,12 @@ import type { Target } from "./driver.ts";
 import { configAddress, configDuration, configToml } from "./formats/config.ts";
 import { dnsQuery, dnsResponse } from "./formats/dns.ts";
 import { httpChunked, httpRequest, httpResponse } from "./formats/http.ts";
+import { httpFieldLines } from "./formats/http-serialize.ts";
 import { proxyParse, proxyWrite } from "./formats/proxy.ts";
 import { smtpReply } from "./formats/smtp.ts";
 
 export const TARGETS: readonly Target[] = [
-  httpRequest, httpResponse, httpChunked, smtpReply, proxyParse, proxyWrite, dnsResponse, dnsQuery, configDuration, configAddress, configToml,
+  httpRequest, httpResponse, httpChunked, httpFieldLines, smtpReply, proxyParse, proxyWrite, dnsResponse, dnsQuery, configDuration, configAddress, configToml,
 ];
 
 export function targetNamed(name: string): Target | undefined {

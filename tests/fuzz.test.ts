@@ -28,6 +28,7 @@ const KINDS: Record<string, string[]> = {
   "http-request": ["done", "error", "more"],
   "http-response": ["done", "error", "more"],
   "http-chunked": ["done", "error", "more"],
+  "http-field-lines": ["written", "TypeError"],
   "smtp-reply": ["done", "error", "more"],
   "proxy-parse": ["done", "error", "more"],
   "proxy-write": ["written", "RangeError"],

@@ -80,8 +80,37 @@ function checkHead(input: Uint8Array, consumed: number, head: RequestHead | Resp
   if (head.body.kind === "chunked") ensure(te.length > 0, "chunked without Transfer-Encoding");
 }
 
+/**
+ * What a head says about the connection, read again off its fields: the
+ * Connection options, keep-alive, Upgrade (only with the "upgrade" option,
+ * in HTTP/1.1), and for requests Expect: 100-continue, Host and the target
+ * form.
+ */
+function checkSemantics(head: RequestHead | ResponseHead, request: boolean): void {
+  const values = (n: string) => head.fields.filter((f) => f.lower === n).map((f) => f.value);
+  const options = values("connection").flatMap((v) => v.split(",")).map((o) => o.replace(/^[ \t]+|[ \t]+$/g, "").toLowerCase()).filter((o) => o !== "");
+  ensure(same(options, head.connection), () => `connection options ${show(head.connection)}, the fields say ${show(options)}`);
+  const v11 = head.versionMinor === 1;
+  const upgrades = values("upgrade");
+  const upgrade = v11 && options.includes("upgrade") && upgrades.length > 0 ? upgrades.join(", ") : undefined;
+  ensure(head.upgrade === upgrade, () => `upgrade ${show(head.upgrade)}, the fields say ${show(upgrade)}`);
+  let keepAlive = !options.includes("close") && (v11 || options.includes("keep-alive"));
+  if (!request) {
+    const h = head as ResponseHead;
+    keepAlive &&= h.body.kind !== "close" && !h.tunnel;
+  } else {
+    const h = head as RequestHead;
+    ensure(h.expectContinue === (v11 && values("expect").some((v) => v.toLowerCase() === "100-continue")), "expectContinue");
+    const form = h.method === "CONNECT" ? "authority" : h.target.startsWith("/") ? "origin" : h.target === "*" ? "asterisk" : "absolute";
+    ensure(h.targetForm === form, () => `target form ${h.targetForm} for ${show(h.target)}`);
+    const authority = form === "authority" ? h.target : form === "absolute" ? h.target.replace(/^https?:\/\//i, "").replace(/[/?].*$/, "") : undefined;
+    ensure(h.host === (values("host")[0] ?? authority), () => `host ${show(h.host)}`);
+  }
+  ensure(head.keepAlive === keepAlive, () => `keepAlive ${head.keepAlive}, the fields say ${keepAlive}`);
+}
+
 /** Serialize then parse: the same bytes; then dropping hop-by-hop fields and adding one: the same head. */
-function roundTrip<H extends RequestHead | ResponseHead>(input: Uint8Array, consumed: number, head: H, parse: Parse<H>, serialize: (src: Uint8Array, h: H, o: { drop?: (n: string) => boolean; lines?: readonly FieldLines[] }) => Uint8Array): void {
+function roundTrip<H extends RequestHead | ResponseHead>(input: Uint8Array, consumed: number, head: H, parse: Parse<H>, serialize: (src: Uint8Array, h: H, o: { drop?: (n: string) => boolean; lines?: readonly FieldLines[]; requestLine?: string; statusLine?: string }) => Uint8Array): void {
   const out = serialize(input, head, {});
   ensure(same(out, input.subarray(head.lineStart, consumed)), "serialize without options changed the head's bytes");
   const drop = hopByHop(head);
@@ -93,6 +122,12 @@ function roundTrip<H extends RequestHead | ResponseHead>(input: Uint8Array, cons
   const want = [...head.fields.filter((f) => !drop.has(f.lower)).map((f) => [f.name, f.value]), ["X-Fuzz", "1"]];
   ensure(same(again.head.fields.map((f) => [f.name, f.value]), want), () => `fields after the round trip: ${show(again.head.fields)}`);
   ensure(same(again.head.body, head.body), "framing changed in the round trip");
+  // A replacement start line, the same as the original: the same head again.
+  const line = "method" in head ? `${head.method} ${head.target} HTTP/1.${head.versionMinor}` : `HTTP/1.${head.versionMinor} ${head.status}${head.reason === "" ? "" : ` ${head.reason}`}`;
+  const out3 = serialize(input, head, "method" in head ? { requestLine: line } : { statusLine: line });
+  const third = parse(out3, ROOMY, 0);
+  if (third.kind !== "done") throw new Error(`head with its start line rewritten does not parse: ${show(third)}`);
+  ensure(same(third.head.fields.map((f) => [f.name, f.value]), head.fields.map((f) => [f.name, f.value])) && same(third.head.body, head.body), "start line rewritten: the head changes");
 }
 
 /** plb's reasons for rejecting what the strict reader accepts: limits and documented extra strictness. */
@@ -108,7 +143,8 @@ function plbMessage(input: Uint8Array, consumed: number, head: RequestHead): num
   return r.kind === "done" ? consumed + r.consumed : r.kind === "more" ? "more" : r;
 }
 
-function agreeWithStrict(input: Uint8Array, whole: HeadResult<RequestHead>, limits: HeadLimits): void {
+/** plb and the strict reader on the message at the start of `input`, then (up to `depth` more) on the pipelined ones after it. */
+function agreeWithStrict(input: Uint8Array, whole: HeadResult<RequestHead>, limits: HeadLimits, depth = 3): void {
   const hs = input[0] === 13 && input[1] === 10 ? 2 : 0;
   const strict = parseStrictRequest(input, hs);
   if (whole.kind === "more") return ensure(strict.kind !== "request", "strict reader read a request where plb wants more");
@@ -129,6 +165,10 @@ function agreeWithStrict(input: Uint8Array, whole: HeadResult<RequestHead>, limi
   ensure(s.headLength === consumed - hs && s.length === end - hs, () => `lengths: plb head ${consumed - hs} message ${end - hs}, strict ${s.headLength} ${s.length}`);
   ensure(s.framing === head.body.kind && s.method === head.method && s.target === head.target && s.version === `1.${head.versionMinor}`, "request line or framing differ");
   ensure(same(s.fields.map((f) => [f.name, f.value]), head.fields.map((f) => [f.name, f.value])), "fields differ from the strict reader's");
+  if (depth > 0 && end < input.length) {
+    const rest = input.subarray(end);
+    agreeWithStrict(rest, parseRequestHead(rest, limits, 0), limits, depth - 1);
+  }
 }
 
 function checkRequest(input: Uint8Array): Behaviour {
@@ -141,6 +181,7 @@ function checkRequest(input: Uint8Array): Behaviour {
   else {
     checkHead(input, whole.consumed, whole.head, limits);
     if (whole.head.versionMinor === 1) ensure(whole.head.host !== undefined, "HTTP/1.1 without a host");
+    checkSemantics(whole.head, true);
     roundTrip(input, whole.consumed, whole.head, parseRequestHead, serializeRequestHead);
   }
   agreeWithStrict(input, whole, limits);
@@ -201,6 +242,7 @@ function checkResponse(input: Uint8Array): Behaviour {
     ensure(h.status >= 100 && h.status <= 599 && !/[\r\n\0]/.test(h.reason), "status or reason");
     ensure(h.tunnel === (h.status === 101 || (method === "CONNECT" && h.status >= 200 && h.status < 300)), "tunnel");
     ensure(!h.keepAlive || (h.body.kind !== "close" && !h.tunnel), "keep-alive on a close-delimited body or a tunnel");
+    checkSemantics(h, false);
     roundTrip(input, whole.consumed, h, parse, serializeResponseHead);
   }
   // The reference, on complete heads well inside the limits.
