@@ -281,6 +281,28 @@ function expectation(text: string): string | undefined {
   return hashBytes(ENC.encode(`${body}\n${m[1]}`)).toString(16) === m[2] ? m[1] : undefined;
 }
 
+/** TOML values of every type, for values replaced or keys added by `mutateConfig`. */
+const ANY_VALUES = ["1979-05-27T07:32:00Z", "1979-05-27", "07:32:00", "1979-05-27T07:32:00", "[1, 2]", '[[1], ["a"]]', "{}", "{ a = 1 }", "inf", "-inf", "nan", "1e308", "-0.0",
+  "0x7fffffff", "9223372036854775807", "-9223372036854775808", '"""multi\nline"""', "'lit'", "true", '""', '"\u0000"', '"\u00e9"', "[]", "[{}]", '[{ address = 1 }]',
+  '[{ address = "a:1", weight = 1979-05-27 }]', '{ path = 1979-05-27 }', '{ 503 = 1 }', '{ cert = [] , key = {} }', '["127.0.0.1:1", 2]', "0", "-1", "65536", '"auto"', '"-"', '"/"'];
+const KEYS = ("user group chroot_dir pidfile logfile loglevel timeout_shutdown workers backlog server_retry timeout_connect timeout_client timeout_server maxconn " +
+  "timeout_cleanup name protocol listen servers balance client_address timeout_smtp_greeting forwarded_for forwarded max_body max_request_line max_header_size " +
+  "max_headers timeout_http_request min_body_rate pool_max_idle timeout_pool_idle fail_on_5xx access_log health_path tls error_pages hash_header address weight backup " +
+  "stats service token token_file read_token").split(" ");
+
+/** TOML-aware mutations: a value replaced by one of any type, a known key added anywhere, a table header added. */
+function mutateConfig(input: Uint8Array, r: Rng): Uint8Array {
+  const lines = UTF8.decode(input).split("\n");
+  const at = int(r, lines.length);
+  const k = int(r, 4);
+  const m = /^(\s*[A-Za-z0-9_"-]+\s*=\s*)(.*)$/.exec(lines[at]);
+  if (k === 0 && m !== null) lines[at] = m[1] + pick(r, ANY_VALUES);
+  else if (k <= 1 && m !== null && m[2].includes("{")) lines[at] = lines[at].replace(/\{/, `{ ${pick(r, KEYS)} = ${pick(r, ANY_VALUES)}, `).replace(/, \}/, " }");
+  else if (k <= 2) lines.splice(at, 0, `${pick(r, KEYS)} = ${pick(r, ANY_VALUES)}`);
+  else lines.splice(at, 0, pick(r, ["[[service]]", "[stats]", "[service]", "[[stats]]", "[[service.servers]]", "[x]"]));
+  return ENC.encode(lines.join("\n"));
+}
+
 const toml = (v: string) => JSON.stringify(v).replace(/\x7f/g, "\\u007f");
 const ms = (n: number) => `"${n}ms"`;
 
@@ -379,6 +401,7 @@ export const configAddress: Target = {
 export const configToml: Target = {
   name: "config-toml",
   generate: configText,
+  mutate: mutateConfig,
   dict: ["\n", " = ", "[[service]]\n", "[stats]\n", '"', "'''", "[", "]", "{", "}", ",", "#", "1979-05-27T07:32:00Z", "inf", "nan", "0x10", "1_000", "true"],
   binary: false,
   maxLen: 1 << 14,

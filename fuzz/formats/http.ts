@@ -130,6 +130,30 @@ function roundTrip<H extends RequestHead | ResponseHead>(input: Uint8Array, cons
   ensure(same(third.head.fields.map((f) => [f.name, f.value]), head.fields.map((f) => [f.name, f.value])) && same(third.head.body, head.body), "start line rewritten: the head changes");
 }
 
+/** The start line's length without its CRLF, from `hs`. */
+function startLine(input: Uint8Array, hs: number): number {
+  for (let i = hs; i + 1 < input.length; i++) if (input[i] === 13 && input[i + 1] === 10) return i - hs;
+  return input.length - hs;
+}
+
+/**
+ * The limits as types.ts documents them: a start line of at most
+ * maxRequestLine bytes without its CRLF, a head of at most maxHeaderBytes
+ * (a skipped leading CRLF not counted), at most maxHeaders fields. `head`:
+ * bytes of the head and its field count, when known (a whole head).
+ */
+function limitExceeded(reason: string, input: Uint8Array, hs: number, limits: HeadLimits, head?: { bytes: number; fields: number }): boolean {
+  if (/line too long/.test(reason)) return startLine(input, hs) > limits.maxRequestLine;
+  if (/header section too large/.test(reason)) return head === undefined ? input.length - hs > limits.maxHeaderBytes : head.bytes > limits.maxHeaderBytes;
+  if (/too many header fields/.test(reason)) return head === undefined || head.fields > limits.maxHeaders;
+  return true;
+}
+
+function withinLimits(input: Uint8Array, consumed: number, h: RequestHead | ResponseHead, limits: HeadLimits): void {
+  ensure(h.lineEnd - 2 - h.lineStart <= limits.maxRequestLine && consumed - h.lineStart <= limits.maxHeaderBytes && h.fields.length <= limits.maxHeaders,
+    () => `accepted over the limits: line ${h.lineEnd - 2 - h.lineStart}, head ${consumed - h.lineStart}, ${h.fields.length} fields (${show(limits)})`);
+}
+
 /** plb's reasons for rejecting what the strict reader accepts: limits and documented extra strictness. */
 const PLB_STRICTER = /too long|too large|too many|invalid Host|Host does not match the request target|invalid host in request target|CONNECT needs|Connection names|invalid Connection option|chunk extensions too long/;
 /** The strict reader's one narrower rule: Content-Length of at most 15 digits. */
@@ -149,7 +173,11 @@ function agreeWithStrict(input: Uint8Array, whole: HeadResult<RequestHead>, limi
   const strict = parseStrictRequest(input, hs);
   if (whole.kind === "more") return ensure(strict.kind !== "request", "strict reader read a request where plb wants more");
   if (whole.kind === "error") {
-    if (strict.kind === "request") ensure(PLB_STRICTER.test(whole.reason) || limits === SMALL, () => `plb rejects (${whole.reason}) what the strict reader accepts`);
+    if (strict.kind === "request") {
+      ensure(PLB_STRICTER.test(whole.reason), () => `plb rejects (${whole.reason}) what the strict reader accepts`);
+      const r = strict.request;
+      ensure(limitExceeded(whole.reason, input, hs, limits, { bytes: r.headLength, fields: r.fields.length }), () => `plb: ${whole.reason}, yet the head is within ${show(limits)}`);
+    } else ensure(limitExceeded(whole.reason, input, hs, limits), () => `plb: ${whole.reason}, yet the input is within ${show(limits)}`);
     return;
   }
   const { head, consumed } = whole;
@@ -180,6 +208,7 @@ function checkRequest(input: Uint8Array): Behaviour {
   else if (whole.kind === "error") checkError(whole, input.length, REQUEST_STATUSES);
   else {
     checkHead(input, whole.consumed, whole.head, limits);
+    withinLimits(input, whole.consumed, whole.head, limits);
     if (whole.head.versionMinor === 1) ensure(whole.head.host !== undefined, "HTTP/1.1 without a host");
     checkSemantics(whole.head, true);
     roundTrip(input, whole.consumed, whole.head, parseRequestHead, serializeRequestHead);
@@ -239,6 +268,7 @@ function checkResponse(input: Uint8Array): Behaviour {
   if (whole.kind === "done") {
     const h = whole.head;
     checkHead(input, whole.consumed, h, limits);
+    withinLimits(input, whole.consumed, h, limits);
     ensure(h.status >= 100 && h.status <= 599 && !/[\r\n\0]/.test(h.reason), "status or reason");
     ensure(h.tunnel === (h.status === 101 || (method === "CONNECT" && h.status >= 200 && h.status < 300)), "tunnel");
     ensure(!h.keepAlive || (h.body.kind !== "close" && !h.tunnel), "keep-alive on a close-delimited body or a tunnel");
