@@ -209,5 +209,17 @@ export function same(a: unknown, b: unknown): boolean {
   return true;
 }
 
+/**
+ * The input as a view into a larger buffer (junk before and after it), as a
+ * parser sees the rest of a socket read after an earlier message: results
+ * must not depend on where the bytes sit. `at` is where the input starts.
+ */
+export function view(input: Uint8Array): { buf: Uint8Array; at: number; view: Uint8Array } {
+  const at = 1 + (input.length % 13);
+  const buf = new Uint8Array(at + input.length + 5).fill(0x0a);
+  buf.set(input, at);
+  return { buf, at, view: buf.subarray(at, at + input.length) };
+}
+
 /** Short printable form of a value for messages. */
 export const show = (v: unknown): string => json(v).slice(0, 400);

@@ -14,7 +14,7 @@
  * decodeResponse returns it, a case in referenceDecode.
  */
 import { decodeResponse, encodeQuery } from "../../src/net/dns-message.ts";
-import { type Behaviour, ensure, same, show, type Target } from "../driver.ts";
+import { type Behaviour, ensure, same, show, type Target, view } from "../driver.ts";
 import { between, chance, hashBytes, int, pick, type Rng } from "../rng.ts";
 import { format6, random6 } from "./ip.ts";
 
@@ -216,6 +216,7 @@ export function referenceDecode(b: Uint8Array): Ref {
 
 function checkResponse(input: Uint8Array): Behaviour {
   const got = decodeResponse(input);
+  ensure(same(decodeResponse(view(input).view), got), "a view at an offset decodes differently");
   const ref = referenceDecode(input);
   if ("error" in got) {
     ensure(typeof got.error === "string" && got.error !== "", "empty error");

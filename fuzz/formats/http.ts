@@ -20,7 +20,7 @@ import { parseRequestHead, parseResponseHead } from "../../src/http/head.ts";
 import { type FieldLines, fieldLines, hopByHop, serializeRequestHead, serializeResponseHead } from "../../src/http/serialize.ts";
 import { DEFAULT_LIMITS, type HeadLimits, type HeadResult, type ParseError, type RequestHead, type ResponseHead } from "../../src/http/types.ts";
 import { parseStrictRequest } from "../../tests/support/strict-http.ts";
-import { type Behaviour, ensure, same, show, type Target } from "../driver.ts";
+import { type Behaviour, ensure, same, show, type Target, view } from "../driver.ts";
 import { concat, hashBytes, int, latin1, rng, text } from "../rng.ts";
 import { chunkedBody, HTTP_DICT, mutateMessage, request, response } from "./http-gen.ts";
 
@@ -113,6 +113,7 @@ function checkSemantics(head: RequestHead | ResponseHead, request: boolean): voi
 function roundTrip<H extends RequestHead | ResponseHead>(input: Uint8Array, consumed: number, head: H, parse: Parse<H>, serialize: (src: Uint8Array, h: H, o: { drop?: (n: string) => boolean; lines?: readonly FieldLines[]; requestLine?: string; statusLine?: string }) => Uint8Array): void {
   const out = serialize(input, head, {});
   ensure(same(out, input.subarray(head.lineStart, consumed)), "serialize without options changed the head's bytes");
+  ensure(same(serialize(view(input).view, head, {}), out), "serialize from a view at an offset copies other bytes");
   const drop = hopByHop(head);
   const added = fieldLines([["X-Fuzz", "1"]]);
   const out2 = serialize(input, head, { drop: (n: string) => drop.has(n), lines: [added] });
@@ -202,6 +203,7 @@ function agreeWithStrict(input: Uint8Array, whole: HeadResult<RequestHead>, limi
 function checkRequest(input: Uint8Array): Behaviour {
   const limits = hashBytes(input) % 5 === 0 ? SMALL : DEFAULT_LIMITS;
   const whole = parseRequestHead(input, limits, 0);
+  ensure(same(parseRequestHead(view(input).view, limits, 0), whole), "a view at an offset parses differently");
   const split = fed(parseRequestHead, input, limits);
   ensure(input.length === 0 || same(split, whole), () => `split feeding gives ${show(split)}, whole ${show(whole)}`);
   if (whole.kind === "more") ensure(whole.scanFrom <= input.length, "scanFrom past the input");
@@ -262,6 +264,7 @@ function checkResponse(input: Uint8Array): Behaviour {
   const limits = hashBytes(input) % 5 === 0 ? SMALL : DEFAULT_LIMITS;
   const parse: Parse<ResponseHead> = (b, l, s) => parseResponseHead(b, l, s, method);
   const whole = parse(input, limits, 0);
+  ensure(same(parse(view(input).view, limits, 0), whole), "a view at an offset parses differently");
   const split = fed(parse, input, limits);
   ensure(input.length === 0 || same(split, whole), () => `split feeding gives ${show(split)}, whole ${show(whole)}`);
   if (whole.kind === "error") checkError(whole, input.length, [502]);
@@ -314,6 +317,17 @@ function checkChunked(input: Uint8Array): Behaviour {
   if (input.length > 0) {
     const split = scanSplit(input, response);
     ensure(same(split, whole), () => `split scan gives ${show(split)}, whole ${show(whole)}`);
+  }
+  // Scanned where it sits in a larger buffer: error offsets move with it, nothing else changes.
+  const v = view(input);
+  const moved = new ChunkedScanner({ response }).scan(v.buf, v.at, v.at + input.length);
+  ensure(same(moved, whole.kind === "error" ? { ...whole, pos: whole.pos + v.at } : whole), () => `scanned at offset ${v.at}: ${show(moved)}, at 0: ${show(whole)}`);
+  // Reset, the same scanner reads the same body the same way; a finished scanner takes nothing more.
+  if (whole.kind !== "more") {
+    const again = sc.scan(input, 0, input.length);
+    ensure(again.kind === "error" && /already/.test(again.reason), "a finished scanner took more bytes");
+    sc.reset();
+    ensure(same(sc.scan(input, 0, input.length), whole) && sc.scanned === (whole.kind === "done" ? whole.consumed : sc.scanned), "reset scanner reads differently");
   }
   const strict = parseStrictRequest(concat(CHUNKED_HEAD, input));
   if (whole.kind === "done") {

@@ -10,7 +10,7 @@
  *   invalid, else the header parses back to the same endpoints.
  */
 import { type Endpoint, parseProxyHeader, type ProxyResult, proxyV1, proxyV2 } from "../../src/net/proxy-protocol.ts";
-import { type Behaviour, ensure, same, show, type Target } from "../driver.ts";
+import { type Behaviour, ensure, same, show, type Target, view } from "../driver.ts";
 import { between, chance, concat, int, latin1, pick, type Rng, text } from "../rng.ts";
 import { cutsFor } from "./http.ts";
 import { format6, isMapped, parse4, parse6, random4, random6, spell6 } from "./ip.ts";
@@ -107,6 +107,7 @@ export function referenceProxy(b: Uint8Array): Ref {
 
 function checkParse(input: Uint8Array): Behaviour {
   const whole = parseProxyHeader(input);
+  ensure(same(parseProxyHeader(view(input).view), whole), "a view at an offset parses differently");
   if (whole.kind === "error") ensure(whole.pos >= 0 && whole.pos < input.length && whole.reason !== "", () => `error offset ${whole.pos} of ${input.length}`);
   if (whole.kind === "done") ensure(whole.consumed > 0 && whole.consumed <= input.length, "consumed");
   // Prefix by prefix: "more" until the first result, which is the whole input's.

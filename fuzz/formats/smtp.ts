@@ -7,7 +7,7 @@
  * where parseReply cuts it).
  */
 import { parseReply, ReplyReader, type ReplyResult } from "../../src/smtp/reply.ts";
-import { type Behaviour, ensure, same, show, type Target } from "../driver.ts";
+import { type Behaviour, ensure, same, show, type Target, view } from "../driver.ts";
 import { between, chance, concat, hashBytes, latin1, pick, type Rng, text } from "../rng.ts";
 import { cutsFor } from "./http.ts";
 
@@ -88,6 +88,7 @@ function checkReply(input: Uint8Array): Behaviour {
   const small = hashBytes(input) % 5 === 0;
   const maxLine = small ? 32 : 1000, maxReply = small ? 128 : 65536;
   const whole = parseReply(input, 0, maxLine, maxReply);
+  ensure(same(parseReply(view(input).view, 0, maxLine, maxReply), whole), "a view at an offset parses differently");
   if (input.length > 0) {
     const split = fed(input, maxLine, maxReply);
     ensure(same(split, whole), () => `split feeding gives ${show(split)}, whole ${show(whole)}`);
