@@ -139,7 +139,8 @@ function once(b: Uint8Array, r: Rng, ctx: MutateContext): Uint8Array {
       // huge: a range repeated up to maxLen (rarely: it costs time)
       if (n === 0 || !chance(r, 0.1)) return splice(b, at, 0, pick(r, SPECIAL));
       const a = int(r, n), len = 1 + int(r, Math.min(32, n - a));
-      const times = Math.min(Math.floor((ctx.maxLen - n) / len), between(r, 16, 4096));
+      const room = Math.floor((ctx.maxLen - n) / len);
+      const times = Math.min(room, chance(r, 0.05) ? room : between(r, 16, 4096));
       if (times <= 0) return b;
       const rep = new Uint8Array(len * times);
       for (let k = 0; k < times; k++) rep.set(b.subarray(a, a + len), k * len);

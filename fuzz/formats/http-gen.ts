@@ -120,7 +120,7 @@ export function mutateMessage(input: Uint8Array, r: Rng): Uint8Array {
     const lineStart = s.lastIndexOf("\r\n", at - 1) + 2;
     return s.slice(0, lineStart) + line + "\r\n" + s.slice(lineStart);
   };
-  switch (int(r, 9)) {
+  switch (int(r, 10)) {
     case 0:
       s = addField(`${pick(r, ["Content-Length", "content-length", "Content-Length ", "Content_Length"])}:${chance(r, 0.8) ? " " : ""}${chance(r, 0.3) ? String(int(r, 40)) : pick(r, CL_VALUES)}`);
       break;
@@ -150,6 +150,14 @@ export function mutateMessage(input: Uint8Array, r: Rng): Uint8Array {
       // many fields: the 431 / maxHeaders path
       const n = between(r, 10, 120);
       for (let k = 0; k < n; k++) s = addField(`X-${k}: ${"v".repeat(int(r, 200))}`);
+      break;
+    }
+    case 8: {
+      // one byte of the head stretched to a huge run (a huge Host, target, value or name), now and then up to 1 MiB
+      if (headEnd < 2) break;
+      const at = int(r, headEnd - 2);
+      const n = chance(r, 0.1) ? between(r, 100_000, 1_000_000) : between(r, 100, 20_000);
+      s = s.slice(0, at) + s[at].repeat(n) + s.slice(at);
       break;
     }
     default:

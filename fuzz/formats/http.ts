@@ -25,18 +25,26 @@ import { concat, hashBytes, int, latin1, rng, text } from "../rng.ts";
 import { chunkedBody, HTTP_DICT, mutateMessage, request, response } from "./http-gen.ts";
 
 const SMALL: HeadLimits = { maxRequestLine: 64, maxHeaderBytes: 256, maxHeaders: 6 };
+/** The largest limits the configuration allows (max_request_line, max_header_size, max_headers). */
+const LARGE: HeadLimits = { maxRequestLine: 1 << 20, maxHeaderBytes: 1 << 20, maxHeaders: 10_000 };
+/** Small limits for one input in five, the largest for big inputs (one in five of them), else the defaults. */
+function limitsFor(input: Uint8Array): HeadLimits {
+  const h = hashBytes(input) % 5;
+  return h === 0 ? SMALL : h === 1 && input.length > 16384 ? LARGE : DEFAULT_LIMITS;
+}
 const ROOMY: HeadLimits = { maxRequestLine: 1 << 20, maxHeaderBytes: 1 << 20, maxHeaders: 100_000 };
 const REQUEST_STATUSES = [400, 414, 431, 501, 505];
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-/** Where to cut an input: every byte for short ones and one in four, else random pieces (seeded by the input). */
+/** Where to cut an input: every byte for short ones and one in four up to 64 KiB, else random pieces (seeded by the input). */
 export function cutsFor(input: Uint8Array): number[] {
   const h = hashBytes(input);
   const n = input.length;
-  if (n <= 64 || h % 4 === 1) return Array.from({ length: n }, (_, i) => i + 1);
+  if (n <= 64 || (h % 4 === 1 && n <= 65536)) return Array.from({ length: n }, (_, i) => i + 1);
   const r = rng(h);
+  const step = n <= 65536 ? 48 : n >> 6;
   const cuts: number[] = [];
-  for (let at = 0; at < n; ) cuts.push((at = Math.min(n, at + 1 + int(r, 48))));
+  for (let at = 0; at < n; ) cuts.push((at = Math.min(n, at + 1 + int(r, step))));
   return cuts;
 }
 
@@ -201,7 +209,7 @@ function agreeWithStrict(input: Uint8Array, whole: HeadResult<RequestHead>, limi
 }
 
 function checkRequest(input: Uint8Array): Behaviour {
-  const limits = hashBytes(input) % 5 === 0 ? SMALL : DEFAULT_LIMITS;
+  const limits = limitsFor(input);
   const whole = parseRequestHead(input, limits, 0);
   ensure(same(parseRequestHead(view(input).view, limits, 0), whole), "a view at an offset parses differently");
   const split = fed(parseRequestHead, input, limits);
@@ -261,7 +269,7 @@ export function referenceResponse(head: string, method: string): { kind: "error"
 
 function checkResponse(input: Uint8Array): Behaviour {
   const method = methodFor(input);
-  const limits = hashBytes(input) % 5 === 0 ? SMALL : DEFAULT_LIMITS;
+  const limits = limitsFor(input);
   const parse: Parse<ResponseHead> = (b, l, s) => parseResponseHead(b, l, s, method);
   const whole = parse(input, limits, 0);
   ensure(same(parse(view(input).view, limits, 0), whole), "a view at an offset parses differently");
@@ -346,7 +354,7 @@ export const httpRequest: Target = {
   mutate: mutateMessage,
   dict: HTTP_DICT,
   binary: false,
-  maxLen: 1 << 16,
+  maxLen: 1 << 20,
   check: checkRequest,
   run: (input) => parseRequestHead(input),
 };
@@ -357,7 +365,7 @@ export const httpResponse: Target = {
   mutate: mutateMessage,
   dict: HTTP_DICT,
   binary: false,
-  maxLen: 1 << 16,
+  maxLen: 1 << 20,
   check: checkResponse,
   run: (input) => parseResponseHead(input),
 };
