@@ -156,7 +156,7 @@ export function mutateMessage(input: Uint8Array, r: Rng): Uint8Array {
       // one byte of the head stretched to a huge run (a huge Host, target, value or name), now and then up to 1 MiB
       if (headEnd < 2) break;
       const at = int(r, headEnd - 2);
-      const n = chance(r, 0.1) ? between(r, 100_000, 1_000_000) : between(r, 100, 20_000);
+      const n = chance(r, 0.03) ? between(r, 100_000, 1_000_000) : between(r, 100, 20_000);
       s = s.slice(0, at) + s[at].repeat(n) + s.slice(at);
       break;
     }
