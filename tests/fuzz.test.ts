@@ -116,6 +116,12 @@ describe("mutate and shrink", () => {
     expect(text(shrink(input, (b) => text(b).includes("BUG")))).toBe("BUG");
     expect(text(shrink(input, (b) => (text(b).match(/U/g) ?? []).length >= 2))).toBe("UU");
   });
+
+  test("shrink cuts a huge run down to the length that still fails", () => {
+    const input = latin1(`x${"a".repeat(100_000)}y`);
+    const out = shrink(input, (b) => (text(b).match(/a/g) ?? []).length >= 777);
+    expect(text(out)).toBe("a".repeat(777));
+  });
 });
 
 describe("the references", () => {
