@@ -146,7 +146,7 @@ describe("the references", () => {
     expect(referenceProxy(latin1("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n"))).toMatchObject({ kind: "done", src: { address: "1.2.3.4", port: 1 } });
     expect(referenceProxy(latin1("PROXY TCP4 1.2.3.04 5.6.7.8 1 2\r\n"))).toEqual({ kind: "error" });
     const q = Uint8Array.from([0, 1, 0x81, 0, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0x61, 0, 0, 1, 0, 1, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 9, 0, 4, 1, 2, 3, 4]);
-    expect(referenceDecode(q)).toEqual({ id: 1, rcode: 0, truncated: false, question: { name: "a", type: 1 }, answers: [{ type: 1, ttl: 9, address: "1.2.3.4" }] });
+    expect(referenceDecode(q)).toEqual({ id: 1, rcode: 0, truncated: false, question: { name: "a", type: 1 }, answers: [{ type: 1, ttl: 9, address: "1.2.3.4" }], srv: [], glue: [] });
     const forward = q.slice();
     forward[20] = 19; // the answer's owner points at itself
     expect(referenceDecode(forward)).toEqual({ error: true });

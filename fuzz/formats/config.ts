@@ -4,9 +4,10 @@
  *   "#b:…" bigints, as TOML gives them) against `referenceDuration`, a
  *   character scanner written from duration.ts's doc comment; accepted
  *   values survive formatDuration → parseDuration.
- * - config-address: parseListen and parseServerAddress against
- *   `referenceListen` / `referenceServer`, written from address.ts's doc
- *   comment with fuzz/formats/ip.ts for the literals.
+ * - config-address: parseListen, parseServerAddress and parseNameserver
+ *   against `referenceListen` / `referenceServer` / `referenceNameserver`,
+ *   written from address.ts's doc comment with fuzz/formats/ip.ts for the
+ *   literals.
  * - config-toml: whole files built from the schema (every key, services of
  *   each protocol, [stats]); a generated file carries its expectation in its
  *   last line ("# expect ok" or "# expect invalid LINE", with a hash of the
@@ -18,10 +19,11 @@
  */
 import { PlbError } from "../../src/errors.ts";
 import { parseConfig } from "../../src/config/load.ts";
-import { parseListen, parseServerAddress } from "../../src/config/address.ts";
+import { parseListen, parseNameserver, parseServerAddress } from "../../src/config/address.ts";
 import { formatDuration, parseDuration } from "../../src/config/duration.ts";
 import type { Diagnostic } from "../../src/config/diagnostics.ts";
 import type { Config, ServiceConfig } from "../../src/config/types.ts";
+import { keyDef } from "../../src/config/schema.ts";
 import { type Behaviour, ensure, same, show, type Target } from "../driver.ts";
 import { between, chance, hashBytes, int, pick, type Rng } from "../rng.ts";
 import { format6, parse4, parse6, random4, random6, spell6 } from "./ip.ts";
@@ -164,6 +166,21 @@ export function referenceServer(text: string): HP {
   return parse4(s.host) || refHostName(s.host) ? { host: s.host, port: s.port } : "error";
 }
 
+/** A nameserver: an IP address, bare or with a port (1-65535, default 53), IPv6 bracketed when it has one. */
+export function referenceNameserver(text: string): HP {
+  if (parse4(text)) return { host: text, port: 53 };
+  const v6 = text.includes("%") ? undefined : parse6(text);
+  if (v6 !== undefined) return { host: format6(v6, false), port: 53 };
+  if (!text.includes(":")) return "error";
+  const s = refSplit(text, 1);
+  if (s === "error") return s;
+  if (s.bracketed) {
+    const h = refBracketed(s.host);
+    return h === "error" ? "error" : { host: h, port: s.port };
+  }
+  return parse4(s.host) ? { host: s.host, port: s.port } : "error";
+}
+
 function checkAddress(input: Uint8Array): Behaviour {
   const text = UTF8.decode(input);
   const listen = parseListen(text), server = parseServerAddress(text);
@@ -172,23 +189,26 @@ function checkAddress(input: Uint8Array): Behaviour {
   ensure(typeof listen === "string" ? listen !== "" : listen.text === text, "listen text or message");
   ensure(same(l, referenceListen(text)), () => `parseListen(${show(text)}) = ${show(listen)}, the reference ${show(referenceListen(text))}`);
   ensure(same(s, referenceServer(text)), () => `parseServerAddress(${show(text)}) = ${show(server)}, the reference ${show(referenceServer(text))}`);
+  const ns = parseNameserver(text);
+  ensure(same(typeof ns === "string" ? "error" : { host: ns.host, port: ns.port }, referenceNameserver(text)), () => `parseNameserver(${show(text)}) = ${show(ns)}, the reference ${show(referenceNameserver(text))}`);
   return { kind: `${l === "error" ? "-" : "listen"}/${s === "error" ? "-" : "server"}` };
 }
 
 function addressText(r: Rng): Uint8Array {
   const host = () => {
-    switch (int(r, 7)) {
+    switch (int(r, 8)) {
       case 0: return random4(r).join(".");
       case 1: return `[${spell6(r, random6(r))}]`;
       case 2: return pick(r, ["*", "localhost", "LocalHost", "[::]", "0.0.0.0"]);
       case 3: return pick(r, ["db.example", "a", "under_score.example.", "x-y.z", "-bad.example", "a..b", "1.2.3", "1.2.3.04", "256.1.1.1", "a".repeat(64), `${"a".repeat(60)}.`.repeat(5)]);
       case 4: return spell6(r, random6(r));
       case 5: return `[${spell6(r, random6(r))}%eth0]`;
-      default: return pick(r, ["", "[", "[]", "[::1", "::1]"]);
+      case 6: return pick(r, ["", "[", "[]", "[::1", "::1]"]);
+      default: return `${spell6(r, random6(r))}${pick(r, ["", "%eth0"])}`;
     }
   };
   const port = pick(r, ["80", "8080", "0", "1", "65535", "65536", "", "080", "99999999999999999999", "-1", "a", String(int(r, 70000))]);
-  return ENC.encode(chance(r, 0.05) ? host() : `${host()}:${port}${chance(r, 0.03) ? pick(r, [" ", ":1", "\t"]) : ""}`);
+  return ENC.encode(chance(r, 0.15) ? host() : `${host()}:${port}${chance(r, 0.03) ? pick(r, [" ", ":1", "\t"]) : ""}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -223,11 +243,15 @@ function genConfig(r: Rng): Line[] {
   if (chance(r, 0.3)) kv("maxconn", String(int(r, 100000)), ["-1", "10000001"]);
   for (const t of ["timeout_connect", "timeout_client", "timeout_server", "timeout_cleanup"]) if (chance(r, 0.3)) kv(t, pick(r, DURATIONS), BAD.duration);
   if (chance(r, 0.2)) kv("pidfile", '"/run/plb.pid"', ['""', "1"]);
+  if (chance(r, 0.2)) kv("shutdown_delay", pick(r, ['"0s"', ...DURATIONS]), ['"-1s"', '"x"']);
+  if (chance(r, 0.2)) kv("nameservers", pick(r, ['["10.0.0.2"]', '["10.0.0.2:5353", "::1"]', '["[::1]:53"]']), ['["ns.example"]', '"10.0.0.2"', '["10.0.0.2:0"]']);
+  if (chance(r, 0.2)) kv("dns_min_ttl", pick(r, ['"100ms"', '"1s"', "5"]), ['"50ms"', '"x"']);
   let port = between(r, 1024, 60000);
   if (chance(r, 0.2)) {
     lines.push({ text: "" }, { text: "[stats]" });
     kv("listen", `"127.0.0.1:${port++}"`, ['"nowhere"', '"unix:relative"', '"0.0.0.0:1"']);
     if (chance(r, 0.5)) kv("read_token", "false", ['"no"']);
+    if (chance(r, 0.3)) kv("healthz_requires_servers", "true", ['"yes"', "1"]);
   }
   const services = between(r, 1, 3);
   for (let s = 0; s < services; s++) {
@@ -239,12 +263,18 @@ function genConfig(r: Rng): Line[] {
     kv("listen", `[${listen.join(", ")}]`, BAD.listen);
     const servers = Array.from({ length: between(r, 1, 3) }, (_, i) => {
       const addr = `${pick(r, [`10.0.0.${i + 1}`, `db${i}.example`, `backend-${i}`, `[::${i + 1}]`])}:${between(r, 1, 65535)}`;
+      if (i > 0 && chance(r, 0.2)) return chance(r, 0.5) ? `{ dns = "web${i}.internal:${between(r, 1, 65535)}", weight = ${between(r, 1, 256)} }` : `{ srv = "_http._tcp.web${i}.example"${chance(r, 0.3) ? ", backup = true" : ""} }`;
       return chance(r, 0.5) ? `"${addr}"` : `{ address = "${addr}", weight = ${between(r, 1, 256)}${i > 0 && chance(r, 0.3) ? ", backup = true" : ""} }`;
     });
     kv("servers", `[${servers.join(", ")}]`, BAD.servers);
     if (chance(r, 0.5)) kv("balance", `"${pick(r, protocol === "http" ? [...ALGOS, "uri"] : ALGOS)}"`, ['"fastest"', "1"]);
     if (chance(r, 0.3)) kv("client_address", `"${pick(r, protocol === "smtp" ? ["none", "proxy-v1", "proxy-v2", "xclient"] : ["none", "proxy-v1", "proxy-v2"])}"`, BAD.enum);
     if (chance(r, 0.3)) kv("timeout_connect", pick(r, DURATIONS), BAD.duration);
+    if (chance(r, 0.2)) kv("slowstart", pick(r, ['"0s"', ...DURATIONS]), ['"-1s"', '"x"']);
+    if (protocol !== "http" && chance(r, 0.15)) {
+      kv("accept_proxy", "true", ['"yes"']);
+      kv("proxy_from", pick(r, ['["10.0.0.0/8"]', '["127.0.0.1/32", "::1/128"]', '["0.0.0.0/0", "::/0"]']), ['["10.0.0.0/33"]', '[]', '"10.0.0.0/8"', '["x"]']);
+    }
     if (chance(r, 0.2)) kv("access_log", `{ path = "-", format = "${pick(r, protocol === "http" ? ["combined", "json", "haproxy"] : ["json", "haproxy"])}" }`, ['{ path = "" }', '{ format = "json" }', '"-"']);
     if (protocol === "http") {
       if (chance(r, 0.4)) kv("forwarded_for", `"${pick(r, ["append", "replace", "off"])}"`, BAD.enum);
@@ -288,7 +318,8 @@ const ANY_VALUES = ["1979-05-27T07:32:00Z", "1979-05-27", "07:32:00", "1979-05-2
 const KEYS = ("user group chroot_dir pidfile logfile loglevel timeout_shutdown workers backlog server_retry timeout_connect timeout_client timeout_server maxconn " +
   "timeout_cleanup name protocol listen servers balance client_address timeout_smtp_greeting forwarded_for forwarded max_body max_request_line max_header_size " +
   "max_headers timeout_http_request min_body_rate pool_max_idle timeout_pool_idle fail_on_5xx access_log health_path tls error_pages hash_header address weight backup " +
-  "stats service token token_file read_token").split(" ");
+  "stats service token token_file read_token healthz_requires_servers shutdown_delay nameservers dns_min_ttl dns_max_ttl slowstart accept_proxy proxy_from " +
+  "timeout_proxy_header dns srv").split(" ");
 
 /** TOML-aware mutations: a value replaced by one of any type, a known key added anywhere, a table header added. */
 function mutateConfig(input: Uint8Array, r: Rng): Uint8Array {
@@ -304,39 +335,48 @@ function mutateConfig(input: Uint8Array, r: Rng): Uint8Array {
 }
 
 const toml = (v: string) => JSON.stringify(v).replace(/\x7f/g, "\\u007f");
-const ms = (n: number) => `"${n}ms"`;
 
-/** A loaded configuration written back as TOML. */
-export function toToml(c: Config): string {
-  const g = c.global;
-  const out: string[] = [];
-  for (const [k, v] of Object.entries(g)) out.push(`${k} = ${typeof v === "string" ? toml(v) : k.startsWith("timeout_") ? ms(v as number) : String(v)}`);
-  if (c.stats) {
-    const s = c.stats;
-    out.push("[stats]", `listen = ${toml(s.listen.text)}`, `read_token = ${s.read_token}`);
-    if (s.token !== undefined) out.push(`token = ${toml(s.token)}`);
-    if (s.token_file !== undefined) out.push(`token_file = ${toml(s.token_file)}`);
+/** One value as TOML, by its key's schema type (durations as milliseconds). */
+function tomlValue(key: string | undefined, v: unknown): string {
+  if (key !== undefined && keyDef(key)?.type.kind === "duration") return `"${v as number}ms"`;
+  if (typeof v === "string") return toml(v);
+  if (Array.isArray(v)) return `[${v.map((x) => tomlValue(undefined, x)).join(", ")}]`;
+  if (v !== null && typeof v === "object") {
+    const parts = Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => `${/^[A-Za-z0-9_-]+$/.test(k) ? k : toml(k)} = ${tomlValue(k, x)}`);
+    return `{ ${parts.join(", ")} }`;
   }
+  return String(v);
+}
+
+const lines = (o: object, skip: (k: string) => boolean): string[] =>
+  Object.entries(o).filter(([k, v]) => v !== undefined && !skip(k)).map(([k, v]) => `${k} = ${tomlValue(k, v)}`);
+
+/** A loaded configuration written back as TOML (every key explicit, by the schema's types). */
+export function toToml(c: Config): string {
+  const out = lines(c.global, () => false);
+  if (c.stats) out.push("[stats]", `listen = ${toml(c.stats.listen.text)}`, ...lines(c.stats, (k) => k === "listen"));
   for (const s of c.services) out.push("[[service]]", ...service(s));
   return out.join("\n") + "\n";
 }
 
 function service(s: ServiceConfig): string[] {
-  const out = [`name = ${toml(s.name)}`, `protocol = ${toml(s.protocol)}`, `balance = ${toml(s.balance)}`, `client_address = ${toml(s.client_address)}`];
+  const special = new Set(["listen", "servers", "discover", "http", "smtp"]);
+  const out = lines(s, (k) => special.has(k) || (!s.accept_proxy && (k === "proxy_from" || k === "timeout_proxy_header")));
   out.push(`listen = [${s.listen.map((l) => toml(l.text)).join(", ")}]`);
-  out.push(`servers = [${s.servers.map((x) => `{ address = ${toml(x.address)}, weight = ${x.weight}, backup = ${x.backup} }`).join(", ")}]`);
-  out.push(`server_retry = ${s.server_retry}`, `maxconn = ${s.maxconn}`);
-  for (const k of ["timeout_connect", "timeout_client", "timeout_server", "timeout_cleanup"] as const) out.push(`${k} = ${ms(s[k])}`);
-  if (s.access_log) out.push(`access_log = { path = ${toml(s.access_log.path)}, format = ${toml(s.access_log.format)} }`);
-  if (s.protocol === "smtp") out.push(`timeout_smtp_greeting = ${ms(s.smtp.timeout_smtp_greeting)}`);
-  if (s.protocol === "http") {
-    for (const [k, v] of Object.entries(s.http)) {
-      if (v === undefined) continue;
-      if (k === "tls") out.push(`tls = { cert = ${toml((v as { cert: string }).cert)}, key = ${toml((v as { key: string }).key)} }`);
-      else if (k === "error_pages") out.push(`error_pages = { ${Object.entries(v as Record<string, string>).map(([st, f]) => `${st} = ${toml(f)}`).join(", ")} }`);
-      else out.push(`${k} = ${typeof v === "string" ? toml(v) : k.startsWith("timeout_") ? ms(v as number) : String(v)}`);
-    }
-  }
+  // Entries in the order written: those from DNS sit before the configured server they were written before.
+  const entries: string[] = [];
+  const fromDns = (i: number) => {
+    for (const d of s.discover.filter((x) => x.at === i))
+      entries.push(d.kind === "dns" ? `{ dns = ${toml(`${d.name}:${d.port}`)}, weight = ${d.weight}, backup = ${d.backup} }` : `{ srv = ${toml(d.name)}, backup = ${d.backup} }`);
+  };
+  s.servers.forEach((x, i) => {
+    fromDns(i);
+    entries.push(`{ address = ${toml(x.address)}, weight = ${x.weight}, backup = ${x.backup} }`);
+  });
+  fromDns(s.servers.length);
+  out.push(`servers = [${entries.join(", ")}]`);
+  if (s.protocol === "http") out.push(...lines(s.http, () => false));
+  if (s.protocol === "smtp") out.push(...lines(s.smtp, () => false));
   return out;
 }
 

@@ -1,11 +1,12 @@
 /**
  * DNS messages (RFC 1035, RFC 3596) for src/net/dns-message.ts.
  * - dns-response: responses built by `Message` (questions, answers of every
- *   kind in RECORD_KINDS, CNAME chains, compression pointers, TTLs with the
- *   top bit set), then mutated (counts, pointers, flags, bytes), decoded by
- *   decodeResponse and by `referenceDecode`, a second decoder written from
- *   the RFCs and dns-message.ts's documented rules (pointers strictly
- *   backwards, names up to 255 bytes, CNAME chains from the question).
+ *   kind in RECORD_KINDS, CNAME chains, SRV records, authority and
+ *   additional sections, compression pointers, TTLs with the top bit set),
+ *   then mutated (counts, pointers, flags, bytes), decoded by decodeResponse
+ *   and by `referenceDecode`, a second decoder written from the RFCs and
+ *   dns-message.ts's documented rules (pointers strictly backwards, names up
+ *   to 255 bytes, CNAME chains from the question, SRV, glue).
  * - dns-query: names (UTF-8, trailing dots, empty and long labels) given to
  *   encodeQuery: a RangeError exactly when the name cannot go on the wire,
  *   else the exact bytes, and the query turned into a response decodes to
@@ -95,16 +96,23 @@ function response(r: Rng): Uint8Array {
   }
   m.u16(int(r, 65536));
   m.u16(0x8000 | 0x0100 | (chance(r, 0.1) ? 0x0200 : 0) | (chance(r, 0.2) ? int(r, 16) : 0));
+  // Authority (NS, skipped by the decoder) and additional records (addresses of any name: glue for SRV targets).
+  const rr = (kinds: readonly RecordKind[]) => () => {
+    const kind = pick(r, kinds);
+    m.rr(pick(r, names), kind.type, chance(r, 0.95) ? 1 : 3, int(r, 86400), () => kind.rdata(m, r, names));
+  };
+  const authority = Array.from({ length: chance(r, 0.8) ? 0 : between(r, 1, 2) }, () => rr([RECORD_KINDS[6], RECORD_KINDS[0]]));
+  const additional = Array.from({ length: chance(r, 0.6) ? 0 : between(r, 1, 3) }, () => rr([RECORD_KINDS[0], RECORD_KINDS[1], RECORD_KINDS[4]]));
   m.u16(qd);
   m.u16(answers.length);
-  m.u16(0);
-  m.u16(0);
+  m.u16(authority.length);
+  m.u16(additional.length);
   for (let i = 0; i < qd; i++) {
     m.name(i === 0 ? qname : pick(r, names));
     m.u16(pick(r, [1, 28, 5, 33]));
     m.u16(1);
   }
-  for (const a of answers) a();
+  for (const a of [...answers, ...authority, ...additional]) a();
   return Uint8Array.from(m.b);
 }
 
@@ -114,7 +122,7 @@ function mutateResponse(input: Uint8Array, r: Rng): Uint8Array {
   if (b.length < 12) return b;
   switch (int(r, 4)) {
     case 0: {
-      const at = pick(r, [4, 6]);
+      const at = pick(r, [4, 6, 8, 10]);
       const v = pick(r, [0, 1, 2, 0xffff, b[at + 1] + 1, Math.max(0, b[at + 1] - 1)]);
       b[at] = v >> 8;
       b[at + 1] = v & 0xff;
@@ -134,7 +142,9 @@ function mutateResponse(input: Uint8Array, r: Rng): Uint8Array {
   }
 }
 
-type Ref = { error: true } | { id: number; rcode: number; truncated: boolean; question?: { name: string; type: number }; answers: { type: number; ttl: number; address: string }[] };
+type Addr = { type: number; ttl: number; address: string };
+type Srv = { priority: number; weight: number; port: number; target: string; ttl: number };
+type Ref = { error: true } | { id: number; rcode: number; truncated: boolean; question?: { name: string; type: number }; answers: Addr[]; srv: Srv[]; glue: (Addr & { name: string })[] };
 
 const label = (b: Uint8Array) => Array.from(b, (c) => (c > 0x20 && c < 0x7f && c !== 0x2e && c !== 0x5c ? String.fromCharCode(c).toLowerCase() : `\\${String(c).padStart(3, "0")}`)).join("");
 
@@ -162,7 +172,14 @@ function refName(b: Uint8Array, start: number): { name: string; next: number } |
   return { name: labels.join("."), next: next < 0 ? at + 1 : next };
 }
 
-/** A second decoder, from RFC 1035 and dns-message.ts's documented rules. */
+/**
+ * A second decoder, from RFC 1035, RFC 2782 and dns-message.ts's documented
+ * rules: records of the answer section (a malformed one makes the message
+ * malformed), then of the authority section (skipped) and the additional one
+ * (addresses only; a malformed record there ends the reading); A/AAAA, CNAME
+ * and SRV records on the CNAME chain from the question are the answers, other
+ * addresses the glue.
+ */
 export function referenceDecode(b: Uint8Array): Ref {
   const err = { error: true } as const;
   if (b.length < 12 || (b[2] & 0x80) === 0) return err;
@@ -176,40 +193,59 @@ export function referenceDecode(b: Uint8Array): Ref {
     if (i === 0) question = { name: n.name, type: u16(n.next) };
     at = n.next + 4;
   }
-  const records: { owner: string; type: number; ttl: number; address: string }[] = [];
+  const records: { owner: string; type: number; ttl: number; address: string; extra: boolean }[] = [];
+  const srvs: (Srv & { owner: string })[] = [];
   const cnames = new Map<string, { target: string; ttl: number }>();
-  for (let i = 0; i < u16(6); i++) {
+  const an = u16(6), ns = u16(8), ar = u16(10);
+  for (let i = 0; i < an + ns + ar; i++) {
+    const answer = i < an, authority = !answer && i < an + ns;
     const n = refName(b, at);
-    if (n === undefined || n.next + 10 > b.length) return err;
+    if (n === undefined || n.next + 10 > b.length) {
+      if (answer) return err;
+      break;
+    }
     const type = u16(n.next), klass = u16(n.next + 2), raw = u32(n.next + 4), len = u16(n.next + 8);
     const ttl = raw >= 2 ** 31 ? 0 : raw;
     const data = n.next + 10;
     at = data + len;
-    if (at > b.length) return err;
-    if (klass !== 1) continue;
-    if (type === 1 && len === 4) records.push({ owner: n.name, type, ttl, address: Array.from(b.subarray(data, at)).join(".") });
-    else if (type === 28 && len === 16) records.push({ owner: n.name, type, ttl, address: format6(Array.from(b.subarray(data, at)), false) });
+    if (at > b.length) {
+      if (answer) return err;
+      break;
+    }
+    if (klass !== 1 || authority) continue;
+    if (type === 1 && len === 4) records.push({ owner: n.name, type, ttl, address: Array.from(b.subarray(data, at)).join("."), extra: !answer });
+    else if (type === 28 && len === 16) records.push({ owner: n.name, type, ttl, address: format6(Array.from(b.subarray(data, at)), false), extra: !answer });
+    else if (!answer) continue;
     else if (type === 5) {
       const t = refName(b, data);
       if (t === undefined || t.next !== at) return err;
       cnames.set(n.name, { target: t.name, ttl });
+    } else if (type === 33) {
+      if (len < 7) return err;
+      const t = refName(b, data + 6);
+      if (t === undefined || t.next !== at) return err;
+      srvs.push({ owner: n.name, priority: u16(data), weight: u16(data + 2), port: u16(data + 4), target: t.name, ttl });
     }
   }
-  const out = { id: u16(0), rcode: b[3] & 15, truncated: (b[2] & 2) !== 0, question, answers: [] as { type: number; ttl: number; address: string }[] };
-  if (question === undefined) {
-    out.answers = records.map(({ type, ttl, address }) => ({ type, ttl, address }));
-    return out;
-  }
-  const limit = new Map([[question.name, Infinity]]);
-  for (let name = question.name, hop = 0; hop < 16; hop++) {
-    const c = cnames.get(name);
-    if (c === undefined || limit.has(c.target)) break;
-    limit.set(c.target, Math.min(limit.get(name) as number, c.ttl));
-    name = c.target;
+  const out = { id: u16(0), rcode: b[3] & 15, truncated: (b[2] & 2) !== 0, question, answers: [] as Addr[], srv: [] as Srv[], glue: [] as (Addr & { name: string })[] };
+  const limit = new Map<string, number>();
+  if (question !== undefined) {
+    limit.set(question.name, Infinity);
+    for (let name = question.name, hop = 0; hop < 16; hop++) {
+      const c = cnames.get(name);
+      if (c === undefined || limit.has(c.target)) break;
+      limit.set(c.target, Math.min(limit.get(name) as number, c.ttl));
+      name = c.target;
+    }
   }
   for (const x of records) {
-    const l = limit.get(x.owner);
+    const l = question === undefined ? (x.extra ? undefined : Infinity) : x.extra ? undefined : limit.get(x.owner);
     if (l !== undefined) out.answers.push({ type: x.type, ttl: Math.min(x.ttl, l), address: x.address });
+    else if (question !== undefined || x.extra) out.glue.push({ name: x.owner, type: x.type, ttl: x.ttl, address: x.address });
+  }
+  for (const { owner, ...x } of srvs) {
+    const l = question === undefined ? Infinity : limit.get(owner);
+    if (l !== undefined) out.srv.push({ ...x, ttl: Math.min(x.ttl, l) });
   }
   return out;
 }
@@ -224,9 +260,9 @@ function checkResponse(input: Uint8Array): Behaviour {
     return { kind: "error", reason: got.error.replace(/^answer \d+: /, "answer: ") };
   }
   ensure(!("error" in ref), () => `plb decodes ${show(got)}; the reference calls it malformed`);
-  const mine = { id: got.id, rcode: got.rcode, truncated: got.truncated, question: got.question, answers: got.answers };
+  const mine = { id: got.id, rcode: got.rcode, truncated: got.truncated, question: got.question, answers: got.answers, srv: got.srv, glue: got.glue };
   ensure(same(mine, ref), () => `plb ${show(mine)}, the reference ${show(ref)}`);
-  ensure(got.answers.length <= input.length / 11 && got.answers.every((a) => a.ttl >= 0 && a.ttl <= 0x7fffffff), "answers out of bounds");
+  ensure(got.answers.length + got.srv.length + got.glue.length <= input.length / 11 && [...got.answers, ...got.srv, ...got.glue].every((a) => a.ttl >= 0 && a.ttl <= 0x7fffffff), "answers out of bounds");
   return { kind: "done" };
 }
 
@@ -243,7 +279,7 @@ function queryName(r: Rng): Uint8Array {
 function checkQuery(input: Uint8Array): Behaviour {
   const name = UTF8.decode(input);
   const h = hashBytes(input);
-  const id = h & 0xffff, type = h & 0x10000 ? 1 : 28;
+  const id = h & 0xffff, type = ([1, 28, 33] as const)[(h >>> 16) % 3];
   const trimmed = name.endsWith(".") ? name.slice(0, -1) : name;
   const labels = trimmed.split(".").map((l) => ENC.encode(l));
   const valid = trimmed !== "" && labels.every((l) => l.length >= 1 && l.length <= 63) && labels.reduce((n, l) => n + l.length + 1, 1) <= 255;
