@@ -36,6 +36,7 @@ const KINDS: Record<string, string[]> = {
   "dns-query": ["done", "error"],
   "config-duration": ["done", "error"],
   "config-address": ["listen/server", "-/server", "-/-"],
+  "config-cidr": ["inside", "outside", "error"],
   "config-toml": ["done", "invalid", "syntax"],
 };
 
