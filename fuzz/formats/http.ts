@@ -2,16 +2,23 @@
  * Fuzz targets for src/http/: request heads, response heads and chunked
  * bodies. Oracles, besides "never throws, one of the documented results,
  * offsets inside the input":
- * - the same result fed whole, one byte at a time and in random pieces;
- * - serialize then parse: the head's bytes come back identical, and with the
- *   hop-by-hop fields dropped and a field added, the same head again;
+ * - the same result fed whole, one byte at a time, in random pieces, and as
+ *   a view at an offset in a larger buffer;
+ * - limits as types.ts documents them (SMALL, the defaults, and the largest
+ *   the configuration allows, for inputs up to 1 MiB);
+ * - what an accepted head says (Connection options, keep-alive, upgrade,
+ *   expect, host, target form, framing) read again off its fields;
+ * - serialize then parse: the head's bytes come back identical (from a view
+ *   too), with the hop-by-hop fields dropped and a field added the same head
+ *   again, and with the start line rewritten as it was, the same head;
  * - requests agree with the independent strict reader of the smuggling
  *   suites (tests/support/strict-http.ts, which shares no code with
  *   src/http/): a request plb frames is one the strict reader frames the same
  *   way (head and message length, fields, framing); one the strict reader
  *   accepts and plb rejects is rejected for a reason plb documents as
  *   stricter (limits, Host syntax, a CONNECT target equal to Host,
- *   Connection naming a framing field, chunk extension length);
+ *   Connection naming a framing field, chunk extension length); pipelined
+ *   messages after it too;
  * - chunked bodies agree with the same strict reader's chunked decoder;
  * - responses agree with a small reference of their own (`referenceResponse`).
  */
