@@ -6,8 +6,9 @@
  * on a violation and otherwise naming the behaviour reached ("done",
  * "error: <reason>"). An input reaching a behaviour not seen before joins
  * the corpus: a cheap coverage signal that steers mutation toward inputs
- * that got somewhere new. Every `allocEvery` inputs (and every 16th input
- * of 16 KiB or more) the parser runs once more between heap readings
+ * that got somewhere new. Every `allocEvery` inputs (and an input of 16 KiB
+ * or more as often, each check costing two full collections) the parser
+ * runs once more between heap readings
  * (`measure`): what it allocated, and what it returned, must stay within
  * c·N of the input's N bytes. A failure is shrunk (fuzz/shrink.ts)
  * and reported with the seed that reproduces it.
@@ -125,7 +126,7 @@ export function fuzz(t: Target, opts: RunOptions): Stats {
   const classes = new Set<string>();
   const started = performance.now();
   const tenth = Math.max(1, Math.floor(opts.iterations / 10));
-  let large = 0;
+  let lastLarge = -Infinity;
 
   /** Record a failure of a new class, shrunk with `still` (each call of which may cost two collections: `budget`). */
   const fail = (iteration: number, input: Uint8Array, e: unknown, still: (b: Uint8Array) => boolean, budget = 4000) => {
@@ -168,7 +169,8 @@ export function fuzz(t: Target, opts: RunOptions): Stats {
       else corpus[int(r, CORPUS_MAX)] = input;
     } else if (b.kind === "done" && chance(r, 0.001)) corpus[int(r, corpus.length)] = input;
 
-    if (allocEvery > 0 && (n % allocEvery === allocEvery - 1 || (input.length >= 16384 && large++ % 16 === 0))) {
+    if (allocEvery > 0 && (n % allocEvery === allocEvery - 1 || (input.length >= 16384 && n - lastLarge >= allocEvery))) {
+      if (input.length >= 16384) lastLarge = n;
       const m = measure(t, input);
       stats.allocChecks++;
       stats.allocPerByte = Math.max(stats.allocPerByte, m.grew / Math.max(1, input.length));

@@ -7,7 +7,7 @@
  * failure. See fuzz/driver.ts for the loop and fuzz/formats/ for the
  * generators and oracles.
  */
-import { fuzz, type Stats } from "./driver.ts";
+import { type Failure, fuzz, type Stats } from "./driver.ts";
 import { TARGETS, targetNamed } from "./targets.ts";
 
 function args(argv: string[]): { iterations: number; seed: number; parsers: string[]; input?: string; reasons: boolean } {
@@ -34,6 +34,13 @@ function args(argv: string[]): { iterations: number; seed: number; parsers: stri
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const latin1 = (b: Uint8Array) => JSON.stringify(Buffer.from(b).toString("latin1"));
 
+function failure(f: Failure, out: (line: string) => void): void {
+  out(`\nFAILURE ${f.target} (seed ${f.seed}, input ${f.iteration}): ${f.message}`);
+  out(`  input (${f.input.length} bytes): ${latin1(f.input).slice(0, 400)}`);
+  out(`  minimized (${f.minimized.length} bytes): ${latin1(f.minimized).slice(0, 2000)}`);
+  out(`  replay: bun fuzz/run.ts --parser ${f.target} --input ${hex(f.minimized)}`);
+}
+
 function row(s: Stats): string {
   const kinds = Object.entries(s.kinds).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n.toLocaleString("en")}`).join(", ");
   const secs = s.ms / 1000;
@@ -57,18 +64,14 @@ if (opts.input !== undefined) {
     const s = fuzz(t, { iterations: opts.iterations, seed: opts.seed });
     all.push(s);
     console.log(row(s));
+    for (const f of s.failures) failure(f, console.error); // at once, on stderr; again after the table
   }
   for (const s of all) {
     if (opts.reasons) {
       console.log(`\n${s.target}: ${s.reasons.size} distinct reasons`);
       for (const [reason, n] of [...s.reasons].sort((a, b) => b[1] - a[1])) console.log(`  ${n.toString().padStart(9)}  ${reason}`);
     }
-    for (const f of s.failures) {
-      console.log(`\nFAILURE ${f.target} (seed ${f.seed}, input ${f.iteration}): ${f.message}`);
-      console.log(`  input (${f.input.length} bytes): ${latin1(f.input).slice(0, 400)}`);
-      console.log(`  minimized (${f.minimized.length} bytes): ${latin1(f.minimized)}`);
-      console.log(`  replay: bun fuzz/run.ts --parser ${f.target} --input ${hex(f.minimized)}`);
-    }
+    for (const f of s.failures) failure(f, console.log);
   }
   if (all.some((s) => s.failures.length > 0)) process.exitCode = 1;
 }
