@@ -39,7 +39,8 @@ function limitsFor(input: Uint8Array): HeadLimits {
   const h = hashBytes(input) % 5;
   return h === 0 ? SMALL : h === 1 && input.length > 16384 ? LARGE : DEFAULT_LIMITS;
 }
-const ROOMY: HeadLimits = { maxRequestLine: 1 << 20, maxHeaderBytes: 1 << 20, maxHeaders: 100_000 };
+/** For heads re-parsed after serializing: above LARGE, since added fields make a head at LARGE's limit larger. */
+const ROOMY: HeadLimits = { maxRequestLine: 1 << 22, maxHeaderBytes: 1 << 22, maxHeaders: 100_000 };
 const REQUEST_STATUSES = [400, 414, 431, 501, 505];
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
