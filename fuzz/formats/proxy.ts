@@ -170,8 +170,9 @@ function checkWrite(input: Uint8Array): Behaviour {
     const text6 = (b: number[]) => format6(b.length === 4 ? [...Array<number>(10).fill(0), 0xff, 0xff, ...b] : b, true);
     const want = {
       family: four ? "TCP4" : "TCP6",
-      src: { address: four ? sb.join(".") : text6(sb), port: src.port },
-      dst: { address: four ? db.join(".") : text6(db), port: dst.port },
+      // -0 is a valid port number, written as 0
+      src: { address: four ? sb.join(".") : text6(sb), port: src.port + 0 },
+      dst: { address: four ? db.join(".") : text6(db), port: dst.port + 0 },
     };
     ensure(back.consumed === out.length && same({ family: back.family, src: back.src, dst: back.dst }, want), () => `${name} round trip: ${show(back)}, want ${show(want)}`);
     const line = text(out).split(" ");
