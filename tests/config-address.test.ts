@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { isHostName, isIPv4, isIPv6, listenOverlaps, parseListen, parseServerAddress } from "../src/config/address.ts";
+import { isHostName, isIPv4, isIPv6, listenOverlaps, parseListen, parseNameserver, parseServerAddress } from "../src/config/address.ts";
 import type { ListenAddress } from "../src/config/types.ts";
 
 function listen(text: string): ListenAddress {
@@ -94,6 +94,26 @@ describe("parseServerAddress", () => {
     expect(typeof r).toBe("string");
     expect(r as string).toContain(fragment);
   });
+});
+
+describe("parseNameserver", () => {
+  test.each([
+    ["10.0.0.2", "10.0.0.2", 53],
+    ["10.0.0.2:5353", "10.0.0.2", 5353],
+    ["::1", "::1", 53],
+    ["0:0::1", "::1", 53],
+    ["[::1]:5353", "::1", 5353],
+  ])("%s", (text, host, port) => expect(parseNameserver(text)).toEqual({ host, port }));
+
+  test.each([
+    ["ns.example", "is not an IP address"],
+    ["10.0.0.2:0", "out of range"],
+    ["10.0.0.2:", "missing port"],
+    // found by npm run fuzz: isIP read "eth0:8" as a zone id, so this was an address on port 53
+    ["fe0:0:0:0:4f:0:efa8:0%eth0:8", "zone ids"],
+    ["fe80::1%eth0", "zone ids"],
+    ["[fe80::1%eth0]:53", "zone ids"],
+  ])("rejects %s", (text, fragment) => expect(parseNameserver(text) as string).toContain(fragment));
 });
 
 describe("helpers", () => {

@@ -6,6 +6,8 @@ import { loadConfig } from "../src/config/index.ts";
 import { indexSource } from "../src/config/locate.ts";
 import { describeKeys, keyDef, keysFor, SCHEMA } from "../src/config/schema.ts";
 import { checkValue } from "../src/config/values.ts";
+import { allocLimit, measure } from "../fuzz/driver.ts";
+import { configToml } from "../fuzz/formats/config.ts";
 
 const EXAMPLE = join(import.meta.dir, "..", "plb.toml.example");
 
@@ -66,6 +68,14 @@ describe("did you mean", () => {
     expect(didYouMean("frobnicate", keys)).toBeUndefined();
     expect(suggestion("wieght", keysFor("server"))).toBe(' (did you mean "weight"?)');
     expect(suggestion("zzz", keysFor("server"))).toBe("");
+  });
+
+  test("a long unknown key is not compared with every key (found by npm run fuzz: a 16 KiB key took megabytes)", () => {
+    const long = "timeout_connect".repeat(1100);
+    expect(didYouMean(long, keysFor("global"))).toBeUndefined();
+    expect(didYouMean("timeout_connectx", keysFor("global"))).toBe("timeout_connect");
+    const file = new TextEncoder().encode(`${long} = 0.5\n`);
+    expect(measure(configToml, file).grew).toBeLessThan(allocLimit(file.length));
   });
 });
 

@@ -163,8 +163,15 @@ describe("request heads: valid", () => {
   });
 
   test("Host syntax: names, IPv4, IPv6 literals, ports", () => {
-    for (const h of ["a", "a.b-c_d~e", "192.0.2.1:80", "[::1]", "[2001:db8::1]:65535", "xn--bcher-kva.example", "a:1"])
+    for (const h of ["a", "a.b-c_d~e", "192.0.2.1:80", "[::1]", "[2001:db8::1]:65535", "xn--bcher-kva.example", "a:1", "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]"])
       expect(done(req(`GET / HTTP/1.1\r\nHost: ${h}\r\n\r\n`)).host).toBe(h);
+  });
+
+  test("an IP literal of 648,000 bytes is rejected, not a throw (found by npm run fuzz: it overflowed the call stack)", () => {
+    const large: HeadLimits = { maxRequestLine: 1 << 20, maxHeaderBytes: 1 << 20, maxHeaders: 10_000 };
+    const literal = `[2001:db8::ffff:1.${"F".repeat(648_000)}]`;
+    rejects(parseRequestHead(bytes(`POST http://${literal}/ HTTP/1.1\r\nHost: a\r\n\r\n`), large), 400, "invalid host in request target", 13);
+    rejects(parseRequestHead(bytes(`GET / HTTP/1.1\r\nHost: ${literal}\r\n\r\n`), large), 400, "invalid Host", 23);
   });
 
   test("methods are case-sensitive tokens", () => {

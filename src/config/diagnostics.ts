@@ -66,7 +66,11 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {
-    const dist = editDistance(w, normalize(c));
+    const n = normalize(c);
+    // The distance is at least the difference in length: skip what cannot be close (a 16 KiB key against
+    // every candidate cost a (16 K × 20)-cell matrix each; found by npm run fuzz).
+    if (Math.abs(n.length - w.length) > limit) continue;
+    const dist = editDistance(w, n);
     if (dist <= limit && dist < bestDistance) {
       best = c;
       bestDistance = dist;

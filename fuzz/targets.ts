@@ -1,0 +1,17 @@
+/** Every fuzz target, by name (fuzz/run.ts and tests/fuzz.test.ts run them). */
+import type { Target } from "./driver.ts";
+import { cidrRanges } from "./formats/cidr.ts";
+import { configAddress, configDuration, configToml } from "./formats/config.ts";
+import { dnsQuery, dnsResponse } from "./formats/dns.ts";
+import { httpChunked, httpRequest, httpResponse } from "./formats/http.ts";
+import { httpFieldLines } from "./formats/http-serialize.ts";
+import { proxyParse, proxyWrite } from "./formats/proxy.ts";
+import { smtpReply } from "./formats/smtp.ts";
+
+export const TARGETS: readonly Target[] = [
+  httpRequest, httpResponse, httpChunked, httpFieldLines, smtpReply, proxyParse, proxyWrite, dnsResponse, dnsQuery, configDuration, configAddress, cidrRanges, configToml,
+];
+
+export function targetNamed(name: string): Target | undefined {
+  return TARGETS.find((t) => t.name === name);
+}
