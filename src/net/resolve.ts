@@ -10,6 +10,7 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { PlbError } from "../errors.ts";
+import { concatBytes } from "./bytes.ts";
 import { decodeResponse, encodeQuery, RCODE_NAMES, TYPE_A, TYPE_AAAA, TYPE_SRV } from "./dns-message.ts";
 import type { DnsResponse, QueryType } from "./dns-message.ts";
 import { parseHosts, parseResolvConf, RESOLV_DEFAULTS } from "./resolv-conf.ts";
@@ -302,7 +303,7 @@ function tcpExchange(server: Server, name: string, type: QueryType, timeoutMs: n
   const query = encodeQuery(id, name, type);
   const framed = new Uint8Array([query.length >>> 8, query.length & 0xff, ...query]);
   return new Promise<Reply>((resolve) => {
-    let buf = new Uint8Array(0);
+    let buf: Uint8Array = new Uint8Array(0);
     let socket: { end(): void } | undefined;
     let settled = false;
     const finish = (r: Reply): void => {
@@ -322,7 +323,7 @@ function tcpExchange(server: Server, name: string, type: QueryType, timeoutMs: n
           s.write(framed);
         },
         data(_s, chunk) {
-          buf = new Uint8Array([...buf, ...chunk]); // replies are small
+          buf = concatBytes([buf, chunk]); // a copy (at most 2 + 65,535 bytes in all)
           if (buf.length < 2) return;
           const len = (buf[0]! << 8) | buf[1]!;
           if (buf.length < 2 + len) return;
