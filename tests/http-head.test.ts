@@ -1,21 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { parseRequestHead, parseResponseHead } from "../src/http/head.ts";
 import { DEFAULT_LIMITS, type HeadLimits, type HeadResult, type RequestHead, type ResponseHead } from "../src/http/types.ts";
+import { rng } from "../fuzz/rng.ts";
 
 /** Bytes of a string, one byte per character (latin1), so "\x85" is the byte 0x85. */
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
-/** A small deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Parse<H> = (buf: Uint8Array, from: number) => HeadResult<H>;
 

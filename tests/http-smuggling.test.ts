@@ -10,20 +10,11 @@ import { ChunkedScanner } from "../src/http/chunked.ts";
 import { parseRequestHead } from "../src/http/head.ts";
 import { serializeRequestHead } from "../src/http/serialize.ts";
 import type { HeadLimits, HeadResult, RequestBody, RequestHead } from "../src/http/types.ts";
+import { rng } from "../fuzz/rng.ts";
 
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const LIMITS: HeadLimits = { maxRequestLine: 8192, maxHeaderBytes: 16384, maxHeaders: 100 };
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Split [0, n) into pieces: every byte alone, or random sizes. */
 function cutsOf(n: number, next?: () => number): number[] {

@@ -74,19 +74,32 @@ export function request(r: Rng): string {
   const lines = fieldLines(r);
   const hostLine = `${pick(r, ["Host", "host", "HOST"])}:${pick(r, [" ", "", "\t", "  "])}${method === "CONNECT" ? target : host}${pick(r, ["", "", " ", "\t"])}`;
   if (!v10 || chance(r, 0.5)) lines.splice(int(r, lines.length + 1), 0, hostLine);
-  let body = "";
-  const framing = int(r, 3);
-  if (framing === 1) {
-    body = word(r, 30);
-    lines.splice(int(r, lines.length + 1), 0, `Content-Length: ${body.length}`);
-  } else if (framing === 2 && !v10) {
-    body = chunkedBody(r);
-    lines.splice(int(r, lines.length + 1), 0, `Transfer-Encoding: ${pick(r, ["chunked", "chunked", "Chunked", "CHUNKED"])}`);
-  }
+  const body = framedBody(r, lines, v10, ["chunked", "chunked", "Chunked", "CHUNKED"]);
   if (chance(r, 0.1) && !v10) lines.push("Expect: 100-continue");
   if (chance(r, 0.05) && !v10) lines.push("Connection: Upgrade", "Upgrade: websocket");
   const head = `${chance(r, 0.05) ? "\r\n" : ""}${method} ${target} HTTP/1.${v10 ? 0 : 1}\r\n${lines.map((l) => `${l}\r\n`).join("")}\r\n`;
   return head + body + (chance(r, 0.1) ? "GET /next HTTP/1.1\r\nHost: a\r\n\r\n" : "");
+}
+
+/**
+ * No body, a Content-Length one or (HTTP/1.1) a chunked one, its framing
+ * field put at a random place in `lines`; the body.
+ */
+function framedBody(r: Rng, lines: string[], v10: boolean, chunkedSpellings: readonly string[]): string {
+  const framing = int(r, 3);
+  if (framing === 1) {
+    const body = word(r, 30);
+    lines.splice(int(r, lines.length + 1), 0, `Content-Length: ${body.length}`);
+    return body;
+  }
+  if (framing === 2 && !v10) {
+    // In this order, and no pick of one spelling: the same seed gives the same inputs as before.
+    const body = chunkedBody(r);
+    const at = int(r, lines.length + 1);
+    lines.splice(at, 0, `Transfer-Encoding: ${chunkedSpellings.length > 1 ? pick(r, chunkedSpellings) : chunkedSpellings[0]}`);
+    return body;
+  }
+  return "";
 }
 
 /** A response head and body (the request method it answers is picked by the check). */
@@ -95,15 +108,7 @@ export function response(r: Rng): string {
   const v10 = chance(r, 0.15);
   const lines = fieldLines(r).filter((l) => !l.startsWith("Host"));
   if (chance(r, 0.5)) lines.push(`Server: ${word(r)}`);
-  let body = "";
-  const framing = int(r, 3);
-  if (framing === 1) {
-    body = word(r, 30);
-    lines.splice(int(r, lines.length + 1), 0, `Content-Length: ${body.length}`);
-  } else if (framing === 2 && !v10) {
-    body = chunkedBody(r);
-    lines.splice(int(r, lines.length + 1), 0, "Transfer-Encoding: chunked");
-  }
+  const body = framedBody(r, lines, v10, ["chunked"]);
   if (status === 101) lines.push("Connection: Upgrade", "Upgrade: websocket");
   const reason = pick(r, REASONS);
   const line = `HTTP/1.${v10 ? 0 : 1} ${status}${reason === "" && chance(r, 0.5) ? "" : ` ${reason}`}`;
