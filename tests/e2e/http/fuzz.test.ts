@@ -40,6 +40,7 @@ import { startPlb, type PlbProcess } from "../../support/plb.ts";
 import { RawClient } from "../../support/raw-client.ts";
 import { type RecordingBackend, recordingBackend, type Violation } from "../../support/recording-backend.ts";
 import { parseStrictRequest, show, type StrictRequest } from "../../support/strict-http.ts";
+import { rng } from "../../../fuzz/rng.ts";
 
 const SEED = 0x5eed_2024;
 const COUNT = 100_000;
@@ -47,17 +48,6 @@ const WORKERS = 48;
 const BATCH = 16;
 /** A batch that has neither its answers nor a close by then is a hang. */
 const DEADLINE_MS = 8000;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TEMPLATES = [
   "GET /index.html?x=1&y=2 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: fuzz/1.0\r\nAccept: */*\r\n\r\n",
