@@ -328,6 +328,15 @@ describe("Resolver.lookup (servers from DNS): what came back, uncached", () => {
     expect(await r.lookup("10.1.2.3")).toMatchObject({ kind: "ok", value: ["10.1.2.3"] });
     expect(dns.log.length).toBe(before);
   });
+
+  test("knows what resolve knows without DNS: localhost and bracketed IPv6 literals", async () => {
+    const before = dns.log.length;
+    const r = fast();
+    for (const host of ["localhost", "api.localhost."]) expect(await r.lookup(host)).toMatchObject({ kind: "ok", value: ["127.0.0.1", "::1"] });
+    expect(await r.lookup("[::1]")).toMatchObject({ kind: "ok", value: ["::1"] });
+    expect(await r.lookup("bad name")).toEqual({ kind: "fail", reason: '"bad name" is not a valid host name' });
+    expect(dns.log.length).toBe(before);
+  });
 });
 
 describe("Resolver.fromSystem", () => {

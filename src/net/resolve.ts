@@ -98,19 +98,30 @@ export class Resolver {
     return new Resolver({ ...conf, hosts, ...(paths.nameservers?.length ? { nameservers: paths.nameservers } : {}) });
   }
 
-  /** IP addresses for `host`, IPv4 first, then IPv6. Rejects with PlbError("RESOLVE"). */
-  resolve(host: string): Promise<string[]> {
+  /**
+   * What `host` is without asking DNS (for `resolve` and `lookup` alike):
+   * its addresses when it is an IP literal (bracketed or not), in the hosts
+   * snapshot, or localhost (RFC 6761); else the name to ask, or no name
+   * when it is not a valid host name.
+   */
+  private local(host: string): { name?: string; addresses?: string[] } {
     const name = host.trim().toLowerCase();
     const literal = name.startsWith("[") && name.endsWith("]") ? name.slice(1, -1) : name;
-    if (isIP(literal) !== 0) return Promise.resolve([literal]);
-
-    const bare = name.endsWith(".") ? name.slice(0, -1) : name;
+    const bare = literal.endsWith(".") ? literal.slice(0, -1) : literal;
+    if (isIP(literal) !== 0) return { addresses: [literal] };
+    if (isIP(bare) !== 0) return { addresses: [bare] };
     const fromHosts = this.hosts.get(bare);
-    if (fromHosts !== undefined && fromHosts.length > 0) return Promise.resolve(ipv4First(fromHosts));
-    if (bare === "localhost" || bare.endsWith(".localhost")) return Promise.resolve(["127.0.0.1", "::1"]);
-    if (!HOSTNAME.test(name) || bare.length > 253) {
-      return Promise.reject(fail(host, "not a valid host name"));
-    }
+    if (fromHosts !== undefined && fromHosts.length > 0) return { addresses: ipv4First(fromHosts) };
+    if (bare === "localhost" || bare.endsWith(".localhost")) return { addresses: ["127.0.0.1", "::1"] };
+    if (!HOSTNAME.test(name) || bare.length > 253) return {};
+    return { name };
+  }
+
+  /** IP addresses for `host`, IPv4 first, then IPv6. Rejects with PlbError("RESOLVE"). */
+  resolve(host: string): Promise<string[]> {
+    const { name, addresses } = this.local(host);
+    if (addresses !== undefined) return Promise.resolve(addresses);
+    if (name === undefined) return Promise.reject(fail(host, "not a valid host name"));
 
     const cached = this.cache.get(name);
     if (cached !== undefined && cached.expires > Date.now()) return Promise.resolve([...cached.addresses]);
@@ -135,12 +146,9 @@ export class Resolver {
 
   /** Every A and AAAA address of `host` (IPv4 first) with the smallest TTL, asked now (not cached). */
   async lookup(host: string): Promise<Lookup<string[]>> {
-    const name = host.trim().toLowerCase();
-    const bare = name.endsWith(".") ? name.slice(0, -1) : name;
-    if (isIP(bare) !== 0) return { kind: "ok", value: [bare], ttl: HOSTS_TTL };
-    const fromHosts = this.hosts.get(bare);
-    if (fromHosts !== undefined && fromHosts.length > 0) return { kind: "ok", value: ipv4First(fromHosts), ttl: HOSTS_TTL };
-    if (!HOSTNAME.test(name) || bare.length > 253) return { kind: "fail", reason: `"${host}" is not a valid host name` };
+    const { name, addresses: known } = this.local(host);
+    if (known !== undefined) return { kind: "ok", value: known, ttl: HOSTS_TTL };
+    if (name === undefined) return { kind: "fail", reason: `"${host}" is not a valid host name` };
     const out = await this.ask(name, [TYPE_A, TYPE_AAAA], false);
     if (out.kind !== "ok") return out;
     const { addresses, ttl } = addressesOf(out.replies);
