@@ -43,13 +43,6 @@ export function shareOf(limit: number, n = 1): number {
   return limit === 0 || n <= 1 ? limit : Math.max(1, Math.ceil(limit / n));
 }
 
-/** Two answers that give the same servers (records in another order are the same answer). */
-function sameAnswer(a: DnsAnswerSet, b: DnsAnswerSet): boolean {
-  const key = (x: DnsAnswerSet): string[] =>
-    ("addresses" in x ? x.addresses.map(String) : x.targets.map((t) => `${t.priority} ${t.weight} ${t.port} ${t.target} ${[...t.addresses].sort().join(",")}`)).sort();
-  return JSON.stringify(key(a)) === JSON.stringify(key(b));
-}
-
 /** A service's configuration with what it names, prepared (files read) but not in force yet. */
 export interface ServiceSetup {
   readonly cfg: ServiceConfig;
@@ -158,9 +151,9 @@ export class Service implements Admitted, ServiceHandle {
    * plb serves (the start's set).
    */
   setDiscovered(key: string, answer: DnsAnswerSet, pending = true): ServerSetChange {
-    const before = this.fromDns.get(key);
-    // The same answer again (the usual case at each TTL): nothing to do, the balancer keeps its state.
-    if (!this.cfg.discover.some((d) => d.key === key) || (before !== undefined && sameAnswer(before, answer))) return { added: [], removed: [], changed: [] };
+    // An entry a reload dropped meanwhile. (The same answer again, the usual case at each TTL,
+    // gives the pool the same set: it changes nothing, and the balancer keeps its state.)
+    if (!this.cfg.discover.some((d) => d.key === key)) return { added: [], removed: [], changed: [] };
     this.fromDns.set(key, answer);
     return this.pool.update(this.serverSet(), Date.now(), { pending, why: `no longer in the DNS answer (${key})` });
   }

@@ -352,6 +352,19 @@ function picks(pool: ServerPool, n: number): string[] {
   return Array.from({ length: n }, () => pool.balancer.pick({})?.key ?? "-");
 }
 
+test("the same server set again (a reload of other settings, a DNS answer given again) keeps the balancer: round-robin goes on where it was", () => {
+  const set = ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"];
+  const pool = algorithmPool(set);
+  const balancer = pool.balancer;
+  expect(picks(pool, 2)).toEqual(["10.0.0.1:80", "10.0.0.2:80"]);
+  expect(pool.update(set.map((a) => cfg(a)))).toEqual({ added: [], removed: [], changed: [] });
+  expect(pool.balancer).toBe(balancer);
+  expect(picks(pool, 2)).toEqual(["10.0.0.3:80", "10.0.0.1:80"]);
+  // Another order is another set for the balancer (positions changed): it is built again.
+  pool.update([...set].reverse().map((a) => cfg(a)));
+  expect(pool.balancer).not.toBe(balancer);
+});
+
 test("a new server set keeps the state of every server it still names (by host and port), whatever the order", () => {
   const pool = algorithmPool(["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"]);
   const [a, b, c] = pool.servers;

@@ -183,8 +183,11 @@ export class ServerPool {
       s.cause = opts.why ?? "removed from the configuration";
       if (s.active > 0) this.leaving.set(s.id, s);
     }
+    // The same servers in the same order with the same weights (a reload that changed other
+    // settings, a DNS answer given again): the balancer keeps its state (a round-robin its place).
+    const same = added.length + removed.length + changed.length === 0 && next.length === this.list.length && next.every((s, i) => s === this.list[i]);
     this.list = next;
-    if (this.algorithm) this.balancer = this.algorithm.create(this.list);
+    if (this.algorithm && !same) this.balancer = this.algorithm.create(this.list);
     const change = { added, removed, changed };
     if (added.length + removed.length + changed.length > 0) for (const fn of this.setListeners) fn(change);
     return change;
