@@ -28,7 +28,7 @@ const command = defineCommand({
     name: "plb",
     version: VERSION,
     description:
-      "Pure Load Balancer: TCP, HTTP and SMTP load balancing with fail-over.\n  Also: plb status [--watch] and plb drain|maint|ready SERVICE SERVER (through the [stats] listener)",
+      "Pure Load Balancer: TCP, HTTP and SMTP load balancing with fail-over.\n  Also: plb status [--watch] and plb drain|maint|ready BACKEND SERVER (through the [stats] listener)",
   },
   args: {
     config: { type: "string", description: "Configuration file", default: "/etc/plb.toml", valueHint: "FILE" },
@@ -64,7 +64,7 @@ type Balancer = Pick<Runtime, "services" | "stop" | "stopNow"> & {
 const CLIENT_COMMANDS = ["status", "drain", "maint", "ready"];
 
 /**
- * `plb status [--watch] [--config FILE]`, `plb drain|maint|ready SERVICE
+ * `plb status [--watch] [--config FILE]`, `plb drain|maint|ready BACKEND
  * SERVER [--config FILE]`: talk to a running plb's stats listener.
  */
 async function client(argv: string[]): Promise<never> {
@@ -89,7 +89,7 @@ async function client(argv: string[]): Promise<never> {
   const stats = config.stats ?? fail(1, `plb ${cmd} talks to the stats listener: ${configPath} has no [stats] table`);
   const { adminAction, fetchStatus, renderStatus, status } = await import("./stats/client.ts");
   if (cmd !== "status") {
-    if (positional.length !== 2) fail(1, `usage: plb ${cmd} SERVICE SERVER [--config FILE]`);
+    if (positional.length !== 2) fail(1, `usage: plb ${cmd} BACKEND SERVER [--config FILE]`);
     const r = await adminAction(stats, cmd as "drain" | "maint" | "ready", positional[0], positional[1]);
     (r.code === 0 ? process.stdout : process.stderr).write(`${r.code === 0 ? "" : "plb: "}${r.text}\n`);
     process.exit(r.code);
@@ -163,13 +163,16 @@ export async function main(argv: string[]): Promise<void> {
     } catch (err) {
       fail(exitCodeFor(err), (err as Error).message);
     }
-    const servers = config.services.reduce((n, s) => n + s.servers.length, 0);
+    const servers = config.backends.reduce((n, b) => n + b.servers.length, 0);
     const listens = config.services.reduce((n, s) => n + s.listen.length, 0);
     // Not asked here: DNS may not be reachable from where the file is checked, and answers change.
-    const dns = config.services.reduce((n, s) => n + s.discover.length, 0);
+    const dns = config.backends.reduce((n, b) => n + b.discover.length, 0);
     const fromDns = dns > 0 ? ` and ${dns} DNS entr${dns === 1 ? "y" : "ies"} (asked when plb runs)` : "";
+    const declared = config.backends.filter((b) => b.declared).length;
+    const backends = declared > 0 ? `, ${declared} backend(s)` : "";
+    for (const w of config.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
     process.stdout.write(
-      `${configPath}: configuration OK: ${config.services.length} service(s), ${listens} listen address(es), ${servers} server(s)${fromDns}\n`,
+      `${configPath}: configuration OK: ${config.services.length} service(s)${backends}, ${listens} listen address(es), ${servers} server(s)${fromDns}\n`,
     );
     process.exit(0);
   }

@@ -2,7 +2,7 @@
  * Servers from DNS: one timer per `servers` entry written as
  * `{ dns = "name:port" }` or `{ srv = "_service._proto.name" }`. Each answer
  * is asked again when its TTL runs out (clamped to dns_min_ttl..dns_max_ttl)
- * and becomes the entry's servers through `Service.setDiscovered`, which
+ * and becomes the entry's servers through `Backend.setDiscovered`, which
  * hands the whole set to the pool as a reload does: servers that appear
  * join after their first check, servers that go drain, the others keep
  * their state.
@@ -21,7 +21,7 @@ import { logger, logEnabled } from "./log.ts";
 import type { Lookup, SrvTarget } from "./net/resolve.ts";
 import { describeServers, serversFrom, type DnsAnswerSet } from "./servers/from-dns.ts";
 import type { ServerSetChange } from "./servers/state.ts";
-import type { Service } from "./service.ts";
+import type { Backend } from "./backend.ts";
 
 const log = logger("dns");
 
@@ -38,11 +38,11 @@ export interface DiscoveryTtls {
   readonly dns_max_ttl: number;
 }
 
-/** Told when an answer changed a service's server set (the pool has the new set already). */
-export type DiscoveryListener = (svc: Service, source: DnsSource, change: ServerSetChange, answer: DnsAnswerSet) => void;
+/** Told when an answer changed a backend's server set (the pool has the new set already). */
+export type DiscoveryListener = (svc: Backend, source: DnsSource, change: ServerSetChange, answer: DnsAnswerSet) => void;
 
 interface Watch {
-  readonly svc: Service;
+  readonly svc: Backend;
   source: DnsSource;
   timer: ReturnType<typeof setTimeout> | undefined;
   /** An answer is being asked for. */
@@ -74,9 +74,9 @@ export interface DnsEntryStatus {
   readonly lastOk: number;
 }
 
-/** What the entry is, for logs: `service "web": dns web.internal:8080`. */
-function label(svc: Service, source: DnsSource): string {
-  return `service "${svc.name}": ${source.key}`;
+/** What the entry is, for logs: `backend "web": dns web.internal:8080` (`service "web"` for a service's own servers). */
+function label(svc: Backend, source: DnsSource): string {
+  return `${svc.cfg.declared ? "backend" : "service"} "${svc.name}": ${source.key}`;
 }
 
 /** How long to wait after `ttl` seconds, within the configured bounds. */
@@ -91,7 +91,7 @@ export function retryDelay(failures: number, ttls: DiscoveryTtls): number {
 }
 
 export class Discovery {
-  private readonly watches = new Map<Service, Map<string, Watch>>();
+  private readonly watches = new Map<Backend, Map<string, Watch>>();
   private stopped = false;
 
   constructor(
@@ -107,7 +107,7 @@ export class Discovery {
    * servers away), the others keep their schedule. `first`: before plb
    * serves, so the servers found join as a start's do (not pending).
    */
-  watch(svc: Service, first = false): Promise<void> {
+  watch(svc: Backend, first = false): Promise<void> {
     let mine = this.watches.get(svc);
     if (mine === undefined) this.watches.set(svc, (mine = new Map()));
     const named = new Map(svc.cfg.discover.map((d) => [d.key, d]));
@@ -130,8 +130,8 @@ export class Discovery {
     return Promise.all(asked).then(() => undefined);
   }
 
-  /** Forget `svc` (a service removed by a reload). */
-  unwatch(svc: Service): void {
+  /** Forget `svc` (a backend removed by a reload). */
+  unwatch(svc: Backend): void {
     for (const w of this.watches.get(svc)?.values() ?? []) this.cancel(w);
     this.watches.delete(svc);
   }
@@ -142,7 +142,7 @@ export class Discovery {
   }
 
   /** `svc`'s entries and how their last answers went (the stats listener's view). */
-  status(svc: Service): DnsEntryStatus[] {
+  status(svc: Backend): DnsEntryStatus[] {
     const known = svc.discovered();
     return [...(this.watches.get(svc)?.values() ?? [])].map((w) => {
       const kept = known.get(w.source.key);

@@ -75,6 +75,8 @@ export interface SessionEndEvent {
   readonly client: string;
   /** 0 when nobody listened when the client was accepted (reading it costs a syscall). */
   readonly clientPort: number;
+  /** The backend of `server` (undefined when none was chosen). */
+  readonly backend: string | undefined;
   /** The server it was relayed to ("host:port" as configured), if any. */
   readonly server: string | undefined;
   /** Epoch ms. */
@@ -99,6 +101,8 @@ export interface SessionEndEvent {
 /** One connect attempt to a server (a probe is not one). */
 export interface ConnectEvent {
   readonly service: string;
+  /** The server's backend. */
+  readonly backend: string;
   readonly server: string;
   readonly outcome: Outcome;
   readonly ms: number;
@@ -110,6 +114,8 @@ export interface RequestEvent {
   readonly client: string;
   /** 0 when nobody listened when the client was accepted (reading it costs a syscall). */
   readonly clientPort: number;
+  /** The backend that took the request (undefined when none did). */
+  readonly backend: string | undefined;
   readonly server: string | undefined;
   readonly method: string;
   readonly target: string;
@@ -152,7 +158,8 @@ export interface ProxyRefusedEvent {
 
 /** One health check of a down (or just added) server by the scheduler. */
 export interface ProbeEvent {
-  readonly service: string;
+  /** The server's backend. */
+  readonly backend: string;
   readonly server: string;
   readonly outcome: Outcome;
   readonly ms: number;

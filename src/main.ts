@@ -16,6 +16,7 @@ import { removePidFile, writePidFile } from "./process/pidfile.ts";
 import { Scheduler } from "./scheduler.ts";
 import { prepare } from "./prepare.ts";
 import { shareOf, type Service } from "./service.ts";
+import type { Backend } from "./backend.ts";
 import type { Outcome, Server } from "./servers/server.ts";
 import type { DnsAnswerSet } from "./servers/from-dns.ts";
 import type { Listener } from "./net/listen.ts";
@@ -26,7 +27,7 @@ import { AccessLogs } from "./access-log/logs.ts";
 import { Collector } from "./stats/collector.ts";
 import { poolControl, startStats, statsToken, type StatsListener } from "./stats/listener.ts";
 import { Metrics } from "./stats/metrics.ts";
-import { planReload, reload, serverSetChanged, type ReloadPlan, type ReloadSummary, type Running } from "./reload.ts";
+import { planReload, reload, serverSetChanged, sweepInterval, type ReloadPlan, type ReloadSummary, type Running } from "./reload.ts";
 import { Discovery, type DiscoveryListener } from "./discovery.ts";
 
 const log = logger("main");
@@ -51,14 +52,16 @@ export interface StartOptions {
 export interface WorkerRole {
   readonly index: number;
   readonly count: number;
-  readonly outcomes: (service: string, server: Server, outcome: Outcome, detail: string, source: string) => void;
+  readonly outcomes: (backend: string, server: Server, outcome: Outcome, detail: string, source: string) => void;
   /** The master's DNS answers when it started this worker: its servers from DNS to start with. */
-  readonly discovered?: readonly { readonly service: string; readonly source: string; readonly answer: DnsAnswerSet }[];
+  readonly discovered?: readonly { readonly backend: string; readonly source: string; readonly answer: DnsAnswerSet }[];
 }
 
 export interface Runtime {
   /** The services in force (a reload changes them). */
   readonly services: readonly Service[];
+  /** The backends in force (a reload changes them). */
+  readonly backends: readonly Backend[];
   readonly config: Config;
   /** Runs the probes (none in a worker). */
   readonly scheduler: Scheduler | undefined;
@@ -80,7 +83,7 @@ export interface Runtime {
   /** SIGUSR1: the access logs by name again (the main log is command.ts's). */
   reopenLogs(): void;
   /** A worker takes its master's DNS answer for one entry: the pool takes the set, removed servers are retired as a reload retires them. */
-  takeDiscovered(service: string, source: string, answer: DnsAnswerSet): void;
+  takeDiscovered(backend: string, source: string, answer: DnsAnswerSet): void;
 }
 
 /** Every file a configuration reads (kept reachable for reloads after the chroot). */
@@ -110,45 +113,45 @@ export function systemResolver(config?: Config): Resolver {
 
 /** Servers from DNS, asked through `resolver`; each change goes through reload's server-set path. */
 export function discoveryFor(running: () => Running, resolver: Resolver, told?: DiscoveryListener): Discovery {
-  return new Discovery(resolver, () => running().config.global, (svc, source, change, answer) => {
-    serverSetChanged(running(), svc, change, `${source.key} answered`, dnsLog);
-    told?.(svc, source, change, answer);
+  return new Discovery(resolver, () => running().config.global, (backend, source, change, answer) => {
+    serverSetChanged(running(), backend, change, `${source.key} answered`, dnsLog);
+    told?.(backend, source, change, answer);
   });
 }
 
 export async function start(config: Config, opts: StartOptions = {}): Promise<Runtime> {
   const g = config.global;
   const resolver = systemResolver(config);
-  const all = config.services.flatMap((s) => [s.timeout_client, s.timeout_server, ...(s.protocol === "http" ? [s.http.timeout_http_request] : []), ...(s.accept_proxy ? [s.timeout_proxy_header] : [])]);
-  const sessions = new Sweeper(Sweeper.intervalFor(all));
+  const sessions = new Sweeper(sweepInterval(config));
   const worker = opts.worker;
   const share = worker?.count ?? 1;
   const limits = connectionLimits(config, share);
   const admission = new Admission({ maxconn: limits.maxconn, descriptorsFree });
   // Everything --check checks too (files, certificates, user/group/chroot_dir), before any port is bound.
   const svcContext = { sessions, admission, backlog: g.backlog, reusePort: worker !== undefined, share };
-  const services = prepare(config, { context: svcContext });
-  // A worker's services report outcomes to its master, which applies and logs them (also for a service a reload adds).
-  const adopt = worker
-    ? (svc: Service) => {
-        svc.pool.quiet = true;
-        svc.pool.delegate = (server, outcome, detail, source) => worker.outcomes(svc.name, server, outcome, detail, source);
+  const { services, backends } = prepare(config, { context: svcContext });
+  // A worker's backends report outcomes to its master, which applies and logs them (also for a backend a reload adds).
+  const delegateOutcomes = worker
+    ? (b: Backend) => {
+        b.pool.quiet = true;
+        b.pool.delegate = (server, outcome, detail, source) => worker.outcomes(b.name, server, outcome, detail, source);
       }
     : undefined;
-  for (const svc of services) {
-    svc.admit();
-    if (worker) {
-      adopt!(svc);
-      for (const d of worker.discovered ?? []) if (d.service === svc.name) svc.setDiscovered(d.source, d.answer, false);
+  for (const svc of services) svc.admit();
+  if (worker) {
+    for (const b of backends) {
+      delegateOutcomes!(b);
+      for (const d of worker.discovered ?? []) if (d.backend === b.name) b.setDiscovered(d.source, d.answer, false);
     }
   }
   limits.log();
+  for (const w of config.warnings ?? []) log.warn(w);
   const scheduler = worker ? undefined : new Scheduler(resolver);
   // A worker's servers from DNS come from its master.
   const discovery = worker ? undefined : discoveryFor(() => running, resolver);
   let pidWritten: string | undefined;
 
-  await resolveServers(services, resolver);
+  await resolveServers(backends, resolver);
 
   const listeners: Listener[] = [];
   let stats: { metrics: Metrics; listener: StatsListener } | undefined;
@@ -162,15 +165,16 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     accessLogs,
     config,
     services,
+    backends,
     context: svcContext,
     scheduler,
     discovery,
     derivedMaxconn: limits.derived,
     cliLogLevel: opts.cliLogLevel,
-    adopt,
+    delegateOutcomes,
   };
   // The first answers before serving: their servers are part of the start's set.
-  if (discovery) await Promise.all(services.map((svc) => discovery.watch(svc, true)));
+  if (discovery) await Promise.all(backends.map((b) => discovery.watch(b, true)));
   try {
     // First: a second plb refuses a pid file naming a live one before it
     // touches any port.
@@ -186,9 +190,9 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     accessLogs.configure(config.services);
     if (config.stats && !worker) {
       // Bound with the listeners (a port below 1024, or a socket in a root-owned directory).
-      const metrics = new Metrics(() => Promise.resolve(collector!), () => running.services, (svc) => running.discovery?.status(svc) ?? []);
+      const metrics = new Metrics(() => Promise.resolve(collector!), () => running.services, () => running.backends, (b) => running.discovery?.status(b) ?? []);
       metrics.start();
-      stats = { metrics, listener: startStats(config.stats, metrics, statsToken(config.stats), poolControl(() => running.services)) };
+      stats = { metrics, listener: startStats(config.stats, metrics, statsToken(config.stats), poolControl(() => running.backends)) };
     }
     keepDirectories(configuredFiles(config));
     // Logs its own warnings (not root, or staying root).
@@ -196,7 +200,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     if (dropped.chroot !== undefined) chrooted(dropped.chroot);
     for (const svc of services) {
       svc.listen((l) => listeners.push(l));
-      const line = `service "${svc.name}" (${svc.cfg.protocol}, ${svc.cfg.balance}) listening on ${svc.cfg.listen.map((l) => l.text).join(", ")}, ${svc.pool.servers.length} server(s)`;
+      const line = listeningLine(svc);
       if (worker) log.debug(line);
       else log.info(line);
     }
@@ -212,7 +216,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     throw err;
   }
 
-  if (scheduler) for (const svc of services) scheduler.watch(svc.pool, svc.protocol.probe(svc), svc.cfg.timeout_cleanup);
+  if (scheduler) for (const b of backends) scheduler.watch(b.pool, b.protocol.probe(b), b.cfg.timeout_cleanup);
 
   let stopping: Promise<void> | undefined;
   const finish = () => {
@@ -259,6 +263,9 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     get config() {
       return running.config;
     },
+    get backends() {
+      return running.backends;
+    },
     scheduler,
     sessions,
     admission,
@@ -267,10 +274,10 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     collector,
     reopenLogs: () => accessLogs.reopen(),
     takeDiscovered(name: string, source: string, answer: DnsAnswerSet) {
-      const svc = running.services.find((s) => s.name === name);
-      if (svc === undefined) return; // not (yet) in this process's configuration
-      const change = svc.setDiscovered(source, answer);
-      if (change.added.length + change.removed.length + change.changed.length > 0) serverSetChanged(running, svc, change, `${source} answered`, undefined);
+      const b = running.backends.find((x) => x.name === name);
+      if (b === undefined) return; // not (yet) in this process's configuration
+      const change = b.setDiscovered(source, answer);
+      if (change.added.length + change.removed.length + change.changed.length > 0) serverSetChanged(running, b, change, `${source} answered`, undefined);
     },
     reload: (next: Config) => {
       if (stopping) throw new PlbError("CONFIG_INVALID", "stopping: a reload is no longer possible");
@@ -327,10 +334,17 @@ function connectionLimits(config: Config, share = 1): { maxconn: number; derived
   };
 }
 
+/** What a start logs of each service: `service "web" (http, roundrobin) listening on *:80, 2 server(s)`. */
+export function listeningLine(svc: Service): string {
+  const b = svc.backend;
+  const via = b.cfg.declared ? `backend "${b.name}"` : `${b.pool.servers.length} server(s)`;
+  return `service "${svc.name}" (${svc.cfg.protocol}, ${b.cfg.balance}) listening on ${svc.cfg.listen.map((l) => l.text).join(", ")}, ${via}`;
+}
+
 /** Resolve host names before serving; a name that fails makes its server down. */
-export async function resolveServers(services: Service[], resolver: Resolver): Promise<void> {
+export async function resolveServers(backends: readonly Backend[], resolver: Resolver): Promise<void> {
   const jobs: Promise<void>[] = [];
-  for (const svc of services) {
+  for (const svc of backends) {
     for (const server of svc.pool.servers) {
       if (server.address !== undefined) continue;
       jobs.push(

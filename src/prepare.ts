@@ -19,6 +19,7 @@ import { Sweeper } from "./net/sweep.ts";
 import { PLATFORM } from "./process/platform.ts";
 import { checkPrivileges } from "./process/privileges.ts";
 import { findAlgorithm } from "./balance/index.ts";
+import { Backend, setupBackend, type BackendSetup } from "./backend.ts";
 import { findProtocol } from "./protocols.ts";
 import { Service, setupService, type ServiceContext, type ServiceSetup } from "./service.ts";
 
@@ -31,34 +32,55 @@ export interface PrepareOptions {
    * warning); `--check` always does, whoever runs it.
    */
   privileges?: boolean;
-  /** The running services by name (a reload): a service of the same name and protocol builds on what it shares. */
-  running?: ReadonlyMap<string, Service>;
+  /** The running services and backends by name (a reload): one of the same name and protocol builds on what it shares. */
+  running?: { readonly services: ReadonlyMap<string, Service>; readonly backends: ReadonlyMap<string, Backend> };
+}
+
+/** Everything a configuration runs, prepared (files read) but not in force. */
+export interface Setups {
+  readonly services: ServiceSetup[];
+  readonly backends: BackendSetup[];
+}
+
+/** The services and backends of a configuration, built. */
+export interface Built {
+  readonly services: Service[];
+  readonly backends: Backend[];
 }
 
 function isDiagnostics(v: unknown): v is Diagnostic[] {
   return Array.isArray(v) && v.every((d) => d !== null && typeof d === "object" && typeof d.message === "string");
 }
 
-/** Builds the services of `config`; throws PlbError("CONFIG_INVALID") listing every problem. */
-export function prepare(config: Config, opts: PrepareOptions = {}): Service[] {
+/** Builds the services and backends of `config`; throws PlbError("CONFIG_INVALID") listing every problem. */
+export function prepare(config: Config, opts: PrepareOptions = {}): Built {
   const context = opts.context ?? { sessions: new Sweeper(1000), admission: new Admission({ maxconn: Infinity }) };
-  return prepareSetups(config, opts).map((setup) => new Service(setup, context));
+  const setups = prepareSetups(config, opts);
+  const backends = setups.backends.map((setup) => new Backend(setup));
+  const byName = new Map(backends.map((b) => [b.name, b]));
+  return { backends, services: setups.services.map((setup) => new Service(setup, byName.get(setup.cfg.backend)!, context)) };
 }
 
-/** The setup of every service of `config` (files read, nothing in force); throws PlbError("CONFIG_INVALID") listing every problem. */
-export function prepareSetups(config: Config, opts: PrepareOptions = {}): ServiceSetup[] {
+/** The setup of every service and backend of `config` (files read, nothing in force); throws PlbError("CONFIG_INVALID") listing every problem. */
+export function prepareSetups(config: Config, opts: PrepareOptions = {}): Setups {
   const problems: Diagnostic[] = [];
   const setups: ServiceSetup[] = [];
+  const backends: BackendSetup[] = [];
+
+  for (const cfg of config.backends) {
+    const protocol = findProtocol(cfg.protocol);
+    const algorithm = findAlgorithm(cfg.balance);
+    if (!protocol || !algorithm) throw new PlbError("CONFIG_INVALID", `backend "${cfg.name}": unknown protocol or balance algorithm`);
+    const running = opts.running?.backends.get(cfg.name);
+    backends.push(setupBackend(cfg, protocol, algorithm, running?.protocol === protocol ? running.shared : undefined));
+  }
 
   config.services.forEach((cfg, index) => {
     try {
       const protocol = findProtocol(cfg.protocol);
-      const algorithm = findAlgorithm(cfg.balance);
-      if (!protocol || !algorithm) {
-        throw new PlbError("CONFIG_INVALID", `service "${cfg.name}": unknown protocol or balance algorithm`);
-      }
-      const running = opts.running?.get(cfg.name);
-      setups.push(setupService(cfg, protocol, algorithm, running?.protocol === protocol ? running.shared : undefined));
+      if (!protocol) throw new PlbError("CONFIG_INVALID", `service "${cfg.name}": unknown protocol`);
+      const running = opts.running?.services.get(cfg.name);
+      setups.push(setupService(cfg, protocol, running?.protocol === protocol ? running.shared : undefined));
     } catch (err) {
       if (!(err instanceof PlbError) || !err.code.startsWith("CONFIG")) throw err;
       const found = isDiagnostics(err.cause) ? err.cause : [{ path: "", message: err.message }];
@@ -89,5 +111,5 @@ export function prepareSetups(config: Config, opts: PrepareOptions = {}): Servic
   if (problems.length > 0) {
     throw new PlbError("CONFIG_INVALID", formatDiagnostics(config.file, problems), { cause: problems });
   }
-  return setups;
+  return { services: setups, backends };
 }

@@ -1,11 +1,12 @@
 /**
- * What a protocol module gives the core, and what it may use of a service.
- * A protocol gives a handler for each accepted client and a probe for down
- * servers; it sees a service only through `ServiceHandle`. The core
- * (service, scheduler, state, balancers, admission) imports no protocol:
+ * What a protocol module gives the core, and what it may use of a service
+ * and of a backend. A protocol gives a handler for each accepted client and
+ * a probe for a backend's servers; it sees a service only through
+ * `ServiceHandle` and a backend through `BackendHandle`. The core (service,
+ * backend, scheduler, state, balancers, admission) imports no protocol:
  * prepare.ts looks protocols up by config name and hands them in.
  */
-import type { ServiceConfig } from "./config/types.ts";
+import type { BackendConfig, ServiceConfig } from "./config/types.ts";
 import type { DescriptorUsers } from "./net/fd-limit.ts";
 import type { Sweepable } from "./net/sweep.ts";
 import type { Sock, SocketEvents } from "./net/types.ts";
@@ -30,7 +31,31 @@ export interface ProtocolSetup {
   commit?(): void;
 }
 
-/** The running service as its protocol's sessions and probes see it. */
+/** What a protocol builds for a backend from its configuration (its sessions' server side). */
+export interface BackendSetup {
+  readonly shared?: unknown;
+  /** Runs when the setup takes effect (at start, or when a reload commits). */
+  commit?(): void;
+}
+
+/** A running backend as sessions and probes see it: its servers and what belongs to them. */
+export interface BackendHandle {
+  readonly name: string;
+  /** The configuration in force (a reload replaces it). */
+  readonly cfg: BackendConfig;
+  /** What the protocol's backend setup built for the configuration in force. */
+  readonly shared: unknown;
+  /** Its servers, their state and the balancer. */
+  readonly pool: ServerPool;
+  /** The balancer hashes client addresses (computing one costs a string). */
+  readonly usesClient: boolean;
+  /** What per-request key the balancer hashes (http only), if any. */
+  readonly hashes: "path" | "header" | undefined;
+  /** Key for source hashing: the client IP, or undefined when the balancer does not hash it. */
+  clientKey(client: Sock): string | undefined;
+}
+
+/** The running service as its protocol's sessions see it. */
 export interface ServiceHandle {
   readonly name: string;
   /** The configuration in force (a reload replaces it; sessions take it when they start). */
@@ -39,16 +64,10 @@ export interface ServiceHandle {
   readonly shared: unknown;
   /** When a reload removed this service (0: it is configured); its sessions finish. */
   readonly removedAt: number;
-  /** Its servers, their state and the balancer. */
-  readonly pool: ServerPool;
+  /** The backend that takes its clients (a reload may point it at another; sessions take it when they start). */
+  readonly backend: BackendHandle;
   /** Connection limits and descriptor shortages (told of plb's own connect failures). */
   readonly admission: DescriptorUsers;
-  /** The balancer hashes client addresses (computing one costs a string). */
-  readonly usesClient: boolean;
-  /** What per-request key the balancer hashes (http only), if any. */
-  readonly hashes: "path" | "header" | undefined;
-  /** Key for source hashing: the client IP, or undefined when the balancer does not hash it. */
-  clientKey(client: Sock): string | undefined;
   /** A client session starts: idle sweeps and connection limits count it. */
   track(session: Sweepable): void;
   /** A client session is over (idempotent). */
@@ -66,8 +85,14 @@ export interface Protocol {
    * PlbError (CONFIG_*) for a setting that cannot work.
    */
   setup?(cfg: ServiceConfig, name: string, previous: unknown): ProtocolSetup;
+  /**
+   * Build what the sessions share of a backend from `cfg` (http: the idle
+   * server connections, kept from `previous` on a reload; tcp, smtp: the
+   * handshake with each server). Cannot fail.
+   */
+  backendSetup?(cfg: BackendConfig, previous: unknown): BackendSetup;
   /** Take over an accepted client socket. */
   accept(client: Sock, service: ServiceHandle): SocketEvents;
-  /** Build the probe the scheduler runs on this service's down servers. */
-  probe(service: ServiceHandle): Probe;
+  /** Build the probe the scheduler runs on this backend's servers. */
+  probe(backend: BackendHandle): Probe;
 }

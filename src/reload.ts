@@ -3,19 +3,23 @@
  * process without losing a connection or a server's state.
  *
  * In two phases. First everything that can fail, with nothing changed:
- * every service is prepared as at start (files read, settings checked) and
- * every listen address that is not bound yet is bound, paused. Any problem
- * undoes the bindings and throws: the old configuration stays in force.
- * Then the commit, which cannot fail: services are matched by name (and
- * protocol; one whose protocol changed is replaced), kept services take
- * their new settings for new sessions and their new server set (servers are
- * matched by host and port and keep health, failures, admin state,
- * counters, open and idle connections), new services start, removed ones
- * stop accepting and their sessions (and those of removed servers) finish
- * on their own for up to timeout_shutdown. Listeners are matched by address
- * and move, without closing, to whichever service names them now.
+ * every service and backend is prepared as at start (files read, settings
+ * checked) and every listen address that is not bound yet is bound,
+ * paused. Any problem undoes the bindings and throws: the old configuration
+ * stays in force. Then the commit, which cannot fail: backends and services
+ * are matched by name (and protocol; one whose protocol changed is
+ * replaced). Kept backends take their new settings and their new server set
+ * (servers are matched by host and port and keep health, failures, admin
+ * state, counters, open and idle connections); kept services take their new
+ * settings and backend for new sessions; new ones start; removed services
+ * stop accepting, removed backends take no new sessions, and their sessions
+ * (and those of removed servers) finish on their own for up to
+ * timeout_shutdown. Listeners are matched by address and move, without
+ * closing, to whichever service names them now. A reload that changes
+ * only which backend a service uses leaves every backend's state alone.
  */
-import type { Config, GlobalConfig, ListenAddress, LogLevelName, ServiceConfig } from "./config/types.ts";
+import { Backend, type BackendSetup } from "./backend.ts";
+import type { BackendConfig, Config, GlobalConfig, ListenAddress, LogLevelName, ServiceConfig } from "./config/types.ts";
 import { PlbError } from "./errors.ts";
 import type { ConsolaInstance } from "consola";
 import { logger, setLogLevel } from "./log.ts";
@@ -34,6 +38,8 @@ const log = logger("reload");
 export interface Running {
   config: Config;
   services: Service[];
+  /** The backends in force, each used by one service or more. */
+  backends: Backend[];
   readonly context: ServiceContext;
   /** Runs the probes (not in a worker: its master does). */
   readonly scheduler: Scheduler | undefined;
@@ -47,8 +53,8 @@ export interface Running {
   readonly listens: boolean;
   /** The access logs this process writes (none in a master). */
   readonly accessLogs?: AccessLogs;
-  /** Wires a service a reload adds as the start wired its own (a worker: outcomes go to its master). */
-  readonly adopt?: (svc: Service) => void;
+  /** Wires a backend a reload adds as the start wired its own (a worker: outcomes go to its master). */
+  readonly delegateOutcomes?: (backend: Backend) => void;
 }
 
 /** A reload prepared (files read, new addresses bound, nothing changed yet): commit it, or abort it. */
@@ -78,16 +84,18 @@ function listenKey(addr: ListenAddress, service: string, index: number): string 
 
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
-/** Setting names that differ between two configurations of a service (http.* and smtp.* one by one). */
-function changedSettings(a: ServiceConfig, b: ServiceConfig): string[] {
+/** Setting names that differ between two configurations of a service or backend (http.* and smtp.* one by one). */
+function changedSettings<T extends ServiceConfig | BackendConfig>(a: T, b: T): string[] {
   const out: string[] = [];
-  for (const key of Object.keys(b) as (keyof ServiceConfig)[]) {
+  const left = a as unknown as Record<string, unknown>;
+  const right = b as unknown as Record<string, unknown>;
+  for (const key of Object.keys(right)) {
     if (key === "name" || key === "servers" || key === "listen" || key === "discover") continue;
     if (key === "http" || key === "smtp") {
-      for (const sub of Object.keys(b[key]) as string[]) {
-        if (!same((a[key] as unknown as Record<string, unknown>)[sub], (b[key] as unknown as Record<string, unknown>)[sub])) out.push(`${key}.${sub}`);
-      }
-    } else if (!same(a[key], b[key])) out.push(key);
+      const l = left[key] as Record<string, unknown>;
+      const r = right[key] as Record<string, unknown>;
+      for (const sub of Object.keys(r)) if (!same(l[sub], r[sub])) out.push(`${key}.${sub}`);
+    } else if (!same(left[key], right[key])) out.push(key);
   }
   return out;
 }
@@ -113,14 +121,23 @@ export function reload(running: Running, config: Config): ReloadSummary {
 export function planReload(running: Running, config: Config): ReloadPlan {
   const old = running.config;
   const byName = new Map(running.services.map((s) => [s.name, s]));
-  const setups = prepareSetups(config, { running: byName, privileges: false });
+  const backendsByName = new Map(running.backends.map((b) => [b.name, b]));
+  const prepared = prepareSetups(config, { running: { services: byName, backends: backendsByName }, privileges: false });
+  const setups = prepared.services;
 
+  // Which running backend each new one continues (same name and protocol).
+  const keptBackends = prepared.backends.map((setup) => {
+    const b = backendsByName.get(setup.cfg.name);
+    return b !== undefined && b.protocol === setup.protocol ? b : undefined;
+  });
+  const freshBackends = prepared.backends.map((setup, i) => (keptBackends[i] === undefined ? new Backend(setup) : undefined));
+  const backendNamed = new Map(prepared.backends.map((setup, i) => [setup.cfg.name, (keptBackends[i] ?? freshBackends[i])!]));
   // Which running service each new one continues (same name and protocol).
   const kept = setups.map((setup) => {
     const svc = byName.get(setup.cfg.name);
     return svc !== undefined && svc.protocol === setup.protocol ? svc : undefined;
   });
-  const fresh = setups.map((setup, i) => (kept[i] === undefined ? new Service(setup, running.context) : undefined));
+  const fresh = setups.map((setup, i) => (kept[i] === undefined ? new Service(setup, backendNamed.get(setup.cfg.backend)!, running.context) : undefined));
   const owner = (i: number): Service => (kept[i] ?? fresh[i])!;
 
   // Bind what is not bound yet; on failure, undo and keep the old configuration.
@@ -168,7 +185,7 @@ export function planReload(running: Running, config: Config): ReloadPlan {
       if (done) throw new Error("reload plan used twice");
       done = true;
       logs?.commit();
-      return commitReload(running, config, { setups, kept, fresh, lists, added, byName });
+      return commitReload(running, config, { setups, kept, fresh, lists, added, byName, backends: prepared.backends, keptBackends, freshBackends, backendNamed });
     },
   };
 }
@@ -180,11 +197,15 @@ interface Prepared {
   readonly lists: readonly Listener[][];
   readonly added: readonly Listener[];
   readonly byName: ReadonlyMap<string, Service>;
+  readonly backends: readonly BackendSetup[];
+  readonly keptBackends: readonly (Backend | undefined)[];
+  readonly freshBackends: readonly (Backend | undefined)[];
+  readonly backendNamed: ReadonlyMap<string, Backend>;
 }
 
 /** The second phase: nothing here may fail. */
 function commitReload(running: Running, config: Config, p: Prepared): ReloadSummary {
-  const { setups, kept, fresh, lists, added, byName } = p;
+  const { setups, kept, fresh, lists, added, byName, keptBackends, freshBackends, backendNamed } = p;
   const old = running.config;
   const owner = (i: number): Service => (kept[i] ?? fresh[i])!;
   const at = Date.now();
@@ -199,10 +220,7 @@ function commitReload(running: Running, config: Config, p: Prepared): ReloadSumm
   for (const svc of running.services) {
     if (kept.includes(svc)) continue;
     removedServices.push(svc);
-    serversRemoved += svc.pool.servers.length;
     details.push(`service "${svc.name}" removed${byName.has(svc.name) && config.services.some((c) => c.name === svc.name) ? " (its protocol changed: replaced)" : ""}`);
-    running.scheduler?.unwatch(svc.pool);
-    running.discovery?.unwatch(svc);
     running.context.admission.remove(svc);
     svc.retire(at);
     for (const l of svc.listeners) if (!inUse.has(l)) l.stop();
@@ -211,16 +229,28 @@ function commitReload(running: Running, config: Config, p: Prepared): ReloadSumm
   // The running services' listeners that no service names any more.
   for (const svc of running.services) for (const l of svc.listeners) if (!inUse.has(l)) l.stop();
 
-  const services = setups.map((setup: ServiceSetup, i) => {
-    const svc = owner(i);
-    if (kept[i]) {
-      const was = new Set(svc.cfg.discover.map((d) => d.key));
-      for (const d of setup.cfg.discover) if (!was.delete(d.key)) details.push(`service "${svc.name}": ${d.key} added (its servers join once DNS answers)`);
-      for (const key of was) details.push(`service "${svc.name}": ${key} removed`);
-      const changed = changedSettings(svc.cfg, setup.cfg);
+  // Backends first: the services point at them.
+  let backendsRemoved = 0;
+  for (const b of running.backends) {
+    if (keptBackends.includes(b)) continue;
+    backendsRemoved++;
+    serversRemoved += b.pool.servers.length;
+    if (b.cfg.declared) details.push(`backend "${b.name}" removed${config.backends.some((c) => c.name === b.name) ? " (its protocol changed: replaced)" : ""}`);
+    running.scheduler?.unwatch(b.pool);
+    running.discovery?.unwatch(b);
+    b.retire(at);
+  }
+  const backends = p.backends.map((setup, i) => {
+    const b = (keptBackends[i] ?? freshBackends[i])!;
+    const label = setup.cfg.declared ? `backend "${b.name}"` : `service "${b.name}"`;
+    if (keptBackends[i]) {
+      const was = new Set(b.cfg.discover.map((d) => d.key));
+      for (const d of setup.cfg.discover) if (!was.delete(d.key)) details.push(`${label}: ${d.key} added (its servers join once DNS answers)`);
+      for (const key of was) details.push(`${label}: ${key} removed`);
+      const changed = changedSettings(b.cfg, setup.cfg);
       settings += changed.length;
-      if (changed.length > 0) details.push(`service "${svc.name}": ${changed.join(", ")} changed`);
-      const change = svc.reconfigure(setup);
+      if (changed.length > 0) details.push(`${label}: ${changed.join(", ")} changed`);
+      const change = b.reconfigure(setup);
       serversAdded += change.added.length;
       serversRemoved += change.removed.length;
       weights += change.changed.length;
@@ -228,14 +258,28 @@ function commitReload(running: Running, config: Config, p: Prepared): ReloadSumm
       for (const s of change.removed) details.push(`${s} removed${s.active > 0 ? ` (${s.active} session(s) finish on their own)` : ""}`);
       for (const s of change.changed) details.push(`${s}: weight ${s.userWeight}${s.backup ? ", backup" : ""}`);
     } else {
+      running.delegateOutcomes?.(b);
+      serversAdded += b.pool.servers.length;
+      if (setup.cfg.declared) details.push(`backend "${b.name}" added (${setup.cfg.protocol}, ${b.pool.servers.length} server(s))`);
+    }
+    running.scheduler?.watch(b.pool, b.protocol.probe(b), b.cfg.timeout_cleanup);
+    void running.discovery?.watch(b);
+    return b;
+  });
+
+  const services = setups.map((setup: ServiceSetup, i) => {
+    const svc = owner(i);
+    const backend = backendNamed.get(setup.cfg.backend)!;
+    if (kept[i]) {
+      const changed = changedSettings(svc.cfg, setup.cfg);
+      settings += changed.length;
+      if (changed.length > 0) details.push(`service "${svc.name}": ${changed.join(", ")} changed`);
+      svc.reconfigure(setup, backend);
+    } else {
       svc.admit();
-      running.adopt?.(svc);
-      serversAdded += svc.pool.servers.length;
       details.push(`service "${svc.name}" added (${setup.cfg.protocol}, ${setup.cfg.listen.map((l) => l.text).join(", ")})`);
     }
     svc.useListeners(lists[i]);
-    running.scheduler?.watch(svc.pool, svc.protocol.probe(svc), svc.cfg.timeout_cleanup);
-    void running.discovery?.watch(svc);
     return svc;
   });
   const servicesAdded = fresh.filter(Boolean).length;
@@ -255,11 +299,12 @@ function commitReload(running: Running, config: Config, p: Prepared): ReloadSumm
   running.context.admission.reconfigure(g.maxconn === 0 ? running.derivedMaxconn : shareOf(g.maxconn, running.context.share));
   if (running.cliLogLevel === undefined) setLogLevel(g.loglevel);
   const sessions = running.context.sessions;
-  sessions.setInterval(Sweeper.intervalFor(config.services.flatMap((s) => [s.timeout_client, s.timeout_server, ...(s.protocol === "http" ? [s.http.timeout_http_request] : []), ...(s.accept_proxy ? [s.timeout_proxy_header] : [])])));
+  sessions.setInterval(sweepInterval(config));
 
   running.config = config;
   running.services = services;
-  retireSessions(sessions, g.timeout_shutdown, serversRemoved + removedServices.length > 0);
+  running.backends = backends;
+  retireSessions(sessions, g.timeout_shutdown, serversRemoved + removedServices.length + backendsRemoved > 0);
 
   const parts = [
     ...signed(serversAdded, serversRemoved, "server"),
@@ -273,15 +318,26 @@ function commitReload(running: Running, config: Config, p: Prepared): ReloadSumm
 }
 
 /**
- * A service's server set changed between reloads (a DNS answer): logged
+ * The sweep interval for every timeout the configuration's sessions keep:
+ * each service's client-side ones and each backend's timeout_server.
+ */
+export function sweepInterval(config: Config): number {
+  return Sweeper.intervalFor([
+    ...config.services.flatMap((s) => [s.timeout_client, ...(s.protocol === "http" ? [s.http.timeout_http_request] : []), ...(s.accept_proxy ? [s.timeout_proxy_header] : [])]),
+    ...config.backends.map((b) => b.timeout_server),
+  ]);
+}
+
+/**
+ * A backend's server set changed between reloads (a DNS answer): logged
  * server by server as a reload logs them, and the sessions of the servers
  * that left are retired as a reload retires them. `out` undefined: not
  * logged (a worker: its master logs the change).
  */
-export function serverSetChanged(running: Running, svc: Service, change: ServerSetChange, why: string, out: ConsolaInstance | undefined): void {
+export function serverSetChanged(running: Running, backend: Backend, change: ServerSetChange, why: string, out: ConsolaInstance | undefined): void {
   if (out !== undefined) {
     const parts = [...signed(change.added.length, change.removed.length, "server"), ...(change.changed.length > 0 ? [`${plural(change.changed.length, "weight")} changed`] : [])];
-    out.info(`service "${svc.name}": ${why}: ${parts.join(", ")}`);
+    out.info(`${backend.cfg.declared ? "backend" : "service"} "${backend.name}": ${why}: ${parts.join(", ")}`);
     for (const s of change.added) out.info(`${s} added${s.pending ? " (joins after its first check)" : ""}`);
     for (const s of change.removed) out.info(`${s} removed${s.active > 0 ? ` (${s.active} session(s) finish on their own)` : ""}`);
     for (const s of change.changed) out.info(`${s}: weight ${s.weight}${s.backup ? ", backup" : ""}`);

@@ -146,7 +146,7 @@ export class Scheduler {
     if (!events.probe.active) return this.resolveAndProbe(server, probe);
     const t0 = performance.now();
     const r = await this.resolveAndProbe(server, probe);
-    events.probe.publish({ service: server.service, server: server.key, outcome: r.outcome, ms: performance.now() - t0 });
+    events.probe.publish({ backend: server.backend, server: server.key, outcome: r.outcome, ms: performance.now() - t0 });
     return r;
   }
 

@@ -1,26 +1,22 @@
 /**
- * One configured service at run time: its server pool and balancer, its
- * listeners and its protocol. Built from a `ServiceSetup` (configuration,
- * protocol and balancing algorithm, which the caller looks up: the core
- * imports no protocol) and changed by a reload through `reconfigure`, which
- * keeps the pool and every server's state; sessions take the configuration
- * in force when they start (http: when a request starts).
+ * One configured service at run time: the listener side. Its listeners,
+ * its protocol, its connection limits, and the backend that takes its
+ * clients (backend.ts, which owns the servers and their state). Built from
+ * a `ServiceSetup` (configuration and protocol, which the caller looks up:
+ * the core imports no protocol) and changed by a reload through
+ * `reconfigure`; sessions take the configuration and backend in force when
+ * they start (http: when a request starts).
  */
-import { isIP } from "node:net";
 import type { Admission, Admitted } from "./admission.ts";
-import type { BalancerAlgorithm } from "./balance/types.ts";
-import type { ListenAddress, ServerConfig, ServiceConfig } from "./config/types.ts";
+import type { Backend } from "./backend.ts";
+import type { ListenAddress, ServiceConfig } from "./config/types.ts";
 import { ProxyHeaderReader, type ProxyIntake } from "./net/accept-proxy.ts";
 import { AddressSet } from "./net/cidr.ts";
-import { clientIp } from "./net/client-address.ts";
 import { listen, type Listener, type ListenSettings } from "./net/listen.ts";
 import { logger } from "./log.ts";
 import type { Sweepable, Sweeper } from "./net/sweep.ts";
 import type { Sock } from "./net/types.ts";
 import type { Protocol, ProtocolSetup, ServiceHandle } from "./protocol.ts";
-import { serversFrom, type DnsAnswerSet } from "./servers/from-dns.ts";
-import { serverId } from "./servers/server.ts";
-import { ServerPool, type ServerSetChange } from "./servers/state.ts";
 
 const log = logger("admission");
 
@@ -47,13 +43,12 @@ export function shareOf(limit: number, n = 1): number {
 export interface ServiceSetup {
   readonly cfg: ServiceConfig;
   readonly protocol: Protocol;
-  readonly algorithm: BalancerAlgorithm;
   readonly built: ProtocolSetup;
 }
 
 /** Build `cfg`'s protocol setup (reads its files); `previous`: what the running service shares (reload). */
-export function setupService(cfg: ServiceConfig, protocol: Protocol, algorithm: BalancerAlgorithm, previous?: unknown): ServiceSetup {
-  return { cfg, protocol, algorithm, built: protocol.setup?.(cfg, cfg.name, previous) ?? {} };
+export function setupService(cfg: ServiceConfig, protocol: Protocol, previous?: unknown): ServiceSetup {
+  return { cfg, protocol, built: protocol.setup?.(cfg, cfg.name, previous) ?? {} };
 }
 
 /** What accept_proxy requires of a service's connections (undefined: off). */
@@ -74,28 +69,23 @@ export class Service implements Admitted, ServiceHandle {
   private lastFullLog = 0;
   readonly sessions: Sweeper;
   readonly admission: Admission;
-  readonly pool: ServerPool;
   readonly protocol: Protocol;
+  /** The backend that takes its clients (`cfg.backend`). */
+  backend: Backend;
   listeners: Listener[] = [];
-  /** The balancer hashes client addresses (computing one costs a string). */
-  usesClient: boolean;
-  /** What per-request key the balancer hashes (http only), if any. */
-  hashes: "path" | "header" | undefined;
-  private algorithm: BalancerAlgorithm;
   private listenSettings: ListenSettings;
   /** accept_proxy: where a connection's PROXY header may come from, and by when; undefined: off. */
   private intake: ProxyIntake | undefined;
-  /** Each DNS source's last answer, by DnsSource.key. */
-  private readonly fromDns = new Map<string, DnsAnswerSet>();
   /** The protocol takes a new client connection (after its PROXY header, with accept_proxy). */
   private readonly takeOver = (client: Sock) => this.protocol.accept(client, this);
   private readonly accept = (client: Sock) => (this.intake === undefined ? this.protocol.accept(client, this) : new ProxyHeaderReader(client, this, this.intake, this.takeOver));
 
   constructor(
     setup: ServiceSetup,
+    backend: Backend,
     private readonly ctx: ServiceContext,
   ) {
-    const { cfg, protocol, algorithm, built } = setup;
+    const { cfg, protocol, built } = setup;
     this.name = cfg.name;
     this.cfg = cfg;
     this.shared = built.shared;
@@ -103,12 +93,7 @@ export class Service implements Admitted, ServiceHandle {
     this.admission = ctx.admission;
     this.maxconn = shareOf(cfg.maxconn, ctx.share);
     this.protocol = protocol;
-    this.algorithm = algorithm;
-    this.pool = new ServerPool(cfg.name, cfg.servers, cfg.server_retry, (h) => (isIP(h) ? h : undefined));
-    this.pool.setSlowstart(cfg.slowstart);
-    this.pool.useAlgorithm(algorithm);
-    this.usesClient = algorithm.usesClient === true;
-    this.hashes = algorithm.hashes;
+    this.backend = backend;
     this.listenSettings = { tls: built.listen?.tls, backlog: ctx.backlog, reusePort: ctx.reusePort };
     this.intake = intakeFor(cfg);
     built.commit?.();
@@ -120,74 +105,18 @@ export class Service implements Admitted, ServiceHandle {
   }
 
   /**
-   * Put a reload's setup in force: the configuration for new sessions, the
-   * protocol's new setup, the new server set (kept servers keep their
-   * state), the algorithm (a new balancer over the same states). Cannot fail.
+   * Put a reload's setup in force: the configuration and the protocol's
+   * setup for new sessions, and the backend now named. Cannot fail.
    */
-  reconfigure(setup: ServiceSetup): ServerSetChange {
-    const { cfg, algorithm, built } = setup;
+  reconfigure(setup: ServiceSetup, backend: Backend): void {
+    const { cfg, built } = setup;
     this.cfg = cfg;
     this.shared = built.shared;
+    this.backend = backend;
     this.maxconn = shareOf(cfg.maxconn, this.ctx.share);
-    this.pool.retry = cfg.server_retry;
-    this.pool.setSlowstart(cfg.slowstart);
     this.listenSettings = { tls: built.listen?.tls, backlog: this.ctx.backlog, reusePort: this.ctx.reusePort };
     this.intake = intakeFor(cfg);
-    if (algorithm !== this.algorithm) {
-      this.algorithm = algorithm;
-      this.pool.useAlgorithm(algorithm);
-      this.usesClient = algorithm.usesClient === true;
-      this.hashes = algorithm.hashes;
-    }
     built.commit?.();
-    // Servers from DNS stay while their entry does (with its new weight or backup flag).
-    for (const key of this.fromDns.keys()) if (!cfg.discover.some((d) => d.key === key)) this.fromDns.delete(key);
-    return this.pool.update(this.serverSet());
-  }
-
-  /**
-   * A DNS source's new answer (discovery, or a worker's master): the pool
-   * takes the whole new set as it takes a reload's. `pending` false: before
-   * plb serves (the start's set).
-   */
-  setDiscovered(key: string, answer: DnsAnswerSet, pending = true): ServerSetChange {
-    // An entry a reload dropped meanwhile. (The same answer again, the usual case at each TTL,
-    // gives the pool the same set: it changes nothing, and the balancer keeps its state.)
-    if (!this.cfg.discover.some((d) => d.key === key)) return { added: [], removed: [], changed: [] };
-    this.fromDns.set(key, answer);
-    return this.pool.update(this.serverSet(), Date.now(), { pending, why: `no longer in the DNS answer (${key})` });
-  }
-
-  /** Each DNS source's last answer (a worker starting later is told them). */
-  discovered(): ReadonlyMap<string, DnsAnswerSet> {
-    return this.fromDns;
-  }
-
-  /**
-   * The configured servers with each DNS source's servers in its place; a
-   * server named twice (a name that resolves to a configured address) is
-   * taken once, where it comes first.
-   */
-  private serverSet(): ServerConfig[] {
-    const out: ServerConfig[] = [];
-    const seen = new Set<string>();
-    const add = (list: readonly ServerConfig[]): void => {
-      for (const c of list) {
-        const id = serverId(c);
-        if (seen.has(id)) continue;
-        seen.add(id);
-        out.push(c);
-      }
-    };
-    const { servers, discover } = this.cfg;
-    for (let i = 0; i <= servers.length; i++) {
-      for (const d of discover) {
-        const answer = this.fromDns.get(d.key);
-        if (d.at === i && answer !== undefined) add(serversFrom(d, answer));
-      }
-      if (i < servers.length) add([servers[i]!]);
-    }
-    return out;
   }
 
   /**
@@ -234,11 +163,10 @@ export class Service implements Admitted, ServiceHandle {
     for (const l of this.listeners) l.stop();
   }
 
-  /** A reload removed this service: no new sessions; the servers leave with it. */
+  /** A reload removed this service: no new sessions. */
   retire(at = Date.now()): void {
     this.removedAt = at;
     this.accepting = false;
-    this.pool.update([], at);
   }
 
   /** A client session starts: idle sweeps and connection limits count it. */
@@ -264,10 +192,5 @@ export class Service implements Admitted, ServiceHandle {
         log.warn(`service "${this.name}" ${why}: not accepting for now; new clients wait in the listen queue`);
       }
     }
-  }
-
-  /** Key for source hashing: the client IP (a PROXY header's source with accept_proxy), IPv4-mapped addresses unwrapped. */
-  clientKey(client: Sock): string | undefined {
-    return this.usesClient ? clientIp(client) : undefined;
   }
 }

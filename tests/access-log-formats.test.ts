@@ -5,12 +5,12 @@ import type { RequestEvent, SessionEndEvent } from "../src/events.ts";
 
 const AT = Date.UTC(2026, 11, 1, 9, 5, 7, 42);
 const req: RequestEvent = {
-  service: "web", client: "127.0.0.2", clientPort: 51234, server: "10.0.0.1:80", method: "GET", target: "/a?b=1", version: "HTTP/1.1",
+  service: "web", client: "127.0.0.2", clientPort: 51234, backend: "web", server: "10.0.0.1:80", method: "GET", target: "/a?b=1", version: "HTTP/1.1",
   status: 200, start: AT, bytesIn: 80, bytesOut: 612, bodyBytesOut: 512, host: "example.org", referer: "http://x/", userAgent: 'curl/8 "q"',
   connectMs: 0.42, ttfbMs: 1.5, totalMs: 2.25, retries: 0, cause: "done",
 };
 const session: SessionEndEvent = {
-  service: "db", protocol: "tcp", client: "127.0.0.3", clientPort: 40000, server: "10.0.0.2:5432", start: AT, durationMs: 1234, bytesIn: 10, bytesOut: 20, cause: "client_closed", tried: 2,
+  service: "db", protocol: "tcp", client: "127.0.0.3", clientPort: 40000, backend: "db", server: "10.0.0.2:5432", start: AT, durationMs: 1234, bytesIn: 10, bytesOut: 20, cause: "client_closed", tried: 2,
   handshake: undefined, handshakeDetail: "",
 };
 

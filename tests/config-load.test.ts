@@ -50,40 +50,45 @@ describe("defaults and overrides", () => {
     expect(c.services).toEqual([
       {
         access_log: undefined,
-        client_address: "none",
-        smtp: { timeout_smtp_greeting: 10_000 },
         http: {
-          fail_on_5xx: false,
           forwarded: false,
           forwarded_for: "append",
-          hash_header: undefined,
-          health_path: undefined,
           tls: undefined,
           error_pages: undefined,
           max_body: 0,
           max_header_size: 16384,
           max_headers: 100,
           max_request_line: 8192,
-          pool_max_idle: 256,
-          timeout_pool_idle: 1500,
           timeout_http_request: 10000,
           min_body_rate: 500,
         },
         name: "web",
         protocol: "tcp",
         listen: [{ host: "127.0.0.1", port: 8080, text: "127.0.0.1:8080" }],
-        servers: [{ address: "10.0.0.2:80", host: "10.0.0.2", port: 80, weight: 1, backup: false }],
-        discover: [],
-        balance: "roundrobin",
+        backend: "web",
         accept_proxy: false,
         proxy_from: [],
         timeout_proxy_header: 3000,
+        timeout_client: 60_000,
+        maxconn: 0,
+      },
+    ]);
+    // Its own servers make a backend named after it.
+    expect(c.backends).toEqual([
+      {
+        name: "web",
+        declared: false,
+        protocol: "tcp",
+        client_address: "none",
+        smtp: { timeout_smtp_greeting: 10_000 },
+        http: { fail_on_5xx: false, hash_header: undefined, health_path: undefined, pool_max_idle: 256, timeout_pool_idle: 1500 },
+        servers: [{ address: "10.0.0.2:80", host: "10.0.0.2", port: 80, weight: 1, backup: false }],
+        discover: [],
+        balance: "roundrobin",
         server_retry: 3,
         timeout_connect: 2000,
-        timeout_client: 60_000,
         timeout_server: 60_000,
         timeout_cleanup: 10_000,
-        maxconn: 0,
         slowstart: 0,
       },
     ]);
@@ -104,12 +109,14 @@ describe("defaults and overrides", () => {
       loglevel: "debug", server_retry: 5, timeout_connect: 500, timeout_client: 120_000, timeout_server: 30_000,
       timeout_cleanup: 3_600_000, timeout_shutdown: 0, backlog: 1024,
     });
-    expect(c.services[0]).toMatchObject({ server_retry: 1, timeout_connect: 250, timeout_client: 1000, timeout_server: 86_400_000, timeout_cleanup: 2000 });
-    expect(c.services[1]).toMatchObject({ server_retry: 5, timeout_connect: 500, timeout_client: 120_000, timeout_server: 30_000, timeout_cleanup: 3_600_000 });
+    expect(c.services[0]).toMatchObject({ timeout_client: 1000 });
+    expect(c.backends[0]).toMatchObject({ server_retry: 1, timeout_connect: 250, timeout_server: 86_400_000, timeout_cleanup: 2000 });
+    expect(c.services[1]).toMatchObject({ timeout_client: 120_000 });
+    expect(c.backends[1]).toMatchObject({ server_retry: 5, timeout_connect: 500, timeout_server: 30_000, timeout_cleanup: 3_600_000 });
   });
 
   test("slowstart: a duration, 0 (off) by default, set globally and overridden per service", () => {
-    expect(parseConfig(SERVICE, "p").services[0].slowstart).toBe(0);
+    expect(parseConfig(SERVICE, "p").backends[0].slowstart).toBe(0);
     const c = parseConfig(`slowstart = "30s"
 ${SERVICE}[[service]]
 name = "other"
@@ -117,9 +124,9 @@ listen = ["127.0.0.1:8081"]
 servers = ["10.0.0.3:80"]
 slowstart = 0.5
 `, "p");
-    expect([c.global.slowstart, c.services[0].slowstart, c.services[1].slowstart]).toEqual([30_000, 30_000, 500]);
+    expect([c.global.slowstart, c.backends[0].slowstart, c.backends[1].slowstart]).toEqual([30_000, 30_000, 500]);
     expect(parseConfig(`${SERVICE}slowstart = "0s"
-`, "p").services[0].slowstart).toBe(0);
+`, "p").backends[0].slowstart).toBe(0);
   });
 
   test.each([
@@ -135,7 +142,7 @@ slowstart = 0.5
     );
     const s = c.services[0];
     expect(s.listen.map((l) => [l.host, l.port])).toEqual([["::", 8080], ["::1", 9090]]);
-    expect(s.servers).toEqual([
+    expect(c.backends[0].servers).toEqual([
       { address: "[::1]:80", host: "::1", port: 80, weight: 1, backup: false },
       { address: "db.example:5432", host: "db.example", port: 5432, weight: 256, backup: false },
       { address: "10.0.0.9:1", host: "10.0.0.9", port: 1, weight: 2, backup: true },
@@ -146,7 +153,7 @@ slowstart = 0.5
     const inline = parseConfig(`service = [{ name = "a", listen = ["127.0.0.1:1"], servers = ["h:1"] }]\n`, "p");
     expect(inline.services[0].name).toBe("a");
     const tables = parseConfig(`[[service]]\nname = "a"\nlisten = ["127.0.0.1:1"]\n[[service.servers]]\naddress = "h:1"\n[[service.servers]]\naddress = "h:2"\nweight = 3\n`, "p");
-    expect(tables.services[0].servers.map((s) => [s.port, s.weight])).toEqual([[1, 1], [2, 3]]);
+    expect(tables.backends[0].servers.map((s) => [s.port, s.weight])).toEqual([[1, 1], [2, 3]]);
   });
 
   test("a registered algorithm name is accepted", () => {
@@ -154,14 +161,14 @@ slowstart = 0.5
     for (const a of algorithms) {
       // Per-request hashing algorithms need an http service (and header its hash_header).
       const extra = a.hashes === undefined ? "" : `protocol = "http"\n${a.hashes === "header" ? 'hash_header = "X-Tenant"\n' : ""}`;
-      expect(parseConfig(`${SERVICE}${extra}balance = ${JSON.stringify(a.name)}\n`, "p").services[0].balance).toBe(a.name);
+      expect(parseConfig(`${SERVICE}${extra}balance = ${JSON.stringify(a.name)}\n`, "p").backends[0].balance).toBe(a.name);
     }
     expect(algorithms.every((a) => typeof a.name === "string")).toBe(true);
   });
 
   test("the result is deeply frozen", () => {
     const c = parseConfig(`${SERVICE}servers = ["10.0.0.2:80", { address = "h:1" }]\n`.replace(`servers = ["10.0.0.2:80"]\n`, ""), "p");
-    for (const o of [c, c.global, c.services, c.services[0], c.services[0].listen, c.services[0].listen[0], c.services[0].servers, c.services[0].servers[1]]) {
+    for (const o of [c, c.global, c.services, c.services[0], c.services[0].listen, c.services[0].listen[0], c.backends[0].servers, c.backends[0].servers[1]]) {
       expect(Object.isFrozen(o)).toBe(true);
     }
     expect(() => {
@@ -209,7 +216,8 @@ describe("validation errors: message and line", () => {
     [`user = ""\n${SERVICE}`, "plb.toml:1: user must not be empty"],
     [`pidfile = 3\n${SERVICE}`, "plb.toml:1: pidfile must be a string, got integer 3"],
     [`chroot_dir = "var/empty"\n${SERVICE}`, 'plb.toml:1: chroot_dir must be an absolute path, got "var/empty"'],
-    [`name = "x"\n${SERVICE}`, 'plb.toml:1: "name" is a service setting: put it inside a [[service]] table'],
+    [`name = "x"\n${SERVICE}`, 'plb.toml:1: "name" is not a global setting: put it inside a [[service]] table'],
+    [`servers = ["h:1"]\n${SERVICE}`, 'plb.toml:1: "servers" is not a global setting: put it inside a [[backend]] table (or a [[service]] with its own servers)'],
     [`[global]\nbacklog = 1\n${SERVICE}`, "plb.toml:1: unknown table [global] (global keys go at the top of the file, before the first [[service]])"],
     [`[[services]]\nname = "x"\n`, 'plb.toml:1: unknown table [[services]] (did you mean "service"?)'],
     ["", "plb.toml: no services defined: add at least one [[service]] table"],
@@ -249,11 +257,11 @@ describe("validation errors: message and line", () => {
 
   test("uri and header on an http service; hash_header is kept as written", () => {
     const http = `${SERVICE}protocol = "http"\n`;
-    expect(parseConfig(`${http}balance = "uri"\n`, "p").services[0]).toMatchObject({ balance: "uri", http: { hash_header: undefined } });
+    expect(parseConfig(`${http}balance = "uri"\n`, "p").backends[0]).toMatchObject({ balance: "uri", http: { hash_header: undefined } });
     const c = parseConfig(`${http}balance = "header"\nhash_header = "X-Tenant"\n`, "p");
-    expect(c.services[0]).toMatchObject({ balance: "header", http: { hash_header: "X-Tenant" } });
+    expect(c.backends[0]).toMatchObject({ balance: "header", http: { hash_header: "X-Tenant" } });
     // hash_header without balance = "header" is accepted (unused), like the other http keys.
-    expect(parseConfig(`${http}hash_header = "X-Tenant"\n`, "p").services[0].http.hash_header).toBe("X-Tenant");
+    expect(parseConfig(`${http}hash_header = "X-Tenant"\n`, "p").backends[0].http.hash_header).toBe("X-Tenant");
   });
 
   test("an invalid hash_header is reported once, not also as missing", () => {
@@ -275,7 +283,7 @@ describe("validation errors: message and line", () => {
     expect(lines).toEqual([
       'plb.toml:3: service[0]: missing required key "name"',
       'plb.toml:3: service[0]: missing required key "listen"',
-      'plb.toml:3: service[0]: missing required key "servers"',
+      'plb.toml:3: service[0]: missing required key "servers" (the servers to relay to), or backend = "NAME" naming a [[backend]] table',
     ]);
   });
 
@@ -547,7 +555,7 @@ describe("servers from DNS", () => {
       service('[{ dns = "Web.Internal:8080" }, "10.0.0.9:8080", { srv = "_http._tcp.web.service.consul", backup = true }, { dns = "db.test:5432", weight = 3, backup = true }]'),
       "p",
     );
-    const svc = c.services[0]!;
+    const svc = c.backends[0]!;
     expect(svc.servers).toEqual([{ address: "10.0.0.9:8080", host: "10.0.0.9", port: 8080, weight: 1, backup: false }]);
     expect(svc.discover).toEqual([
       { kind: "dns", key: "dns web.internal:8080", name: "web.internal", port: 8080, weight: 1, backup: false, at: 0 },
@@ -558,8 +566,8 @@ describe("servers from DNS", () => {
 
   test("a service may have servers from DNS only (the Kubernetes ConfigMap's form)", () => {
     const c = parseConfig(service('[{ dns = "web.default.svc.cluster.local:8080" }]'), "p");
-    expect(c.services[0]!.servers).toEqual([]);
-    expect(c.services[0]!.discover).toHaveLength(1);
+    expect(c.backends[0]!.servers).toEqual([]);
+    expect(c.backends[0]!.discover).toHaveLength(1);
   });
 
   test("bad entries name the key and the line", () => {
@@ -585,7 +593,7 @@ describe("servers from DNS", () => {
     expect(problems(service('[{ dns = "a.test:1", backup = true }, { address = "10.0.0.1:1", backup = true }]'))).toEqual([
       'plb.toml:4: service "web": servers: every server is a backup; at least one must have backup = false',
     ]);
-    expect(parseConfig(service('[{ srv = "_x._tcp.t" }, { address = "10.0.0.1:1", backup = true }]'), "p").services[0]!.discover).toHaveLength(1);
+    expect(parseConfig(service('[{ srv = "_x._tcp.t" }, { address = "10.0.0.1:1", backup = true }]'), "p").backends[0]!.discover).toHaveLength(1);
   });
 
   test("nameservers, dns_min_ttl and dns_max_ttl", () => {

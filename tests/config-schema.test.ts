@@ -20,9 +20,15 @@ describe("schema", () => {
     );
     expect([...keysFor("service")].sort()).toEqual(
       [
-        "accept_proxy", "access_log", "balance", "client_address", "error_pages", "fail_on_5xx", "forwarded", "forwarded_for", "hash_header", "health_path", "listen", "max_body", "max_header_size", "max_headers", "max_request_line",
-        "maxconn", "min_body_rate", "name", "pool_max_idle", "protocol", "proxy_from", "server_retry", "servers", "slowstart", "timeout_cleanup", "timeout_client", "timeout_connect",
-        "timeout_http_request", "timeout_pool_idle", "timeout_proxy_header", "timeout_server", "timeout_smtp_greeting", "tls",
+        "accept_proxy", "access_log", "backend", "error_pages", "forwarded", "forwarded_for", "listen", "max_body", "max_header_size", "max_headers", "max_request_line",
+        "maxconn", "min_body_rate", "name", "protocol", "proxy_from", "timeout_client", "timeout_http_request", "timeout_proxy_header", "tls",
+      ],
+    );
+    // What belongs to the servers: in a [[backend]], or beside a service's own servers.
+    expect([...keysFor("backend")].sort()).toEqual(
+      [
+        "balance", "client_address", "fail_on_5xx", "hash_header", "health_path", "name", "pool_max_idle", "server_retry", "servers", "slowstart", "timeout_cleanup", "timeout_connect",
+        "timeout_pool_idle", "timeout_server", "timeout_smtp_greeting",
       ],
     );
     expect([...keysFor("server")].sort()).toEqual(["address", "backup", "dns", "srv", "weight"]);
@@ -43,7 +49,8 @@ describe("schema", () => {
     expect(text).toMatch(/server_retry\s+integer 1-1000\s+3\s/);
     expect(text).toMatch(/timeout_connect\s+duration > 0\s+"2s"/);
     expect(text).toMatch(/name\s+string\s+required/);
-    expect(text).toContain("[[service]] keys (one table per service; the last 7 default to the global values):");
+    expect(text).toContain("[[service]] keys (listen addresses, protocol, TLS, client-side limits and timeouts):");
+    expect(text).toContain("[[backend]] keys (a named set of servers; also allowed in a [[service]] that lists its own servers):");
     expect(text).toMatch(/slowstart\s+duration >= 0\s+0\s/);
   });
 });
@@ -190,7 +197,7 @@ describe("plb.toml.example", () => {
     }
     const demo = c.services[0];
     expect(demo.listen.map((l) => l.text)).toEqual(["127.0.0.1:8080", "[::1]:8080"]);
-    expect(demo.servers.map((s) => [s.address, s.backup])).toEqual([
+    expect(c.backends.find((b) => b.name === demo.backend)!.servers.map((s) => [s.address, s.backup])).toEqual([
       ["127.0.0.1:9001", false],
       ["127.0.0.1:9002", false],
       ["127.0.0.1:9003", true],

@@ -65,7 +65,7 @@ test("servers are built from the configs in order, with the literal resolver's a
   expect(seen).toEqual(["10.0.0.1", "::1", "db.example"]);
   const [a, b, c] = pool.servers;
   expect(a).toBeInstanceOf(Server);
-  expect([a.index, a.key, a.host, a.port, a.weight, a.backup, a.address, a.service]).toEqual([0, "10.0.0.1:80", "10.0.0.1", 80, 3, false, "10.0.0.1", "web"]);
+  expect([a.index, a.key, a.host, a.port, a.weight, a.backup, a.address, a.backend]).toEqual([0, "10.0.0.1:80", "10.0.0.1", 80, 3, false, "10.0.0.1", "web"]);
   expect([b.index, b.key, b.host, b.port, b.backup, b.address]).toEqual([1, "[::1]:8080", "::1", 8080, true, "::1"]);
   expect([c.index, c.key, c.host, c.port, c.address]).toEqual([2, "db.example:5432", "db.example", 5432, undefined]);
   expect(pool.servers.every((s) => s.up && s.active === 0 && s.failures === 0 && s.cause === "")).toBe(true);
@@ -73,7 +73,7 @@ test("servers are built from the configs in order, with the literal resolver's a
   expect(a.lastTransition).toBeUndefined();
   expect(String(b)).toBe(`server [::1]:8080 of "web"`);
   expect(pool.retry).toBe(2);
-  expect(pool.service).toBe("web");
+  expect(pool.backend).toBe("web");
 });
 
 test("server_retry 3: two consecutive failures keep the server up, the third takes it down", () => {
@@ -318,7 +318,7 @@ test("upCount counts the servers that are up", () => {
 
 test("losing the last server logs 'no server left' once, and not before", () => {
   const { pool, servers } = makePool(1, ["10.0.0.1:80", "10.0.0.2:80"]);
-  const NONE = `[error] [state] service "web" has no server left`;
+  const NONE = `[error] [state] backend "web" has no server left`;
   pool.report(servers[0], "refused");
   expect(count(logLines(), NONE)).toBe(0);
   pool.report(servers[1], "refused");

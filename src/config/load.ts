@@ -13,13 +13,15 @@ import { formatDuration } from "./duration.ts";
 import { type Diagnostic, formatDiagnostics, serviceLabel, suggestion } from "./diagnostics.ts";
 import { indexSource, type KeyWhere, type SourceIndex } from "./locate.ts";
 import { keysFor, SCHEMA } from "./schema.ts";
+import { type BackendDraft, checkBackendTable, finishBackend } from "./backend.ts";
 import { type CheckedService, checkService, isTable } from "./service.ts";
-import type { Config, GlobalConfig, ListenAddress, ServiceConfig } from "./types.ts";
+import type { BackendConfig, Config, GlobalConfig, ListenAddress, ProtocolName, ServiceConfig } from "./types.ts";
 import { checkStats } from "./stats.ts";
 import { checkValue } from "./values.ts";
 
 const GLOBAL_KEYS = keysFor("global");
-const SERVICE_ONLY = SCHEMA.filter((k) => k.scope === "service").map((k) => k.name);
+/** Keys of [[service]] or [[backend]] tables without a global default. */
+const TABLE_ONLY = SCHEMA.filter((k) => (k.scope === "service" || k.scope === "backend") && !k.inherits).map((k) => k.name);
 
 /** Where each parsed configuration's keys are, for problems found after parsing. */
 const sources = new WeakMap<Config, SourceIndex>();
@@ -48,6 +50,8 @@ export function parseConfig(text: string, file: string): Config {
   const global = checkGlobal(doc, source, report);
   const stats = checkStats(doc.stats, source, report);
   const services: ServiceConfig[] = [];
+  const drafts = checkBackendTables(doc.backend, source, global, report);
+  let backends: BackendConfig[] = [];
   const rawServices = doc.service;
   if (rawServices === undefined || (Array.isArray(rawServices) && rawServices.length === 0)) {
     report({ path: "service", line: source.line({ key: "service" }), message: "no services defined: add at least one [[service]] table (see plb.toml.example)" });
@@ -59,12 +63,16 @@ export function parseConfig(text: string, file: string): Config {
     for (const c of checked) if (c.config) services.push(c.config);
     checkNames(rawServices, source, report);
     checkListenOverlaps(checked, source, report);
+    backends = resolveBackends(drafts, checked, report);
   }
+  const warnings = drafts
+    .filter((d) => !backends.some((b) => b.name === d.name) && !problems.some((p) => p.service === d.label))
+    .map((d) => formatDiagnostics(file, [{ path: "", service: d.label, line: d.at(), message: "no service uses it: its servers are neither checked nor used" }]));
 
   if (problems.length > 0) {
     throw new PlbError("CONFIG_INVALID", formatDiagnostics(file, problems), { cause: problems });
   }
-  const config = deepFreeze(stats ? { file, global, services, stats } : { file, global, services });
+  const config = deepFreeze({ file, global, services, backends, ...(stats ? { stats } : {}), ...(warnings.length > 0 ? { warnings } : {}) });
   sources.set(config, source);
   return config;
 }
@@ -95,13 +103,14 @@ function parseToml(text: string, file: string): Record<string, unknown> {
 
 function checkGlobal(doc: Record<string, unknown>, source: SourceIndex, report: (d: Diagnostic) => void): GlobalConfig {
   for (const key of Object.keys(doc)) {
-    if (key === "service" || key === "stats" || GLOBAL_KEYS.includes(key)) continue;
+    if (key === "service" || key === "backend" || key === "stats" || GLOBAL_KEYS.includes(key)) continue;
     const line = source.line({ key });
-    if (SERVICE_ONLY.includes(key)) {
-      report({ path: key, line, message: `${JSON.stringify(key)} is a service setting: put it inside a [[service]] table` });
+    if (TABLE_ONLY.includes(key)) {
+      const where = SCHEMA.find((k) => k.name === key)!.scope === "backend" ? "a [[backend]] table (or a [[service]] with its own servers)" : "a [[service]] table";
+      report({ path: key, line, message: `${JSON.stringify(key)} is not a global setting: put it inside ${where}` });
     } else if (isTable(doc[key]) || isTableArray(doc[key])) {
       const header = isTable(doc[key]) ? `[${key}]` : `[[${key}]]`;
-      const hint = suggestion(key, ["service"]) || " (global keys go at the top of the file, before the first [[service]])";
+      const hint = suggestion(key, ["service", "backend"]) || " (global keys go at the top of the file, before the first [[service]])";
       report({ path: key, line, message: `unknown table ${header}${hint}` });
     } else {
       report({ path: key, line, message: `unknown key ${JSON.stringify(key)}${suggestion(key, [...GLOBAL_KEYS, "service"])}` });
@@ -109,7 +118,7 @@ function checkGlobal(doc: Record<string, unknown>, source: SourceIndex, report: 
   }
   const out: Record<string, unknown> = {};
   for (const def of SCHEMA) {
-    if (def.scope !== "global" && def.scope !== "both") continue;
+    if (def.scope !== "global" && !def.inherits) continue;
     if (Object.hasOwn(doc, def.name)) {
       const checked = checkValue(def, doc[def.name]);
       if (checked.ok) {
@@ -129,6 +138,78 @@ function checkGlobal(doc: Record<string, unknown>, source: SourceIndex, report: 
     report({ path: key, line: source.line({ key }), message: `dns_min_ttl (${formatDuration(out.dns_min_ttl)}) must not be above dns_max_ttl (${formatDuration(out.dns_max_ttl)})` });
   }
   return out as unknown as GlobalConfig;
+}
+
+/** The [[backend]] tables, checked as far as they can be before the services that use them are known. */
+function checkBackendTables(raw: unknown, source: SourceIndex, defaults: GlobalConfig, report: (d: Diagnostic) => void): BackendDraft[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) {
+    const got = isTable(raw) ? "a single table" : describeValue(raw);
+    report({ path: "backend", line: source.line({ key: "backend" }), message: `backend must be an array of tables (write [[backend]], not [backend]), got ${got}` });
+    return [];
+  }
+  const drafts: BackendDraft[] = [];
+  const first = new Map<string, BackendDraft>();
+  raw.forEach((table, index) => {
+    const d = checkBackendTable(table, index, source, defaults, report);
+    if (d === undefined) return;
+    const prev = first.get(d.name);
+    if (prev !== undefined) {
+      report({ path: "name", service: d.label, line: d.at("name"), message: `duplicate backend name ${JSON.stringify(d.name)} (also used at line ${prev.at("name")})` });
+      return;
+    }
+    first.set(d.name, d);
+    drafts.push(d);
+  });
+  return drafts;
+}
+
+/**
+ * Every service's backend: a [[backend]] it names, or its own servers.
+ * A backend serves one protocol, that of the services using it; a
+ * [[backend]] no service uses is left out (nothing would check or use its
+ * servers). Returns the backends in use, declared ones first.
+ */
+function resolveBackends(declared: readonly BackendDraft[], services: readonly CheckedService[], report: (d: Diagnostic) => void): BackendConfig[] {
+  const byName = new Map(declared.map((d) => [d.name, d]));
+  const users = new Map<BackendDraft, { protocol: ProtocolName; service: string }[]>();
+  for (const s of services) {
+    const cfg = s.config;
+    const own = s.own;
+    if (own !== undefined) {
+      const clash = byName.get(own.name);
+      if (clash !== undefined) {
+        report({ path: "servers", service: s.label, line: s.at("servers"), message: `this service's own servers make a backend named ${JSON.stringify(own.name)}, like the [[backend]] at line ${clash.at("name")}: rename one of them, or write backend = ${JSON.stringify(own.name)} instead of servers` });
+        continue;
+      }
+    }
+    if (cfg === undefined) continue;
+    const draft = own ?? byName.get(cfg.backend);
+    if (draft === undefined) {
+      const hint = suggestion(cfg.backend, [...byName.keys()]);
+      const known = byName.size === 0 ? " (no [[backend]] table is defined)" : hint;
+      report({ path: "backend", service: s.label, line: s.at("backend"), message: `backend ${JSON.stringify(cfg.backend)} is not defined${known}` });
+      continue;
+    }
+    const list = users.get(draft) ?? [];
+    list.push({ protocol: cfg.protocol, service: cfg.name });
+    users.set(draft, list);
+  }
+  const out: BackendConfig[] = [];
+  const report1 = (d: BackendDraft) => (path: string, message: string, line: number | undefined) => report({ path, service: d.label, line, message });
+  for (const d of [...declared, ...services.flatMap((s) => (s.own ? [s.own] : []))]) {
+    const list = users.get(d);
+    if (list === undefined) continue;
+    const protocols = [...new Set(list.map((u) => u.protocol))];
+    if (protocols.length > 1) {
+      const who = list.map((u) => `${JSON.stringify(u.service)} (${u.protocol})`).join(", ");
+      report({ path: "name", service: d.label, line: d.at("name"), message: `used by services of different protocols: ${who}; a backend serves one protocol` });
+      continue;
+    }
+    const b = finishBackend(d, protocols[0]!, report1(d));
+    if (b !== undefined) out.push(b);
+  }
+  return out;
 }
 
 function isTableArray(v: unknown): boolean {

@@ -7,10 +7,12 @@
  * parser accepted, so it is lenient: unknown shapes just aren't located.
  */
 
-/** Where to look: a global key, a service (its header), a service key, or an element of an array key. */
+/** Where to look: a global key, a service or backend (its header), one of its keys, or an element of an array key. */
 export interface KeyWhere {
   /** 0-based [[service]] number; absent for the top level. */
   readonly service?: number;
+  /** 0-based [[backend]] number (instead of service). */
+  readonly backend?: number;
   readonly key?: string;
   /** 0-based element of the key's array value. */
   readonly index?: number;
@@ -32,9 +34,10 @@ const BARE_KEY = /[A-Za-z0-9_-]/;
 
 export function indexSource(text: string): SourceIndex {
   const entries = new Map<string, Entry>();
-  const serviceHeaders: number[] = [];
+  /** The header line of each [[service]] and [[backend]], by kind. */
+  const headers: Record<string, number[]> = { service: [], backend: [] };
+  const counts: Record<string, number> = { service: -1, backend: -1 };
   let table = "";
-  let services = -1;
   let i = 0;
   let line = 1;
 
@@ -152,19 +155,20 @@ export function indexSource(text: string): SourceIndex {
       i += array ? 2 : 1;
       const path = readPath("]");
       const name = path.join(".");
-      if (array && name === "service") {
-        services++;
-        serviceHeaders.push(line);
-        table = `service#${services}`;
-      } else if (array && path[0] === "service" && path.length === 2 && services >= 0) {
+      const kind = path[0] === "service" || path[0] === "backend" ? path[0] : undefined;
+      if (array && kind !== undefined && path.length === 1) {
+        counts[kind]++;
+        headers[kind].push(line);
+        table = `${kind}#${counts[kind]}`;
+      } else if (array && kind !== undefined && path.length === 2 && counts[kind] >= 0) {
         // [[service.servers]]: one more element of this service's key.
-        const owner = `service#${services}`;
+        const owner = `${kind}#${counts[kind]}`;
         const e = record(owner, path[1], line);
         e.elements.push(line);
         table = `${owner}.${path[1]}#${e.elements.length - 1}`;
-      } else if (path[0] === "service" && services >= 0 && path.length > 1) {
-        record(`service#${services}`, path[1], line);
-        table = `service#${services}.${path.slice(1).join(".")}`;
+      } else if (kind !== undefined && counts[kind] >= 0 && path.length > 1) {
+        record(`${kind}#${counts[kind]}`, path[1], line);
+        table = `${kind}#${counts[kind]}.${path.slice(1).join(".")}`;
       } else {
         if (path.length > 0) record("", path[0], line);
         table = `table:${name}`;
@@ -180,11 +184,13 @@ export function indexSource(text: string): SourceIndex {
 
   return {
     line(where: KeyWhere): number | undefined {
-      const top = where.service === undefined;
-      const tbl = top ? "" : `service#${where.service}`;
+      const kind = where.service !== undefined ? "service" : where.backend !== undefined ? "backend" : undefined;
+      const n = where.service ?? where.backend ?? 0;
+      const top = kind === undefined;
+      const tbl = top ? "" : `${kind}#${n}`;
       // A service written inline (`service = [{ … }]`) is an element of the top-level key.
-      const inline = top ? undefined : entries.get("|service")?.elements[where.service!];
-      const header = top ? undefined : serviceHeaders[where.service!] ?? inline;
+      const inline = top ? undefined : entries.get(`|${kind}`)?.elements[n];
+      const header = top ? undefined : headers[kind][n] ?? inline;
       if (where.key === undefined) return header;
       const e = entries.get(`${tbl}|${where.key}`);
       if (!e) return header;

@@ -8,11 +8,15 @@ import { algorithms } from "../balance/index.ts";
 import { formatDuration } from "./duration.ts";
 
 /**
- * global: top of the file only. service: inside [[service]] only.
- * both: global default that a [[service]] may override. server: inside a
- * `servers` inline table.
+ * Where a key is written. global: top of the file only. service: inside
+ * [[service]] (the listener side: addresses, protocol, TLS, client-side
+ * limits and timeouts). backend: inside [[backend]] (what belongs to
+ * servers), and inside a [[service]] that lists its own `servers` (that
+ * service's own backend). server: inside a `servers` inline table.
+ * `inherits`: also written at the top as the default of every service or
+ * backend.
  */
-export type KeyScope = "global" | "service" | "both" | "server";
+export type KeyScope = "global" | "service" | "backend" | "server";
 
 /** Longest duration: fits setTimeout (2^31-1 ms). */
 export const MAX_DURATION_MS = 24 * 86_400_000;
@@ -59,8 +63,10 @@ export interface KeyDef {
   readonly doc: string;
   /** Appended to out-of-range messages. */
   readonly rangeHint?: string;
-  /** Service keys that only mean something for these protocols. */
+  /** Service or backend keys that only mean something for these protocols. */
   readonly protocols?: readonly string[];
+  /** A service or backend key whose default is the global key of the same name. */
+  readonly inherits?: boolean;
 }
 
 const positive = { kind: "duration", min: 1, max: MAX_DURATION_MS } as const;
@@ -88,23 +94,25 @@ export const SCHEMA: readonly KeyDef[] = [
     doc: "Servers from DNS are re-resolved at the answer's TTL, but not sooner than this (also the first retry after a failed answer)." },
   { name: "dns_max_ttl", scope: "global", type: positive, default: "5m", doc: "…and not later than this (also the longest wait between retries)." },
   // Global defaults a service may override.
-  { name: "server_retry", scope: "both", type: { kind: "integer", min: 1, max: 1000 }, default: 3, doc: "Consecutive failures (connect errors, timeouts) that mark a server down." },
-  { name: "timeout_connect", scope: "both", type: positive, default: "2s", doc: "Time allowed to connect to a server (a timeout counts as a failure)." },
-  { name: "timeout_client", scope: "both", type: positive, default: "60s", doc: "Idle time allowed on the client side of a connection." },
-  { name: "timeout_server", scope: "both", type: positive, default: "60s", doc: "Idle time allowed on the server side of a connection." },
-  { name: "maxconn", scope: "both", type: { kind: "integer", min: 0, max: 10_000_000 }, default: 0,
+  { name: "server_retry", scope: "backend", inherits: true, type: { kind: "integer", min: 1, max: 1000 }, default: 3, doc: "Consecutive failures (connect errors, timeouts) that mark a server down." },
+  { name: "timeout_connect", scope: "backend", inherits: true, type: positive, default: "2s", doc: "Time allowed to connect to a server (a timeout counts as a failure)." },
+  { name: "timeout_client", scope: "service", inherits: true, type: positive, default: "60s", doc: "Idle time allowed on the client side of a connection." },
+  { name: "timeout_server", scope: "backend", inherits: true, type: positive, default: "60s", doc: "Idle time allowed on the server side of a connection." },
+  { name: "maxconn", scope: "service", inherits: true, type: { kind: "integer", min: 0, max: 10_000_000 }, default: 0,
     doc: "Most client connections open at once (globally; per service when set in a [[service]]); above it new clients wait in the listen queue. 0: what the open-file limit allows, (limit - 64) / 2." },
-  { name: "timeout_cleanup", scope: "both", type: positive, default: "10s", doc: "How often servers that are down are probed to bring them back." },
-  { name: "slowstart", scope: "both", type: { kind: "duration", min: 0, max: MAX_DURATION_MS }, default: 0,
+  { name: "timeout_cleanup", scope: "backend", inherits: true, type: positive, default: "10s", doc: "How often servers that are down are probed to bring them back." },
+  { name: "slowstart", scope: "backend", inherits: true, type: { kind: "duration", min: 0, max: MAX_DURATION_MS }, default: 0,
     doc: "A server back from down or maintenance (or added by a reload) ramps its weight from 5% to full over this time (HAProxy's slowstart; not at start); 0: off." },
   // [[service]]
-  { name: "name", scope: "service", type: { kind: "name" }, required: true, doc: "Unique service name for logs: letters, digits, '_', '.', '-'." },
+  { name: "name", scope: "service", type: { kind: "name" }, required: true, doc: "Unique name of the service (or the backend) for logs, metrics and the admin API: letters, digits, '_', '.', '-'." },
   { name: "protocol", scope: "service", type: { kind: "protocol" }, default: "tcp", doc: 'Protocol relayed: "tcp" (bytes), "http" (per request) or "smtp" (after a good greeting).' },
   { name: "listen", scope: "service", type: { kind: "listen" }, required: true, doc: 'Addresses to accept clients on: "127.0.0.1:8080", "[::1]:8080", "*:8080".' },
-  { name: "servers", scope: "service", type: { kind: "servers" }, required: true,
+  { name: "backend", scope: "service", type: { kind: "name" },
+    doc: 'The [[backend]] (by name) that takes this service\'s clients; instead of servers = [...] in the service, which makes it a backend of its own, named after the service.' },
+  { name: "servers", scope: "backend", type: { kind: "servers" },
     doc: 'Servers to relay to: "host:port" or { address, weight, backup }, or from DNS: { dns = "name:port" } or { srv = "_service._proto.name" }.' },
-  { name: "balance", scope: "service", type: { kind: "balance" }, default: "roundrobin", doc: "Balancing algorithm choosing a server for each client connection." },
-  { name: "client_address", scope: "service", type: { kind: "enum", values: ["none", "proxy-v1", "proxy-v2", "xclient"] }, default: "none",
+  { name: "balance", scope: "backend", type: { kind: "balance" }, default: "roundrobin", doc: "Balancing algorithm choosing a server for each client connection." },
+  { name: "client_address", scope: "backend", type: { kind: "enum", values: ["none", "proxy-v1", "proxy-v2", "xclient"] }, default: "none",
     doc: 'Tell servers the client address: "proxy-v1"/"proxy-v2" (PROXY protocol header), "xclient" (SMTP only), or "none".' },
   // [[service]] behind a front balancer (PROXY protocol on the listen addresses)
   { name: "accept_proxy", scope: "service", type: { kind: "boolean" }, default: false,
@@ -114,7 +122,7 @@ export const SCHEMA: readonly KeyDef[] = [
   { name: "timeout_proxy_header", scope: "service", type: positive, default: "3s",
     doc: "With accept_proxy: time a connection has to send its whole PROXY header; after it the connection is closed." },
   // [[service]] with protocol = "smtp"
-  { name: "timeout_smtp_greeting", scope: "service", protocols: SMTP, type: positive, default: "10s",
+  { name: "timeout_smtp_greeting", scope: "backend", protocols: SMTP, type: positive, default: "10s",
     doc: "Time a server has to greet (220) before plb tries the next one." },
   // [[service]] with protocol = "http"
   { name: "forwarded_for", scope: "service", protocols: HTTP, type: { kind: "enum", values: ["append", "replace", "off"] }, default: "append",
@@ -128,19 +136,19 @@ export const SCHEMA: readonly KeyDef[] = [
     doc: "Time to receive a whole request head, from its first byte (on a kept-alive connection from the end of the previous response; an idle one is then closed): 408 after it." },
   { name: "min_body_rate", scope: "service", protocols: HTTP, type: { kind: "integer", min: 0, max: 1 << 30 }, default: 500,
     doc: "Bytes per second a request body must average from its first byte, after a grace of timeout_http_request (time plb holds the client back excluded): 408 below it; 0: off." },
-  { name: "pool_max_idle", scope: "service", protocols: HTTP, type: { kind: "integer", min: 0, max: 100000 }, default: 256, doc: "Idle keep-alive connections kept per server for reuse (0: none)." },
-  { name: "timeout_pool_idle", scope: "service", protocols: HTTP, type: positive, default: "1500ms",
+  { name: "pool_max_idle", scope: "backend", protocols: HTTP, type: { kind: "integer", min: 0, max: 100000 }, default: 256, doc: "Idle keep-alive connections kept per server for reuse (0: none)." },
+  { name: "timeout_pool_idle", scope: "backend", protocols: HTTP, type: positive, default: "1500ms",
     doc: "How long an idle pooled server connection is kept (less when the server announces Keep-Alive: timeout=N: 3/4 of it)." },
-  { name: "fail_on_5xx", scope: "service", protocols: HTTP, type: { kind: "boolean" }, default: false, doc: "Count 5xx answers as server failures (toward server_retry)." },
+  { name: "fail_on_5xx", scope: "backend", protocols: HTTP, type: { kind: "boolean" }, default: false, doc: "Count 5xx answers as server failures (toward server_retry)." },
   { name: "access_log", scope: "service", type: { kind: "accesslog" },
     doc: 'A line per request (http) or session (tcp, smtp): { path = "/var/log/plb/web.log" ("-": stderr), format = "combined" (http) | "json" | "haproxy" }.' },
-  { name: "health_path", scope: "service", protocols: HTTP, type: { kind: "urlpath" },
+  { name: "health_path", scope: "backend", protocols: HTTP, type: { kind: "urlpath" },
     doc: 'Probe down servers with "GET <path>" and require a 2xx or 3xx answer (default: a TCP connect).' },
   { name: "tls", scope: "service", protocols: HTTP, type: { kind: "tls" },
     doc: 'Terminate TLS on the listen addresses: { cert = "cert.pem", key = "key.pem" } (PEM files; ALPN http/1.1).' },
   { name: "error_pages", scope: "service", protocols: HTTP, type: { kind: "errorpages" },
     doc: 'Bodies for the answers plb gives itself, from files: { 503 = "/etc/plb/503.html" } (sent as text/html).' },
-  { name: "hash_header", scope: "service", protocols: HTTP, type: { kind: "string" }, doc: "Header whose value the `header` algorithm hashes (e.g. X-Tenant)." },
+  { name: "hash_header", scope: "backend", protocols: HTTP, type: { kind: "string" }, doc: "Header whose value the `header` algorithm hashes (e.g. X-Tenant)." },
   // servers = [ { … } ]
   { name: "address", scope: "server", type: { kind: "address" }, doc: 'Server address: "10.0.0.2:80", "[::1]:80", "db.example:5432" (each entry has address, dns or srv).' },
   { name: "weight", scope: "server", type: { kind: "integer", min: 1, max: 256 }, default: 1, doc: "Relative share of connections (1-256; to drain a server, remove it or mark it backup).",
@@ -156,9 +164,16 @@ export function keyDef(name: string): KeyDef | undefined {
   return SCHEMA.find((k) => k.name === name);
 }
 
-/** Names of the keys allowed in a scope ("global" and "service" include "both"). */
-export function keysFor(scope: "global" | "service" | "server"): readonly string[] {
-  return SCHEMA.filter((k) => k.scope === scope || (scope !== "server" && k.scope === "both")).map((k) => k.name);
+/**
+ * Names of the keys allowed in a table: "global" the top of the file (with
+ * the defaults services and backends inherit), "service" a [[service]] that
+ * names a backend, "backend" a [[backend]] (with its name), "server" an
+ * entry of `servers`. A [[service]] with its own servers takes both
+ * service and backend keys.
+ */
+export function keysFor(scope: KeyScope): readonly string[] {
+  const named = scope === "backend" ? ["name"] : [];
+  return [...named, ...SCHEMA.filter((k) => k.scope === scope || (scope === "global" && k.inherits === true)).map((k) => k.name)];
 }
 
 function typeText(t: KeyType): string {
@@ -205,24 +220,26 @@ function typeText(t: KeyType): string {
   }
 }
 
-function defaultText(k: KeyDef, inService: boolean): string {
+function defaultText(k: KeyDef, inTable: boolean): string {
   if (k.required) return "required";
-  if (inService && k.scope === "both") return "(global)";
+  if (inTable && k.inherits) return "(global)";
   if (k.default === undefined) return "unset";
   return typeof k.default === "string" ? JSON.stringify(k.default) : String(k.default);
 }
 
 /** Human-readable key reference (for `plb --help-config` or similar). */
 export function describeKeys(): string {
-  const sections: [string, KeyScope[]][] = [
-    ["Global keys (top of the file, before the first [[service]]):", ["global", "both"]],
-    [`[[service]] keys (one table per service; the last ${SCHEMA.filter((k) => k.scope === "both").length} default to the global values):`, ["service", "both"]],
-    ['Server entries (servers = ["host:port", { address = "host:port", weight = 2, backup = true }, { dns = "name:port" }, { srv = "_http._tcp.name" }]):', ["server"]],
+  const sections: [string, KeyScope][] = [
+    ["Global keys (top of the file, before the first [[service]]; those marked (global) below take their default from here):", "global"],
+    ["[[service]] keys (listen addresses, protocol, TLS, client-side limits and timeouts):", "service"],
+    ["[[backend]] keys (a named set of servers; also allowed in a [[service]] that lists its own servers):", "backend"],
+    ['Server entries (servers = ["host:port", { address = "host:port", weight = 2, backup = true }, { dns = "name:port" }, { srv = "_http._tcp.name" }]):', "server"],
   ];
   const out: string[] = [];
-  for (const [title, scopes] of sections) {
-    const keys = scopes.flatMap((scope) => SCHEMA.filter((k) => k.scope === scope));
-    const rows = keys.map((k) => [k.name, typeText(k.type), defaultText(k, scopes[0] === "service"), k.doc]);
+  for (const [title, scope] of sections) {
+    const names = keysFor(scope);
+    const keys = names.map((n) => SCHEMA.find((k) => k.name === n)!);
+    const rows = keys.map((k) => [k.name, typeText(k.type), defaultText(k, scope !== "global"), k.doc]);
     const w0 = Math.max(...rows.map((r) => r[0].length));
     const w1 = Math.max(...rows.map((r) => r[1].length));
     const w2 = Math.max(...rows.map((r) => r[2].length));

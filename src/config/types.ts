@@ -42,18 +42,25 @@ export interface DnsSource {
   readonly at: number;
 }
 
-/** Keys a service may override; defaults come from the global section. */
-export interface Timeouts {
-  readonly server_retry: number;
-  readonly timeout_connect: number;
+/** Service keys whose default is the global key of the same name. */
+export interface ServiceDefaults {
   readonly timeout_client: number;
-  readonly timeout_server: number;
-  readonly timeout_cleanup: number;
   /** Most client connections open at once; 0: derived from the open-file limit (global) or none of its own (service). */
   readonly maxconn: number;
+}
+
+/** Backend keys whose default is the global key of the same name. */
+export interface BackendDefaults {
+  readonly server_retry: number;
+  readonly timeout_connect: number;
+  readonly timeout_server: number;
+  readonly timeout_cleanup: number;
   /** Slow start: how long a server back in service takes to ramp to its full weight, ms; 0: off. */
   readonly slowstart: number;
 }
+
+/** The keys a service or backend may take from the global section. */
+export interface Timeouts extends ServiceDefaults, BackendDefaults {}
 
 /** Settings of protocol = "http" services (defaults elsewhere). */
 export interface HttpSettings {
@@ -68,6 +75,14 @@ export interface HttpSettings {
   readonly timeout_http_request: number;
   /** Bytes per second a request body must average after the grace; 0: no minimum. */
   readonly min_body_rate: number;
+  /** Terminate TLS with these PEM files. */
+  readonly tls: { readonly cert: string; readonly key: string } | undefined;
+  /** Status → file whose content replaces plb's own body for that status. */
+  readonly error_pages: Readonly<Record<number, string>> | undefined;
+}
+
+/** Settings of backends that http services use. */
+export interface HttpBackendSettings {
   readonly pool_max_idle: number;
   readonly timeout_pool_idle: number;
   readonly fail_on_5xx: boolean;
@@ -75,14 +90,10 @@ export interface HttpSettings {
   readonly hash_header: string | undefined;
   /** Probe with GET <path> (2xx/3xx = up) instead of a bare connect. */
   readonly health_path: string | undefined;
-  /** Terminate TLS with these PEM files. */
-  readonly tls: { readonly cert: string; readonly key: string } | undefined;
-  /** Status → file whose content replaces plb's own body for that status. */
-  readonly error_pages: Readonly<Record<number, string>> | undefined;
 }
 
-/** Settings of protocol = "smtp" services. */
-export interface SmtpSettings {
+/** Settings of backends that smtp services use. */
+export interface SmtpBackendSettings {
   readonly timeout_smtp_greeting: number;
 }
 
@@ -95,19 +106,16 @@ export interface AccessLogConfig {
   readonly format: "combined" | "json" | "haproxy";
 }
 
-export interface ServiceConfig extends Timeouts {
+export type ProtocolName = "tcp" | "http" | "smtp";
+
+/** The listener side: where clients come in, how they are spoken to, and which backend takes them. */
+export interface ServiceConfig extends ServiceDefaults {
   readonly name: string;
-  readonly protocol: "tcp" | "http" | "smtp";
-  /** How servers learn the client's address. */
-  readonly client_address: ClientAddressMode;
+  readonly protocol: ProtocolName;
   readonly http: HttpSettings;
-  readonly smtp: SmtpSettings;
   readonly listen: readonly ListenAddress[];
-  /** The servers written as addresses (those from DNS are in `discover`). */
-  readonly servers: readonly ServerConfig[];
-  /** `servers` entries resolved from DNS while plb runs. */
-  readonly discover: readonly DnsSource[];
-  readonly balance: string;
+  /** The backend (its name in Config.backends) that takes this service's clients. */
+  readonly backend: string;
   readonly access_log: AccessLogConfig | undefined;
   /** Connections start with a PROXY header from a front balancer: its source is the client. */
   readonly accept_proxy: boolean;
@@ -115,6 +123,29 @@ export interface ServiceConfig extends Timeouts {
   readonly proxy_from: readonly string[];
   /** With accept_proxy: ms a connection has to send its whole header. */
   readonly timeout_proxy_header: number;
+}
+
+/**
+ * A named set of servers with what belongs to them: a `[[backend]]`, or the
+ * `servers = [...]` of a service (its own backend, named after it). Several
+ * services may use one backend: one state per server, whichever listener
+ * the traffic came through.
+ */
+export interface BackendConfig extends BackendDefaults {
+  readonly name: string;
+  /** Written as [[backend]] (false: a service's own servers). */
+  readonly declared: boolean;
+  /** The protocol of the services that use it (they all speak one). */
+  readonly protocol: ProtocolName;
+  /** How servers learn the client's address. */
+  readonly client_address: ClientAddressMode;
+  /** The servers written as addresses (those from DNS are in `discover`). */
+  readonly servers: readonly ServerConfig[];
+  /** `servers` entries resolved from DNS while plb runs. */
+  readonly discover: readonly DnsSource[];
+  readonly balance: string;
+  readonly http: HttpBackendSettings;
+  readonly smtp: SmtpBackendSettings;
 }
 
 export interface GlobalConfig extends Timeouts {
@@ -156,6 +187,10 @@ export interface Config {
   readonly file: string;
   readonly global: GlobalConfig;
   readonly services: readonly ServiceConfig[];
+  /** Every backend the services use, declared ones and the services' own, in file order. */
+  readonly backends: readonly BackendConfig[];
   /** Absent: no stats listener. */
   readonly stats?: StatsConfig;
+  /** What is allowed but probably not meant, one line each (`plb.toml:40: backend "old": no service uses it`): logged at start, printed by --check. */
+  readonly warnings?: readonly string[];
 }

@@ -9,7 +9,7 @@ import { proxyHeaderForProbe } from "../net/client-address.ts";
 import { connect } from "../net/connect.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
 import type { Probe, ProbeResult } from "../scheduler.ts";
-import type { ServiceHandle } from "../protocol.ts";
+import type { BackendHandle } from "../protocol.ts";
 import { parseResponseHead } from "./head.ts";
 import { DEFAULT_LIMITS } from "./types.ts";
 
@@ -59,7 +59,7 @@ class HealthCheck implements SocketEvents {
   }
 }
 
-export function healthProbe(service: ServiceHandle): Probe {
+export function healthProbe(service: BackendHandle): Probe {
   const path = service.cfg.http.health_path!;
   return (server) =>
     new Promise<ProbeResult>((resolve) => {

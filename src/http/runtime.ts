@@ -1,13 +1,14 @@
 /**
- * What an http service shares among its sessions: limits, the connection
- * pool, and the replies plb gives itself (with the operator's error pages).
- * Built before the service listens, so files are read before any chroot,
- * and again on each reload (the idle server connections are kept).
+ * What an http service shares among its sessions: limits and the replies
+ * plb gives itself (with the operator's error pages), built before the
+ * service listens, so files are read before any chroot, and again on each
+ * reload. And what an http backend shares: its idle server connections
+ * (kept by a reload).
  */
 import type { Diagnostic } from "../config/diagnostics.ts";
 import { fileErrorReason, PlbError } from "../errors.ts";
-import type { ServiceConfig } from "../config/types.ts";
-import type { ProtocolSetup } from "../protocol.ts";
+import type { BackendConfig, ServiceConfig } from "../config/types.ts";
+import type { BackendSetup, ProtocolSetup } from "../protocol.ts";
 import { readConfigured } from "../process/files.ts";
 import { IdlePool } from "../servers/pool.ts";
 import type { Server } from "../servers/server.ts";
@@ -18,11 +19,24 @@ import type { Upstream } from "./upstream.ts";
 
 export interface HttpRuntime {
   readonly limits: HeadLimits;
-  readonly pool: IdlePool<Server, Upstream>;
   readonly proto: "http" | "https";
-  readonly failOn5xx: boolean;
   /** The whole answer for a status plb gives itself. */
   reply(status: number): Uint8Array;
+}
+
+/** What the sessions share of an http backend. */
+export interface HttpBackendRuntime {
+  /** Idle keep-alive connections to its servers. */
+  readonly pool: IdlePool<Server, Upstream>;
+  readonly failOn5xx: boolean;
+}
+
+/** An http backend's runtime: a reload keeps `previous`'s idle server connections; their limits change when it commits. */
+export function setupHttpBackend(cfg: BackendConfig, previous: unknown): BackendSetup {
+  const h = cfg.http;
+  const pool = (previous as HttpBackendRuntime | undefined)?.pool ?? new IdlePool<Server, Upstream>(h.pool_max_idle, h.timeout_pool_idle);
+  const shared: HttpBackendRuntime = { pool, failOn5xx: h.fail_on_5xx };
+  return { shared, commit: () => pool.configure(h.pool_max_idle, h.timeout_pool_idle) };
 }
 
 /**
@@ -30,10 +44,9 @@ export interface HttpRuntime {
  * files and checks that the certificate and key can be used. Every problem
  * of the service is reported at once: one CONFIG_INVALID error whose `cause`
  * is the Diagnostic[] (paths "tls.cert", "error_pages.503", …), so `--check`,
- * a start and a reload print the same lines. A reload keeps `previous`'s
- * idle server connections; their limits change when it commits.
+ * a start and a reload print the same lines.
  */
-export function setupHttp(cfg: ServiceConfig, name: string, previous: unknown): ProtocolSetup {
+export function setupHttp(cfg: ServiceConfig, name: string): ProtocolSetup {
   const h = cfg.http;
   const label = `service ${JSON.stringify(name)}`;
   const problems: Diagnostic[] = [];
@@ -66,13 +79,10 @@ export function setupHttp(cfg: ServiceConfig, name: string, previous: unknown): 
   if (problems.length > 0) {
     throw new PlbError("CONFIG_INVALID", problems.map((d) => `${d.service}: ${d.message}`).join("\n"), { cause: problems });
   }
-  const pool = (previous as HttpRuntime | undefined)?.pool ?? new IdlePool<Server, Upstream>(h.pool_max_idle, h.timeout_pool_idle);
   const shared: HttpRuntime = {
     limits: { maxRequestLine: h.max_request_line, maxHeaderBytes: h.max_header_size, maxHeaders: h.max_headers },
-    pool,
     proto: tls ? "https" : "http",
-    failOn5xx: h.fail_on_5xx,
     reply: (status) => pages.get(status) ?? errorReply(status),
   };
-  return { shared, listen: tls ? { tls } : {}, commit: () => pool.configure(h.pool_max_idle, h.timeout_pool_idle) };
+  return { shared, listen: tls ? { tls } : {} };
 }

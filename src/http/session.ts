@@ -17,7 +17,7 @@ import { earliest, type Sweepable } from "../net/sweep.ts";
 import type { ConnectFailure, Sock, SocketEvents } from "../net/types.ts";
 import type { Server } from "../servers/server.ts";
 import type { ServiceConfig } from "../config/types.ts";
-import type { ServiceHandle } from "../protocol.ts";
+import type { BackendHandle, ServiceHandle } from "../protocol.ts";
 import { logEnabled, logger } from "../log.ts";
 import { events } from "../events.ts";
 import { causeOf, HttpTrace, type RequestFacts } from "./trace.ts";
@@ -27,7 +27,7 @@ import { type ClientForwarding, forwardedRequestHead, forwardingFor } from "./fo
 import { announcedIdleMs } from "./keep-alive.ts";
 import { parseRequestHead } from "./head.ts";
 import { type ResponseClient, ResponseReader } from "./response.ts";
-import type { HttpRuntime } from "./runtime.ts";
+import type { HttpBackendRuntime, HttpRuntime } from "./runtime.ts";
 import { BODY_NONE, type RequestHead } from "./types.ts";
 import { Upstream, type UpstreamOwner } from "./upstream.ts";
 
@@ -87,8 +87,8 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   private upPaused = false;
   /** Close the client once the current response is complete. */
   private closeAfter = false;
-  /** Server connections carry a PROXY header for this client: not shared. */
-  private readonly private: boolean;
+  /** Server connections of the current backend carry a PROXY header for this client: not shared. */
+  private private = false;
   /** This client's own idle server connection (private mode). */
   private ownUp: Upstream | undefined;
   /** After a 101: the byte pipe between client and server. */
@@ -101,6 +101,9 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   /** The configuration and runtime of the current request (a reload applies from the next one). */
   private cfg: ServiceConfig;
   private rt: HttpRuntime;
+  /** The backend of the current request, and what its sessions share (idle server connections). */
+  private backend: BackendHandle;
+  private brt: HttpBackendRuntime;
 
   constructor(
     readonly socket: Sock,
@@ -108,13 +111,13 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   ) {
     this.cfg = service.cfg;
     this.rt = service.shared as HttpRuntime;
+    this.backend = service.backend;
+    this.brt = this.backend.shared as HttpBackendRuntime;
     // undefined for a connection reset before plb saw it
     this.clientAddress = clientIp(socket);
     this.forwarding = forwardingFor(this.clientAddress);
     // Reading it costs a getpeername(2): only when someone will be told.
     this.clientPort = events.sessionEnd.active || events.request.active ? clientPort(socket) : 0;
-    const mode = this.cfg.client_address;
-    this.private = mode === "proxy-v1" || mode === "proxy-v2";
     service.track(this);
     if (events.sessionStart.active) events.sessionStart.publish({ service: service.name, protocol: "http", client: this.clientAddress });
   }
@@ -258,6 +261,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     this.phase = Phase.Exchange;
     this.tried = undefined;
     this.retried = false;
+    this.useBackend(this.service.backend);
     this.pickServer();
   }
 
@@ -285,15 +289,23 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
 
   // ---------------------------------------------------------------- choosing and connecting
 
+  /** The request goes to `backend`. */
+  private useBackend(backend: BackendHandle): void {
+    this.backend = backend;
+    this.brt = backend.shared as HttpBackendRuntime;
+    const mode = backend.cfg.client_address;
+    this.private = mode === "proxy-v1" || mode === "proxy-v2";
+  }
+
   private pickServer(): void {
-    const svc = this.service;
-    const server = svc.pool.balancer.pick({
-      client: svc.usesClient ? this.clientAddress : undefined,
-      key: svc.hashes === undefined ? undefined : hashKey(this.req!, svc.hashes, this.cfg.http.hash_header),
+    const b = this.backend;
+    const server = b.pool.balancer.pick({
+      client: b.usesClient ? this.clientAddress : undefined,
+      key: b.hashes === undefined ? undefined : hashKey(this.req!, b.hashes, b.cfg.http.hash_header),
       tried: this.tried,
     }) as Server | undefined;
     if (server === undefined || server.address === undefined) {
-      if (logEnabled("info")) log.info(`service "${svc.name}": no server available for ${this.clientAddress}: 503`);
+      if (logEnabled("info")) log.info(`service "${this.service.name}": no server of "${b.name}" available for ${this.clientAddress}: 503`);
       return this.reply(503);
     }
     this.server = server;
@@ -307,29 +319,29 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     // server close it unanswered, the client sees its own keep-alive
     // connection close and may send the request again itself.
     const reuse = !this.private && (this.served > 0 || retryable(this.req!));
-    const idle = reuse ? this.rt.pool.take(server, now()) : undefined;
+    const idle = reuse ? this.brt.pool.take(server, now()) : undefined;
     if (idle) return this.attach(idle);
     this.trace.connecting();
-    this.pending = connect(server.address, server.port, this.cfg.timeout_connect, this);
+    this.pending = connect(server.address, server.port, b.cfg.timeout_connect, this);
   }
 
   connected(sock: Sock): void {
     this.pending = undefined;
     const server = this.server!;
-    this.trace.connected(this.service.name, server.key, "connected");
-    this.service.pool.report(server, "connected");
+    this.trace.connected(this.service.name, this.backend.name, server.key, "connected");
+    this.backend.pool.report(server, "connected");
     const up = new Upstream(sock, server);
     if (this.gone || this.phase !== Phase.Exchange) return up.close();
-    const header = proxyHeaderFor(this.cfg.client_address, this.socket);
+    const header = proxyHeaderFor(this.backend.cfg.client_address, this.socket);
     if (header) send(up, header); // such a connection speaks for this client only: never pooled
     this.attach(up);
   }
 
   failed(reason: ConnectFailure, detail: string): void {
     this.pending = undefined;
-    this.trace.connected(this.service.name, this.server!.key, reason);
+    this.trace.connected(this.service.name, this.backend.name, this.server!.key, reason);
     if (localConnectFailure(reason, this.service.admission)) return this.reply(503);
-    this.service.pool.report(this.server!, reason, detail);
+    this.backend.pool.report(this.server!, reason, detail);
     if (this.gone || this.phase !== Phase.Exchange) return;
     (this.tried ??= new Set()).add(this.server!);
     this.pickServer();
@@ -340,7 +352,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     this.up = up;
     up.owner = this;
     up.uses++;
-    this.service.pool.connectionStart(up.server);
+    this.backend.pool.connectionStart(up.server);
     const req = this.req!;
     this.res = new ResponseReader(
       req.method,
@@ -376,7 +388,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     const out = res.feed(buf);
     if (out.error) {
       if (logEnabled("info")) log.info(`service "${this.service.name}": invalid response from ${this.server}: ${out.error}`);
-      this.service.pool.report(this.server!, "reset", `invalid response: ${out.error}`);
+      this.backend.pool.report(this.server!, "reset", `invalid response: ${out.error}`);
       this.up!.abort();
       this.releaseServer();
       return this.reply(res.started ? 0 : 502);
@@ -429,13 +441,13 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
         this.retried = true;
         this.server = up.server;
         this.trace.connecting();
-        this.pending = connect(up.server.address!, up.server.port, this.cfg.timeout_connect, this);
+        this.pending = connect(up.server.address!, up.server.port, this.backend.cfg.timeout_connect, this);
         return;
       }
       if (logEnabled("info")) log.info(`service "${this.service.name}": ${up.server} closed a reused connection before answering ${this.req!.method}; closing ${this.clientAddress} unanswered so it may retry`);
       return this.reply(0);
     }
-    this.service.pool.report(up.server, "reset", err ? `connection reset: ${err.message}` : "closed before answering");
+    this.backend.pool.report(up.server, "reset", err ? `connection reset: ${err.message}` : "closed before answering");
     this.reply(502);
   }
 
@@ -466,7 +478,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   }
 
   pipeClosed(): void {
-    if (this.tunnelServer) this.service.pool.connectionEnd(this.tunnelServer);
+    if (this.tunnelServer) this.backend.pool.connectionEnd(this.tunnelServer);
     this.tunnelServer = undefined;
     this.finish();
   }
@@ -491,11 +503,12 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
         up.onIdleClose = () => void (this.ownUp === up && (this.ownUp = undefined));
         this.ownUp = up;
       } else {
-        up.onIdleClose = (u) => this.rt.pool.remove(u.server, u);
-        this.rt.pool.put(up.server, up, now(), announcedIdleMs(head));
+        const pool = this.brt.pool;
+        up.onIdleClose = (u) => pool.remove(u.server, u);
+        pool.put(up.server, up, now(), announcedIdleMs(head));
       }
     } else up.close(); // the server ends its connection: the client's stays open
-    if (this.rt.failOn5xx) this.service.pool.report(up.server, head.status >= 500 ? "reset" : "connected", `HTTP ${head.status}`);
+    if (this.brt.failOn5xx) this.backend.pool.report(up.server, head.status >= 500 ? "reset" : "connected", `HTTP ${head.status}`);
     if (events.request.active) this.trace.publish(this.facts(up.server.key), head.status, "done");
     this.served++;
     this.releaseServer();
@@ -521,7 +534,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   private releaseServer(): void {
     if (this.up) {
       if (this.up.owner === this) this.up.owner = undefined;
-      this.service.pool.connectionEnd(this.up.server);
+      this.backend.pool.connectionEnd(this.up.server);
       this.up = undefined;
     }
     this.upPaused = false;
@@ -545,6 +558,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     f.service = this.service.name;
     f.client = this.clientAddress;
     f.clientPort = this.clientPort;
+    f.backend = server === undefined ? undefined : this.backend.name;
     f.server = server;
     f.req = this.req;
     f.held = this.inbuf?.length ?? 0;
@@ -585,6 +599,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
         protocol: "http",
         client: this.clientAddress,
         clientPort: this.clientPort,
+        backend: this.tunnelServer?.backend,
         server: this.tunnelServer?.key,
         start: t.started,
         durationMs: now() - t.started,
@@ -604,7 +619,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     const cfg = this.cfg;
     const t = this.tunnel;
     if (t) {
-      if (now - t.a.last > cfg.timeout_client || now - t.b.last > cfg.timeout_server) {
+      if (now - t.a.last > cfg.timeout_client || now - t.b.last > this.backend.cfg.timeout_server) {
         this.trace.endCause = "timeout";
         t.abort();
       }
@@ -634,9 +649,10 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
       }
       return this.reply(this.res?.started ? 0 : 408);
     }
-    if (up && !awaitingClient && now - up.last > cfg.timeout_server) {
+    const timeoutServer = this.backend.cfg.timeout_server;
+    if (up && !awaitingClient && now - up.last > timeoutServer) {
       const started = this.res?.started ?? false;
-      if (!started) this.service.pool.report(up.server, "timeout", `no response within ${cfg.timeout_server} ms`);
+      if (!started) this.backend.pool.report(up.server, "timeout", `no response within ${timeoutServer} ms`);
       up.abort();
       this.releaseServer();
       return this.reply(started ? 0 : 504);
@@ -665,4 +681,4 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
 /** The tracker of every request without a body (done from the start: never changes). */
 const NO_BODY = new BodyTracker(BODY_NONE, false);
 
-const FACTS: { -readonly [K in keyof RequestFacts]: RequestFacts[K] } = { service: "", client: "", clientPort: 0, server: undefined, req: undefined, held: 0, headBytes: 0, retries: 0 };
+const FACTS: { -readonly [K in keyof RequestFacts]: RequestFacts[K] } = { service: "", client: "", clientPort: 0, backend: undefined, server: undefined, req: undefined, held: 0, headBytes: 0, retries: 0 };

@@ -14,6 +14,8 @@ export interface RequestFacts {
   readonly service: string;
   readonly client: string;
   readonly clientPort: number;
+  /** The backend of `server`. */
+  readonly backend: string | undefined;
   readonly server: string | undefined;
   readonly req: RequestHead | undefined;
   /** Bytes held of a head that never completed (a malformed one). */
@@ -76,13 +78,13 @@ export class HttpTrace {
     this.connectAt = this.t0 !== 0 || events.connect.active ? performance.now() : 0;
   }
 
-  /** The connect to `server` of `service` ended with `outcome`. */
-  connected(service: string, server: string, outcome: Outcome): void {
+  /** The connect to `server` of `backend` (for `service`'s client) ended with `outcome`. */
+  connected(service: string, backend: string, server: string, outcome: Outcome): void {
     if (this.connectAt === 0) return;
     const ms = performance.now() - this.connectAt;
     this.connectAt = 0;
     if (outcome === "connected") this.connectMs = ms;
-    if (events.connect.active) events.connect.publish({ service, server, outcome, ms });
+    if (events.connect.active) events.connect.publish({ service, backend, server, outcome, ms });
   }
 
   /** The request is over with `status` (0: nothing answered); call only while events.request.active. */
@@ -106,6 +108,7 @@ export class HttpTrace {
     e.client = f.client;
     e.clientPort = f.clientPort;
     e.server = req ? f.server : undefined;
+    e.backend = req ? f.backend : undefined;
     e.method = req?.method ?? "";
     e.target = req?.target ?? "";
     e.version = req ? VERSIONS[req.versionMinor] : "";
@@ -129,7 +132,7 @@ export class HttpTrace {
 const VERSIONS = ["HTTP/1.0", "HTTP/1.1"] as const;
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const SHARED: Mutable<RequestEvent> = {
-  service: "", client: "", clientPort: 0, server: undefined, method: "", target: "", version: "", status: 0, start: 0, bytesIn: 0, bytesOut: 0,
+  service: "", client: "", clientPort: 0, backend: undefined, server: undefined, method: "", target: "", version: "", status: 0, start: 0, bytesIn: 0, bytesOut: 0,
   bodyBytesOut: 0, host: "", referer: "", userAgent: "", connectMs: -1, ttfbMs: -1, totalMs: 0, retries: 0, cause: "done",
 };
 

@@ -15,7 +15,7 @@ import type { ConnectFailure, Sock, SocketEvents } from "../net/types.ts";
 import type { Handshake, HandshakeResult } from "./handshake.ts";
 import type { Outcome, Server } from "../servers/server.ts";
 import type { ServiceConfig } from "../config/types.ts";
-import type { ServiceHandle } from "../protocol.ts";
+import type { BackendHandle, ServiceHandle } from "../protocol.ts";
 import { logEnabled, logger } from "../log.ts";
 import { type EndCause, events } from "../events.ts";
 import { now } from "../net/clock.ts";
@@ -47,15 +47,19 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
   sweepNext: Sweepable | null = null;
   /** The configuration this session started with (a reload applies to new sessions). */
   private readonly cfg: ServiceConfig;
+  /** The backend it started with, and what its protocol set up for it (the handshake, the no-server reply). */
+  private readonly backend: BackendHandle;
+  private readonly opts: RelayOptions;
   /** What the lifecycle events need (only when someone listened at the accept: an idle session is smaller without). */
   private readonly obs: Observed | undefined;
 
   constructor(
     private readonly client: Sock,
     readonly service: ServiceHandle,
-    private readonly opts: RelayOptions = {},
   ) {
     this.cfg = service.cfg;
+    this.backend = service.backend;
+    this.opts = (this.backend.shared as RelayOptions | undefined) ?? {};
     // The client's port costs a getpeername(2): read only when someone will be told
     // (a closed socket no longer has it).
     this.obs = events.sessionEnd.active || events.sessionStart.active || events.connect.active ? new Observed(client) : undefined;
@@ -70,7 +74,8 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
   /** Try the next server, or give up and close the client. */
   private next(): void {
     const svc = this.service;
-    const server = svc.pool.balancer.pick({ client: svc.clientKey(this.client), tried: this.tried }) as Server | undefined;
+    const backend = this.backend;
+    const server = backend.pool.balancer.pick({ client: backend.clientKey(this.client), tried: this.tried }) as Server | undefined;
     if (server === undefined || server.address === undefined) {
       if (logEnabled("info")) log.info(`service "${svc.name}": no server available for ${clientIp(this.client)}, closing`);
       // The cause first: end() may close the socket (and call onClose) at once.
@@ -85,14 +90,14 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     }
     this.server = server;
     if (this.obs && events.connect.active) this.obs.connectAt = performance.now();
-    this.pending = connect(server.address, server.port, this.cfg.timeout_connect, this);
+    this.pending = connect(server.address, server.port, backend.cfg.timeout_connect, this);
   }
 
   /** Tell connect listeners how the attempt to the current server went. */
   private connectOutcome(outcome: Outcome): void {
     const obs = this.obs;
     if (obs === undefined || obs.connectAt === 0 || !events.connect.active) return;
-    events.connect.publish({ service: this.service.name, server: this.server!.key, outcome, ms: performance.now() - obs.connectAt });
+    events.connect.publish({ service: this.service.name, backend: this.backend.name, server: this.server!.key, outcome, ms: performance.now() - obs.connectAt });
     obs.connectAt = 0;
   }
 
@@ -101,7 +106,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     this.connectOutcome("connected");
     const server = this.server!;
     if (this.gone) {
-      this.service.pool.report(server, "connected");
+      this.backend.pool.report(server, "connected");
       sock.terminate();
       return;
     }
@@ -114,13 +119,13 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     const server = this.server!;
     if (this.obs) this.obs.handshake = r;
     if (!r.ok) {
-      this.service.pool.report(server, r.outcome, r.detail);
+      this.backend.pool.report(server, r.outcome, r.detail);
       if (this.gone) return;
       (this.tried ??= new Set()).add(server);
       return this.next();
     }
     if (this.gone) {
-      this.service.pool.report(server, "connected");
+      this.backend.pool.report(server, "connected");
       sock.terminate();
       return;
     }
@@ -130,7 +135,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
   /** The server is ready: pipe the two sockets, `toClient` first. */
   private relay(sock: Sock, toClient: Uint8Array | undefined): void {
     const server = this.server!;
-    const pool = this.service.pool;
+    const pool = this.backend.pool;
     pool.report(server, "connected");
     pool.connectionStart(server);
     const pipe = (this.pipe = new Pipe(this.client, sock, this));
@@ -162,7 +167,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
       }
       return;
     }
-    svc.pool.report(server, reason, detail);
+    this.backend.pool.report(server, reason, detail);
     if (this.gone) return;
     (this.tried ??= new Set()).add(server);
     this.next();
@@ -177,7 +182,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     const a = this.pipe!.a;
     if (this.gone || a.closed) return false;
     const server = this.server!;
-    const pool = this.service.pool;
+    const pool = this.backend.pool;
     pool.connectionEnd(server);
     pool.report(server, "reset", `connection reset before any data (${(err as { code?: string }).code ?? err.message})`);
     this.clientFin = a.readDone;
@@ -189,7 +194,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
   }
 
   pipeClosed(pipe: Pipe): void {
-    const pool = this.service.pool;
+    const pool = this.backend.pool;
     pool.connectionEnd(this.server!);
     // A server that resets a session in the middle has failed that client.
     const err = pipe.serverError as (Error & { code?: string }) | undefined;
@@ -202,7 +207,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     const p = this.pipe;
     if (p === undefined) return;
     const cfg = this.cfg;
-    if (now - p.a.last > cfg.timeout_client || now - p.b.last > cfg.timeout_server) {
+    if (now - p.a.last > cfg.timeout_client || now - p.b.last > this.backend.cfg.timeout_server) {
       if (logEnabled("debug")) log.debug(`idle timeout: closing ${clientIp(this.client)} ⇄ ${this.server}`);
       this.ended("timeout");
       p.abort();
@@ -246,6 +251,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
       protocol: this.cfg.protocol,
       client: obs.clientAddress,
       clientPort: obs.clientPort,
+      backend: this.backend.name,
       server: this.server?.key,
       start: obs.started,
       durationMs: now() - obs.started,

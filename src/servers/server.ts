@@ -1,5 +1,5 @@
 /**
- * One server of a service, as servers/state keeps it: its identity (host
+ * One server of a backend, as servers/state keeps it: its identity (host
  * and port), the weights in force, health, admin state and counters. Only
  * state.ts (ServerPool) changes these fields; everyone else reads them.
  */
@@ -29,7 +29,7 @@ export interface Transition {
   readonly cause: string;
 }
 
-/** The identity of a server within its service: its host (lowercased) and port. */
+/** The identity of a server within its backend: its host (lowercased) and port. */
 export function serverId(cfg: Pick<ServerConfig, "host" | "port">): string {
   return `${cfg.host.toLowerCase()}:${cfg.port}`;
 }
@@ -48,7 +48,8 @@ export class Server implements BalancedServer {
   /** The weight the configuration gives. */
   configWeight: number;
   backup: boolean;
-  readonly service: string;
+  /** The name of its backend (a service's own servers: the service's name). */
+  readonly backend: string;
   /** IP to connect to: `host` itself, or what the resolver last returned. */
   address: string | undefined;
   /** Health: passed its checks and traffic (server_retry failures in a row take it away). */
@@ -69,8 +70,8 @@ export class Server implements BalancedServer {
   /** When its slow start began (epoch ms); 0: not in slow start. */
   rampSince = 0;
 
-  constructor(service: string, index: number, cfg: ServerConfig, address: string | undefined) {
-    this.service = service;
+  constructor(backend: string, index: number, cfg: ServerConfig, address: string | undefined) {
+    this.backend = backend;
     this.index = index;
     this.id = serverId(cfg);
     this.key = cfg.address;
@@ -96,6 +97,6 @@ export class Server implements BalancedServer {
   }
 
   toString(): string {
-    return `server ${this.key} of "${this.service}"`;
+    return `server ${this.key} of "${this.backend}"`;
   }
 }

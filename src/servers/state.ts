@@ -77,12 +77,13 @@ export class ServerPool {
   readonly ramps = new Ramps<Server>((s, now, done) => this.stepped(s, now, done), () => this.clock());
 
   constructor(
-    readonly service: string,
+    /** The backend's name. */
+    readonly backend: string,
     configs: readonly ServerConfig[],
     public retry: number,
     private readonly resolveLiteral: (host: string) => string | undefined,
   ) {
-    this.list = configs.map((c, i) => new Server(service, i, c, resolveLiteral(c.host)));
+    this.list = configs.map((c, i) => new Server(backend, i, c, resolveLiteral(c.host)));
   }
 
   /** The servers of the current configuration, in its order. */
@@ -155,7 +156,7 @@ export class ServerPool {
       }
       const kept = old.get(id);
       if (kept === undefined) {
-        const s = new Server(this.service, i, c, this.resolveLiteral(c.host));
+        const s = new Server(this.backend, i, c, this.resolveLiteral(c.host));
         if (pending) {
           s.healthy = false;
           s.pending = true;
@@ -297,7 +298,7 @@ export class ServerPool {
     if (now) this.balancer.up?.(server);
     else this.balancer.down?.(server);
     for (const fn of this.transitionListeners) fn(server, now);
-    if (!now && !this.quiet && !this.list.some((s) => s.up)) log.error(`service "${this.service}" has no server left`);
+    if (!now && !this.quiet && !this.list.some((s) => s.up)) log.error(`backend "${this.backend}" has no server left`);
   }
 
   /**

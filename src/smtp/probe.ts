@@ -8,7 +8,7 @@ import { handOver } from "../net/handlers.ts";
 import { connect } from "../net/connect.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
 import type { Probe, ProbeResult } from "../scheduler.ts";
-import type { ServiceHandle } from "../protocol.ts";
+import type { BackendHandle } from "../protocol.ts";
 import { ReplyReader } from "./reply.ts";
 
 class SmtpProbe implements SocketEvents {
@@ -58,7 +58,7 @@ class SmtpProbe implements SocketEvents {
   }
 }
 
-export function smtpProbe(service: ServiceHandle, preamble: () => Uint8Array | undefined): Probe {
+export function smtpProbe(service: BackendHandle, preamble: () => Uint8Array | undefined): Probe {
   return (server) =>
     new Promise<ProbeResult>((resolve) => {
       connect(server.address!, server.port, service.cfg.timeout_connect, {

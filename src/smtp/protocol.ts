@@ -13,7 +13,7 @@ const NO_SERVER = new TextEncoder().encode("421 4.3.2 Service not available, clo
 
 export const smtp: Protocol = {
   name: "smtp",
-  setup(cfg) {
+  backendSetup(cfg) {
     const mode = cfg.client_address;
     const options: RelayOptions = {
       noServer: NO_SERVER,
@@ -26,6 +26,6 @@ export const smtp: Protocol = {
     };
     return { shared: options };
   },
-  accept: (client, service) => new RelaySession(client, service, service.shared as RelayOptions),
+  accept: (client, service) => new RelaySession(client, service),
   probe: (service) => smtpProbe(service, () => proxyHeaderForProbe(service.cfg.client_address)),
 };

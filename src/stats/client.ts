@@ -1,5 +1,5 @@
 /**
- * `plb status [--watch]` and `plb drain|maint|ready SERVICE SERVER`: the
+ * `plb status [--watch]` and `plb drain|maint|ready BACKEND SERVER`: the
  * stats listener's client, for the terminal. It finds the listener and its
  * token in the configuration file and returns text and an exit status; the
  * CLI prints and exits.
@@ -27,12 +27,18 @@ interface ServiceRow {
   sessions_current: number;
   sessions_total: number;
   responses?: Record<string, number>;
+  backend: string;
+}
+interface BackendRow {
+  name: string;
+  declared: boolean;
   servers: ServerRow[];
 }
 export interface Status {
   version: string;
   uptime_seconds: number;
   services: ServiceRow[];
+  backends: BackendRow[];
 }
 
 async function call(cfg: StatsConfig, path: string, init: RequestInit = {}): Promise<Response> {
@@ -52,7 +58,11 @@ export async function fetchStatus(cfg: StatsConfig): Promise<Status> {
 
 const sum = (o: Record<string, number> | undefined) => Object.values(o ?? {}).reduce((a, b) => a + b, 0);
 
-/** The table: a line per service, then one per server; rates from the change since `before` over `seconds`. */
+/**
+ * The table: a line per service, then one per server of its backend (a
+ * backend several services use: under the first, named by the others);
+ * rates from the change since `before` over `seconds`.
+ */
 export function renderStatus(now: Status, before?: Status, seconds = 1): string {
   const rate = (a: number, b: number | undefined) => (b === undefined ? "-" : ((a - b) / seconds).toFixed(1));
   const rows: string[][] = [["SERVICE / SERVER", "STATE", "SESSIONS", "TOTAL", "PER S", "FAILURES", "WHY"]];
@@ -60,10 +70,16 @@ export function renderStatus(now: Status, before?: Status, seconds = 1): string 
     const prev = before?.services.find((s) => s.name === svc.name);
     const total = svc.responses ? sum(svc.responses) : svc.sessions_total;
     const prevTotal = prev ? (prev.responses ? sum(prev.responses) : prev.sessions_total) : undefined;
-    const up = svc.servers.filter((s) => s.state === "up").length;
-    rows.push([`${svc.name} (${svc.protocol}, ${svc.listen.join(" ")})`, `${up}/${svc.servers.length} up`, String(svc.sessions_current), String(total), rate(total, prevTotal), "", ""]);
-    for (const s of svc.servers) {
-      const p = prev?.servers.find((x) => x.name === s.name);
+    const b = now.backends.find((x) => x.name === svc.backend);
+    const servers = b?.servers ?? [];
+    const up = servers.filter((s) => s.state === "up").length;
+    const shown = now.services.findIndex((x) => x.backend === svc.backend) < now.services.indexOf(svc);
+    const via = b?.declared ? `, backend ${b.name}` : "";
+    rows.push([`${svc.name} (${svc.protocol}, ${svc.listen.join(" ")}${via})`, `${up}/${servers.length} up`, String(svc.sessions_current), String(total), rate(total, prevTotal), "", shown ? "servers: see above" : ""]);
+    if (shown) continue;
+    const pb = before?.backends.find((x) => x.name === svc.backend);
+    for (const s of servers) {
+      const p = pb?.servers.find((x) => x.name === s.name);
       rows.push([`  ${s.name}`, s.state, String(s.sessions_current), String(s.sessions_total), rate(s.sessions_total, p?.sessions_total), String(sum(s.failures)), s.cause ?? ""]);
     }
   }
@@ -84,14 +100,14 @@ export async function status(cfg: StatsConfig): Promise<ClientResult> {
   }
 }
 
-/** `plb drain|maint|ready SERVICE SERVER`. */
-export async function adminAction(cfg: StatsConfig, action: "drain" | "maint" | "ready", service: string, server: string): Promise<ClientResult> {
+/** `plb drain|maint|ready BACKEND SERVER`. */
+export async function adminAction(cfg: StatsConfig, action: "drain" | "maint" | "ready", backend: string, server: string): Promise<ClientResult> {
   try {
-    const r = await call(cfg, `/servers/${encodeURIComponent(service)}/${encodeURIComponent(server)}/${action}`, { method: "POST" });
+    const r = await call(cfg, `/servers/${encodeURIComponent(backend)}/${encodeURIComponent(server)}/${action}`, { method: "POST" });
     const body = await r.text();
     if (r.ok) {
       const b = JSON.parse(body) as { server: string; admin: string; up: boolean };
-      return { code: 0, text: `${b.server} of "${service}": ${b.admin}${b.up ? ", taking connections" : ", no new connections"}` };
+      return { code: 0, text: `${b.server} of "${backend}": ${b.admin}${b.up ? ", taking connections" : ", no new connections"}` };
     }
     let why = body.trim();
     try {

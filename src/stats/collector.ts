@@ -82,8 +82,9 @@ export class Collector {
     return t;
   }
 
-  server(service: string, key: string): ServerTraffic {
-    const id = `${service}\n${key}`;
+  /** A server's traffic, by its backend and key. */
+  server(backend: string, key: string): ServerTraffic {
+    const id = `${backend}\n${key}`;
     let t = this.servers.get(id);
     if (!t) {
       const failures = Object.fromEntries(FAILURE_CAUSES.map((c) => [c, 0])) as Record<FailureCause, number>;
@@ -100,8 +101,8 @@ export class Collector {
   merge(snap: CollectorSnapshot): void {
     for (const [name, t] of snap.services) addInto(this.service(name) as unknown as Plain, t as Plain);
     for (const [id, t] of snap.servers) {
-      const [service, key] = id.split("\n");
-      addInto(this.server(service, key) as unknown as Plain, t as Plain);
+      const [backend, key] = id.split("\n");
+      addInto(this.server(backend, key) as unknown as Plain, t as Plain);
     }
   }
 
@@ -118,10 +119,10 @@ export class Collector {
         if (e.protocol === "http") return; // its requests are counted one by one
         if (e.tried > 1) svc.retries += e.tried - 1;
         svc.total.observe(e.durationMs / 1000);
-        if (e.server !== undefined) served(this.server(e.service, e.server), e.bytesIn, e.bytesOut, e.durationMs);
+        if (e.server !== undefined && e.backend !== undefined) served(this.server(e.backend, e.server), e.bytesIn, e.bytesOut, e.durationMs);
       }),
       events.connect.subscribe((e) => {
-        const srv = this.server(e.service, e.server);
+        const srv = this.server(e.backend, e.server);
         if (e.outcome === "connected") {
           srv.connect.observe(e.ms / 1000);
           this.service(e.service).connect.observe(e.ms / 1000);
@@ -135,8 +136,8 @@ export class Collector {
         if (e.cause === "no_server") svc.noServer++;
         if (e.ttfbMs >= 0) svc.response.observe(e.ttfbMs / 1000);
         svc.total.observe(e.totalMs / 1000);
-        if (e.server === undefined) return;
-        const srv = this.server(e.service, e.server);
+        if (e.server === undefined || e.backend === undefined) return;
+        const srv = this.server(e.backend, e.server);
         served(srv, e.bytesIn, e.bytesOut, e.totalMs);
         if (e.status >= 500 && e.cause === "done") srv.failures.http_5xx++;
         if (e.ttfbMs >= 0) srv.response.observe(e.ttfbMs / 1000);
@@ -145,7 +146,7 @@ export class Collector {
         this.service(e.service).proxyRefused[e.reason]++;
       }),
       events.probe.subscribe((e) => {
-        this.server(e.service, e.server).checkSeconds = e.ms / 1000;
+        this.server(e.backend, e.server).checkSeconds = e.ms / 1000;
       }),
     ];
   }

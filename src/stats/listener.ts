@@ -28,21 +28,24 @@ const log = logger("stats");
 
 /** What the admin API may change, and who is told after. */
 export interface AdminControl {
-  /** The service's pool and the server named `server` (as configured, or host:port), or undefined. */
-  find(service: string, server: string): { readonly pool: ServerPool; readonly server: Server } | undefined;
-  /** An action changed `service`'s servers (the master tells its workers). */
-  changed?(service: string): void;
+  /** The backend's pool and the server named `server` (as configured, or host:port), or undefined. */
+  find(backend: string, server: string): { readonly pool: ServerPool; readonly server: Server } | undefined;
+  /** An action changed `backend`'s servers (the master tells its workers). */
+  changed?(backend: string): void;
 }
 
 const ACTIONS = ["drain", "maint", "ready", "weight"] as const;
 
-/** The admin API over the running services; `changed` is told after each action. */
-export function poolControl(services: () => readonly { readonly name: string; readonly pool: ServerPool }[], changed?: (service: string) => void): AdminControl {
+/**
+ * The admin API over the running backends (a service's own servers are
+ * the backend named after it); `changed` is told after each action.
+ */
+export function poolControl(backends: () => readonly { readonly name: string; readonly pool: ServerPool }[], changed?: (backend: string) => void): AdminControl {
   return {
-    find(service, name) {
-      const svc = services().find((s) => s.name === service);
-      const server = svc?.pool.servers.find((s) => s.key === name || s.id === name.toLowerCase());
-      return svc && server ? { pool: svc.pool, server } : undefined;
+    find(backend, name) {
+      const b = backends().find((s) => s.name === backend);
+      const server = b?.pool.servers.find((s) => s.key === name || s.id === name.toLowerCase());
+      return b && server ? { pool: b.pool, server } : undefined;
     },
     changed,
   };
@@ -93,14 +96,14 @@ function json(body: unknown, status = 200): Response {
   return Response.json(body, { status, headers: { "Cache-Control": "no-store" } });
 }
 
-/** POST /servers/<service>/<server>/<action>: the caller is authorised already. */
+/** POST /servers/<backend>/<server>/<action>: the caller is authorised already. */
 async function admin(req: Request, path: string, control: AdminControl, who: string): Promise<Response> {
   const m = /^\/servers\/([^/]+)\/([^/]+)\/([a-z]+)$/.exec(path);
-  if (!m) return json({ error: "not found: POST /servers/<service>/<server>/drain|maint|ready|weight" }, 404);
-  const [service, name, action] = [decodeURIComponent(m[1]), decodeURIComponent(m[2]), m[3]];
+  if (!m) return json({ error: "not found: POST /servers/<backend>/<server>/drain|maint|ready|weight" }, 404);
+  const [backend, name, action] = [decodeURIComponent(m[1]), decodeURIComponent(m[2]), m[3]];
   if (!(ACTIONS as readonly string[]).includes(action)) return json({ error: `unknown action ${JSON.stringify(action)} (${ACTIONS.join(", ")})` }, 404);
-  const found = control.find(service, name);
-  if (!found) return json({ error: `no server ${JSON.stringify(name)} in service ${JSON.stringify(service)}` }, 404);
+  const found = control.find(backend, name);
+  if (!found) return json({ error: `no server ${JSON.stringify(name)} in backend ${JSON.stringify(backend)} (a service's own servers are the backend named after it)` }, 404);
   const { pool, server } = found;
   const why = `by ${who} (admin API)`;
   if (action === "weight") {
@@ -114,8 +117,8 @@ async function admin(req: Request, path: string, control: AdminControl, who: str
     pool.setWeight(server, weight, why);
   } else pool.setAdmin(server, action as "drain" | "maint" | "ready", why);
   log.info(`admin: ${action}${action === "weight" ? ` ${server.userWeight}` : ""} ${server} by ${who}`);
-  control.changed?.(service);
-  return json({ service, server: server.key, admin: server.admin, healthy: server.healthy, weight: server.userWeight, effective_weight: server.weight, up: server.up });
+  control.changed?.(backend);
+  return json({ backend, server: server.key, admin: server.admin, healthy: server.healthy, weight: server.userWeight, effective_weight: server.weight, up: server.up });
 }
 
 export function startStats(cfg: StatsConfig, metrics: Metrics, firstToken: string | undefined, control?: AdminControl): StatsListener {
@@ -142,7 +145,8 @@ export function startStats(cfg: StatsConfig, metrics: Metrics, firstToken: strin
     }
     // Probes carry no token: /healthz needs none (and then names no service).
     if (url.pathname === "/healthz" && (req.method === "GET" || req.method === "HEAD")) {
-      const answer = healthz({ stopping, requireServers, private: cfg.read_token && token !== undefined, services: metrics.services() });
+      const services = metrics.services().map((svc) => ({ name: svc.name, pool: svc.backend.pool }));
+      const answer = healthz({ stopping, requireServers, private: cfg.read_token && token !== undefined, services });
       return new Response(answer.body, { status: answer.status, headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" } });
     }
     if (cfg.read_token && token !== undefined) {

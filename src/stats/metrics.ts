@@ -5,6 +5,7 @@
  */
 import { readdirSync } from "node:fs";
 import type { DnsEntryStatus } from "../discovery.ts";
+import type { Backend } from "../backend.ts";
 import type { Service } from "../service.ts";
 import type { Server } from "../servers/server.ts";
 import { VERSION } from "../version.ts";
@@ -57,8 +58,10 @@ export class Metrics {
     readonly collect: () => Promise<Collector>,
     /** The services in force (also read by /healthz). */
     readonly services: () => readonly Service[],
-    /** A service's DNS entries and their last answers (where this process asks DNS). */
-    readonly dns: (svc: Service) => readonly DnsEntryStatus[] = () => [],
+    /** The backends in force. */
+    readonly backends: () => readonly Backend[],
+    /** A backend's DNS entries and their last answers (where this process asks DNS). */
+    readonly dns: (backend: Backend) => readonly DnsEntryStatus[] = () => [],
   ) {}
 
   start(): void {
@@ -82,25 +85,29 @@ export class Metrics {
       x.counter("plb_service_bytes_out_total", "Bytes sent to clients.", l, t.bytesOut);
       x.counter("plb_service_retries_total", "Connections or requests sent again to another server.", l, t.retries);
       x.counter("plb_service_no_server_total", "Sessions and requests refused for lack of a server (503, 421, closed).", l, t.noServer);
-      x.gauge("plb_service_servers_up", "Servers taking new connections.", l, svc.pool.upCount);
+      x.gauge("plb_service_servers_up", "Servers of its backend taking new connections.", l, svc.backend.pool.upCount);
       if (svc.cfg.accept_proxy) {
         for (const r of PROXY_REFUSALS) x.counter("plb_service_proxy_refused_total", "Connections closed before a valid PROXY header (accept_proxy), by reason: source (not in proxy_from), header, timeout.", { ...l, reason: r }, t.proxyRefused[r]);
       }
       if (svc.cfg.protocol === "http") {
         for (const c of CODE_CLASSES) x.counter("plb_http_responses_total", "HTTP responses by status class.", { ...l, code_class: c }, t.responses[c]);
       }
-      for (const d of this.dns(svc)) {
+      x.histogram("plb_service_connect_time_seconds", "Time to connect to a server.", l, t.connect);
+      x.histogram("plb_service_response_time_seconds", "Time from a request to its first response byte (http).", l, t.response);
+      x.histogram("plb_service_total_time_seconds", "Whole request (http) or session (tcp, smtp) time.", l, t.total);
+    }
+    for (const b of this.backends()) {
+      const l = { backend: b.name };
+      x.gauge("plb_backend_servers_up", "Servers taking new connections.", l, b.pool.upCount);
+      for (const d of this.dns(b)) {
         const dl = { ...l, entry: d.entry };
         x.gauge("plb_dns_entry_ok", "1 while the DNS entry's last answer was good (a failed one keeps its last servers).", dl, d.ok ? 1 : 0);
         x.gauge("plb_dns_entry_servers", "Servers the DNS entry's last good answer gave.", dl, d.servers);
         x.counter("plb_dns_entry_failures_total", "Failed or empty answers (timeout, SERVFAIL, NXDOMAIN, no records).", dl, d.failuresTotal);
       }
-      x.histogram("plb_service_connect_time_seconds", "Time to connect to a server.", l, t.connect);
-      x.histogram("plb_service_response_time_seconds", "Time from a request to its first response byte (http).", l, t.response);
-      x.histogram("plb_service_total_time_seconds", "Whole request (http) or session (tcp, smtp) time.", l, t.total);
-      for (const s of svc.pool.servers) {
-        const sl = { service: svc.name, server: s.key };
-        const st: ServerTraffic = collector.server(svc.name, s.key);
+      for (const s of b.pool.servers) {
+        const sl = { backend: b.name, server: s.key };
+        const st: ServerTraffic = collector.server(b.name, s.key);
         const now = stateName(s);
         for (const state of STATES) x.gauge("plb_server_state", "Server state: 1 for the current one (up, down, drain, maint).", { ...sl, state }, state === now ? 1 : 0);
         x.gauge("plb_server_weight", "Server weight: the configuration's, or the operator's (admin API).", sl, s.userWeight);
@@ -139,7 +146,7 @@ export class Metrics {
         return {
           name: svc.name,
           protocol: svc.cfg.protocol,
-          balance: svc.cfg.balance,
+          backend: svc.backend.name,
           listen: svc.cfg.listen.map((l) => l.text),
           sessions_current: svc.active,
           sessions_total: t.sessions,
@@ -149,9 +156,18 @@ export class Metrics {
           no_server: t.noServer,
           ...(svc.cfg.protocol === "http" ? { responses: { ...t.responses } } : {}),
           ...(svc.cfg.accept_proxy ? { proxy_refused: { ...t.proxyRefused } } : {}),
-          ...(svc.cfg.discover.length > 0
+        };
+      }),
+      backends: this.backends().map((b) => {
+        return {
+          name: b.name,
+          protocol: b.cfg.protocol,
+          balance: b.cfg.balance,
+          declared: b.cfg.declared,
+          servers_up: b.pool.upCount,
+          ...(b.cfg.discover.length > 0
             ? {
-                dns: this.dns(svc).map((d) => ({
+                dns: this.dns(b).map((d) => ({
                   entry: d.entry,
                   condition: d.condition,
                   servers: d.servers,
@@ -161,8 +177,8 @@ export class Metrics {
                 })),
               }
             : {}),
-          servers: svc.pool.servers.map((s) => {
-            const st = collector.server(svc.name, s.key);
+          servers: b.pool.servers.map((s) => {
+            const st = collector.server(b.name, s.key);
             return {
               name: s.key,
               address: s.address ?? null,

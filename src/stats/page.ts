@@ -59,8 +59,8 @@ const rate = (now, before, dt) => (before === undefined || !(dt > 0) ? "–" : (
 function bytes(n) { const u = ["B", "KiB", "MiB", "GiB", "TiB"]; let i = 0; while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; } return n.toFixed(i ? 1 : 0) + " " + u[i]; }
 function weight(s) { return s.slowstart ? '<span title="in slow start: the weight it has now, of its full weight">' + s.effective_weight + " of " + s.weight + "</span>" : String(s.weight); }
 function causes(f) { return Object.entries(f || {}).filter(([, n]) => n > 0).map(([c, n]) => c + " " + n).join(", ") || "–"; }
-async function act(service, server, action) {
-  const r = await fetch("/servers/" + encodeURIComponent(service) + "/" + encodeURIComponent(server) + "/" + action, { method: "POST", headers: { Authorization: "Bearer " + tokenBox.value } });
+async function act(backend, server, action) {
+  const r = await fetch("/servers/" + encodeURIComponent(backend) + "/" + encodeURIComponent(server) + "/" + action, { method: "POST", headers: { Authorization: "Bearer " + tokenBox.value } });
   document.getElementById("error").textContent = r.ok ? "" : action + " refused: " + r.status;
   await refresh();
 }
@@ -73,22 +73,24 @@ function render() {
     const p = prev && prev.services.find((s) => s.name === svc.name);
     const total = svc.responses ? sum(svc.responses) : svc.sessions_total;
     const ptotal = p ? (p.responses ? sum(p.responses) : p.sessions_total) : undefined;
-    const rows = svc.servers.map((s) => {
-      const ps = p && p.servers.find((x) => x.name === s.name);
+    const be = last.data.backends.find((b) => b.name === svc.backend) || { name: svc.backend, servers: [] };
+    const pb = prev && prev.backends.find((b) => b.name === svc.backend);
+    const rows = be.servers.map((s) => {
+      const ps = pb && pb.servers.find((x) => x.name === s.name);
       const lt = s.last_transition;
-      const buttons = canAct ? ["drain", "maint", "ready"].map((a) => '<button data-service="' + esc(svc.name) + '" data-server="' + esc(s.name) + '" data-action="' + a + '">' + a + "</button>").join("") : "";
+      const buttons = canAct ? ["drain", "maint", "ready"].map((a) => '<button data-backend="' + esc(be.name) + '" data-server="' + esc(s.name) + '" data-action="' + a + '">' + a + "</button>").join("") : "";
       return '<tr data-server="' + esc(s.name) + '" data-state="' + esc(s.state) + '"><td>' + esc(s.name) + '</td><td><span class="state ' + esc(s.state) + '">' + esc(s.state) + "</span></td>" +
         '<td class="num wide">' + weight(s) + '</td><td class="num">' + s.sessions_current + '</td><td class="num wide">' + rate(s.sessions_total, ps && ps.sessions_total, dt) + "</td>" +
         '<td class="num wide">' + bytes(s.bytes_out) + "</td><td>" + esc(causes(s.failures)) + '</td><td class="why wide">' + (lt ? esc(new Date(lt.at).toLocaleTimeString() + " " + lt.state + ": " + lt.cause) : "–") + '</td><td class="acts">' + buttons + "</td></tr>";
     }).join("");
-    return '<section data-service="' + esc(svc.name) + '"><h2>' + esc(svc.name) + " <small>" + esc(svc.protocol) + " · " + esc(svc.listen.join(", ")) + " · " + svc.sessions_current + " open · " +
+    return '<section data-service="' + esc(svc.name) + '"><h2>' + esc(svc.name) + " <small>" + esc(svc.protocol) + " · " + esc(svc.listen.join(", ")) + (be.declared ? " · backend " + esc(be.name) : "") + " · " + svc.sessions_current + " open · " +
       rate(total, ptotal, dt) + " " + (svc.responses ? "req" : "sessions") + "/s · " + bytes(svc.bytes_out) + " out</small></h2>" +
       '<table><thead><tr><th>server</th><th>state</th><th class="wide">weight</th><th>open</th><th class="wide">per s</th><th class="wide">out</th><th>failures</th><th class="wide">last change</th><th></th></tr></thead><tbody>' + rows + "</tbody></table></section>";
   }).join("");
 }
 document.getElementById("services").addEventListener("click", (e) => {
   const b = e.target.closest("button[data-action]");
-  if (b) act(b.dataset.service, b.dataset.server, b.dataset.action);
+  if (b) act(b.dataset.backend, b.dataset.server, b.dataset.action);
 });
 async function refresh() {
   try {

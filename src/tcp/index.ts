@@ -20,11 +20,11 @@ function proxyHeaderHandshake(mode: ClientAddressMode): Handshake {
 
 export const tcp: Protocol = {
   name: "tcp",
-  setup(cfg) {
+  backendSetup(cfg) {
     const mode = cfg.client_address;
     const options: RelayOptions = mode === "proxy-v1" || mode === "proxy-v2" ? { handshake: proxyHeaderHandshake(mode) } : {};
     return { shared: options };
   },
-  accept: (client, service) => new RelaySession(client, service, service.shared as RelayOptions),
+  accept: (client, service) => new RelaySession(client, service),
   probe: tcpProbe,
 };

@@ -3,9 +3,9 @@ import { DISCARD, handOver } from "../net/handlers.ts";
 import { proxyHeaderForProbe } from "../net/client-address.ts";
 import { connect } from "../net/connect.ts";
 import type { Probe, ProbeResult } from "../scheduler.ts";
-import type { ServiceHandle } from "../protocol.ts";
+import type { BackendHandle } from "../protocol.ts";
 
-export function tcpProbe(service: ServiceHandle): Probe {
+export function tcpProbe(service: BackendHandle): Probe {
   return (server) =>
     new Promise<ProbeResult>((resolve) => {
       connect(server.address!, server.port, service.cfg.timeout_connect, {

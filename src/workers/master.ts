@@ -21,7 +21,7 @@ import { Admission } from "../admission.ts";
 import type { Config, LogLevelName } from "../config/types.ts";
 import { PlbError } from "../errors.ts";
 import { logger, setLogLabel } from "../log.ts";
-import { announceStop, discoveryFor, resolveServers, systemResolver } from "../main.ts";
+import { announceStop, discoveryFor, resolveServers, listeningLine, systemResolver } from "../main.ts";
 import { Sweeper } from "../net/sweep.ts";
 import { daemonCommand } from "../process/daemon.ts";
 import { removePidFile, writePidFile } from "../process/pidfile.ts";
@@ -29,6 +29,7 @@ import { closeReloadStatus, openReloadStatus } from "../process/reload-status.ts
 import { prepare } from "../prepare.ts";
 import { planReload, type ReloadSummary, type Running } from "../reload.ts";
 import { Scheduler } from "../scheduler.ts";
+import type { Backend } from "../backend.ts";
 import type { Service } from "../service.ts";
 import type { Server } from "../servers/server.ts";
 import { Collector, type CollectorSnapshot } from "../stats/collector.ts";
@@ -87,15 +88,15 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
   const answerMs = opts.answerMs ?? 30_000;
   const context = { sessions: new Sweeper(1000), admission: new Admission({ maxconn: Infinity }) };
   // What a start checks (files, users, chroot_dir): refused here before any worker runs.
-  const services = prepare(first, { context });
+  const { services, backends } = prepare(first, { context });
   const resolver = systemResolver(first);
-  await resolveServers(services, resolver);
+  await resolveServers(backends, resolver);
   const scheduler = new Scheduler(resolver);
   // The master asks DNS; every answer that changes a set goes to every worker.
-  const discovery = discoveryFor(() => running, resolver, (svc, source, _change, answer) =>
-    broadcast({ t: "discovered", service: svc.name, source: source.key, answer }),
+  const discovery = discoveryFor(() => running, resolver, (backend, source, _change, answer) =>
+    broadcast({ t: "discovered", backend: backend.name, source: source.key, answer }),
   );
-  const running: Running = { config: first, services, context, scheduler, discovery, derivedMaxconn: Infinity, cliLogLevel: opts.cliLogLevel, listens: false };
+  const running: Running = { config: first, services, backends, context, scheduler, discovery, derivedMaxconn: Infinity, cliLogLevel: opts.cliLogLevel, listens: false };
 
   let pidWritten: string | undefined;
   if (opts.pidfile) {
@@ -119,24 +120,24 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
   const broadcast = (m: ToWorker): void => {
     for (const slot of slots) if (slot.ready) send(slot, m);
   };
-  const snapshot = (): ToWorker => ({ t: "state", states: running.services.map((s) => poolState(s.name, s.pool)) });
+  const snapshot = (): ToWorker => ({ t: "state", states: running.backends.map((b) => poolState(b.name, b.pool)) });
   /** Every DNS entry's last answer (sent before a snapshot, which names their servers). */
-  const discoveredSets = (): Discovered[] => running.services.flatMap((svc) => [...svc.discovered()].map(([source, answer]) => ({ service: svc.name, source, answer })));
+  const discoveredSets = (): Discovered[] => running.backends.flatMap((b) => [...b.discovered()].map(([source, answer]) => ({ backend: b.name, source, answer })));
 
   // Every change of a server's state (slow-start steps too) goes to every worker at once.
-  const subscriptions = new Map<Service, () => void>();
+  const subscriptions = new Map<Backend, () => void>();
   const subscribe = (): void => {
-    for (const [svc, off] of subscriptions) {
-      if (!running.services.includes(svc)) {
+    for (const [b, off] of subscriptions) {
+      if (!running.backends.includes(b)) {
         off();
-        subscriptions.delete(svc);
+        subscriptions.delete(b);
       }
     }
-    for (const svc of running.services) {
-      if (subscriptions.has(svc)) continue;
-      const tell = (server: Server): void => broadcast({ t: "state", states: [{ service: svc.name, servers: [stateOf(server)] }] });
-      const offs = [svc.pool.onTransition(tell), svc.pool.onWeight(tell)];
-      subscriptions.set(svc, () => offs.forEach((off) => off()));
+    for (const b of running.backends) {
+      if (subscriptions.has(b)) continue;
+      const tell = (server: Server): void => broadcast({ t: "state", states: [{ backend: b.name, servers: [stateOf(server)] }] });
+      const offs = [b.pool.onTransition(tell), b.pool.onWeight(tell)];
+      subscriptions.set(b, () => offs.forEach((off) => off()));
     }
   };
   subscribe();
@@ -152,9 +153,9 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
       case "failed":
         return slot.onReady?.(m.message);
       case "outcome": {
-        const svc = running.services.find((s) => s.name === m.service);
-        const server = svc?.pool.servers.find((s) => s.id === m.server);
-        if (svc && server) svc.pool.report(server, m.outcome, m.detail, m.source);
+        const b = running.backends.find((x) => x.name === m.backend);
+        const server = b?.pool.servers.find((s) => s.id === m.server);
+        if (b && server) b.pool.report(server, m.outcome, m.detail, m.source);
         return;
       }
       case "reload-prepared":
@@ -243,7 +244,7 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
   };
 
   // The first DNS answers, before any worker runs (each is told them when ready).
-  await Promise.all(services.map((svc) => discovery.watch(svc, true)));
+  await Promise.all(backends.map((b) => discovery.watch(b, true)));
   // Start them all; the first one that cannot start fails the start.
   for (const slot of slots) spawn(slot);
   const failures = (await Promise.all(slots.map((slot) => answer(slot, "onReady", "its start")))).filter(Boolean);
@@ -253,7 +254,7 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     finish();
     throw new PlbError("LISTEN_FAILED", String(failures[0]));
   }
-  for (const svc of running.services) scheduler.watch(svc.pool, svc.protocol.probe(svc), svc.cfg.timeout_cleanup);
+  for (const b of running.backends) scheduler.watch(b.pool, b.protocol.probe(b), b.cfg.timeout_cleanup);
 
   // The stats listener is the master's: server state is here, traffic is the sum of the workers' counters.
   let collectSeq = 0;
@@ -280,14 +281,14 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     return sum;
   };
   if (first.stats) {
-    const metrics = new Metrics(collectAll, () => running.services, (svc) => discovery.status(svc));
+    const metrics = new Metrics(collectAll, () => running.services, () => running.backends, (b) => discovery.status(b));
     try {
       // An admin action changes the master's state; every worker is told at once.
       const control = poolControl(
-        () => running.services,
+        () => running.backends,
         (name) => {
-          const svc = running.services.find((s) => s.name === name);
-          if (svc) broadcast({ t: "state", states: [poolState(svc.name, svc.pool)] });
+          const b = running.backends.find((x) => x.name === name);
+          if (b) broadcast({ t: "state", states: [poolState(b.name, b.pool)] });
         },
       );
       stats = { metrics, listener: startStats(first.stats, metrics, statsToken(first.stats), control) };
@@ -299,9 +300,8 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     }
     metrics.start();
   }
-  for (const svc of running.services) {
-    log.info(`service "${svc.name}" (${svc.cfg.protocol}, ${svc.cfg.balance}) listening on ${svc.cfg.listen.map((l) => l.text).join(", ")}, ${svc.pool.servers.length} server(s)`);
-  }
+  for (const w of first.warnings ?? []) log.warn(w);
+  for (const svc of running.services) log.info(listeningLine(svc));
   log.info(`${count} workers running (pids ${slots.map((s) => s.proc?.pid).join(", ")})`);
 
   let stopped: Promise<void> | undefined;

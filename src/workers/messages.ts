@@ -10,20 +10,20 @@ import type { Outcome, Server } from "../servers/server.ts";
 import type { ServerPool, ServerState } from "../servers/state.ts";
 import type { CollectorSnapshot } from "../stats/collector.ts";
 
-/** One server's state, by its identity within its service. */
+/** One server's state, by its identity within its backend. */
 export interface ServerStateEntry extends ServerState {
   readonly id: string;
 }
 
-/** The state of every server of one service (or some of them). */
-export interface ServiceState {
-  readonly service: string;
+/** The state of every server of one backend (or some of them). */
+export interface BackendState {
+  readonly backend: string;
   readonly servers: readonly ServerStateEntry[];
 }
 
-/** A DNS entry's answer, by service name and entry key (DnsSource.key). */
+/** A DNS entry's answer, by backend name and entry key (DnsSource.key). */
 export interface Discovered {
-  readonly service: string;
+  readonly backend: string;
   readonly source: string;
   readonly answer: DnsAnswerSet;
 }
@@ -41,7 +41,7 @@ export type ToWorker =
       /** Every DNS entry's last answer: the worker starts with those servers. */
       readonly discovered: readonly Discovered[];
     }
-  | { readonly t: "state"; readonly states: readonly ServiceState[] }
+  | { readonly t: "state"; readonly states: readonly BackendState[] }
   /** A DNS entry's answer (the master asks DNS; the worker's pool takes the set as the master's did). */
   | ({ readonly t: "discovered" } & Discovered)
   | { readonly t: "reload-prepare"; readonly seq: number; readonly config: Config }
@@ -56,7 +56,7 @@ export type ToWorker =
 export type FromWorker =
   | { readonly t: "ready" }
   | { readonly t: "failed"; readonly message: string; readonly code: number }
-  | { readonly t: "outcome"; readonly service: string; readonly server: string; readonly outcome: Outcome; readonly detail: string; readonly source: string }
+  | { readonly t: "outcome"; readonly backend: string; readonly server: string; readonly outcome: Outcome; readonly detail: string; readonly source: string }
   | { readonly t: "reload-prepared"; readonly seq: number; readonly error?: string }
   | { readonly t: "collected"; readonly seq: number; readonly counters: CollectorSnapshot | undefined };
 
@@ -67,6 +67,6 @@ export function stateOf(server: Server): ServerStateEntry {
   return { id: server.id, weight: server.userWeight, effectiveWeight: server.weight, healthy: server.healthy, admin: server.admin, pending: server.pending, cause: server.cause, address: server.address };
 }
 
-export function poolState(name: string, pool: ServerPool): ServiceState {
-  return { service: name, servers: pool.servers.map(stateOf) };
+export function poolState(name: string, pool: ServerPool): BackendState {
+  return { backend: name, servers: pool.servers.map(stateOf) };
 }

@@ -16,17 +16,18 @@ import { logger, reopenLogFile, setLogFile, setLogLabel, setLogLevel } from "../
 import { start, type Runtime } from "../main.ts";
 import { handleSignals } from "../process/signals.ts";
 import type { ReloadPlan } from "../reload.ts";
-import type { FromWorker, ServiceState, ToWorker } from "./messages.ts";
+import type { FromWorker, BackendState, ToWorker } from "./messages.ts";
 
 const log = logger("worker");
 
-function adopt(runtime: Runtime, states: readonly ServiceState[]): void {
+/** The master's word on its servers' state: each worker's pools take it. */
+function takeStates(runtime: Runtime, states: readonly BackendState[]): void {
   for (const st of states) {
-    const svc = runtime.services.find((s) => s.name === st.service);
-    if (svc === undefined) continue; // not (yet) in this worker's configuration
+    const b = runtime.backends.find((x) => x.name === st.backend);
+    if (b === undefined) continue; // not (yet) in this worker's configuration
     for (const e of st.servers) {
-      const server = svc.pool.servers.find((s) => s.id === e.id);
-      if (server) svc.pool.adopt(server, e);
+      const server = b.pool.servers.find((s) => s.id === e.id);
+      if (server) b.pool.adopt(server, e);
     }
   }
 }
@@ -64,7 +65,7 @@ export function runWorker(): Promise<number> {
             index: m.index,
             count: m.count,
             discovered: m.discovered,
-            outcomes: (service, server, outcome, detail, source) => send({ t: "outcome", service, server: server.id, outcome, detail, source }),
+            outcomes: (backend, server, outcome, detail, source) => send({ t: "outcome", backend, server: server.id, outcome, detail, source }),
           },
         });
       } catch (err) {
@@ -87,9 +88,9 @@ export function runWorker(): Promise<number> {
       if (runtime === undefined) return void waiting.push(m);
       switch (m.t) {
         case "state":
-          return adopt(runtime, m.states);
+          return takeStates(runtime, m.states);
         case "discovered":
-          return runtime.takeDiscovered(m.service, m.source, m.answer);
+          return runtime.takeDiscovered(m.backend, m.source, m.answer);
         case "reload-prepare":
           try {
             plans.set(m.seq, runtime.planReload(m.config));

@@ -193,6 +193,6 @@ describe("the manifests against plb", () => {
     expect(config.stats?.token_file).toBe(toml.stats.token_file);
     expect(config.services.map((s) => s.name)).toEqual(toml.service.map((s: Obj) => s.name));
     // Every service's servers come from the headless Service's name, asked when plb runs.
-    for (const svc of config.services) expect(svc.discover.map((d) => `${d.name}:${d.port}`)).toEqual(toml.service.find((t: Obj) => t.name === svc.name).servers.map((e: Obj) => e.dns));
+    for (const svc of config.backends) expect(svc.discover.map((d) => `${d.name}:${d.port}`)).toEqual(toml.service.find((t: Obj) => t.name === svc.name).servers.map((e: Obj) => e.dns));
   });
 });
