@@ -78,6 +78,10 @@ export function readBackend(raw: Table, name: string, declared: boolean, label: 
     http: settingsOf("http") as unknown as HttpBackendSettings,
     smtp: settingsOf("smtp") as unknown as SmtpBackendSettings,
   };
+  const header = values.http.hash_header;
+  if (typeof header === "string" && !FIELD_NAME_RE.test(header)) {
+    problem("hash_header", `hash_header must be a header field name (letters, digits and !#$%&'*+-.^_\`|~), got ${JSON.stringify(header)}`, at("hash_header"));
+  }
   const written = SCHEMA.filter((d) => d.scope === "backend" && d.protocols !== undefined && Object.hasOwn(raw, d.name)).map((d) => d.name);
   return { name, declared, label, at, written, values, failed };
 }
@@ -103,9 +107,6 @@ export function finishBackend(draft: BackendDraft, protocol: ProtocolName, repor
     problem("client_address", `client_address = "xclient" needs protocol = "smtp" (use "proxy-v1" or "proxy-v2" for ${JSON.stringify(protocol)})`, at("client_address"));
   }
   const name = values.http.hash_header;
-  if (typeof name === "string" && !FIELD_NAME_RE.test(name)) {
-    problem("hash_header", `hash_header must be a header field name (letters, digits and !#$%&'*+-.^_\`|~), got ${JSON.stringify(name)}`, at("hash_header"));
-  }
   const hashes = typeof values.balance === "string" ? findAlgorithm(values.balance)?.hashes : undefined;
   if (hashes !== undefined && protocol !== "http") {
     problem("balance", `balance ${JSON.stringify(values.balance)} needs protocol = "http"${users}`, at("balance"));

@@ -102,7 +102,7 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
   const maxconn = value("maxconn") as number;
   const listen = Object.hasOwn(raw, "listen") ? checkListen(raw.listen, report, at) : (value("listen"), []);
   if (ownServers && named) {
-    report("backend", `give either backend = ${JSON.stringify(raw.backend)} (a [[backend]] table) or this service's own servers = [...], not both`, at("backend"));
+    report("backend", "give either backend = \"NAME\" (a [[backend]] table) or this service's own servers = [...], not both", at("backend"));
   } else if (!ownServers && !named) {
     report("servers", 'missing required key "servers" (the servers to relay to), or backend = "NAME" naming a [[backend]] table', at());
   }
