@@ -148,7 +148,7 @@ test("as the pod runs it (non-root, no capability, read-only root): the probes' 
   expect(logOf(clusterDns)).toContain(`query[A] ${DNS_NAME} from 127.0.0.1`);
   // /metrics for the scrape annotations, without a token.
   const ann = deployment.spec.template.metadata.annotations;
-  expect((await curl(ann["prometheus.io/path"], Number(ann["prometheus.io/port"]))).body).toContain(`plb_server_state{service="web",server="${SERVER}",state="up"} 1\n`);
+  expect((await curl(ann["prometheus.io/path"], Number(ann["prometheus.io/port"]))).body).toContain(`plb_server_state{backend="web",server="${SERVER}",state="up"} 1\n`);
 
   // After preStop the kubelet sends SIGTERM; a request in flight finishes, readiness says 503 meanwhile.
   const slow = curl("/slow", port("http"));

@@ -178,9 +178,9 @@ listen = ["127.0.0.1:${listen}"]
 servers = [{ dns = "web.test:${p1}" }, "127.0.0.1:${p2}"]
 `,
   );
-  const entry = `service="web",entry="dns web.test:${p1}"`;
+  const entry = `backend="web",entry="dns web.test:${p1}"`;
   const metrics = async () => (await fetch(`http://127.0.0.1:${statsPort}/metrics`)).text();
-  const dnsStatus = async () => ((await (await fetch(`http://127.0.0.1:${statsPort}/status.json`)).json()) as { services: { dns: Record<string, unknown>[] }[] }).services[0]!.dns[0]!;
+  const dnsStatus = async () => ((await (await fetch(`http://127.0.0.1:${statsPort}/status.json`)).json()) as { backends: { dns: Record<string, unknown>[] }[] }).backends[0]!.dns[0]!;
   expect(await metrics()).toContain(`plb_dns_entry_ok{${entry}} 1\n`);
   expect(await dnsStatus()).toMatchObject({ entry: `dns web.test:${p1}`, condition: "ok", servers: 2, failures_in_a_row: 0, failures_total: 0 });
   const all = ["fixed", "one", "two"];

@@ -33,13 +33,13 @@ interface ServerStatus {
 
 async function serverStatus(statsPort: number, server: string): Promise<ServerStatus> {
   const res = await fetch(`http://127.0.0.1:${statsPort}/status.json`);
-  const body = (await res.json()) as { services: { servers: ServerStatus[] }[] };
-  return body.services[0].servers.find((s) => s.name === server)!;
+  const body = (await res.json()) as { backends: { servers: ServerStatus[] }[] };
+  return body.backends[0].servers.find((s) => s.name === server)!;
 }
 
 async function metric(statsPort: number, name: string, server: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${statsPort}/metrics`)).text();
-  const m = new RegExp(`^${name}\\{service="web",server="${server.replaceAll(".", "\\.")}"\\} (\\S+)$`, "m").exec(text);
+  const m = new RegExp(`^${name}\\{backend="web",server="${server.replaceAll(".", "\\.")}"\\} (\\S+)$`, "m").exec(text);
   if (!m) throw new Error(`no ${name} for ${server} in:\n${text}`);
   return Number(m[1]);
 }

@@ -53,15 +53,15 @@ async function answers(webPort: number, n: number): Promise<string[]> {
 }
 
 async function serverState(statsPort: number, port: number): Promise<{ state: string; admin: string; weight: number }> {
-  const st = (await (await fetch(`http://127.0.0.1:${statsPort}/status.json`)).json()) as { services: { servers: { name: string; state: string; admin: string; weight: number }[] }[] };
-  return st.services[0].servers.find((s) => s.name === `127.0.0.1:${port}`)!;
+  const st = (await (await fetch(`http://127.0.0.1:${statsPort}/status.json`)).json()) as { backends: { servers: { name: string; state: string; admin: string; weight: number }[] }[] };
+  return st.backends[0].servers.find((s) => s.name === `127.0.0.1:${port}`)!;
 }
 
 test("drain, maint, ready and weight: each changes where requests go, shows in status.json, is logged with the caller, and a drain outlives a reload", async () => {
   const { plb, file, conf, a, b, statsPort, webPort } = await setUp();
   const drained = await post(statsPort, `/servers/web/127.0.0.1:${b.port}/drain`);
   expect(drained.status).toBe(200);
-  expect(await drained.json()).toMatchObject({ service: "web", admin: "drain", up: false });
+  expect(await drained.json()).toMatchObject({ backend: "web", admin: "drain", up: false });
   expect(new Set(await answers(webPort, 6))).toEqual(new Set(["a"]));
   expect(await serverState(statsPort, b.port)).toMatchObject({ state: "drain", admin: "drain" });
   expect(plb.log()).toMatch(new RegExp(`\\[stats\\] admin: drain server 127\\.0\\.0\\.1:${b.port} of "web" by 127\\.0\\.0\\.1`));
@@ -113,7 +113,7 @@ test("with workers = 2 a drain at the master reaches both workers at once", asyn
   expect(new Set(await answers(webPort, 20))).toEqual(new Set(["a"]));
 });
 
-test("plb status prints the services and servers with their state; plb drain / ready SERVICE SERVER call the API with the token from the file", async () => {
+test("plb status prints the services and servers with their state; plb drain / ready BACKEND SERVER call the API with the token from the file", async () => {
   const { file, b, webPort } = await setUp();
   const cli = (args: string[]) => Bun.spawnSync([process.execPath, `${import.meta.dir}/../../../src/cli.ts`, ...args, "--config", file], { stdout: "pipe", stderr: "pipe" });
   await answers(webPort, 4);
