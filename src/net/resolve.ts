@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { PlbError } from "../errors.ts";
 import { concatBytes } from "./bytes.ts";
+import { canonicalIPv6 } from "./ipv6.ts";
 import { decodeResponse, encodeQuery, RCODE_NAMES, TYPE_A, TYPE_AAAA, TYPE_SRV } from "./dns-message.ts";
 import type { DnsResponse, QueryType } from "./dns-message.ts";
 import { parseHosts, parseResolvConf, RESOLV_DEFAULTS } from "./resolv-conf.ts";
@@ -374,15 +375,6 @@ function parseServer(spec: string): Server {
 /** Source address check; `server` is canonical (see parseServer), as are the addresses Bun reports. */
 function sameAddress(from: string, server: string): boolean {
   return from.replace(/^::ffff:(?=\d+\.)/i, "").replace(/%.*$/, "") === server.replace(/%.*$/, "");
-}
-
-/** RFC 5952 form via the URL parser ("0:0::01" → "::1"); zone ids are kept as written. */
-function canonicalIPv6(host: string): string {
-  try {
-    return new URL(`http://[${host}]/`).hostname.slice(1, -1);
-  } catch {
-    return host.toLowerCase();
-  }
 }
 
 /** The addresses of A/AAAA replies (IPv4 first) and their smallest TTL. */
