@@ -121,7 +121,7 @@ export type ChunkResult = { kind: "more"; consumed: number } | { kind: "done"; c
 
 // ---------------------------------------------------------------------------
 // Byte classes and decoding shared by the parsers and the serializer
-// (internal: src/http/index.ts does not re-export them).
+// (internal to src/http/).
 
 /** A 256-entry class table built from a predicate. */
 export function table(f: (c: number) => number | boolean): Uint8Array {
