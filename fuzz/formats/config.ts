@@ -24,6 +24,7 @@ import { formatDuration, parseDuration } from "../../src/config/duration.ts";
 import type { Diagnostic } from "../../src/config/diagnostics.ts";
 import type { Config, ServiceConfig } from "../../src/config/types.ts";
 import { keyDef } from "../../src/config/schema.ts";
+import { PROTOCOL_NAMES } from "../../src/protocol-names.ts";
 import { type Behaviour, ensure, same, show, type Target } from "../driver.ts";
 import { between, chance, hashBytes, int, pick, type Rng } from "../rng.ts";
 import { format6, parse4, parse6, random4, random6, spell6 } from "./ip.ts";
@@ -255,7 +256,7 @@ function genConfig(r: Rng): Line[] {
   }
   const services = between(r, 1, 3);
   for (let s = 0; s < services; s++) {
-    const protocol = pick(r, ["tcp", "http", "smtp"]);
+    const protocol = pick(r, PROTOCOL_NAMES);
     lines.push({ text: "" }, { text: "[[service]]" });
     kv("name", `"svc-${s}.${pick(r, ["a", "b_c", "D"])}"`, BAD.name);
     kv("protocol", `"${protocol}"`, ['"udp"', '"HTTP"', "1"]);
