@@ -4,7 +4,7 @@
  * configuration or usage error, 2 runtime start failure (port taken,
  * permission, privileges).
  */
-import { defineCommand, parseArgs, renderUsage } from "citty";
+import { type ArgsDef, defineCommand, parseArgs, renderUsage } from "citty";
 import { describeKeys, loadConfig, parseConfig } from "./config/index.ts";
 import type { Config } from "./config/types.ts";
 import { exitCodeFor, fileErrorReason, PlbError } from "./errors.ts";
@@ -23,6 +23,24 @@ import { handleSignals, type SignalName } from "./process/signals.ts";
 import { VERSION, versionLine } from "./version.ts";
 
 
+/** The switches, written once: citty parses and documents them, and the check for unknown ones derives from them. */
+const SWITCHES = {
+  config: { type: "string", description: "Configuration file", default: "/etc/plb.toml", valueHint: "FILE" },
+  daemonize: { type: "boolean", description: "Detach and run in the background; returns once serving" },
+  loglevel: {
+    type: "string",
+    description: "error | warn | info | debug, or PLB's 0-4 (0 error, 1 warn, 2-3 info, 4 debug)",
+    valueHint: "LEVEL",
+  },
+  logfile: { type: "string", description: "Log to FILE (- = stderr, the default)", valueHint: "FILE" },
+  pidfile: { type: "string", description: "Write the pid to FILE (default /var/run/plb.pid when root)", valueHint: "FILE" },
+  check: { type: "boolean", description: "Validate the configuration, print a summary and exit" },
+  reload: { type: "boolean", description: "Validate the configuration, then make the running plb (its pid file) reload it; exit 1 if it is refused" },
+  "help-config": { type: "boolean", description: "Describe every configuration key" },
+  version: { type: "boolean", alias: "v", description: "Print the version" },
+  help: { type: "boolean", alias: "h", description: "Show this help" },
+} satisfies ArgsDef;
+
 const command = defineCommand({
   meta: {
     name: "plb",
@@ -30,25 +48,11 @@ const command = defineCommand({
     description:
       "Pure Load Balancer: TCP, HTTP and SMTP load balancing with fail-over.\n  Also: plb status [--watch] and plb drain|maint|ready BACKEND SERVER (through the [stats] listener)",
   },
-  args: {
-    config: { type: "string", description: "Configuration file", default: "/etc/plb.toml", valueHint: "FILE" },
-    daemonize: { type: "boolean", description: "Detach and run in the background; returns once serving" },
-    loglevel: {
-      type: "string",
-      description: "error | warn | info | debug, or PLB's 0-4 (0 error, 1 warn, 2-3 info, 4 debug)",
-      valueHint: "LEVEL",
-    },
-    logfile: { type: "string", description: "Log to FILE (- = stderr, the default)", valueHint: "FILE" },
-    pidfile: { type: "string", description: "Write the pid to FILE (default /var/run/plb.pid when root)", valueHint: "FILE" },
-    check: { type: "boolean", description: "Validate the configuration, print a summary and exit" },
-    reload: { type: "boolean", description: "Validate the configuration, then make the running plb (its pid file) reload it; exit 1 if it is refused" },
-    "help-config": { type: "boolean", description: "Describe every configuration key" },
-    version: { type: "boolean", alias: "v", description: "Print the version" },
-    help: { type: "boolean", alias: "h", description: "Show this help" },
-  },
+  args: SWITCHES,
 });
 
-const KNOWN = new Set(["config", "daemonize", "loglevel", "logfile", "pidfile", "check", "reload", "help-config", "version", "v", "help", "h"]);
+/** Switch names and aliases (`--no-…` forms are accepted for each). */
+const KNOWN = new Set(Object.entries(SWITCHES).flatMap(([name, def]) => [name, ...("alias" in def ? [def.alias] : [])]));
 
 export function fail(code: number, message: string): never {
   process.stderr.write(`plb: ${message}\n`);
@@ -123,7 +127,7 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(await runWorker());
   }
   if (CLIENT_COMMANDS.includes(argv[0] ?? "")) await client(argv);
-  const args = parseArgs(argv, (command.args ?? {}) as never) as Record<string, string | boolean | string[]>;
+  const args = parseArgs(argv, SWITCHES as never) as Record<string, string | boolean | string[]>;
   for (const a of argv) {
     const m = /^--?([^=]+)/.exec(a);
     if (m && !KNOWN.has(m[1]) && !(m[1].startsWith("no-") && KNOWN.has(m[1].slice(3)))) fail(1, `unknown option "${a}" (see plb --help)`);
@@ -141,7 +145,8 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(describeKeys());
     process.exit(0);
   }
-  for (const k of ["config", "loglevel", "logfile", "pidfile"]) {
+  for (const [k, def] of Object.entries(SWITCHES)) {
+    if (def.type !== "string") continue;
     if (args[k] === true || args[k] === "") fail(1, `option --${k} needs a value`);
   }
 

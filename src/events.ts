@@ -11,6 +11,7 @@
  * An event object is the subscriber's only during the call: copy what you
  * keep (request events, one per http request, reuse one object).
  */
+import type { ProtocolName } from "./protocol-names.ts";
 import type { Outcome } from "./servers/server.ts";
 
 export class Channel<T> {
@@ -59,7 +60,7 @@ export type EndCause =
   | "refused"
   | "done";
 
-export type SessionProtocol = "tcp" | "smtp" | "http";
+export type SessionProtocol = ProtocolName;
 
 /** A client connection was accepted by a service. */
 export interface SessionStartEvent {

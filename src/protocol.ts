@@ -10,6 +10,7 @@ import type { BackendConfig, ServiceConfig } from "./config/types.ts";
 import type { DescriptorUsers } from "./net/fd-limit.ts";
 import type { Sweepable } from "./net/sweep.ts";
 import type { Sock, SocketEvents } from "./net/types.ts";
+import type { ProtocolName } from "./protocol-names.ts";
 import type { Probe } from "./scheduler.ts";
 import type { ServerPool } from "./servers/state.ts";
 
@@ -75,7 +76,7 @@ export interface ServiceHandle {
 }
 
 export interface Protocol {
-  readonly name: string;
+  readonly name: ProtocolName;
   /**
    * Build what a service's sessions share from `cfg` (reading files: at
    * start before any chroot, and on every reload before anything changes).

@@ -1,7 +1,8 @@
 /** One contract, every algorithm in the registry. */
 import { describe, expect, test } from "bun:test";
-import { algorithms, defaultAlgorithm, findAlgorithm } from "../src/balance/index.ts";
+import { algorithms, findAlgorithm } from "../src/balance/index.ts";
 import type { BalancedServer, BalancerAlgorithm, PickContext } from "../src/balance/types.ts";
+import { keyDef } from "../src/config/schema.ts";
 import { clientAddress, Driver, makeServers, name, ratios, type TestServer } from "./balance-support.ts";
 
 /** Allowed |share / expected share - 1| when spreading by weight. */
@@ -45,7 +46,8 @@ test("registry: unique names, descriptions, default and lookup", () => {
   const names = algorithms.map((a) => a.name);
   expect(names).toEqual(["roundrobin", "leastconn", "source", "uri", "header", "random", "first"]);
   for (const a of algorithms) expect(a.description.length).toBeGreaterThan(10);
-  expect(defaultAlgorithm.name).toBe("roundrobin");
+  // The default is written once, in the schema; the loader trusts it without a lookup.
+  expect(findAlgorithm(String(keyDef("balance")?.default))?.name).toBe("roundrobin");
   expect(findAlgorithm("leastconn")).toBe(algorithms[1]);
   expect(findAlgorithm("LEASTCONN")).toBeUndefined();
   expect(findAlgorithm("hash")).toBeUndefined();

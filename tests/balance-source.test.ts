@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
-import { source, VNODES } from "../src/balance/source.ts";
+import { VNODES } from "../src/balance/_private.ts";
+import { source } from "../src/balance/source.ts";
 import type { BalancedServer } from "../src/balance/types.ts";
 import { clientAddress, Driver, makeServers, name } from "./balance-support.ts";
 

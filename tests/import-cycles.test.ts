@@ -7,6 +7,7 @@
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
+import { PROTOCOL_NAMES } from "../src/protocol-names.ts";
 import { ROOT } from "./support/plb.ts";
 
 const SRC = join(ROOT, "src");
@@ -54,7 +55,7 @@ test("src/ has no import cycle", () => {
 
 test("the core imports no protocol module", () => {
   const core = ["service.ts", "scheduler.ts", "discovery.ts", "admission.ts", "protocol.ts", "servers", "balance"].map((p) => join(SRC, p));
-  const protocols = ["tcp", "http", "smtp", "relay"].map((p) => join(SRC, p));
+  const protocols = [...PROTOCOL_NAMES, "relay"].map((p) => join(SRC, p));
   for (const f of files(SRC).filter((f) => core.some((c) => f === c || f.startsWith(`${c}/`)))) {
     const bad = importsOf(f).filter((i) => protocols.some((p) => i.startsWith(`${p}/`)) || i.endsWith("/protocols.ts"));
     expect(bad.map((b) => relative(SRC, b)), relative(SRC, f)).toEqual([]);

@@ -24,6 +24,7 @@ import { formatDuration, parseDuration } from "../../src/config/duration.ts";
 import type { Diagnostic } from "../../src/config/diagnostics.ts";
 import type { BackendConfig, Config, ServiceConfig } from "../../src/config/types.ts";
 import { keyDef } from "../../src/config/schema.ts";
+import { PROTOCOL_NAMES } from "../../src/protocol-names.ts";
 import { type Behaviour, ensure, same, show, type Target } from "../driver.ts";
 import { between, chance, hashBytes, int, pick, type Rng } from "../rng.ts";
 import { format6, parse4, parse6, random4, random6, spell6 } from "./ip.ts";
@@ -254,7 +255,7 @@ function genConfig(r: Rng): Line[] {
     if (chance(r, 0.3)) kv("healthz_requires_servers", "true", ['"yes"', "1"]);
   }
   // Named backends (each serves one protocol), shared by services of that protocol.
-  const declared = Array.from({ length: chance(r, 0.4) ? between(r, 1, 2) : 0 }, (_, b) => ({ name: `be-${b}`, protocol: pick(r, ["tcp", "http", "smtp"]) }));
+  const declared = Array.from({ length: chance(r, 0.4) ? between(r, 1, 2) : 0 }, (_, b) => ({ name: `be-${b}`, protocol: pick(r, PROTOCOL_NAMES) }));
   const serverKeys = (protocol: string): void => {
     const servers = Array.from({ length: between(r, 1, 3) }, (_, i) => {
       const addr = `${pick(r, [`10.0.0.${i + 1}`, `db${i}.example`, `backend-${i}`, `[::${i + 1}]`])}:${between(r, 1, 65535)}`;
@@ -276,7 +277,7 @@ function genConfig(r: Rng): Line[] {
   const services = between(r, 1, 3);
   for (let s = 0; s < services; s++) {
     const shared = declared.length > 0 && chance(r, 0.6) ? pick(r, declared) : undefined;
-    const protocol = shared?.protocol ?? pick(r, ["tcp", "http", "smtp"]);
+    const protocol = shared?.protocol ?? pick(r, PROTOCOL_NAMES);
     lines.push({ text: "" }, { text: "[[service]]" });
     kv("name", `"svc-${s}.${pick(r, ["a", "b_c", "D"])}"`, BAD.name);
     kv("protocol", `"${protocol}"`, ['"udp"', '"HTTP"', "1"]);

@@ -13,9 +13,6 @@ export type * from "./types.ts";
 /** Every algorithm plb ships; adding one is a new file and a line here. */
 export const algorithms: readonly BalancerAlgorithm[] = [roundrobin, leastconn, source, uri, header, random, first];
 
-/** Used when a service does not say `balance = ...`. */
-export const defaultAlgorithm: BalancerAlgorithm = roundrobin;
-
 export function findAlgorithm(name: string): BalancerAlgorithm | undefined {
   return algorithms.find((a) => a.name === name);
 }

@@ -15,9 +15,6 @@
 import { ringBalancer } from "./_private.ts";
 import type { BalancerAlgorithm, PickContext } from "./types.ts";
 
-/** Ring points per unit of weight. */
-export { VNODES } from "./_private.ts";
-
 const clientOf = (ctx: PickContext): string | undefined => ctx.client || undefined;
 
 export const source: BalancerAlgorithm = {

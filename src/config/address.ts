@@ -13,6 +13,7 @@
  * IPv6 literals are returned in canonical form ("0:0::1" → "::1"), without brackets.
  */
 import { isIP } from "node:net";
+import { canonicalIPv6 } from "../net/ipv6.ts";
 import type { ListenAddress } from "./types.ts";
 
 export interface HostPort {
@@ -78,15 +79,6 @@ function splitHostPort(text: unknown, minPort: number, example: string): Split |
   const port = Number(rest);
   if (port < minPort || port > 65535) return `port ${rest} is out of range (${minPort}-65535)`;
   return { host, bracketed, port };
-}
-
-/** "0:0::1" → "::1", "FE80::1" → "fe80::1". */
-function canonicalIPv6(host: string): string {
-  try {
-    return new URL(`http://[${host}]/`).hostname.slice(1, -1);
-  } catch {
-    return host.toLowerCase();
-  }
 }
 
 function checkIPv6(host: string, text: string): string | undefined {

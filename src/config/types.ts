@@ -106,7 +106,8 @@ export interface AccessLogConfig {
   readonly format: "combined" | "json" | "haproxy";
 }
 
-export type ProtocolName = "tcp" | "http" | "smtp";
+export type { ProtocolName } from "../protocol-names.ts";
+import type { ProtocolName } from "../protocol-names.ts";
 
 /** The listener side: where clients come in, how they are spoken to, and which backend takes them. */
 export interface ServiceConfig extends ServiceDefaults {

@@ -5,6 +5,7 @@
 import { availableParallelism } from "node:os";
 import { algorithms } from "../balance/index.ts";
 import { parseLogLevel } from "../log.ts";
+import { PROTOCOL_NAMES } from "../protocol-names.ts";
 import { parseNameserver } from "./address.ts";
 import { describeValue } from "./describe.ts";
 import { suggestion } from "./diagnostics.ts";
@@ -22,7 +23,7 @@ export const ACCESS_LOG_FORMATS = ["combined", "json", "haproxy"] as const;
 export const MAX_WORKERS = 64;
 
 export const NAME_RE = /^[A-Za-z0-9_.-]+$/;
-export const SUPPORTED_PROTOCOLS: readonly string[] = ["tcp", "http", "smtp"];
+export const SUPPORTED_PROTOCOLS: readonly string[] = PROTOCOL_NAMES;
 export const PLANNED_PROTOCOLS: readonly string[] = [];
 /** Statuses plb's http mode answers itself (error_pages may replace their bodies). */
 export const ERROR_STATUSES: readonly number[] = [400, 408, 413, 414, 431, 501, 502, 503, 504, 505];

@@ -10,7 +10,7 @@ import { fileErrorReason, PlbError } from "../errors.ts";
 import type { BackendConfig, ServiceConfig } from "../config/types.ts";
 import type { BackendSetup, ProtocolSetup } from "../protocol.ts";
 import { readConfigured } from "../process/files.ts";
-import { IdlePool } from "../servers/pool.ts";
+import { IdlePool } from "./idle-pool.ts";
 import type { Server } from "../servers/server.ts";
 import { customReply, errorReply } from "./replies.ts";
 import { checkTlsPair } from "./tls.ts";

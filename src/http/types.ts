@@ -121,7 +121,12 @@ export type ChunkResult = { kind: "more"; consumed: number } | { kind: "done"; c
 
 // ---------------------------------------------------------------------------
 // Byte classes and decoding shared by the parsers and the serializer
-// (internal: src/http/index.ts does not re-export them).
+// (internal to src/http/).
+
+/** A ParseError at `pos` (the parsers' one way to build one). */
+export function fail(pos: number, reason: string, status: number): ParseError {
+  return { kind: "error", pos, reason, status };
+}
 
 /** A 256-entry class table built from a predicate. */
 export function table(f: (c: number) => number | boolean): Uint8Array {

@@ -8,7 +8,7 @@ import { handOver } from "../net/handlers.ts";
 import { now } from "../net/clock.ts";
 import { NO_QUEUE, type QueuedWriter } from "../net/outbox.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
-import type { Poolable } from "../servers/pool.ts";
+import type { Poolable } from "./idle-pool.ts";
 import type { Server } from "../servers/server.ts";
 
 /** What a session implements to hear from the upstream it holds. */

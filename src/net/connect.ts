@@ -125,5 +125,3 @@ export function connect(host: string, port: number, timeoutMs: number, cb: Conne
 export function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : ms > 1000 ? `${(ms / 1000).toFixed(1)}s` : `${ms}ms`;
 }
-
-export type { Socket };

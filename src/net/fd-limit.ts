@@ -36,11 +36,6 @@ function readLimit(): number {
 
 let limit: number = readLimit();
 
-/** The soft open-file limit (as of start). */
-export function fdLimit(): number {
-  return limit;
-}
-
 /** A descriptor of plb's own (the root directory) that `descriptorFree` duplicates; -1: none. */
 let probeFd = -1;
 

@@ -2,7 +2,7 @@
  * A stub resolver that keeps working after chroot: `Resolver.fromSystem()`
  * snapshots /etc/resolv.conf and /etc/hosts at construction, and lookups
  * then talk to the nameservers directly (UDP, TCP when a reply is
- * truncated) instead of calling getaddrinfo.
+ * truncated: dns-transport.ts) instead of calling getaddrinfo.
  *
  * `resolve` (a server's host name) caches; `lookup` and `srv` (servers
  * from DNS) ask every time and say what came back, with its TTL.
@@ -10,9 +10,9 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { PlbError } from "../errors.ts";
-import { concatBytes } from "./bytes.ts";
-import { decodeResponse, encodeQuery, RCODE_NAMES, TYPE_A, TYPE_AAAA, TYPE_SRV } from "./dns-message.ts";
+import { TYPE_A, TYPE_AAAA, TYPE_SRV } from "./dns-message.ts";
 import type { DnsResponse, QueryType } from "./dns-message.ts";
+import { type Nameserver, type Outcome, parseNameserverSpec, queryServer } from "./dns-transport.ts";
 import { parseHosts, parseResolvConf, RESOLV_DEFAULTS } from "./resolv-conf.ts";
 
 export interface ResolverOptions {
@@ -27,19 +27,6 @@ export interface ResolverOptions {
   /** Upper bound on how long an answer is cached, whatever its TTL. Default 60 s. */
   maxCacheMs?: number;
 }
-
-interface Server {
-  host: string;
-  port: number;
-  label: string;
-}
-
-/** What one name got from DNS; `fail` means "ask elsewhere", the others are answers. */
-type Outcome =
-  | { kind: "ok"; replies: DnsResponse[] }
-  | { kind: "nxdomain" }
-  | { kind: "nodata" }
-  | { kind: "fail"; reason: string };
 
 /**
  * What a name got, for servers from DNS: an answer with its TTL (seconds),
@@ -64,13 +51,11 @@ export interface SrvTarget {
 /** TTL given to answers from the hosts file (a snapshot: it never changes). */
 const HOSTS_TTL = 86_400;
 
-type Reply = DnsResponse | { failed: string };
-
 const HOSTNAME = /^[a-z0-9_](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_](?:[a-z0-9_-]{0,62}))*\.?$/;
 const MAX_CACHE_ENTRIES = 1024;
 
 export class Resolver {
-  private readonly servers: Server[];
+  private readonly servers: Nameserver[];
   private readonly hosts: Map<string, string[]>;
   private readonly search: string[];
   private readonly ndots: number;
@@ -81,8 +66,8 @@ export class Resolver {
   private readonly inflight = new Map<string, Promise<string[]>>();
 
   constructor(opts: ResolverOptions = {}) {
-    this.servers = (opts.nameservers ?? RESOLV_DEFAULTS.nameservers).map(parseServer);
-    if (this.servers.length === 0) this.servers = RESOLV_DEFAULTS.nameservers.map(parseServer);
+    this.servers = (opts.nameservers ?? RESOLV_DEFAULTS.nameservers).map(parseNameserverSpec);
+    if (this.servers.length === 0) this.servers = RESOLV_DEFAULTS.nameservers.map(parseNameserverSpec);
     this.hosts = opts.hosts ?? new Map();
     this.search = opts.search ?? [];
     this.ndots = opts.ndots ?? RESOLV_DEFAULTS.ndots;
@@ -221,37 +206,11 @@ export class Resolver {
     let last: Outcome = { kind: "fail", reason: "no nameservers" };
     for (let round = 0; round < this.attempts; round++) {
       for (const server of this.servers) {
-        last = await this.queryServer(server, name, types, partial);
+        last = await queryServer(server, name, types, partial, this.timeoutMs);
         if (last.kind !== "fail") return last;
       }
     }
     return last;
-  }
-
-  /** Every type in parallel to one server (A and AAAA, or SRV), then combine. */
-  private async queryServer(server: Server, name: string, types: QueryType[], partial: boolean): Promise<Outcome> {
-    let replies: Reply[];
-    try {
-      replies = await udpExchange(server, name, types, this.timeoutMs);
-      replies = await Promise.all(
-        replies.map(async (r, i) => {
-          if (!("truncated" in r) || !r.truncated) return r;
-          const full = await tcpExchange(server, name, types[i]!, this.timeoutMs);
-          // No TCP answer: the records that fit in the truncated reply are still good (for one address).
-          return "failed" in full && partial && r.answers.length > 0 ? r : full;
-        }),
-      );
-    } catch (err) {
-      return { kind: "fail", reason: `${server.label}: ${message(err)}` };
-    }
-    const good = replies.filter((r): r is DnsResponse => "rcode" in r);
-    if (good.some((r) => r.rcode === 3)) return { kind: "nxdomain" };
-    const answered = good.filter((r) => r.rcode === 0);
-    if (answered.some((r) => r.answers.length + r.srv.length > 0)) return { kind: "ok", replies: answered };
-    if (good.length === replies.length && good.every((r) => r.rcode === 0)) return { kind: "nodata" };
-    const bad = replies.find((r) => !("rcode" in r) || r.rcode !== 0)!;
-    const why = "failed" in bad ? bad.failed : (RCODE_NAMES[bad.rcode] ?? `rcode ${bad.rcode}`);
-    return { kind: "fail", reason: `${server.label}: ${why}` };
   }
 
   private remember(name: string, addresses: string[], ttlSeconds: number): void {
@@ -266,125 +225,6 @@ export class Resolver {
   }
 }
 
-/** Send one query per type from a fresh socket (fresh random port); close it when done. */
-async function udpExchange(server: Server, name: string, types: QueryType[], timeoutMs: number): Promise<Reply[]> {
-  const queries = types.map((type) => ({ type, id: randomId(), reply: undefined as Reply | undefined }));
-  let done = (): void => {};
-  const finished = new Promise<void>((res) => (done = res));
-  let failure: string | undefined;
-  const v6 = isIP(server.host) === 6;
-  const sock = await Bun.udpSocket({
-    hostname: v6 ? "::" : "0.0.0.0",
-    binaryType: "uint8array",
-    socket: {
-      data(_s, buf, port, address) {
-        if (port !== server.port || !sameAddress(address, server.host)) return;
-        const msg = decodeResponse(buf);
-        if ("error" in msg) return;
-        const q = queries.find((x) => x.id === msg.id && x.reply === undefined);
-        if (q === undefined || !answersQuestion(msg, name, q.type)) return;
-        q.reply = msg;
-        if (queries.every((x) => x.reply !== undefined)) done();
-      },
-      // ICMP errors (port unreachable…) land here; unhandled, Bun throws them uncaught.
-      // Bun 1.4.5 passes only the error, not (socket, error) as its types say: accept both.
-      error(a: unknown, b?: unknown) {
-        failure ??= message(b instanceof Error ? b : a);
-        done();
-      },
-    },
-  });
-  const timer = setTimeout(done, timeoutMs);
-  try {
-    for (const q of queries) sock.send(encodeQuery(q.id, name, q.type), server.port, server.host);
-    await finished;
-  } finally {
-    clearTimeout(timer);
-    sock.close();
-  }
-  return queries.map((q) => q.reply ?? { failed: failure ?? `timed out after ${timeoutMs} ms` });
-}
-
-/** RFC 1035 §4.2.2 / RFC 7766: the same query over TCP with a 2-byte length prefix. */
-function tcpExchange(server: Server, name: string, type: QueryType, timeoutMs: number): Promise<Reply> {
-  const id = randomId();
-  const query = encodeQuery(id, name, type);
-  const framed = new Uint8Array([query.length >>> 8, query.length & 0xff, ...query]);
-  return new Promise<Reply>((resolve) => {
-    let buf: Uint8Array = new Uint8Array(0);
-    let socket: { end(): void } | undefined;
-    let settled = false;
-    const finish = (r: Reply): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket?.end();
-      resolve(r);
-    };
-    const timer = setTimeout(() => finish({ failed: `TCP timed out after ${timeoutMs} ms` }), timeoutMs);
-    Bun.connect({
-      hostname: server.host,
-      port: server.port,
-      socket: {
-        open(s) {
-          socket = s;
-          s.write(framed);
-        },
-        data(_s, chunk) {
-          buf = concatBytes([buf, chunk]); // a copy (at most 2 + 65,535 bytes in all)
-          if (buf.length < 2) return;
-          const len = (buf[0]! << 8) | buf[1]!;
-          if (buf.length < 2 + len) return;
-          const msg = decodeResponse(buf.subarray(2, 2 + len));
-          if ("error" in msg) finish({ failed: `bad TCP reply: ${msg.error}` });
-          else if (msg.id !== id || !answersQuestion(msg, name, type)) finish({ failed: "mismatched TCP reply" });
-          else finish(msg);
-        },
-        close() {
-          finish({ failed: "TCP connection closed before a reply" });
-        },
-        error(a: unknown, b?: unknown) {
-          finish({ failed: `TCP: ${message(b instanceof Error ? b : a)}` });
-        },
-      },
-    }).catch((err: unknown) => finish({ failed: `TCP: ${message(err)}` }));
-  });
-}
-
-function answersQuestion(msg: DnsResponse, name: string, type: QueryType): boolean {
-  return msg.question !== undefined && msg.question.name === name && msg.question.type === type;
-}
-
-function parseServer(spec: string): Server {
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(spec);
-  const withPort = /^([^:]+):(\d+)$/.exec(spec);
-  const [raw, port] = bracketed
-    ? [bracketed[1]!, bracketed[2]]
-    : withPort && isIP(withPort[1]!) === 4
-      ? [withPort[1]!, withPort[2]]
-      : [spec, undefined];
-  const p = port === undefined ? 53 : Number(port);
-  const host = isIP(raw) === 6 ? canonicalIPv6(raw) : raw;
-  if (isIP(raw) === 0 || !(p > 0 && p < 65536)) {
-    throw new PlbError("CONFIG_INVALID", `invalid nameserver "${spec}": expected an IP address with an optional port`);
-  }
-  return { host, port: p, label: isIP(host) === 6 ? `[${host}]:${p}` : `${host}:${p}` };
-}
-
-/** Source address check; `server` is canonical (see parseServer), as are the addresses Bun reports. */
-function sameAddress(from: string, server: string): boolean {
-  return from.replace(/^::ffff:(?=\d+\.)/i, "").replace(/%.*$/, "") === server.replace(/%.*$/, "");
-}
-
-/** RFC 5952 form via the URL parser ("0:0::01" → "::1"); zone ids are kept as written. */
-function canonicalIPv6(host: string): string {
-  try {
-    return new URL(`http://[${host}]/`).hostname.slice(1, -1);
-  } catch {
-    return host.toLowerCase();
-  }
-}
-
 /** The addresses of A/AAAA replies (IPv4 first) and their smallest TTL. */
 function addressesOf(replies: DnsResponse[]): { addresses: string[]; ttl: number } {
   const answers = replies.flatMap((r) => r.answers);
@@ -396,20 +236,12 @@ function ipv4First(addresses: string[]): string[] {
   return [...unique.filter((a) => isIP(a) === 4), ...unique.filter((a) => isIP(a) !== 4)];
 }
 
-function randomId(): number {
-  return crypto.getRandomValues(new Uint16Array(1))[0]!;
-}
-
 function readOr(path: string): string {
   try {
     return readFileSync(path, "utf8");
   } catch {
     return "";
   }
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function fail(host: string, reason: string): PlbError {

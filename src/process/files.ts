@@ -69,11 +69,6 @@ export function chrooted(dir: string): void {
   root = dir;
 }
 
-/** The directories kept (for tests and messages). */
-export function keptDirectories(): string[] {
-  return [...kept.keys()];
-}
-
 /**
  * Read configured file `path` (relative paths from the start directory).
  * Throws an Error with a node:fs `code` (ENOENT, EACCES, …) or, after a

@@ -141,11 +141,6 @@ function done(buf: Uint8Array, end: number): ReplyDone {
   return r;
 }
 
-/** A 220 greeting: the server is ready (RFC 5321 §4.3.1). */
-export function isPositiveGreeting(reply: Reply): boolean {
-  return reply.code === 220;
-}
-
 /** A complete reply from `ReplyReader`, with its bytes exactly as received (to relay verbatim). */
 export interface ReaderReply extends ReplyDone {
   raw: Uint8Array;

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { IdlePool, type Poolable } from "../src/servers/pool.ts";
+import { IdlePool, type Poolable } from "../src/http/idle-pool.ts";
 
 class Conn implements Poolable {
   closed = false;
