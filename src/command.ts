@@ -5,7 +5,7 @@
  * permission, privileges).
  */
 import { defineCommand, parseArgs, renderUsage } from "citty";
-import { describeKeys, loadConfig, parseConfig } from "./config/index.ts";
+import { configWarnings, describeKeys, loadConfig, parseConfig } from "./config/index.ts";
 import type { Config } from "./config/types.ts";
 import { exitCodeFor, fileErrorReason, PlbError } from "./errors.ts";
 import { logEnabled, logger, parseLogLevel, reopenLogFile, setLogFile, setLogLevel } from "./log.ts";
@@ -163,6 +163,7 @@ export async function main(argv: string[]): Promise<void> {
     } catch (err) {
       fail(exitCodeFor(err), (err as Error).message);
     }
+    for (const w of configWarnings(config)) process.stderr.write(`plb: warning: ${w}\n`);
     const servers = config.services.reduce((n, s) => n + s.servers.length, 0);
     const listens = config.services.reduce((n, s) => n + s.listen.length, 0);
     // Not asked here: DNS may not be reachable from where the file is checked, and answers change.
@@ -206,6 +207,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     setLogFile(logfile);
     setLogLevel(level);
+    for (const w of configWarnings(config)) logger("config").warn(w);
     // Before start(): the socket is connected before any chroot. Never throws.
     initNotify();
     const cliLogLevel = args.loglevel !== undefined ? level : undefined;
@@ -239,6 +241,7 @@ async function reloadFrom(runtime: Balancer, configPath: string): Promise<void> 
   const t0 = performance.now();
   try {
     const config = parseConfig(readConfigured(configPath).toString("utf8"), configPath);
+    for (const w of configWarnings(config)) log.warn(w);
     const summary = await runtime.reload(config);
     // One process: all of it is synchronous, this is the time the event
     // loop was held. With workers: until every worker had committed.

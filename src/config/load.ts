@@ -16,6 +16,7 @@ import { keysFor, SCHEMA } from "./schema.ts";
 import { type CheckedService, checkService, isTable } from "./service.ts";
 import type { Config, GlobalConfig, ListenAddress, ServiceConfig } from "./types.ts";
 import { checkStats } from "./stats.ts";
+import { shadowedRoutes } from "../routes/shadow.ts";
 import { checkValue } from "./values.ts";
 
 const GLOBAL_KEYS = keysFor("global");
@@ -23,6 +24,8 @@ const SERVICE_ONLY = SCHEMA.filter((k) => k.scope === "service").map((k) => k.na
 
 /** Where each parsed configuration's keys are, for problems found after parsing. */
 const sources = new WeakMap<Config, SourceIndex>();
+/** What is legal but likely a mistake (routes that can never match), one message per line. */
+const warnings = new WeakMap<Config, readonly string[]>();
 
 /** Reads `path` and parses it; unreadable files give CONFIG_READ. */
 export function loadConfig(path: string): Config {
@@ -66,7 +69,19 @@ export function parseConfig(text: string, file: string): Config {
   }
   const config = deepFreeze(stats ? { file, global, services, stats } : { file, global, services });
   sources.set(config, source);
+  const found: Diagnostic[] = services.flatMap((s, i) =>
+    shadowedRoutes(s.routes).map((w) => ({ path: `route[${w.route.index}]`, service: serviceLabel(s.name, i), line: w.route.line, message: w.message })),
+  );
+  if (found.length > 0) warnings.set(config, Object.freeze(formatDiagnostics(file, found).split("\n")));
   return config;
+}
+
+/**
+ * Warnings about `config` (`plb.toml:12: service "edge": route at line 12
+ * can never match: …`): `--check` prints them, start and reload log them.
+ */
+export function configWarnings(config: Config): readonly string[] {
+  return warnings.get(config) ?? [];
 }
 
 /**

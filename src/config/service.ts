@@ -9,6 +9,7 @@ import type { AccessLogConfig } from "./types.ts";
 import type { SourceIndex } from "./locate.ts";
 import { keyDef, keysFor, SCHEMA, type KeyDef } from "./schema.ts";
 import type { ClientAddressMode, DnsSource, HttpSettings, SmtpSettings, ListenAddress, ServerConfig, ServiceConfig, Timeouts } from "./types.ts";
+import { checkRoutes } from "./route.ts";
 import { checkValue } from "./values.ts";
 
 export interface ServiceContext {
@@ -84,7 +85,7 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
       report(def.name, `${JSON.stringify(def.name)} applies to protocol ${def.protocols.map((p) => JSON.stringify(p)).join(" or ")} only (this service is ${JSON.stringify(protocol)})`, at(def.name));
     }
   }
-  const settingsOf = (p: string) => Object.fromEntries(SCHEMA.filter((d) => d.protocols?.includes(p)).map((d) => [d.name, value(d.name)]));
+  const settingsOf = (p: string) => Object.fromEntries(SCHEMA.filter((d) => d.protocols?.includes(p) && d.type.kind !== "routes").map((d) => [d.name, value(d.name)]));
   const http = settingsOf("http") as unknown as HttpSettings;
   const smtp = settingsOf("smtp") as unknown as SmtpSettings;
   const client_address = value("client_address") as ClientAddressMode;
@@ -112,10 +113,15 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
   if (log?.format === "combined" && protocol !== "http") {
     report("access_log", `access_log.format = "combined" is for http requests; a ${protocol} service logs sessions: use "haproxy" or "json"`, at("access_log"));
   }
+  const routes = protocol === "http" && Object.hasOwn(raw, "route") ? checkRoutes(raw.route, {
+    at: (j, key) => source.line({ service: index, key: "route", index: j, sub: key }),
+    report,
+    hasDefault: Object.hasOwn(raw, "servers") || Object.hasOwn(raw, "backend"),
+  }) : [];
   const access_log = log && { path: log.path, format: (log.format ?? (protocol === "http" ? "combined" : "haproxy")) as AccessLogConfig["format"] };
   const config = failed
     ? undefined
-    : { name, protocol, client_address, http, smtp, listen: listen as ListenAddress[], servers, discover, balance, access_log, accept_proxy, proxy_from, timeout_proxy_header, ...timeouts };
+    : { name, protocol, client_address, http, smtp, listen: listen as ListenAddress[], servers, discover, balance, access_log, accept_proxy, proxy_from, timeout_proxy_header, routes, ...timeouts };
   return { config, name: typeof raw.name === "string" ? raw.name : undefined, listen };
 }
 

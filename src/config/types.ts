@@ -1,4 +1,5 @@
 /** The validated, immutable configuration. Durations are milliseconds. */
+import type { RouteConfig } from "../routes/types.ts";
 
 export type LogLevelName = "error" | "warn" | "info" | "debug";
 
@@ -79,6 +80,8 @@ export interface HttpSettings {
   readonly tls: { readonly cert: string; readonly key: string } | undefined;
   /** Status → file whose content replaces plb's own body for that status. */
   readonly error_pages: Readonly<Record<number, string>> | undefined;
+  /** Add X-Request-Id to requests without one. */
+  readonly request_id: boolean;
 }
 
 /** Settings of protocol = "smtp" services. */
@@ -115,6 +118,8 @@ export interface ServiceConfig extends Timeouts {
   readonly proxy_from: readonly string[];
   /** With accept_proxy: ms a connection has to send its whole header. */
   readonly timeout_proxy_header: number;
+  /** http: the routes, in file order ([] without any: every request to the service's servers). */
+  readonly routes: readonly RouteConfig[];
 }
 
 export interface GlobalConfig extends Timeouts {
