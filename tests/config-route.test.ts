@@ -107,6 +107,15 @@ describe("mistakes, with their lines", () => {
       'plb.toml:17: service "edge": route[5].request_headers.remove: must be an array of header names, got string "X-A" (write remove = ["X-A"])',
     ]);
   });
+  test("Host: a request's can only be set, to host[:port] or {host}; a response has none", () => {
+    expect(routesOf(`[[service.route]]\nrequest_headers = { set = { "Host" = "backend.internal:8080" } }\n`)[0].request_headers?.set[0][0]).toBe("Host");
+    expect(problems(`[[service.route]]\nrequest_headers = { set = { "Host" = "" }, add = { "host" = "{host}" }, remove = ["HOST"] }\n[[service.route]]\nresponse_headers = { set = { "Host" = "a" } }\n`)).toEqual([
+      'plb.toml:7: service "edge": route[0].request_headers.set: Host must be set to a host[:port] (or "{host}"), got ""',
+      'plb.toml:7: service "edge": route[0].request_headers.add: Host cannot be added (a request has one Host): use set',
+      'plb.toml:7: service "edge": route[0].request_headers.remove: Host cannot be removed (an HTTP/1.1 request must have one): use set to change it',
+      'plb.toml:9: service "edge": route[1].response_headers.set: Host is a request field: it has no place in a response',
+    ]);
+  });
   test("redirect and respond", () => {
     expect(problems(`[[service.route]]\nredirect = { status = 308 }\n[[service.route]]\nredirect = { scheme = "ftp", port = 0, host = "*.a", status = 305, path = "x", to = "/" }\n[[service.route]]\nrespond = { status = 101 }\n[[service.route]]\nrespond = { status = 304, body = "x", type = "a" }\n[[service.route]]\nrespond = { status = 200 }\nstrip_prefix = "/a"\n`)).toEqual([
       'plb.toml:7: service "edge": route[0].redirect: redirects to itself: give at least one of scheme, host, port and path',

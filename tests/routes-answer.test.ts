@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { fieldLines } from "../src/http/serialize.ts";
 import { redirectLocation, renderRedirect, renderRespond } from "../src/routes/answer.ts";
+import { headerEdit } from "../src/routes/rewrite.ts";
 import type { RedirectAction, RespondAction } from "../src/routes/types.ts";
 import { routesOf } from "./support/routes.ts";
 
@@ -17,10 +18,15 @@ describe("respond", () => {
     );
     expect(text(renderRespond(a, { head: true, close: true }))).toBe("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 27\r\nConnection: close\r\n\r\n");
   });
-  test("response_headers lines go before Connection; 204 has neither body nor Content-Length", () => {
+  test("response_headers lines go before Connection, and replace plb's own Content-Type; 204 has neither body nor Content-Length", () => {
     const a = action<RespondAction>(`respond = { status = 503, body = "down", content_type = "text/html" }`);
-    expect(text(renderRespond(a, { head: false, close: true, lines: fieldLines([["Retry-After", "30"]]) }))).toBe(
+    expect(text(renderRespond(a, { head: false, close: true, edit: { line: undefined, drop: undefined, lines: fieldLines([["Retry-After", "30"]]) } }))).toBe(
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html\r\nContent-Length: 4\r\nRetry-After: 30\r\nConnection: close\r\n\r\ndown",
+    );
+    const [r] = routesOf(`[[service.route]]\nrespond = { body = "{}" }\nresponse_headers = { set = { "content-type" = "application/json" } }\n`);
+    const VALUES = { client_ip: "::1", scheme: "http", host: "h", request_id: "1" } as const;
+    expect(text(renderRespond(r.action as RespondAction, { head: false, close: false, edit: headerEdit(r.response_headers, VALUES) }))).toBe(
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\ncontent-type: application/json\r\n\r\n{}",
     );
     expect(text(renderRespond(action(`respond = { status = 204 }`), { head: false, close: false }))).toBe("HTTP/1.1 204 No Content\r\n\r\n");
     expect(text(renderRespond(action(`respond = { status = 299 }`), { head: false, close: false }))).toStartWith("HTTP/1.1 299 Error\r\n");
@@ -44,8 +50,9 @@ describe("redirect", () => {
     expect(redirectLocation(action(`redirect = { port = 8080 }`), req("[::1]:80", "/"))).toBe("http://[::1]:8080/");
     expect(redirectLocation(action(`redirect = { host = "b.example" }`), req(undefined, "/"))).toBe("http://b.example/");
   });
-  test("no host to redirect to: 400", () => {
+  test("no host to redirect to: 400 (without its body to a HEAD)", () => {
     expect(text(renderRedirect(action(`redirect = { scheme = "https" }`), req(undefined), { head: false, close: false }))).toStartWith("HTTP/1.1 400 Bad Request\r\n");
+    expect(text(renderRedirect(action(`redirect = { scheme = "https" }`), req(undefined), { head: true, close: false }))).toEndWith("Cache-Control: no-store\r\n\r\n");
   });
   test("301, 302, 303 and 307 have their reasons", () => {
     for (const [s, reason] of [[301, "Moved Permanently"], [302, "Found"], [303, "See Other"], [307, "Temporary Redirect"]] as const) {

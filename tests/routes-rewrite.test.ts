@@ -8,7 +8,7 @@ import type { HttpSettings } from "../src/config/types.ts";
 import { ClientForwarding, forwardedRequestHead } from "../src/http/forward.ts";
 import { parseRequestHead, parseResponseHead } from "../src/http/head.ts";
 import { serializeResponseHead } from "../src/http/serialize.ts";
-import { headerEdit, NO_EDIT, requestEdit, responseEdit, rewritePath, rewriteTarget, withEdit } from "../src/routes/rewrite.ts";
+import { headerEdit, NO_EDIT, originForm, requestEdit, responseEdit, rewritePath, rewriteTarget, withEdit } from "../src/routes/rewrite.ts";
 import type { TemplateValues } from "../src/routes/types.ts";
 import { routesOf } from "./support/routes.ts";
 
@@ -52,6 +52,14 @@ describe("paths", () => {
 });
 
 describe("request_headers", () => {
+  test("a route setting Host sends an absolute-form target in origin form", () => {
+    expect(forward(`request_headers = { set = { "Host" = "backend.internal:8080" } }`, "GET http://a.example/x?y HTTP/1.1\r\nHost: a.example\r\n\r\n")).toBe(
+      "GET /x?y HTTP/1.1\r\nHost: backend.internal:8080\r\nX-Forwarded-For: 127.0.0.2\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: a.example\r\n\r\n",
+    );
+    expect(forward(`request_headers = { set = { "Host" = "b" } }\nstrip_prefix = "/x"`, "GET http://a.example/x?y HTTP/1.1\r\nHost: a.example\r\n\r\n")).toStartWith("GET /?y HTTP/1.1\r\nHost: b\r\n");
+    expect(originForm("http://a.example?q")).toBe("/?q");
+    expect(originForm("https://a.example")).toBe("/");
+  });
   test("remove, set (every field of the name replaced) and add (kept), with variables, before plb's own fields", () => {
     const got = forward(
       `request_headers = { remove = ["X-Internal"], set = { "X-Env" = "prod", "X-Client" = "{client_ip} via {scheme}://{host} #{request_id}" }, add = { "Via" = "plb" } }`,

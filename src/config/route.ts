@@ -11,7 +11,8 @@
  *   ("/", visible ASCII, no "?" or "#"); a regex must compile;
  * - strip_prefix, add_prefix and request_headers only with a backend;
  * - header names are tokens, values field content (no CR, LF, NUL), with
- *   known variables only; fields that carry framing or that plb manages
+ *   known variables only; a request's Host can only be set, to host[:port]
+ *   or "{host}"; fields that carry framing or that plb manages
  *   (Content-Length, Transfer-Encoding, Connection and the other hop-by-hop
  *   fields, X-Forwarded-*) cannot be set, added or removed.
  * Backend names are checked apart (`checkRouteBackends`), once the
@@ -121,8 +122,8 @@ function checkRoute(item: unknown, index: number, ctx: RouteContext): RouteConfi
   }
   const strip_prefix = has("strip_prefix") ? checkPrefix("strip_prefix", item.strip_prefix, (m) => fail("strip_prefix", m)) : undefined;
   const add_prefix = has("add_prefix") ? checkPrefix("add_prefix", item.add_prefix, (m) => fail("add_prefix", m)) : undefined;
-  const request_headers = has("request_headers") ? checkRules(item.request_headers, (k, m) => fail(k === undefined ? "request_headers" : `request_headers.${k}`, m)) : undefined;
-  const response_headers = has("response_headers") ? checkRules(item.response_headers, (k, m) => fail(k === undefined ? "response_headers" : `response_headers.${k}`, m)) : undefined;
+  const request_headers = has("request_headers") ? checkRules(item.request_headers, (k, m) => fail(k === undefined ? "request_headers" : `request_headers.${k}`, m), true) : undefined;
+  const response_headers = has("response_headers") ? checkRules(item.response_headers, (k, m) => fail(k === undefined ? "response_headers" : `response_headers.${k}`, m), false) : undefined;
 
   if (!ok || action === undefined) return undefined;
   return {
@@ -274,13 +275,17 @@ function checkRespond(v: unknown, fail: (key: string | undefined, m: string) => 
   return { kind: "respond", status: status as number, body: body as string, content_type: content_type as string };
 }
 
-function checkRules(v: unknown, fail: (key: string | undefined, m: string) => void): HeaderRules | undefined {
+/** A Host value a route may set: `host[:port]` as head.ts accepts it, or `{host}`. */
+const HOST_VALUE = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+function checkRules(v: unknown, fail: (key: string | undefined, m: string) => void, request: boolean): HeaderRules | undefined {
   if (!isTable(v)) return void fail(undefined, `must be a table { set = { … }, add = { … }, remove = [ … ] }, got ${describeValue(v)}`);
   let ok = true;
   const bad = (k: string | undefined, m: string) => ((ok = false), fail(k, m));
   for (const k of Object.keys(v)) if (!RULE_KEYS.includes(k)) bad(k, `unknown key ${JSON.stringify(k)}${suggestion(k, RULE_KEYS)} (set, add, remove)`);
   const name = (k: string, n: string): boolean => {
     if (!isToken(n)) return bad(k, `${JSON.stringify(n)} is not a header field name (letters, digits and !#$%&'*+-.^_\`|~; no colon, space, CR or LF)`), false;
+    if (!request && n.toLowerCase() === "host") return bad(k, "Host is a request field: it has no place in a response"), false;
     const why = MANAGED[n.toLowerCase()];
     if (why !== undefined) return bad(k, `${n} cannot be changed by a route: ${why}`), false;
     return true;
@@ -298,7 +303,9 @@ function checkRules(v: unknown, fail: (key: string | undefined, m: string) => vo
       }
       const tpl = parseTemplate(value);
       if (typeof tpl === "string") bad(k, `${n}: ${tpl}`);
-      else out.push([n, tpl]);
+      else if (request && n.toLowerCase() === "host" && (k === "add" || (value !== "{host}" && !HOST_VALUE.test(value)))) {
+        bad(k, k === "add" ? "Host cannot be added (a request has one Host): use set" : `Host must be set to a host[:port] (or "{host}"), got ${JSON.stringify(value)}`);
+      } else out.push([n, tpl]);
     }
     return out;
   };
@@ -309,6 +316,7 @@ function checkRules(v: unknown, fail: (key: string | undefined, m: string) => vo
     if (!Array.isArray(v.remove)) bad("remove", `must be an array of header names, got ${describeValue(v.remove)}${typeof v.remove === "string" ? ` (write remove = [${JSON.stringify(v.remove)}])` : ""}`);
     else for (const n of v.remove) {
       if (typeof n !== "string") bad("remove", `must hold header names, got ${describeValue(n)}`);
+      else if (request && n.toLowerCase() === "host") bad("remove", "Host cannot be removed (an HTTP/1.1 request must have one): use set to change it");
       else if (name("remove", n)) remove.push(n.toLowerCase());
     }
   }

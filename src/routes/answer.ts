@@ -5,10 +5,11 @@
  * body); `Connection: close` when the caller will close the connection
  * (a request body plb did not read, the client asked to close).
  */
-import { CONNECTION_CLOSE, fieldLines, type FieldLines } from "../http/serialize.ts";
+import { CONNECTION_CLOSE, fieldLines } from "../http/serialize.ts";
 import { errorReply, reasonPhrase } from "../http/replies.ts";
 import type { TargetForm } from "../http/types.ts";
 import { targetPath } from "./facts.ts";
+import type { HeadEdit } from "./rewrite.ts";
 import type { RedirectAction, RespondAction } from "./types.ts";
 
 export interface AnswerOptions {
@@ -16,16 +17,17 @@ export interface AnswerOptions {
   readonly head: boolean;
   /** Add `Connection: close`. */
   readonly close: boolean;
-  /** More field lines (response_headers), before Connection. */
-  readonly lines?: FieldLines;
+  /** The route's response_headers (`headerEdit`): a field it sets or removes replaces plb's own (Content-Type, Location); its lines come before Connection. */
+  readonly edit?: HeadEdit;
 }
 
 const encoder = new TextEncoder();
 
 function render(status: number, fields: [string, string][], body: Uint8Array, opts: AnswerOptions): Uint8Array {
   const start = encoder.encode(`HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`);
-  const own = fieldLines(fields);
-  const extra = opts.lines;
+  const drop = opts.edit?.drop;
+  const own = fieldLines(drop === undefined ? fields : fields.filter(([n]) => !drop.has(n.toLowerCase())));
+  const extra = opts.edit?.lines;
   const conn = opts.close ? CONNECTION_CLOSE : undefined;
   const size = start.length + own.length + (extra?.length ?? 0) + (conn?.length ?? 0) + 2 + (opts.head ? 0 : body.length);
   const out = new Uint8Array(size);
@@ -95,9 +97,16 @@ export function redirectLocation(a: RedirectAction, req: RedirectRequest): strin
   return `${scheme}://${name}${p}${path}${query}`;
 }
 
-/** The answer of a `redirect` route (400 without a host to redirect to). */
+/** The answer of a `redirect` route (400, closing, without a host to redirect to). */
 export function renderRedirect(a: RedirectAction, req: RedirectRequest, opts: AnswerOptions): Uint8Array {
   const location = redirectLocation(a, req);
-  if (location === undefined) return errorReply(400);
+  if (location === undefined) {
+    // A HEAD gets the head alone (errorReply always carries its body).
+    const e = errorReply(400);
+    if (!opts.head) return e;
+    let end = 0;
+    while (!(e[end] === 13 && e[end + 1] === 10 && e[end + 2] === 13 && e[end + 3] === 10)) end++;
+    return e.subarray(0, end + 4);
+  }
   return render(a.status, [["Location", location], ["Content-Length", "0"]], new Uint8Array(0), opts);
 }

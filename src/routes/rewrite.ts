@@ -100,11 +100,26 @@ export function rewriteTarget(target: string, form: TargetForm, strip: string | 
   return p === undefined ? undefined : target.slice(0, start) + p + target.slice(end);
 }
 
-/** What `route` changes in the request it forwards. */
+/** The origin form of an absolute-form target ("http://h/p?q" → "/p?q", "http://h?q" → "/?q"). */
+export function originForm(target: string): string {
+  const slash = target.indexOf("/", target.indexOf("//") + 2);
+  const q = target.indexOf("?");
+  if (slash < 0 || (q >= 0 && q < slash)) return q < 0 ? "/" : `/${target.slice(q)}`;
+  return target.slice(slash);
+}
+
+/**
+ * What `route` changes in the request it forwards. A route that sets Host
+ * sends an absolute-form target in origin form (it would no longer name
+ * the Host sent with it, which a strict server refuses).
+ */
 export function requestEdit(route: RouteConfig, head: RequestHead, values: TemplateValues): HeadEdit {
   const hdr = headerEdit(route.request_headers, values);
-  if (route.strip_prefix === undefined && route.add_prefix === undefined) return hdr;
-  const target = rewriteTarget(head.target, head.targetForm, route.strip_prefix, route.add_prefix);
+  const newHost = head.targetForm === "absolute" && hdr.drop?.has("host") === true;
+  if (route.strip_prefix === undefined && route.add_prefix === undefined && !newHost) return hdr;
+  const base = newHost ? originForm(head.target) : head.target;
+  const form = newHost ? "origin" : head.targetForm;
+  const target = rewriteTarget(base, form, route.strip_prefix, route.add_prefix) ?? (newHost ? base : undefined);
   if (target === undefined) return hdr;
   return { line: `${head.method} ${target} HTTP/1.${head.versionMinor}`, drop: hdr.drop, lines: hdr.lines };
 }
