@@ -4,15 +4,15 @@
  * first route in file order whose conditions all hold.
  *
  * Hosts are not scanned route by route. At build time every exact host
- * named by a route gets its candidate list: the routes naming it, the
- * wildcard routes covering it and the routes without a host condition,
- * merged in file order. Every wildcard suffix gets one too (the routes of
- * that suffix and of the shorter suffixes covering it, and the host-less
- * ones). A request's host is looked up exactly (one Map lookup); if it is
+ * named by a route gets its candidate list: the routes naming it and the
+ * wildcard routes covering it, in file order. Every wildcard suffix gets
+ * one too (the routes of that suffix and of the shorter suffixes covering
+ * it). A request's host is looked up exactly (one Map lookup); if it is
  * not there, its suffixes are looked up label by label from the longest
- * (never longer than the longest wildcard suffix), and the first found is
- * the list; else the host-less routes. Within the list, the path, method
- * and header conditions are checked in order: no allocation.
+ * (never longer than the longest wildcard suffix: one substring per label
+ * tried), and the first found is the list. That list and the routes
+ * without a host condition are merged in file order as they are walked,
+ * checking the path, method and header conditions: nothing is allocated.
  */
 import type { PathCondition, RequestFacts, RouteConfig } from "./types.ts";
 
@@ -66,26 +66,39 @@ export function hostMatches(r: RouteConfig, h: string): boolean {
   return false;
 }
 
+const NONE: readonly number[] = Object.freeze([]);
+
 class Table implements RouteTable {
   constructor(
     readonly routes: readonly RouteConfig[],
-    private readonly exact: ReadonlyMap<string, readonly RouteConfig[]>,
-    private readonly wild: ReadonlyMap<string, readonly RouteConfig[]>,
+    /** Exact host → positions (in `routes`) of the routes naming it or a wildcard over it, ascending. */
+    private readonly exact: ReadonlyMap<string, readonly number[]>,
+    /** Wildcard suffix → positions of the routes whose wildcards cover every host under it, ascending. */
+    private readonly wild: ReadonlyMap<string, readonly number[]>,
     private readonly longestSuffix: number,
-    private readonly anyHost: readonly RouteConfig[],
+    /** Positions of the routes without a host condition, ascending. */
+    private readonly anyHost: readonly number[],
   ) {}
 
   match(facts: RequestFacts): RouteConfig | undefined {
+    // The host's list and the host-less routes, merged in file order as they are walked.
     const list = this.candidates(facts.host);
-    for (let i = 0; i < list.length; i++) if (restMatches(list[i], facts)) return list[i];
+    const any = this.anyHost;
+    const routes = this.routes;
+    let i = 0;
+    let j = 0;
+    while (i < list.length || j < any.length) {
+      const pos = j >= any.length || (i < list.length && list[i] < any[j]) ? list[i++] : any[j++];
+      if (restMatches(routes[pos], facts)) return routes[pos];
+    }
     return undefined;
   }
 
-  private candidates(host: string): readonly RouteConfig[] {
-    if (host === "") return this.anyHost;
+  private candidates(host: string): readonly number[] {
+    if (host === "") return NONE;
     const hit = this.exact.get(host);
     if (hit !== undefined) return hit;
-    if (this.wild.size === 0) return this.anyHost;
+    if (this.wild.size === 0) return NONE;
     let dot = host.indexOf(".");
     // Skip the suffixes longer than any wildcard's.
     while (dot >= 0 && host.length - dot - 1 > this.longestSuffix) dot = host.indexOf(".", dot + 1);
@@ -94,22 +107,37 @@ class Table implements RouteTable {
       if (list !== undefined) return list;
       dot = host.indexOf(".", dot + 1);
     }
-    return this.anyHost;
+    return NONE;
   }
 }
 
-/** The table of `routes` (in file order). */
+/**
+ * The table of `routes` (in file order). Built in one pass over the routes
+ * and one walk of each name's labels: O(hosts × labels + candidates × log).
+ */
 export function buildRouteTable(routes: readonly RouteConfig[]): RouteTable {
-  const anyHost = routes.filter((r) => r.hosts === undefined);
-  const exactNames = new Set<string>();
-  const suffixes = new Set<string>();
-  for (const r of routes) for (const h of r.hosts ?? []) (h.startsWith("*.") ? suffixes : exactNames).add(h.startsWith("*.") ? h.slice(2) : h);
-  const freeze = <T>(a: T[]): readonly T[] => Object.freeze(a);
-  const exact = new Map<string, readonly RouteConfig[]>();
-  for (const h of exactNames) exact.set(h, freeze(routes.filter((r) => hostMatches(r, h))));
-  const wild = new Map<string, readonly RouteConfig[]>();
-  // Any host under suffix s (and under no longer suffix) matches the routes of s and of the suffixes covering s.
-  for (const s of suffixes) wild.set(s, freeze(routes.filter((r) => r.hosts === undefined || r.hosts.some((x) => x.startsWith("*.") && (x.slice(2) === s || underSuffix(s, x.slice(2)))))));
-  const longest = Math.max(0, ...[...suffixes].map((s) => s.length));
-  return Object.freeze(new Table(freeze([...routes]), exact, wild, longest, freeze(anyHost)));
+  const anyHost: number[] = [];
+  const byExact = new Map<string, number[]>();
+  const bySuffix = new Map<string, number[]>();
+  const add = (m: Map<string, number[]>, k: string, pos: number) => {
+    const l = m.get(k);
+    if (l === undefined) m.set(k, [pos]);
+    else if (l[l.length - 1] !== pos) l.push(pos);
+  };
+  routes.forEach((r, pos) => {
+    if (r.hosts === undefined) anyHost.push(pos);
+    else for (const h of r.hosts) h.startsWith("*.") ? add(bySuffix, h.slice(2), pos) : add(byExact, h, pos);
+  });
+  /** Positions of the routes whose wildcards cover `name` (with `self`: also those of "*.name"), plus `own`, ascending and once each. */
+  const covering = (name: string, self: boolean, own: readonly number[]): readonly number[] => {
+    const out = [...own, ...(self ? bySuffix.get(name) ?? [] : [])];
+    for (let d = name.indexOf("."); d >= 0; d = name.indexOf(".", d + 1)) out.push(...(bySuffix.get(name.slice(d + 1)) ?? []));
+    return Object.freeze([...new Set(out)].sort((a, b) => a - b));
+  };
+  const exact = new Map<string, readonly number[]>();
+  for (const [h, own] of byExact) exact.set(h, covering(h, false, own));
+  const wild = new Map<string, readonly number[]>();
+  for (const sfx of bySuffix.keys()) wild.set(sfx, covering(sfx, true, []));
+  const longest = Math.max(0, ...[...bySuffix.keys()].map((x) => x.length));
+  return Object.freeze(new Table(Object.freeze([...routes]), exact, wild, longest, Object.freeze(anyHost)));
 }
