@@ -59,6 +59,17 @@ redirect = { scheme = "https", status = 301 }
     expect(r.methods).toEqual(["GET", "HEAD"]);
     expect(r.headers).toEqual([{ name: "x-debug", value: undefined }, { name: "x-tenant", value: "blue" }]);
   });
+  test("the routes of a second service, and its keys, are located in it", () => {
+    const text = `${HTTP_SERVICE}[[service.route]]\npath = "/a"\n\n${HTTP_SERVICE.replace('"edge"', '"two"').replace("8080", "8081")}[[service.route]]\npath = "/b"\n[[service.route]]\nhost = "x"\nmethod = "get"\n`;
+    try {
+      parseConfig(text, "plb.toml");
+      throw new Error("accepted");
+    } catch (err) {
+      expect((err as Error).message).toBe('plb.toml:18: service "two": route[1].method: methods are case-sensitive: "get" matches no client\'s request (did you mean "GET"?)');
+    }
+    const ok = parseConfig(text.replace('"get"', '"GET"'), "plb.toml");
+    expect(ok.services.map((s) => s.routes.map((r) => r.line))).toEqual([[6], [14, 16]]);
+  });
   test("inline routes, located by element", () => {
     const c = parseConfig(`${HTTP_SERVICE}route = [\n  { path = "/a", backend = "a" },\n  { path_exact = "/b", respond = { status = 404 } },\n]\n`, "plb.toml");
     expect(c.services[0].routes.map((r) => [r.line, r.path?.kind])).toEqual([[7, "prefix"], [8, "exact"]]);
@@ -142,6 +153,7 @@ describe("mistakes, with their lines", () => {
       'plb.toml:6: service "edge": "route" applies to protocol "http" only (this service is "tcp")',
     ]);
     expect(problems(`route = "x"\n`)).toEqual(['plb.toml:6: service "edge": route must be an array of tables ([[service.route]] or route = [{ … }]), got string "x"']);
+    expect(problems(`[service.route]\npath = "/"\n`)).toEqual(['plb.toml:6: service "edge": route must be an array of tables ([[service.route]] or route = [{ … }]), got a single table (write [[service.route]], not [service.route])']);
   });
 });
 

@@ -66,7 +66,8 @@ export interface RouteContext {
  */
 export function checkRoutes(raw: unknown, ctx: RouteContext): RouteConfig[] {
   if (!Array.isArray(raw)) {
-    ctx.report("route", `route must be an array of tables ([[service.route]] or route = [{ … }]), got ${describeValue(raw)}`, ctx.at(0));
+    const got = isTable(raw) ? "a single table (write [[service.route]], not [service.route])" : describeValue(raw);
+    ctx.report("route", `route must be an array of tables ([[service.route]] or route = [{ … }]), got ${got}`, ctx.at(0));
     return [];
   }
   const out: RouteConfig[] = [];
