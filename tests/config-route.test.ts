@@ -46,7 +46,7 @@ redirect = { scheme = "https", status = 301 }
 `);
     expect(routes.map((r) => [r.index, r.line])).toEqual([[0, 7], [1, 14], [2, 19], [3, 24]]);
     expect(routes[0]).toMatchObject({
-      hosts: ["api.example.com"], path: { kind: "prefix", value: "/v1/" }, methods: undefined, headers: [], action: { kind: "backend", name: "api" },
+      hosts: ["api.example.com"], path: { kind: "prefix", value: "/v1/" }, methods: undefined, headers: [], action: { kind: "backend", name: "api", line: 10 },
       strip_prefix: "/v1", add_prefix: undefined, request_headers: { remove: ["x-internal"], set: [["X-Env", { text: "prod", parts: ["prod"] }]], add: [] },
     });
     expect(routes[1].action).toEqual({ kind: "respond", status: 200, body: "User-agent: *\nDisallow:\n", content_type: "text/plain" });
@@ -169,8 +169,8 @@ test("checkRouteBackends: unknown backend names, with a suggestion", () => {
   const reported: string[] = [];
   checkRouteBackends(routes, new Set(["api", "web"]), (path, m, line) => reported.push(`${line}: ${path}: ${m}`));
   expect(reported).toEqual([
-    '6: route[0].backend: route[0].backend: unknown backend "apii" (did you mean "api"?)',
-    '12: route[2].backend: route[2].backend: unknown backend "zzz" (backends: api, web)',
+    '8: route[0].backend: route[0].backend: unknown backend "apii" (did you mean "api"?)',
+    '14: route[2].backend: route[2].backend: unknown backend "zzz" (backends: api, web)',
   ]);
 });
 

@@ -111,7 +111,7 @@ function checkRoute(item: unknown, index: number, ctx: RouteContext): RouteConfi
   if (kind === "backend") {
     const name = item.backend;
     if (typeof name !== "string" || name === "") fail("backend", `must be a backend name, got ${describeValue(name)}`);
-    else action = { kind: "backend", name };
+    else action = { kind: "backend", name, line: ctx.at(index, "backend") };
   } else if (kind === "redirect") action = checkRedirect(item.redirect, (k, m) => fail(k === undefined ? "redirect" : `redirect.${k}`, m));
   else if (kind === "respond") action = checkRespond(item.respond, (k, m) => fail(k === undefined ? "respond" : `respond.${k}`, m));
   else if (!ctx.hasDefault) {
@@ -337,6 +337,6 @@ export function checkRouteBackends(routes: readonly RouteConfig[], known: Readon
     if (r.action.kind !== "backend" || r.action.name === undefined || known.has(r.action.name)) continue;
     const near = didYouMean(r.action.name, [...known]);
     const hint = near !== undefined ? ` (did you mean ${JSON.stringify(near)}?)` : known.size > 0 ? ` (backends: ${[...known].join(", ")})` : " (no [[backend]] is defined)";
-    report(`route[${r.index}].backend`, `route[${r.index}].backend: unknown backend ${JSON.stringify(r.action.name)}${hint}`, r.line);
+    report(`route[${r.index}].backend`, `route[${r.index}].backend: unknown backend ${JSON.stringify(r.action.name)}${hint}`, r.action.line ?? r.line);
   }
 }

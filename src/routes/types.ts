@@ -83,6 +83,8 @@ export interface RespondAction {
 export interface BackendAction {
   readonly kind: "backend";
   readonly name: string | undefined;
+  /** 1-based line of the `backend` key, when located (for an unknown backend's message). */
+  readonly line?: number;
 }
 
 export type RouteAction = BackendAction | RedirectAction | RespondAction;
