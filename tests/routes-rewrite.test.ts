@@ -75,6 +75,7 @@ describe("request_headers", () => {
     const a = headerEdit(r.request_headers, VALUES);
     const b = headerEdit(r.request_headers, { ...VALUES, client_ip: "::1" });
     expect(a.lines).toBe(b.lines!);
+    expect(a).toBe(b); // the whole edit, made once
     expect(text(a.lines!)).toBe("X-Env: prod {x}\r\n");
     expect([...a.drop!]).toEqual(["x-env"]);
   });

@@ -31,6 +31,8 @@ interface Compiled {
   readonly drop: ReadonlySet<string> | undefined;
   /** The lines when no value uses a variable. */
   readonly fixed: FieldLines | undefined;
+  /** The whole edit when no value uses a variable (made once: nothing allocated per message). */
+  readonly constant: HeadEdit | undefined;
 }
 
 const compiled = new WeakMap<HeaderRules, Compiled>();
@@ -41,10 +43,9 @@ function compile(rules: HeaderRules): Compiled {
     const names = [...rules.remove, ...rules.set.map(([n]) => n.toLowerCase())];
     const constant = [...rules.set, ...rules.add].every(([, t]) => isConstant(t));
     const empty = rules.set.length + rules.add.length === 0;
-    c = {
-      drop: names.length > 0 ? new Set(names) : undefined,
-      fixed: constant && !empty ? fieldLines([...rules.set, ...rules.add].map(([n, t]) => [n, t.parts.join("")])) : undefined,
-    };
+    const drop = names.length > 0 ? new Set(names) : undefined;
+    const fixed = constant && !empty ? fieldLines([...rules.set, ...rules.add].map(([n, t]) => [n, t.parts.join("")])) : undefined;
+    c = { drop, fixed, constant: constant ? Object.freeze({ line: undefined, drop, lines: fixed }) : undefined };
     compiled.set(rules, c);
   }
   return c;
@@ -63,7 +64,7 @@ function linesFor(rules: HeaderRules, c: Compiled, values: TemplateValues): Fiel
 export function headerEdit(rules: HeaderRules | undefined, values: TemplateValues): HeadEdit {
   if (rules === undefined) return NO_EDIT;
   const c = compile(rules);
-  return { line: undefined, drop: c.drop, lines: linesFor(rules, c, values) };
+  return c.constant ?? { line: undefined, drop: c.drop, lines: linesFor(rules, c, values) };
 }
 
 /**
