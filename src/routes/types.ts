@@ -9,7 +9,9 @@
  *   dot; `*.example.com` matches any depth of subdomain ("a.example.com",
  *   "a.b.example.com"), not "example.com" itself (nginx's and Envoy's rule).
  * - path: compared as received (no percent-decoding, no dot-segment
- *   removal), the query left out. `path` is a prefix on segment boundaries
+ *   removal, no merging of slashes), the query left out; head.ts has
+ *   already refused targets with bytes outside 0x21-0x7E or a "#", and any
+ *   Host that is not a host name or IP literal. `path` is a prefix on segment boundaries
  *   ("/v1" matches "/v1", "/v1/", "/v1/x", not "/v1x"; "/v1/" matches
  *   "/v1/x", not "/v1"); `path_exact` the whole path; `path_regex` a
  *   JavaScript regular expression searched in the path (unanchored: write
