@@ -6,10 +6,11 @@ import { dnsQuery, dnsResponse } from "./formats/dns.ts";
 import { httpChunked, httpRequest, httpResponse } from "./formats/http.ts";
 import { httpFieldLines } from "./formats/http-serialize.ts";
 import { proxyParse, proxyWrite } from "./formats/proxy.ts";
+import { routeTable } from "./formats/routes.ts";
 import { smtpReply } from "./formats/smtp.ts";
 
 export const TARGETS: readonly Target[] = [
-  httpRequest, httpResponse, httpChunked, httpFieldLines, smtpReply, proxyParse, proxyWrite, dnsResponse, dnsQuery, configDuration, configAddress, cidrRanges, configToml,
+  httpRequest, httpResponse, httpChunked, httpFieldLines, smtpReply, proxyParse, proxyWrite, dnsResponse, dnsQuery, configDuration, configAddress, cidrRanges, configToml, routeTable,
 ];
 
 export function targetNamed(name: string): Target | undefined {

@@ -5,7 +5,7 @@
  * permission, privileges).
  */
 import { type ArgsDef, defineCommand, parseArgs, renderUsage } from "citty";
-import { describeKeys, loadConfig, parseConfig } from "./config/index.ts";
+import { configWarnings, describeKeys, loadConfig, parseConfig } from "./config/index.ts";
 import type { Config } from "./config/types.ts";
 import { exitCodeFor, fileErrorReason, PlbError } from "./errors.ts";
 import { logEnabled, logger, parseLogLevel, reopenLogFile, setLogFile, setLogLevel } from "./log.ts";
@@ -168,6 +168,7 @@ export async function main(argv: string[]): Promise<void> {
     } catch (err) {
       fail(exitCodeFor(err), (err as Error).message);
     }
+    for (const w of configWarnings(config)) process.stderr.write(`plb: warning: ${w}\n`);
     const servers = config.backends.reduce((n, b) => n + b.servers.length, 0);
     const listens = config.services.reduce((n, s) => n + s.listen.length, 0);
     // Not asked here: DNS may not be reachable from where the file is checked, and answers change.
@@ -175,7 +176,6 @@ export async function main(argv: string[]): Promise<void> {
     const fromDns = dns > 0 ? ` and ${dns} DNS entr${dns === 1 ? "y" : "ies"} (asked when plb runs)` : "";
     const declared = config.backends.filter((b) => b.declared).length;
     const backends = declared > 0 ? `, ${declared} backend(s)` : "";
-    for (const w of config.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
     process.stdout.write(
       `${configPath}: configuration OK: ${config.services.length} service(s)${backends}, ${listens} listen address(es), ${servers} server(s)${fromDns}\n`,
     );
@@ -214,6 +214,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     setLogFile(logfile);
     setLogLevel(level);
+    for (const w of configWarnings(config)) logger("config").warn(w);
     // Before start(): the socket is connected before any chroot. Never throws.
     initNotify();
     const cliLogLevel = args.loglevel !== undefined ? level : undefined;
@@ -247,6 +248,7 @@ async function reloadFrom(runtime: Balancer, configPath: string): Promise<void> 
   const t0 = performance.now();
   try {
     const config = parseConfig(readConfigured(configPath).toString("utf8"), configPath);
+    for (const w of configWarnings(config)) log.warn(w);
     const summary = await runtime.reload(config);
     // One process: all of it is synchronous, this is the time the event
     // loop was held. With workers: until every worker had committed.

@@ -118,6 +118,8 @@ export interface RequestEvent {
   /** The backend that took the request (undefined when none did). */
   readonly backend: string | undefined;
   readonly server: string | undefined;
+  /** Its X-Request-Id (the client's, or the one plb made) with request_id = true; "" otherwise. */
+  readonly requestId: string;
   readonly method: string;
   readonly target: string;
   readonly version: string;

@@ -145,7 +145,6 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     }
   }
   limits.log();
-  for (const w of config.warnings ?? []) log.warn(w);
   const scheduler = worker ? undefined : new Scheduler(resolver);
   // A worker's servers from DNS come from its master.
   const discovery = worker ? undefined : discoveryFor(() => running, resolver);
@@ -337,8 +336,10 @@ function connectionLimits(config: Config, share = 1): { maxconn: number; derived
 /** What a start logs of each service: `service "web" (http, roundrobin) listening on *:80, 2 server(s)`. */
 export function listeningLine(svc: Service): string {
   const b = svc.backend;
-  const via = b.cfg.declared ? `backend "${b.name}"` : `${b.pool.servers.length} server(s)`;
-  return `service "${svc.name}" (${svc.cfg.protocol}, ${b.cfg.balance}) listening on ${svc.cfg.listen.map((l) => l.text).join(", ")}, ${via}`;
+  const routes = svc.cfg.routes.length > 0 ? `, ${svc.cfg.routes.length} route(s)` : "";
+  const via = b === undefined ? "no default backend" : b.cfg.declared ? `backend "${b.name}"` : `${b.pool.servers.length} server(s)`;
+  const balance = b === undefined ? "" : `, ${b.cfg.balance}`;
+  return `service "${svc.name}" (${svc.cfg.protocol}${balance}) listening on ${svc.cfg.listen.map((l) => l.text).join(", ")}, ${via}${routes}`;
 }
 
 /** Resolve host names before serving; a name that fails makes its server down. */

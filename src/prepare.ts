@@ -58,7 +58,7 @@ export function prepare(config: Config, opts: PrepareOptions = {}): Built {
   const setups = prepareSetups(config, opts);
   const backends = setups.backends.map((setup) => new Backend(setup));
   const byName = new Map(backends.map((b) => [b.name, b]));
-  return { backends, services: setups.services.map((setup) => new Service(setup, byName.get(setup.cfg.backend)!, context)) };
+  return { backends, services: setups.services.map((setup) => new Service(setup, byName, context)) };
 }
 
 /** The setup of every service and backend of `config` (files read, nothing in force); throws PlbError("CONFIG_INVALID") listing every problem. */

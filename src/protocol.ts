@@ -11,6 +11,7 @@ import type { DescriptorUsers } from "./net/fd-limit.ts";
 import type { Sweepable } from "./net/sweep.ts";
 import type { Sock, SocketEvents } from "./net/types.ts";
 import type { ProtocolName } from "./protocol-names.ts";
+import type { RequestFacts, RouteConfig } from "./routes/types.ts";
 import type { Probe } from "./scheduler.ts";
 import type { ServerPool } from "./servers/state.ts";
 
@@ -56,6 +57,12 @@ export interface BackendHandle {
   clientKey(client: Sock): string | undefined;
 }
 
+/** A route that took a request, with the backend it names (undefined: the service's own, or a route that answers itself). */
+export interface RouteChoice {
+  readonly route: RouteConfig;
+  readonly backend: BackendHandle | undefined;
+}
+
 /** The running service as its protocol's sessions see it. */
 export interface ServiceHandle {
   readonly name: string;
@@ -65,8 +72,15 @@ export interface ServiceHandle {
   readonly shared: unknown;
   /** When a reload removed this service (0: it is configured); its sessions finish. */
   readonly removedAt: number;
-  /** The backend that takes its clients (a reload may point it at another; sessions take it when they start). */
-  readonly backend: BackendHandle;
+  /**
+   * The backend that takes its clients (http: the requests no route sends
+   * elsewhere); undefined only for an http service whose routes choose
+   * (a request none takes gets 404). A reload may point it at another;
+   * sessions take it when they start (http: each request).
+   */
+  readonly backend: BackendHandle | undefined;
+  /** http: the first route that takes a request with these facts, and its backend; undefined when none does (or the service has no routes). */
+  route(facts: RequestFacts): RouteChoice | undefined;
   /** Connection limits and descriptor shortages (told of plb's own connect failures). */
   readonly admission: DescriptorUsers;
   /** A client session starts: idle sweeps and connection limits count it. */

@@ -137,7 +137,7 @@ export function planReload(running: Running, config: Config): ReloadPlan {
     const svc = byName.get(setup.cfg.name);
     return svc !== undefined && svc.protocol === setup.protocol ? svc : undefined;
   });
-  const fresh = setups.map((setup, i) => (kept[i] === undefined ? new Service(setup, backendNamed.get(setup.cfg.backend)!, running.context) : undefined));
+  const fresh = setups.map((setup, i) => (kept[i] === undefined ? new Service(setup, backendNamed, running.context) : undefined));
   const owner = (i: number): Service => (kept[i] ?? fresh[i])!;
 
   // Bind what is not bound yet; on failure, undo and keep the old configuration.
@@ -269,12 +269,11 @@ function commitReload(running: Running, config: Config, p: Prepared): ReloadSumm
 
   const services = setups.map((setup: ServiceSetup, i) => {
     const svc = owner(i);
-    const backend = backendNamed.get(setup.cfg.backend)!;
     if (kept[i]) {
       const changed = changedSettings(svc.cfg, setup.cfg);
       settings += changed.length;
       if (changed.length > 0) details.push(`service "${svc.name}": ${changed.join(", ")} changed`);
-      svc.reconfigure(setup, backend);
+      svc.reconfigure(setup, backendNamed);
     } else {
       svc.admit();
       details.push(`service "${svc.name}" added (${setup.cfg.protocol}, ${setup.cfg.listen.map((l) => l.text).join(", ")})`);

@@ -16,7 +16,9 @@ import { listen, type Listener, type ListenSettings } from "./net/listen.ts";
 import { logger } from "./log.ts";
 import type { Sweepable, Sweeper } from "./net/sweep.ts";
 import type { Sock } from "./net/types.ts";
-import type { Protocol, ProtocolSetup, ServiceHandle } from "./protocol.ts";
+import type { Protocol, ProtocolSetup, RouteChoice, ServiceHandle } from "./protocol.ts";
+import { buildRouteTable, type RouteTable } from "./routes/table.ts";
+import type { RequestFacts } from "./routes/types.ts";
 
 const log = logger("admission");
 
@@ -51,6 +53,21 @@ export function setupService(cfg: ServiceConfig, protocol: Protocol, previous?: 
   return { cfg, protocol, built: protocol.setup?.(cfg, cfg.name, previous) ?? {} };
 }
 
+/** The backends of a configuration by name (a service finds its own and its routes' there). */
+export type BackendDirectory = ReadonlyMap<string, Backend>;
+
+/** A service's route table and each route's choice (by route position), built once per configuration. */
+interface Routing {
+  readonly table: RouteTable;
+  readonly choices: readonly { readonly route: RouteChoice["route"]; readonly backend: Backend | undefined }[];
+}
+
+function routingFor(cfg: ServiceConfig, backends: BackendDirectory): Routing | undefined {
+  if (cfg.routes.length === 0) return undefined;
+  const choices = cfg.routes.map((route) => ({ route, backend: route.action.kind === "backend" && route.action.name !== undefined ? backends.get(route.action.name) : undefined }));
+  return { table: buildRouteTable(cfg.routes), choices };
+}
+
 /** What accept_proxy requires of a service's connections (undefined: off). */
 function intakeFor(cfg: ServiceConfig): ProxyIntake | undefined {
   return cfg.accept_proxy ? { from: AddressSet.of(cfg.proxy_from), timeoutMs: cfg.timeout_proxy_header } : undefined;
@@ -70,8 +87,10 @@ export class Service implements Admitted, ServiceHandle {
   readonly sessions: Sweeper;
   readonly admission: Admission;
   readonly protocol: Protocol;
-  /** The backend that takes its clients (`cfg.backend`). */
-  backend: Backend;
+  /** The backend that takes its clients (`cfg.backend`; undefined: an http service whose routes choose). */
+  backend: Backend | undefined;
+  /** Its routes (http) and, by route position, what each one takes a request to; swapped whole by a reload. */
+  private routing: Routing | undefined;
   listeners: Listener[] = [];
   private listenSettings: ListenSettings;
   /** accept_proxy: where a connection's PROXY header may come from, and by when; undefined: off. */
@@ -82,7 +101,7 @@ export class Service implements Admitted, ServiceHandle {
 
   constructor(
     setup: ServiceSetup,
-    backend: Backend,
+    backends: BackendDirectory,
     private readonly ctx: ServiceContext,
   ) {
     const { cfg, protocol, built } = setup;
@@ -93,7 +112,8 @@ export class Service implements Admitted, ServiceHandle {
     this.admission = ctx.admission;
     this.maxconn = shareOf(cfg.maxconn, ctx.share);
     this.protocol = protocol;
-    this.backend = backend;
+    this.backend = cfg.backend === undefined ? undefined : backends.get(cfg.backend);
+    this.routing = routingFor(cfg, backends);
     this.listenSettings = { tls: built.listen?.tls, backlog: ctx.backlog, reusePort: ctx.reusePort };
     this.intake = intakeFor(cfg);
     built.commit?.();
@@ -108,11 +128,12 @@ export class Service implements Admitted, ServiceHandle {
    * Put a reload's setup in force: the configuration and the protocol's
    * setup for new sessions, and the backend now named. Cannot fail.
    */
-  reconfigure(setup: ServiceSetup, backend: Backend): void {
+  reconfigure(setup: ServiceSetup, backends: BackendDirectory): void {
     const { cfg, built } = setup;
     this.cfg = cfg;
     this.shared = built.shared;
-    this.backend = backend;
+    this.backend = cfg.backend === undefined ? undefined : backends.get(cfg.backend);
+    this.routing = routingFor(cfg, backends);
     this.maxconn = shareOf(cfg.maxconn, this.ctx.share);
     this.listenSettings = { tls: built.listen?.tls, backlog: this.ctx.backlog, reusePort: this.ctx.reusePort };
     this.intake = intakeFor(cfg);
@@ -167,6 +188,21 @@ export class Service implements Admitted, ServiceHandle {
   retire(at = Date.now()): void {
     this.removedAt = at;
     this.accepting = false;
+  }
+
+  /** Every backend this service may send to: its own, then its routes', once each. */
+  get backends(): readonly Backend[] {
+    const out: Backend[] = this.backend ? [this.backend] : [];
+    for (const c of this.routing?.choices ?? []) if (c.backend !== undefined && !out.includes(c.backend as Backend)) out.push(c.backend as Backend);
+    return out;
+  }
+
+  /** The first route that takes a request with these facts, and its backend (undefined: none, or no routes). */
+  route(facts: RequestFacts): RouteChoice | undefined {
+    const r = this.routing;
+    if (r === undefined) return undefined;
+    const route = r.table.match(facts);
+    return route === undefined ? undefined : r.choices[route.index];
   }
 
   /** A client session starts: idle sweeps and connection limits count it. */

@@ -38,6 +38,7 @@ const KINDS: Record<string, string[]> = {
   "config-address": ["listen/server", "-/server", "-/-"],
   "config-cidr": ["inside", "outside", "error"],
   "config-toml": ["done", "invalid", "syntax"],
+  routes: ["matched", "unmatched", "invalid", "syntax"],
 };
 
 describe("10^4 inputs per parser (seed 20261201)", () => {

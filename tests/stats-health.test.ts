@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { healthz, type HealthService } from "../src/stats/health.ts";
 
-const svc = (name: string, servers: { up: boolean; weight: number }[]): HealthService => ({ name, pool: { servers } });
+const svc = (name: string, servers: { up: boolean; weight: number }[]): HealthService => ({ name, pools: [{ servers }] });
 const base = { stopping: false, requireServers: false, private: false };
 
 test("200 ok while serving, whatever the servers, unless healthz_requires_servers", () => {

@@ -108,7 +108,9 @@ function requestJsonLine(e: RequestEvent): string {
     service: e.service,
     client: e.client,
     client_port: e.clientPort,
+    backend: e.backend ?? null,
     server: e.server ?? null,
+    ...(e.requestId !== "" ? { request_id: e.requestId } : {}),
     method: e.method,
     path: e.target,
     protocol: e.version,
@@ -133,6 +135,7 @@ function sessionJsonLine(e: SessionEndEvent): string {
     protocol: e.protocol,
     client: e.client,
     client_port: e.clientPort,
+    backend: e.backend ?? null,
     server: e.server ?? null,
     duration_ms: e.durationMs,
     bytes_in: e.bytesIn,
@@ -176,13 +179,14 @@ function haproxyStart(out: LineEncoder, e: RequestEvent | SessionEndEvent): void
   out.text("] ");
   out.text(e.service);
   out.byte(SP);
-  out.text(e.service);
+  // HAProxy's backend: the one that took it (the service's name when none did).
+  out.text(e.backend ?? e.service);
   out.byte(SLASH);
   out.text(e.server ?? "<NOSRV>");
   out.byte(SP);
 }
 
-const startBound = (e: RequestEvent | SessionEndEvent) => 64 + textBound(e.client) + 2 * textBound(e.service) + textBound(e.server ?? "");
+const startBound = (e: RequestEvent | SessionEndEvent) => 64 + textBound(e.client) + textBound(e.service) + textBound(e.backend ?? e.service) + textBound(e.server ?? "");
 
 /** httplog: client:port [date] frontend backend/server TR/Tw/Tc/Tr/Ta status bytes - - ts-- ac/fc/bc/sc/rc sq/bq "request". */
 export const httplog: Format<RequestEvent> = {

@@ -17,6 +17,8 @@ import { type BackendDraft, checkBackendTable, finishBackend } from "./backend.t
 import { type CheckedService, checkService, isTable } from "./service.ts";
 import type { BackendConfig, Config, GlobalConfig, ListenAddress, ProtocolName, ServiceConfig } from "./types.ts";
 import { checkStats } from "./stats.ts";
+import { shadowedRoutes } from "../routes/shadow.ts";
+import { checkRouteBackends } from "./route.ts";
 import { checkValue } from "./values.ts";
 
 const GLOBAL_KEYS = keysFor("global");
@@ -25,6 +27,8 @@ const TABLE_ONLY = SCHEMA.filter((k) => (k.scope === "service" || k.scope === "b
 
 /** Where each parsed configuration's keys are, for problems found after parsing. */
 const sources = new WeakMap<Config, SourceIndex>();
+/** What is legal but likely a mistake (routes that can never match), one message per line. */
+const warnings = new WeakMap<Config, readonly string[]>();
 
 /** Reads `path` and parses it; unreadable files give CONFIG_READ. */
 export function loadConfig(path: string): Config {
@@ -65,16 +69,27 @@ export function parseConfig(text: string, file: string): Config {
     checkListenOverlaps(checked, source, report);
     backends = resolveBackends(drafts, checked, report);
   }
-  const warnings = drafts
-    .filter((d) => !backends.some((b) => b.name === d.name) && !problems.some((p) => p.service === d.label))
-    .map((d) => formatDiagnostics(file, [{ path: "", service: d.label, line: d.at(), message: "no service uses it: its servers are neither checked nor used" }]));
 
   if (problems.length > 0) {
     throw new PlbError("CONFIG_INVALID", formatDiagnostics(file, problems), { cause: problems });
   }
-  const config = deepFreeze({ file, global, services, backends, ...(stats ? { stats } : {}), ...(warnings.length > 0 ? { warnings } : {}) });
+  const config = deepFreeze({ file, global, services, backends, ...(stats ? { stats } : {}) });
   sources.set(config, source);
+  // Allowed but probably not meant: a [[backend]] no service uses, a route an earlier one hides.
+  const found: Diagnostic[] = [
+    ...drafts.filter((d) => !backends.some((b) => b.name === d.name)).map((d) => ({ path: "", service: d.label, line: d.at(), message: "no service uses it: its servers are neither checked nor used" })),
+    ...services.flatMap((s, i) => shadowedRoutes(s.routes).map((w) => ({ path: `route[${w.route.index}]`, service: serviceLabel(s.name, i), line: w.route.line, message: w.message }))),
+  ];
+  if (found.length > 0) warnings.set(config, Object.freeze(formatDiagnostics(file, found).split("\n")));
   return config;
+}
+
+/**
+ * Warnings about `config` (`plb.toml:12: service "edge": route at line 12
+ * can never match: …`): `--check` prints them, start and reload log them.
+ */
+export function configWarnings(config: Config): readonly string[] {
+  return warnings.get(config) ?? [];
 }
 
 /**
@@ -172,32 +187,41 @@ function checkBackendTables(raw: unknown, source: SourceIndex, defaults: GlobalC
  */
 function resolveBackends(declared: readonly BackendDraft[], services: readonly CheckedService[], report: (d: Diagnostic) => void): BackendConfig[] {
   const byName = new Map(declared.map((d) => [d.name, d]));
+  // A service's own servers are a backend like any other: routes (and other services) may name it.
+  for (const s of services) {
+    const own = s.own;
+    if (own === undefined) continue;
+    const clash = byName.get(own.name);
+    if (clash === undefined || !clash.declared) byName.set(own.name, own);
+    else report({ path: "servers", service: s.label, line: s.at("servers"), message: `this service's own servers make a backend named ${JSON.stringify(own.name)}, like the [[backend]] at line ${clash.at("name")}: rename one of them, or write backend = ${JSON.stringify(own.name)} instead of servers` });
+  }
   const users = new Map<BackendDraft, { protocol: ProtocolName; service: string }[]>();
+  const use = (draft: BackendDraft, cfg: ServiceConfig): void => {
+    const list = users.get(draft) ?? [];
+    if (!list.some((u) => u.service === cfg.name)) list.push({ protocol: cfg.protocol, service: cfg.name });
+    users.set(draft, list);
+  };
+  const named = new Set(byName.keys());
   for (const s of services) {
     const cfg = s.config;
-    const own = s.own;
-    if (own !== undefined) {
-      const clash = byName.get(own.name);
-      if (clash !== undefined) {
-        report({ path: "servers", service: s.label, line: s.at("servers"), message: `this service's own servers make a backend named ${JSON.stringify(own.name)}, like the [[backend]] at line ${clash.at("name")}: rename one of them, or write backend = ${JSON.stringify(own.name)} instead of servers` });
-        continue;
-      }
-    }
     if (cfg === undefined) continue;
-    const draft = own ?? byName.get(cfg.backend);
-    if (draft === undefined) {
-      const hint = suggestion(cfg.backend, [...byName.keys()]);
-      const known = byName.size === 0 ? " (no [[backend]] table is defined)" : hint;
+    const draft = cfg.backend === undefined ? undefined : byName.get(cfg.backend);
+    // (Own servers named like a [[backend]]: reported above.)
+    if (s.own !== undefined) {
+      if (draft === s.own) use(draft, cfg);
+    } else if (draft !== undefined) use(draft, cfg);
+    else if (cfg.backend !== undefined) {
+      const known = byName.size === 0 ? " (no [[backend]] table is defined)" : suggestion(cfg.backend, [...byName.keys()]);
       report({ path: "backend", service: s.label, line: s.at("backend"), message: `backend ${JSON.stringify(cfg.backend)} is not defined${known}` });
-      continue;
     }
-    const list = users.get(draft) ?? [];
-    list.push({ protocol: cfg.protocol, service: cfg.name });
-    users.set(draft, list);
+    checkRouteBackends(cfg.routes, named, (path, message, line) => report({ path, service: s.label, line, message }));
+    for (const r of cfg.routes) {
+      if (r.action.kind === "backend" && r.action.name !== undefined && byName.has(r.action.name)) use(byName.get(r.action.name)!, cfg);
+    }
   }
   const out: BackendConfig[] = [];
   const report1 = (d: BackendDraft) => (path: string, message: string, line: number | undefined) => report({ path, service: d.label, line, message });
-  for (const d of [...declared, ...services.flatMap((s) => (s.own ? [s.own] : []))]) {
+  for (const d of [...declared, ...services.flatMap((s) => (s.own && byName.get(s.own.name) === s.own ? [s.own] : []))]) {
     const list = users.get(d);
     if (list === undefined) continue;
     const protocols = [...new Set(list.map((u) => u.protocol))];

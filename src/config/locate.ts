@@ -16,7 +16,7 @@ export interface KeyWhere {
   readonly key?: string;
   /** 0-based element of the key's array value. */
   readonly index?: number;
-  /** A key inside the key's table when written as its own `[service.tls]` table (`cert`). */
+  /** A key inside the key's table when written as its own `[service.tls]` table (`cert`), or inside element `index` written as `[[service.route]]`. */
   readonly sub?: string;
 }
 
@@ -194,7 +194,11 @@ export function indexSource(text: string): SourceIndex {
       if (where.key === undefined) return header;
       const e = entries.get(`${tbl}|${where.key}`);
       if (!e) return header;
-      if (where.index !== undefined) return e.elements[where.index] ?? e.line;
+      if (where.index !== undefined) {
+        // A key of the element when written as its own table ([[service.route]] number `index`: `path`).
+        const own = where.sub === undefined ? undefined : entries.get(`${tbl}.${where.key}#${where.index}|${where.sub}`)?.line;
+        return own ?? e.elements[where.index] ?? e.line;
+      }
       if (where.sub !== undefined) return entries.get(top ? `table:${where.key}|${where.sub}` : `${tbl}.${where.key}|${where.sub}`)?.line ?? e.line;
       return e.line;
     },

@@ -51,7 +51,9 @@ export type KeyType =
   | { readonly kind: "dns" }
   | { readonly kind: "srv" }
   /** ["10.0.0.2", "[::1]:5353"] */
-  | { readonly kind: "nameservers" };
+  | { readonly kind: "nameservers" }
+  /** [[service.route]] tables (checked in route.ts) */
+  | { readonly kind: "routes" };
 
 export interface KeyDef {
   readonly name: string;
@@ -149,6 +151,10 @@ export const SCHEMA: readonly KeyDef[] = [
   { name: "error_pages", scope: "service", protocols: HTTP, type: { kind: "errorpages" },
     doc: 'Bodies for the answers plb gives itself, from files: { 503 = "/etc/plb/503.html" } (sent as text/html).' },
   { name: "hash_header", scope: "backend", protocols: HTTP, type: { kind: "string" }, doc: "Header whose value the `header` algorithm hashes (e.g. X-Tenant)." },
+  { name: "route", scope: "service", protocols: HTTP, type: { kind: "routes" },
+    doc: "[[service.route]] tables: conditions (host, path, path_exact, path_regex, method, header) and actions (backend, redirect, respond, strip_prefix, add_prefix, request_headers, response_headers); the first match in file order wins (README: Routes)." },
+  { name: "request_id", scope: "service", protocols: HTTP, type: { kind: "boolean" }, default: false,
+    doc: "Add X-Request-Id (a random UUID) to requests that have none; servers and the access log get it." },
   // servers = [ { … } ]
   { name: "address", scope: "server", type: { kind: "address" }, doc: 'Server address: "10.0.0.2:80", "[::1]:80", "db.example:5432" (each entry has address, dns or srv).' },
   { name: "weight", scope: "server", type: { kind: "integer", min: 1, max: 256 }, default: 1, doc: "Relative share of connections (1-256; to drain a server, remove it or mark it backup).",
@@ -207,6 +213,8 @@ function typeText(t: KeyType): string {
       return "SRV name";
     case "nameservers":
       return "array of IP[:port]";
+    case "routes":
+      return "array of routes";
     case "boolean":
       return "boolean";
     case "enum":

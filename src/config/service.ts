@@ -11,6 +11,7 @@ import { describeValue } from "./describe.ts";
 import { type Diagnostic, serviceLabel, suggestion } from "./diagnostics.ts";
 import type { SourceIndex } from "./locate.ts";
 import { keyDef, keysFor, SCHEMA, type KeyDef } from "./schema.ts";
+import { checkRoutes } from "./route.ts";
 import { type At, isTable, type Report, type Table } from "./table.ts";
 import type { AccessLogConfig, HttpSettings, ListenAddress, ServiceConfig, Timeouts } from "./types.ts";
 import { checkValue } from "./values.ts";
@@ -94,16 +95,18 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
       report(def.name, `${JSON.stringify(def.name)} applies to protocol ${def.protocols.map((p) => JSON.stringify(p)).join(" or ")} only (this service is ${JSON.stringify(protocol)})`, at(def.name));
     }
   }
-  const http = Object.fromEntries(SCHEMA.filter((d) => d.scope === "service" && d.protocols?.includes("http")).map((d) => [d.name, value(d.name)])) as unknown as HttpSettings;
+  const http = Object.fromEntries(SCHEMA.filter((d) => d.scope === "service" && d.protocols?.includes("http") && d.type.kind !== "routes").map((d) => [d.name, value(d.name)])) as unknown as HttpSettings;
   const accept_proxy = value("accept_proxy") as boolean;
   const timeout_proxy_header = value("timeout_proxy_header") as number;
   const proxy_from = checkAcceptProxy(raw, accept_proxy, http, report, at);
   const timeout_client = value("timeout_client") as number;
   const maxconn = value("maxconn") as number;
   const listen = Object.hasOwn(raw, "listen") ? checkListen(raw.listen, report, at) : (value("listen"), []);
+  // An http service may route every request itself (no default: a request no route takes gets 404).
+  const routed = protocol === "http" && Object.hasOwn(raw, "route");
   if (ownServers && named) {
     report("backend", "give either backend = \"NAME\" (a [[backend]] table) or this service's own servers = [...], not both", at("backend"));
-  } else if (!ownServers && !named) {
+  } else if (!ownServers && !named && !routed) {
     report("servers", 'missing required key "servers" (the servers to relay to), or backend = "NAME" naming a [[backend]] table', at());
   }
   const backend = ownServers ? name : (value("backend") as string | undefined);
@@ -113,11 +116,14 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
   if (log?.format === "combined" && protocol !== "http") {
     report("access_log", `access_log.format = "combined" is for http requests; a ${protocol} service logs sessions: use "haproxy" or "json"`, at("access_log"));
   }
+  const routes = routed
+    ? checkRoutes(raw.route, { at: (j, key) => source.line({ service: index, key: "route", index: j, sub: key }), report, hasDefault: ownServers || named })
+    : [];
   const access_log = log && { path: log.path, format: (log.format ?? (protocol === "http" ? "combined" : "haproxy")) as AccessLogConfig["format"] };
   const config =
-    failed || backend === undefined
+    failed || (backend === undefined && !routed)
       ? undefined
-      : { name, protocol, http, listen: listen as ListenAddress[], backend, access_log, accept_proxy, proxy_from, timeout_proxy_header, timeout_client, maxconn };
+      : { name, protocol, http, listen: listen as ListenAddress[], backend, routes, access_log, accept_proxy, proxy_from, timeout_proxy_header, timeout_client, maxconn };
   return { config, name: typeof raw.name === "string" ? raw.name : undefined, listen, own, at, label: service };
 }
 

@@ -1,4 +1,5 @@
 /** The validated, immutable configuration. Durations are milliseconds. */
+import type { RouteConfig } from "../routes/types.ts";
 
 export type LogLevelName = "error" | "warn" | "info" | "debug";
 
@@ -79,6 +80,8 @@ export interface HttpSettings {
   readonly tls: { readonly cert: string; readonly key: string } | undefined;
   /** Status → file whose content replaces plb's own body for that status. */
   readonly error_pages: Readonly<Record<number, string>> | undefined;
+  /** Add X-Request-Id to requests without one. */
+  readonly request_id: boolean;
 }
 
 /** Settings of backends that http services use. */
@@ -115,8 +118,12 @@ export interface ServiceConfig extends ServiceDefaults {
   readonly protocol: ProtocolName;
   readonly http: HttpSettings;
   readonly listen: readonly ListenAddress[];
-  /** The backend (its name in Config.backends) that takes this service's clients. */
-  readonly backend: string;
+  /**
+   * The backend (its name in Config.backends) that takes this service's
+   * clients, or (http) the requests no route sends elsewhere; undefined: an
+   * http service whose routes choose, a request none takes gets 404.
+   */
+  readonly backend: string | undefined;
   readonly access_log: AccessLogConfig | undefined;
   /** Connections start with a PROXY header from a front balancer: its source is the client. */
   readonly accept_proxy: boolean;
@@ -124,6 +131,8 @@ export interface ServiceConfig extends ServiceDefaults {
   readonly proxy_from: readonly string[];
   /** With accept_proxy: ms a connection has to send its whole header. */
   readonly timeout_proxy_header: number;
+  /** http: the routes, in file order ([] without any: every request to the service's servers). */
+  readonly routes: readonly RouteConfig[];
 }
 
 /**
@@ -192,6 +201,4 @@ export interface Config {
   readonly backends: readonly BackendConfig[];
   /** Absent: no stats listener. */
   readonly stats?: StatsConfig;
-  /** What is allowed but probably not meant, one line each (`plb.toml:40: backend "old": no service uses it`): logged at start, printed by --check. */
-  readonly warnings?: readonly string[];
 }

@@ -14,6 +14,7 @@
 import type { HttpSettings } from "../config/types.ts";
 import { BASE_HOP_BY_HOP, CONNECTION_KEEP_ALIVE, CONNECTION_UPGRADE, type FieldLines, fieldLines, hopByHop, serializeRequestHead } from "./serialize.ts";
 import type { RequestHead } from "./types.ts";
+import { type HeadEdit, NO_EDIT, withEdit } from "../routes/rewrite.ts";
 
 const SET_BY_PLB = ["x-forwarded-proto", "x-forwarded-host"];
 
@@ -71,8 +72,8 @@ export class ClientForwarding {
   }
 }
 
-/** The request head to send to the server. */
-export function forwardedRequestHead(src: Uint8Array, head: RequestHead, client: ClientForwarding, proto: "http" | "https", cfg: HttpSettings): Uint8Array {
+/** The request head to send to the server; `edit`: what the matched route changes (its lines come before plb's). */
+export function forwardedRequestHead(src: Uint8Array, head: RequestHead, client: ClientForwarding, proto: "http" | "https", cfg: HttpSettings, edit: HeadEdit = NO_EDIT): Uint8Array {
   const xff = cfg.forwarded_for !== "off";
   let prior: string[] | undefined;
   if (cfg.forwarded_for === "append") for (const f of head.fields) if (f.lower === "x-forwarded-for") (prior ??= []).push(f.value);
@@ -89,5 +90,6 @@ export function forwardedRequestHead(src: Uint8Array, head: RequestHead, client:
     if (upgrading) own.delete("upgrade");
     drop = (lower) => own.has(lower);
   }
-  return serializeRequestHead(src, head, { drop, lines: connection ? [forwarding, connection] : [forwarding] });
+  const opts = { drop, lines: connection ? [forwarding, connection] : [forwarding] };
+  return serializeRequestHead(src, head, edit === NO_EDIT ? opts : withEdit(opts, edit));
 }

@@ -3,6 +3,25 @@
  * correct framing, always closing the connection. Rendered once per status.
  */
 const REASONS: Record<number, string> = {
+  200: "OK",
+  201: "Created",
+  202: "Accepted",
+  204: "No Content",
+  301: "Moved Permanently",
+  302: "Found",
+  303: "See Other",
+  304: "Not Modified",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  410: "Gone",
+  418: "I'm a teapot",
+  429: "Too Many Requests",
+  451: "Unavailable For Legal Reasons",
+  500: "Internal Server Error",
   400: "Bad Request",
   408: "Request Timeout",
   413: "Content Too Large",
@@ -16,6 +35,7 @@ const REASONS: Record<number, string> = {
 };
 
 const BODIES: Record<number, string> = {
+  404: "No route matches this request.",
   400: "The request could not be understood.",
   408: "The request was not received in time.",
   413: "The request body is too large.",

@@ -7,6 +7,7 @@
 import { appendBytes } from "../net/bytes.ts";
 import { BodyTracker } from "./body.ts";
 import { parseResponseHead } from "./head.ts";
+import { type HeadEdit, NO_EDIT, withEdit } from "../routes/rewrite.ts";
 import { BASE_HOP_BY_HOP, CONNECTION_CLOSE, CONNECTION_KEEP_ALIVE, CONNECTION_UPGRADE, hopByHop, serializeResponseHead } from "./serialize.ts";
 import type { HeadLimits, ResponseHead } from "./types.ts";
 
@@ -64,6 +65,8 @@ export class ResponseReader {
     private readonly clientIs10KeepAlive: boolean,
     /** The request asked to upgrade: a 101 is allowed. */
     private readonly upgrade: boolean,
+    /** What the request's route changes in the final response head (response_headers). */
+    private readonly edit: HeadEdit = NO_EDIT,
   ) {}
 
   /** The body runs until the server closes the connection. */
@@ -145,13 +148,14 @@ export class ResponseReader {
       tail = step.consumed;
     }
     if (body.done) this.done = true;
-    if (lines === undefined && held === 0 && r.consumed + tail === buf.length && passesAsIs(head)) {
+    if (lines === undefined && this.edit === NO_EDIT && held === 0 && r.consumed + tail === buf.length && passesAsIs(head)) {
       // Nothing to change in the head (most responses): the read goes to the client as it came.
       parts.push(buf);
       this.headBytes += r.consumed;
     } else {
       const hop = hopByHop(head);
-      const out = serializeResponseHead(buf, head, { drop: (l) => hop.has(l), lines, tailStart: r.consumed, tailEnd: r.consumed + tail });
+      const opts = { drop: (l: string) => hop.has(l), lines, tailStart: r.consumed, tailEnd: r.consumed + tail };
+      const out = serializeResponseHead(buf, head, withEdit(opts, this.edit));
       parts.push(out);
       this.headBytes += out.length - tail;
     }

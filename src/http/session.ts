@@ -28,6 +28,8 @@ import { announcedIdleMs } from "./keep-alive.ts";
 import { parseRequestHead } from "./head.ts";
 import { type ResponseClient, ResponseReader } from "./response.ts";
 import type { HttpBackendRuntime, HttpRuntime } from "./runtime.ts";
+import { RequestRouter } from "./routing.ts";
+import { type HeadEdit, NO_EDIT } from "../routes/rewrite.ts";
 import { BODY_NONE, type RequestHead } from "./types.ts";
 import { Upstream, type UpstreamOwner } from "./upstream.ts";
 
@@ -102,8 +104,14 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   private cfg: ServiceConfig;
   private rt: HttpRuntime;
   /** The backend of the current request, and what its sessions share (idle server connections). */
-  private backend: BackendHandle;
-  private brt: HttpBackendRuntime;
+  private backend: BackendHandle | undefined;
+  private brt: HttpBackendRuntime | undefined;
+  /** Routes this connection's requests (made at the first request of a service with routes or request_id). */
+  private router: RequestRouter | undefined;
+  /** What the current request's route changes in the response head. */
+  private resEdit: HeadEdit = NO_EDIT;
+  /** The current request's X-Request-Id ("" without request_id). */
+  private requestId = "";
 
   constructor(
     readonly socket: Sock,
@@ -111,8 +119,6 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   ) {
     this.cfg = service.cfg;
     this.rt = service.shared as HttpRuntime;
-    this.backend = service.backend;
-    this.brt = this.backend.shared as HttpBackendRuntime;
     // undefined for a connection reset before plb saw it
     this.clientAddress = clientIp(socket);
     this.forwarding = forwardingFor(this.clientAddress);
@@ -255,14 +261,42 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     if (head.body.kind === "length" && head.body.length > maxBody) return this.reply(413);
     this.req = head;
     this.trace.request(r.consumed);
-    this.reqBody = head.body.kind === "none" ? NO_BODY : new BodyTracker(head.body, false, maxBody);
-    this.reqOut = forwardedRequestHead(buf, head, this.forwarding, this.rt.proto, this.cfg.http);
     this.closeAfter = !head.keepAlive;
-    this.phase = Phase.Exchange;
     this.tried = undefined;
     this.retried = false;
-    this.useBackend(this.service.backend);
+    const svc = this.service;
+    const routed = svc.cfg.routes.length > 0 || this.cfg.http.request_id ? (this.router ??= new RequestRouter(this.clientAddress, this.rt.proto)).route(svc, head, this.cfg.http.request_id) : undefined;
+    this.requestId = routed?.requestId ?? "";
+    this.resEdit = routed?.response ?? NO_EDIT;
+    if (routed?.answer !== undefined) return this.answer(routed.answer.bytes, routed.answer.status, routed.answer.close);
+    const backend = routed === undefined ? svc.backend : routed.backend;
+    if (backend === undefined) {
+      if (logEnabled("info")) log.info(`service "${svc.name}": 404 for ${this.clientAddress}: no route takes ${head.method} ${head.target}`);
+      return this.reply(404);
+    }
+    this.reqBody = head.body.kind === "none" ? NO_BODY : new BodyTracker(head.body, false, maxBody);
+    this.reqOut = forwardedRequestHead(buf, head, this.forwarding, this.rt.proto, this.cfg.http, routed?.request);
+    this.phase = Phase.Exchange;
+    this.useBackend(backend);
     this.pickServer();
+  }
+
+  /**
+   * A route answers the request itself (respond, redirect): the answer goes
+   * out and the connection reads on, or closes (`close`: a request body
+   * plb did not read, or a client that asked to).
+   */
+  private answer(bytes: Uint8Array, status: number, close: boolean): void {
+    this.trace.replied(bytes);
+    if (events.request.active) this.trace.publish(this.facts(undefined), status, "done");
+    this.served++;
+    if (close) {
+      this.phase = Phase.Closing;
+      if (send(this, bytes) === LOST) return this.abortAll();
+      return this.closeClient();
+    }
+    if (send(this, bytes) === LOST) return this.abortAll();
+    this.next();
   }
 
   /** Forward request body bytes to the upstream, keeping any bytes past the body. */
@@ -298,7 +332,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   }
 
   private pickServer(): void {
-    const b = this.backend;
+    const b = this.backend!;
     const server = b.pool.balancer.pick({
       client: b.usesClient ? this.clientAddress : undefined,
       key: b.hashes === undefined ? undefined : hashKey(this.req!, b.hashes, b.cfg.http.hash_header),
@@ -319,7 +353,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     // server close it unanswered, the client sees its own keep-alive
     // connection close and may send the request again itself.
     const reuse = !this.private && (this.served > 0 || retryable(this.req!));
-    const idle = reuse ? this.brt.pool.take(server, now()) : undefined;
+    const idle = reuse ? this.brt!.pool.take(server, now()) : undefined;
     if (idle) return this.attach(idle);
     this.trace.connecting();
     this.pending = connect(server.address, server.port, b.cfg.timeout_connect, this);
@@ -328,20 +362,20 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   connected(sock: Sock): void {
     this.pending = undefined;
     const server = this.server!;
-    this.trace.connected(this.service.name, this.backend.name, server.key, "connected");
-    this.backend.pool.report(server, "connected");
+    this.trace.connected(this.service.name, this.backend!.name, server.key, "connected");
+    this.backend!.pool.report(server, "connected");
     const up = new Upstream(sock, server);
     if (this.gone || this.phase !== Phase.Exchange) return up.close();
-    const header = proxyHeaderFor(this.backend.cfg.client_address, this.socket);
+    const header = proxyHeaderFor(this.backend!.cfg.client_address, this.socket);
     if (header) send(up, header); // such a connection speaks for this client only: never pooled
     this.attach(up);
   }
 
   failed(reason: ConnectFailure, detail: string): void {
     this.pending = undefined;
-    this.trace.connected(this.service.name, this.backend.name, this.server!.key, reason);
+    this.trace.connected(this.service.name, this.backend!.name, this.server!.key, reason);
     if (localConnectFailure(reason, this.service.admission)) return this.reply(503);
-    this.backend.pool.report(this.server!, reason, detail);
+    this.backend!.pool.report(this.server!, reason, detail);
     if (this.gone || this.phase !== Phase.Exchange) return;
     (this.tried ??= new Set()).add(this.server!);
     this.pickServer();
@@ -352,7 +386,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     this.up = up;
     up.owner = this;
     up.uses++;
-    this.backend.pool.connectionStart(up.server);
+    this.backend!.pool.connectionStart(up.server);
     const req = this.req!;
     this.res = new ResponseReader(
       req.method,
@@ -360,6 +394,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
       this,
       req.versionMinor === 0 && req.keepAlive,
       req.upgrade !== undefined,
+      this.resEdit,
     );
     const sent = send(up, this.reqOut!);
     if (sent === LOST) return this.upstreamClosed();
@@ -388,7 +423,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     const out = res.feed(buf);
     if (out.error) {
       if (logEnabled("info")) log.info(`service "${this.service.name}": invalid response from ${this.server}: ${out.error}`);
-      this.backend.pool.report(this.server!, "reset", `invalid response: ${out.error}`);
+      this.backend!.pool.report(this.server!, "reset", `invalid response: ${out.error}`);
       this.up!.abort();
       this.releaseServer();
       return this.reply(res.started ? 0 : 502);
@@ -441,13 +476,13 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
         this.retried = true;
         this.server = up.server;
         this.trace.connecting();
-        this.pending = connect(up.server.address!, up.server.port, this.backend.cfg.timeout_connect, this);
+        this.pending = connect(up.server.address!, up.server.port, this.backend!.cfg.timeout_connect, this);
         return;
       }
       if (logEnabled("info")) log.info(`service "${this.service.name}": ${up.server} closed a reused connection before answering ${this.req!.method}; closing ${this.clientAddress} unanswered so it may retry`);
       return this.reply(0);
     }
-    this.backend.pool.report(up.server, "reset", err ? `connection reset: ${err.message}` : "closed before answering");
+    this.backend!.pool.report(up.server, "reset", err ? `connection reset: ${err.message}` : "closed before answering");
     this.reply(502);
   }
 
@@ -478,7 +513,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   }
 
   pipeClosed(): void {
-    if (this.tunnelServer) this.backend.pool.connectionEnd(this.tunnelServer);
+    if (this.tunnelServer) this.backend!.pool.connectionEnd(this.tunnelServer);
     this.tunnelServer = undefined;
     this.finish();
   }
@@ -503,12 +538,12 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
         up.onIdleClose = () => void (this.ownUp === up && (this.ownUp = undefined));
         this.ownUp = up;
       } else {
-        const pool = this.brt.pool;
+        const pool = this.brt!.pool;
         up.onIdleClose = (u) => pool.remove(u.server, u);
         pool.put(up.server, up, now(), announcedIdleMs(head));
       }
     } else up.close(); // the server ends its connection: the client's stays open
-    if (this.brt.failOn5xx) this.backend.pool.report(up.server, head.status >= 500 ? "reset" : "connected", `HTTP ${head.status}`);
+    if (this.brt!.failOn5xx) this.backend!.pool.report(up.server, head.status >= 500 ? "reset" : "connected", `HTTP ${head.status}`);
     if (events.request.active) this.trace.publish(this.facts(up.server.key), head.status, "done");
     this.served++;
     this.releaseServer();
@@ -534,7 +569,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
   private releaseServer(): void {
     if (this.up) {
       if (this.up.owner === this) this.up.owner = undefined;
-      this.backend.pool.connectionEnd(this.up.server);
+      this.backend!.pool.connectionEnd(this.up.server);
       this.up = undefined;
     }
     this.upPaused = false;
@@ -558,7 +593,8 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     f.service = this.service.name;
     f.client = this.clientAddress;
     f.clientPort = this.clientPort;
-    f.backend = server === undefined ? undefined : this.backend.name;
+    f.backend = server === undefined ? undefined : this.backend?.name;
+    f.requestId = this.requestId;
     f.server = server;
     f.req = this.req;
     f.held = this.inbuf?.length ?? 0;
@@ -619,7 +655,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
     const cfg = this.cfg;
     const t = this.tunnel;
     if (t) {
-      if (now - t.a.last > cfg.timeout_client || now - t.b.last > this.backend.cfg.timeout_server) {
+      if (now - t.a.last > cfg.timeout_client || now - t.b.last > this.backend!.cfg.timeout_server) {
         this.trace.endCause = "timeout";
         t.abort();
       }
@@ -649,10 +685,10 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
       }
       return this.reply(this.res?.started ? 0 : 408);
     }
-    const timeoutServer = this.backend.cfg.timeout_server;
+    const timeoutServer = up?.server && this.backend !== undefined ? this.backend.cfg.timeout_server : Infinity;
     if (up && !awaitingClient && now - up.last > timeoutServer) {
       const started = this.res?.started ?? false;
-      if (!started) this.backend.pool.report(up.server, "timeout", `no response within ${timeoutServer} ms`);
+      if (!started) this.backend!.pool.report(up.server, "timeout", `no response within ${timeoutServer} ms`);
       up.abort();
       this.releaseServer();
       return this.reply(started ? 0 : 504);
@@ -681,4 +717,4 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Upstr
 /** The tracker of every request without a body (done from the start: never changes). */
 const NO_BODY = new BodyTracker(BODY_NONE, false);
 
-const FACTS: { -readonly [K in keyof RequestFacts]: RequestFacts[K] } = { service: "", client: "", clientPort: 0, backend: undefined, server: undefined, req: undefined, held: 0, headBytes: 0, retries: 0 };
+const FACTS: { -readonly [K in keyof RequestFacts]: RequestFacts[K] } = { service: "", client: "", clientPort: 0, backend: undefined, server: undefined, requestId: "", req: undefined, held: 0, headBytes: 0, retries: 0 };

@@ -18,6 +18,8 @@ export interface RequestFacts {
   readonly backend: string | undefined;
   readonly server: string | undefined;
   readonly req: RequestHead | undefined;
+  /** X-Request-Id (request_id = true), else "". */
+  readonly requestId: string;
   /** Bytes held of a head that never completed (a malformed one). */
   readonly held: number;
   /** Bytes of the response heads sent (the rest of what was sent is body). */
@@ -109,6 +111,7 @@ export class HttpTrace {
     e.clientPort = f.clientPort;
     e.server = req ? f.server : undefined;
     e.backend = req ? f.backend : undefined;
+    e.requestId = f.requestId;
     e.method = req?.method ?? "";
     e.target = req?.target ?? "";
     e.version = req ? VERSIONS[req.versionMinor] : "";
@@ -132,7 +135,7 @@ export class HttpTrace {
 const VERSIONS = ["HTTP/1.0", "HTTP/1.1"] as const;
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const SHARED: Mutable<RequestEvent> = {
-  service: "", client: "", clientPort: 0, backend: undefined, server: undefined, method: "", target: "", version: "", status: 0, start: 0, bytesIn: 0, bytesOut: 0,
+  service: "", client: "", clientPort: 0, backend: undefined, server: undefined, requestId: "", method: "", target: "", version: "", status: 0, start: 0, bytesIn: 0, bytesOut: 0,
   bodyBytesOut: 0, host: "", referer: "", userAgent: "", connectMs: -1, ttfbMs: -1, totalMs: 0, retries: 0, cause: "done",
 };
 

@@ -58,7 +58,8 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     readonly service: ServiceHandle,
   ) {
     this.cfg = service.cfg;
-    this.backend = service.backend;
+    // A tcp or smtp service always has one (only http services may route without a default).
+    this.backend = service.backend!;
     this.opts = (this.backend.shared as RelayOptions | undefined) ?? {};
     // The client's port costs a getpeername(2): read only when someone will be told
     // (a closed socket no longer has it).

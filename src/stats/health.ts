@@ -8,16 +8,17 @@
  *   open connections drain for up to timeout_shutdown: whoever sends
  *   clients here takes this instance out before it is gone;
  * - with `healthz_requires_servers = true`, 503 while a service has no
- *   server that can take a client (up, weight above 0; a backup counts).
+ *   server that can take a client (up, weight above 0; a backup counts) in
+ *   any backend it sends to (its own, its routes').
  *
  * It needs no token (a probe has none), so with `read_token = true` it
  * does not name the services.
  */
 
-/** What /healthz looks at of a service. */
+/** What /healthz looks at of a service: the servers of every backend it sends to. */
 export interface HealthService {
   readonly name: string;
-  readonly pool: { readonly servers: readonly { readonly up: boolean; readonly weight: number }[] };
+  readonly pools: readonly { readonly servers: readonly { readonly up: boolean; readonly weight: number }[] }[];
 }
 
 export interface HealthInput {
@@ -39,7 +40,7 @@ export interface HealthAnswer {
 export function healthz(input: HealthInput): HealthAnswer {
   if (input.stopping) return { status: 503, body: "stopping\n" };
   if (input.requireServers) {
-    const empty = input.services.filter((svc) => !svc.pool.servers.some((s) => s.up && s.weight > 0)).map((svc) => svc.name);
+    const empty = input.services.filter((svc) => !svc.pools.some((p) => p.servers.some((s) => s.up && s.weight > 0))).map((svc) => svc.name);
     if (empty.length > 0) {
       const which = input.private ? `${empty.length} service(s)` : empty.map((n) => JSON.stringify(n)).join(", ");
       return { status: 503, body: `no server up: ${which}\n` };

@@ -145,7 +145,7 @@ export function startStats(cfg: StatsConfig, metrics: Metrics, firstToken: strin
     }
     // Probes carry no token: /healthz needs none (and then names no service).
     if (url.pathname === "/healthz" && (req.method === "GET" || req.method === "HEAD")) {
-      const services = metrics.services().map((svc) => ({ name: svc.name, pool: svc.backend.pool }));
+      const services = metrics.services().map((svc) => ({ name: svc.name, pools: svc.backends.map((b) => b.pool) }));
       const answer = healthz({ stopping, requireServers, private: cfg.read_token && token !== undefined, services });
       return new Response(answer.body, { status: answer.status, headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" } });
     }

@@ -85,7 +85,7 @@ export class Metrics {
       x.counter("plb_service_bytes_out_total", "Bytes sent to clients.", l, t.bytesOut);
       x.counter("plb_service_retries_total", "Connections or requests sent again to another server.", l, t.retries);
       x.counter("plb_service_no_server_total", "Sessions and requests refused for lack of a server (503, 421, closed).", l, t.noServer);
-      x.gauge("plb_service_servers_up", "Servers of its backend taking new connections.", l, svc.backend.pool.upCount);
+      x.gauge("plb_service_servers_up", "Servers taking new connections in the backends it sends to (its own, its routes').", l, svc.backends.reduce((n, b) => n + b.pool.upCount, 0));
       if (svc.cfg.accept_proxy) {
         for (const r of PROXY_REFUSALS) x.counter("plb_service_proxy_refused_total", "Connections closed before a valid PROXY header (accept_proxy), by reason: source (not in proxy_from), header, timeout.", { ...l, reason: r }, t.proxyRefused[r]);
       }
@@ -146,7 +146,8 @@ export class Metrics {
         return {
           name: svc.name,
           protocol: svc.cfg.protocol,
-          backend: svc.backend.name,
+          backend: svc.backend?.name ?? null,
+          ...(svc.cfg.routes.length > 0 ? { routes: svc.cfg.routes.length, route_backends: svc.backends.map((b) => b.name) } : {}),
           listen: svc.cfg.listen.map((l) => l.text),
           sessions_current: svc.active,
           sessions_total: t.sessions,

@@ -300,7 +300,6 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     }
     metrics.start();
   }
-  for (const w of first.warnings ?? []) log.warn(w);
   for (const svc of running.services) log.info(listeningLine(svc));
   log.info(`${count} workers running (pids ${slots.map((s) => s.proc?.pid).join(", ")})`);
 
