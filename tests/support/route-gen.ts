@@ -98,10 +98,12 @@ export function requestText(q: RequestSpec): string {
 }
 
 /** plb's [[service.route]] tables: route i to backend "be_i". */
-export function plbRoutes(specs: RouteSpec[]): string {
+export function plbRoutes(specs: RouteSpec[], opts: { tag?: boolean } = {}): string {
   return specs
     .map((s, i) => {
       const lines = ["[[service.route]]"];
+      // Tell the server which backend took it, as HAProxy's backends do (http-request set-header).
+      if (opts.tag) lines.push(`request_headers = { set = { "X-Backend" = "be_${i}" } }`);
       if (s.hosts) lines.push(`host = ${JSON.stringify(s.hosts)}`);
       if (s.path) lines.push(`${s.path.kind} = ${JSON.stringify(s.path.value)}`);
       if (s.methods) lines.push(`method = ${JSON.stringify(s.methods)}`);

@@ -8,19 +8,21 @@ import { writeFileSync } from "node:fs";
 import { BUN, CLI, startPlbFile, writeConfig } from "../../support/plb.ts";
 import { freePort } from "../../support/ports.ts";
 import { reloadWith } from "../../support/reload.ts";
+import { withBackends } from "../../support/routes.ts";
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-const config = (port: number, routes: string) => `[[service]]
+const config = (port: number, routes: string) =>
+  withBackends(`[[service]]
 name = "edge"
 protocol = "http"
 listen = ["127.0.0.1:${port}"]
 servers = ["127.0.0.1:9"]
 
-${routes}`;
+${routes}`);
 
 const SHADOWED = `[[service.route]]
 host = "*.example.com"
