@@ -82,7 +82,9 @@ function listenKey(addr: ListenAddress, service: string, index: number): string 
   return addr.port === 0 ? `${service}#${index} ${addr.host}` : `[${addr.host}]:${addr.port}`;
 }
 
-const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+/** Settings as JSON, a route's regex by its source (JSON has none) and its line left out (moving a route is no change). */
+const asJson = (v: unknown): string => JSON.stringify(v, (k, x) => (k === "line" ? undefined : x instanceof RegExp ? x.source : x));
+const same = (a: unknown, b: unknown): boolean => asJson(a) === asJson(b);
 
 /** Setting names that differ between two configurations of a service or backend (http.* and smtp.* one by one). */
 function changedSettings<T extends ServiceConfig | BackendConfig>(a: T, b: T): string[] {
