@@ -9,6 +9,9 @@
  *   bun bench/ab.ts --stats ...   the working tree without [stats] (base) and with it (the
  *                                 lifecycle events then have subscribers: metrics on the hot path)
  *   bun bench/ab.ts --access-log  the working tree without and with an access log (combined, to a file)
+ *   bun bench/ab.ts --routes      the working tree without routes (base) and with 200 hosts × 5 routes each (work):
+ *                                 the http requests carry a Host near the end of the table and reach its
+ *                                 prefix route (issue 19: at most 3 % slower on the keep-alive row)
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,7 +27,10 @@ const opt = (name: string, dflt: string) => {
 };
 const STATS = process.argv.includes("--stats");
 const ACCESS = process.argv.includes("--access-log");
-const SAME_TREE = STATS || ACCESS;
+const ROUTES = process.argv.includes("--routes");
+const SAME_TREE = STATS || ACCESS || ROUTES;
+/** With --routes: the Host every http request carries (site 150 of 200), for both sides. */
+const HOST = ROUTES ? "site150.example.com" : undefined;
 const BASE = SAME_TREE ? "HEAD" : opt("base", "");
 const CAP = Number(opt("cap", "50"));
 const DURATION = Number(opt("duration", "8"));
@@ -56,6 +62,21 @@ const configs: Record<"base" | "work", string> = { base: join(dir, "plb.toml"), 
 const services = `[[service]]\nname = "web"\nprotocol = "http"\nlisten = ["127.0.0.1:${httpPort}"]\n${servers}\npool_max_idle = 256\n[[service]]\nname = "tcp"\nlisten = ["127.0.0.1:${tcpPort}"]\n${servers}\n`;
 writeFileSync(configs.base, `loglevel = "warn"\ntimeout_shutdown = 0\n${services}`);
 if (STATS) writeFileSync(configs.work, `loglevel = "warn"\ntimeout_shutdown = 0\n[stats]\nlisten = "127.0.0.1:${statsPort}"\n${services}`);
+if (ROUTES) {
+  // 200 sites with 5 routes each, in the order an operator writes them: prefixes, an exact path, a method, a catch-all.
+  const routes: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    const host = `host = ["site${i}.example.com", "www.site${i}.example.com"]`;
+    routes.push(
+      `[[service.route]]\n${host}\npath = "/api/"\nbackend = "web"\nrequest_headers = { set = { "X-Site" = "${i}" } }`,
+      `[[service.route]]\n${host}\npath = "/static/"\nbackend = "web"`,
+      `[[service.route]]\n${host}\npath_exact = "/health"\nrespond = { status = 200, body = "ok" }`,
+      `[[service.route]]\n${host}\nmethod = "POST"\nbackend = "web"`,
+      `[[service.route]]\n${host}\npath = "/"\nbackend = "web"`,
+    );
+  }
+  writeFileSync(configs.work, `loglevel = "warn"\ntimeout_shutdown = 0\n${services.replace("pool_max_idle = 256\n", `pool_max_idle = 256\n${routes.join("\n")}\n`)}`);
+}
 if (ACCESS) {
   const logs = (name: string) => `access_log = { path = "${join(dir, `${name}.log`)}" }`;
   writeFileSync(configs.work, `loglevel = "warn"\ntimeout_shutdown = 0\n${services.replace("pool_max_idle = 256", `pool_max_idle = 256\n${logs("web")}`).trimEnd()}\n${logs("tcp")}\n`);
@@ -76,8 +97,8 @@ for (let round = 1; round <= ROUNDS; round++) {
     const cg = cgroup(`ab-${side}`, CAP);
     const peer = launchIn(cg, `plb-${side}`, [BUN, join(trees[side], "src/cli.ts"), "--config", configs[side], "--logfile", "-", "--pidfile", join(dir, `${side}.pid`)], join(dir, `${side}.log`), trees[side]);
     await waitReady(peer, httpPort);
-    await wrk(`http://127.0.0.1:${httpPort}/${SMALL}`, 1);
-    const [ka, kaCpu] = await withCpu(peer.pid, () => wrk(`http://127.0.0.1:${httpPort}/${SMALL}`, DURATION));
+    await wrk(`http://127.0.0.1:${httpPort}/${SMALL}`, 1, { host: HOST });
+    const [ka, kaCpu] = await withCpu(peer.pid, () => wrk(`http://127.0.0.1:${httpPort}/${SMALL}`, DURATION, { host: HOST }));
     const [conn, connCpu] = await withCpu(peer.pid, () => wrk(`http://127.0.0.1:${tcpPort}/${SMALL}`, DURATION, { close: true }));
     await stop(peer);
     const r = results[side];
@@ -97,7 +118,7 @@ const row = (name: string, b: number[], w: number[], bc: number[], wc: number[])
   `| ${name} | ${Math.round(median(b))} (${Math.round(Math.min(...b))}–${Math.round(Math.max(...b))}) | ${Math.round(median(w))} (${Math.round(Math.min(...w))}–${Math.round(Math.max(...w))}) | ${(median(w) / median(b)).toFixed(3)} | ${median(bc).toFixed(1)} | ${median(wc).toFixed(1)} | ${(median(bc) / median(wc)).toFixed(3)} |`;
 console.log(
   [
-    `${STATS ? "the working tree without [stats] (base) vs with it (work)" : ACCESS ? "the working tree without access logs (base) vs with them (work)" : `plb ${rev} (base) vs the working tree`}, each capped to ${CAP} % of a CPU (${cgroupKind()}), wrk -t1 -c64 ${DURATION} s, median of ${ROUNDS} (range)`,
+    `${ROUTES ? "the working tree without routes (base) vs with 200 hosts × 5 routes (work, requests for site150)" : STATS ? "the working tree without [stats] (base) vs with it (work)" : ACCESS ? "the working tree without access logs (base) vs with them (work)" : `plb ${rev} (base) vs the working tree`}, each capped to ${CAP} % of a CPU (${cgroupKind()}), wrk -t1 -c64 ${DURATION} s, median of ${ROUNDS} (range)`,
     "",
     "| row | base req/s | working tree req/s | work / base | base CPU µs/req | work CPU µs/req | base / work CPU |",
     "|---|--:|--:|--:|--:|--:|--:|",

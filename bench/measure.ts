@@ -136,9 +136,10 @@ export function parseWrk(out: string): WrkResult {
   };
 }
 
-export async function wrk(url: string, seconds: number, opts: { close?: boolean; conns?: number } = {}): Promise<WrkResult> {
+export async function wrk(url: string, seconds: number, opts: { close?: boolean; conns?: number; host?: string } = {}): Promise<WrkResult> {
   const args = ["wrk", "-t1", `-c${opts.conns ?? 64}`, `-d${seconds}s`, "--timeout", "5s", "--latency"];
   if (opts.close) args.push("-H", "Connection: close");
+  if (opts.host) args.push("-H", `Host: ${opts.host}`);
   const proc = client([...args, url]);
   const killer = setTimeout(() => proc.kill("SIGKILL"), (seconds + 20) * 1000);
   const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);

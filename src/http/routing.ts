@@ -32,40 +32,65 @@ export interface Routed {
   readonly requestId: string;
 }
 
-/** Routes the requests of one client connection (its facts object is reused from request to request). */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * Routes the requests of one client connection. Its facts, template values
+ * and answer objects are reused from request to request (read them before
+ * the next `route`): routing allocates nothing for a route without
+ * variables.
+ */
 export class RequestRouter {
   private readonly facts = new HeadFacts();
+  private readonly values: Mutable<TemplateValues>;
+  private readonly out: Mutable<Routed> = { backend: undefined, request: NO_EDIT, response: NO_EDIT, answer: undefined, requestId: "" };
 
-  constructor(
-    private readonly clientIp: string,
-    private readonly scheme: "http" | "https",
-  ) {}
+  constructor(clientIp: string, private readonly scheme: "http" | "https") {
+    this.values = { client_ip: clientIp, scheme, host: "", request_id: "" };
+  }
 
   /** Where `head` goes, or undefined when the service neither routes nor adds a request id (its own backend, unchanged). */
   route(service: ServiceHandle, head: RequestHead, requestIdOn: boolean): Routed | undefined {
     const routed = service.cfg.routes.length > 0;
     if (!routed && !requestIdOn) return undefined;
+    const out = this.out;
     const own = requestIdOn ? requestIdOf(head) : undefined;
     const requestId = !requestIdOn ? "" : (own ?? newRequestId());
     const added = requestIdOn && own === undefined ? requestIdLine(requestId) : undefined;
+    out.requestId = requestId;
+    out.answer = undefined;
+    out.response = NO_EDIT;
     const choice = routed ? service.route(this.facts.reset(head)) : undefined;
     if (choice === undefined) {
-      return { backend: service.backend, request: withLines(NO_EDIT, added), response: NO_EDIT, answer: undefined, requestId };
+      out.backend = service.backend;
+      out.request = withLines(NO_EDIT, added);
+      return out;
     }
     const route = choice.route;
-    const values: TemplateValues = { client_ip: this.clientIp, scheme: this.scheme, host: routed ? this.facts.host : "", request_id: requestId };
+    const values = this.values;
+    values.host = this.facts.host;
+    values.request_id = requestId;
     const action = route.action;
     if (action.kind === "backend") {
-      return { backend: choice.backend ?? service.backend, request: withLines(requestEdit(route, head, values), added), response: responseEdit(route, values), answer: undefined, requestId };
+      out.backend = choice.backend ?? service.backend;
+      out.request = withLines(requestEdit(route, head, values), added);
+      out.response = responseEdit(route, values);
+      return out;
     }
+    out.backend = undefined;
+    out.request = NO_EDIT;
     // plb answers: a request body it will not read ends the connection, as does a client that asked to close.
     const close = !head.keepAlive || head.body.kind !== "none";
     const opts = { head: head.method === "HEAD", close, edit: headerEdit(route.response_headers, values) };
-    if (action.kind === "respond") return { backend: undefined, request: NO_EDIT, response: NO_EDIT, answer: { bytes: renderRespond(action, opts), status: action.status, close }, requestId };
+    if (action.kind === "respond") {
+      out.answer = { bytes: renderRespond(action, opts), status: action.status, close };
+      return out;
+    }
     const req = { scheme: this.scheme, host: head.host, target: head.target, targetForm: head.targetForm };
     // Without a host to redirect to (HTTP/1.0 without Host), the answer is a 400, and the connection closes.
     const status = redirectLocation(action, req) === undefined ? 400 : action.status;
-    return { backend: undefined, request: NO_EDIT, response: NO_EDIT, answer: { bytes: renderRedirect(action, req, opts), status, close: close || status === 400 }, requestId };
+    out.answer = { bytes: renderRedirect(action, req, opts), status, close: close || status === 400 };
+    return out;
   }
 }
 
