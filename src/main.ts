@@ -10,7 +10,6 @@ import type { Config } from "./config/types.ts";
 import { logger } from "./log.ts";
 import { descriptorsFree, FD_RESERVE, maxconnForLimit, raiseFdLimit } from "./net/fd-limit.ts";
 import { Sweeper } from "./net/sweep.ts";
-import { Resolver } from "./net/resolve.ts";
 import { dropPrivileges } from "./process/privileges.ts";
 import { removePidFile, writePidFile } from "./process/pidfile.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -27,11 +26,10 @@ import { AccessLogs } from "./access-log/logs.ts";
 import { Collector } from "./stats/collector.ts";
 import { poolControl, startStats, statsToken, type StatsListener } from "./stats/listener.ts";
 import { Metrics } from "./stats/metrics.ts";
-import { planReload, reload, serverSetChanged, sweepInterval, type ReloadPlan, type ReloadSummary, type Running } from "./reload.ts";
-import { Discovery, type DiscoveryListener } from "./discovery.ts";
+import { lookAfter, planReload, reload, serverSetChanged, sweepInterval, type ReloadPlan, type ReloadSummary, type Running } from "./reload.ts";
+import { announceStop, discoveryFor, listeningLine, resolveServers, systemResolver } from "./startup.ts";
 
 const log = logger("main");
-const dnsLog = logger("dns");
 
 export interface StartOptions {
   /** Pid file to write (undefined: none). */
@@ -96,29 +94,6 @@ function configuredFiles(config: Config): string[] {
   return files;
 }
 
-/**
- * The system's resolver configuration, snapshot now (the chroot has no
- * /etc); PLB_RESOLV_CONF, PLB_HOSTS and PLB_NAMESERVERS ("ip[:port],…")
- * override it (tests, containers without /etc), and the `nameservers` key
- * overrides resolv.conf's nameservers and PLB_NAMESERVERS.
- */
-export function systemResolver(config?: Config): Resolver {
-  const env = process.env;
-  return Resolver.fromSystem({
-    resolvConf: env.PLB_RESOLV_CONF,
-    hosts: env.PLB_HOSTS,
-    nameservers: config?.global.nameservers ? [...config.global.nameservers] : env.PLB_NAMESERVERS?.split(",").filter(Boolean),
-  });
-}
-
-/** Servers from DNS, asked through `resolver`; each change goes through reload's server-set path. */
-export function discoveryFor(running: () => Running, resolver: Resolver, told?: DiscoveryListener): Discovery {
-  return new Discovery(resolver, () => running().config.global, (backend, source, change, answer) => {
-    serverSetChanged(running(), backend, change, `${source.key} answered`, dnsLog);
-    told?.(backend, source, change, answer);
-  });
-}
-
 export async function start(config: Config, opts: StartOptions = {}): Promise<Runtime> {
   const g = config.global;
   const resolver = systemResolver(config);
@@ -172,7 +147,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     cliLogLevel: opts.cliLogLevel,
     delegateOutcomes,
   };
-  // The first answers before serving: their servers are part of the start's set.
+  // The first answers before serving: their servers are part of the start's set (the probes start once serving).
   if (discovery) await Promise.all(backends.map((b) => discovery.watch(b, true)));
   try {
     // First: a second plb refuses a pid file naming a live one before it
@@ -215,7 +190,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     throw err;
   }
 
-  if (scheduler) for (const b of backends) scheduler.watch(b.pool, b.protocol.probe(b), b.cfg.timeout_cleanup);
+  for (const b of backends) void lookAfter(running, b);
 
   let stopping: Promise<void> | undefined;
   const finish = () => {
@@ -297,16 +272,6 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
 }
 
 /**
- * shutdown_delay: keep serving (and accepting) for `ms` once /healthz says
- * 503, so that whoever sends clients here (keepalived, a front balancer)
- * has moved them before plb stops accepting.
- */
-export async function announceStop(ms: number): Promise<void> {
-  log.info(`stopping: still accepting for ${ms} ms (shutdown_delay) while /healthz answers 503`);
-  await Bun.sleep(ms);
-}
-
-/**
  * The global connection limit: `maxconn`, or what the open-file limit
  * allows (raised to the hard limit first); `log` tells what was decided and
  * warns when a configured value needs more descriptors than there are.
@@ -333,30 +298,3 @@ function connectionLimits(config: Config, share = 1): { maxconn: number; derived
   };
 }
 
-/** What a start logs of each service: `service "web" (http, roundrobin) listening on *:80, 2 server(s)`. */
-export function listeningLine(svc: Service): string {
-  const b = svc.backend;
-  const routes = svc.cfg.routes.length > 0 ? `, ${svc.cfg.routes.length} route(s)` : "";
-  const via = b === undefined ? "no default backend" : b.cfg.declared ? `backend "${b.name}"` : `${b.pool.servers.length} server(s)`;
-  const balance = b === undefined ? "" : `, ${b.cfg.balance}`;
-  return `service "${svc.name}" (${svc.cfg.protocol}${balance}) listening on ${svc.cfg.listen.map((l) => l.text).join(", ")}, ${via}${routes}`;
-}
-
-/** Resolve host names before serving; a name that fails makes its server down. */
-export async function resolveServers(backends: readonly Backend[], resolver: Resolver): Promise<void> {
-  const jobs: Promise<void>[] = [];
-  for (const svc of backends) {
-    for (const server of svc.pool.servers) {
-      if (server.address !== undefined) continue;
-      jobs.push(
-        resolver.resolve(server.host).then(
-          (addrs) => {
-            server.address = addrs[0];
-          },
-          (err: Error) => svc.pool.report(server, "unreachable", err.message, "start"),
-        ),
-      );
-    }
-  }
-  await Promise.all(jobs);
-}

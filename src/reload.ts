@@ -264,8 +264,7 @@ function commitReload(running: Running, config: Config, p: Prepared): ReloadSumm
       serversAdded += b.pool.servers.length;
       if (setup.cfg.declared) details.push(`backend "${b.name}" added (${setup.cfg.protocol}, ${b.pool.servers.length} server(s))`);
     }
-    running.scheduler?.watch(b.pool, b.protocol.probe(b), b.cfg.timeout_cleanup);
-    void running.discovery?.watch(b);
+    void lookAfter(running, b);
     return b;
   });
 
@@ -316,6 +315,17 @@ function commitReload(running: Running, config: Config, p: Prepared): ReloadSumm
   ];
   const line = `reload: ${parts.length > 0 ? parts.join(", ") : "no changes"}`;
   return { line, details, needRestart };
+}
+
+/**
+ * Look after `backend` from now on: probes of its down servers (and its
+ * checks), and its servers from DNS. At start (`first`): resolves once the
+ * first DNS answers are in. Again on a reload: the same backend with new
+ * settings keeps its schedule.
+ */
+export function lookAfter(running: Running, backend: Backend, first = false): Promise<void> {
+  running.scheduler?.watch(backend.pool, backend.protocol.probe(backend), backend.cfg.timeout_cleanup);
+  return running.discovery?.watch(backend, first) ?? Promise.resolve();
 }
 
 /**

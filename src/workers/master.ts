@@ -21,13 +21,13 @@ import { Admission } from "../admission.ts";
 import type { Config, LogLevelName } from "../config/types.ts";
 import { PlbError } from "../errors.ts";
 import { logger, setLogLabel } from "../log.ts";
-import { announceStop, discoveryFor, resolveServers, listeningLine, systemResolver } from "../main.ts";
+import { announceStop, discoveryFor, listeningLine, resolveServers, systemResolver } from "../startup.ts";
 import { Sweeper } from "../net/sweep.ts";
 import { daemonCommand } from "../process/daemon.ts";
 import { removePidFile, writePidFile } from "../process/pidfile.ts";
 import { closeReloadStatus, openReloadStatus } from "../process/reload-status.ts";
 import { prepare } from "../prepare.ts";
-import { planReload, type ReloadSummary, type Running } from "../reload.ts";
+import { lookAfter, planReload, type ReloadSummary, type Running } from "../reload.ts";
 import { Scheduler } from "../scheduler.ts";
 import type { Backend } from "../backend.ts";
 import type { Service } from "../service.ts";
@@ -254,7 +254,7 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     finish();
     throw new PlbError("LISTEN_FAILED", String(failures[0]));
   }
-  for (const b of running.backends) scheduler.watch(b.pool, b.protocol.probe(b), b.cfg.timeout_cleanup);
+  for (const b of running.backends) void lookAfter(running, b);
 
   // The stats listener is the master's: server state is here, traffic is the sum of the workers' counters.
   let collectSeq = 0;
