@@ -234,7 +234,7 @@ function commitReload(running: Running, config: Config, p: Prepared): ReloadSumm
       details.push(`service "${svc.name}" added (${setup.cfg.protocol}, ${setup.cfg.listen.map((l) => l.text).join(", ")})`);
     }
     svc.useListeners(lists[i]);
-    running.scheduler?.watch(svc.pool, svc.protocol.probe(svc), svc.cfg.timeout_cleanup);
+    running.scheduler?.watch(svc.pool, svc.protocol.probe(svc), svc.cfg.timeout_cleanup, svc.cfg.health);
     void running.discovery?.watch(svc);
     return svc;
   });

@@ -50,6 +50,7 @@ describe("defaults and overrides", () => {
     expect(c.services).toEqual([
       {
         access_log: undefined,
+        health: undefined,
         client_address: "none",
         smtp: { timeout_smtp_greeting: 10_000 },
         http: {

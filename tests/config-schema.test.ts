@@ -20,7 +20,7 @@ describe("schema", () => {
     );
     expect([...keysFor("service")].sort()).toEqual(
       [
-        "accept_proxy", "access_log", "balance", "client_address", "error_pages", "fail_on_5xx", "forwarded", "forwarded_for", "hash_header", "health_path", "listen", "max_body", "max_header_size", "max_headers", "max_request_line",
+        "accept_proxy", "access_log", "balance", "client_address", "error_pages", "fail_on_5xx", "forwarded", "forwarded_for", "hash_header", "health", "health_path", "listen", "max_body", "max_header_size", "max_headers", "max_request_line",
         "maxconn", "min_body_rate", "name", "pool_max_idle", "protocol", "proxy_from", "server_retry", "servers", "slowstart", "timeout_cleanup", "timeout_client", "timeout_connect",
         "timeout_http_request", "timeout_pool_idle", "timeout_proxy_header", "timeout_server", "timeout_smtp_greeting", "tls",
       ],

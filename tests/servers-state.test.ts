@@ -332,7 +332,7 @@ test("counters are per server", () => {
   pool.report(servers[0], "refused");
   pool.report(servers[0], "refused");
   pool.connectionStart(servers[1]);
-  pool.report(servers[2], "timeout", "", "probe");
+  pool.reportCheck(servers[2], { at: 0, ok: false, detail: "", code: undefined, reason: "timeout", ms: 1 }, "timeout", "probe");
   expect(servers[0].counters).toEqual({ connections: 0, failures: 2, downs: 1, transitions: 1, checkFailures: 0 });
   expect(servers[1].counters).toEqual({ connections: 1, failures: 0, downs: 0, transitions: 0, checkFailures: 0 });
   expect(servers[2].counters).toEqual({ connections: 0, failures: 1, downs: 0, transitions: 0, checkFailures: 1 });

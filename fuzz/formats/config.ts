@@ -360,7 +360,7 @@ export function toToml(c: Config): string {
 }
 
 function service(s: ServiceConfig): string[] {
-  const special = new Set(["listen", "servers", "discover", "http", "smtp"]);
+  const special = new Set(["listen", "servers", "discover", "http", "smtp", "health"]);
   const out = lines(s, (k) => special.has(k) || (!s.accept_proxy && (k === "proxy_from" || k === "timeout_proxy_header")));
   out.push(`listen = [${s.listen.map((l) => toml(l.text)).join(", ")}]`);
   // Entries in the order written: those from DNS sit before the configured server they were written before.
@@ -375,9 +375,25 @@ function service(s: ServiceConfig): string[] {
   });
   fromDns(s.servers.length);
   out.push(`servers = [${entries.join(", ")}]`);
+  if (s.health) out.push(`health = ${healthToml(s)}`);
   if (s.protocol === "http") out.push(...lines(s.http, () => false));
   if (s.protocol === "smtp") out.push(...lines(s.smtp, () => false));
   return out;
+}
+
+/** `health` written back: its path only when health_path did not give it. */
+function healthToml(s: ServiceConfig): string {
+  const h = s.health!;
+  const parts = [`interval = "${h.interval}ms"`, `timeout = "${h.timeout}ms"`, `rise = ${h.rise}`, `fall = ${h.fall}`];
+  if (h.http) {
+    if (s.http.health_path === undefined) parts.push(`path = ${toml(h.http.path)}`);
+    if (h.http.host !== undefined) parts.push(`host = ${toml(h.http.host)}`);
+    const status = `[${[...h.http.expect.classes.map((c) => `"${c}xx"`), ...h.http.expect.codes].join(", ")}]`;
+    parts.push(`expect = { status = ${status}${h.http.expect.body === undefined ? "" : `, body = ${toml(h.http.expect.body)}`} }`);
+  }
+  if (h.tcp?.send !== undefined) parts.push(`send = ${toml(h.tcp.send)}`);
+  if (h.tcp?.expect !== undefined) parts.push(`expect = ${toml(h.tcp.expect)}`);
+  return `{ ${parts.join(", ")} }`;
 }
 
 function frozen(v: unknown): boolean {

@@ -47,7 +47,9 @@ export type KeyType =
   | { readonly kind: "dns" }
   | { readonly kind: "srv" }
   /** ["10.0.0.2", "[::1]:5353"] */
-  | { readonly kind: "nameservers" };
+  | { readonly kind: "nameservers" }
+  /** { interval, timeout, rise, fall, path, host, expect, send } (checked in health.ts) */
+  | { readonly kind: "health" };
 
 export interface KeyDef {
   readonly name: string;
@@ -136,6 +138,8 @@ export const SCHEMA: readonly KeyDef[] = [
     doc: 'A line per request (http) or session (tcp, smtp): { path = "/var/log/plb/web.log" ("-": stderr), format = "combined" (http) | "json" | "haproxy" }.' },
   { name: "health_path", scope: "service", protocols: HTTP, type: { kind: "urlpath" },
     doc: 'Probe down servers with "GET <path>" and require a 2xx or 3xx answer (default: a TCP connect).' },
+  { name: "health", scope: "service", type: { kind: "health" },
+    doc: 'Check every server, up or down: { interval = "2s", timeout = "1s", rise = 2, fall = 3 } plus http: path, host, expect ("2xx", [200, 204], { body = "ok" }); tcp: send, expect (a string). Unset: only down servers are probed, every timeout_cleanup.' },
   { name: "tls", scope: "service", protocols: HTTP, type: { kind: "tls" },
     doc: 'Terminate TLS on the listen addresses: { cert = "cert.pem", key = "key.pem" } (PEM files; ALPN http/1.1).' },
   { name: "error_pages", scope: "service", protocols: HTTP, type: { kind: "errorpages" },
@@ -202,6 +206,8 @@ function typeText(t: KeyType): string {
       return "{ cert, key }";
     case "errorpages":
       return "{ status = file }";
+    case "health":
+      return "{ interval, rise, fall, … }";
   }
 }
 

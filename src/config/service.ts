@@ -5,6 +5,7 @@ import { parseCidr } from "../net/cidr.ts";
 import { isHostName, parseListen, parseServerAddress } from "./address.ts";
 import { describeValue } from "./describe.ts";
 import { type Diagnostic, serviceLabel, suggestion } from "./diagnostics.ts";
+import { checkHealth } from "./health.ts";
 import type { AccessLogConfig } from "./types.ts";
 import type { SourceIndex } from "./locate.ts";
 import { keyDef, keysFor, SCHEMA, type KeyDef } from "./schema.ts";
@@ -112,10 +113,13 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
   if (log?.format === "combined" && protocol !== "http") {
     report("access_log", `access_log.format = "combined" is for http requests; a ${protocol} service logs sessions: use "haproxy" or "json"`, at("access_log"));
   }
+  const health = Object.hasOwn(raw, "health") && typeof protocol === "string"
+    ? checkHealth(raw.health, protocol, http.health_path, (m) => report("health", m, at("health")))
+    : undefined;
   const access_log = log && { path: log.path, format: (log.format ?? (protocol === "http" ? "combined" : "haproxy")) as AccessLogConfig["format"] };
   const config = failed
     ? undefined
-    : { name, protocol, client_address, http, smtp, listen: listen as ListenAddress[], servers, discover, balance, access_log, accept_proxy, proxy_from, timeout_proxy_header, ...timeouts };
+    : { name, protocol, client_address, http, smtp, listen: listen as ListenAddress[], servers, discover, balance, access_log, accept_proxy, proxy_from, timeout_proxy_header, health, ...timeouts };
   return { config, name: typeof raw.name === "string" ? raw.name : undefined, listen };
 }
 

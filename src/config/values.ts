@@ -148,6 +148,7 @@ export function checkValue(def: KeyDef, v: unknown): Checked<unknown> {
     case "cidrs":
     case "dns":
     case "srv":
+    case "health":
       // Lists and addresses are checked in service.ts.
       return ok(v);
   }

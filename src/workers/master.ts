@@ -253,7 +253,7 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     finish();
     throw new PlbError("LISTEN_FAILED", String(failures[0]));
   }
-  for (const svc of running.services) scheduler.watch(svc.pool, svc.protocol.probe(svc), svc.cfg.timeout_cleanup);
+  for (const svc of running.services) scheduler.watch(svc.pool, svc.protocol.probe(svc), svc.cfg.timeout_cleanup, svc.cfg.health);
 
   // The stats listener is the master's: server state is here, traffic is the sum of the workers' counters.
   let collectSeq = 0;
