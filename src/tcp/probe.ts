@@ -33,10 +33,17 @@ class Expecting implements SocketEvents {
     private readonly needle: Uint8Array,
     private readonly text: string,
     private readonly resolve: (r: ProbeResult) => void,
+    remainingMs: number,
     timeoutMs: number,
   ) {
     handOver(sock, this);
-    this.timer = setTimeout(() => this.finish({ outcome: "timeout", detail: `no ${JSON.stringify(text)} within ${timeoutMs} ms`, reason: this.buf ? "body" : "timeout" }), timeoutMs);
+    this.timer = setTimeout(() => this.finish({ outcome: "timeout", detail: `no ${JSON.stringify(text)} within ${timeoutMs} ms${this.got()}`, reason: this.buf ? "body" : "timeout" }), remainingMs);
+  }
+  /** What came instead, shortened, for messages. */
+  private got(): string {
+    if (this.buf === undefined) return "";
+    const text = new TextDecoder().decode(this.buf.subarray(0, 40));
+    return ` (got ${JSON.stringify(text)}${this.buf.length > 40 ? "…" : ""})`;
   }
   private finish(r: ProbeResult): void {
     if (this.done) return;
@@ -52,7 +59,7 @@ class Expecting implements SocketEvents {
   }
   onDrain(): void {}
   onEnd(): void {
-    this.finish({ outcome: "reset", detail: `closed without ${JSON.stringify(this.text)}`, reason: this.buf ? "body" : "reset" });
+    this.finish({ outcome: "reset", detail: `closed without ${JSON.stringify(this.text)}${this.got()}`, reason: this.buf ? "body" : "reset" });
   }
   onClose(): void {
     this.onEnd();
@@ -67,7 +74,7 @@ export function tcpCheck(opts: TcpCheckOptions): Probe {
       const t0 = performance.now();
       connect(server.address!, server.port, Math.min(opts.connectMs, opts.timeoutMs), {
         connected(sock) {
-          if (needle) new Expecting(sock, needle, opts.expect!, resolve, Math.max(1, opts.timeoutMs - (performance.now() - t0)));
+          if (needle) new Expecting(sock, needle, opts.expect!, resolve, Math.max(1, opts.timeoutMs - (performance.now() - t0)), opts.timeoutMs);
           else handOver(sock, DISCARD);
           if (pre) sock.write(pre); // a server that expects the header must not log a bad one
           if (opts.send !== undefined) sock.write(opts.send);
