@@ -197,7 +197,7 @@ export class Scheduler {
   }
 
   private async resolveAndProbe(server: Server, probe: Probe): Promise<ProbeResult> {
-    if (isIP(server.host) === 0) {
+    if (server.address !== server.host && isIP(server.host) === 0) {
       try {
         const addrs = await this.resolver.resolve(server.host);
         server.address = addrs[0];
