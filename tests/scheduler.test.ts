@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { roundrobin } from "../src/balance/roundrobin.ts";
 import type { ServerConfig } from "../src/config/types.ts";
 import { captureLogs } from "./support/log-capture.ts";
-import { Scheduler, type NameResolver, type Probe, type ProbeResult } from "../src/scheduler.ts";
+import { checkDelay, Scheduler, type NameResolver, type Probe, type ProbeResult } from "../src/scheduler.ts";
 import type { Outcome, Server } from "../src/servers/server.ts";
 import { ServerPool } from "../src/servers/state.ts";
 
@@ -459,4 +459,67 @@ test("a server in maintenance is not probed; back to ready, probing resumes", as
   expect(fp.calls.length).toBe(n);
   pool.setAdmin(pool.servers[0], "ready");
   await until(() => fp.calls.length > n);
+});
+
+// Active checks (health): every server, up or down, every interval with jitter; rise and fall in servers/state.
+test("checkDelay: ±10 % of the interval, the first one anywhere in the first interval", () => {
+  expect(checkDelay(1000, false, 0)).toBe(900);
+  expect(checkDelay(1000, false, 0.5)).toBe(1000);
+  expect(checkDelay(1000, false, 0.999999)).toBe(1100);
+  expect(checkDelay(1000, true, 0)).toBe(100);
+  expect(checkDelay(1000, true, 0.999999)).toBe(1000);
+  expect(checkDelay(3, false, 0)).toBeGreaterThanOrEqual(1);
+});
+
+test("with health, up servers are checked every interval too; fall failed checks take one out, rise passed ones bring it back", async () => {
+  const pool = makePool(["10.0.0.1:80", "10.0.0.2:80"], 1);
+  let sick = false;
+  const fp = fakeProbe((s) => (s.index === 1 && sick ? { outcome: "reset", detail: "GET /healthz → 500", code: 500, reason: "status" } : { outcome: "connected", detail: "GET /healthz → 200", code: 200 }));
+  const sch = scheduler();
+  sch.watch(pool, fp.probe, 10_000, { interval: 40, rise: 2, fall: 3 });
+  await Bun.sleep(300);
+  // ~7 checks each in 300 ms at 40 ms (the start check, then 0.1–1 interval, then 0.9–1.1)
+  for (const s of pool.servers) {
+    expect(fp.callsFor(s)).toBeGreaterThanOrEqual(4);
+    expect(fp.callsFor(s)).toBeLessThanOrEqual(10);
+  }
+  expect(fp.maxRunning).toBeLessThanOrEqual(2); // one per server
+  const b = pool.servers[1];
+  expect(b.lastCheck).toMatchObject({ ok: true, detail: "GET /healthz → 200", code: 200 });
+  sick = true;
+  const n0 = fp.callsFor(b);
+  await until(() => !b.up, 2000);
+  expect(fp.callsFor(b) - n0).toBeGreaterThanOrEqual(3);
+  expect(b.cause).toBe("after 3 failed checks: GET /healthz → 500");
+  expect(b.failures).toBe(0); // not counted toward server_retry (1 here)
+  expect(b.checkFailuresBy.status).toBeGreaterThanOrEqual(3);
+  expect(b.lastCheck).toMatchObject({ ok: false, code: 500, reason: "status" });
+  sick = false;
+  await until(() => b.up, 2000);
+  expect(logLines()).toContain(`[info] [state] server 10.0.0.2:80 of "web" is up again: after 2 passed checks: GET /healthz → 200`);
+  expect(pool.servers[0].up).toBe(true);
+});
+
+test("with health, a server in maintenance is not checked; a reload that turns health on checks up servers from then on", async () => {
+  const pool = makePool(["10.0.0.1:80"]);
+  const fp = fakeProbe(() => "connected");
+  const sch = scheduler();
+  sch.watch(pool, fp.probe, 10_000);
+  await Bun.sleep(60);
+  expect(fp.calls.length).toBe(1); // the start check only
+  sch.watch(pool, fp.probe, 10_000, { interval: 30, rise: 1, fall: 1 });
+  await until(() => fp.calls.length >= 3, 2000);
+  pool.setAdmin(pool.servers[0], "maint");
+  await Bun.sleep(40);
+  const n = fp.calls.length;
+  await Bun.sleep(150);
+  expect(fp.calls.length).toBe(n);
+  pool.setAdmin(pool.servers[0], "ready");
+  await until(() => fp.calls.length > n, 2000);
+  // health off again: up servers are no longer checked
+  sch.watch(pool, fp.probe, 10_000);
+  await Bun.sleep(80);
+  const m = fp.calls.length;
+  await Bun.sleep(150);
+  expect(fp.calls.length).toBe(m);
 });
