@@ -1,6 +1,6 @@
 /**
  * What a protocol module gives the core, and what it may use of a service.
- * A protocol gives a handler for each accepted client and a probe for down
+ * A protocol gives a handler for each accepted client and a check of its
  * servers; it sees a service only through `ServiceHandle`. The core
  * (service, scheduler, state, balancers, admission) imports no protocol:
  * prepare.ts looks protocols up by config name and hands them in.
@@ -68,6 +68,13 @@ export interface Protocol {
   setup?(cfg: ServiceConfig, name: string, previous: unknown): ProtocolSetup;
   /** Take over an accepted client socket. */
   accept(client: Sock, service: ServiceHandle): SocketEvents;
-  /** Build the probe the scheduler runs on this service's down servers. */
+  /**
+   * Build the check the scheduler runs on this service's servers: the start
+   * check, probes of down servers, and with `health` the active checks
+   * (http: GET and expect; tcp: connect, send/expect; smtp: greeting, EHLO,
+   * QUIT). Only this wiring reads the configuration: the check itself takes
+   * its settings as arguments (the HealthConfig, timeout_connect,
+   * client_address).
+   */
   probe(service: ServiceHandle): Probe;
 }
