@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { roundrobin } from "../src/balance/roundrobin.ts";
 import type { ServerConfig } from "../src/config/types.ts";
 import { captureLogs } from "./support/log-capture.ts";
-import { checkDelay, Scheduler, type NameResolver, type Probe, type ProbeResult } from "../src/scheduler.ts";
+import { checkDelay, checkSlot, Scheduler, type NameResolver, type Probe, type ProbeResult } from "../src/scheduler.ts";
 import type { Outcome, Server } from "../src/servers/server.ts";
 import { ServerPool } from "../src/servers/state.ts";
 
@@ -462,13 +462,30 @@ test("a server in maintenance is not probed; back to ready, probing resumes", as
 });
 
 // Active checks (health): every server, up or down, every interval with jitter; rise and fall in servers/state.
-test("checkDelay: ±10 % of the interval, the first one anywhere in the first interval", () => {
-  expect(checkDelay(1000, false, 0)).toBe(900);
-  expect(checkDelay(1000, false, 0.5)).toBe(1000);
-  expect(checkDelay(1000, false, 0.999999)).toBe(1100);
-  expect(checkDelay(1000, true, 0)).toBe(100);
-  expect(checkDelay(1000, true, 0.999999)).toBe(1000);
-  expect(checkDelay(3, false, 0)).toBeGreaterThanOrEqual(1);
+test("checkDelay: ±10 % of the interval, the first one anywhere in the first interval, ending on a slot of interval/40 (at most 50 ms)", () => {
+  const now = 1_000_000; // a multiple of every slot below
+  expect(checkDelay(1000, false, 0, now)).toBe(900);
+  expect(checkDelay(1000, false, 0.5, now)).toBe(1000);
+  expect(checkDelay(1000, false, 0.999999, now)).toBe(1100);
+  expect(checkDelay(1000, true, 0, now)).toBe(100);
+  expect(checkDelay(1000, true, 0.999999, now)).toBe(1000);
+  expect(checkSlot(1000)).toBe(25);
+  expect(checkSlot(2000)).toBe(50);
+  expect(checkSlot(60_000)).toBe(50);
+  // rounded up to the next slot boundary, never earlier
+  expect(checkDelay(1000, false, 0.51, now + 7)).toBe(1018); // 1010 from now + 7 → 1_001_025
+  expect((now + 7 + checkDelay(1000, false, 0.51, now + 7)) % 25).toBe(0);
+  for (let i = 0; i < 1000; i++) {
+    const at = now + Math.floor(Math.random() * 10_000);
+    const d = checkDelay(2000, false, Math.random(), at);
+    expect(d).toBeGreaterThanOrEqual(1800);
+    expect(d).toBeLessThanOrEqual(2200 + 50);
+    expect((at + d) % 50).toBe(0);
+  }
+  // short intervals (tests): no slots
+  expect(checkSlot(40)).toBe(1);
+  expect(checkDelay(40, false, 0.5, now + 3)).toBe(40);
+  expect(checkDelay(3, false, 0, now)).toBeGreaterThanOrEqual(1);
 });
 
 test("with health, up servers are checked every interval too; fall failed checks take one out, rise passed ones bring it back", async () => {
