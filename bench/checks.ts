@@ -8,7 +8,7 @@
  * as % of one core, beside the same plb without `health` (idle: only its
  * start checks), the checks the servers saw per second, and a floor: a
  * bare Bun process (this script with --floor) doing the same exchanges on
- * the same schedule with nothing else (Bun.connect, the bytes, close; no
+ * the same schedule (±10 %, on 25 ms slots) with nothing else (Bun.connect, the bytes, close; no
  * timeout timers, no state, no promises): what a Bun program cannot go below.
  *
  *   bun bench/checks.ts [--seconds 20] [--warmup 5] [--servers 1000] [--only http,tcp,smtp]
@@ -58,12 +58,14 @@ async function floor(kind: Kind, ports: number[]): Promise<never> {
         connectError() {},
       },
     }).catch(() => {});
+  // on 25 ms slots, as plb's checks (src/scheduler.ts checkDelay): the same wake-ups
+  const slotted = (d: number) => Math.max(1, Math.ceil((Date.now() + d - 12.5) / 25) * 25 - Date.now());
   for (const port of ports) {
     const tick = () => {
       void one(port);
-      setTimeout(tick, 1000);
+      setTimeout(tick, slotted(900 + 200 * Math.random()));
     };
-    setTimeout(tick, Math.random() * 1000);
+    setTimeout(tick, slotted(Math.random() * 1000));
   }
   await new Promise(() => {});
   throw new Error("unreachable");

@@ -74,13 +74,14 @@ export function checkSlot(interval: number): number {
 
 /**
  * The wait before a server's next check: ±10 % of the interval, the first
- * one anywhere in the first interval; ending on a slot boundary (`now`:
- * epoch ms).
+ * one anywhere in the first interval; ending on the nearest slot boundary
+ * (`now`: epoch ms).
  */
 export function checkDelay(interval: number, first: boolean, random = Math.random(), now = Date.now()): number {
   const d = Math.max(1, Math.round(first ? interval * (0.1 + 0.9 * random) : interval * (0.9 + 0.2 * random)));
   const slot = checkSlot(interval);
-  return slot < 2 ? d : Math.ceil((now + d) / slot) * slot - now;
+  // the nearest boundary (not the next): the interval stays `interval` on average
+  return slot < 2 ? d : Math.max(1, Math.ceil((now + d - slot / 2) / slot) * slot - now);
 }
 
 export class Scheduler {

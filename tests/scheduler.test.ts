@@ -472,14 +472,15 @@ test("checkDelay: ±10 % of the interval, the first one anywhere in the first in
   expect(checkSlot(1000)).toBe(25);
   expect(checkSlot(2000)).toBe(50);
   expect(checkSlot(60_000)).toBe(50);
-  // rounded up to the next slot boundary, never earlier
-  expect(checkDelay(1000, false, 0.51, now + 7)).toBe(1018); // 1010 from now + 7 → 1_001_025
-  expect((now + 7 + checkDelay(1000, false, 0.51, now + 7)) % 25).toBe(0);
+  // moved to the nearest slot boundary
+  expect(checkDelay(1000, false, 0.55, now + 7)).toBe(1018); // 1010 from now + 7 = 1_001_017 → 1_001_025
+  expect(checkDelay(1000, false, 0.45, now + 7)).toBe(993); // 990 from now + 7 = 1_000_997 → 1_001_000
+  expect((now + 7 + checkDelay(1000, false, 0.51, now + 7)) % 25).toBe(0); // 1002 → 1_001_009 → 1_001_000
   for (let i = 0; i < 1000; i++) {
     const at = now + Math.floor(Math.random() * 10_000);
     const d = checkDelay(2000, false, Math.random(), at);
-    expect(d).toBeGreaterThanOrEqual(1800);
-    expect(d).toBeLessThanOrEqual(2200 + 50);
+    expect(d).toBeGreaterThanOrEqual(1800 - 25);
+    expect(d).toBeLessThanOrEqual(2200 + 25);
     expect((at + d) % 50).toBe(0);
   }
   // short intervals (tests): no slots
