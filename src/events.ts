@@ -159,7 +159,7 @@ export interface ProxyRefusedEvent {
   readonly reason: ProxyRefusal;
 }
 
-/** One health check of a down (or just added) server by the scheduler. */
+/** One check of a server by the scheduler (a start check, a probe of a down server, an active check). */
 export interface ProbeEvent {
   /** The server's backend. */
   readonly backend: string;

@@ -1,7 +1,7 @@
 /**
  * What a protocol module gives the core, and what it may use of a service
  * and of a backend. A protocol gives a handler for each accepted client and
- * a probe for a backend's servers; it sees a service only through
+ * a check of a backend's servers; it sees a service only through
  * `ServiceHandle` and a backend through `BackendHandle`. The core (service,
  * backend, scheduler, state, balancers, admission) imports no protocol:
  * prepare.ts looks protocols up by config name and hands them in.
@@ -108,6 +108,13 @@ export interface Protocol {
   backendSetup?(cfg: BackendConfig, previous: unknown): BackendSetup;
   /** Take over an accepted client socket. */
   accept(client: Sock, service: ServiceHandle): SocketEvents;
-  /** Build the probe the scheduler runs on this backend's servers. */
+  /**
+   * Build the check the scheduler runs on this backend's servers: the start
+   * check, probes of down servers, and with `health` the active checks
+   * (http: GET and expect; tcp: connect, send/expect; smtp: greeting, EHLO,
+   * QUIT). Only this wiring reads the configuration: the check itself takes
+   * its settings as arguments (the HealthConfig, timeout_connect,
+   * client_address).
+   */
   probe(backend: BackendHandle): Probe;
 }

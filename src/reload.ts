@@ -324,7 +324,7 @@ function commitReload(running: Running, config: Config, p: Prepared): ReloadSumm
  * settings keeps its schedule.
  */
 export function lookAfter(running: Running, backend: Backend, first = false): Promise<void> {
-  running.scheduler?.watch(backend.pool, backend.protocol.probe(backend), backend.cfg.timeout_cleanup);
+  running.scheduler?.watch(backend.pool, backend.protocol.probe(backend), backend.cfg.timeout_cleanup, backend.cfg.health);
   return running.discovery?.watch(backend, first) ?? Promise.resolve();
 }
 

@@ -92,6 +92,7 @@ describe("defaults and overrides", () => {
         timeout_server: 60_000,
         timeout_cleanup: 10_000,
         slowstart: 0,
+        health: undefined,
       },
     ]);
   });

@@ -170,4 +170,16 @@ describe("the references", () => {
     const c = parseConfig('workers = 2\n[[service]]\nname = "w"\nprotocol = "http"\nlisten = ["127.0.0.1:8080"]\nservers = ["a:1", { address = "[::1]:2", weight = 3 }]\nhealth_path = "/h"\n', "x.toml");
     expect(parseConfig(toToml(c), "x.toml")).toEqual(c);
   });
+
+  test("health written back as TOML loads to the same (http with health_path, tcp send/expect, smtp)", () => {
+    const svc = (name: string, protocol: string, rest: string) => `[[service]]\nname = "${name}"\nprotocol = "${protocol}"\nlisten = ["127.0.0.1:${8000 + name.length}"]\nservers = ["a:1"]\n${rest}\n`;
+    const text =
+      svc("w", "http", 'health_path = "/h"\nhealth = { interval = 1.5, rise = 1, expect = { status = ["2xx", 404], body = "ok\\"" }, host = "api.example:8080" }') +
+      svc("ww", "http", 'health = { path = "/p", expect = 204 }') +
+      svc("www", "tcp", 'health = { send = "PING\\r\\n", expect = "+PONG", timeout = "300ms", fall = 5 }') +
+      svc("wwww", "smtp", "health = {}");
+    const c = parseConfig(text, "x.toml");
+    expect(c.backends.map((s) => s.health !== undefined)).toEqual([true, true, true, true]);
+    expect(parseConfig(toToml(c), "x.toml")).toEqual(c);
+  });
 });

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { roundrobin } from "../src/balance/roundrobin.ts";
 import type { ServerConfig } from "../src/config/types.ts";
 import { captureLogs } from "./support/log-capture.ts";
-import { Scheduler, type NameResolver, type Probe, type ProbeResult } from "../src/scheduler.ts";
+import { checkDelay, checkSlot, Scheduler, type NameResolver, type Probe, type ProbeResult } from "../src/scheduler.ts";
 import type { Outcome, Server } from "../src/servers/server.ts";
 import { ServerPool } from "../src/servers/state.ts";
 
@@ -459,4 +459,85 @@ test("a server in maintenance is not probed; back to ready, probing resumes", as
   expect(fp.calls.length).toBe(n);
   pool.setAdmin(pool.servers[0], "ready");
   await until(() => fp.calls.length > n);
+});
+
+// Active checks (health): every server, up or down, every interval with jitter; rise and fall in servers/state.
+test("checkDelay: ±10 % of the interval, the first one anywhere in the first interval, ending on a slot of interval/40 (at most 50 ms)", () => {
+  const now = 1_000_000; // a multiple of every slot below
+  expect(checkDelay(1000, false, 0, now)).toBe(900);
+  expect(checkDelay(1000, false, 0.5, now)).toBe(1000);
+  expect(checkDelay(1000, false, 0.999999, now)).toBe(1100);
+  expect(checkDelay(1000, true, 0, now)).toBe(100);
+  expect(checkDelay(1000, true, 0.999999, now)).toBe(1000);
+  expect(checkSlot(1000)).toBe(25);
+  expect(checkSlot(2000)).toBe(50);
+  expect(checkSlot(60_000)).toBe(50);
+  // moved to the nearest slot boundary
+  expect(checkDelay(1000, false, 0.55, now + 7)).toBe(1018); // 1010 from now + 7 = 1_001_017 → 1_001_025
+  expect(checkDelay(1000, false, 0.45, now + 7)).toBe(993); // 990 from now + 7 = 1_000_997 → 1_001_000
+  expect((now + 7 + checkDelay(1000, false, 0.51, now + 7)) % 25).toBe(0); // 1002 → 1_001_009 → 1_001_000
+  for (let i = 0; i < 1000; i++) {
+    const at = now + Math.floor(Math.random() * 10_000);
+    const d = checkDelay(2000, false, Math.random(), at);
+    expect(d).toBeGreaterThanOrEqual(1800 - 25);
+    expect(d).toBeLessThanOrEqual(2200 + 25);
+    expect((at + d) % 50).toBe(0);
+  }
+  // short intervals (tests): no slots
+  expect(checkSlot(40)).toBe(1);
+  expect(checkDelay(40, false, 0.5, now + 3)).toBe(40);
+  expect(checkDelay(3, false, 0, now)).toBeGreaterThanOrEqual(1);
+});
+
+test("with health, up servers are checked every interval too; fall failed checks take one out, rise passed ones bring it back", async () => {
+  const pool = makePool(["10.0.0.1:80", "10.0.0.2:80"], 1);
+  let sick = false;
+  const fp = fakeProbe((s) => (s.index === 1 && sick ? { outcome: "reset", detail: "GET /healthz → 500", code: 500, reason: "status" } : { outcome: "connected", detail: "GET /healthz → 200", code: 200 }));
+  const sch = scheduler();
+  sch.watch(pool, fp.probe, 10_000, { interval: 40, rise: 2, fall: 3 });
+  await Bun.sleep(300);
+  // ~7 checks each in 300 ms at 40 ms (the start check, then 0.1–1 interval, then 0.9–1.1)
+  for (const s of pool.servers) {
+    expect(fp.callsFor(s)).toBeGreaterThanOrEqual(4);
+    expect(fp.callsFor(s)).toBeLessThanOrEqual(10);
+  }
+  expect(fp.maxRunning).toBeLessThanOrEqual(2); // one per server
+  const b = pool.servers[1];
+  expect(b.lastCheck).toMatchObject({ ok: true, detail: "GET /healthz → 200", code: 200 });
+  sick = true;
+  const n0 = fp.callsFor(b);
+  await until(() => !b.up, 2000);
+  expect(fp.callsFor(b) - n0).toBeGreaterThanOrEqual(3);
+  expect(b.cause).toBe("after 3 failed checks: GET /healthz → 500");
+  expect(b.failures).toBe(0); // not counted toward server_retry (1 here)
+  expect(b.checkFailuresBy.status).toBeGreaterThanOrEqual(3);
+  expect(b.lastCheck).toMatchObject({ ok: false, code: 500, reason: "status" });
+  sick = false;
+  await until(() => b.up, 2000);
+  expect(logLines()).toContain(`[info] [state] server 10.0.0.2:80 of "web" is up again: after 2 passed checks: GET /healthz → 200`);
+  expect(pool.servers[0].up).toBe(true);
+});
+
+test("with health, a server in maintenance is not checked; a reload that turns health on checks up servers from then on", async () => {
+  const pool = makePool(["10.0.0.1:80"]);
+  const fp = fakeProbe(() => "connected");
+  const sch = scheduler();
+  sch.watch(pool, fp.probe, 10_000);
+  await Bun.sleep(60);
+  expect(fp.calls.length).toBe(1); // the start check only
+  sch.watch(pool, fp.probe, 10_000, { interval: 30, rise: 1, fall: 1 });
+  await until(() => fp.calls.length >= 3, 2000);
+  pool.setAdmin(pool.servers[0], "maint");
+  await Bun.sleep(40);
+  const n = fp.calls.length;
+  await Bun.sleep(150);
+  expect(fp.calls.length).toBe(n);
+  pool.setAdmin(pool.servers[0], "ready");
+  await until(() => fp.calls.length > n, 2000);
+  // health off again: up servers are no longer checked
+  sch.watch(pool, fp.probe, 10_000);
+  await Bun.sleep(80);
+  const m = fp.calls.length;
+  await Bun.sleep(150);
+  expect(fp.calls.length).toBe(m);
 });

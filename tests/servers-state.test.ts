@@ -332,7 +332,7 @@ test("counters are per server", () => {
   pool.report(servers[0], "refused");
   pool.report(servers[0], "refused");
   pool.connectionStart(servers[1]);
-  pool.report(servers[2], "timeout", "", "probe");
+  pool.reportCheck(servers[2], { at: 0, ok: false, detail: "", code: undefined, reason: "timeout", ms: 1 }, "timeout", "probe");
   expect(servers[0].counters).toEqual({ connections: 0, failures: 2, downs: 1, transitions: 1, checkFailures: 0 });
   expect(servers[1].counters).toEqual({ connections: 1, failures: 0, downs: 0, transitions: 0, checkFailures: 0 });
   expect(servers[2].counters).toEqual({ connections: 0, failures: 1, downs: 0, transitions: 0, checkFailures: 1 });
@@ -709,4 +709,73 @@ test("the ramp's own timer steps a server to its full weight, and nothing runs o
   await Bun.sleep(250);
   expect(weights.length).toBe(heard);
   expect(pool.ramps.size).toBe(0);
+});
+
+// Active checks (health): rise and fall, kept apart from server_retry.
+const passed = (detail = "GET /healthz → 200") => ({ at: 1, ok: true, detail, code: 200, reason: undefined, ms: 3 });
+const failed = (detail = "GET /healthz → 500", reason: "status" | "timeout" = "status") => ({ at: 1, ok: false, detail, code: 500, reason, ms: 4 });
+const RF = { rise: 2, fall: 3 };
+
+test("fall failed checks in a row take a server out, rise passed ones bring it back; the log names the checks", () => {
+  const { pool } = makePool(1);
+  const s = pool.servers[2];
+  pool.reportCheck(s, failed(), "reset", "check", RF);
+  pool.reportCheck(s, failed(), "reset", "check", RF);
+  expect(s.up).toBe(true); // retry = 1, yet two failed checks do not count as traffic failures
+  expect(s.failures).toBe(0);
+  pool.reportCheck(s, passed(), "connected", "check", RF); // a pass in between starts the count again
+  pool.reportCheck(s, failed(), "reset", "check", RF);
+  pool.reportCheck(s, failed(), "reset", "check", RF);
+  expect(s.up).toBe(true);
+  pool.reportCheck(s, failed(), "reset", "check", RF);
+  expect(s.up).toBe(false);
+  expect(s.cause).toBe("after 3 failed checks: GET /healthz → 500");
+  expect(logLines()).toContain(`[warn] [state] server 10.0.0.3:80 of "web" is down after 3 failed checks: GET /healthz → 500`);
+  pool.reportCheck(s, passed(), "connected", "check", RF);
+  expect(s.up).toBe(false);
+  pool.reportCheck(s, passed(), "connected", "check", RF);
+  expect(s.up).toBe(true);
+  expect(logLines()).toContain(`[info] [state] server 10.0.0.3:80 of "web" is up again: after 2 passed checks: GET /healthz → 200`);
+  expect(s.counters.checkFailures).toBe(5);
+  expect(s.checkFailuresBy.status).toBe(5);
+  expect(s.counters.failures).toBe(0);
+  expect(s.lastCheck).toEqual(passed());
+});
+
+test("a server taken down by traffic (server_retry) comes back only after rise passed checks", () => {
+  const { pool } = makePool(2);
+  const s = pool.servers[0];
+  for (let i = 0; i < 5; i++) pool.reportCheck(s, passed(), "connected", "check", RF);
+  pool.report(s, "refused", "connection refused");
+  pool.report(s, "refused", "connection refused");
+  expect(s.up).toBe(false);
+  pool.reportCheck(s, passed(), "connected", "check", RF);
+  expect(s.up).toBe(false);
+  pool.reportCheck(s, passed(), "connected", "check", RF);
+  expect(s.up).toBe(true);
+  expect(s.failures).toBe(0);
+});
+
+test("a failed check by reason; a pending server (joined by a reload) is up after its first passed check", () => {
+  const { pool } = makePool(3);
+  pool.update([cfg("10.0.0.1:80"), cfg("10.0.0.9:80")]);
+  const s = pool.servers[1];
+  expect(s.pending).toBe(true);
+  pool.reportCheck(s, failed("GET /healthz: no answer within 1000 ms", "timeout"), "timeout", "check", RF);
+  expect(s.checkFailuresBy.timeout).toBe(1);
+  expect(s.up).toBe(false);
+  pool.reportCheck(s, passed(), "connected", "check", RF);
+  expect(s.up).toBe(true);
+  expect(s.pending).toBe(false);
+});
+
+test("in a worker (delegate set) a check changes nothing: only the master checks", () => {
+  const { pool } = makePool(1);
+  pool.delegate = () => {
+    throw new Error("a check must not be sent to the master");
+  };
+  const s = pool.servers[0];
+  for (let i = 0; i < 3; i++) pool.reportCheck(s, failed(), "reset", "check", RF);
+  expect(s.up).toBe(true);
+  expect(s.lastCheck).toBeUndefined();
 });

@@ -274,6 +274,11 @@ function genConfig(r: Rng): Line[] {
       if (chance(r, 0.2)) kv("hash_header", '"X-Tenant"', ['"X Tenant"', '""']);
     }
     if (protocol === "smtp" && chance(r, 0.4)) kv("timeout_smtp_greeting", pick(r, DURATIONS), BAD.duration);
+    if (chance(r, 0.25)) {
+      const own = protocol === "http" ? pick(r, ['expect = "2xx"', 'expect = [200, 204]', 'host = "api.example.com", expect = { body = "ok" }', ""]) : protocol === "tcp" ? pick(r, ['send = "PING\\r\\n", expect = "PONG"', ""]) : "";
+      const common = pick(r, ['interval = "2s", timeout = "1s", rise = 2, fall = 3', 'interval = 1', 'rise = 1, fall = 1', ""]);
+      kv("health", `{ ${[common, own].filter(Boolean).join(", ")} }`, ['{ interval = "0s" }', '{ rise = 0 }', '{ timeout = "5s", interval = "1s" }', '{ intervall = "2s" }', '"2s"']);
+    }
   };
   const services = between(r, 1, 3);
   for (let s = 0; s < services; s++) {
@@ -392,7 +397,7 @@ function service(s: ServiceConfig, own: BackendConfig | undefined): string[] {
 
 /** A backend's keys ("name" aside): in its [[backend]] table, or beside a service's own servers. */
 function backend(s: BackendConfig): string[] {
-  const special = new Set(["name", "declared", "protocol", "servers", "discover", "http", "smtp"]);
+  const special = new Set(["name", "declared", "protocol", "servers", "discover", "http", "smtp", "health"]);
   const out = lines(s, (k) => special.has(k));
   // Entries in the order written: those from DNS sit before the configured server they were written before.
   const entries: string[] = [];
@@ -406,9 +411,25 @@ function backend(s: BackendConfig): string[] {
   });
   fromDns(s.servers.length);
   out.push(`servers = [${entries.join(", ")}]`);
+  if (s.health) out.push(`health = ${healthToml(s)}`);
   if (s.protocol === "http") out.push(...lines(s.http, () => false));
   if (s.protocol === "smtp") out.push(...lines(s.smtp, () => false));
   return out;
+}
+
+/** `health` written back: its path only when health_path did not give it. */
+function healthToml(s: BackendConfig): string {
+  const h = s.health!;
+  const parts = [`interval = "${h.interval}ms"`, `timeout = "${h.timeout}ms"`, `rise = ${h.rise}`, `fall = ${h.fall}`];
+  if (h.http) {
+    if (s.http.health_path === undefined) parts.push(`path = ${toml(h.http.path)}`);
+    if (h.http.host !== undefined) parts.push(`host = ${toml(h.http.host)}`);
+    const status = `[${[...h.http.expect.classes.map((c) => `"${c}xx"`), ...h.http.expect.codes].join(", ")}]`;
+    parts.push(`expect = { status = ${status}${h.http.expect.body === undefined ? "" : `, body = ${toml(h.http.expect.body)}`} }`);
+  }
+  if (h.tcp?.send !== undefined) parts.push(`send = ${toml(h.tcp.send)}`);
+  if (h.tcp?.expect !== undefined) parts.push(`expect = ${toml(h.tcp.expect)}`);
+  return `{ ${parts.join(", ")} }`;
 }
 
 function frozen(v: unknown): boolean {

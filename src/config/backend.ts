@@ -12,6 +12,8 @@ import { describeValue } from "./describe.ts";
 import { type Diagnostic, suggestion } from "./diagnostics.ts";
 import type { SourceIndex } from "./locate.ts";
 import { keyDef, keysFor, SCHEMA, type KeyDef } from "./schema.ts";
+import { PROTOCOL_NAMES } from "../protocol-names.ts";
+import { checkHealth } from "./health.ts";
 import { checkServers } from "./servers.ts";
 import { type At, isTable, type Report, type Table } from "./table.ts";
 import type { BackendConfig, BackendDefaults, ClientAddressMode, DnsSource, HttpBackendSettings, ProtocolName, ServerConfig, SmtpBackendSettings } from "./types.ts";
@@ -30,7 +32,9 @@ export interface BackendDraft {
   readonly at: At;
   /** Protocol-specific keys written in it. */
   readonly written: readonly string[];
-  readonly values: Omit<BackendConfig, "name" | "declared" | "protocol">;
+  /** `health` as written (checked against the protocol by `finishBackend`), or undefined. */
+  readonly health: unknown;
+  readonly values: Omit<BackendConfig, "name" | "declared" | "protocol" | "health">;
   /** Some value was invalid (reported already). */
   readonly failed: boolean;
 }
@@ -83,7 +87,7 @@ export function readBackend(raw: Table, name: string, declared: boolean, label: 
     problem("hash_header", `hash_header must be a header field name (letters, digits and !#$%&'*+-.^_\`|~), got ${JSON.stringify(header)}`, at("hash_header"));
   }
   const written = SCHEMA.filter((d) => d.scope === "backend" && d.protocols !== undefined && Object.hasOwn(raw, d.name)).map((d) => d.name);
-  return { name, declared, label, at, written, values, failed };
+  return { name, declared, label, at, written, health: raw.health, values, failed };
 }
 
 /**
@@ -113,8 +117,24 @@ export function finishBackend(draft: BackendDraft, protocol: ProtocolName, repor
   } else if (hashes === "header" && name === undefined) {
     problem("balance", `balance ${JSON.stringify(values.balance)} needs hash_header, the header whose value is hashed (e.g. hash_header = "X-Tenant")`, at("balance"));
   }
+  const health = draft.health === undefined ? undefined : checkHealth(draft.health, protocol, values.http.health_path, (m) => problem("health", m, at("health")));
   if (failed) return undefined;
-  return { name: draft.name, declared: draft.declared, protocol, ...values };
+  return { name: draft.name, declared: draft.declared, protocol, ...values, health };
+}
+
+/**
+ * A [[backend]] no service uses has no protocol: its `health` is checked as
+ * it could be used, and refused only when no protocol would take it (a
+ * rise of 0 is wrong whatever the backend later serves).
+ */
+export function checkUnusedBackend(draft: BackendDraft, report: Report): void {
+  if (draft.health === undefined) return;
+  const attempts = PROTOCOL_NAMES.map((p) => {
+    const problems: string[] = [];
+    checkHealth(draft.health, p, draft.values.http.health_path, (m) => problems.push(m));
+    return problems;
+  });
+  if (attempts.every((a) => a.length > 0)) for (const m of attempts[0]) report("health", m, draft.at("health"));
 }
 
 /** A header field name: one or more tchar (RFC 9110 §5.6.2). */

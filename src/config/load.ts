@@ -13,7 +13,7 @@ import { formatDuration } from "./duration.ts";
 import { type Diagnostic, formatDiagnostics, serviceLabel, suggestion } from "./diagnostics.ts";
 import { indexSource, type KeyWhere, type SourceIndex } from "./locate.ts";
 import { keysFor, SCHEMA } from "./schema.ts";
-import { type BackendDraft, checkBackendTable, finishBackend } from "./backend.ts";
+import { type BackendDraft, checkBackendTable, checkUnusedBackend, finishBackend } from "./backend.ts";
 import { type CheckedService, checkService, isTable } from "./service.ts";
 import type { BackendConfig, Config, GlobalConfig, ListenAddress, ProtocolName, ServiceConfig } from "./types.ts";
 import { checkStats } from "./stats.ts";
@@ -219,6 +219,7 @@ function resolveBackends(declared: readonly BackendDraft[], services: readonly C
       if (r.action.kind === "backend" && r.action.name !== undefined && byName.has(r.action.name)) use(byName.get(r.action.name)!, cfg);
     }
   }
+  for (const d of declared) if (!users.has(d)) checkUnusedBackend(d, (path, message, line) => report({ path, service: d.label, line, message }));
   const out: BackendConfig[] = [];
   const report1 = (d: BackendDraft) => (path: string, message: string, line: number | undefined) => report({ path, service: d.label, line, message });
   for (const d of [...declared, ...services.flatMap((s) => (s.own && byName.get(s.own.name) === s.own ? [s.own] : []))]) {

@@ -53,7 +53,9 @@ export type KeyType =
   /** ["10.0.0.2", "[::1]:5353"] */
   | { readonly kind: "nameservers" }
   /** [[service.route]] tables (checked in route.ts) */
-  | { readonly kind: "routes" };
+  | { readonly kind: "routes" }
+  /** { interval, timeout, rise, fall, path, host, expect, send } (checked in health.ts) */
+  | { readonly kind: "health" };
 
 export interface KeyDef {
   readonly name: string;
@@ -145,7 +147,9 @@ export const SCHEMA: readonly KeyDef[] = [
   { name: "access_log", scope: "service", type: { kind: "accesslog" },
     doc: 'A line per request (http) or session (tcp, smtp): { path = "/var/log/plb/web.log" ("-": stderr), format = "combined" (http) | "json" | "haproxy" }.' },
   { name: "health_path", scope: "backend", protocols: HTTP, type: { kind: "urlpath" },
-    doc: 'Probe down servers with "GET <path>" and require a 2xx or 3xx answer (default: a TCP connect).' },
+    doc: 'Probe down servers with "GET <path>" and require a 2xx or 3xx answer (default: a TCP connect); with health, its path unless health.path is set.' },
+  { name: "health", scope: "backend", type: { kind: "health" },
+    doc: 'Check every server, up or down: { interval = "2s", timeout = "1s", rise = 2, fall = 3 } plus http: path, host, expect ("2xx", [200, 204], { body = "ok" }); tcp: send, expect (a string). Unset: only down servers are probed, every timeout_cleanup.' },
   { name: "tls", scope: "service", protocols: HTTP, type: { kind: "tls" },
     doc: 'Terminate TLS on the listen addresses: { cert = "cert.pem", key = "key.pem" } (PEM files; ALPN http/1.1).' },
   { name: "error_pages", scope: "service", protocols: HTTP, type: { kind: "errorpages" },
@@ -225,6 +229,8 @@ function typeText(t: KeyType): string {
       return "{ cert, key }";
     case "errorpages":
       return "{ status = file }";
+    case "health":
+      return "{ interval, rise, fall, … }";
   }
 }
 

@@ -109,6 +109,47 @@ export interface AccessLogConfig {
   readonly format: "combined" | "json" | "haproxy";
 }
 
+/** What an http check's answer must be. */
+export interface HttpExpect {
+  /** Status classes (2 for "2xx") that pass. */
+  readonly classes: readonly number[];
+  /** Single statuses that pass (on top of `classes`). */
+  readonly codes: readonly number[];
+  /** A substring the body must contain (its first 64 KiB are read). */
+  readonly body: string | undefined;
+}
+
+export interface HttpCheckConfig {
+  /** Origin-form path of `GET` ("/healthz"). */
+  readonly path: string;
+  /** Host field sent (default: the server's host:port). */
+  readonly host: string | undefined;
+  readonly expect: HttpExpect;
+}
+
+export interface TcpCheckConfig {
+  /** Written once connected ("PING\r\n"), if any. */
+  readonly send: string | undefined;
+  /** What the server must send back (a substring, within `timeout`), if anything. */
+  readonly expect: string | undefined;
+}
+
+export interface HealthConfig {
+  /** ms between two checks of a server (each spread by ±10 %). */
+  readonly interval: number;
+  /** ms a whole check may take, connect included (≤ interval). */
+  readonly timeout: number;
+  /** Passed checks in a row that bring a down server back. */
+  readonly rise: number;
+  /** Failed checks in a row that take an up server out. */
+  readonly fall: number;
+  /** protocol = "http" only. */
+  readonly http: HttpCheckConfig | undefined;
+  /** protocol = "tcp" only. */
+  readonly tcp: TcpCheckConfig | undefined;
+}
+
+
 export type { ProtocolName } from "../protocol-names.ts";
 import type { ProtocolName } from "../protocol-names.ts";
 
@@ -156,6 +197,8 @@ export interface BackendConfig extends BackendDefaults {
   readonly balance: string;
   readonly http: HttpBackendSettings;
   readonly smtp: SmtpBackendSettings;
+  /** Active checks of every server (`health = { … }`); undefined: only down servers are probed, every timeout_cleanup. */
+  readonly health: HealthConfig | undefined;
 }
 
 export interface GlobalConfig extends Timeouts {

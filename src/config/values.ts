@@ -150,6 +150,7 @@ export function checkValue(def: KeyDef, v: unknown): Checked<unknown> {
     case "dns":
     case "srv":
     case "routes":
+    case "health":
       // Lists and addresses are checked in service.ts.
       return ok(v);
   }

@@ -1,7 +1,8 @@
-/** The http protocol module: sessions per client connection, tcp probes. */
+/** The http protocol module: sessions per client connection; checks by GET (health, health_path) or a connect. */
 import type { Protocol } from "../protocol.ts";
-import { tcpProbe } from "../tcp/probe.ts";
-import { healthProbe } from "./probe.ts";
+import { tcpCheck } from "../tcp/probe.ts";
+import { DEFAULT_EXPECT } from "../config/health.ts";
+import { httpCheck } from "./probe.ts";
 import { setupHttp, setupHttpBackend } from "./runtime.ts";
 import { HttpSession } from "./session.ts";
 
@@ -10,5 +11,10 @@ export const http: Protocol = {
   setup: setupHttp,
   backendSetup: setupHttpBackend,
   accept: (client, service) => new HttpSession(client, service),
-  probe: (service) => (service.cfg.http.health_path ? healthProbe(service) : tcpProbe(service)),
+  probe: ({ cfg }) => {
+    const base = { connectMs: cfg.timeout_connect, clientAddress: cfg.client_address };
+    if (cfg.health?.http) return httpCheck({ ...base, ...cfg.health.http, timeoutMs: cfg.health.timeout });
+    if (cfg.http.health_path === undefined) return tcpCheck({ ...base, timeoutMs: cfg.timeout_connect });
+    return httpCheck({ ...base, path: cfg.http.health_path, host: undefined, expect: DEFAULT_EXPECT, timeoutMs: cfg.timeout_connect + cfg.timeout_server });
+  },
 };

@@ -21,3 +21,16 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/** Index of `needle` in `hay` (bytes), or -1; `from` lets a caller resume a search on a growing buffer. */
+export function indexOfBytes(hay: Uint8Array, needle: Uint8Array, from = 0): number {
+  if (needle.length === 0) return 0;
+  const first = needle[0];
+  const last = hay.length - needle.length;
+  outer: for (let i = Math.max(0, from); i <= last; i++) {
+    if (hay[i] !== first) continue;
+    for (let j = 1; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}

@@ -22,6 +22,24 @@ export interface ServerCounters {
   checkFailures: number;
 }
 
+/** Why a check failed, as `plb_server_check_failures_total{reason}` names it. */
+export const CHECK_FAILURE_REASONS = ["refused", "timeout", "unreachable", "reset", "protocol", "status", "body"] as const;
+export type CheckFailureReason = (typeof CHECK_FAILURE_REASONS)[number];
+
+/** The last check of a server (a start check, a probe of a down server, or an active check). */
+export interface CheckRecord {
+  /** Epoch ms when it ended. */
+  readonly at: number;
+  readonly ok: boolean;
+  /** What it saw: "GET /healthz → 500", "connection refused", "greeting 421 busy". */
+  readonly detail: string;
+  /** The status (http) or reply code (smtp) it got, if any. */
+  readonly code: number | undefined;
+  /** Why it failed (undefined when it passed). */
+  readonly reason: CheckFailureReason | undefined;
+  readonly ms: number;
+}
+
 /** The last change of `up`: when (epoch ms), which way, and why. */
 export interface Transition {
   readonly at: number;
@@ -62,6 +80,13 @@ export class Server implements BalancedServer {
   active = 0;
   /** Consecutive failures since the last success. */
   failures = 0;
+  /** Active checks (`health`) passed and failed in a row: `rise` and `fall` count these, not `failures`. */
+  checksPassed = 0;
+  checksFailed = 0;
+  /** The last check, if any. */
+  lastCheck: CheckRecord | undefined;
+  /** Failed checks by reason (their sum is counters.checkFailures). */
+  readonly checkFailuresBy: Record<CheckFailureReason, number> = { refused: 0, timeout: 0, unreachable: 0, reset: 0, protocol: 0, status: 0, body: 0 };
   /** Why the server is not up (for logs and stats). */
   cause = "";
   readonly counters: ServerCounters = { connections: 0, failures: 0, downs: 0, transitions: 0, checkFailures: 0 };

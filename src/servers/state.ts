@@ -20,7 +20,7 @@ import type { Balancer, BalancedServer, BalancerAlgorithm } from "../balance/typ
 import { formatDuration } from "../config/duration.ts";
 import type { ServerConfig } from "../config/types.ts";
 import { logEnabled, logger } from "../log.ts";
-import { type AdminState, type Outcome, Server, serverId } from "./server.ts";
+import { type AdminState, type CheckRecord, type Outcome, Server, serverId } from "./server.ts";
 import { Ramps } from "./slowstart.ts";
 
 const log = logger("state");
@@ -54,6 +54,12 @@ export interface ServerSetChange {
   readonly changed: readonly Server[];
 }
 export type SetListener = (change: ServerSetChange) => void;
+
+/** How many active checks in a row change a server's health (a service's `health`). */
+export interface CheckThresholds {
+  readonly rise: number;
+  readonly fall: number;
+}
 
 export class ServerPool {
   private list: Server[];
@@ -209,13 +215,13 @@ export class ServerPool {
         this.apply(server, () => {
           server.healthy = true;
           server.pending = false;
+          server.checksFailed = 0;
         }, first ? `its first check passed` : `${source} connected`);
       }
       return;
     }
     server.failures++;
     server.counters.failures++;
-    if (source === "probe") server.counters.checkFailures++;
     if (!server.healthy) {
       if (server.pending) {
         server.cause = `first check failed: ${detail || outcome}`;
@@ -232,11 +238,68 @@ export class ServerPool {
             : `after ${server.failures} consecutive failures`;
       this.apply(server, () => {
         server.healthy = false;
+        server.checksPassed = 0; // back only after `rise` checks from now
         server.counters.downs++;
       }, `${when}: ${detail || outcome}`);
     } else if (logEnabled("debug")) {
       log.debug(`${server}: failure ${server.failures}/${this.retry}: ${detail || outcome}`);
     }
+  }
+
+  /**
+   * Apply one check of `server` (never in a worker: the master checks).
+   * Every check is recorded (`lastCheck`, failures by reason). An active
+   * check (`thresholds` given: the service has `health`) changes health
+   * only after `fall` failed checks in a row (up → down) or `rise` passed
+   * ones (down → up), and is kept apart from traffic's `failures`, so a
+   * failed check does not count toward server_retry. Without thresholds (a
+   * first check, or a probe of a down server) it counts as `report` does.
+   */
+  reportCheck(server: Server, check: CheckRecord, outcome: Outcome, source: "start" | "probe" | "check", thresholds?: CheckThresholds): void {
+    if (this.delegate !== undefined) return;
+    this.recordCheck(server, check);
+    if (thresholds === undefined || source !== "check") {
+      // a passed check with thresholds still counts toward `rise`
+      if (check.ok) server.checksPassed++;
+      else server.checksPassed = 0;
+      return this.report(server, check.ok ? "connected" : outcome === "connected" ? "reset" : outcome, check.detail, source);
+    }
+    const detail = check.detail || outcome;
+    if (check.ok) {
+      server.checksFailed = 0;
+      server.checksPassed++;
+      if (server.healthy || (!server.pending && server.checksPassed < thresholds.rise)) {
+        if (!server.healthy && logEnabled("debug")) log.debug(`${server}: check passed ${server.checksPassed}/${thresholds.rise}: ${detail}`);
+        return;
+      }
+      const first = server.pending;
+      const n = server.checksPassed;
+      return this.apply(server, () => {
+        server.healthy = true;
+        server.pending = false;
+        server.failures = 0;
+      }, first ? "its first check passed" : `after ${n} passed check${n === 1 ? "" : "s"}: ${detail}`);
+    }
+    server.checksPassed = 0;
+    server.checksFailed++;
+    if (!server.healthy) return;
+    if (server.checksFailed < thresholds.fall) {
+      if (logEnabled("debug")) log.debug(`${server}: check failed ${server.checksFailed}/${thresholds.fall}: ${detail}`);
+      return;
+    }
+    const n = server.checksFailed;
+    this.apply(server, () => {
+      server.healthy = false;
+      server.counters.downs++;
+    }, `after ${n} failed check${n === 1 ? "" : "s"}: ${detail}`);
+  }
+
+  /** Keep `check` as the server's last one and count its failure; nothing else changes. */
+  recordCheck(server: Server, check: CheckRecord): void {
+    server.lastCheck = check;
+    if (check.ok) return;
+    server.counters.checkFailures++;
+    server.checkFailuresBy[check.reason ?? "reset"]++;
   }
 
   /** The operator sets `server`'s weight (0: no new connections, as HAProxy's weight 0). */

@@ -1,9 +1,11 @@
 /**
- * The smtp probe: connect (with the service's PROXY header), require a 220
- * greeting, say QUIT, read the 221, close — so servers log a clean session
- * rather than "lost connection after CONNECT". A 421 greeting keeps the
- * server down.
+ * The smtp check: connect (with the service's PROXY header), require a 220
+ * greeting, with `ehlo` (active checks) say EHLO and require a 250, then
+ * QUIT, read the 221, close — so servers log a clean session rather than
+ * "lost connection after CONNECT". A 421 greeting fails it. Takes its
+ * settings as arguments, not from a service.
  */
+import { hostname } from "node:os";
 import { handOver } from "../net/handlers.ts";
 import { connect } from "../net/connect.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
@@ -11,9 +13,25 @@ import type { Probe, ProbeResult } from "../scheduler.ts";
 import type { BackendHandle } from "../protocol.ts";
 import { ReplyReader } from "./reply.ts";
 
+export interface SmtpCheckOptions {
+  readonly connectMs: number;
+  /** ms for the rest of the check once connected (legacy: timeout_smtp_greeting), or for the whole check with `whole`. */
+  readonly timeoutMs: number;
+  /** The timeout counts from the start of the connect (active checks). */
+  readonly whole: boolean;
+  /** Say EHLO between the greeting and QUIT. */
+  readonly ehlo: boolean;
+  /** The PROXY header (or XCLIENT-less nothing) to send first. */
+  readonly preamble: () => Uint8Array | undefined;
+}
+
+const EHLO_NAME = /^[A-Za-z0-9.-]+$/.test(hostname()) ? hostname() : "localhost";
+
 class SmtpProbe implements SocketEvents {
   private readonly replies = new ReplyReader();
   private greeted = false;
+  /** EHLO sent, its reply awaited. */
+  private helloSent = false;
   private result: ProbeResult | undefined;
   private readonly timer: ReturnType<typeof setTimeout>;
 
@@ -21,9 +39,10 @@ class SmtpProbe implements SocketEvents {
     private readonly sock: Sock,
     private readonly resolve: (r: ProbeResult) => void,
     timeoutMs: number,
+    private readonly ehlo: boolean,
   ) {
     handOver(sock, this);
-    this.timer = setTimeout(() => this.end({ outcome: "timeout", detail: `no greeting within ${timeoutMs} ms` }), timeoutMs);
+    this.timer = setTimeout(() => this.end({ outcome: "timeout", detail: this.greeted ? `no answer to ${this.helloSent ? "EHLO" : "QUIT"} within ${timeoutMs} ms` : `no greeting within ${timeoutMs} ms` }), timeoutMs);
   }
 
   private end(r: ProbeResult): void {
@@ -39,32 +58,46 @@ class SmtpProbe implements SocketEvents {
     for (let r = this.replies.next(); r.kind !== "more" && !this.result; r = this.replies.next()) {
       if (r.kind === "error") {
         this.sock.write("QUIT\r\n"); // polite even to a server that speaks something else
-        return this.end({ outcome: "bad-greeting", detail: `not an SMTP reply (${r.reason})` });
+        return this.end({ outcome: "bad-greeting", detail: `not an SMTP reply (${r.reason})`, reason: "protocol" });
       }
       const text = `${r.code} ${r.lines[0] ?? ""}`.trim();
-      if (this.greeted) return this.end(r.code === 221 ? { outcome: "connected", detail: "" } : { outcome: "bad-greeting", detail: `QUIT answered ${text}` });
-      this.sock.write("QUIT\r\n");
-      if (r.code !== 220) return this.end({ outcome: "bad-greeting", detail: `greeting ${text}` });
+      if (this.helloSent) {
+        this.helloSent = false;
+        this.sock.write("QUIT\r\n");
+        if (r.code !== 250) return this.end({ outcome: "bad-greeting", detail: `EHLO answered ${text}`, code: r.code, reason: "status" });
+        continue;
+      }
+      if (this.greeted) return this.end(r.code === 221 ? { outcome: "connected", detail: "", code: 220 } : { outcome: "bad-greeting", detail: `QUIT answered ${text}`, code: r.code, reason: "status" });
+      if (r.code !== 220) {
+        this.sock.write("QUIT\r\n");
+        return this.end({ outcome: "bad-greeting", detail: `greeting ${text}`, code: r.code, reason: "status" });
+      }
       this.greeted = true;
+      if (this.ehlo) {
+        this.helloSent = true;
+        this.sock.write(`EHLO ${EHLO_NAME}\r\n`);
+      } else this.sock.write("QUIT\r\n");
     }
   }
   onDrain(): void {}
   onEnd(): void {
-    // A server may close right after 221 or without it: greeted is what counts.
-    this.end(this.greeted ? { outcome: "connected", detail: "" } : { outcome: "bad-greeting", detail: "closed before greeting" });
+    // A server may close right after 221 or without it: greeted (and its EHLO answered) is what counts.
+    if (this.helloSent) this.end({ outcome: "reset", detail: "closed before answering EHLO" });
+    else this.end(this.greeted ? { outcome: "connected", detail: "", code: 220 } : { outcome: "bad-greeting", detail: "closed before greeting", reason: "reset" });
   }
   onClose(): void {
     this.onEnd();
   }
 }
 
-export function smtpProbe(service: BackendHandle, preamble: () => Uint8Array | undefined): Probe {
+export function smtpCheck(opts: SmtpCheckOptions): Probe {
   return (server) =>
     new Promise<ProbeResult>((resolve) => {
-      connect(server.address!, server.port, service.cfg.timeout_connect, {
+      const t0 = performance.now();
+      connect(server.address!, server.port, opts.whole ? Math.min(opts.connectMs, opts.timeoutMs) : opts.connectMs, {
         connected(sock) {
-          new SmtpProbe(sock, resolve, service.cfg.smtp.timeout_smtp_greeting);
-          const pre = preamble();
+          new SmtpProbe(sock, resolve, opts.whole ? Math.max(1, Math.round(opts.timeoutMs - (performance.now() - t0))) : opts.timeoutMs, opts.ehlo);
+          const pre = opts.preamble();
           if (pre) sock.write(pre);
         },
         failed(outcome, detail) {

@@ -7,7 +7,7 @@ import { proxyHeaderFor, proxyHeaderForProbe } from "../net/client-address.ts";
 import type { Protocol } from "../protocol.ts";
 import { RelaySession, type RelayOptions } from "../relay/session.ts";
 import { greetingHandshake } from "./greeting.ts";
-import { smtpProbe } from "./probe.ts";
+import { smtpCheck } from "./probe.ts";
 
 const NO_SERVER = new TextEncoder().encode("421 4.3.2 Service not available, closing transmission channel\r\n");
 
@@ -27,5 +27,12 @@ export const smtp: Protocol = {
     return { shared: options };
   },
   accept: (client, service) => new RelaySession(client, service),
-  probe: (service) => smtpProbe(service, () => proxyHeaderForProbe(service.cfg.client_address)),
+  probe: ({ cfg }) =>
+    smtpCheck({
+      connectMs: cfg.timeout_connect,
+      timeoutMs: cfg.health?.timeout ?? cfg.smtp.timeout_smtp_greeting,
+      whole: cfg.health !== undefined,
+      ehlo: cfg.health !== undefined,
+      preamble: () => proxyHeaderForProbe(cfg.client_address),
+    }),
 };

@@ -3,8 +3,9 @@
  * listening to the lifecycle events (events.ts): sessions, bytes, connect
  * failures by cause, retries, requests without a server, http responses by
  * class, and histograms of connect time, time to first response byte and
- * total time. Server state, weights, open sessions and transitions are not
- * copied here: they are read from servers/state when rendered.
+ * total time. Server state, weights, open sessions, transitions and the
+ * last check are not copied here: they are read from servers/state when
+ * rendered (checks run in the master only).
  */
 import { events } from "../events.ts";
 import { Histogram } from "./histogram.ts";
@@ -37,7 +38,6 @@ export interface ServiceTraffic extends Traffic {
 
 export interface ServerTraffic extends Traffic {
   readonly failures: Record<FailureCause, number>;
-  checkSeconds: number;
 }
 
 /** A collector's numbers as plain data (a worker's, sent to its master). */
@@ -52,7 +52,7 @@ type Plain = Record<string, unknown>;
 function addInto(to: Plain, from: Plain): void {
   for (const [k, v] of Object.entries(from)) {
     const cur = to[k];
-    if (typeof v === "number" && typeof cur === "number") to[k] = k === "checkSeconds" ? Math.max(cur, v) : cur + v;
+    if (typeof v === "number" && typeof cur === "number") to[k] = cur + v;
     else if (cur instanceof Histogram) cur.add(v as Histogram);
     else if (cur && typeof cur === "object" && v && typeof v === "object") addInto(cur as Plain, v as Plain);
   }
@@ -88,7 +88,7 @@ export class Collector {
     let t = this.servers.get(id);
     if (!t) {
       const failures = Object.fromEntries(FAILURE_CAUSES.map((c) => [c, 0])) as Record<FailureCause, number>;
-      this.servers.set(id, (t = { ...traffic(), failures, checkSeconds: 0 }));
+      this.servers.set(id, (t = { ...traffic(), failures }));
     }
     return t;
   }
@@ -144,9 +144,6 @@ export class Collector {
       }),
       events.proxyRefused.subscribe((e) => {
         this.service(e.service).proxyRefused[e.reason]++;
-      }),
-      events.probe.subscribe((e) => {
-        this.server(e.backend, e.server).checkSeconds = e.ms / 1000;
       }),
     ];
   }

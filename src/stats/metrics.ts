@@ -7,7 +7,7 @@ import { readdirSync } from "node:fs";
 import type { DnsEntryStatus } from "../discovery.ts";
 import type { Backend } from "../backend.ts";
 import type { Service } from "../service.ts";
-import type { Server } from "../servers/server.ts";
+import { CHECK_FAILURE_REASONS, type Server } from "../servers/server.ts";
 import { VERSION } from "../version.ts";
 import { CODE_CLASSES, type Collector, FAILURE_CAUSES, PROXY_REFUSALS, type ServerTraffic, type ServiceTraffic } from "./collector.ts";
 import { Exposition } from "./exposition.ts";
@@ -118,9 +118,11 @@ export class Metrics {
         x.counter("plb_server_bytes_in_total", "Bytes from clients through this server's sessions.", sl, st.bytesIn);
         x.counter("plb_server_bytes_out_total", "Bytes to clients through this server's sessions.", sl, st.bytesOut);
         for (const cause of FAILURE_CAUSES) x.counter("plb_server_connect_failures_total", "Failed connections and answers by cause.", { ...sl, cause }, st.failures[cause]);
-        x.counter("plb_server_check_failures_total", "Failed health checks.", sl, s.counters.checkFailures);
+        for (const reason of CHECK_FAILURE_REASONS) {
+          x.counter("plb_server_check_failures_total", "Failed health checks by reason: refused, timeout, unreachable, reset, protocol (not the protocol's answer), status (an unexpected status or reply code), body (the expected text missing).", { ...sl, reason }, s.checkFailuresBy[reason]);
+        }
         x.counter("plb_server_transitions_total", "Changes between taking and not taking new connections.", sl, s.counters.transitions);
-        x.gauge("plb_server_check_duration_seconds", "Duration of the last health check.", sl, st.checkSeconds);
+        x.gauge("plb_server_check_duration_seconds", "Duration of the last health check.", sl, (s.lastCheck?.ms ?? 0) / 1000);
         x.histogram("plb_server_connect_time_seconds", "Time to connect to the server.", sl, st.connect);
         x.histogram("plb_server_response_time_seconds", "Time from a request to its first response byte (http).", sl, st.response);
         x.histogram("plb_server_total_time_seconds", "Whole request (http) or session (tcp, smtp) time.", sl, st.total);
@@ -197,6 +199,16 @@ export class Metrics {
               bytes_out: st.bytesOut,
               failures: { ...st.failures },
               check_failures: s.counters.checkFailures,
+              last_check: s.lastCheck
+                ? {
+                    at: new Date(s.lastCheck.at).toISOString(),
+                    ok: s.lastCheck.ok,
+                    detail: s.lastCheck.detail,
+                    code: s.lastCheck.code ?? null,
+                    reason: s.lastCheck.reason ?? null,
+                    duration_seconds: s.lastCheck.ms / 1000,
+                  }
+                : null,
               transitions: s.counters.transitions,
               last_transition: s.lastTransition
                 ? { at: new Date(s.lastTransition.at).toISOString(), state: s.lastTransition.up ? "up" : stateName(s), cause: s.lastTransition.cause }

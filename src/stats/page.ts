@@ -29,6 +29,7 @@ export const STATUS_PAGE = `<!doctype html>
   .state { display: inline-block; min-width: 3.5rem; text-align: center; border-radius: 1rem; padding: 0 .5rem; color: #fff; font-weight: 600; }
   .state.up { background: var(--up); } .state.down { background: var(--down); } .state.drain { background: var(--drain); } .state.maint { background: var(--maint); }
   .why { white-space: normal; color: #57606a; max-width: 30rem; }
+  .check { white-space: normal; max-width: 20rem; } .check .bad { color: #cf222e; }
   button { font: inherit; font-size: .8rem; margin-right: .2rem; cursor: pointer; }
   #error { color: var(--down); }
   @media (max-width: 600px) {
@@ -58,6 +59,7 @@ const sum = (o) => Object.values(o || {}).reduce((a, b) => a + b, 0);
 const rate = (now, before, dt) => (before === undefined || !(dt > 0) ? "–" : ((now - before) / dt).toFixed(1));
 function bytes(n) { const u = ["B", "KiB", "MiB", "GiB", "TiB"]; let i = 0; while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; } return n.toFixed(i ? 1 : 0) + " " + u[i]; }
 function weight(s) { return s.slowstart ? '<span title="in slow start: the weight it has now, of its full weight">' + s.effective_weight + " of " + s.weight + "</span>" : String(s.weight); }
+function check(c) { return c ? '<span class="' + (c.ok ? "ok" : "bad") + '" title="' + esc(new Date(c.at).toLocaleTimeString()) + '">' + esc((c.ok ? "ok" : "failed") + (c.detail ? ": " + c.detail : "") + " (" + Math.round(c.duration_seconds * 1000) + " ms)") + "</span>" : "–"; }
 function causes(f) { return Object.entries(f || {}).filter(([, n]) => n > 0).map(([c, n]) => c + " " + n).join(", ") || "–"; }
 async function act(backend, server, action) {
   const r = await fetch("/servers/" + encodeURIComponent(backend) + "/" + encodeURIComponent(server) + "/" + action, { method: "POST", headers: { Authorization: "Bearer " + tokenBox.value } });
@@ -81,11 +83,11 @@ function render() {
       const buttons = canAct ? ["drain", "maint", "ready"].map((a) => '<button data-backend="' + esc(be.name) + '" data-server="' + esc(s.name) + '" data-action="' + a + '">' + a + "</button>").join("") : "";
       return '<tr data-server="' + esc(s.name) + '" data-state="' + esc(s.state) + '"><td>' + esc(s.name) + '</td><td><span class="state ' + esc(s.state) + '">' + esc(s.state) + "</span></td>" +
         '<td class="num wide">' + weight(s) + '</td><td class="num">' + s.sessions_current + '</td><td class="num wide">' + rate(s.sessions_total, ps && ps.sessions_total, dt) + "</td>" +
-        '<td class="num wide">' + bytes(s.bytes_out) + "</td><td>" + esc(causes(s.failures)) + '</td><td class="why wide">' + (lt ? esc(new Date(lt.at).toLocaleTimeString() + " " + lt.state + ": " + lt.cause) : "–") + '</td><td class="acts">' + buttons + "</td></tr>";
+        '<td class="num wide">' + bytes(s.bytes_out) + "</td><td>" + esc(causes(s.failures)) + '</td><td class="check wide">' + check(s.last_check) + '</td><td class="why wide">' + (lt ? esc(new Date(lt.at).toLocaleTimeString() + " " + lt.state + ": " + lt.cause) : "–") + '</td><td class="acts">' + buttons + "</td></tr>";
     }).join("");
     return '<section data-service="' + esc(svc.name) + '"><h2>' + esc(svc.name) + " <small>" + esc(svc.protocol) + " · " + esc(svc.listen.join(", ")) + (be.declared ? " · backend " + esc(be.name) : "") + " · " + svc.sessions_current + " open · " +
       rate(total, ptotal, dt) + " " + (svc.responses ? "req" : "sessions") + "/s · " + bytes(svc.bytes_out) + " out</small></h2>" +
-      '<table><thead><tr><th>server</th><th>state</th><th class="wide">weight</th><th>open</th><th class="wide">per s</th><th class="wide">out</th><th>failures</th><th class="wide">last change</th><th></th></tr></thead><tbody>' + rows + "</tbody></table></section>";
+      '<table><thead><tr><th>server</th><th>state</th><th class="wide">weight</th><th>open</th><th class="wide">per s</th><th class="wide">out</th><th>failures</th><th class="wide">last check</th><th class="wide">last change</th><th></th></tr></thead><tbody>' + rows + "</tbody></table></section>";
   }).join("");
 }
 document.getElementById("services").addEventListener("click", (e) => {

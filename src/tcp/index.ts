@@ -3,7 +3,7 @@ import { proxyHeaderFor } from "../net/client-address.ts";
 import type { ClientAddressMode } from "../config/types.ts";
 import type { Protocol } from "../protocol.ts";
 import type { Handshake } from "../relay/handshake.ts";
-import { tcpProbe } from "./probe.ts";
+import { tcpCheck } from "./probe.ts";
 import { type RelayOptions, RelaySession } from "../relay/session.ts";
 
 /** With client_address = "proxy-v1"/"proxy-v2": the PROXY header goes first. */
@@ -26,5 +26,5 @@ export const tcp: Protocol = {
     return { shared: options };
   },
   accept: (client, service) => new RelaySession(client, service),
-  probe: tcpProbe,
+  probe: ({ cfg }) => tcpCheck({ connectMs: cfg.timeout_connect, clientAddress: cfg.client_address, timeoutMs: cfg.health?.timeout ?? cfg.timeout_connect, ...cfg.health?.tcp }),
 };

@@ -65,7 +65,7 @@ servers = ["127.0.0.1:${a.port}", "127.0.0.1:${b.port}"]
 `);
   cleanups.push(() => plb.stop());
   // the start check already uses the health path: B answers 503 → down
-  await plb.waitForLog(new RegExp(`127.0.0.1:${b.port} of "hc" is down at start: health check answered 503`));
+  await plb.waitForLog(new RegExp(`127.0.0.1:${b.port} of "hc" is down at start: GET /healthz → 503`));
   for (let i = 0; i < 4; i++) expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe("A");
   healthy = true;
   await plb.waitForLog(new RegExp(`127.0.0.1:${b.port} of "hc" is up again`), 3000);
