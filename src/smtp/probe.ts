@@ -23,7 +23,10 @@ class SmtpProbe implements SocketEvents {
     timeoutMs: number,
   ) {
     handOver(sock, this);
-    this.timer = setTimeout(() => this.end({ outcome: "timeout", detail: `no greeting within ${timeoutMs} ms` }), timeoutMs);
+    this.timer = setTimeout(() => {
+      this.sock.write("QUIT\r\n"); // a silent server may still be listening: end its session cleanly
+      this.end({ outcome: "timeout", detail: `no greeting within ${timeoutMs} ms` });
+    }, timeoutMs);
   }
 
   private end(r: ProbeResult): void {
