@@ -17,13 +17,16 @@ function listen(hostname: string) {
   return listener;
 }
 
-/** [local address, Send-Q] of every LISTEN socket on `port` as `ss` reports them. */
+/**
+ * [local address, Send-Q] of every LISTEN socket on `port` of this process as `ss` reports them
+ * (another process on a shared machine may listen on the same port at another address).
+ */
 function ssListen(port: number): [string, number][] {
-  const out = Bun.spawnSync(["ss", "-ltnH", `sport = :${port}`]).stdout.toString();
+  const out = Bun.spawnSync(["ss", "-ltnpH", `sport = :${port}`]).stdout.toString();
   return out
     .trim()
     .split("\n")
-    .filter((line) => line.startsWith("LISTEN"))
+    .filter((line) => line.startsWith("LISTEN") && line.includes(`pid=${process.pid},`))
     .map((line) => {
       const f = line.trim().split(/\s+/);
       return [f[3] ?? "", Number(f[2])];

@@ -16,22 +16,30 @@ console.log(Math.abs(t - Date.now()));`;
   expect(Number(out)).toBeLessThanOrEqual(2);
 });
 
-test("while it is read, the clock is never staler than its resolution", async () => {
+/**
+ * Event-loop lag allowed on top of the resolution: the refresh is a timer, and on a busy machine
+ * timers run late. A clock that stood still would be as stale as the whole wait (1 s below).
+ */
+const LAG_MS = 200;
+
+test("while it is read, the clock is never staler than its resolution (plus event-loop lag)", async () => {
   let worst = 0;
-  const until = Date.now() + 400;
+  const until = Date.now() + 1000;
   while (Date.now() < until) {
     worst = Math.max(worst, Date.now() - now());
     await Bun.sleep(3);
   }
-  expect(worst).toBeLessThanOrEqual(CLOCK_RESOLUTION_MS + 15);
+  expect(worst).toBeLessThanOrEqual(CLOCK_RESOLUTION_MS + LAG_MS);
   // and it does move: it is not the exact time read per call either
   expect(worst).toBeGreaterThan(0);
 });
 
 test("reads after gaps of various lengths are all fresh", async () => {
-  for (const gap of [10, 60, 120, 250]) {
+  // (the long gaps are longer than the allowance: a read that answered the time of the last
+  // read before a quiet spell would fail them)
+  for (const gap of [10, 60, 500, 1000]) {
     await Bun.sleep(gap);
-    expect(Date.now() - now()).toBeLessThanOrEqual(CLOCK_RESOLUTION_MS + 15);
+    expect(Date.now() - now()).toBeLessThanOrEqual(CLOCK_RESOLUTION_MS + LAG_MS);
   }
 });
 

@@ -64,7 +64,7 @@ for (const abstract of [false, true]) {
       const sent = Number(m![1]);
       // sent before it was received, and not long before
       expect(sent).toBeLessThanOrEqual(d.monoUsec);
-      expect(d.monoUsec - sent).toBeLessThan(1_000_000);
+      expect(d.monoUsec - sent).toBeLessThan(10_000_000); // (another clock would be off by hours, or by 1970)
     });
   });
 }

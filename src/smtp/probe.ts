@@ -42,7 +42,12 @@ class SmtpProbe implements SocketEvents {
     private readonly ehlo: boolean,
   ) {
     handOver(sock, this);
-    this.timer = setTimeout(() => this.end({ outcome: "timeout", detail: this.greeted ? `no answer to ${this.helloSent ? "EHLO" : "QUIT"} within ${timeoutMs} ms` : `no greeting within ${timeoutMs} ms` }), timeoutMs);
+    this.timer = setTimeout(() => {
+      // A server that never greeted, or never answered EHLO, may still be listening: end its session cleanly
+      // (one that has QUIT already just did not answer it).
+      if (!this.greeted || this.helloSent) this.sock.write("QUIT\r\n");
+      this.end({ outcome: "timeout", detail: this.greeted ? `no answer to ${this.helloSent ? "EHLO" : "QUIT"} within ${timeoutMs} ms` : `no greeting within ${timeoutMs} ms` });
+    }, timeoutMs);
   }
 
   private end(r: ProbeResult): void {

@@ -4,6 +4,8 @@
  * dropped, so a connect hangs until plb's own timeout. (Python's socket
  * module, because Bun cannot listen without accepting.)
  */
+import { until } from "./until.ts";
+
 const SCRIPT = `
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -43,7 +45,7 @@ export async function blackhole(port = 0): Promise<{ port: number; close(): void
  * while plb still counts it up.
  */
 export async function blackholeAfterStartCheck(server: { port: number; accepted(): number; stop(): void }): Promise<{ port: number; close(): void }> {
-  for (let i = 0; i < 100 && server.accepted() === 0; i++) await Bun.sleep(10);
+  await until(() => server.accepted() > 0, "plb's start check to reach the server", 15_000);
   if (server.accepted() !== 1) throw new Error(`the start check reached the server ${server.accepted()} times, not once`);
   server.stop();
   return await blackhole(server.port);

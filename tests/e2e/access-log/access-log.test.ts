@@ -24,6 +24,11 @@ async function plbOn(toml: string): Promise<PlbProcess> {
   return plb;
 }
 
+/** Wait until each file holds a complete line: the session ended and its line was flushed (within a second). */
+async function untilLogged(...files: string[]): Promise<void> {
+  await until(() => files.every((f) => existsSync(f) && readFileSync(f, "utf8").endsWith("\n")), `a line in each of ${files.join(", ")}`, 15_000);
+}
+
 async function get(port: number, path: string, headers: Record<string, string> = {}): Promise<number> {
   const r = await fetch(`http://127.0.0.1:${port}${path}`, { keepalive: false, headers });
   await r.text();
@@ -89,7 +94,7 @@ access_log = { path = "${join(dir, "tcp.json")}", format = "json" }
     await until(() => got.length === 12, "the echo");
     s.end();
   }
-  await Bun.sleep(100);
+  await untilLogged(join(dir, "tcp.log"), join(dir, "tcp.json"));
   expect(await plb.stop()).toBe(0);
   expect(readFileSync(join(dir, "tcp.log"), "utf8")).toMatch(new RegExp(`^127\\.0\\.0\\.1:\\d+ \\[\\d{2}/[A-Z][a-z]{2}/\\d{4}:[\\d:.]+\\] t1 t1/127\\.0\\.0\\.1:${echo.port} 0/0/\\d+ 12 CD 0/0/0/0/0 0/0\\n$`));
   const j = JSON.parse(readFileSync(join(dir, "tcp.json"), "utf8"));
@@ -133,7 +138,7 @@ access_log = { path = "${join(dir, "busy.log")}" }
     expect(got).toStartWith(port === p1 ? "220 good" : "421 ");
     s.end();
   }
-  await Bun.sleep(100);
+  await untilLogged(join(dir, "mail.json"), join(dir, "busy.log"));
   expect(await plb.stop()).toBe(0);
   const j = JSON.parse(readFileSync(join(dir, "mail.json"), "utf8"));
   expect(j).toMatchObject({ service: "mail", protocol: "smtp", server: `127.0.0.1:${good.port}`, tried: 2, greeting: "ok", greeting_detail: "" });

@@ -44,7 +44,7 @@ test("npm start: http answers alternate between web-1 and web-2; smtp delivers; 
 
   const py = Bun.spawnSync(["python3", "-c", "import smtplib; print(smtplib.SMTP('127.0.0.1', 2525).sendmail('me@example.org', ['you@example.org'], 'Subject: hi\\r\\n\\r\\nhello'))"], { stdout: "pipe", stderr: "pipe" });
   expect(py.stdout.toString().trim()).toBe("{}");
-  expect(await until(/mail-\d accepted a message/, 3000)).toBe(true);
+  expect(await until(/mail-\d accepted a message/, 10_000)).toBe(true);
 
   const t = await RawClient.open(8080);
   t.write("ping\n");
@@ -52,11 +52,11 @@ test("npm start: http answers alternate between web-1 and web-2; smtp delivers; 
   expect(t.text).toMatch(/^tcp-\d \(127\.0\.0\.1:900\d\) echoes what you send\n/);
   t.close();
 
-  proc.stdin.write("stop web-1\n");
+  proc.stdin.write("stop web-1\nstatus\n"); // the status line comes once the stop is done
   proc.stdin.flush();
-  await Bun.sleep(200);
+  expect(await until(/web-1 \(stopped\)/, 10_000)).toBe(true);
   for (let i = 0; i < 8; i++) expect(await get()).toMatch(/^Hello from web-2/); // about every other one fails over
-  expect(await until(/server 127\.0\.0\.1:9011 of "web" is down after 3 consecutive failures: connection refused/, 3000)).toBe(true);
+  expect(await until(/server 127\.0\.0\.1:9011 of "web" is down after 3 consecutive failures: connection refused/, 10_000)).toBe(true);
   proc.stdin.write("start web-1\n");
   proc.stdin.flush();
   expect(await until(/server 127\.0\.0\.1:9011 of "web" is up again/, 12_000)).toBe(true);

@@ -41,6 +41,8 @@ const spawned = new NamespacedProcs();
 let SERVER = "";
 /** The cluster DNS server and the headless Service's name it answers (set in beforeAll). */
 let clusterDns: Subprocess;
+/** The pod's server (a ka_peers.py backend: prints "slow" when GET /slow arrives). */
+let server: Subprocess;
 let DNS_NAME = "";
 
 // The manifests, as far as this test reads them.
@@ -100,7 +102,7 @@ beforeAll(async () => {
     const r = Bun.spawnSync(cmd, { stderr: "pipe" });
     if (r.exitCode !== 0) throw new Error(`cannot set up the namespaces (${cmd.join(" ")}): ${r.stderr}`);
   }
-  const server = spawnIn(["/usr/bin/python3", PEERS, "backend", "web-pod", BACKEND_IP, serverPort, "2"], NS_BACKEND);
+  server = spawnIn(["/usr/bin/python3", PEERS, "backend", "web-pod", BACKEND_IP, serverPort, "2"], NS_BACKEND);
   await waitFor(() => logOf(server).includes("ready"), "the server", 10_000, () => logOf(server));
   // The cluster's DNS: the headless Service's name is its pods' addresses.
   const dns = (clusterDns = spawnIn([DNSMASQ, "--keep-in-foreground", "--log-facility=-", "--log-queries", "--no-resolv", "--no-hosts", "--conf-file=/dev/null", "--user=root", "--group=root", "--pid-file=", "--port=53", `--listen-address=${CLUSTER_DNS}`, "--bind-interfaces", "--local=/cluster.local/", "--local-ttl=5", `--host-record=${dnsName},${BACKEND_IP}`]));
@@ -152,7 +154,7 @@ test("as the pod runs it (non-root, no capability, read-only root): the probes' 
 
   // After preStop the kubelet sends SIGTERM; a request in flight finishes, readiness says 503 meanwhile.
   const slow = curl("/slow", port("http"));
-  await Bun.sleep(300);
+  await waitFor(() => logOf(server).includes("slow"), "the slow request at the server", 10_000, () => logOf(server));
   const t0 = Date.now();
   plb.kill("SIGTERM");
   await waitFor(() => /SIGTERM: stopping/.test(logOf(plb)), "the stop", 5000, () => logOf(plb));

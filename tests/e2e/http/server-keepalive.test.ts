@@ -152,11 +152,12 @@ test("a server's Keep-Alive: timeout=N is honoured: its idle connection is not r
   const short = await nodeServer(1000); // "Keep-Alive: timeout=1"
   const long = await nodeServer(5000); // "Keep-Alive: timeout=5"
   cleanups.push(() => short.close(), () => long.close());
-  const a = await plbFor([short.port]);
-  const b = await plbFor([long.port]);
+  // plb's own idle limit (timeout_pool_idle, 1.5 s by default) out of the way: only the servers' count
+  const a = await plbFor([short.port], `timeout_pool_idle = "10s"`);
+  const b = await plbFor([long.port], `timeout_pool_idle = "10s"`);
   for (const port of [a.port, b.port]) expect(await once(port, GET)).toBe(200);
   const [s0, l0] = [short.conns(), long.conns()]; // start checks and the first request
-  await Bun.sleep(900); // past 750 ms, within plb's own 1.5 s
+  await Bun.sleep(900); // past 3/4 of 1 s (before the short server's own close), far within 3/4 of 5 s
   for (const port of [a.port, b.port]) expect(await once(port, GET)).toBe(200);
   expect(short.conns()).toBe(s0 + 1); // not reused: the server might be closing it right now
   expect(long.conns()).toBe(l0); // reused
@@ -196,7 +197,8 @@ function racingServer(): { port: number; conns: () => number; stop(): void } {
 test("the keep-alive race: a GET is sent again on a fresh connection, a new client's POST never meets a reused connection, a later POST closes its client unanswered (no 502)", async () => {
   const r = racingServer();
   cleanups.push(() => r.stop());
-  const { plb, port } = await plbFor([r.port]);
+  // plb keeps its idle connections long enough that a pause stretched on a busy machine still meets the race
+  const { plb, port } = await plbFor([r.port], `timeout_pool_idle = "10s"`);
   expect(await once(port, GET)).toBe(200);
   await Bun.sleep(300);
   expect(await once(port, GET)).toBe(200); // met the race, sent again

@@ -72,12 +72,12 @@ servers = ["127.0.0.1:${echo.port}"]
     512,
   );
   await plb.waitForLog(/maxconn 224 \(open-file limit 512\)/);
-  for (let i = 0; i < 100 && echo.accepted() === 0; i++) await Bun.sleep(10); // the start check reached it
+  expect(await waitFor(() => echo.accepted() > 0, 15_000)).toBe(true); // the start check reached it
   const before = echo.accepted();
   const held = await hold(port, 600);
   expect(held.length).toBe(600); // the kernel completes every handshake: they are queued, not refused
-  for (let i = 0; i < 100 && echo.accepted() - before < 224; i++) await Bun.sleep(20);
-  await Bun.sleep(200);
+  expect(await waitFor(() => echo.accepted() - before >= 224, 15_000)).toBe(true);
+  await Bun.sleep(200); // (and no more: an absence is waited for with a pause)
   expect(echo.accepted() - before).toBe(224);
   await plb.waitForLog(/service "fd" \(plb at 224 of maxconn 224, or out of descriptors\): not accepting for now/);
   // saturated: no spinning
@@ -144,8 +144,9 @@ servers = ["127.0.0.1:${echo.port}"]
 `);
   const clients = await Promise.all(Array.from({ length: 8 }, () => RawClient.open(p1)));
   clients.forEach((c, i) => c.write(`c${i}\n`));
-  await Bun.sleep(300);
   const answered = () => clients.filter((c) => c.text.length > 0).length;
+  expect(await waitFor(() => answered() >= 5, 15_000)).toBe(true);
+  await Bun.sleep(300); // (and no more: an absence is waited for with a pause)
   expect(answered()).toBe(5);
   await plb.waitForLog(/service "small" at its maxconn \(5\): not accepting for now/);
   // the other service is not held back
@@ -156,7 +157,7 @@ servers = ["127.0.0.1:${echo.port}"]
   const served = clients.filter((c) => c.text.length > 0);
   served[0].close();
   served[1].close();
-  expect(await waitFor(() => answered() === 7, 3000)).toBe(true);
+  expect(await waitFor(() => answered() === 7, 15_000)).toBe(true);
   for (const c of clients) c.close();
   o.close();
 });
@@ -179,11 +180,12 @@ servers = ["127.0.0.1:${echo.port}"]
 `);
   const clients = await Promise.all([p1, p1, p1, p2, p2, p2].map((p) => RawClient.open(p)));
   clients.forEach((c, i) => c.write(`c${i}\n`));
-  await Bun.sleep(300);
   const answered = () => clients.filter((c) => c.text.length > 0).length;
+  expect(await waitFor(() => answered() >= 4, 15_000)).toBe(true);
+  await Bun.sleep(300); // (and no more: an absence is waited for with a pause)
   expect(answered()).toBe(4);
   clients.find((c) => c.text.length > 0)!.close();
-  expect(await waitFor(() => answered() === 5, 3000)).toBe(true);
+  expect(await waitFor(() => answered() === 5, 15_000)).toBe(true);
   for (const c of clients) c.close();
 });
 

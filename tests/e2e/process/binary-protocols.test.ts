@@ -77,7 +77,7 @@ test("dist/plb --daemonize returns once serving, in its own session; SIGTERM sto
   expect((await client(["curl", "-s", "-m", "5", `http://127.0.0.1:${port}/`])).out).toBe("D");
   expect(Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[3])).toBe(pid); // session leader
   process.kill(pid, "SIGTERM");
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 500; i++) { // up to 10 s for the exit
     try {
       process.kill(pid, 0);
       await Bun.sleep(20);

@@ -49,7 +49,7 @@ servers = ["127.0.0.1:${a.port}"]
     expect(again.code).not.toBe(0);
     expect(again.err).toMatch(/pid file .* belongs to running plb process/);
     process.kill(pid, "SIGTERM");
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 500; i++) { // up to 10 s for the exit
       try {
         process.kill(pid, 0);
       } catch {

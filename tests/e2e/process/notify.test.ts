@@ -171,7 +171,7 @@ test("a reload: RELOADING=1 with MONOTONIC_USEC=, then READY=1 with the differen
     const m = /^RELOADING=1\nMONOTONIC_USEC=(\d+)$/.exec(reloading.text);
     expect(m).not.toBeNull();
     // systemd compares it with its own CLOCK_MONOTONIC: the time the signal was handled
-    expect(Math.abs(Number(m![1]) - reloading.monoUsec)).toBeLessThan(1_000_000);
+    expect(Math.abs(Number(m![1]) - reloading.monoUsec)).toBeLessThan(10_000_000); // (another clock would be off by hours, or by 1970)
     expect((await l.next()).text).toBe("READY=1\nSTATUS=serving 1 service(s); reload: +1 server");
     expect(await reloadWith(plb, file, `${toml(port, a.port)}\nbogus = 1\n`)).toContain("reload failed");
     expect((await l.next()).text).toMatch(/^RELOADING=1\nMONOTONIC_USEC=\d+$/);

@@ -109,7 +109,7 @@ test("no token configured: the admin API refuses every POST (403)", async () => 
 test("with workers = 2 a drain at the master reaches both workers at once", async () => {
   const { plb, statsPort, webPort, b } = await setUp("workers = 2");
   expect((await post(statsPort, `/servers/web/127.0.0.1:${b.port}/drain`)).status).toBe(200);
-  for (const w of ["w0", "w1"]) await plb.waitForLog(new RegExp(`\\[${w}\\] \\[state\\] server 127\\.0\\.0\\.1:${b.port} of "web" takes no new connections`), 2000);
+  for (const w of ["w0", "w1"]) await plb.waitForLog(new RegExp(`\\[${w}\\] \\[state\\] server 127\\.0\\.0\\.1:${b.port} of "web" takes no new connections`), 15_000); // pushed by the master (nothing else would tell them)
   expect(new Set(await answers(webPort, 20))).toEqual(new Set(["a"]));
 });
 

@@ -36,6 +36,19 @@ async function scrape(port: number, openMetrics = false): Promise<{ samples: Sam
   return { samples: JSON.parse(p.stdout.toString()), contentType: res.headers.get("content-type") ?? "", text };
 }
 
+/**
+ * Scrape until `ready` holds (counters move when sessions end, which the client does not wait
+ * for), or give the last scrape after a generous deadline: the assertions then say what is off.
+ */
+async function scrapeWhen(port: number, ready: (s: Sample[]) => boolean): Promise<{ samples: Sample[]; contentType: string; text: string }> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const r = await scrape(port);
+    if (ready(r.samples) || Date.now() > deadline) return r;
+    await Bun.sleep(50);
+  }
+}
+
 function value(samples: Sample[], name: string, labels: Record<string, string>): number | undefined {
   return samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
 }
@@ -89,8 +102,12 @@ servers = ["127.0.0.1:${echo.port}"]
     await until(() => got.length === 10, "the echo");
     s.end();
   }
-  await Bun.sleep(100);
-  const after = await scrape(statsPort);
+  const after = await scrapeWhen(
+    statsPort,
+    (x) =>
+      value(x, "plb_service_bytes_out_total", { service: "tunnel" }) === 50 &&
+      value(x, "plb_server_state", { service: "web", server: d, state: "down" }) === 1,
+  );
   const s = after.samples;
   expect(value(s, "plb_server_state", { backend: "web", server: d, state: "down" })).toBe(1);
   expect(value(s, "plb_server_state", { backend: "web", server: d, state: "up" })).toBe(0);
@@ -132,11 +149,20 @@ servers = ["127.0.0.1:${web.port}", "127.0.0.1:$P3"]
 `);
   const [, webPort, , dead] = ports;
   await (await fetch(`http://127.0.0.1:${webPort}/`, { keepalive: false })).text();
-  await Bun.sleep(50);
-  const res = await fetch(`http://127.0.0.1:${statsPort}/status.json`);
-  expect(res.headers.get("content-type")).toContain("application/json");
   type ServerRow = { name: string; state: string; last_transition: { cause: string } | null; sessions_total: number };
-  const st = (await res.json()) as { services: { name: string; listen: string[]; backend: string }[]; backends: { name: string; declared: boolean; servers: ServerRow[] }[] };
+  type Status = { services: { name: string; listen: string[]; backend: string }[]; backends: { name: string; declared: boolean; servers: ServerRow[] }[] };
+  // the session is counted when it ends, and the dead server is down once its start check failed
+  let res: Response;
+  let st: Status;
+  const deadline = Date.now() + 15_000;
+  do {
+    res = await fetch(`http://127.0.0.1:${statsPort}/status.json`);
+    st = (await res.json()) as Status;
+    const servers = st.backends?.[0]?.servers ?? [];
+    if (servers.some((x) => x.sessions_total > 0) && servers.some((x) => x.state === "down")) break;
+    await Bun.sleep(50);
+  } while (Date.now() < deadline);
+  expect(res.headers.get("content-type")).toContain("application/json");
   const svc = st.services[0];
   expect(svc.name).toBe("web");
   expect(svc.listen).toEqual([`127.0.0.1:${webPort}`]);
@@ -189,8 +215,7 @@ servers = ["127.0.0.1:${echo.port}"]
     await until(() => got === "abc", "the echo");
     s.end();
   }
-  await Bun.sleep(150);
-  const { samples } = await scrape(statsPort);
+  const { samples } = await scrapeWhen(statsPort, (x) => value(x, "plb_service_bytes_in_total", { service: "t" }) === 90);
   expect(value(samples, "plb_service_sessions_total", { service: "t" })).toBe(30);
   expect(value(samples, "plb_service_bytes_in_total", { service: "t" })).toBe(90);
   expect(value(samples, "plb_server_state", { backend: "t", server: `127.0.0.1:${echo.port}`, state: "up" })).toBe(1);

@@ -3,6 +3,7 @@ import type { Subprocess } from "bun";
 import { backend, backendProcess, request } from "../../support/backends.ts";
 import { freePorts } from "../../support/ports.ts";
 import { startPlb, type PlbProcess } from "../../support/plb.ts";
+import { until } from "../../support/until.ts";
 
 /** Run `n` requests, `parallel` at a time; returns every reply. */
 async function load(port: number, n: number, parallel: number, onProgress?: (done: number) => Promise<void> | void) {
@@ -27,7 +28,7 @@ describe("transparent fail-over", () => {
     for (const p of procs) p.kill("SIGKILL");
   });
 
-  test("clients see zero failures while one of three servers dies, and it rejoins within timeout_cleanup + 1 s", async () => {
+  test("clients see zero failures while one of three servers dies, and it rejoins at the next probe (timeout_cleanup)", async () => {
     const [pa, pb, pc, listen] = await freePorts(4);
     procs.push(await backendProcess("A", pa), await backendProcess("B", pb), await backendProcess("C", pc));
     plb = await startPlb(`
@@ -57,12 +58,14 @@ servers = ["127.0.0.1:${pa}", "127.0.0.1:${pb}", "127.0.0.1:${pc}"]
     const after = await load(listen, 100, 4);
     expect(after.filter((r) => r !== "A")).toEqual([]);
 
-    // B comes back on the same port and rejoins within timeout_cleanup + 1 s.
+    // B comes back on the same port and rejoins at the next probe, timeout_cleanup (1 s) later
+    // at most; the bound leaves a busy machine its margin, and is still far below a probe
+    // interval that ignored the setting (the default is 10 s).
     await procs[1].exited;
     const t0 = Date.now();
     procs.push(await backendProcess("B", pb));
-    await plb.waitForLog(new RegExp(`server 127.0.0.1:${pb} of "web" is up again`), 2500);
-    expect(Date.now() - t0).toBeLessThan(2000);
+    await plb.waitForLog(new RegExp(`server 127.0.0.1:${pb} of "web" is up again`), 15_000);
+    expect(Date.now() - t0).toBeLessThan(5000);
     const back = await load(listen, 20, 1);
     expect(back).toContain("B");
   }, 60_000);
@@ -121,7 +124,7 @@ listen = ["127.0.0.1:${listen}"]
 servers = ["127.0.0.1:${dead}", "127.0.0.1:${echo.port}"]
 `);
   try {
-    for (let i = 0; i < 100 && dying.accepted() === 0; i++) await Bun.sleep(10); // start check done
+    await until(() => dying.accepted() > 0, "the start check", 15_000);
     dying.stop(); // refused from now on, still up in plb's eyes
     const big = "y".repeat(200_000); // over the 64 KiB that pauses the client
     expect(await request(listen, "hello\n")).toBe("hello\n");

@@ -106,6 +106,8 @@ test("one owner of state: a server that fails in one worker is down in every wor
   cleanup.push(() => a.close());
   const bPort = await freePort();
   const b = createServer((_q, r) => r.end("b")).listen(bPort, "127.0.0.1");
+  let checked = 0;
+  b.on("connection", () => checked++);
   await new Promise((r) => b.once("listening", r));
   const port = await freePort();
   const { plb, workers } = await plbWith(`
@@ -119,14 +121,15 @@ listen = ["127.0.0.1:${port}"]
 servers = ["127.0.0.1:${a.port}", "127.0.0.1:${bPort}"]
 `);
   expect(workers.length).toBe(2);
+  await until(() => checked > 0, "the start check", 15_000); // passed: b was listening
   await new Promise((r) => b.close(r));
   // Requests until one worker meets the dead server (it fails over to a: every request answers).
   for (let i = 0; i < 8; i++) expect((await fetch(`http://127.0.0.1:${port}/`, { keepalive: false })).status).toBe(200);
   const down = await plb.waitForLog(new RegExp(`\\[master\\] \\[state\\] server 127\\.0\\.0\\.1:${bPort} of "web" is down after 1 failure`));
   const t0 = Date.parse(down.slice(0, 24));
   for (const w of ["w0", "w1"]) {
-    const seen = await plb.waitForLog(new RegExp(`\\[${w}\\] \\[state\\] server 127\\.0\\.0\\.1:${bPort} of "web" takes no new connections`), 2000);
-    expect(Date.parse(seen.slice(0, 24)) - t0).toBeLessThan(1000); // pushed, not probed: timeout_cleanup is 30 s
+    const seen = await plb.waitForLog(new RegExp(`\\[${w}\\] \\[state\\] server 127\\.0\\.0\\.1:${bPort} of "web" takes no new connections`), 15_000);
+    expect(Date.parse(seen.slice(0, 24)) - t0).toBeLessThan(10_000); // pushed, not probed: timeout_cleanup is 30 s
   }
   // Only the master probes.
   expect(plb.log()).not.toMatch(/\[w\d\] \[scheduler\]/);
@@ -157,13 +160,15 @@ servers = ["127.0.0.1:${a.port}", "127.0.0.1:${dead}"]
 `;
   // The second server passes the new service's start checks, then dies: only live traffic finds out.
   const b = createServer((_q, r) => r.end("b")).listen(dead, "127.0.0.1");
+  let checked = 0;
+  b.on("connection", () => checked++);
   await new Promise((r) => b.once("listening", r));
   expect(await reloadWith(plb, file, api)).toContain("+1 service");
-  await Bun.sleep(500); // the new service's start checks pass while it listens
+  await until(() => checked > 0, "the new service's start check", 15_000); // it passes while the server listens
   await new Promise((r) => b.close(r));
   for (let i = 0; i < 8; i++) expect((await fetch(`http://127.0.0.1:${apiPort}/`, { keepalive: false })).status).toBe(200);
   await plb.waitForLog(new RegExp(`\\[master\\] \\[state\\] server 127\\.0\\.0\\.1:${dead} of "api" is down after 1 failure`));
-  for (const w of ["w0", "w1"]) await plb.waitForLog(new RegExp(`\\[${w}\\] \\[state\\] server 127\\.0\\.0\\.1:${dead} of "api" takes no new connections`), 2000);
+  for (const w of ["w0", "w1"]) await plb.waitForLog(new RegExp(`\\[${w}\\] \\[state\\] server 127\\.0\\.0\\.1:${dead} of "api" takes no new connections`), 15_000);
   // No worker decided on its own.
   expect(plb.log()).not.toMatch(/\[w\d\] \[state\] server [^\n]* is down after/);
 });
@@ -200,7 +205,7 @@ servers = ["127.0.0.1:${(slow.address() as { port: number }).port}"]
   expect(plb.log().match(/\[reload\] reload: \+1 server/g)?.length).toBe(1); // one parse, one line
   await plb.waitForLog(new RegExp(`\\[master\\] \\[state\\] server 127\\.0\\.0\\.1:${b.port} of "web" is up: its first check passed`));
   // …and the workers are told: it joins in both.
-  for (const w of ["w0", "w1"]) await plb.waitForLog(new RegExp(`\\[${w}\\] \\[state\\] server 127\\.0\\.0\\.1:${b.port} of "web" up`), 2000);
+  for (const w of ["w0", "w1"]) await plb.waitForLog(new RegExp(`\\[${w}\\] \\[state\\] server 127\\.0\\.0\\.1:${b.port} of "web" up`), 15_000);
   const seen = new Set<string>();
   for (let i = 0; i < 40 && seen.size < 2; i++) seen.add(await (await fetch(`http://127.0.0.1:${port}/`, { keepalive: false })).text());
   expect([...seen].sort()).toEqual(["a", "b"]);

@@ -13,13 +13,15 @@ argv[1] is a JSON object:
   timeout               seconds (default 10)
 Prints one JSON line: {"ok", "greeting": [code, text], "ehlo": [code, text],
 "replies": [[code, text], ...] (one per message: the DATA reply), "quit":
-[code, text] | null, "error": str | null}.
+[code, text] | null, "error": str | null, "greetingMs": ms from the connect
+to the greeting (without the interpreter's start), when one came}.
 """
 
 import json
 import smtplib
 import ssl
 import sys
+import time
 
 
 def main():
@@ -29,7 +31,9 @@ def main():
     try:
         source = (o["source"], 0) if o.get("source") else None
         s = smtplib.SMTP(timeout=o.get("timeout", 10), source_address=source)
+        t0 = time.monotonic()
         code, msg = s.connect(o.get("host", "127.0.0.1"), o["port"])
+        out["greetingMs"] = round((time.monotonic() - t0) * 1000)
         s._host = o.get("tls_name", "localhost")  # for STARTTLS certificate checks
         out["greeting"] = [code, msg.decode("utf-8", "replace")]
         if code != 220:

@@ -40,6 +40,8 @@ export interface SmtplibResult {
   replies: [number, string][];
   quit: [number, string] | null;
   error: string | null;
+  /** Milliseconds from the connect to the greeting, measured inside Python (the interpreter's start not counted); absent when none came. */
+  greetingMs?: number;
 }
 
 /** Send with Python's smtplib (/usr/bin/python3 client.py). Never throws for SMTP errors: see `ok`/`error`. */
