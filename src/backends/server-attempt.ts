@@ -1,0 +1,176 @@
+/**
+ * The one connect-and-fail-over path, for every protocol: pick a server from
+ * a backend's balancer (never one already tried for this client), connect
+ * with the backend's timeout_connect, run the protocol's handshake if it has
+ * one, report each outcome to the backend's servers (servers/state: the
+ * only place that counts failures) and publish the connect event; on a
+ * failure go on with the next server the balancer gives, each at most once.
+ * The owner hears of a ready server socket, or that there is none.
+ *
+ * Used by the relay session (tcp, smtp; one attempt per client) and the
+ * http exchange (one per client connection, restarted for each request:
+ * nothing is allocated per request).
+ */
+import { connect, type ConnectCallbacks, type PendingConnect } from "../net/connect.ts";
+import { localConnectFailure } from "../net/fd-limit.ts";
+import type { ConnectFailure, Sock } from "../net/types.ts";
+import type { Handshake, HandshakeResult } from "../relay/handshake.ts";
+import type { Outcome, Server } from "../servers/server.ts";
+import type { BackendHandle, ServiceHandle } from "../protocol.ts";
+import { events } from "../events.ts";
+
+/** What the owner of an attempt (a relay session, an http exchange) is told. */
+export interface AttemptOwner {
+  /**
+   * `server` was picked: true when the owner already has a connection to it
+   * (http: an idle pooled one) and no connect is needed.
+   */
+  reuse(server: Server): boolean;
+  /**
+   * A server is connected (and handshaken) and was reported as such: the
+   * socket is the owner's now (its events still go to the connect handlers'
+   * data: hand it over). `toClient` is what the handshake says the client
+   * gets first (the smtp greeting).
+   */
+  serverReady(sock: Sock, server: Server, toClient: Uint8Array | undefined): void;
+  /** Nothing to connect to: no server left (`local` false), or plb itself is out of descriptors (`local` true). */
+  noServer(local: boolean): void;
+}
+
+export class ServerAttempt implements ConnectCallbacks {
+  /** The backend of the current attempt (set by `start`). */
+  backend: BackendHandle | undefined;
+  /** The server picked last (connecting, connected, or the last one that failed). */
+  server: Server | undefined;
+  /** Servers that failed for this client: the balancer skips them. */
+  tried: Set<Server> | undefined;
+  /** ms of the last connect that succeeded since `start`; -1 for none (or not timed). */
+  connectMs = -1;
+  /** The last handshake's result (smtp: the greeting outcome). */
+  handshakeResult: HandshakeResult | undefined;
+  /** Time connects even when nobody listens to connect events (http: a request listener wants connect_ms). */
+  timed = false;
+
+  private pending: PendingConnect | undefined;
+  /** performance.now() at the start of the current connect, 0 when it is not timed. */
+  private connectAt = 0;
+  /** The balancer's inputs: the client's key (source hashing) and the request's (path, header). */
+  private client: string | undefined;
+  private key: string | undefined;
+  /** The owner went away: a late connect or handshake is reported and the socket closed. */
+  private cancelled = false;
+
+  constructor(
+    private readonly service: ServiceHandle,
+    private readonly owner: AttemptOwner,
+    /** Run on each fresh server connection before it is ready (smtp greeting, PROXY header). */
+    private readonly handshake?: Handshake,
+    /** The client, for the handshake's context. */
+    private readonly clientSock?: Sock,
+  ) {}
+
+  /** Look for a server of `backend` afresh (a new request: nothing tried yet). */
+  start(backend: BackendHandle, client: string | undefined, key: string | undefined): void {
+    this.backend = backend;
+    this.client = client;
+    this.key = key;
+    this.tried = undefined;
+    this.server = undefined;
+    this.connectMs = -1;
+    this.cancelled = false;
+    this.next();
+  }
+
+  /** Try the next server, or tell the owner there is none. */
+  next(): void {
+    const backend = this.backend!;
+    const server = backend.pool.balancer.pick({ client: this.client, key: this.key, tried: this.tried }) as Server | undefined;
+    if (server === undefined || server.address === undefined) return this.owner.noServer(false);
+    this.server = server;
+    if (this.owner.reuse(server)) return;
+    this.connectTo(server);
+  }
+
+  /** Connect to `server` itself (http: once more after a reused connection closed unanswered). */
+  connectTo(server: Server): void {
+    this.server = server;
+    this.connectAt = this.timed || events.connect.active ? performance.now() : 0;
+    this.pending = connect(server.address!, server.port, this.backend!.cfg.timeout_connect, this);
+  }
+
+  /** Count `server` as failed for this client (reported already) and go on with the next one. */
+  failOver(server: Server): void {
+    (this.tried ??= new Set()).add(server);
+    this.next();
+  }
+
+  /** The owner is gone (or gave up on this request): no callback runs any more. */
+  cancel(): void {
+    this.cancelled = true;
+    this.pending?.cancel();
+    this.pending = undefined;
+  }
+
+  /** Servers tried: those that failed, and the current one unless it did. */
+  get triedCount(): number {
+    const t = this.tried;
+    return (t?.size ?? 0) + (this.server && !t?.has(this.server) ? 1 : 0);
+  }
+
+  /** Tell connect listeners (and the owner's timing) how the connect to the current server went. */
+  private outcome(outcome: Outcome): void {
+    if (this.connectAt === 0) return;
+    const ms = performance.now() - this.connectAt;
+    this.connectAt = 0;
+    if (outcome === "connected") this.connectMs = ms;
+    if (events.connect.active) events.connect.publish({ service: this.service.name, backend: this.backend!.name, server: this.server!.key, outcome, ms });
+  }
+
+  connected(sock: Sock): void {
+    this.pending = undefined;
+    this.outcome("connected");
+    const server = this.server!;
+    if (this.cancelled) {
+      this.backend!.pool.report(server, "connected");
+      sock.terminate();
+      return;
+    }
+    const handshake = this.handshake;
+    if (handshake) handshake.run(sock, { client: this.clientSock!, server }, (r) => this.handshaken(sock, server, r));
+    else this.ready(sock, server, undefined);
+  }
+
+  private handshaken(sock: Sock, server: Server, r: HandshakeResult): void {
+    this.handshakeResult = r;
+    if (!r.ok) {
+      this.backend!.pool.report(server, r.outcome, r.detail);
+      if (this.cancelled) return;
+      return this.failOver(server);
+    }
+    if (this.cancelled) {
+      this.backend!.pool.report(server, "connected");
+      sock.terminate();
+      return;
+    }
+    this.ready(sock, server, r.toClient);
+  }
+
+  private ready(sock: Sock, server: Server, toClient: Uint8Array | undefined): void {
+    this.backend!.pool.report(server, "connected");
+    this.owner.serverReady(sock, server, toClient);
+  }
+
+  failed(reason: ConnectFailure, detail: string): void {
+    this.pending = undefined;
+    this.outcome(reason);
+    // Out of file descriptors looks like "refused": plb's fault, not the server's.
+    if (localConnectFailure(reason, this.service.admission)) {
+      if (!this.cancelled) this.owner.noServer(true);
+      return;
+    }
+    const server = this.server!;
+    this.backend!.pool.report(server, reason, detail);
+    if (this.cancelled) return;
+    this.failOver(server);
+  }
+}
