@@ -40,7 +40,7 @@ export interface AttemptOwner {
 export class ServerAttempt implements ConnectCallbacks {
   /** The backend of the current attempt (set by `start`). */
   backend: BackendHandle | undefined;
-  /** The server picked last (connecting, connected, or the last one that failed). */
+  /** The server picked last (connecting, connected, or the last one that failed; a restart keeps it until the next pick). */
   server: Server | undefined;
   /** Servers that failed for this client: the balancer skips them. */
   tried: Set<Server> | undefined;
@@ -75,7 +75,6 @@ export class ServerAttempt implements ConnectCallbacks {
     this.client = client;
     this.key = key;
     this.tried = undefined;
-    this.server = undefined;
     this.connectMs = -1;
     this.cancelled = false;
     this.next();

@@ -6,7 +6,6 @@
  */
 import { type EndCause, events, type RequestEvent } from "../events.ts";
 import { now } from "../net/clock.ts";
-import type { Outcome } from "../servers/server.ts";
 import type { RequestHead } from "./types.ts";
 
 /** What a request event names besides the trace's own numbers. */
@@ -39,8 +38,8 @@ export class HttpTrace {
   private reqBytesOut = 0;
   /** performance.now() of the request head while someone listens to requests (0: nobody). */
   private t0 = 0;
-  private connectAt = 0;
-  private connectMs = -1;
+  /** ms the current request's server connect took (-1: none, a pooled connection, or not measured); set by the exchange. */
+  connectMs = -1;
   private ttfbMs = -1;
 
   /** A request head of `bytes` bytes is complete. */
@@ -75,18 +74,9 @@ export class HttpTrace {
     this.bytesOut += n;
   }
 
-  /** A connect to a server begins. */
-  connecting(): void {
-    this.connectAt = this.t0 !== 0 || events.connect.active ? performance.now() : 0;
-  }
-
-  /** The connect to `server` of `backend` (for `service`'s client) ended with `outcome`. */
-  connected(service: string, backend: string, server: string, outcome: Outcome): void {
-    if (this.connectAt === 0) return;
-    const ms = performance.now() - this.connectAt;
-    this.connectAt = 0;
-    if (outcome === "connected") this.connectMs = ms;
-    if (events.connect.active) events.connect.publish({ service, backend, server, outcome, ms });
+  /** Whether the current request's times are measured (someone listens to request events). */
+  get timed(): boolean {
+    return this.t0 !== 0;
   }
 
   /** The request is over with `status` (0: nothing answered); call only while events.request.active. */
