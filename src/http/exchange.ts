@@ -2,10 +2,11 @@
  * One HTTP exchange: a request, whatever carried it, to its route, its
  * backend, a server connection (pooled or new, through the shared
  * connect-and-fail-over path) and back as a response, with its retries,
- * server timeout and trace. The carrier (an HTTP/1 client connection,
- * session.ts; later an HTTP/2 stream) reads and frames the request, paces
- * its body and owns the client socket; it gets back the response bytes with
- * backpressure, the end of the exchange, or the status to answer itself.
+ * server timeout and trace. The carrier (carrier.ts: an HTTP/1 client
+ * connection, session.ts; later an HTTP/2 stream) reads and frames the
+ * request, paces its body and owns the client socket; it gets back the
+ * response bytes with backpressure, the end of the exchange, or the status
+ * to answer itself.
  *
  * One exchange object per carrier, restarted for each request: nothing here
  * is allocated per request or per chunk beyond what the request needs.
@@ -13,7 +14,7 @@
 import { concatBytes } from "../net/bytes.ts";
 import { proxyHeaderFor } from "../net/client-address.ts";
 import { now } from "../net/clock.ts";
-import { flush, LOST, QUEUED, type SendResult, send, SENT } from "../net/outbox.ts";
+import { flush, LOST, QUEUED, send, SENT } from "../net/outbox.ts";
 import type { Sock } from "../net/types.ts";
 import { type AttemptOwner, ServerAttempt } from "../backends/server-attempt.ts";
 import type { Server } from "../servers/server.ts";
@@ -21,11 +22,12 @@ import type { ServiceConfig } from "../config/types.ts";
 import type { BackendHandle, ServiceHandle } from "../protocol.ts";
 import { logEnabled, logger } from "../log.ts";
 import { type EndCause, events } from "../events.ts";
-import { type HttpTrace, type RequestFacts } from "./trace.ts";
+import type { RequestFacts } from "./trace.ts";
+import type { ExchangeCarrier, RequestBodyState } from "./carrier.ts";
 import { hashKey, retryable } from "./_private.ts";
 import { type ClientForwarding, forwardedRequestHead, forwardingFor } from "./forward.ts";
 import { announcedIdleMs } from "./keep-alive.ts";
-import { type ResponseClient, ResponseReader } from "./response.ts";
+import { ResponseReader } from "./response.ts";
 import type { HttpBackendRuntime, HttpRuntime } from "./runtime.ts";
 import { RequestRouter } from "./routing.ts";
 import { type HeadEdit, NO_EDIT } from "../routes/rewrite.ts";
@@ -33,42 +35,6 @@ import type { RequestHead } from "./types.ts";
 import { Upstream, type UpstreamOwner } from "./upstream.ts";
 
 const log = logger("http");
-
-/** What an exchange asks of whatever carried its request. */
-export interface ExchangeCarrier extends ResponseClient {
-  /** The client socket (its addresses go in a PROXY header). */
-  readonly socket: Sock;
-  readonly clientAddress: string;
-  readonly clientPort: number;
-  /** The connection's trace: request bytes and times for the events. */
-  readonly trace: HttpTrace;
-  /** Responses completed on this carrier before the current one. */
-  readonly served: number;
-  /** Client bytes held that are not part of the current request (for the event of a malformed one). */
-  readonly heldBytes: number;
-  /** Response bytes for the client, in order (the head first). QUEUED: call `clientDrained` when it is written. */
-  respond(chunk: Uint8Array): SendResult;
-  /** The route answers itself with `bytes` (a whole response); `close`: then close the client. */
-  answered(bytes: Uint8Array, status: number, close: boolean): void;
-  /** The request head went out on a server connection: forward the request body held so far, then read on. */
-  attached(up: Upstream): void;
-  /** The server takes no more request body for now / again. */
-  pauseClient(): void;
-  resumeClient(): void;
-  /** The response is complete; `close`: the client connection must close after it. */
-  completed(close: boolean): void;
-  /** The exchange cannot go on: answer `status` (0: nothing more) and close the client. */
-  failed(status: number): void;
-  /** The client connection is beyond saving (the response broke off midway): close it at once. */
-  lost(): void;
-  /** 101 Switching Protocols: `head` (the 101 head) and `rest` go to the client, and from now on client and `up` are one byte pipe. */
-  upgraded(up: Upstream, backend: BackendHandle, head: Uint8Array[], rest: Uint8Array | undefined): void;
-}
-
-/** What the exchange reads of the request body (its framing is the carrier's). */
-export interface RequestBodyState {
-  readonly done: boolean;
-}
 
 export class HttpExchange implements UpstreamOwner, AttemptOwner {
   /** The current request. */

@@ -12,10 +12,8 @@
 import { clientIp, clientPort } from "../net/client-address.ts";
 import { now } from "../net/clock.ts";
 import { flush, LOST, NO_QUEUE, type QueuedWriter, type SendResult, send, SENT } from "../net/outbox.ts";
-import { Pipe, type PipeOwner } from "../net/pipe.ts";
 import { earliest, type Sweepable } from "../net/sweep.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
-import type { Server } from "../servers/server.ts";
 import type { ServiceConfig } from "../config/types.ts";
 import type { BackendHandle, ServiceHandle } from "../protocol.ts";
 import { logEnabled, logger } from "../log.ts";
@@ -23,10 +21,12 @@ import { events } from "../events.ts";
 import { causeOf, HttpTrace } from "./trace.ts";
 import { HOLD_LIMIT } from "./_private.ts";
 import { BodyTracker } from "./body.ts";
-import { type ExchangeCarrier, HttpExchange } from "./exchange.ts";
+import type { ExchangeCarrier } from "./carrier.ts";
+import { HttpExchange } from "./exchange.ts";
 import { parseRequestHead } from "./head.ts";
 import type { HttpRuntime } from "./runtime.ts";
 import { BODY_NONE } from "./types.ts";
+import { HttpTunnel, type TunnelOwner } from "./tunnel.ts";
 import type { Upstream } from "./upstream.ts";
 
 const log = logger("http");
@@ -40,7 +40,7 @@ const enum Phase {
   Closing,
 }
 
-export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, PipeOwner, ExchangeCarrier {
+export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, TunnelOwner, ExchangeCarrier {
   queue: Uint8Array[] = NO_QUEUE;
   last = now();
   sweepPrev: Sweepable | null = null;
@@ -77,9 +77,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, PipeO
   /** The exchange of each request in turn (one object for the connection). */
   private readonly exchange: HttpExchange;
   /** After a 101: the byte pipe between client and server. */
-  private tunnel: Pipe | undefined;
-  private tunnelServer: Server | undefined;
-  private tunnelBackend: BackendHandle | undefined;
+  private tunnel: HttpTunnel | undefined;
 
   /** What the lifecycle events are told (bytes, times). */
   readonly trace = new HttpTrace();
@@ -317,27 +315,17 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, PipeO
 
   /** 101 Switching Protocols: from now on both sockets are one byte pipe. */
   upgraded(up: Upstream, backend: BackendHandle, head: Uint8Array[], rest: Uint8Array | undefined): void {
-    this.tunnelServer = up.server;
-    this.tunnelBackend = backend;
-    const clientQueue = this.queue;
+    const tunnel = (this.tunnel = new HttpTunnel(this.socket, this.queue, up, backend, this));
     this.queue = NO_QUEUE;
-    const pipe = (this.tunnel = new Pipe(this.socket, up.socket, this));
-    pipe.a.queue = clientQueue; // what waits for the client goes first
-    pipe.b.queue = up.queue;
-    for (const h of head) pipe.b.onData(h); // the 101 head, as if the server sent it now
-    if (rest) pipe.b.onData(rest);
     const held = this.inbuf;
     this.inbuf = undefined;
-    if (held) pipe.a.onData(held);
-    if (this.clientEnded) pipe.a.onEnd();
+    tunnel.start(head, rest, held, this.clientEnded);
     this.clientPaused = false;
     this.socket.resume();
     up.socket.resume();
   }
 
-  pipeClosed(): void {
-    if (this.tunnelServer) this.tunnelBackend!.pool.connectionEnd(this.tunnelServer);
-    this.tunnelServer = undefined;
+  tunnelClosed(): void {
     this.finish();
   }
 
@@ -393,23 +381,8 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, PipeO
     this.phase = Phase.Closing;
     this.service.untrack(this);
     if (events.sessionEnd.active) {
-      const t = this.trace;
-      events.sessionEnd.publish({
-        service: this.service.name,
-        protocol: "http",
-        client: this.clientAddress,
-        clientPort: this.clientPort,
-        backend: this.tunnelServer?.backend,
-        server: this.tunnelServer?.key,
-        start: t.started,
-        durationMs: now() - t.started,
-        bytesIn: t.bytesIn + (this.tunnel?.a.bytesIn ?? 0),
-        bytesOut: t.bytesOut + (this.tunnel?.b.bytesIn ?? 0),
-        cause: t.endCause ?? (this.clientEnded ? "client_closed" : "client_reset"),
-        tried: this.served,
-        handshake: undefined,
-        handshakeDetail: "",
-      });
+      const tunnel = this.tunnel;
+      this.trace.publishEnd(this.service.name, this.clientAddress, this.clientPort, tunnel?.server, tunnel?.bytesIn ?? 0, tunnel?.bytesOut ?? 0, this.clientEnded, this.served);
     }
   }
 
@@ -419,7 +392,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, PipeO
     const cfg = this.cfg;
     const t = this.tunnel;
     if (t) {
-      if (now - t.a.last > cfg.timeout_client || now - t.b.last > this.tunnelBackend!.cfg.timeout_server) {
+      if (t.idle(now, cfg.timeout_client)) {
         this.trace.endCause = "timeout";
         t.abort();
       }
@@ -450,7 +423,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, PipeO
   }
 
   retiredSince(): number {
-    const server = this.tunnelServer ?? this.exchange.server;
+    const server = this.tunnel?.server ?? this.exchange.server;
     return earliest(this.service.removedAt, server?.removedAt ?? 0);
   }
 

@@ -1,11 +1,12 @@
 /**
  * What an http client connection tells the lifecycle events (events.ts):
- * byte totals of the connection, and the current request's bytes, connect
- * time, time to first response byte and total time. Clocks are read only
+ * byte totals of the connection and its end, and the current request's
+ * bytes, connect time, time to first response byte and total time. Clocks are read only
  * while someone listens; the byte counts are plain additions.
  */
 import { type EndCause, events, type RequestEvent } from "../events.ts";
 import { now } from "../net/clock.ts";
+import type { Server } from "../servers/server.ts";
 import type { RequestHead } from "./types.ts";
 
 /** What a request event names besides the trace's own numbers. */
@@ -77,6 +78,30 @@ export class HttpTrace {
   /** Whether the current request's times are measured (someone listens to request events). */
   get timed(): boolean {
     return this.t0 !== 0;
+  }
+
+  /**
+   * The client connection is over: tell session-end listeners (call only
+   * while events.sessionEnd.active). `server`: a tunnel's; `tunnelIn`,
+   * `tunnelOut`: the bytes it relayed; `served`: responses completed.
+   */
+  publishEnd(service: string, client: string, clientPort: number, server: Server | undefined, tunnelIn: number, tunnelOut: number, clientEnded: boolean, served: number): void {
+    events.sessionEnd.publish({
+      service,
+      protocol: "http",
+      client,
+      clientPort,
+      backend: server?.backend,
+      server: server?.key,
+      start: this.started,
+      durationMs: now() - this.started,
+      bytesIn: this.bytesIn + tunnelIn,
+      bytesOut: this.bytesOut + tunnelOut,
+      cause: this.endCause ?? (clientEnded ? "client_closed" : "client_reset"),
+      tried: served,
+      handshake: undefined,
+      handshakeDetail: "",
+    });
   }
 
   /** The request is over with `status` (0: nothing answered); call only while events.request.active. */
