@@ -7,7 +7,7 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
-import { type AttemptOwner, ServerAttempt } from "../src/backends/server-attempt.ts";
+import { ServerAttempt } from "../src/backends/server-attempt.ts";
 import { findAlgorithm } from "../src/balance/index.ts";
 import type { BackendConfig } from "../src/config/types.ts";
 import { type ConnectEvent, events } from "../src/events.ts";
@@ -47,7 +47,7 @@ function listen(onOpen?: (s: Socket<unknown>) => void): { port: number; opened: 
   return { port: l.port, opened: () => opened, closed: () => closed };
 }
 
-/** A backend of servers at `ports` (round robin, in order), and a service to own attempts on it. */
+/** A backend of servers at `ports` (balance "first": in order), and a service to own attempts on it. */
 function backend(ports: number[]): { backend: BackendHandle; service: ServiceHandle; servers: readonly Server[] } {
   const cfgs = ports.map((port) => ({ address: `127.0.0.1:${port}`, host: "127.0.0.1", port, weight: 1, backup: false }));
   const pool = new ServerPool("b", cfgs, 3, (h) => h);
@@ -57,23 +57,41 @@ function backend(ports: number[]): { backend: BackendHandle; service: ServiceHan
   return { backend, service, servers: pool.servers };
 }
 
-/** An owner that records what it is told; a ready socket is closed at once. */
-class Recorder implements AttemptOwner {
+/** An owner (a subclass, as the relay session and the http exchange are) that records what it is told; a ready socket is closed at once. */
+class Recorder extends ServerAttempt {
   told: string[] = [];
   greeting: string | undefined;
+  handshakeOk: boolean | undefined;
   reusable: Server | undefined;
-  reuse(server: Server): boolean {
+  constructor(
+    service: ServiceHandle,
+    private readonly greet?: Handshake,
+  ) {
+    super(service);
+  }
+  protected reuse(server: Server): boolean {
     if (server !== this.reusable) return false;
     this.told.push(`reuse ${server.port}`);
     return true;
   }
-  serverReady(sock: Sock, server: Server, toClient: Uint8Array | undefined): void {
+  protected serverReady(sock: Sock, server: Server, toClient: Uint8Array | undefined): void {
     this.told.push(`ready ${server.port}`);
     if (toClient) this.greeting = new TextDecoder().decode(toClient);
     sock.terminate();
   }
-  noServer(local: boolean): void {
+  protected noServer(local: boolean): void {
     this.told.push(`none ${local}`);
+  }
+  protected override handshake(sock: Sock, server: Server): boolean {
+    if (this.greet === undefined) return false;
+    this.greet.run(sock, { client: undefined as unknown as Sock, server }, (r) => {
+      this.handshakeOk = r.ok;
+      this.handshaken(sock, server, r);
+    });
+    return true;
+  }
+  giveUp(): void {
+    this.cancel();
   }
 }
 
@@ -88,36 +106,34 @@ test("a refused server is reported once and skipped: the next one the balancer g
   const [refused] = await freePorts(1);
   const { backend: b, service, servers } = backend([refused, ok.port]);
   const connects = recordConnects();
-  const owner = new Recorder();
-  const attempt = new ServerAttempt(service, owner);
-  attempt.start(b, undefined, undefined);
+  const owner = new Recorder(service);
+  owner.start(b, undefined, undefined);
   await until(() => owner.told.length > 0, "the owner to be told");
   expect(owner.told).toEqual([`ready ${ok.port}`]);
   expect(servers[0].counters.failures).toBe(1);
   expect(servers[1].counters.failures).toBe(0);
-  expect([...attempt.tried!].map((s) => s.port)).toEqual([refused]);
-  expect(attempt.triedCount).toBe(2);
+  expect([...owner.tried!].map((s) => s.port)).toEqual([refused]);
+  expect(owner.triedCount).toBe(2);
   expect(connects.map((e) => [e.service, e.backend, e.server, e.outcome])).toEqual([
     ["svc", "b", `127.0.0.1:${refused}`, "refused"],
     ["svc", "b", `127.0.0.1:${ok.port}`, "connected"],
   ]);
-  expect(attempt.connectMs).toBeGreaterThanOrEqual(0);
+  expect(owner.connectMs).toBeGreaterThanOrEqual(0);
   await until(() => ok.opened() === 1, "the server to see the connection");
 });
 
 test("with every server refusing, the owner hears there is none after each was tried once", async () => {
   const ports = await freePorts(2);
   const { backend: b, service, servers } = backend(ports);
-  const owner = new Recorder();
-  const attempt = new ServerAttempt(service, owner);
-  attempt.start(b, undefined, undefined);
+  const owner = new Recorder(service);
+  owner.start(b, undefined, undefined);
   await until(() => owner.told.length > 0, "the owner to be told");
   await Bun.sleep(50);
   expect(owner.told).toEqual(["none false"]);
   expect(servers.map((s) => s.counters.failures)).toEqual([1, 1]);
-  expect(attempt.tried?.size).toBe(2);
+  expect(owner.tried?.size).toBe(2);
   // A restart (the next http request) forgets what was tried.
-  attempt.start(b, undefined, undefined);
+  owner.start(b, undefined, undefined);
   await until(() => owner.told.length > 1, "the owner to be told again");
   expect(servers.map((s) => s.counters.failures)).toEqual([2, 2]);
 });
@@ -144,25 +160,23 @@ test("a failed handshake counts against its server with the handshake's outcome,
       });
     },
   };
-  const owner = new Recorder();
-  const attempt = new ServerAttempt(service, owner, greeting, undefined as unknown as Sock);
-  attempt.start(b, undefined, undefined);
+  const owner = new Recorder(service, greeting);
+  owner.start(b, undefined, undefined);
   await until(() => owner.told.length > 0, "the owner to be told");
   expect(owner.told).toEqual([`ready ${good.port}`]);
   expect(owner.greeting).toBe("220 hello\r\n");
   expect(servers[0].counters.failures).toBe(1);
   expect(servers[0].failures).toBe(1);
   expect(servers[1].failures).toBe(0);
-  expect(attempt.handshakeResult?.ok).toBe(true);
+  expect(owner.handshakeOk).toBe(true);
 });
 
 test("a server the owner already has a connection to is not connected again", async () => {
   const ok = listen();
   const { backend: b, service, servers } = backend([ok.port]);
-  const owner = new Recorder();
+  const owner = new Recorder(service);
   owner.reusable = servers[0];
-  const attempt = new ServerAttempt(service, owner);
-  attempt.start(b, undefined, undefined);
+  owner.start(b, undefined, undefined);
   expect(owner.told).toEqual([`reuse ${ok.port}`]);
   await Bun.sleep(200);
   expect(ok.opened()).toBe(0);
@@ -171,10 +185,9 @@ test("a server the owner already has a connection to is not connected again", as
 test("once cancelled, a connect under way calls nobody back and its late socket is closed", async () => {
   const ok = listen();
   const { backend: b, service, servers } = backend([ok.port]);
-  const owner = new Recorder();
-  const attempt = new ServerAttempt(service, owner);
-  attempt.start(b, undefined, undefined);
-  attempt.cancel();
+  const owner = new Recorder(service);
+  owner.start(b, undefined, undefined);
+  owner.giveUp();
   await until(() => ok.opened() === 1 && ok.closed() === 1, "the late connection to be opened and closed");
   await Bun.sleep(100);
   expect(owner.told).toEqual([]);

@@ -16,7 +16,7 @@ import { proxyHeaderFor } from "../net/client-address.ts";
 import { now } from "../net/clock.ts";
 import { flush, LOST, QUEUED, send, SENT } from "../net/outbox.ts";
 import type { Sock } from "../net/types.ts";
-import { type AttemptOwner, ServerAttempt } from "../backends/server-attempt.ts";
+import { ServerAttempt } from "../backends/server-attempt.ts";
 import type { Server } from "../servers/server.ts";
 import type { ServiceConfig } from "../config/types.ts";
 import type { BackendHandle, ServiceHandle } from "../protocol.ts";
@@ -36,7 +36,8 @@ import { Upstream, type UpstreamOwner } from "./upstream.ts";
 
 const log = logger("http");
 
-export class HttpExchange implements UpstreamOwner, AttemptOwner {
+/** Servers are picked, connected and failed over by the ServerAttempt it is (backends/server-attempt.ts). */
+export class HttpExchange extends ServerAttempt implements UpstreamOwner {
   /** The current request. */
   req: RequestHead | undefined;
   /** The response being read from the server. */
@@ -45,8 +46,6 @@ export class HttpExchange implements UpstreamOwner, AttemptOwner {
   up: Upstream | undefined;
   private reqOut: Uint8Array | undefined;
   private body: RequestBodyState | undefined;
-  /** Picks, connects and fails over (backends/server-attempt.ts). */
-  private readonly attempt: ServerAttempt;
   /** Sent once more on a fresh connection after a reused one closed unanswered. */
   private retried = false;
   /** The server connection is paused until the client takes what is queued for it. */
@@ -56,8 +55,7 @@ export class HttpExchange implements UpstreamOwner, AttemptOwner {
   /** The configuration and runtime in force when the request arrived. */
   private cfg: ServiceConfig;
   private rt: HttpRuntime;
-  /** The backend of the current request, and what its sessions share (idle server connections). */
-  private backend: BackendHandle | undefined;
+  /** What the sessions of the current request's backend (`backend`) share: idle server connections. */
   private brt: HttpBackendRuntime | undefined;
   /** Server connections of the current backend carry a PROXY header for this client: not shared. */
   private private = false;
@@ -73,17 +71,17 @@ export class HttpExchange implements UpstreamOwner, AttemptOwner {
   private requestId = "";
 
   constructor(
-    readonly service: ServiceHandle,
+    service: ServiceHandle,
     private readonly carrier: ExchangeCarrier,
   ) {
+    super(service);
     this.cfg = service.cfg;
     this.rt = service.shared as HttpRuntime;
     this.forwarding = forwardingFor(carrier.clientAddress);
-    this.attempt = new ServerAttempt(service, this);
   }
 
-  /** The server of the current (or last) request's connection. */
-  get server(): Server | undefined {
+  /** The server of the current request's connection. */
+  get upServer(): Server | undefined {
     return this.up?.server;
   }
 
@@ -137,8 +135,8 @@ export class HttpExchange implements UpstreamOwner, AttemptOwner {
   forward(body: RequestBodyState): void {
     this.body = body;
     const b = this.backend!;
-    this.attempt.timed = this.carrier.trace.timed;
-    this.attempt.start(b, b.usesClient ? this.carrier.clientAddress : undefined, b.hashes === undefined ? undefined : hashKey(this.req!, b.hashes, b.cfg.http.hash_header));
+    this.timed = this.carrier.trace.timed;
+    this.start(b, b.usesClient ? this.carrier.clientAddress : undefined, b.hashes === undefined ? undefined : hashKey(this.req!, b.hashes, b.cfg.http.hash_header));
   }
 
   /** Request body bytes for the server; false when its connection was lost (the exchange has gone on without it). */
@@ -159,7 +157,7 @@ export class HttpExchange implements UpstreamOwner, AttemptOwner {
 
   /** The request is abandoned (the client went away or broke it): let go of the server side. */
   abandon(): void {
-    this.attempt.cancel();
+    this.cancel();
     if (this.up) {
       this.up.abort();
       this.releaseServer();
@@ -168,7 +166,7 @@ export class HttpExchange implements UpstreamOwner, AttemptOwner {
 
   /** The carrier answers the request itself: a connect still under way is given up. */
   cancelConnect(): void {
-    this.attempt.cancel();
+    this.cancel();
   }
 
   /** The carrier is closing: its own idle server connection goes too. */
@@ -198,10 +196,10 @@ export class HttpExchange implements UpstreamOwner, AttemptOwner {
     return true;
   }
 
-  // ---------------------------------------------------------------- choosing and connecting (AttemptOwner)
+  // ---------------------------------------------------------------- choosing and connecting (ServerAttempt)
 
   /** A server was picked: take this carrier's own or an idle pooled connection to it, if there is one. */
-  reuse(server: Server): boolean {
+  protected reuse(server: Server): boolean {
     const own = this.ownUp;
     this.ownUp = undefined;
     if (own && !own.closed && own.server === server) {
@@ -221,14 +219,14 @@ export class HttpExchange implements UpstreamOwner, AttemptOwner {
     return true;
   }
 
-  noServer(local: boolean): void {
+  protected noServer(local: boolean): void {
     if (!local && logEnabled("info")) log.info(`service "${this.service.name}": no server of "${this.backend!.name}" available for ${this.carrier.clientAddress}: 503`);
     this.carrier.failed(503);
   }
 
-  serverReady(sock: Sock, server: Server): void {
+  protected serverReady(sock: Sock, server: Server): void {
     const c = this.carrier;
-    c.trace.connectMs = this.attempt.connectMs;
+    c.trace.connectMs = this.connectMs;
     const up = new Upstream(sock, server);
     if (this.req === undefined) return up.close();
     const header = proxyHeaderFor(this.backend!.cfg.client_address, c.socket);
@@ -311,7 +309,7 @@ export class HttpExchange implements UpstreamOwner, AttemptOwner {
     if (up.uses > 1) {
       if (!this.retried && retryable(this.req!)) {
         this.retried = true;
-        this.attempt.connectTo(up.server);
+        this.connectTo(up.server);
         return;
       }
       if (logEnabled("info")) log.info(`service "${this.service.name}": ${up.server} closed a reused connection before answering ${this.req!.method}; closing ${c.clientAddress} unanswered so it may retry`);
@@ -389,7 +387,7 @@ export class HttpExchange implements UpstreamOwner, AttemptOwner {
 
   /** The server picked last for the current request (for its event). */
   get lastServer(): string | undefined {
-    return this.attempt.server?.key;
+    return this.server?.key;
   }
 
   /** What a request event names of the carrier and its current request (one object, reused: read at once). */
@@ -405,7 +403,7 @@ export class HttpExchange implements UpstreamOwner, AttemptOwner {
     f.req = this.req;
     f.held = c.heldBytes;
     f.headBytes = this.res?.headBytes ?? 0;
-    f.retries = (this.attempt.tried?.size ?? 0) + (this.retried ? 1 : 0);
+    f.retries = (this.tried?.size ?? 0) + (this.retried ? 1 : 0);
     return f;
   }
 }

@@ -423,7 +423,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Tunne
   }
 
   retiredSince(): number {
-    const server = this.tunnel?.server ?? this.exchange.server;
+    const server = this.tunnel?.server ?? this.exchange.upServer;
     return earliest(this.service.removedAt, server?.removedAt ?? 0);
   }
 

@@ -11,8 +11,8 @@ import { handOver } from "../net/handlers.ts";
 import { earliest, type Sweepable } from "../net/sweep.ts";
 import { Pipe, type PipeOwner } from "../net/pipe.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
-import { type AttemptOwner, ServerAttempt } from "../backends/server-attempt.ts";
-import type { Handshake } from "./handshake.ts";
+import { ServerAttempt } from "../backends/server-attempt.ts";
+import type { Handshake, HandshakeResult } from "./handshake.ts";
 import type { Outcome, Server } from "../servers/server.ts";
 import type { ServiceConfig } from "../config/types.ts";
 import type { BackendHandle, ServiceHandle } from "../protocol.ts";
@@ -32,9 +32,8 @@ export interface RelayOptions {
   readonly noServer?: Uint8Array;
 }
 
-export class RelaySession implements SocketEvents, PipeOwner, Sweepable, AttemptOwner {
-  /** Picks, connects, handshakes and fails over (backends/server-attempt.ts). */
-  private readonly attempt: ServerAttempt;
+/** A server is picked, connected, handshaken and failed over by the ServerAttempt it is (backends/server-attempt.ts). */
+export class RelaySession extends ServerAttempt implements SocketEvents, PipeOwner, Sweepable {
   private pipe: Pipe | undefined;
   /** Client bytes read before the pipe exists, in order. */
   private early: Uint8Array[] | undefined;
@@ -46,16 +45,16 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable, Attempt
   sweepNext: Sweepable | null = null;
   /** The configuration this session started with (a reload applies to new sessions). */
   private readonly cfg: ServiceConfig;
-  /** The backend it started with, and what its protocol set up for it (the handshake, the no-server reply). */
-  private readonly backend: BackendHandle;
+  /** What the protocol set up for the backend it started with (`backend`): the handshake, the no-server reply. */
   private readonly opts: RelayOptions;
   /** What the lifecycle events need (only when someone listened at the accept: an idle session is smaller without). */
   private readonly obs: Observed | undefined;
 
   constructor(
     private readonly client: Sock,
-    readonly service: ServiceHandle,
+    service: ServiceHandle,
   ) {
+    super(service);
     this.cfg = service.cfg;
     // A tcp or smtp service always has one (only http services may route without a default).
     this.backend = service.backend!;
@@ -63,22 +62,33 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable, Attempt
     // The client's port costs a getpeername(2): read only when someone will be told
     // (a closed socket no longer has it).
     this.obs = events.sessionEnd.active || events.sessionStart.active || events.connect.active ? new Observed(client) : undefined;
-    this.attempt = new ServerAttempt(service, this, this.opts.handshake, client);
     service.track(this);
     if (events.sessionStart.active) events.sessionStart.publish({ service: service.name, protocol: service.cfg.protocol, client: clientIp(client) });
   }
 
   onOpen(): void {
-    this.attempt.start(this.backend, this.backend.clientKey(this.client), undefined);
+    this.start(this.backend, this.backend.clientKey(this.client), undefined);
   }
 
-  /** AttemptOwner: a relay has no idle server connections. */
-  reuse(): boolean {
+  /** A relay has no idle server connections. */
+  protected reuse(): boolean {
     return false;
   }
 
-  /** AttemptOwner: no server is available (or plb is out of descriptors): close the client. */
-  noServer(local: boolean): void {
+  protected override handshake(sock: Sock, server: Server): boolean {
+    const handshake = this.opts.handshake;
+    if (handshake === undefined) return false;
+    handshake.run(sock, { client: this.client, server }, (r) => this.handshaken(sock, server, r));
+    return true;
+  }
+
+  protected override handshaken(sock: Sock, server: Server, r: HandshakeResult): void {
+    if (this.obs) this.obs.handshake = r;
+    super.handshaken(sock, server, r);
+  }
+
+  /** No server is available (or plb is out of descriptors): close the client. */
+  protected noServer(local: boolean): void {
     if (this.gone) return;
     if (local) {
       this.client.end();
@@ -96,8 +106,8 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable, Attempt
     this.finish();
   }
 
-  /** AttemptOwner: the server is connected and handshaken: pipe the two sockets, `toClient` first. */
-  serverReady(sock: Sock, server: Server, toClient: Uint8Array | undefined): void {
+  /** The server is connected and handshaken: pipe the two sockets, `toClient` first. */
+  protected serverReady(sock: Sock, server: Server, toClient: Uint8Array | undefined): void {
     this.backend.pool.connectionStart(server);
     const pipe = (this.pipe = new Pipe(this.client, sock, this));
     if (toClient) pipe.b.onData(toClient); // as if the server sent it now
@@ -123,20 +133,20 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable, Attempt
   resetBeforeData(_pipe: Pipe, err: Error): boolean {
     const a = this.pipe!.a;
     if (this.gone || a.closed) return false;
-    const server = this.attempt.server!;
+    const server = this.server!;
     const pool = this.backend.pool;
     pool.connectionEnd(server);
     pool.report(server, "reset", `connection reset before any data (${(err as { code?: string }).code ?? err.message})`);
     this.clientFin = a.readDone;
     handOver(this.client, this);
     this.pipe = undefined;
-    this.attempt.failOver(server);
+    this.failOver(server);
     return true;
   }
 
   pipeClosed(pipe: Pipe): void {
     const pool = this.backend.pool;
-    const server = this.attempt.server!;
+    const server = this.server!;
     pool.connectionEnd(server);
     // A server that resets a session in the middle has failed that client.
     const err = pipe.serverError as (Error & { code?: string }) | undefined;
@@ -150,14 +160,14 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable, Attempt
     if (p === undefined) return;
     const cfg = this.cfg;
     if (now - p.a.last > cfg.timeout_client || now - p.b.last > this.backend.cfg.timeout_server) {
-      if (logEnabled("debug")) log.debug(`idle timeout: closing ${clientIp(this.client)} ⇄ ${this.attempt.server}`);
+      if (logEnabled("debug")) log.debug(`idle timeout: closing ${clientIp(this.client)} ⇄ ${this.server}`);
       this.ended("timeout");
       p.abort();
     }
   }
 
   retiredSince(): number {
-    return earliest(this.service.removedAt, this.attempt.server?.removedAt ?? 0);
+    return earliest(this.service.removedAt, this.server?.removedAt ?? 0);
   }
 
   /** Close now (shutdown deadline). */
@@ -173,7 +183,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable, Attempt
   private finish(): void {
     if (this.gone) return;
     this.gone = true;
-    this.attempt.cancel();
+    this.cancel();
     this.service.untrack(this);
     if (events.sessionEnd.active) this.publishEnd();
   }
@@ -188,20 +198,20 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable, Attempt
     const p = this.pipe;
     const obs = this.obs;
     if (obs === undefined) return; // nobody listened at the accept
-    const hs = this.attempt.handshakeResult;
+    const hs = obs.handshake;
     events.sessionEnd.publish({
       service: this.service.name,
       protocol: this.cfg.protocol,
       client: obs.clientAddress,
       clientPort: obs.clientPort,
       backend: this.backend.name,
-      server: this.attempt.server?.key,
+      server: this.server?.key,
       start: obs.started,
       durationMs: now() - obs.started,
       bytesIn: p?.a.bytesIn ?? this.earlyBytes,
       bytesOut: p?.b.bytesIn ?? obs.replied,
       cause: obs.cause ?? (this.clientFin ? "client_closed" : "client_reset"),
-      tried: this.attempt.triedCount,
+      tried: this.triedCount,
       handshake: hs === undefined ? undefined : hs.ok ? "ok" : (hs.outcome as Exclude<Outcome, "connected">),
       handshakeDetail: hs && !hs.ok ? hs.detail : "",
     });
@@ -237,6 +247,8 @@ class Observed {
   cause: EndCause | undefined;
   /** Bytes plb itself sent the client (the no-server reply). */
   replied = 0;
+  /** The last handshake's result (smtp: the greeting outcome). */
+  handshake: HandshakeResult | undefined;
 
   constructor(client: Sock) {
     this.clientPort = clientPort(client);
