@@ -19,7 +19,7 @@ import type { Sock } from "../net/types.ts";
 import { ServerAttempt } from "../backends/server-attempt.ts";
 import type { Server } from "../servers/server.ts";
 import type { ServiceConfig } from "../config/types.ts";
-import type { BackendHandle, ServiceHandle } from "../protocol.ts";
+import type { ServiceHandle } from "../protocol.ts";
 import { logEnabled, logger } from "../log.ts";
 import { type EndCause, events } from "../events.ts";
 import type { RequestFacts } from "./trace.ts";

@@ -15,7 +15,7 @@ import { ServerAttempt } from "../backends/server-attempt.ts";
 import type { Handshake, HandshakeResult } from "./handshake.ts";
 import type { Outcome, Server } from "../servers/server.ts";
 import type { ServiceConfig } from "../config/types.ts";
-import type { BackendHandle, ServiceHandle } from "../protocol.ts";
+import type { ServiceHandle } from "../protocol.ts";
 import { logEnabled, logger } from "../log.ts";
 import { type EndCause, events } from "../events.ts";
 import { now } from "../net/clock.ts";
