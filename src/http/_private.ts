@@ -1,4 +1,4 @@
-/** Small helpers of the http session. */
+/** Small helpers of the http connection and exchange. */
 import type { RequestHead } from "./types.ts";
 
 /** Client bytes held beyond the current request before the client is paused. */

@@ -1,12 +1,12 @@
 /**
  * What an http client connection tells the lifecycle events (events.ts):
- * byte totals of the connection, and the current request's bytes, connect
- * time, time to first response byte and total time. Clocks are read only
+ * byte totals of the connection and its end, and the current request's
+ * bytes, connect time, time to first response byte and total time. Clocks are read only
  * while someone listens; the byte counts are plain additions.
  */
 import { type EndCause, events, type RequestEvent } from "../events.ts";
 import { now } from "../net/clock.ts";
-import type { Outcome } from "../servers/server.ts";
+import type { Server } from "../servers/server.ts";
 import type { RequestHead } from "./types.ts";
 
 /** What a request event names besides the trace's own numbers. */
@@ -39,8 +39,8 @@ export class HttpTrace {
   private reqBytesOut = 0;
   /** performance.now() of the request head while someone listens to requests (0: nobody). */
   private t0 = 0;
-  private connectAt = 0;
-  private connectMs = -1;
+  /** ms the current request's server connect took (-1: none, a pooled connection, or not measured); set by the exchange. */
+  connectMs = -1;
   private ttfbMs = -1;
 
   /** A request head of `bytes` bytes is complete. */
@@ -75,18 +75,33 @@ export class HttpTrace {
     this.bytesOut += n;
   }
 
-  /** A connect to a server begins. */
-  connecting(): void {
-    this.connectAt = this.t0 !== 0 || events.connect.active ? performance.now() : 0;
+  /** Whether the current request's times are measured (someone listens to request events). */
+  get timed(): boolean {
+    return this.t0 !== 0;
   }
 
-  /** The connect to `server` of `backend` (for `service`'s client) ended with `outcome`. */
-  connected(service: string, backend: string, server: string, outcome: Outcome): void {
-    if (this.connectAt === 0) return;
-    const ms = performance.now() - this.connectAt;
-    this.connectAt = 0;
-    if (outcome === "connected") this.connectMs = ms;
-    if (events.connect.active) events.connect.publish({ service, backend, server, outcome, ms });
+  /**
+   * The client connection is over: tell session-end listeners (call only
+   * while events.sessionEnd.active). `server`: a tunnel's; `tunnelIn`,
+   * `tunnelOut`: the bytes it relayed; `served`: responses completed.
+   */
+  publishEnd(service: string, client: string, clientPort: number, server: Server | undefined, tunnelIn: number, tunnelOut: number, clientEnded: boolean, served: number): void {
+    events.sessionEnd.publish({
+      service,
+      protocol: "http",
+      client,
+      clientPort,
+      backend: server?.backend,
+      server: server?.key,
+      start: this.started,
+      durationMs: now() - this.started,
+      bytesIn: this.bytesIn + tunnelIn,
+      bytesOut: this.bytesOut + tunnelOut,
+      cause: this.endCause ?? (clientEnded ? "client_closed" : "client_reset"),
+      tried: served,
+      handshake: undefined,
+      handshakeDetail: "",
+    });
   }
 
   /** The request is over with `status` (0: nothing answered); call only while events.request.active. */

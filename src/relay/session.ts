@@ -1,21 +1,21 @@
 /**
  * One relayed client connection (tcp, and smtp after its greeting check):
- * pick a server, connect (failing over to the next server the balancer
- * gives, each at most once), run the protocol's handshake if it has one,
- * then pipe bytes both ways. Bytes the client sends meanwhile are kept (the
+ * a server is picked, connected and handshaken by the shared
+ * connect-and-fail-over path (backends/server-attempt.ts), then bytes are
+ * piped both ways; a server that resets before any byte went either way is
+ * failed over like a failed connect. Bytes the client sends meanwhile are kept (the
  * client is paused past 64 KiB) and replayed to the server that answers.
  */
 import { clientIp, clientPort } from "../net/client-address.ts";
 import { handOver } from "../net/handlers.ts";
 import { earliest, type Sweepable } from "../net/sweep.ts";
-import { connect, type PendingConnect } from "../net/connect.ts";
-import { localConnectFailure } from "../net/fd-limit.ts";
 import { Pipe, type PipeOwner } from "../net/pipe.ts";
-import type { ConnectFailure, Sock, SocketEvents } from "../net/types.ts";
+import type { Sock, SocketEvents } from "../net/types.ts";
+import { ServerAttempt } from "../backends/server-attempt.ts";
 import type { Handshake, HandshakeResult } from "./handshake.ts";
 import type { Outcome, Server } from "../servers/server.ts";
 import type { ServiceConfig } from "../config/types.ts";
-import type { BackendHandle, ServiceHandle } from "../protocol.ts";
+import type { ServiceHandle } from "../protocol.ts";
 import { logEnabled, logger } from "../log.ts";
 import { type EndCause, events } from "../events.ts";
 import { now } from "../net/clock.ts";
@@ -32,10 +32,8 @@ export interface RelayOptions {
   readonly noServer?: Uint8Array;
 }
 
-export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
-  private server: Server | undefined;
-  private tried: Set<Server> | undefined;
-  private pending: PendingConnect | undefined;
+/** A server is picked, connected, handshaken and failed over by the ServerAttempt it is (backends/server-attempt.ts). */
+export class RelaySession extends ServerAttempt implements SocketEvents, PipeOwner, Sweepable {
   private pipe: Pipe | undefined;
   /** Client bytes read before the pipe exists, in order. */
   private early: Uint8Array[] | undefined;
@@ -47,16 +45,16 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
   sweepNext: Sweepable | null = null;
   /** The configuration this session started with (a reload applies to new sessions). */
   private readonly cfg: ServiceConfig;
-  /** The backend it started with, and what its protocol set up for it (the handshake, the no-server reply). */
-  private readonly backend: BackendHandle;
+  /** What the protocol set up for the backend it started with (`backend`): the handshake, the no-server reply. */
   private readonly opts: RelayOptions;
   /** What the lifecycle events need (only when someone listened at the accept: an idle session is smaller without). */
   private readonly obs: Observed | undefined;
 
   constructor(
     private readonly client: Sock,
-    readonly service: ServiceHandle,
+    service: ServiceHandle,
   ) {
+    super(service);
     this.cfg = service.cfg;
     // A tcp or smtp service always has one (only http services may route without a default).
     this.backend = service.backend!;
@@ -69,76 +67,48 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
   }
 
   onOpen(): void {
-    this.next();
+    this.start(this.backend, this.backend.clientKey(this.client), undefined);
   }
 
-  /** Try the next server, or give up and close the client. */
-  private next(): void {
-    const svc = this.service;
-    const backend = this.backend;
-    const server = backend.pool.balancer.pick({ client: backend.clientKey(this.client), tried: this.tried }) as Server | undefined;
-    if (server === undefined || server.address === undefined) {
-      if (logEnabled("info")) log.info(`service "${svc.name}": no server available for ${clientIp(this.client)}, closing`);
-      // The cause first: end() may close the socket (and call onClose) at once.
-      this.ended("no_server");
-      if (this.opts.noServer) {
-        const n = this.client.write(this.opts.noServer);
-        if (this.obs) this.obs.replied = n;
-      }
+  /** A relay has no idle server connections. */
+  protected reuse(): boolean {
+    return false;
+  }
+
+  protected override handshake(sock: Sock, server: Server): boolean {
+    const handshake = this.opts.handshake;
+    if (handshake === undefined) return false;
+    handshake.run(sock, { client: this.client, server }, (r) => this.handshaken(sock, server, r));
+    return true;
+  }
+
+  protected override handshaken(sock: Sock, server: Server, r: HandshakeResult): void {
+    if (this.obs) this.obs.handshake = r;
+    super.handshaken(sock, server, r);
+  }
+
+  /** No server is available (or plb is out of descriptors): close the client. */
+  protected noServer(local: boolean): void {
+    if (this.gone) return;
+    if (local) {
       this.client.end();
       this.finish();
       return;
     }
-    this.server = server;
-    if (this.obs && events.connect.active) this.obs.connectAt = performance.now();
-    this.pending = connect(server.address, server.port, backend.cfg.timeout_connect, this);
-  }
-
-  /** Tell connect listeners how the attempt to the current server went. */
-  private connectOutcome(outcome: Outcome): void {
-    const obs = this.obs;
-    if (obs === undefined || obs.connectAt === 0 || !events.connect.active) return;
-    events.connect.publish({ service: this.service.name, backend: this.backend.name, server: this.server!.key, outcome, ms: performance.now() - obs.connectAt });
-    obs.connectAt = 0;
-  }
-
-  connected(sock: Sock): void {
-    this.pending = undefined;
-    this.connectOutcome("connected");
-    const server = this.server!;
-    if (this.gone) {
-      this.backend.pool.report(server, "connected");
-      sock.terminate();
-      return;
+    if (logEnabled("info")) log.info(`service "${this.service.name}": no server available for ${clientIp(this.client)}, closing`);
+    // The cause first: end() may close the socket (and call onClose) at once.
+    this.ended("no_server");
+    if (this.opts.noServer) {
+      const n = this.client.write(this.opts.noServer);
+      if (this.obs) this.obs.replied = n;
     }
-    const handshake = this.opts.handshake;
-    if (handshake) handshake.run(sock, { client: this.client, server }, (r) => this.handshaken(sock, r));
-    else this.relay(sock, undefined);
+    this.client.end();
+    this.finish();
   }
 
-  private handshaken(sock: Sock, r: HandshakeResult): void {
-    const server = this.server!;
-    if (this.obs) this.obs.handshake = r;
-    if (!r.ok) {
-      this.backend.pool.report(server, r.outcome, r.detail);
-      if (this.gone) return;
-      (this.tried ??= new Set()).add(server);
-      return this.next();
-    }
-    if (this.gone) {
-      this.backend.pool.report(server, "connected");
-      sock.terminate();
-      return;
-    }
-    this.relay(sock, r.toClient);
-  }
-
-  /** The server is ready: pipe the two sockets, `toClient` first. */
-  private relay(sock: Sock, toClient: Uint8Array | undefined): void {
-    const server = this.server!;
-    const pool = this.backend.pool;
-    pool.report(server, "connected");
-    pool.connectionStart(server);
+  /** The server is connected and handshaken: pipe the two sockets, `toClient` first. */
+  protected serverReady(sock: Sock, server: Server, toClient: Uint8Array | undefined): void {
+    this.backend.pool.connectionStart(server);
     const pipe = (this.pipe = new Pipe(this.client, sock, this));
     if (toClient) pipe.b.onData(toClient); // as if the server sent it now
     // Replay what the client sent meanwhile as if it arrived now.
@@ -153,25 +123,6 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
       else pipe.a.paused = true;
     }
     this.earlyPaused = false;
-  }
-
-  failed(reason: ConnectFailure, detail: string): void {
-    this.pending = undefined;
-    this.connectOutcome(reason);
-    const server = this.server!;
-    const svc = this.service;
-    // Out of file descriptors looks like "refused": plb's fault, not the server's.
-    if (localConnectFailure(reason, svc.admission)) {
-      if (!this.gone) {
-        this.client.end();
-        this.finish();
-      }
-      return;
-    }
-    this.backend.pool.report(server, reason, detail);
-    if (this.gone) return;
-    (this.tried ??= new Set()).add(server);
-    this.next();
   }
 
   /**
@@ -189,17 +140,17 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
     this.clientFin = a.readDone;
     handOver(this.client, this);
     this.pipe = undefined;
-    (this.tried ??= new Set()).add(server);
-    this.next();
+    this.failOver(server);
     return true;
   }
 
   pipeClosed(pipe: Pipe): void {
     const pool = this.backend.pool;
-    pool.connectionEnd(this.server!);
+    const server = this.server!;
+    pool.connectionEnd(server);
     // A server that resets a session in the middle has failed that client.
     const err = pipe.serverError as (Error & { code?: string }) | undefined;
-    if (err) pool.report(this.server!, "reset", `connection reset during a session (${err.code ?? err.message})`);
+    if (err) pool.report(server, "reset", `connection reset during a session (${err.code ?? err.message})`);
     this.ended(err ? "server_reset" : pipe.clientReset ? "client_reset" : pipe.endedFirst === pipe.b ? "server_closed" : "client_closed", false);
     this.finish();
   }
@@ -232,6 +183,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
   private finish(): void {
     if (this.gone) return;
     this.gone = true;
+    this.cancel();
     this.service.untrack(this);
     if (events.sessionEnd.active) this.publishEnd();
   }
@@ -259,7 +211,7 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
       bytesIn: p?.a.bytesIn ?? this.earlyBytes,
       bytesOut: p?.b.bytesIn ?? obs.replied,
       cause: obs.cause ?? (this.clientFin ? "client_closed" : "client_reset"),
-      tried: (this.tried?.size ?? 0) + (this.server && !this.tried?.has(this.server) ? 1 : 0),
+      tried: this.triedCount,
       handshake: hs === undefined ? undefined : hs.ok ? "ok" : (hs.outcome as Exclude<Outcome, "connected">),
       handshakeDetail: hs && !hs.ok ? hs.detail : "",
     });
@@ -281,7 +233,6 @@ export class RelaySession implements SocketEvents, PipeOwner, Sweepable {
   }
   onClose(): void {
     if (this.gone) return;
-    this.pending?.cancel();
     this.finish();
   }
 }
@@ -292,8 +243,6 @@ class Observed {
   readonly started = now();
   readonly clientPort: number;
   readonly clientAddress: string;
-  /** When the current connect began (performance.now), while someone listens to connect events. */
-  connectAt = 0;
   /** Why plb ended it, when plb did (timeout, shutdown, no server). */
   cause: EndCause | undefined;
   /** Bytes plb itself sent the client (the no-server reply). */
