@@ -110,6 +110,8 @@ export class HttpExchange extends ServerAttempt implements UpstreamOwner {
     this.req = head;
     this.retried = false;
     this.mustClose = false;
+    // A request plb answers itself (a route's answer, a 404, a 503) names no server: not the previous request's.
+    this.server = undefined;
     const routed = svc.cfg.routes.length > 0 || this.cfg.http.request_id ? (this.router ??= new RequestRouter(c.clientAddress, this.rt.proto)).route(svc, head, this.cfg.http.request_id) : undefined;
     this.requestId = routed?.requestId ?? "";
     this.resEdit = routed?.response ?? NO_EDIT;

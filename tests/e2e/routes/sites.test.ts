@@ -9,7 +9,9 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { httpBackend, type HttpBackend } from "../../support/http-backends.ts";
 import { freePorts } from "../../support/ports.ts";
-import { type PlbProcess, startPlb } from "../../support/plb.ts";
+import { type PlbProcess, startPlb, tempDir } from "../../support/plb.ts";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 
 let web: HttpBackend, api: HttpBackend, apiV1: HttpBackend, shop: HttpBackend;
 let plb: PlbProcess;
@@ -17,6 +19,7 @@ let edge = 0;
 let plain = 0;
 let bare = 0;
 let shopPort = 0;
+const accessLog = join(tempDir(), "bare.log");
 
 beforeAll(async () => {
   web = await httpBackend("web", (_req, res) => {
@@ -86,6 +89,7 @@ servers = ["127.0.0.1:${shop.port}"]
 name = "bare"
 protocol = "http"
 listen = ["127.0.0.1:${bare}"]
+access_log = { path = "${accessLog}", format = "json" }
 [[service.route]]
 path_exact = "/only"
 backend = "shop"
@@ -170,6 +174,31 @@ test("no route and no default backend: 404 (a service whose only route is /only)
   expect(shop.seen.length).toBe(n);
   // The shop service's own servers take everything it gets.
   expect(body((await curl([`http://127.0.0.1:${shopPort}/other`])).out)).toBe("shop");
+});
+
+test("a 404 after a served request on the same connection names no server in the access log (not the previous one's)", async () => {
+  const script = `
+import http.client
+c = http.client.HTTPConnection("127.0.0.1", ${bare}, timeout=10)
+for path in ["/only", "/nowhere"]:
+    c.request("GET", path)
+    r = c.getresponse()
+    print(r.status, r.read().decode())
+`;
+  const p = Bun.spawn(["/usr/bin/python3", "-c", script], { stdout: "pipe", stderr: "pipe" });
+  expect((await new Response(p.stdout).text()).split("\n")[0]).toBe("200 shop");
+  await p.exited;
+  const lines = async () => (existsSync(accessLog) ? readFileSync(accessLog, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)) : []);
+  const deadline = Date.now() + 10_000;
+  let logged = await lines();
+  while (!logged.some((l) => l.path === "/nowhere") && Date.now() < deadline) {
+    await Bun.sleep(100);
+    logged = await lines();
+  }
+  const served = logged.find((l) => l.path === "/only")!;
+  const missed = logged.find((l) => l.path === "/nowhere")!;
+  expect([served.status, served.backend, served.server]).toEqual([200, "shop", `127.0.0.1:${shop.port}`]);
+  expect([missed.status, missed.backend, missed.server]).toEqual([404, null, null]);
 });
 
 test("request_id: X-Request-Id added when the client sent none, kept when it did", async () => {
