@@ -155,3 +155,32 @@ test("http: a request no server can take is a 503 event with cause no_server; a 
   expect(bad).toMatchObject({ service: "h", status: 400, cause: "refused", method: "" });
   expect(bad.bytesIn).toBeGreaterThan(0);
 });
+
+test("http: after a 101 the connection's end names the server of its tunnel, with the tunnel's bytes", async () => {
+  const ws = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response("no", { status: 400 })),
+    websocket: { message: (s, m) => void s.send(m) },
+  });
+  const [port] = await freePorts(1);
+  const rt = await start(parseConfig(`[[service]]\nname = "ws"\nprotocol = "http"\nlisten = ["127.0.0.1:${port}"]\nservers = ["127.0.0.1:${ws.port}"]\n`, "ws.toml"));
+  try {
+    const client = new WebSocket(`ws://127.0.0.1:${port}/`);
+    await new Promise<void>((resolve, reject) => {
+      client.onopen = () => resolve();
+      client.onerror = () => reject(new Error("websocket error"));
+    });
+    const echoed = new Promise<void>((resolve) => (client.onmessage = () => resolve()));
+    client.send("x".repeat(1000));
+    await echoed;
+    client.close(1000);
+    await until(() => seen.end.some((e) => e.service === "ws"), "the tunnel's end");
+    const end = seen.end.find((e) => e.service === "ws")!;
+    expect([end.backend, end.server]).toEqual(["ws", `127.0.0.1:${ws.port}`]);
+    expect(end.bytesIn).toBeGreaterThan(1000);
+  } finally {
+    await rt.stop();
+    ws.stop(true);
+  }
+});

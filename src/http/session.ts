@@ -382,7 +382,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Tunne
     this.service.untrack(this);
     if (events.sessionEnd.active) {
       const tunnel = this.tunnel;
-      this.trace.publishEnd(this.service.name, this.clientAddress, this.clientPort, tunnel?.server, tunnel?.bytesIn ?? 0, tunnel?.bytesOut ?? 0, this.clientEnded, this.served);
+      this.trace.publishEnd(this.service.name, this.clientAddress, this.clientPort, tunnel?.to, tunnel?.bytesIn ?? 0, tunnel?.bytesOut ?? 0, this.clientEnded, this.served);
     }
   }
 

@@ -17,8 +17,10 @@ export interface TunnelOwner {
 
 export class HttpTunnel implements PipeOwner {
   private readonly pipe: Pipe;
-  /** The server at the other end, until the tunnel closes. */
+  /** The server at the other end, until the tunnel closes (its sessions count it till then). */
   server: Server | undefined;
+  /** The server at the other end, for the session's end event (kept after the close). */
+  readonly to: Server;
 
   constructor(
     client: Sock,
@@ -28,7 +30,7 @@ export class HttpTunnel implements PipeOwner {
     private readonly backend: BackendHandle,
     private readonly owner: TunnelOwner,
   ) {
-    this.server = up.server;
+    this.server = this.to = up.server;
     const pipe = (this.pipe = new Pipe(client, up.socket, this));
     pipe.a.queue = clientQueue;
     pipe.b.queue = up.queue;
