@@ -112,9 +112,11 @@ health = { path = "/ready", interval = "200ms", rise = 1, fall = 1, expect = { s
 `);
   cleanup.push(() => plb.stop());
   const bName = `127.0.0.1:${b.port}`;
-  await Bun.sleep(500);
+  // Checked (and passing) before the body changes: waited for, not slept (a busy machine runs the first check late).
+  const t0 = Date.now();
+  while (b.seen.filter((s) => s.url === "/ready").length < 2 && Date.now() - t0 < 10_000) await Bun.sleep(20);
+  expect(b.seen.filter((s) => s.url === "/ready").length).toBeGreaterThanOrEqual(2);
   expect(plb.log()).not.toContain(`${bName} of "api" is down`);
-  expect(b.seen.find((s) => s.url === "/ready")).toBeDefined();
   body = "status: starting";
   await plb.waitForLog(new RegExp(`server ${bName} of "api" is down after 1 failed check: GET /ready → 200, no "ready" in the body`));
   const s = await serverStatus(statsPort, bName);

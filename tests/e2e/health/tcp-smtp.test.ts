@@ -116,6 +116,8 @@ servers = ["127.0.0.1:${a.port}", "127.0.0.1:${b.port}"]
 health = { interval = "200ms", fall = 2 }
 `);
   cleanup.push(() => plb.stop());
+  // Up first (a busy machine may run the start check late: a server already gone then is down "at start").
+  await plb.waitForLog(new RegExp(`probe of server 127\\.0\\.0\\.1:${b.port} of "kv": connected`));
   b.stop();
   await plb.waitForLog(new RegExp(`server 127.0.0.1:${b.port} of "kv" is down after 2 failed checks: `));
   const metrics = await (await fetch(`http://127.0.0.1:${statsPort}/metrics`)).text();
