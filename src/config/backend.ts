@@ -13,6 +13,7 @@ import { type Diagnostic, suggestion } from "./diagnostics.ts";
 import type { SourceIndex } from "./locate.ts";
 import { keyDef, keysFor, SCHEMA, type KeyDef } from "./schema.ts";
 import { PROTOCOL_NAMES } from "../protocol-names.ts";
+import { isToken } from "../http/types.ts";
 import { checkHealth } from "./health.ts";
 import { checkServers } from "./servers.ts";
 import { type At, isTable, type Report, type Table } from "./table.ts";
@@ -83,7 +84,7 @@ export function readBackend(raw: Table, name: string, declared: boolean, label: 
     smtp: settingsOf("smtp") as unknown as SmtpBackendSettings,
   };
   const header = values.http.hash_header;
-  if (typeof header === "string" && !FIELD_NAME_RE.test(header)) {
+  if (typeof header === "string" && !isToken(header)) {
     problem("hash_header", `hash_header must be a header field name (letters, digits and !#$%&'*+-.^_\`|~), got ${JSON.stringify(header)}`, at("hash_header"));
   }
   const written = SCHEMA.filter((d) => d.scope === "backend" && d.protocols !== undefined && Object.hasOwn(raw, d.name)).map((d) => d.name);
@@ -137,8 +138,6 @@ export function checkUnusedBackend(draft: BackendDraft, report: Report): void {
   if (attempts.every((a) => a.length > 0)) for (const m of attempts[0]) report("health", m, draft.at("health"));
 }
 
-/** A header field name: one or more tchar (RFC 9110 §5.6.2). */
-const FIELD_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 const NAMED_KEYS = keysFor("backend");
 const SERVICE_ONLY = SCHEMA.filter((k) => k.scope === "service").map((k) => k.name);

@@ -19,7 +19,7 @@
  * configuration's backends are known.
  */
 import { isIP } from "node:net";
-import { TCHAR } from "../http/types.ts";
+import { isToken } from "../http/types.ts";
 import { parseTemplate, badFieldChar, describeChar } from "../routes/template.ts";
 import type { HeaderCondition, HeaderRules, PathCondition, RedirectStatus, RouteAction, RouteConfig, Template } from "../routes/types.ts";
 import { describeValue } from "./describe.ts";
@@ -207,7 +207,6 @@ function checkPrefix(key: string, v: unknown, fail: (m: string) => void): string
   return s;
 }
 
-const isToken = (s: string) => s.length > 0 && [...s].every((c) => c.charCodeAt(0) < 256 && TCHAR[c.charCodeAt(0)] === 1);
 
 function checkMethods(v: unknown, fail: (m: string) => void): string[] | undefined {
   const list = typeof v === "string" ? [v] : v;

@@ -138,6 +138,8 @@ export const alnum = (c: number) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c 
 export const among = (s: string) => (c: number) => s.includes(String.fromCharCode(c));
 /** tchar (RFC 9110 §5.6.2): 1, else 0. */
 export const TCHAR = table((c) => alnum(c) || among("!#$%&'*+-.^_`|~")(c));
+/** A token (a method, a field name): one or more tchar (RFC 9110 §5.6.2). For configuration, not the hot path. */
+export const isToken = (s: string): boolean => s.length > 0 && [...s].every((c) => c.charCodeAt(0) < 256 && TCHAR[c.charCodeAt(0)] === 1);
 /** Field content: 1 VCHAR, SP, HTAB or obs-text (0x80-0xFF); 0 anything else. */
 export const FVAL = table((c) => (c === 32 || c === 9 || (c > 0x20 && c !== 0x7f) ? 1 : 0));
 
