@@ -2,8 +2,10 @@
  * The cost of active health checks (issue 19 §3: 1,000 servers checked
  * every second should cost less than 5 % of one core): plb with 10 services
  * of 100 servers each, `health = { interval = "1s" }`, against 1,000
- * loopback listeners in this process (http: a 200 to GET /healthz, then
- * close; tcp: accept and close; smtp: 220, 250 to EHLO, 221 to QUIT).
+ * loopback listeners in this process (http: a 200 to GET /healthz on a
+ * kept connection (health.reuse, the default); http-close: the same with
+ * `reuse = false`, one connection per check; tcp: accept and close; smtp:
+ * 220, 250 to EHLO, 221 to QUIT).
  * plb's CPU (its process tree, /proc) over --seconds after a warm-up,
  * as % of one core, beside the same plb without `health` (idle: only its
  * start checks), the checks the servers saw per second, and a floor: a
@@ -11,7 +13,7 @@
  * the same schedule (±10 %, on 25 ms slots) with nothing else (Bun.connect, the bytes, close; no
  * timeout timers, no state, no promises): what a Bun program cannot go below.
  *
- *   bun bench/checks.ts [--seconds 20] [--warmup 5] [--servers 1000] [--only http,tcp,smtp]
+ *   bun bench/checks.ts [--seconds 20] [--warmup 5] [--servers 1000] [--only http,http-close,tcp,smtp]
  */
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,16 +30,20 @@ const SECONDS = arg("seconds", 20);
 const WARMUP = arg("warmup", 5);
 const SERVERS = arg("servers", 1000);
 const PER_SERVICE = 100;
-type Kind = "http" | "tcp" | "smtp";
-const KINDS = (process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1]!.split(",") : ["http", "tcp", "smtp"]) as Kind[];
+type Kind = "http" | "http-close" | "tcp" | "smtp";
+const KINDS = (process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1]!.split(",") : ["http", "http-close", "tcp", "smtp"]) as Kind[];
+const protocolOf = (kind: Kind) => (kind === "http-close" ? "http" : kind);
 
 if (process.argv.includes("--floor")) await floor(process.argv[process.argv.indexOf("--floor") + 1] as Kind, JSON.parse(process.env.CHECK_PORTS!));
 
 /** The floor: each port every second (spread), the kind's exchange, then close; runs until killed. */
 async function floor(kind: Kind, ports: number[]): Promise<never> {
-  const say = kind === "http" ? "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" : undefined;
-  const one = (port: number) =>
-    Bun.connect<{ n: number }>({
+  const say = kind === "http-close" ? "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" : kind === "http" ? "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" : undefined;
+  const kept = new Map<number, { write(s: string): number }>();
+  const one = (port: number) => {
+    const k = kept.get(port);
+    if (k) return void k.write(say!);
+    return Bun.connect<{ n: number }>({
       hostname: "127.0.0.1",
       port,
       data: { n: 0 },
@@ -45,6 +51,7 @@ async function floor(kind: Kind, ports: number[]): Promise<never> {
         open(s) {
           if (kind === "tcp") s.end();
           else if (say) s.write(say);
+          if (kind === "http") kept.set(port, s);
         },
         data(s, d) {
           if (kind !== "smtp") return;
@@ -53,11 +60,14 @@ async function floor(kind: Kind, ports: number[]): Promise<never> {
           else if (t.startsWith("250")) s.write("QUIT\r\n");
           else s.end();
         },
-        close() {},
+        close() {
+          kept.delete(port);
+        },
         error() {},
         connectError() {},
       },
     }).catch(() => {});
+  };
   // on 25 ms slots, as plb's checks (src/scheduler.ts checkDelay): the same wake-ups
   const slotted = (d: number) => Math.max(1, Math.ceil((Date.now() + d - 12.5) / 25) * 25 - Date.now());
   for (const port of ports) {
@@ -71,9 +81,11 @@ async function floor(kind: Kind, ports: number[]): Promise<never> {
   throw new Error("unreachable");
 }
 
+/** Checks seen by the servers: connections (tcp, smtp) or requests (http). */
 let accepted = 0;
 const listeners: TCPSocketListener<{ buf: string }>[] = [];
-const OK = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+const OK = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+const OK_CLOSE = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
 function listenAll(kind: Kind): number[] {
   for (const l of listeners.splice(0)) l.stop(true);
   for (let i = 0; i < SERVERS; i++) {
@@ -84,14 +96,22 @@ function listenAll(kind: Kind): number[] {
         data: { buf: "" },
         socket: {
           open(s) {
-            accepted++;
+            if (protocolOf(kind) !== "http") accepted++;
             s.data = { buf: "" };
             if (kind === "tcp") s.end();
             else if (kind === "smtp") s.write("220 bench ESMTP\r\n");
           },
           data(s, d) {
             s.data.buf += d.toString();
-            if (kind === "http" && s.data.buf.includes("\r\n\r\n")) s.end(OK);
+            if (protocolOf(kind) === "http") {
+              for (let end = s.data.buf.indexOf("\r\n\r\n"); end >= 0; end = s.data.buf.indexOf("\r\n\r\n")) {
+                const close = /\r\nconnection: close/i.test(s.data.buf.slice(0, end));
+                s.data.buf = s.data.buf.slice(end + 4);
+                accepted++;
+                if (close) return void s.end(OK_CLOSE);
+                s.write(OK);
+              }
+            }
             if (kind !== "smtp") return;
             for (let nl = s.data.buf.indexOf("\n"); nl >= 0; nl = s.data.buf.indexOf("\n")) {
               const cmd = s.data.buf.slice(0, 4).toUpperCase();
@@ -113,8 +133,9 @@ function config(kind: Kind, ports: number[], listen: number[], health: boolean):
   let out = `loglevel = "warn"\ntimeout_shutdown = 0\n`;
   for (let i = 0; i * PER_SERVICE < ports.length; i++) {
     const servers = ports.slice(i * PER_SERVICE, (i + 1) * PER_SERVICE).map((p) => `"127.0.0.1:${p}"`);
-    out += `[[service]]\nname = "s${i}"\nprotocol = "${kind}"\nlisten = ["127.0.0.1:${listen[i]}"]\nservers = [${servers.join(", ")}]\n`;
-    if (health) out += `health = { interval = "1s", timeout = "500ms"${kind === "http" ? ', path = "/healthz"' : ""} }\n`;
+    out += `[[service]]\nname = "s${i}"\nprotocol = "${protocolOf(kind)}"\nlisten = ["127.0.0.1:${listen[i]}"]\nservers = [${servers.join(", ")}]\n`;
+    const http = kind === "http" ? ', path = "/healthz"' : kind === "http-close" ? ', path = "/healthz", reuse = false' : "";
+    if (health) out += `health = { interval = "1s", timeout = "500ms"${http} }\n`;
   }
   return out;
 }
@@ -129,7 +150,8 @@ try {
     const cpu: Record<string, number> = {};
     let rate = 0;
     for (const health of [false, true]) {
-      const plb = startPlbWith(dir, `plb-${kind}-${health ? "health" : "idle"}`, config(kind, ports, listen, health), { cmd: plbCommand(false) });
+      const cmd = process.env.CHECKS_PLB_ARGS ? [plbCommand(false)[0]!, ...process.env.CHECKS_PLB_ARGS.split(" "), plbCommand(false)[1]!] : plbCommand(false);
+      const plb = startPlbWith(dir, `plb-${kind}-${health ? "health" : "idle"}`, config(kind, ports, listen, health), { cmd });
       await waitReady(plb, listen[listen.length - 1]!);
       await Bun.sleep(WARMUP * 1000);
       const c0 = cpuTree(plb.pid);

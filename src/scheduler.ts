@@ -33,8 +33,16 @@ export interface ProbeResult {
   readonly reason?: CheckFailureReason;
 }
 
-/** Connects to `server.address` and says how it went. */
-export type Probe = (server: Server) => Promise<ProbeResult>;
+/**
+ * Connects to `server.address` and says how it went. A probe that keeps
+ * something between checks (http's kept connections) lets go of it in
+ * `release`: of one server (it left the pool) or of all (the probe is
+ * replaced or the checks stop).
+ */
+export interface Probe {
+  (server: Server): Promise<ProbeResult>;
+  release?(server?: Server): void;
+}
 
 export interface NameResolver {
   resolve(host: string): Promise<string[]>;
@@ -103,6 +111,7 @@ export class Scheduler {
     const existing = this.pools.get(pool);
     if (existing) {
       // the same pool with a new probe, interval or health (reload): next runs use them
+      if (existing.probe !== probe) existing.probe.release?.();
       existing.probe = probe;
       existing.intervalMs = intervalMs;
       existing.health = health;
@@ -135,6 +144,7 @@ export class Scheduler {
     const w = this.pools.get(pool);
     if (!w) return;
     w.unsubscribe();
+    w.probe.release?.();
     this.pools.delete(pool);
     for (const s of pool.servers) this.forget(s);
   }
@@ -147,6 +157,7 @@ export class Scheduler {
   }
 
   private forget(s: Server): void {
+    this.watched.get(s)?.probe.release?.(s);
     this.watched.delete(s);
     const t = this.timers.get(s);
     if (t !== undefined) clearTimeout(t);
@@ -234,6 +245,7 @@ export class Scheduler {
 
   stop(): void {
     this.stopped = true;
+    for (const w of this.pools.values()) w.probe.release?.();
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
   }

@@ -19,12 +19,12 @@ function problems(text: string): string[] {
 describe("health: accepted", () => {
   test("the issue's example, as written", () => {
     const h = parseConfig(svc("http", `{ path = "/healthz", interval = "2s", timeout = "1s", rise = 2, fall = 3, expect = "2xx", host = "api.example.com" }`), "p").backends[0].health;
-    expect(h).toEqual({ interval: 2000, timeout: 1000, rise: 2, fall: 3, http: { path: "/healthz", host: "api.example.com", expect: { classes: [2], codes: [], body: undefined } }, tcp: undefined });
+    expect(h).toEqual({ interval: 2000, timeout: 1000, rise: 2, fall: 3, http: { path: "/healthz", host: "api.example.com", expect: { classes: [2], codes: [], body: undefined }, reuse: true }, tcp: undefined });
   });
 
   test("defaults: 2 s, 1 s, rise 2, fall 3, GET / expecting 2xx or 3xx; health_path gives the path", () => {
     expect(parseConfig(svc("http", "{}"), "p").backends[0].health).toEqual({
-      interval: 2000, timeout: 1000, rise: 2, fall: 3, http: { path: "/", host: undefined, expect: { classes: [2, 3], codes: [], body: undefined } }, tcp: undefined,
+      interval: 2000, timeout: 1000, rise: 2, fall: 3, http: { path: "/", host: undefined, expect: { classes: [2, 3], codes: [], body: undefined }, reuse: true }, tcp: undefined,
     });
     expect(parseConfig(svc("http", "{}", 'health_path = "/up"\n'), "p").backends[0].health?.http?.path).toBe("/up");
     // a short interval shortens the default timeout with it
@@ -37,6 +37,13 @@ describe("health: accepted", () => {
     expect(e(`["2xx", 301, "3XX"]`)).toEqual({ classes: [2, 3], codes: [301], body: undefined });
     expect(e(`{ body = "ok" }`)).toEqual({ classes: [2, 3], codes: [], body: "ok" });
     expect(e(`{ status = 200, body = "ok" }`)).toEqual({ classes: [], codes: [200], body: "ok" });
+  });
+
+  test("reuse: on by default, off when written or when a body is looked for", () => {
+    const r = (v: string) => parseConfig(svc("http", v), "p").backends[0].health?.http?.reuse;
+    expect(r("{}")).toBe(true);
+    expect(r("{ reuse = false }")).toBe(false);
+    expect(r(`{ expect = { body = "ok" } }`)).toBe(false);
   });
 
   test("tcp: send and expect strings; smtp: nothing of its own", () => {
@@ -68,6 +75,9 @@ describe("health: rejected, with the key and line", () => {
     ["http", `{ expect = { bodi = "ok" } }`, 'health.expect has unknown key "bodi" (did you mean "body"?)'],
     ["http", `{ send = "x" }`, 'health.send applies to protocol "tcp" only (this service is "http")'],
     ["http", `{ path = "/a" }`, "health.path and health_path are both set", 'health_path = "/b"\n'],
+    ["http", `{ reuse = "yes" }`, 'health.reuse must be true or false, got string "yes"'],
+    ["http", `{ reuse = true, expect = { body = "ok" } }`, "health.reuse = true cannot be combined with expect.body"],
+    ["tcp", `{ reuse = false }`, 'health.reuse applies to protocol "http" only (this service is "tcp")'],
     ["tcp", `{ path = "/" }`, 'health.path applies to protocol "http" only (this service is "tcp")'],
     ["tcp", `{ expect = 200 }`, "health.expect must be a non-empty string, got"],
     ["smtp", `{ expect = "220" }`, 'health.expect applies to protocol "http" or "tcp" only (this service is "smtp": its checks read the greeting, say EHLO and QUIT)'],

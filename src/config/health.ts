@@ -4,7 +4,7 @@
  * table as written and the service's protocol, and returns a HealthConfig
  * or reports each problem with the sub-key it is about.
  *
- *   health = { path = "/healthz", interval = "2s", timeout = "1s", rise = 2, fall = 3, expect = "2xx", host = "api.example.com" }
+ *   health = { path = "/healthz", interval = "2s", timeout = "1s", rise = 2, fall = 3, expect = "2xx", host = "api.example.com", reuse = true }
  *
  * Which sub-keys mean something depends on the protocol: http checks send
  * `GET path` (with `host`) and match `expect` against the status and body;
@@ -23,7 +23,7 @@ export type { HealthConfig, HttpCheckConfig, HttpExpect, TcpCheckConfig };
 /** Longest body read by an http check looking for `expect.body`. */
 export const MAX_CHECK_BODY = 64 * 1024;
 
-export const HEALTH_DEFAULTS = { interval: 2000, timeout: 1000, rise: 2, fall: 3, path: "/" } as const;
+export const HEALTH_DEFAULTS = { interval: 2000, timeout: 1000, rise: 2, fall: 3, path: "/", reuse: true } as const;
 /** 2xx and 3xx pass, as health_path's probe always required. */
 export const DEFAULT_EXPECT: HttpExpect = { classes: [2, 3], codes: [], body: undefined };
 
@@ -40,6 +40,7 @@ const SUB_KEYS: Readonly<Record<string, readonly string[] | undefined>> = {
   host: ["http"],
   expect: ["http", "tcp"],
   send: ["tcp"],
+  reuse: ["http"],
 };
 export const HEALTH_KEYS: readonly string[] = Object.keys(SUB_KEYS);
 
@@ -104,7 +105,12 @@ export function checkHealth(v: unknown, protocol: string, healthPath: string | u
     const path = Object.hasOwn(v, "path") ? checkPath(v.path, problem) : (healthPath ?? HEALTH_DEFAULTS.path);
     const host = Object.hasOwn(v, "host") ? checkHost(v.host, problem) : undefined;
     const expect = Object.hasOwn(v, "expect") ? parseHttpExpect(v.expect, problem) : DEFAULT_EXPECT;
-    if (path !== undefined && expect !== undefined) http = { path, host, expect };
+    let reuse: boolean | undefined = HEALTH_DEFAULTS.reuse;
+    if (Object.hasOwn(v, "reuse")) {
+      reuse = typeof v.reuse === "boolean" ? v.reuse : problem(`health.reuse must be true or false, got ${describeValue(v.reuse)}`);
+      if (v.reuse === true && expect?.body !== undefined) problem("health.reuse = true cannot be combined with expect.body: a check looking for a body reads it to the close (HTTP/1.0)");
+    }
+    if (path !== undefined && expect !== undefined && reuse !== undefined) http = { path, host, expect, reuse: reuse && expect.body === undefined };
   } else if (protocol === "tcp") {
     const text = (key: string): string | undefined => {
       if (!Object.hasOwn(v, key)) return undefined;

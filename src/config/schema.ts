@@ -54,7 +54,7 @@ export type KeyType =
   | { readonly kind: "nameservers" }
   /** [[service.route]] tables (checked in route.ts) */
   | { readonly kind: "routes" }
-  /** { interval, timeout, rise, fall, path, host, expect, send } (checked in health.ts) */
+  /** { interval, timeout, rise, fall, path, host, expect, reuse, send } (checked in health.ts) */
   | { readonly kind: "health" };
 
 export interface KeyDef {
@@ -149,7 +149,7 @@ export const SCHEMA: readonly KeyDef[] = [
   { name: "health_path", scope: "backend", protocols: HTTP, type: { kind: "urlpath" },
     doc: 'Probe down servers with "GET <path>" and require a 2xx or 3xx answer (default: a TCP connect); with health, its path unless health.path is set.' },
   { name: "health", scope: "backend", type: { kind: "health" },
-    doc: 'Check every server, up or down: { interval = "2s", timeout = "1s", rise = 2, fall = 3 } plus http: path, host, expect ("2xx", [200, 204], { body = "ok" }); tcp: send, expect (a string). Unset: only down servers are probed, every timeout_cleanup.' },
+    doc: 'Check every server, up or down: { interval = "2s", timeout = "1s", rise = 2, fall = 3 } plus http: path, host, expect ("2xx", [200, 204], { body = "ok" }), reuse (keep the connection for the next check; true); tcp: send, expect (a string). Unset: only down servers are probed, every timeout_cleanup.' },
   { name: "tls", scope: "service", protocols: HTTP, type: { kind: "tls" },
     doc: 'Terminate TLS on the listen addresses: { cert = "cert.pem", key = "key.pem" } (PEM files; ALPN http/1.1).' },
   { name: "error_pages", scope: "service", protocols: HTTP, type: { kind: "errorpages" },

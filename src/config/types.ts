@@ -125,6 +125,8 @@ export interface HttpCheckConfig {
   /** Host field sent (default: the server's host:port). */
   readonly host: string | undefined;
   readonly expect: HttpExpect;
+  /** Keep the connection open for the next check (no body to look for). */
+  readonly reuse: boolean;
 }
 
 export interface TcpCheckConfig {

@@ -5,6 +5,10 @@
  * checks (`health`); takes its settings as arguments, not from a service.
  * With a body to look for, the request is HTTP/1.0 (as HAProxy's httpchk),
  * so the body ends at the close or its Content-Length, never chunked.
+ * Without one, and with `reuse`, the connection stays open for the next
+ * check of the server when the answer allows it (check-connections.ts); a
+ * kept connection the server closed meanwhile costs a fresh connect within
+ * the same check, never a failure.
  */
 import type { HttpExpect } from "../config/health.ts";
 import { MAX_CHECK_BODY } from "../config/health.ts";
@@ -15,6 +19,8 @@ import { proxyHeaderForProbe } from "../net/client-address.ts";
 import { connect } from "../net/connect.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
 import type { Probe, ProbeResult } from "../scheduler.ts";
+import type { Server } from "../servers/server.ts";
+import { CheckConnections } from "./check-connections.ts";
 import { judge } from "./expect.ts";
 import { parseResponseHead } from "./head.ts";
 import { DEFAULT_LIMITS, type ResponseHead } from "./types.ts";
@@ -29,6 +35,16 @@ export interface HttpCheckOptions {
   /** ms for the whole check, connect included. */
   readonly timeoutMs: number;
   readonly clientAddress: ClientAddressMode;
+  /** Keep the connection for the next check when the answer allows it (no body to look for). */
+  readonly reuse?: boolean;
+}
+
+/** How a check ends, for the function that started it. */
+interface CheckEnd {
+  /** The verdict; `sock` still open when the connection may serve the next check. */
+  done(r: ProbeResult, sock: Sock | undefined): void;
+  /** A kept connection was closed by the server before any byte of an answer: try a fresh one. */
+  stale(): void;
 }
 
 class HttpCheck implements SocketEvents {
@@ -43,20 +59,30 @@ class HttpCheck implements SocketEvents {
   constructor(
     private readonly sock: Sock,
     private readonly opts: HttpCheckOptions,
-    private readonly resolve: (r: ProbeResult) => void,
+    private readonly end: CheckEnd,
     remainingMs: number,
+    /** The connection served an earlier check. */
+    private readonly reused: boolean,
   ) {
     handOver(sock, this);
     this.needle = opts.expect.body === undefined ? undefined : new TextEncoder().encode(opts.expect.body);
     this.timer = setTimeout(() => this.fail("timeout", `no answer within ${opts.timeoutMs} ms`), remainingMs);
   }
 
-  private finish(r: ProbeResult): void {
+  private finish(r: ProbeResult, keep = false): void {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.timer);
-    this.sock.end();
-    this.resolve(r);
+    if (!keep) this.sock.end();
+    this.end.done(r, keep ? this.sock : undefined);
+  }
+
+  /** The whole answer came, nothing after it, and the server keeps the connection. */
+  private reusable(): boolean {
+    const head = this.head!;
+    if (!this.opts.reuse || !head.keepAlive) return false;
+    const length = head.body.kind === "length" ? head.body.length : head.body.kind === "none" ? 0 : -1;
+    return length >= 0 && this.buf!.length === this.bodyFrom + length;
   }
 
   private fail(outcome: ProbeResult["outcome"], what: string, reason?: ProbeResult["reason"]): void {
@@ -94,14 +120,19 @@ class HttpCheck implements SocketEvents {
     const v = judge(this.opts.expect, head.status, body.subarray(0, Math.min(length, MAX_CHECK_BODY)), complete, this.needle);
     if (v === undefined) return;
     const said = `GET ${this.opts.path} → ${head.status}`;
-    if (v.ok) this.finish({ outcome: "connected", detail: said, code: head.status });
+    if (v.ok) this.finish({ outcome: "connected", detail: said, code: head.status }, !closed && this.reusable());
     else this.finish({ outcome: "reset", detail: v.reason === "status" ? said : `${said}, ${v.why}`, code: head.status, reason: v.reason });
   }
 
   onDrain(): void {}
   onEnd(): void {
     if (this.head !== undefined) this.verdict(true);
-    else this.fail("reset", "connection closed before an answer");
+    else if (this.reused && this.buf === undefined && !this.done) {
+      this.done = true;
+      clearTimeout(this.timer);
+      this.sock.end();
+      this.end.stale();
+    } else this.fail("reset", "connection closed before an answer");
   }
   onClose(): void {
     this.onEnd();
@@ -110,22 +141,46 @@ class HttpCheck implements SocketEvents {
 
 export function httpCheck(opts: HttpCheckOptions): Probe {
   const version = opts.expect.body === undefined ? "HTTP/1.1" : "HTTP/1.0";
+  const reuse = opts.reuse === true && opts.expect.body === undefined;
+  const close = reuse ? "" : "Connection: close\r\n";
+  const kept = reuse ? new CheckConnections() : undefined;
   const pre = proxyHeaderForProbe(opts.clientAddress);
-  return (server) =>
+  // the request of each server, as bytes: the same for every check of it
+  const requests = new WeakMap<Server, Uint8Array>();
+  const request = (server: Server) => {
+    let bytes = requests.get(server);
+    if (bytes === undefined) {
+      const host = opts.host ?? (server.host.includes(":") ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`);
+      bytes = Buffer.from(`GET ${opts.path} ${version}\r\nHost: ${host}\r\nUser-Agent: plb-health-check\r\n${close}\r\n`, "latin1");
+      requests.set(server, bytes);
+    }
+    return bytes;
+  };
+  const probe: Probe = (server) =>
     new Promise<ProbeResult>((resolve) => {
       const t0 = performance.now();
-      connect(server.address!, server.port, Math.min(opts.connectMs, opts.timeoutMs), {
-        connected(sock) {
-          const check = new HttpCheck(sock, opts, resolve, Math.max(1, opts.timeoutMs - (performance.now() - t0)));
-          if (pre) sock.write(pre);
-          const host = opts.host ?? (server.host.includes(":") ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`);
-          if (sock.write(`GET ${opts.path} ${version}\r\nHost: ${host}\r\nUser-Agent: plb-health-check\r\nConnection: close\r\n\r\n`) < 0) {
-            check.onEnd();
-          }
+      const remaining = () => Math.max(1, opts.timeoutMs - (performance.now() - t0));
+      const start = (sock: Sock, reused: boolean) => {
+        const check = new HttpCheck(sock, opts, end, remaining(), reused);
+        if (pre && !reused) sock.write(pre);
+        if (sock.write(request(server)) < 0) check.onEnd();
+      };
+      const fresh = () =>
+        connect(server.address!, server.port, Math.min(opts.connectMs, remaining()), {
+          connected: (sock) => start(sock, false),
+          failed: (outcome, detail) => resolve({ outcome, detail }),
+        });
+      const end: CheckEnd = {
+        done(r, sock) {
+          if (sock) kept!.keep(server, sock);
+          resolve(r);
         },
-        failed(outcome, detail) {
-          resolve({ outcome, detail });
-        },
-      });
+        stale: fresh,
+      };
+      const idle = kept?.take(server);
+      if (idle) start(idle, true);
+      else fresh();
     });
+  if (kept) probe.release = (server) => kept.release(server);
+  return probe;
 }
