@@ -22,6 +22,8 @@ interface Idle {
 export class CheckConnections {
   private readonly idle = new Map<Server, Idle>();
   private released = false;
+  /** Servers that left the pool: a check of theirs still running ends its connection. */
+  private readonly gone = new WeakSet<Server>();
 
   /** The server's idle connection, now the caller's; undefined when there is none (or it went to another address). */
   take(server: Server): Sock | undefined {
@@ -36,7 +38,7 @@ export class CheckConnections {
   /** Keep `sock` for the server's next check (the caller lets go of it); closes it when checks have stopped. */
   keep(server: Server, sock: Sock): void {
     const address = server.address;
-    if (this.released || address === undefined || this.idle.has(server)) return void sock.end();
+    if (this.released || this.gone.has(server) || address === undefined || this.idle.has(server)) return void sock.end();
     const entry: Idle = { sock, address };
     const drop = () => {
       if (this.idle.get(server) === entry) this.idle.delete(server);
@@ -50,6 +52,7 @@ export class CheckConnections {
   /** Close the kept connection of `server`, or of every server (and keep none from now on). */
   release(server?: Server): void {
     if (server === undefined) this.released = true;
+    else this.gone.add(server);
     for (const [s, kept] of this.idle) {
       if (server !== undefined && s !== server) continue;
       this.idle.delete(s);
