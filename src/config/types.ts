@@ -95,6 +95,20 @@ export interface HttpBackendSettings {
   readonly health_path: string | undefined;
 }
 
+/**
+ * TLS from plb to a backend's servers (`server_tls`): verified against `ca`
+ * (or the system's roots) unless `verify` is false; SNI `server_name`, or
+ * the server's host name (none for an IP literal); a client certificate
+ * when `cert` and `key` are given. Paths as written (read by tls/client.ts).
+ */
+export interface ServerTlsConfig {
+  readonly verify: boolean;
+  readonly ca: string | undefined;
+  readonly server_name: string | undefined;
+  readonly cert: string | undefined;
+  readonly key: string | undefined;
+}
+
 /** Settings of backends that smtp services use. */
 export interface SmtpBackendSettings {
   readonly timeout_smtp_greeting: number;
@@ -199,6 +213,8 @@ export interface BackendConfig extends BackendDefaults {
   readonly smtp: SmtpBackendSettings;
   /** Active checks of every server (`health = { … }`); undefined: only down servers are probed, every timeout_cleanup. */
   readonly health: HealthConfig | undefined;
+  /** TLS to the servers (traffic, probes and checks); undefined: plain text. */
+  readonly server_tls?: ServerTlsConfig;
 }
 
 export interface GlobalConfig extends Timeouts {

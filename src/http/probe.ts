@@ -13,6 +13,7 @@ import { handOver } from "../net/handlers.ts";
 import { appendBytes } from "../net/bytes.ts";
 import { proxyHeaderForProbe } from "../net/client-address.ts";
 import { connect } from "../net/connect.ts";
+import type { ServerTls } from "../tls/client.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
 import type { Probe, ProbeResult } from "../scheduler.ts";
 import { judge } from "./expect.ts";
@@ -20,6 +21,8 @@ import { parseResponseHead } from "./head.ts";
 import { DEFAULT_LIMITS, type ResponseHead } from "./types.ts";
 
 export interface HttpCheckOptions {
+  /** TLS to the server (the backend's server_tls), or undefined. */
+  readonly tls?: ServerTls;
   readonly path: string;
   /** Host field value; default the server's host:port. */
   readonly host: string | undefined;
@@ -126,6 +129,6 @@ export function httpCheck(opts: HttpCheckOptions): Probe {
         failed(outcome, detail) {
           resolve({ outcome, detail });
         },
-      });
+      }, opts.tls, server.host);
     });
 }
