@@ -193,7 +193,12 @@ export function describeTlsFailure(err: Error | undefined, name: string): string
   const code = (err as { code?: string } | undefined)?.code ?? "";
   const message = err?.message ?? "";
   const cause = VERIFY_CAUSES[code];
-  if (cause === "name mismatch") return `TLS: name mismatch: ${name === "" ? "the server's address" : JSON.stringify(name)} is not in the certificate (${message.replace(/^.*?altnames: /, "it names ")})`;
+  if (cause === "name mismatch") {
+    // "…altnames: Host: x. is not in the cert's altnames: DNS:a, IP Address:b" / "…: IP: 127.0.0.1 is not in the cert's list: "
+    const names = /(?:altnames|list): ([^:]*(?::[^:]*)*)$/.exec(message.slice(message.lastIndexOf("cert's ")))?.[1]?.trim();
+    const listed = names ? `it names ${names}` : name === "" ? "it names no IP address" : "it names no host name";
+    return `TLS: name mismatch: ${name === "" ? "the server's address" : JSON.stringify(name)} is not in the certificate (${listed})`;
+  }
   if (cause === "certificate expired" || cause === "certificate not yet valid") return `TLS: ${cause}`;
   if (cause !== undefined) return `TLS: ${cause} (${message})`;
   if (code === "ECONNRESET" || /disconnected before secure TLS/.test(message)) return "TLS: handshake failed: the server closed the connection";
