@@ -43,8 +43,8 @@ async function selfSigned(dir: string, name: string, cn: string): Promise<void> 
 async function signed(dir: string, name: string, cn: string, san: string, issuer: string, days: number): Promise<CertFiles> {
   await openssl(["req", ...EC, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`], dir);
   writeFileSync(join(dir, `${name}.ext`), `${san ? `subjectAltName=${san}\n` : ""}basicConstraints=CA:FALSE\n`);
-  // -days -1: not after yesterday (openssl 3.0 has no -not_after)
-  await openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", `${issuer}.pem`, "-CAkey", `${issuer}.key`, "-CAcreateserial", "-out", `${name}.pem`, "-days", String(days), "-extfile", `${name}.ext`], dir);
+  // -days -1: not after yesterday (openssl 3.0 has no -not_after); a serial of its own (signing runs in parallel: no shared .srl file)
+  await openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", `${issuer}.pem`, "-CAkey", `${issuer}.key`, "-set_serial", `0x${crypto.randomUUID().replace(/-/g, "")}`, "-out", `${name}.pem`, "-days", String(days), "-extfile", `${name}.ext`], dir);
   return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
 }
 
