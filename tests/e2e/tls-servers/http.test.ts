@@ -200,3 +200,40 @@ server_tls = { ca = "${ca.ca}", cert = "${ca.client.cert}", key = "${ca.server.k
   expect(code).not.toBe(0);
   expect(err).toContain(`plb.toml:6: service "web": server_tls.key: key does not match the certificate in ${ca.client.cert}`);
 });
+
+test("reload: a wrong ca (servers down, unknown CA) replaced by the right one brings them back; a broken file is refused and the running setting kept", async () => {
+  const { writeConfig, startPlbFile } = await import("../../support/plb.ts");
+  const { reloadWith } = await import("../../support/reload.ts");
+  const { writeFileSync } = await import("node:fs");
+  const [server, port, stats] = await freePorts(3);
+  await nginx([tlsServerBlock(server, ca.server)], server);
+  const conf = (caFile: string) => `
+[stats]
+listen = "127.0.0.1:${stats}"
+[[service]]
+name = "web"
+protocol = "http"
+listen = ["127.0.0.1:${port}"]
+backend = "app"
+[[backend]]
+name = "app"
+servers = ["127.0.0.1:${server}"]
+timeout_cleanup = "300ms"
+server_tls = { ca = "${caFile}", server_name = "app.internal" }
+`;
+  const otherCa = `${ca.dir}/other-ca.pem`;
+  const file = writeConfig(conf(otherCa));
+  const plb = await startPlbFile(file);
+  cleanups.push(() => plb.stop());
+  await until(() => plb.log().includes("is down at start: TLS: unknown CA"), "down at start", 10_000);
+  expect((await get(port)).status).toBe(503);
+  expect(await reloadWith(plb, file, conf(ca.ca))).toMatch(/^.*reload: /);
+  await until(() => /is up again/.test(plb.log()), "the server back after the reload", 10_000);
+  expect((await get(port)).body).toStartWith(`${server} `);
+  const broken = `${ca.dir}/broken-ca.pem`;
+  writeFileSync(broken, "not a certificate\n");
+  const failed = await reloadWith(plb, file, conf(broken));
+  expect(failed).toContain("reload failed");
+  expect(plb.log()).toContain(`backend "app": server_tls.ca: ${broken} is not a PEM certificate`);
+  expect((await get(port)).body).toStartWith(`${server} `);
+});
