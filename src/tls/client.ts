@@ -113,7 +113,6 @@ const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----
 /**
  * Read and check the files of `cfg` (CA bundle, client certificate and key,
  * which must match); `tls` is undefined when there are problems.
- * `label` names the backend in the warning of `verify = false`.
  */
 export function loadServerTls(cfg: ServerTlsConfig): { tls: ServerTls | undefined; problems: ServerTlsProblem[] } {
   const problems: ServerTlsProblem[] = [];
@@ -180,7 +179,7 @@ const VERIFY_CAUSES: Record<string, string> = {
  */
 export function isVerifyError(err: Error | undefined): boolean {
   const code = (err as { code?: string } | undefined)?.code ?? "";
-  if (code === "" || code.startsWith("E") && /^E[A-Z]+$/.test(code)) return false; // EPROTO, ECONNRESET, …
+  if (code === "" || /^E[A-Z]+$/.test(code)) return false; // EPROTO, ECONNRESET, …
   return !/SSL routines|OPENSSL_internal/.test(err?.message ?? "");
 }
 

@@ -42,9 +42,9 @@ async function nginx(blocks: string[], firstPort: number): Promise<void> {
   cleanups.push(() => n.stop());
 }
 
-async function plbWith(servers: number[], serverTls: string, extra = ""): Promise<{ plb: PlbProcess; port: number; stats: number }> {
+async function plbWith(servers: number[], serverTls: string, extra = "", global = ""): Promise<{ plb: PlbProcess; port: number; stats: number }> {
   const [port, stats] = await freePorts(2);
-  const plb = await startPlb(`
+  const plb = await startPlb(`${global}
 [stats]
 listen = "127.0.0.1:${stats}"
 [[service]]
@@ -236,4 +236,20 @@ server_tls = { ca = "${caFile}", server_name = "app.internal" }
   expect(failed).toContain("reload failed");
   expect(plb.log()).toContain(`backend "app": server_tls.ca: ${broken} is not a PEM certificate`);
   expect((await get(port)).body).toStartWith(`${server} `);
+});
+
+test("workers = 2: the workers relay over verified TLS; the master's start check puts the wrong-CA server down with its cause", async () => {
+  const [good, wrongCa] = await freePorts(2);
+  await nginx([tlsServerBlock(good, ca.server), tlsServerBlock(wrongCa, ca.wrongCa)], good);
+  // No probes for a minute: the start check (in the master) takes wrongCa down; the workers' connects verify on their own.
+  const { plb, port, stats } = await plbWith([good, wrongCa], `{ ca = "${ca.ca}", server_name = "app.internal" }`, `timeout_cleanup = "60s"`, "workers = 2");
+  expect(plb.log()).toMatch(/pids \d+, \d+\)/);
+  const seen = new Set<string>();
+  for (let i = 0; i < 10; i++) {
+    const r = await get(port);
+    expect(r.status).toBe(200);
+    seen.add(r.body.split(" ")[0]!);
+  }
+  expect([...seen]).toEqual([String(good)]);
+  expect((await servers(stats)).find((s) => s.name.endsWith(`:${wrongCa}`))).toMatchObject({ state: "down", cause: "at start: TLS: unknown CA (unable to verify the first certificate)" });
 });
