@@ -155,7 +155,7 @@ export const SCHEMA: readonly KeyDef[] = [
   { name: "tls", scope: "service", protocols: HTTP, type: { kind: "tls" },
     doc: 'Terminate TLS on the listen addresses: { cert = "cert.pem", key = "key.pem" } (PEM files; ALPN http/1.1).' },
   { name: "server_tls", scope: "backend", type: { kind: "servertls" },
-    doc: 'TLS to the servers (traffic, probes, checks): true, or { verify = true, ca = "ca.pem", server_name = "app.internal", cert = "client.pem", key = "client.key" }; verified against ca or the system\'s roots; SNI server_name, else the server\'s host name (none for an IP).' },
+    doc: 'TLS to the servers (traffic, probes, checks): true, or { verify = true, ca = "ca.pem", server_name = "app.internal", cert = "client.pem", key = "client.key" }; verified against ca or the system\'s roots; SNI server_name, else the server\'s host name or DNS name (none for an IP).' },
   { name: "error_pages", scope: "service", protocols: HTTP, type: { kind: "errorpages" },
     doc: 'Bodies for the answers plb gives itself, from files: { 503 = "/etc/plb/503.html" } (sent as text/html).' },
   { name: "hash_header", scope: "backend", protocols: HTTP, type: { kind: "string" }, doc: "Header whose value the `header` algorithm hashes (e.g. X-Tenant)." },

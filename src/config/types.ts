@@ -19,6 +19,8 @@ export interface ServerConfig {
   readonly port: number;
   readonly weight: number;
   readonly backup: boolean;
+  /** Servers from DNS: the name they were found under (`dns`: the entry's name; `srv`: the record's target), the name TLS to servers checks. */
+  readonly dnsName?: string;
 }
 
 /**

@@ -129,6 +129,6 @@ export function httpCheck(opts: HttpCheckOptions): Probe {
         failed(outcome, detail) {
           resolve({ outcome, detail });
         },
-      }, opts.tls, server.host);
+      }, opts.tls, server.tlsName);
     });
 }

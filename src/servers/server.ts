@@ -60,6 +60,8 @@ export class Server implements BalancedServer {
   readonly key: string;
   readonly host: string;
   readonly port: number;
+  /** The name TLS to servers sends (SNI) and checks: the configured host, or for a server from DNS the name it was found under. */
+  readonly tlsName: string;
   /** The weight balancers read: `userWeight`, or a share of it while the server is in slow start. */
   weight: number;
   /** The weight in force (HAProxy's uweight): the configuration's, or the operator's (admin API) until the configuration's changes. */
@@ -103,6 +105,7 @@ export class Server implements BalancedServer {
     this.key = cfg.address;
     this.host = cfg.host;
     this.port = cfg.port;
+    this.tlsName = cfg.dnsName ?? cfg.host;
     this.weight = this.userWeight = this.configWeight = cfg.weight;
     this.backup = cfg.backup;
     this.address = address;

@@ -111,6 +111,6 @@ export function smtpCheck(opts: SmtpCheckOptions): Probe {
         failed(outcome, detail) {
           resolve({ outcome, detail });
         },
-      }, opts.tls, server.host);
+      }, opts.tls, server.tlsName);
     });
 }

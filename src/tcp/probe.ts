@@ -88,6 +88,6 @@ export function tcpCheck(opts: TcpCheckOptions): Probe {
         failed(outcome, detail) {
           resolve({ outcome, detail });
         },
-      }, opts.tls, server.host);
+      }, opts.tls, server.tlsName);
     });
 }

@@ -68,7 +68,7 @@ export class ServerTls {
     this.pems = pems;
   }
 
-  /** The SNI name for a server whose configured host is `host`: server_name, else a host name, else none (""). */
+  /** The SNI name for a server named `host` (its host, or the DNS name it was found under): server_name, else a host name, else none (""). */
   serverName(host: string): string {
     return this.cfg.server_name ?? (isIP(host) === 0 ? host.replace(/\.$/, "").toLowerCase() : "");
   }

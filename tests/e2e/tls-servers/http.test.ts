@@ -253,3 +253,35 @@ test("workers = 2: the workers relay over verified TLS; the master's start check
   expect([...seen]).toEqual([String(good)]);
   expect((await servers(stats)).find((s) => s.name.endsWith(`:${wrongCa}`))).toMatchObject({ state: "down", cause: "at start: TLS: unknown CA (unable to verify the first certificate)" });
 });
+
+test("servers from DNS ({ dns = \"app.internal:port\" }): SNI and the name checked are the DNS name, not the address it resolved to", async () => {
+  const { dnsServer } = await import("../../support/dns-server.ts");
+  const dns = await dnsServer({ "app.internal": "127.0.0.1" });
+  cleanups.push(() => dns.close());
+  const [server, literal, port, stats] = await freePorts(4);
+  // The certificate names app.internal only: checked against 127.0.0.1 it is a name mismatch.
+  await nginx([tlsServerBlock(server, ca.dnsOnly), tlsServerBlock(literal, ca.dnsOnly)], server);
+  const plb = await startPlb(`nameservers = ["127.0.0.1:${dns.port}"]
+[stats]
+listen = "127.0.0.1:${stats}"
+[[service]]
+name = "web"
+protocol = "http"
+listen = ["127.0.0.1:${port}"]
+backend = "app"
+[[backend]]
+name = "app"
+servers = [{ dns = "app.internal:${server}" }, "127.0.0.1:${literal}"]
+server_tls = { ca = "${ca.ca}" }
+`);
+  cleanups.push(() => plb.stop());
+  await until(() => plb.log().includes("is down at start"), "the address-only server down at start", 10_000);
+  const byName = new Map((await servers(stats)).map((s) => [s.name, s]));
+  expect(byName.get(`127.0.0.1:${server}`)!.state).toBe("up");
+  expect(byName.get(`127.0.0.1:${literal}`)).toMatchObject({ state: "down", cause: "at start: TLS: name mismatch: the server's address is not in the certificate (it names no IP address)" });
+  for (let i = 0; i < 4; i++) {
+    const body = (await get(port)).body;
+    expect(body).toStartWith(`${server} `);
+    expect(body).toContain(" sni=app.internal ");
+  }
+});
