@@ -18,6 +18,7 @@ import type { BackendHandle, BackendSetup as ProtocolBackendSetup, Protocol } fr
 import { serversFrom, type DnsAnswerSet } from "./servers/from-dns.ts";
 import { serverId } from "./servers/server.ts";
 import { ServerPool, type ServerSetChange } from "./servers/state.ts";
+import { type ServerTls, warnUnverified } from "./tls/client.ts";
 
 /** A backend's configuration with what it names, prepared but not in force yet. */
 export interface BackendSetup {
@@ -25,11 +26,13 @@ export interface BackendSetup {
   readonly protocol: Protocol;
   readonly algorithm: BalancerAlgorithm;
   readonly built: ProtocolBackendSetup;
+  /** TLS to the servers (`server_tls`, its files read and checked), or undefined. */
+  readonly tls: ServerTls | undefined;
 }
 
-/** Build `cfg`'s protocol setup; `previous`: what the running backend shares (reload). */
-export function setupBackend(cfg: BackendConfig, protocol: Protocol, algorithm: BalancerAlgorithm, previous?: unknown): BackendSetup {
-  return { cfg, protocol, algorithm, built: protocol.backendSetup?.(cfg, previous) ?? {} };
+/** Build `cfg`'s protocol setup; `previous`: what the running backend shares (reload); `tls`: its `server_tls`, loaded. */
+export function setupBackend(cfg: BackendConfig, protocol: Protocol, algorithm: BalancerAlgorithm, previous?: unknown, tls?: ServerTls): BackendSetup {
+  return { cfg, protocol, algorithm, built: protocol.backendSetup?.(cfg, previous) ?? {}, tls };
 }
 
 export class Backend implements BackendHandle {
@@ -42,6 +45,8 @@ export class Backend implements BackendHandle {
   removedAt = 0;
   usesClient: boolean;
   hashes: "path" | "header" | undefined;
+  /** TLS to the servers, for every connect, probe and check (undefined: plain text). */
+  tls: ServerTls | undefined;
   private algorithm: BalancerAlgorithm;
   /** Each DNS source's last answer, by DnsSource.key. */
   private readonly fromDns = new Map<string, DnsAnswerSet>();
@@ -58,6 +63,8 @@ export class Backend implements BackendHandle {
     this.pool.useAlgorithm(algorithm);
     this.usesClient = algorithm.usesClient === true;
     this.hashes = algorithm.hashes;
+    this.tls = setup.tls;
+    if (setup.tls?.verify === false) warnUnverified(this.name);
     built.commit?.();
   }
 
@@ -68,6 +75,8 @@ export class Backend implements BackendHandle {
    */
   reconfigure(setup: BackendSetup): ServerSetChange {
     const { cfg, algorithm, built } = setup;
+    if (setup.tls?.verify === false && this.tls?.verify !== false) warnUnverified(this.name);
+    this.tls = setup.tls;
     this.cfg = cfg;
     this.shared = built.shared;
     this.pool.retry = cfg.server_retry;

@@ -91,6 +91,10 @@ function configuredFiles(config: Config): string[] {
     if (s.http.tls) files.push(s.http.tls.cert, s.http.tls.key);
     files.push(...Object.values(s.http.error_pages ?? {}));
   }
+  for (const b of config.backends) {
+    const t = b.server_tls;
+    if (t) for (const f of [t.ca, t.cert, t.key]) if (f !== undefined) files.push(f);
+  }
   return files;
 }
 

@@ -12,7 +12,8 @@
  * the new file the same way (`prepareSetups` with the running services, so
  * that what they share and must keep is handed to their new setup).
  */
-import { configLine, formatDiagnostics, type Config, type Diagnostic } from "./config/index.ts";
+import { backendWhere, configLine, formatDiagnostics, type Config, type Diagnostic } from "./config/index.ts";
+import { loadServerTls, type ServerTls } from "./tls/client.ts";
 import { PlbError } from "./errors.ts";
 import { Admission } from "./admission.ts";
 import { Sweeper } from "./net/sweep.ts";
@@ -72,7 +73,14 @@ export function prepareSetups(config: Config, opts: PrepareOptions = {}): Setups
     const algorithm = findAlgorithm(cfg.balance);
     if (!protocol || !algorithm) throw new PlbError("CONFIG_INVALID", `backend "${cfg.name}": unknown protocol or balance algorithm`);
     const running = opts.running?.backends.get(cfg.name);
-    backends.push(setupBackend(cfg, protocol, algorithm, running?.protocol === protocol ? running.shared : undefined));
+    let tls: ServerTls | undefined;
+    if (cfg.server_tls !== undefined) {
+      const loaded = loadServerTls(cfg.server_tls);
+      const where = backendWhere(cfg, "server_tls");
+      for (const p of loaded.problems) problems.push({ path: p.path, service: where.label, line: where.line, message: `${p.path}: ${p.message}` });
+      tls = loaded.tls;
+    }
+    backends.push(setupBackend(cfg, protocol, algorithm, running?.protocol === protocol ? running.shared : undefined, tls));
   }
 
   config.services.forEach((cfg, index) => {

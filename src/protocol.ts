@@ -14,6 +14,7 @@ import type { ProtocolName } from "./protocol-names.ts";
 import type { RequestFacts, RouteConfig } from "./routes/types.ts";
 import type { Probe } from "./scheduler.ts";
 import type { ServerPool } from "./servers/state.ts";
+import type { ServerTls } from "./tls/client.ts";
 
 /** Listen settings a protocol asks for (TLS termination). */
 export interface ListenOptions {
@@ -47,6 +48,8 @@ export interface BackendHandle {
   readonly cfg: BackendConfig;
   /** What the protocol's backend setup built for the configuration in force. */
   readonly shared: unknown;
+  /** TLS to its servers (`server_tls`), or undefined for plain text. */
+  readonly tls?: ServerTls;
   /** Its servers, their state and the balancer. */
   readonly pool: ServerPool;
   /** The balancer hashes client addresses (computing one costs a string). */

@@ -10,8 +10,8 @@ const target = (priority: number, weight: number, port: number, ...addresses: st
 describe("serversFrom: dns entries", () => {
   test("every address is a server on the entry's port, with its weight and backup flag; IPv6 in brackets", () => {
     expect(serversFrom(dns({ weight: 3, backup: true }), { addresses: ["127.0.0.2", "::1"] })).toEqual([
-      { address: "127.0.0.2:8080", host: "127.0.0.2", port: 8080, weight: 3, backup: true },
-      { address: "[::1]:8080", host: "::1", port: 8080, weight: 3, backup: true },
+      { address: "127.0.0.2:8080", host: "127.0.0.2", port: 8080, weight: 3, backup: true, dnsName: "web.test" },
+      { address: "[::1]:8080", host: "::1", port: 8080, weight: 3, backup: true, dnsName: "web.test" },
     ]);
   });
 });
@@ -25,6 +25,8 @@ describe("serversFrom: srv entries", () => {
       ["10.0.0.2:2", false],
       ["10.0.0.3:3", true],
     ]);
+    // TLS to servers checks each one against the record's target
+    expect(out.map((s) => s.dnsName)).toEqual(["t1.test", "t1.test", "t2.test", "t3.test"]);
   });
 
   test("weights up to 256 are kept, 0 counts as 1; larger ones are scaled so the largest is 256", () => {

@@ -93,7 +93,7 @@ export abstract class ServerAttempt implements ConnectCallbacks {
   protected connectTo(server: Server): void {
     this.server = server;
     this.connectAt = this.timed || events.connect.active ? performance.now() : 0;
-    this.pending = connect(server.address!, server.port, this.backend.cfg.timeout_connect, this);
+    this.pending = connect(server.address!, server.port, this.backend.cfg.timeout_connect, this, this.backend.tls, server.tlsName);
   }
 
   /** Count `server` as failed for this client (reported already) and go on with the next one. */

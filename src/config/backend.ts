@@ -17,7 +17,7 @@ import { isToken } from "../http/types.ts";
 import { checkHealth } from "./health.ts";
 import { checkServers } from "./servers.ts";
 import { type At, isTable, type Report, type Table } from "./table.ts";
-import type { BackendConfig, BackendDefaults, ClientAddressMode, DnsSource, HttpBackendSettings, ProtocolName, ServerConfig, SmtpBackendSettings } from "./types.ts";
+import type { BackendConfig, BackendDefaults, ClientAddressMode, DnsSource, HttpBackendSettings, ProtocolName, ServerConfig, ServerTlsConfig, SmtpBackendSettings } from "./types.ts";
 import { checkValue } from "./values.ts";
 
 /** Keys of backends ("name" aside). */
@@ -80,6 +80,7 @@ export function readBackend(raw: Table, name: string, declared: boolean, label: 
     timeout_server: value("timeout_server") as number,
     timeout_cleanup: value("timeout_cleanup") as number,
     slowstart: value("slowstart") as number,
+    server_tls: value("server_tls") as ServerTlsConfig | undefined,
     http: settingsOf("http") as unknown as HttpBackendSettings,
     smtp: settingsOf("smtp") as unknown as SmtpBackendSettings,
   };
@@ -107,6 +108,10 @@ export function finishBackend(draft: BackendDraft, protocol: ProtocolName, repor
   for (const key of draft.written) {
     const def = keyDef(key)!;
     if (!def.protocols!.includes(protocol)) problem(key, `${JSON.stringify(key)} applies to protocol ${def.protocols!.map((p) => JSON.stringify(p)).join(" or ")} only${users}`, at(key));
+  }
+  const proxy = values.client_address === "proxy-v1" || values.client_address === "proxy-v2";
+  if (proxy && values.server_tls !== undefined) {
+    problem("client_address", `client_address = ${JSON.stringify(values.client_address)} cannot be combined with server_tls yet: servers that take both (HAProxy, nginx) expect the PROXY header before the TLS handshake, and plb would send it inside TLS`, at("client_address"));
   }
   if (values.client_address === "xclient" && protocol !== "smtp") {
     problem("client_address", `client_address = "xclient" needs protocol = "smtp" (use "proxy-v1" or "proxy-v2" for ${JSON.stringify(protocol)})`, at("client_address"));

@@ -29,6 +29,8 @@ const TABLE_ONLY = SCHEMA.filter((k) => (k.scope === "service" || k.scope === "b
 const sources = new WeakMap<Config, SourceIndex>();
 /** What is legal but likely a mistake (routes that can never match), one message per line. */
 const warnings = new WeakMap<Config, readonly string[]>();
+/** Where each backend's keys are written, and its label (`backend "api"`, `service "web"`), for problems found after loading (files). */
+const backendSources = new WeakMap<BackendConfig, { readonly label: string; readonly at: (key?: string) => number | undefined }>();
 
 /** Reads `path` and parses it; unreadable files give CONFIG_READ. */
 export function loadConfig(path: string): Config {
@@ -180,6 +182,16 @@ function checkBackendTables(raw: unknown, source: SourceIndex, defaults: GlobalC
 }
 
 /**
+ * The label (`backend "api"`, or `service "web"` for a service's own
+ * servers) and the line of `key` of a backend of a loaded configuration
+ * (undefined lines when it was built in memory).
+ */
+export function backendWhere(backend: BackendConfig, key?: string): { label: string; line: number | undefined } {
+  const s = backendSources.get(backend);
+  return { label: s?.label ?? `backend ${JSON.stringify(backend.name)}`, line: s?.at(key) };
+}
+
+/**
  * Every service's backend: a [[backend]] it names, or its own servers.
  * A backend serves one protocol, that of the services using it; a
  * [[backend]] no service uses is left out (nothing would check or use its
@@ -232,7 +244,10 @@ function resolveBackends(declared: readonly BackendDraft[], services: readonly C
       continue;
     }
     const b = finishBackend(d, protocols[0]!, report1(d));
-    if (b !== undefined) out.push(b);
+    if (b !== undefined) {
+      out.push(b);
+      backendSources.set(b, { label: d.label, at: (key) => d.at(key) });
+    }
   }
   return out;
 }

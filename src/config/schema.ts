@@ -30,6 +30,8 @@ export type KeyType =
   | { readonly kind: "urlpath" }
   /** { cert = "file.pem", key = "file.key" } */
   | { readonly kind: "tls" }
+  /** true, or { verify, ca, server_name, cert, key } (checked in server-tls.ts) */
+  | { readonly kind: "servertls" }
   /** { 503 = "file.html", … } for the statuses plb answers itself */
   | { readonly kind: "errorpages" }
   /** Milliseconds; `min` 0 allows zero, 1 means "greater than 0". */
@@ -152,6 +154,8 @@ export const SCHEMA: readonly KeyDef[] = [
     doc: 'Check every server, up or down: { interval = "2s", timeout = "1s", rise = 2, fall = 3 } plus http: path, host, expect ("2xx", [200, 204], { body = "ok" }), reuse (keep the connection for the next check; true); tcp: send, expect (a string). Unset: only down servers are probed, every timeout_cleanup.' },
   { name: "tls", scope: "service", protocols: HTTP, type: { kind: "tls" },
     doc: 'Terminate TLS on the listen addresses: { cert = "cert.pem", key = "key.pem" } (PEM files; ALPN http/1.1).' },
+  { name: "server_tls", scope: "backend", type: { kind: "servertls" },
+    doc: 'TLS to the servers (traffic, probes, checks): true, or { verify = true, ca = "ca.pem", server_name = "app.internal", cert = "client.pem", key = "client.key" }; verified against ca or the system\'s roots; SNI server_name, else the server\'s host name or DNS name (none for an IP).' },
   { name: "error_pages", scope: "service", protocols: HTTP, type: { kind: "errorpages" },
     doc: 'Bodies for the answers plb gives itself, from files: { 503 = "/etc/plb/503.html" } (sent as text/html).' },
   { name: "hash_header", scope: "backend", protocols: HTTP, type: { kind: "string" }, doc: "Header whose value the `header` algorithm hashes (e.g. X-Tenant)." },
@@ -229,6 +233,8 @@ function typeText(t: KeyType): string {
       return "{ cert, key }";
     case "errorpages":
       return "{ status = file }";
+    case "servertls":
+      return "true | { verify, ca, … }";
     case "health":
       return "{ interval, rise, fall, … }";
   }

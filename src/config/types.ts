@@ -19,6 +19,8 @@ export interface ServerConfig {
   readonly port: number;
   readonly weight: number;
   readonly backup: boolean;
+  /** Servers from DNS: the name they were found under (`dns`: the entry's name; `srv`: the record's target), the name TLS to servers checks. */
+  readonly dnsName?: string;
 }
 
 /**
@@ -93,6 +95,20 @@ export interface HttpBackendSettings {
   readonly hash_header: string | undefined;
   /** Probe with GET <path> (2xx/3xx = up) instead of a bare connect. */
   readonly health_path: string | undefined;
+}
+
+/**
+ * TLS from plb to a backend's servers (`server_tls`): verified against `ca`
+ * (or the system's roots) unless `verify` is false; SNI `server_name`, or
+ * the server's host name (none for an IP literal); a client certificate
+ * when `cert` and `key` are given. Paths as written (read by tls/client.ts).
+ */
+export interface ServerTlsConfig {
+  readonly verify: boolean;
+  readonly ca: string | undefined;
+  readonly server_name: string | undefined;
+  readonly cert: string | undefined;
+  readonly key: string | undefined;
 }
 
 /** Settings of backends that smtp services use. */
@@ -201,6 +217,8 @@ export interface BackendConfig extends BackendDefaults {
   readonly smtp: SmtpBackendSettings;
   /** Active checks of every server (`health = { … }`); undefined: only down servers are probed, every timeout_cleanup. */
   readonly health: HealthConfig | undefined;
+  /** TLS to the servers (traffic, probes and checks); undefined: plain text. */
+  readonly server_tls?: ServerTlsConfig;
 }
 
 export interface GlobalConfig extends Timeouts {

@@ -11,6 +11,7 @@ import { describeValue } from "./describe.ts";
 import { suggestion } from "./diagnostics.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
 import type { KeyDef } from "./schema.ts";
+import { checkServerTls } from "./server-tls.ts";
 
 export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
 
@@ -66,6 +67,8 @@ export function checkValue(def: KeyDef, v: unknown): Checked<unknown> {
       }
       return ok({ cert: t2.cert as string, key: t2.key as string });
     }
+    case "servertls":
+      return checkServerTls(k, v);
     case "errorpages": {
       if (v === null || typeof v !== "object" || Array.isArray(v)) return fail(`${k} must be a table { 503 = "file.html" }, got ${describeValue(v)}`);
       const pages: Record<number, string> = {};

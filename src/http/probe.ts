@@ -17,6 +17,7 @@ import { handOver } from "../net/handlers.ts";
 import { appendBytes } from "../net/bytes.ts";
 import { proxyHeaderForProbe } from "../net/client-address.ts";
 import { connect } from "../net/connect.ts";
+import type { ServerTls } from "../tls/client.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
 import type { Probe, ProbeResult } from "../scheduler.ts";
 import type { Server } from "../servers/server.ts";
@@ -26,6 +27,8 @@ import { parseResponseHead } from "./head.ts";
 import { DEFAULT_LIMITS, type ResponseHead } from "./types.ts";
 
 export interface HttpCheckOptions {
+  /** TLS to the server (the backend's server_tls), or undefined. */
+  readonly tls?: ServerTls;
   readonly path: string;
   /** Host field value; default the server's host:port. */
   readonly host: string | undefined;
@@ -169,7 +172,7 @@ export function httpCheck(opts: HttpCheckOptions): Probe {
         connect(server.address!, server.port, Math.min(opts.connectMs, remaining()), {
           connected: (sock) => start(sock, false),
           failed: (outcome, detail) => resolve({ outcome, detail }),
-        });
+        }, opts.tls, server.tlsName);
       const end: CheckEnd = {
         done(r, sock) {
           if (sock) kept!.keep(server, sock);

@@ -11,8 +11,8 @@ export const http: Protocol = {
   setup: setupHttp,
   backendSetup: setupHttpBackend,
   accept: (client, service) => new HttpSession(client, service),
-  probe: ({ cfg }) => {
-    const base = { connectMs: cfg.timeout_connect, clientAddress: cfg.client_address };
+  probe: ({ cfg, tls }) => {
+    const base = { connectMs: cfg.timeout_connect, clientAddress: cfg.client_address, tls };
     if (cfg.health?.http) return httpCheck({ ...base, ...cfg.health.http, timeoutMs: cfg.health.timeout });
     if (cfg.http.health_path === undefined) return tcpCheck({ ...base, timeoutMs: cfg.timeout_connect });
     return httpCheck({ ...base, path: cfg.http.health_path, host: undefined, expect: DEFAULT_EXPECT, timeoutMs: cfg.timeout_connect + cfg.timeout_server });

@@ -29,14 +29,26 @@ export interface HttpBackendRuntime {
   /** Idle keep-alive connections to its servers. */
   readonly pool: IdlePool<Server, Upstream>;
   readonly failOn5xx: boolean;
+  /** server_tls as configured: pooled connections are kept by a reload only while it stays the same. */
+  readonly tlsKey: string;
 }
 
 /** An http backend's runtime: a reload keeps `previous`'s idle server connections; their limits change when it commits. */
 export function setupHttpBackend(cfg: BackendConfig, previous: unknown): BackendSetup {
   const h = cfg.http;
-  const pool = (previous as HttpBackendRuntime | undefined)?.pool ?? new IdlePool<Server, Upstream>(h.pool_max_idle, h.timeout_pool_idle);
-  const shared: HttpBackendRuntime = { pool, failOn5xx: h.fail_on_5xx };
-  return { shared, commit: () => pool.configure(h.pool_max_idle, h.timeout_pool_idle) };
+  const tlsKey = JSON.stringify(cfg.server_tls ?? null);
+  const before = previous as HttpBackendRuntime | undefined;
+  // A plain connection must not serve a backend that now wants TLS (nor the other way round).
+  const keep = before !== undefined && before.tlsKey === tlsKey;
+  const pool = keep ? before.pool : new IdlePool<Server, Upstream>(h.pool_max_idle, h.timeout_pool_idle);
+  const shared: HttpBackendRuntime = { pool, failOn5xx: h.fail_on_5xx, tlsKey };
+  return {
+    shared,
+    commit: () => {
+      if (before !== undefined && !keep) before.pool.closeAll();
+      pool.configure(h.pool_max_idle, h.timeout_pool_idle);
+    },
+  };
 }
 
 /**

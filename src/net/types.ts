@@ -31,4 +31,5 @@ export interface SocketEvents {
 }
 
 /** Why a connect attempt failed, as servers/state counts it. */
-export type ConnectFailure = "refused" | "timeout" | "unreachable" | "reset";
+/** "tls": the TLS handshake failed (a certificate that does not verify, a server without TLS). */
+export type ConnectFailure = "refused" | "timeout" | "unreachable" | "reset" | "tls";

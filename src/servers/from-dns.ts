@@ -42,7 +42,7 @@ function byAddress(a: string, b: string): number {
  */
 export function serversFrom(source: DnsSource, answer: DnsAnswerSet): ServerConfig[] {
   if ("addresses" in answer) {
-    return [...answer.addresses].sort(byAddress).map((ip) => ({ address: hostPort(ip, source.port), host: ip, port: source.port, weight: source.weight, backup: source.backup }));
+    return [...answer.addresses].sort(byAddress).map((ip) => ({ address: hostPort(ip, source.port), host: ip, port: source.port, weight: source.weight, backup: source.backup, dnsName: source.name }));
   }
   const records = answer.targets;
   if (records.length === 0) return [];
@@ -58,6 +58,7 @@ export function serversFrom(source: DnsSource, answer: DnsAnswerSet): ServerConf
       port: r.port,
       weight: weightOf(r.weight),
       backup: source.backup || r.priority !== primary,
+      dnsName: r.target.replace(/\.$/, ""),
     })),
   );
 }

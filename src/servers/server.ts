@@ -6,7 +6,8 @@
 import type { BalancedServer } from "../balance/types.ts";
 import type { ServerConfig } from "../config/types.ts";
 
-export type Outcome = "connected" | "refused" | "timeout" | "unreachable" | "reset" | "bad-greeting";
+/** "tls": the TLS handshake with the server failed (its certificate did not verify, or no TLS at all). */
+export type Outcome = "connected" | "refused" | "timeout" | "unreachable" | "reset" | "bad-greeting" | "tls";
 
 /** The operator's say: take connections, finish what is open but take no new ones, or out of service (not probed). */
 export type AdminState = "ready" | "drain" | "maint";
@@ -23,7 +24,7 @@ export interface ServerCounters {
 }
 
 /** Why a check failed, as `plb_server_check_failures_total{reason}` names it. */
-export const CHECK_FAILURE_REASONS = ["refused", "timeout", "unreachable", "reset", "protocol", "status", "body"] as const;
+export const CHECK_FAILURE_REASONS = ["refused", "timeout", "unreachable", "reset", "protocol", "status", "body", "tls"] as const;
 export type CheckFailureReason = (typeof CHECK_FAILURE_REASONS)[number];
 
 /** The last check of a server (a start check, a probe of a down server, or an active check). */
@@ -59,6 +60,8 @@ export class Server implements BalancedServer {
   readonly key: string;
   readonly host: string;
   readonly port: number;
+  /** The name TLS to servers sends (SNI) and checks: the configured host, or for a server from DNS the name it was found under. */
+  readonly tlsName: string;
   /** The weight balancers read: `userWeight`, or a share of it while the server is in slow start. */
   weight: number;
   /** The weight in force (HAProxy's uweight): the configuration's, or the operator's (admin API) until the configuration's changes. */
@@ -86,7 +89,7 @@ export class Server implements BalancedServer {
   /** The last check, if any. */
   lastCheck: CheckRecord | undefined;
   /** Failed checks by reason (their sum is counters.checkFailures). */
-  readonly checkFailuresBy: Record<CheckFailureReason, number> = { refused: 0, timeout: 0, unreachable: 0, reset: 0, protocol: 0, status: 0, body: 0 };
+  readonly checkFailuresBy: Record<CheckFailureReason, number> = { refused: 0, timeout: 0, unreachable: 0, reset: 0, protocol: 0, status: 0, body: 0, tls: 0 };
   /** Why the server is not up (for logs and stats). */
   cause = "";
   readonly counters: ServerCounters = { connections: 0, failures: 0, downs: 0, transitions: 0, checkFailures: 0 };
@@ -102,6 +105,7 @@ export class Server implements BalancedServer {
     this.key = cfg.address;
     this.host = cfg.host;
     this.port = cfg.port;
+    this.tlsName = cfg.dnsName ?? cfg.host;
     this.weight = this.userWeight = this.configWeight = cfg.weight;
     this.backup = cfg.backup;
     this.address = address;

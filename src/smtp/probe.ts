@@ -8,12 +8,15 @@
 import { hostname } from "node:os";
 import { handOver } from "../net/handlers.ts";
 import { connect } from "../net/connect.ts";
+import type { ServerTls } from "../tls/client.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
 import type { Probe, ProbeResult } from "../scheduler.ts";
 import type { BackendHandle } from "../protocol.ts";
 import { ReplyReader } from "./reply.ts";
 
 export interface SmtpCheckOptions {
+  /** TLS to the server (the backend's server_tls), or undefined. */
+  readonly tls?: ServerTls;
   readonly connectMs: number;
   /** ms for the rest of the check once connected (legacy: timeout_smtp_greeting), or for the whole check with `whole`. */
   readonly timeoutMs: number;
@@ -108,6 +111,6 @@ export function smtpCheck(opts: SmtpCheckOptions): Probe {
         failed(outcome, detail) {
           resolve({ outcome, detail });
         },
-      });
+      }, opts.tls, server.tlsName);
     });
 }

@@ -27,8 +27,9 @@ export const smtp: Protocol = {
     return { shared: options };
   },
   accept: (client, service) => new RelaySession(client, service),
-  probe: ({ cfg }) =>
+  probe: ({ cfg, tls }) =>
     smtpCheck({
+      tls,
       connectMs: cfg.timeout_connect,
       timeoutMs: cfg.health?.timeout ?? cfg.smtp.timeout_smtp_greeting,
       whole: cfg.health !== undefined,

@@ -11,7 +11,7 @@ import { events } from "../events.ts";
 import { Histogram } from "./histogram.ts";
 
 /** Connect failure causes, as the metrics name them. */
-export const FAILURE_CAUSES = ["refused", "timeout", "unreachable", "reset", "bad_greeting", "http_5xx"] as const;
+export const FAILURE_CAUSES = ["refused", "timeout", "unreachable", "reset", "bad_greeting", "http_5xx", "tls"] as const;
 export type FailureCause = (typeof FAILURE_CAUSES)[number];
 
 export const CODE_CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"] as const;

@@ -119,7 +119,7 @@ export class Metrics {
         x.counter("plb_server_bytes_out_total", "Bytes to clients through this server's sessions.", sl, st.bytesOut);
         for (const cause of FAILURE_CAUSES) x.counter("plb_server_connect_failures_total", "Failed connections and answers by cause.", { ...sl, cause }, st.failures[cause]);
         for (const reason of CHECK_FAILURE_REASONS) {
-          x.counter("plb_server_check_failures_total", "Failed health checks by reason: refused, timeout, unreachable, reset, protocol (not the protocol's answer), status (an unexpected status or reply code), body (the expected text missing).", { ...sl, reason }, s.checkFailuresBy[reason]);
+          x.counter("plb_server_check_failures_total", "Failed health checks by reason: refused, timeout, unreachable, reset, protocol (not the protocol's answer), status (an unexpected status or reply code), body (the expected text missing), tls (the TLS handshake failed: a certificate that does not verify).", { ...sl, reason }, s.checkFailuresBy[reason]);
         }
         x.counter("plb_server_transitions_total", "Changes between taking and not taking new connections.", sl, s.counters.transitions);
         x.gauge("plb_server_check_duration_seconds", "Duration of the last health check.", sl, (s.lastCheck?.ms ?? 0) / 1000);

@@ -26,5 +26,5 @@ export const tcp: Protocol = {
     return { shared: options };
   },
   accept: (client, service) => new RelaySession(client, service),
-  probe: ({ cfg }) => tcpCheck({ connectMs: cfg.timeout_connect, clientAddress: cfg.client_address, timeoutMs: cfg.health?.timeout ?? cfg.timeout_connect, ...cfg.health?.tcp }),
+  probe: ({ cfg, tls }) => tcpCheck({ connectMs: cfg.timeout_connect, clientAddress: cfg.client_address, timeoutMs: cfg.health?.timeout ?? cfg.timeout_connect, tls, ...cfg.health?.tcp }),
 };

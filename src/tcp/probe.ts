@@ -9,10 +9,13 @@ import { appendBytes, indexOfBytes } from "../net/bytes.ts";
 import { DISCARD, handOver } from "../net/handlers.ts";
 import { proxyHeaderForProbe } from "../net/client-address.ts";
 import { connect } from "../net/connect.ts";
+import type { ServerTls } from "../tls/client.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
 import type { Probe, ProbeResult } from "../scheduler.ts";
 
 export interface TcpCheckOptions {
+  /** TLS to the server (the backend's server_tls), or undefined. */
+  readonly tls?: ServerTls;
   readonly connectMs: number;
   /** ms for the whole check, connect included (with `expect`). */
   readonly timeoutMs: number;
@@ -85,6 +88,6 @@ export function tcpCheck(opts: TcpCheckOptions): Probe {
         failed(outcome, detail) {
           resolve({ outcome, detail });
         },
-      });
+      }, opts.tls, server.tlsName);
     });
 }
