@@ -120,6 +120,10 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
   const routes = routed
     ? checkRoutes(raw.route, { at: (j, key) => source.line({ service: index, key: "route", index: j, sub: key }), report, hasDefault: ownServers || named })
     : [];
+  const certRoute = routes.find((r) => r.client_cert !== undefined);
+  if (certRoute !== undefined && tls?.client_ca === undefined) {
+    report(`route[${certRoute.index}].client_cert`, `route[${certRoute.index}].client_cert: the service asks for no client certificate: set tls.client_ca (and client_verify = "optional" for routes that do without one)`, certRoute.line);
+  }
   const access_log = log && { path: log.path, format: (log.format ?? (protocol === "http" ? "combined" : "haproxy")) as AccessLogConfig["format"] };
   const config =
     failed || (backend === undefined && !routed)
