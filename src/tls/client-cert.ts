@@ -36,7 +36,11 @@ export interface ClientCertCondition {
   readonly san: readonly string[] | undefined;
 }
 
-/** "CN=alice\nO=Example" (node's, certificate order) → "O=Example,CN=alice" (RFC 4514: last RDN first), escaped to visible ASCII. */
+/**
+ * "CN=alice\nO=Example" (node's, certificate order, RFC 4514 specials
+ * already escaped by OpenSSL) → "O=Example,CN=alice" (RFC 4514: last RDN
+ * first), with bytes outside visible ASCII escaped as \XX (UTF-8).
+ */
 export function distinguishedName(lines: string): string {
   const rdns = lines.split("\n").filter((l) => l !== "");
   return rdns.reverse().map(escapeRdn).join(",");
@@ -50,10 +54,7 @@ function escapeRdn(rdn: string): string {
   const bytes = new TextEncoder().encode(value);
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i];
-    const c = String.fromCharCode(b);
-    if (b < 0x20 || b > 0x7e) out += `\\${b.toString(16).padStart(2, "0").toUpperCase()}`;
-    else if (',+"\\<>;'.includes(c) || ((i === 0 && (c === " " || c === "#")) || (i === bytes.length - 1 && c === " "))) out += `\\${c}`;
-    else out += c;
+    out += b < 0x20 || b > 0x7e ? `\\${b.toString(16).padStart(2, "0").toUpperCase()}` : String.fromCharCode(b);
   }
   return `${type}=${out}`;
 }

@@ -92,3 +92,40 @@ function stamp(days: number): string {
 export function pem(path: string): string {
   return readFileSync(path, "utf8");
 }
+
+export interface Handshake {
+  /** The server certificate's subject line ("CN = a.test"), undefined when the handshake failed. */
+  readonly subject: string | undefined;
+  /** "TLSv1.3", "TLSv1.2", or undefined. */
+  readonly protocol: string | undefined;
+  readonly cipher: string | undefined;
+  readonly alpn: string | undefined;
+  /** What s_client printed (stdout and stderr). */
+  readonly output: string;
+}
+
+/**
+ * One handshake by `openssl s_client` with `name` as SNI (undefined: none),
+ * `args` added (-tls1_2, -cipher …, -cert …). It sends `send` (default
+ * nothing) and closes.
+ */
+export async function sClient(port: number, name: string | undefined, args: string[] = [], send = ""): Promise<Handshake> {
+  const sni = name === undefined ? ["-noservername"] : ["-servername", name];
+  const p = Bun.spawn(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, ...sni, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  p.stdin.write(send);
+  p.stdin.end();
+  const timer = setTimeout(() => p.kill(), 20_000);
+  const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  clearTimeout(timer);
+  await p.exited;
+  const output = out + err;
+  const m = /New, (TLSv[\d.]+|\(NONE\)), Cipher is (\S+)/.exec(output);
+  const ok = m !== null && m[1] !== "(NONE)";
+  return {
+    subject: ok ? /^subject=(.*)$/m.exec(output)?.[1]?.trim() : undefined,
+    protocol: ok ? m![1] : undefined,
+    cipher: ok ? m![2] : undefined,
+    alpn: /^ALPN protocol: (.*)$/m.exec(output)?.[1]?.trim(),
+    output,
+  };
+}
