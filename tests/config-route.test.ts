@@ -85,8 +85,8 @@ redirect = { scheme = "https", status = 301 }
 describe("mistakes, with their lines", () => {
   test("unknown keys get suggestions; an empty route; two terminal actions; two path keys", () => {
     expect(problems(`[[service.route]]\nhosts = ["a"]\npaths = "/"\n[[service.route]]\n[[service.route]]\nbackend = "a"\nredirect = { path = "/" }\npath = "/"\npath_exact = "/"\n`)).toEqual([
-      'plb.toml:7: service "edge": route[0].hosts: unknown key "hosts" (did you mean "host"?) (route keys: host, path, path_exact, path_regex, method, header, backend, redirect, respond, strip_prefix, add_prefix, request_headers, response_headers)',
-      'plb.toml:8: service "edge": route[0].paths: unknown key "paths" (did you mean "path"?) (route keys: host, path, path_exact, path_regex, method, header, backend, redirect, respond, strip_prefix, add_prefix, request_headers, response_headers)',
+      'plb.toml:7: service "edge": route[0].hosts: unknown key "hosts" (did you mean "host"?) (route keys: host, path, path_exact, path_regex, method, header, client_cert, backend, redirect, respond, strip_prefix, add_prefix, request_headers, response_headers)',
+      'plb.toml:8: service "edge": route[0].paths: unknown key "paths" (did you mean "path"?) (route keys: host, path, path_exact, path_regex, method, header, client_cert, backend, redirect, respond, strip_prefix, add_prefix, request_headers, response_headers)',
       'plb.toml:9: service "edge": route[1]: an empty route: give it conditions (host, path, path_exact, path_regex, method, header) and an action (backend, redirect, respond, …)',
       'plb.toml:12: service "edge": route[2].redirect: a route has one of backend, redirect and respond (this one has backend and redirect)',
       'plb.toml:14: service "edge": route[2].path_exact: give one of path, path_exact and path_regex (this route has path and path_exact)',

@@ -15,7 +15,7 @@ const error = (v: unknown, k = "tls") => {
 
 describe("checkListenTls", () => {
   test("the three forms, with the defaults", () => {
-    const defaults = { strict_sni: false, min_version: "1.2", ciphers: undefined, client_ca: undefined, client_verify: undefined };
+    const defaults = { strict_sni: false, min_version: "1.2" as const, ciphers: undefined, client_ca: undefined, client_verify: undefined };
     expect(ok({ cert: "a.pem", key: "a.key" })).toEqual({ source: { kind: "pairs", pairs: [{ cert: "a.pem", key: "a.key" }], form: "cert" }, ...defaults });
     expect(ok({ certs: [{ cert: "a.pem", key: "a.key" }, { cert: "b.pem", key: "b.key" }] }).source).toEqual({
       kind: "pairs",
