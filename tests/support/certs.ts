@@ -107,18 +107,29 @@ export interface Handshake {
 /**
  * One handshake by `openssl s_client` with `name` as SNI (undefined: none),
  * `args` added (-tls1_2, -cipher …, -cert …). It sends `send` (default
- * nothing) and closes.
+ * nothing) and closes: at once, or once its output holds `waitFor` (at
+ * most `maxMs`, default 20 s).
  */
-export async function sClient(port: number, name: string | undefined, args: string[] = [], send = ""): Promise<Handshake> {
+export async function sClient(port: number, name: string | undefined, args: string[] = [], send = "", waitFor?: string, maxMs = 20_000): Promise<Handshake> {
   const sni = name === undefined ? ["-noservername"] : ["-servername", name];
   const p = Bun.spawn(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, ...sni, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
   p.stdin.write(send);
-  p.stdin.end();
-  const timer = setTimeout(() => p.kill(), 20_000);
-  const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  p.stdin.flush();
+  let out = "";
+  const timer = setTimeout(() => p.kill(), maxMs);
+  const errText = new Response(p.stderr).text();
+  if (waitFor === undefined) p.stdin.end();
+  const dec = new TextDecoder();
+  for await (const chunk of p.stdout) {
+    out += dec.decode(chunk, { stream: true });
+    if (waitFor !== undefined && out.includes(waitFor)) {
+      p.stdin.end();
+      waitFor = undefined;
+    }
+  }
   clearTimeout(timer);
   await p.exited;
-  const output = out + err;
+  const output = out + (await errText);
   const m = /New, (TLSv[\d.]+|\(NONE\)), Cipher is (\S+)/.exec(output);
   const ok = m !== null && m[1] !== "(NONE)";
   return {
