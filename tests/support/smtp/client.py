@@ -36,6 +36,7 @@ def main():
             ctx = ssl.create_default_context(cafile=o.get("cafile"))
             ctx.check_hostname = False
             s = smtplib.SMTP_SSL(timeout=o.get("timeout", 10), source_address=source, context=ctx)
+            s._host = o.get("tls_name", "localhost")  # the SNI name sent
         else:
             s = smtplib.SMTP(timeout=o.get("timeout", 10), source_address=source)
         t0 = time.monotonic()
