@@ -68,6 +68,27 @@ tls = { cert = "${mail.cert}", key = "${mail.key}" }
   expect(plain.greeting).toBeNull();
 });
 
+test("smtp with tls and client_address = \"proxy-v2\": the server gets the client in a PROXY header before the plain session", async () => {
+  const behind = await server({ name: "behind-proxy", proxyProtocol: true });
+  const port = await freePort();
+  const plb = await startPlb(`
+[[service]]
+name = "submissions"
+protocol = "smtp"
+listen = ["127.0.0.1:${port}"]
+servers = ["127.0.0.1:${behind.port}"]
+client_address = "proxy-v2"
+tls = { cert = "${mail.cert}", key = "${mail.key}" }
+`);
+  cleanups.push(() => plb.stop());
+  const r = await sendWithSmtplib({ port, ssl: true, cafile: ca.cert, source: "127.0.0.4" });
+  expect(r.error).toBeNull();
+  const [m] = await behind.waitForMessages(1);
+  expect([m.proxy?.valid, m.proxy?.version, m.proxy?.srcAddr]).toEqual([true, 2, "127.0.0.4"]);
+  expect(m.clientAddress).toBe("127.0.0.4");
+  expect(m.tls).toBe(false);
+});
+
 test("tcp with tls (IMAPS-like): the client speaks TLS, the server sees plain bytes", async () => {
   let received = "";
   const echo = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data: (s, b) => void ((received += b.toString()), s.write(b)) } });
