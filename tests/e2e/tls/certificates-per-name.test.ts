@@ -134,3 +134,34 @@ test("dir: the pairs in a directory, by content; --check says what it found wron
   expect(none.code).toBe(1);
   expect(none.err).toContain(`${none.file}:6: service "web": tls.dir: ${empty} holds no usable certificate and key`);
 });
+
+test("a listener paused at maxconn and resumed (Bun listens anew on the kept socket) still has every name's certificate", async () => {
+  const port = await freePort();
+  const plb = await startPlb(`
+[[service]]
+name = "web"
+protocol = "http"
+listen = ["127.0.0.1:${port}"]
+servers = ["127.0.0.1:${backend.port}"]
+maxconn = 1
+tls = { certs = [{ cert = "${shop.cert}", key = "${shop.key}" }, { cert = "${api.cert}", key = "${api.key}" }] }
+`);
+  cleanups.push(() => plb.stop());
+  // One client holds the only slot: plb stops accepting (Bun's listener goes, the socket stays).
+  const holder = await sClientHeld(port);
+  await plb.waitForLog(/service "web" at its maxconn \(1\): not accepting for now/);
+  // This one waits in the listen queue until the holder leaves and plb listens again.
+  const waiting = sClient(port, "api.example.net");
+  holder.release();
+  expect((await waiting).subject).toBe("CN = api.example.net");
+  expect((await sClient(port, "www.example.test")).subject).toBe("CN = example.test");
+});
+
+/** A TLS client that keeps its connection until `release`. */
+async function sClientHeld(port: number): Promise<{ release(): void }> {
+  const { connect } = await import("node:tls");
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: "127.0.0.1", port, servername: "example.test", rejectUnauthorized: false }, () => resolve({ release: () => s.destroy() }));
+    s.once("error", reject);
+  });
+}
