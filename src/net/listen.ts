@@ -13,6 +13,12 @@
  * backlog) — and `resume` hands the kept descriptor back to Bun
  * (`Bun.listen({ fd })`), keeping a fresh dup of it for the next pause.
  * Pausing from inside an accept stops Bun's accept loop right there.
+ *
+ * TLS (src/tls/listener.ts): every Bun listener made for the socket (start,
+ * resume, new settings) is given the certificates per name, and every
+ * accepted socket is asked `refusal` before a protocol sees it (Bun opens
+ * sockets whose handshake failed, and ones without a required client
+ * certificate).
  */
 import type { SocketHandler, TCPSocketListener, TCPSocketListenOptions } from "bun";
 import type { ListenAddress } from "../config/types.ts";
