@@ -166,6 +166,10 @@ export class Service implements Admitted, ServiceHandle {
     this.backend = cfg.backend === undefined ? undefined : backends.get(cfg.backend);
     this.routing = routingFor(cfg, backends);
     this.maxconn = shareOf(cfg.maxconn, this.ctx.share);
+    const before = this.listenSettings.tls;
+    if (tls !== undefined && before?.fingerprint !== tls.fingerprint) {
+      tlsLog.info(`service "${this.name}": ${before === undefined ? "TLS on" : "new TLS settings or certificates"} for new connections (${tls.certificates.entries.length} certificate(s), ${tls.certificates.byName.size} name(s))`);
+    }
     this.listenSettings = { tls, backlog: this.ctx.backlog, reusePort: this.ctx.reusePort };
     this.intake = intakeFor(cfg);
     built.commit?.();

@@ -88,6 +88,7 @@ tls = { cert = "${cert}", key = "${key}" }
   copyFileSync(two.cert, cert);
   copyFileSync(two.key, key);
   expect(await reloadWith(plb, file, toml)).toMatch(/\[reload\] reload: /);
+  expect(plb.log()).toContain('[tls] service "web": new TLS settings or certificates for new connections (1 certificate(s), 1 name(s))');
   const fresh = await Client.open(port, ca.cert);
   cleanups.push(() => fresh.sock.destroy());
   expect(fresh.fingerprint).toBe(await fp(two.cert));
