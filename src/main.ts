@@ -6,7 +6,8 @@
  */
 import { Admission } from "./admission.ts";
 import { PlbError } from "./errors.ts";
-import type { Config } from "./config/types.ts";
+import type { Config, ListenTlsConfig } from "./config/types.ts";
+import { join } from "node:path";
 import { logger } from "./log.ts";
 import { descriptorsFree, FD_RESERVE, maxconnForLimit, raiseFdLimit } from "./net/fd-limit.ts";
 import { Sweeper } from "./net/sweep.ts";
@@ -84,11 +85,18 @@ export interface Runtime {
   takeDiscovered(backend: string, source: string, answer: DnsAnswerSet): void;
 }
 
+/** The files (and, for `dir`, the directory: a name inside it) a listener's TLS reads. */
+function tlsFiles(tls: ListenTlsConfig): string[] {
+  const files = tls.source.kind === "dir" ? [join(tls.source.dir, "*")] : tls.source.pairs.flatMap((p) => [p.cert, p.key]);
+  if (tls.client_ca !== undefined) files.push(tls.client_ca);
+  return files;
+}
+
 /** Every file a configuration reads (kept reachable for reloads after the chroot). */
 function configuredFiles(config: Config): string[] {
   const files = config.file ? [config.file] : [];
   for (const s of config.services) {
-    if (s.http.tls) files.push(s.http.tls.cert, s.http.tls.key);
+    if (s.tls) files.push(...tlsFiles(s.tls));
     files.push(...Object.values(s.http.error_pages ?? {}));
   }
   for (const b of config.backends) {

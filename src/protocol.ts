@@ -16,20 +16,13 @@ import type { Probe } from "./scheduler.ts";
 import type { ServerPool } from "./servers/state.ts";
 import type { ServerTls } from "./tls/client.ts";
 
-/** Listen settings a protocol asks for (TLS termination). */
-export interface ListenOptions {
-  /** PEM text of the certificate chain and key. */
-  readonly tls?: { readonly cert: string; readonly key: string };
-}
-
 /**
  * What a protocol builds for a service from its configuration: what its
- * sessions share (`service.shared`), how it listens, and what to do once
- * this setup is the one in force.
+ * sessions share (`service.shared`), and what to do once this setup is the
+ * one in force. (TLS on the listener is the service's, src/tls/.)
  */
 export interface ProtocolSetup {
   readonly shared?: unknown;
-  readonly listen?: ListenOptions;
   /** Runs when the setup takes effect (at start, or when a reload commits). */
   commit?(): void;
 }
@@ -94,6 +87,8 @@ export interface ServiceHandle {
 
 export interface Protocol {
   readonly name: ProtocolName;
+  /** ALPN names a TLS listener of this protocol offers, in its order of preference (none: no ALPN). */
+  readonly alpn?: readonly string[];
   /**
    * Build what a service's sessions share from `cfg` (reading files: at
    * start before any chroot, and on every reload before anything changes).

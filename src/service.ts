@@ -17,10 +17,14 @@ import { logger } from "./log.ts";
 import type { Sweepable, Sweeper } from "./net/sweep.ts";
 import type { Sock } from "./net/types.ts";
 import type { Protocol, ProtocolSetup, RouteChoice, ServiceHandle } from "./protocol.ts";
+import type { Diagnostic } from "./config/diagnostics.ts";
+import { PlbError } from "./errors.ts";
+import { type ListenTls, prepareListenTls } from "./tls/listener.ts";
 import { buildRouteTable, type RouteTable } from "./routes/table.ts";
 import type { RequestFacts } from "./routes/types.ts";
 
 const log = logger("admission");
+const tlsLog = logger("tls");
 
 /** What every service shares at run time. */
 export interface ServiceContext {
@@ -46,11 +50,38 @@ export interface ServiceSetup {
   readonly cfg: ServiceConfig;
   readonly protocol: Protocol;
   readonly built: ProtocolSetup;
+  /** The listener's TLS (certificates read and checked), whatever the protocol. */
+  readonly tls?: ListenTls;
 }
 
-/** Build `cfg`'s protocol setup (reads its files); `previous`: what the running service shares (reload). */
+/**
+ * Build `cfg`'s protocol setup and its listener's TLS (reads their files);
+ * `previous`: what the running service shares (reload). Throws one
+ * CONFIG_INVALID error listing the problems of both (Diagnostic[] cause).
+ */
 export function setupService(cfg: ServiceConfig, protocol: Protocol, previous?: unknown): ServiceSetup {
-  return { cfg, protocol, built: protocol.setup?.(cfg, cfg.name, previous) ?? {} };
+  const problems: Diagnostic[] = [];
+  let built: ProtocolSetup = {};
+  try {
+    built = protocol.setup?.(cfg, cfg.name, previous) ?? {};
+  } catch (err) {
+    if (!(err instanceof PlbError) || !Array.isArray(err.cause)) throw err;
+    problems.push(...(err.cause as Diagnostic[]));
+  }
+  const tls = cfg.tls === undefined ? undefined : listenTlsFor(cfg, protocol, problems);
+  if (problems.length > 0) {
+    throw new PlbError("CONFIG_INVALID", problems.map((d) => `${d.service}: ${d.message}`).join("\n"), { cause: problems });
+  }
+  return { cfg, protocol, built, tls };
+}
+
+/** Read and check the service's TLS files; problems join `problems`, warnings are logged. */
+function listenTlsFor(cfg: ServiceConfig, protocol: Protocol, problems: Diagnostic[]): ListenTls | undefined {
+  const label = `service ${JSON.stringify(cfg.name)}`;
+  const prepared = prepareListenTls(cfg.tls!, protocol.alpn ?? []);
+  for (const p of prepared.problems) problems.push({ path: p.key, service: label, message: `${p.key}: ${p.message}` });
+  for (const w of prepared.warnings) tlsLog.warn(`${label}: ${w}`);
+  return prepared.tls;
 }
 
 /** The backends of a configuration by name (a service finds its own and its routes' there). */
@@ -104,7 +135,7 @@ export class Service implements Admitted, ServiceHandle {
     backends: BackendDirectory,
     private readonly ctx: ServiceContext,
   ) {
-    const { cfg, protocol, built } = setup;
+    const { cfg, protocol, built, tls } = setup;
     this.name = cfg.name;
     this.cfg = cfg;
     this.shared = built.shared;
@@ -114,7 +145,7 @@ export class Service implements Admitted, ServiceHandle {
     this.protocol = protocol;
     this.backend = cfg.backend === undefined ? undefined : backends.get(cfg.backend);
     this.routing = routingFor(cfg, backends);
-    this.listenSettings = { tls: built.listen?.tls, backlog: ctx.backlog, reusePort: ctx.reusePort };
+    this.listenSettings = { tls, backlog: ctx.backlog, reusePort: ctx.reusePort };
     this.intake = intakeFor(cfg);
     built.commit?.();
   }
@@ -129,13 +160,17 @@ export class Service implements Admitted, ServiceHandle {
    * setup for new sessions, and the backend now named. Cannot fail.
    */
   reconfigure(setup: ServiceSetup, backends: BackendDirectory): void {
-    const { cfg, built } = setup;
+    const { cfg, built, tls } = setup;
     this.cfg = cfg;
     this.shared = built.shared;
     this.backend = cfg.backend === undefined ? undefined : backends.get(cfg.backend);
     this.routing = routingFor(cfg, backends);
     this.maxconn = shareOf(cfg.maxconn, this.ctx.share);
-    this.listenSettings = { tls: built.listen?.tls, backlog: this.ctx.backlog, reusePort: this.ctx.reusePort };
+    const before = this.listenSettings.tls;
+    if (tls !== undefined && before?.fingerprint !== tls.fingerprint) {
+      tlsLog.info(`service "${this.name}": ${before === undefined ? "TLS on" : "new TLS settings or certificates"} for new connections (${tls.certificates.entries.length} certificate(s), ${tls.certificates.byName.size} name(s))`);
+    }
+    this.listenSettings = { tls, backlog: this.ctx.backlog, reusePort: this.ctx.reusePort };
     this.intake = intakeFor(cfg);
     built.commit?.();
   }

@@ -53,7 +53,6 @@ describe("defaults and overrides", () => {
         http: {
           forwarded: false,
           forwarded_for: "append",
-          tls: undefined,
           error_pages: undefined,
           max_body: 0,
           max_header_size: 16384,
@@ -66,6 +65,7 @@ describe("defaults and overrides", () => {
         name: "web",
         protocol: "tcp",
         listen: [{ host: "127.0.0.1", port: 8080, text: "127.0.0.1:8080" }],
+        tls: undefined,
         backend: "web",
         routes: [],
         accept_proxy: false,

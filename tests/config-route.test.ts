@@ -85,8 +85,8 @@ redirect = { scheme = "https", status = 301 }
 describe("mistakes, with their lines", () => {
   test("unknown keys get suggestions; an empty route; two terminal actions; two path keys", () => {
     expect(problems(`[[service.route]]\nhosts = ["a"]\npaths = "/"\n[[service.route]]\n[[service.route]]\nbackend = "a"\nredirect = { path = "/" }\npath = "/"\npath_exact = "/"\n`)).toEqual([
-      'plb.toml:7: service "edge": route[0].hosts: unknown key "hosts" (did you mean "host"?) (route keys: host, path, path_exact, path_regex, method, header, backend, redirect, respond, strip_prefix, add_prefix, request_headers, response_headers)',
-      'plb.toml:8: service "edge": route[0].paths: unknown key "paths" (did you mean "path"?) (route keys: host, path, path_exact, path_regex, method, header, backend, redirect, respond, strip_prefix, add_prefix, request_headers, response_headers)',
+      'plb.toml:7: service "edge": route[0].hosts: unknown key "hosts" (did you mean "host"?) (route keys: host, path, path_exact, path_regex, method, header, client_cert, backend, redirect, respond, strip_prefix, add_prefix, request_headers, response_headers)',
+      'plb.toml:8: service "edge": route[0].paths: unknown key "paths" (did you mean "path"?) (route keys: host, path, path_exact, path_regex, method, header, client_cert, backend, redirect, respond, strip_prefix, add_prefix, request_headers, response_headers)',
       'plb.toml:9: service "edge": route[1]: an empty route: give it conditions (host, path, path_exact, path_regex, method, header) and an action (backend, redirect, respond, …)',
       'plb.toml:12: service "edge": route[2].redirect: a route has one of backend, redirect and respond (this one has backend and redirect)',
       'plb.toml:14: service "edge": route[2].path_exact: give one of path, path_exact and path_regex (this route has path and path_exact)',
@@ -180,4 +180,19 @@ test("unreachable routes are warnings with both lines (the configuration still l
     'plb.toml:9: service "edge": route at line 9 can never match: the route at line 6 matches every request it would (the first matching route wins)',
   ]);
   expect(configWarnings(parseConfig(HTTP_SERVICE, "plb.toml"))).toEqual([]);
+});
+
+test("client_cert: \"verified\", subject or san; needs the service's tls.client_ca; X-Client-Cert-* cannot be set by a route", () => {
+  const tls = `tls = { cert = "c.pem", key = "k.pem", client_ca = "ca.pem", client_verify = "optional" }\n`;
+  const routes = parseConfig(`${HTTP_SERVICE}${tls}[[service.route]]\npath = "/admin/"\nclient_cert = "verified"\n[[service.route]]\npath = "/ops/"\nclient_cert = { san = "ops.example", subject = "CN=ops" }\n[[service.route]]\npath = "/"\n`, "plb.toml").services[0].routes;
+  expect(routes.map((r) => r.client_cert)).toEqual([{ subject: undefined, san: undefined }, { subject: "CN=ops", san: ["ops.example"] }, undefined]);
+  expect(problems(`[[service.route]]\npath = "/admin/"\nclient_cert = "verified"\n`)).toEqual([
+    'plb.toml:6: service "edge": route[0].client_cert: the service asks for no client certificate: set tls.client_ca (and client_verify = "optional" for routes that do without one)',
+  ]);
+  expect(problems(`${tls}[[service.route]]\npath = "/a/"\nclient_cert = "yes"\n[[service.route]]\npath = "/b/"\nclient_cert = { cn = "x" }\n[[service.route]]\npath = "/c/"\nclient_cert = { san = [] }\n`)).toEqual([
+    'plb.toml:9: service "edge": route[0].client_cert: must be "verified" or a table { subject = "CN=…", san = ["…"] }, got string "yes"',
+    'plb.toml:12: service "edge": route[1].client_cert: unknown key "cn" (expected subject and san)',
+    'plb.toml:15: service "edge": route[2].client_cert: san must be a name or an array of names (DNS names, e-mail addresses, URIs), got array',
+  ]);
+  expect(problems(`${tls}[[service.route]]\npath = "/"\nrequest_headers = { set = { "X-Client-Cert-Verified" = "SUCCESS" } }\n`)[0]).toContain("X-Client-Cert-Verified");
 });

@@ -56,3 +56,16 @@ test("connections from one address share its forwarding lines; other addresses h
   expect(forwardingFor("10.1.2.3").lines("h", cfg({}), "http", undefined)).not.toBe(lines); // other settings object: made again
   expect(forward("GET / HTTP/1.1\r\nHost: h\r\n\r\n", forwardingFor("10.1.2.4"), cfg())).toContain("X-Forwarded-For: 10.1.2.4\r\n");
 });
+
+test("client certificate fields: a client's are always removed; plb's come after the forwarding fields", async () => {
+  const { fieldLines } = await import("../src/http/serialize.ts");
+  const c = new ClientForwarding("127.0.0.5");
+  const src = bytes("GET / HTTP/1.1\r\nHost: h\r\nX-Client-Cert-Verified: SUCCESS\r\nx-client-cert: forged\r\nX-Client-Cert-Subject: CN=admin\r\nX-Client-Cert-Issuer: CN=me\r\nX-Client-Cert-Fingerprint: 00\r\nX-Client-Certificate: kept\r\n\r\n");
+  const r = parseRequestHead(src);
+  if (r.kind !== "done") throw new Error(JSON.stringify(r));
+  expect(text(forwardedRequestHead(src, r.head, c, "https", cfg()))).toBe("GET / HTTP/1.1\r\nHost: h\r\nX-Client-Certificate: kept\r\nX-Forwarded-For: 127.0.0.5\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: h\r\n\r\n");
+  const lines = fieldLines([["X-Client-Cert-Verified", "NONE"]]);
+  expect(text(forwardedRequestHead(src, r.head, c, "https", cfg(), undefined, lines))).toBe(
+    "GET / HTTP/1.1\r\nHost: h\r\nX-Client-Certificate: kept\r\nX-Forwarded-For: 127.0.0.5\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: h\r\nX-Client-Cert-Verified: NONE\r\n\r\n",
+  );
+});

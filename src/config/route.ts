@@ -23,9 +23,10 @@ import { isToken } from "../http/types.ts";
 import { parseTemplate, badFieldChar, describeChar } from "../routes/template.ts";
 import type { HeaderCondition, HeaderRules, PathCondition, RedirectStatus, RouteAction, RouteConfig, Template } from "../routes/types.ts";
 import { describeValue } from "./describe.ts";
+import { CLIENT_CERT_FIELDS, type ClientCertCondition } from "../tls/client-cert.ts";
 import { didYouMean, suggestion } from "./diagnostics.ts";
 
-const CONDITIONS = ["host", "path", "path_exact", "path_regex", "method", "header"] as const;
+const CONDITIONS = ["host", "path", "path_exact", "path_regex", "method", "header", "client_cert"] as const;
 const TERMINAL = ["backend", "redirect", "respond"] as const;
 const FORWARDING = ["strip_prefix", "add_prefix", "request_headers"] as const;
 export const ROUTE_KEYS: readonly string[] = [...CONDITIONS, ...TERMINAL, ...FORWARDING, "response_headers"];
@@ -46,6 +47,7 @@ const MANAGED: Record<string, string> = {
   "x-forwarded-for": "plb writes it (see forwarded_for)",
   "x-forwarded-proto": "plb writes it",
   "x-forwarded-host": "plb writes it",
+  ...Object.fromEntries(CLIENT_CERT_FIELDS.map((f) => [f, "plb writes it (client certificates, tls.client_ca)"])),
 };
 
 type Table = Record<string, unknown>;
@@ -103,6 +105,7 @@ function checkRoute(item: unknown, index: number, ctx: RouteContext): RouteConfi
   const path = paths.length === 0 ? undefined : checkPathCondition(paths[0], item[paths[0]], (m) => fail(paths[0], m));
   const methods = has("method") ? checkMethods(item.method, (m) => fail("method", m)) : undefined;
   const headers = has("header") ? checkHeaderConditions(item.header, (m) => fail("header", m)) : [];
+  const client_cert = has("client_cert") ? checkClientCert(item.client_cert, (m) => fail("client_cert", m)) : undefined;
 
   const terminal = TERMINAL.filter(has);
   if (terminal.length > 1) fail(terminal[1], `a route has one of backend, redirect and respond (this one has ${terminal.join(" and ")})`);
@@ -134,6 +137,7 @@ function checkRoute(item: unknown, index: number, ctx: RouteContext): RouteConfi
     path,
     methods,
     headers,
+    ...(client_cert ? { client_cert } : {}),
     action,
     strip_prefix,
     add_prefix,
@@ -338,4 +342,24 @@ export function checkRouteBackends(routes: readonly RouteConfig[], known: Readon
     const hint = near !== undefined ? ` (did you mean ${JSON.stringify(near)}?)` : known.size > 0 ? ` (backends: ${[...known].join(", ")})` : " (no [[backend]] is defined)";
     report(`route[${r.index}].backend`, `route[${r.index}].backend: unknown backend ${JSON.stringify(r.action.name)}${hint}`, r.action.line ?? r.line);
   }
+}
+
+/**
+ * `client_cert = "verified"`, or `{ subject = "CN=alice,O=Example" }` /
+ * `{ san = ["alice.example", "alice@example.com"] }` (a verified certificate
+ * with that RFC 4514 subject / one of those subjectAltName values). Needs
+ * the service's tls.client_ca (config/service.ts checks it).
+ */
+function checkClientCert(v: unknown, fail: (m: string) => void): ClientCertCondition | undefined {
+  if (v === "verified") return { subject: undefined, san: undefined };
+  if (!isTable(v)) return fail(`must be "verified" or a table { subject = "CN=…", san = ["…"] }, got ${describeValue(v)}`), undefined;
+  const extra = Object.keys(v).find((k) => k !== "subject" && k !== "san");
+  if (extra !== undefined) return fail(`unknown key ${JSON.stringify(extra)} (expected subject and san)`), undefined;
+  if (v.subject === undefined && v.san === undefined) return fail('give subject, san, or write client_cert = "verified"'), undefined;
+  if (v.subject !== undefined && (typeof v.subject !== "string" || v.subject === "")) return fail(`subject must be a distinguished name ("CN=alice,O=Example"), got ${describeValue(v.subject)}`), undefined;
+  const san = typeof v.san === "string" ? [v.san] : v.san;
+  if (san !== undefined && (!Array.isArray(san) || san.length === 0 || !san.every((s) => typeof s === "string" && s !== ""))) {
+    return fail(`san must be a name or an array of names (DNS names, e-mail addresses, URIs), got ${describeValue(v.san)}`), undefined;
+  }
+  return { subject: v.subject as string | undefined, san: san as string[] | undefined };
 }

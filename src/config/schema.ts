@@ -28,7 +28,7 @@ export type KeyType =
   | { readonly kind: "enum"; readonly values: readonly string[] }
   /** An origin-form request path: "/healthz". */
   | { readonly kind: "urlpath" }
-  /** { cert = "file.pem", key = "file.key" } */
+  /** A listener's TLS: { cert, key } | { certs = [{ cert, key }, …] } | { dir }, plus strict_sni, min_version, ciphers, client_ca, client_verify (src/tls/settings.ts) */
   | { readonly kind: "tls" }
   /** true, or { verify, ca, server_name, cert, key } (checked in server-tls.ts) */
   | { readonly kind: "servertls" }
@@ -152,8 +152,8 @@ export const SCHEMA: readonly KeyDef[] = [
     doc: 'Probe down servers with "GET <path>" and require a 2xx or 3xx answer (default: a TCP connect); with health, its path unless health.path is set.' },
   { name: "health", scope: "backend", type: { kind: "health" },
     doc: 'Check every server, up or down: { interval = "2s", timeout = "1s", rise = 2, fall = 3 } plus http: path, host, expect ("2xx", [200, 204], { body = "ok" }), reuse (keep the connection for the next check; true); tcp: send, expect (a string). Unset: only down servers are probed, every timeout_cleanup.' },
-  { name: "tls", scope: "service", protocols: HTTP, type: { kind: "tls" },
-    doc: 'Terminate TLS on the listen addresses: { cert = "cert.pem", key = "key.pem" } (PEM files; ALPN http/1.1).' },
+  { name: "tls", scope: "service", type: { kind: "tls" },
+    doc: 'Terminate TLS on the listen addresses (http; tcp and smtp: implicit TLS): { cert, key }, { certs = [{ cert, key }, …] } (a certificate per name, by SNI) or { dir = "/etc/plb/certs" }; strict_sni, min_version ("1.2" | "1.3"), ciphers (TLS 1.2), client_ca, client_verify ("required" | "optional") (README: TLS).' },
   { name: "server_tls", scope: "backend", type: { kind: "servertls" },
     doc: 'TLS to the servers (traffic, probes, checks): true, or { verify = true, ca = "ca.pem", server_name = "app.internal", cert = "client.pem", key = "client.key" }; verified against ca or the system\'s roots; SNI server_name, else the server\'s host name or DNS name (none for an IP).' },
   { name: "error_pages", scope: "service", protocols: HTTP, type: { kind: "errorpages" },
@@ -230,7 +230,7 @@ function typeText(t: KeyType): string {
     case "urlpath":
       return "path";
     case "tls":
-      return "{ cert, key }";
+      return "{ cert, key } | { certs } | { dir }";
     case "errorpages":
       return "{ status = file }";
     case "servertls":

@@ -95,10 +95,11 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
       report(def.name, `${JSON.stringify(def.name)} applies to protocol ${def.protocols.map((p) => JSON.stringify(p)).join(" or ")} only (this service is ${JSON.stringify(protocol)})`, at(def.name));
     }
   }
-  const http = Object.fromEntries(SCHEMA.filter((d) => d.scope === "service" && d.protocols?.includes("http") && d.type.kind !== "routes").map((d) => [d.name, value(d.name)])) as unknown as HttpSettings;
+  const http = Object.fromEntries(SCHEMA.filter((d) => d.scope === "service" && d.protocols?.includes("http") && d.type.kind !== "routes" && d.type.kind !== "tls").map((d) => [d.name, value(d.name)])) as unknown as HttpSettings;
   const accept_proxy = value("accept_proxy") as boolean;
   const timeout_proxy_header = value("timeout_proxy_header") as number;
-  const proxy_from = checkAcceptProxy(raw, accept_proxy, http, report, at);
+  const tls = value("tls") as ServiceConfig["tls"];
+  const proxy_from = checkAcceptProxy(raw, accept_proxy, tls, report, at);
   const timeout_client = value("timeout_client") as number;
   const maxconn = value("maxconn") as number;
   const listen = Object.hasOwn(raw, "listen") ? checkListen(raw.listen, report, at) : (value("listen"), []);
@@ -119,11 +120,15 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
   const routes = routed
     ? checkRoutes(raw.route, { at: (j, key) => source.line({ service: index, key: "route", index: j, sub: key }), report, hasDefault: ownServers || named })
     : [];
+  const certRoute = routes.find((r) => r.client_cert !== undefined);
+  if (certRoute !== undefined && tls?.client_ca === undefined) {
+    report(`route[${certRoute.index}].client_cert`, `route[${certRoute.index}].client_cert: the service asks for no client certificate: set tls.client_ca (and client_verify = "optional" for routes that do without one)`, certRoute.line);
+  }
   const access_log = log && { path: log.path, format: (log.format ?? (protocol === "http" ? "combined" : "haproxy")) as AccessLogConfig["format"] };
   const config =
     failed || (backend === undefined && !routed)
       ? undefined
-      : { name, protocol, http, listen: listen as ListenAddress[], backend, routes, access_log, accept_proxy, proxy_from, timeout_proxy_header, timeout_client, maxconn };
+      : { name, protocol, http, listen: listen as ListenAddress[], tls, backend, routes, access_log, accept_proxy, proxy_from, timeout_proxy_header, timeout_client, maxconn };
   return { config, name: typeof raw.name === "string" ? raw.name : undefined, listen, own, at, label: service };
 }
 
@@ -133,7 +138,7 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
  * bytes); proxy_from and timeout_proxy_header mean nothing without it.
  * Returns proxy_from's ranges, canonical ([] when absent).
  */
-function checkAcceptProxy(raw: Table, accept: boolean | undefined, http: HttpSettings, report: Report, at: At): string[] {
+function checkAcceptProxy(raw: Table, accept: boolean | undefined, tls: ServiceConfig["tls"], report: Report, at: At): string[] {
   const from = Object.hasOwn(raw, "proxy_from") ? checkRanges(raw.proxy_from, report, at) : [];
   if (accept === undefined) return from; // not a boolean: reported already
   if (!accept) {
@@ -145,7 +150,7 @@ function checkAcceptProxy(raw: Table, accept: boolean | undefined, http: HttpSet
   if (!Object.hasOwn(raw, "proxy_from")) {
     report("accept_proxy", 'accept_proxy = true needs proxy_from, the addresses of the front balancers allowed to send PROXY headers (e.g. proxy_from = ["10.0.0.0/8"]; ["0.0.0.0/0", "::/0"] trusts anyone)', at("accept_proxy"));
   }
-  if (http.tls !== undefined) {
+  if (tls !== undefined) {
     report("accept_proxy", 'accept_proxy cannot be combined with tls: the PROXY header comes before the TLS handshake, and plb\'s TLS listener starts the handshake on the first bytes (terminate TLS on the front balancer, or relay it with protocol = "tcp")', at("accept_proxy"));
   }
   return from;

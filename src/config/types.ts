@@ -65,6 +65,33 @@ export interface BackendDefaults {
 /** The keys a service or backend may take from the global section. */
 export interface Timeouts extends ServiceDefaults, BackendDefaults {}
 
+/** A certificate chain and its key (PEM files, as written). */
+export interface CertKeyFiles {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/**
+ * The listener's TLS (`tls = { … }`; the smtp `starttls` key takes the same
+ * value): which certificates, which protocol versions and suites, and
+ * whether clients must show a certificate. Checked by config/values.ts
+ * ("tls" kind); files are read by src/tls/ when the service is prepared.
+ */
+export interface ListenTlsConfig {
+  /** Where the certificates come from: pairs in file order (`cert`/`key` is one pair), or every pair in a directory. */
+  readonly source: { readonly kind: "pairs"; readonly pairs: readonly CertKeyFiles[]; readonly form: "cert" | "certs" } | { readonly kind: "dir"; readonly dir: string };
+  /** Refuse the handshake of a client whose SNI name no certificate serves (or that sends none). */
+  readonly strict_sni: boolean;
+  /** "1.2": Mozilla intermediate (TLS 1.2 ECDHE+AEAD and TLS 1.3); "1.3": modern (TLS 1.3 only). */
+  readonly min_version: "1.2" | "1.3";
+  /** OpenSSL cipher list for TLS 1.2 (undefined: the intermediate profile's). */
+  readonly ciphers: string | undefined;
+  /** PEM file of the CAs client certificates must chain to (undefined: none asked for). */
+  readonly client_ca: string | undefined;
+  /** With client_ca: "required" refuses a client without a valid certificate in the handshake; "optional" lets it in and tells (http fields, route condition). */
+  readonly client_verify: "required" | "optional" | undefined;
+}
+
 /** Settings of protocol = "http" services (defaults elsewhere). */
 export interface HttpSettings {
   readonly forwarded_for: "append" | "replace" | "off";
@@ -78,8 +105,6 @@ export interface HttpSettings {
   readonly timeout_http_request: number;
   /** Bytes per second a request body must average after the grace; 0: no minimum. */
   readonly min_body_rate: number;
-  /** Terminate TLS with these PEM files. */
-  readonly tls: { readonly cert: string; readonly key: string } | undefined;
   /** Status → file whose content replaces plb's own body for that status. */
   readonly error_pages: Readonly<Record<number, string>> | undefined;
   /** Add X-Request-Id to requests without one. */
@@ -177,6 +202,8 @@ export interface ServiceConfig extends ServiceDefaults {
   readonly protocol: ProtocolName;
   readonly http: HttpSettings;
   readonly listen: readonly ListenAddress[];
+  /** Terminate TLS on the listen addresses (http, tcp, smtp: implicit TLS); undefined: plain. */
+  readonly tls: ListenTlsConfig | undefined;
   /**
    * The backend (its name in Config.backends) that takes this service's
    * clients, or (http) the requests no route sends elsewhere; undefined: an

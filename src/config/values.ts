@@ -12,6 +12,7 @@ import { suggestion } from "./diagnostics.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
 import type { KeyDef } from "./schema.ts";
 import { checkServerTls } from "./server-tls.ts";
+import { checkListenTls } from "../tls/settings.ts";
 
 export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
 
@@ -57,16 +58,8 @@ export function checkValue(def: KeyDef, v: unknown): Checked<unknown> {
       if (typeof v !== "string") return fail(`${k} must be a string, got ${describeValue(v)}`);
       if (!/^\/[\x21-\x7e]*$/.test(v) || v.includes("#")) return fail(`${k} must be a request path starting with "/" (no spaces or "#"), got ${JSON.stringify(v)}`);
       return ok(v);
-    case "tls": {
-      if (v === null || typeof v !== "object" || Array.isArray(v)) return fail(`${k} must be a table { cert = "…", key = "…" }, got ${describeValue(v)}`);
-      const t2 = v as Record<string, unknown>;
-      const extra = Object.keys(t2).filter((x) => x !== "cert" && x !== "key");
-      if (extra.length) return fail(`${k} has unknown key ${JSON.stringify(extra[0])} (expected cert and key)`);
-      for (const part of ["cert", "key"]) {
-        if (typeof t2[part] !== "string" || t2[part] === "") return fail(`${k}.${part} must be the path of a PEM file, got ${describeValue(t2[part])}`);
-      }
-      return ok({ cert: t2.cert as string, key: t2.key as string });
-    }
+    case "tls":
+      return checkListenTls(k, v);
     case "servertls":
       return checkServerTls(k, v);
     case "errorpages": {

@@ -33,6 +33,9 @@ import { RequestRouter } from "./routing.ts";
 import { type HeadEdit, NO_EDIT } from "../routes/rewrite.ts";
 import type { RequestHead } from "./types.ts";
 import { Upstream, type UpstreamOwner } from "./upstream.ts";
+import { fieldLines, type FieldLines } from "./serialize.ts";
+import { type ClientCertificate, clientCertFields, describeClientCert } from "../tls/client-cert.ts";
+import { peerCertificate } from "../tls/peer.ts";
 
 const log = logger("http");
 
@@ -69,6 +72,8 @@ export class HttpExchange extends ServerAttempt implements UpstreamOwner {
   private resEdit: HeadEdit = NO_EDIT;
   /** The current request's X-Request-Id ("" without request_id). */
   private requestId = "";
+  /** The connection's client certificate, once read. */
+  private cert: { cert: ClientCertificate | undefined; lines: FieldLines } | undefined;
 
   constructor(
     service: ServiceHandle,
@@ -78,6 +83,16 @@ export class HttpExchange extends ServerAttempt implements UpstreamOwner {
     this.cfg = service.cfg;
     this.rt = service.shared as HttpRuntime;
     this.forwarding = forwardingFor(carrier.clientAddress);
+  }
+
+  /** The client's certificate and its request fields, read once per connection (tls.client_ca). */
+  private clientCert(): { cert: ClientCertificate | undefined; lines: FieldLines } {
+    if (this.cert === undefined) {
+      const peer = peerCertificate(this.carrier.socket);
+      const cert = peer === undefined ? undefined : describeClientCert(peer.cert, peer.verified);
+      this.cert = { cert, lines: fieldLines(clientCertFields(cert)) };
+    }
+    return this.cert;
   }
 
   /** The server of the current request's connection. */
@@ -112,7 +127,8 @@ export class HttpExchange extends ServerAttempt implements UpstreamOwner {
     this.mustClose = false;
     // A request plb answers itself (a route's answer, a 404, a 503) names no server: not the previous request's.
     this.server = undefined;
-    const routed = svc.cfg.routes.length > 0 || this.cfg.http.request_id ? (this.router ??= new RequestRouter(c.clientAddress, this.rt.proto)).route(svc, head, this.cfg.http.request_id) : undefined;
+    const cert = this.cfg.tls?.client_verify !== undefined ? this.clientCert() : undefined;
+    const routed = svc.cfg.routes.length > 0 || this.cfg.http.request_id ? (this.router ??= new RequestRouter(c.clientAddress, this.rt.proto, cert?.cert)).route(svc, head, this.cfg.http.request_id) : undefined;
     this.requestId = routed?.requestId ?? "";
     this.resEdit = routed?.response ?? NO_EDIT;
     if (routed?.answer !== undefined) {
@@ -125,7 +141,7 @@ export class HttpExchange extends ServerAttempt implements UpstreamOwner {
       c.failed(404);
       return false;
     }
-    this.reqOut = forwardedRequestHead(raw, head, this.forwarding, this.rt.proto, this.cfg.http, routed?.request);
+    this.reqOut = forwardedRequestHead(raw, head, this.forwarding, this.rt.proto, this.cfg.http, routed?.request, cert?.lines);
     this.backend = backend;
     this.brt = backend.shared as HttpBackendRuntime;
     const mode = backend.cfg.client_address;

@@ -15,8 +15,10 @@ import type { HttpSettings } from "../config/types.ts";
 import { BASE_HOP_BY_HOP, CONNECTION_KEEP_ALIVE, CONNECTION_UPGRADE, type FieldLines, fieldLines, hopByHop, serializeRequestHead } from "./serialize.ts";
 import type { RequestHead } from "./types.ts";
 import { type HeadEdit, NO_EDIT, withEdit } from "../routes/rewrite.ts";
+import { CLIENT_CERT_FIELDS } from "../tls/client-cert.ts";
 
-const SET_BY_PLB = ["x-forwarded-proto", "x-forwarded-host"];
+/** Fields plb writes and a client may not bring: the forwarding ones and the client certificate's (src/tls/client-cert.ts). */
+const SET_BY_PLB = ["x-forwarded-proto", "x-forwarded-host", ...CLIENT_CERT_FIELDS];
 
 /** What is dropped from a request without extra Connection options, by forwarded_for mode (one Set lookup per field). */
 const dropSet = (xff: boolean) => new Set([...BASE_HOP_BY_HOP, ...SET_BY_PLB, ...(xff ? ["x-forwarded-for"] : [])]);
@@ -72,8 +74,12 @@ export class ClientForwarding {
   }
 }
 
-/** The request head to send to the server; `edit`: what the matched route changes (its lines come before plb's). */
-export function forwardedRequestHead(src: Uint8Array, head: RequestHead, client: ClientForwarding, proto: "http" | "https", cfg: HttpSettings, edit: HeadEdit = NO_EDIT): Uint8Array {
+/**
+ * The request head to send to the server; `edit`: what the matched route
+ * changes (its lines come before plb's); `certLines`: the client
+ * certificate's fields (tls.client_ca), after the forwarding ones.
+ */
+export function forwardedRequestHead(src: Uint8Array, head: RequestHead, client: ClientForwarding, proto: "http" | "https", cfg: HttpSettings, edit: HeadEdit = NO_EDIT, certLines?: FieldLines): Uint8Array {
   const xff = cfg.forwarded_for !== "off";
   let prior: string[] | undefined;
   if (cfg.forwarded_for === "append") for (const f of head.fields) if (f.lower === "x-forwarded-for") (prior ??= []).push(f.value);
@@ -90,6 +96,8 @@ export function forwardedRequestHead(src: Uint8Array, head: RequestHead, client:
     if (upgrading) own.delete("upgrade");
     drop = (lower) => own.has(lower);
   }
-  const opts = { drop, lines: connection ? [forwarding, connection] : [forwarding] };
+  const lines = certLines === undefined ? [forwarding] : [forwarding, certLines];
+  if (connection) lines.push(connection);
+  const opts = { drop, lines };
   return serializeRequestHead(src, head, edit === NO_EDIT ? opts : withEdit(opts, edit));
 }

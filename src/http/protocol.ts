@@ -8,6 +8,8 @@ import { HttpSession } from "./session.ts";
 
 export const http: Protocol = {
   name: "http",
+  // h2 joins when plb speaks HTTP/2.
+  alpn: ["http/1.1"],
   setup: setupHttp,
   backendSetup: setupHttpBackend,
   accept: (client, service) => new HttpSession(client, service),

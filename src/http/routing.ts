@@ -17,6 +17,7 @@ import type { TemplateValues } from "../routes/types.ts";
 import { newRequestId, requestIdLine, requestIdOf } from "./request-id.ts";
 import type { FieldLines } from "./serialize.ts";
 import type { RequestHead } from "./types.ts";
+import { certSatisfies, type ClientCertificate } from "../tls/client-cert.ts";
 
 /** What a route decided for one request. */
 export interface Routed {
@@ -34,6 +35,9 @@ export interface Routed {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+/** The answer to a request whose route requires a client certificate the connection lacks. */
+const FORBIDDEN = { kind: "respond", status: 403, body: "403 Forbidden: this path needs a valid client certificate.\n", content_type: "text/plain; charset=utf-8" } as const;
+
 /**
  * Routes the requests of one client connection. Its facts, template values
  * and answer objects are reused from request to request (read them before
@@ -45,7 +49,12 @@ export class RequestRouter {
   private readonly values: Mutable<TemplateValues>;
   private readonly out: Mutable<Routed> = { backend: undefined, request: NO_EDIT, response: NO_EDIT, answer: undefined, requestId: "" };
 
-  constructor(clientIp: string, private readonly scheme: "http" | "https") {
+  /** `clientCert`: the connection's client certificate (undefined: none shown, or the service asks for none). */
+  constructor(
+    clientIp: string,
+    private readonly scheme: "http" | "https",
+    private readonly clientCert?: ClientCertificate,
+  ) {
     this.values = { client_ip: clientIp, scheme, host: "", request_id: "" };
   }
 
@@ -67,6 +76,14 @@ export class RequestRouter {
       return out;
     }
     const route = choice.route;
+    if (route.client_cert !== undefined && !certSatisfies(route.client_cert, this.clientCert)) {
+      // A requirement, not a selector: a wider route further down must not serve it.
+      out.backend = undefined;
+      out.request = NO_EDIT;
+      const close = !head.keepAlive || head.body.kind !== "none";
+      out.answer = { bytes: renderRespond(FORBIDDEN, { head: head.method === "HEAD", close, edit: NO_EDIT }), status: 403, close };
+      return out;
+    }
     const values = this.values;
     values.host = this.facts.host;
     values.request_id = requestId;

@@ -13,7 +13,6 @@ import { readConfigured } from "../process/files.ts";
 import { IdlePool } from "./idle-pool.ts";
 import type { Server } from "../servers/server.ts";
 import { customReply, errorReply } from "./replies.ts";
-import { checkTlsPair } from "./tls.ts";
 import type { HeadLimits } from "./types.ts";
 import type { Upstream } from "./upstream.ts";
 
@@ -52,11 +51,11 @@ export function setupHttpBackend(cfg: BackendConfig, previous: unknown): Backend
 }
 
 /**
- * Build the runtime of an http service: reads the error pages and the TLS
- * files and checks that the certificate and key can be used. Every problem
+ * Build the runtime of an http service: reads the error pages (the TLS
+ * files are the service's: src/tls/, through service.ts). Every problem
  * of the service is reported at once: one CONFIG_INVALID error whose `cause`
- * is the Diagnostic[] (paths "tls.cert", "error_pages.503", …), so `--check`,
- * a start and a reload print the same lines.
+ * is the Diagnostic[] (paths "error_pages.503", …), so `--check`, a start
+ * and a reload print the same lines.
  */
 export function setupHttp(cfg: ServiceConfig, name: string): ProtocolSetup {
   const h = cfg.http;
@@ -77,24 +76,13 @@ export function setupHttp(cfg: ServiceConfig, name: string): ProtocolSetup {
     const body = read(`error_pages.${status}`, file);
     if (body) pages.set(Number(status), customReply(Number(status), body));
   }
-  let tls: { cert: string; key: string } | undefined;
-  if (h.tls) {
-    const first = problems.length;
-    const cert = read("tls.cert", h.tls.cert)?.toString();
-    const key = read("tls.key", h.tls.key)?.toString();
-    for (const p of checkTlsPair(cert, key, h.tls.cert, h.tls.key)) report(p.key, p.message);
-    if (cert !== undefined && key !== undefined) tls = { cert, key };
-    // The certificate's problems first, then the key's, then the pair's.
-    const order = ["tls.cert", "tls.key", "tls"];
-    problems.push(...problems.splice(first).sort((a, b) => order.indexOf(a.path) - order.indexOf(b.path)));
-  }
   if (problems.length > 0) {
     throw new PlbError("CONFIG_INVALID", problems.map((d) => `${d.service}: ${d.message}`).join("\n"), { cause: problems });
   }
   const shared: HttpRuntime = {
     limits: { maxRequestLine: h.max_request_line, maxHeaderBytes: h.max_header_size, maxHeaders: h.max_headers },
-    proto: tls ? "https" : "http",
+    proto: cfg.tls ? "https" : "http",
     reply: (status) => pages.get(status) ?? errorReply(status),
   };
-  return { shared, listen: tls ? { tls } : {} };
+  return { shared };
 }

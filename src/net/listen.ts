@@ -13,11 +13,18 @@
  * backlog) — and `resume` hands the kept descriptor back to Bun
  * (`Bun.listen({ fd })`), keeping a fresh dup of it for the next pause.
  * Pausing from inside an accept stops Bun's accept loop right there.
+ *
+ * TLS (src/tls/listener.ts): every Bun listener made for the socket (start,
+ * resume, new settings) is given the certificates per name, and every
+ * accepted socket is asked `refusal` before a protocol sees it (Bun opens
+ * sockets whose handshake failed, and ones without a required client
+ * certificate).
  */
 import type { SocketHandler, TCPSocketListener, TCPSocketListenOptions } from "bun";
 import type { ListenAddress } from "../config/types.ts";
 import { PlbError } from "../errors.ts";
-import { logger } from "../log.ts";
+import { logEnabled, logger } from "../log.ts";
+import type { ListenTls } from "../tls/listener.ts";
 import * as libc from "../process/libc.ts";
 import { setBacklog } from "./backlog.ts";
 import { DISCARD, handOver, relayHandlers } from "./handlers.ts";
@@ -45,8 +52,8 @@ export interface Listener {
 }
 
 export interface ListenSettings {
-  /** PEM text of certificate chain and key: terminate TLS. */
-  readonly tls?: { readonly cert: string; readonly key: string };
+  /** Terminate TLS (src/tls/: certificates by name, profile, ALPN, client certificates). */
+  readonly tls?: ListenTls;
   /** listen(2) queue length (Bun always asks for 512). */
   readonly backlog?: number;
   /** SO_REUSEPORT (workers: each binds its own socket to the same address; Linux spreads new connections). */
@@ -54,9 +61,6 @@ export interface ListenSettings {
 }
 
 export type AcceptFn = (socket: Sock) => SocketEvents;
-
-/** ALPN: plb speaks HTTP/1.1 only (wire format: length-prefixed names). */
-const ALPN_HTTP11 = new Uint8Array([8, ...new TextEncoder().encode("http/1.1")]);
 
 function listenError(address: ListenAddress, err: unknown): PlbError {
   const e = err as { code?: string; message?: string };
@@ -82,7 +86,7 @@ function keep(fd: unknown): number {
 }
 
 function sameTls(a: ListenSettings["tls"], b: ListenSettings["tls"]): boolean {
-  return a === b || (a !== undefined && b !== undefined && a.cert === b.cert && a.key === b.key);
+  return a === b || (a !== undefined && b !== undefined && a.fingerprint === b.fingerprint);
 }
 
 export function listen(address: ListenAddress, acceptFirst: AcceptFn, settingsFirst: ListenSettings = {}): Listener {
@@ -92,13 +96,20 @@ export function listen(address: ListenAddress, acceptFirst: AcceptFn, settingsFi
     ...relayHandlers,
     open(s) {
       handOver(s as Sock, DISCARD); // until the protocol's receiver exists
+      // TLS: Bun opens sockets whose handshake failed too; nothing of them reaches a protocol.
+      const why = settings.tls?.refusal(s);
+      if (why !== undefined) {
+        if (logEnabled("debug")) log.debug(`${address.text}: ${s.remoteAddress} closed: ${why}`);
+        (s as Sock).terminate();
+        return;
+      }
       const events = accept(s as Sock);
       handOver(s as Sock, events);
       events.onOpen?.();
     },
   };
   const options = (s: ListenSettings) => {
-    const tls = s.tls ? { tls: { cert: s.tls.cert, key: s.tls.key, ALPNProtocols: ALPN_HTTP11 } } : {};
+    const tls = s.tls ? { tls: s.tls.options } : {};
     return { allowHalfOpen: true, socket: handlers, ...tls };
   };
   let common = options(settings);
@@ -115,6 +126,12 @@ export function listen(address: ListenAddress, acceptFirst: AcceptFn, settingsFi
   } catch (err) {
     throw listenError(address, err);
   }
+  try {
+    settings.tls?.attach(server);
+  } catch (err) {
+    server.stop(true);
+    throw new PlbError("LISTEN_FAILED", `cannot listen on ${address.text}: the certificates per name (SNI) cannot be given to Bun's listener: ${(err as Error).message}`, { cause: err });
+  }
   const port = server.port;
   const backlog = () => {
     if (settings.backlog !== undefined) setBacklog({ hostname: address.host, port, fd: (server as { fd?: unknown }).fd }, settings.backlog);
@@ -126,6 +143,11 @@ export function listen(address: ListenAddress, acceptFirst: AcceptFn, settingsFi
   /** Bun listens on the socket anew (resume, new TLS settings): keep a fresh descriptor, set the backlog again. */
   const adopted = () => {
     kept = keep((server as { fd?: unknown }).fd);
+    try {
+      settings.tls?.attach(server);
+    } catch (err) {
+      log.error(`${address.text}: the certificates per name (SNI) cannot be given to Bun's listener: ${(err as Error).message}; clients get the default certificate`);
+    }
     try {
       backlog();
     } catch (err) {

@@ -15,7 +15,7 @@
  * out of the chroot for a process that is already compromised (fchdir);
  * plb keeps only the directories its configuration reads from.
  */
-import { closeSync, fstatSync, readFileSync, readSync } from "node:fs";
+import { closeSync, fstatSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { constants } from "node:os";
 import { basename, dirname, resolve } from "node:path";
 import * as libc from "./libc.ts";
@@ -107,5 +107,37 @@ export function readConfigured(path: string): Buffer {
     return Buffer.concat(chunks, total);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** Names found in each listed directory (absolute path), for listing again after the chroot. */
+const listed = new Map<string, string[]>();
+
+/**
+ * The entries of configured directory `path` (a certificate directory),
+ * sorted. After the chroot the directory cannot be listed by path: through
+ * its kept descriptor via /proc/self/fd when the chroot has /proc, else the
+ * names it held when last listed before the chroot (a file added since
+ * needs a restart; files already known are read again).
+ */
+export function listConfiguredDir(path: string): string[] {
+  const abs = resolve(base, path);
+  if (root === undefined) {
+    try {
+      const names = readdirSync(abs).sort();
+      listed.set(abs, names);
+      return names;
+    } catch (err) {
+      throw fsError(err);
+    }
+  }
+  const dirfd = kept.get(abs);
+  if (dirfd === undefined) throw new Error(`outside chroot_dir ${root}, in a directory plb did not read from at start (restart plb to use it)`);
+  try {
+    return readdirSync(`/proc/self/fd/${dirfd}`).sort();
+  } catch {
+    const known = listed.get(abs);
+    if (known === undefined) throw new Error(`cannot be listed inside chroot_dir ${root} (no /proc there) and was not listed before (restart plb)`);
+    return known;
   }
 }

@@ -24,6 +24,8 @@
  *   that matches wins.
  */
 
+import type { ClientCertCondition } from "../tls/client-cert.ts";
+
 /** How a route's path condition compares. */
 export type PathCondition =
   | { readonly kind: "prefix"; readonly value: string }
@@ -102,6 +104,12 @@ export interface RouteConfig {
   /** Methods, case-sensitive; undefined: any. */
   readonly methods: readonly string[] | undefined;
   readonly headers: readonly HeaderCondition[];
+  /**
+   * A requirement on the client's certificate (tls.client_ca): not a
+   * selector. A request the route's other conditions take and this one
+   * refuses gets 403, so that a later, wider route never serves it.
+   */
+  readonly client_cert?: ClientCertCondition;
   readonly action: RouteAction;
   /** Removed from the start of the path (on a segment boundary) before forwarding. */
   readonly strip_prefix: string | undefined;

@@ -21,7 +21,7 @@ import { isIP } from "node:net";
 import { X509Certificate } from "node:crypto";
 import type { ServerTlsConfig } from "../config/types.ts";
 import { fileErrorReason } from "../errors.ts";
-import { checkTlsPair } from "../http/tls.ts";
+import { checkTlsPair } from "./pair.ts";
 import { logger } from "../log.ts";
 import { readConfigured } from "../process/files.ts";
 

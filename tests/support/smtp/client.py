@@ -5,6 +5,8 @@ argv[1] is a JSON object:
   source                local address to bind (e.g. "127.0.0.2"), optional
   ehlo                  EHLO name (default "client.test")
   starttls              do STARTTLS after EHLO (bool); cafile: CA to trust
+  ssl                   implicit TLS from the first byte (SMTP_SSL, port 465 style;
+                        the chain is checked against cafile, not the name)
   mailFrom, rcptTos     envelope
   dataFile              path of the message bytes (CRLF line ends; smtplib
                         dot-stuffs and turns bare CR/LF into CRLF)
@@ -30,7 +32,13 @@ def main():
     s = None
     try:
         source = (o["source"], 0) if o.get("source") else None
-        s = smtplib.SMTP(timeout=o.get("timeout", 10), source_address=source)
+        if o.get("ssl"):
+            ctx = ssl.create_default_context(cafile=o.get("cafile"))
+            ctx.check_hostname = False
+            s = smtplib.SMTP_SSL(timeout=o.get("timeout", 10), source_address=source, context=ctx)
+            s._host = o.get("tls_name", "localhost")  # the SNI name sent
+        else:
+            s = smtplib.SMTP(timeout=o.get("timeout", 10), source_address=source)
         t0 = time.monotonic()
         code, msg = s.connect(o.get("host", "127.0.0.1"), o["port"])
         out["greetingMs"] = round((time.monotonic() - t0) * 1000)
@@ -40,6 +48,8 @@ def main():
             raise smtplib.SMTPConnectError(code, msg)
         code, msg = s.ehlo(o.get("ehlo", "client.test"))
         out["ehlo"] = [code, msg.decode("utf-8", "replace")]
+        if o.get("ssl"):
+            out["cipher"] = s.sock.cipher()[0]
         if o.get("starttls"):
             ctx = ssl.create_default_context(cafile=o.get("cafile"))
             code, msg = s.starttls(context=ctx)

@@ -16,7 +16,9 @@ export interface SmtplibOptions {
   source?: string;
   ehlo?: string;
   starttls?: boolean;
-  /** CA file to trust for STARTTLS (the server's caFile). */
+  /** Implicit TLS from the first byte (smtplib.SMTP_SSL; the chain is checked against cafile, not the name). */
+  ssl?: boolean;
+  /** CA file to trust for STARTTLS or ssl (the server's caFile). */
   cafile?: string;
   mailFrom?: string;
   rcptTos?: string[];

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkTlsPair } from "../src/http/tls.ts";
+import { checkTlsPair } from "../src/tls/pair.ts";
 
 let dir: string;
 const pem: Record<string, string> = {};

@@ -9,8 +9,8 @@ import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { createSecureContext } from "node:tls";
 
 export interface TlsProblem {
-  /** The setting at fault: "tls.cert", "tls.key", or "tls" for the pair. */
-  readonly key: "tls.cert" | "tls.key" | "tls";
+  /** The setting at fault: "tls.cert", "tls.key", or "tls" for the pair (with another `at`: "tls.certs[1].cert", …). */
+  readonly key: string;
   /** Text after the key, e.g. "key does not match the certificate in cert.pem". */
   readonly message: string;
 }
@@ -25,10 +25,10 @@ function reason(err: unknown): string {
 }
 
 /** The certificates of a chain file, first (the server's own) first; problems otherwise. */
-function parseChain(pem: string, file: string, problems: TlsProblem[]): X509Certificate | undefined {
+function parseChain(pem: string, file: string, problems: TlsProblem[], key: string): X509Certificate | undefined {
   const blocks = pem.match(CERT_BLOCK) ?? [];
   if (blocks.length === 0) {
-    problems.push({ key: "tls.cert", message: `${file} is not a PEM certificate (no "-----BEGIN CERTIFICATE-----" block)` });
+    problems.push({ key, message: `${file} is not a PEM certificate (no "-----BEGIN CERTIFICATE-----" block)` });
     return undefined;
   }
   let first: X509Certificate | undefined;
@@ -40,15 +40,15 @@ function parseChain(pem: string, file: string, problems: TlsProblem[]): X509Cert
     } catch (err) {
       bad = true;
       const which = blocks.length === 1 ? "its certificate" : `certificate ${i + 1} of ${blocks.length}`;
-      problems.push({ key: "tls.cert", message: `${file}: ${which} is not valid PEM (${reason(err)})` });
+      problems.push({ key, message: `${file}: ${which} is not valid PEM (${reason(err)})` });
     }
   });
   return bad ? undefined : first;
 }
 
-function parseKey(pem: string, file: string, problems: TlsProblem[]): KeyObject | undefined {
+function parseKey(pem: string, file: string, problems: TlsProblem[], key: string): KeyObject | undefined {
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
-    problems.push({ key: "tls.key", message: `${file} is not a PEM private key (no "-----BEGIN … PRIVATE KEY-----" block)` });
+    problems.push({ key, message: `${file} is not a PEM private key (no "-----BEGIN … PRIVATE KEY-----" block)` });
     return undefined;
   }
   try {
@@ -56,7 +56,7 @@ function parseKey(pem: string, file: string, problems: TlsProblem[]): KeyObject 
   } catch (err) {
     const code = (err as { code?: string }).code;
     const why = code === "ERR_MISSING_PASSPHRASE" ? "it is encrypted (plb needs a key without a passphrase)" : reason(err);
-    problems.push({ key: "tls.key", message: `${file} is not a usable private key: ${why}` });
+    problems.push({ key, message: `${file} is not a usable private key: ${why}` });
     return undefined;
   }
 }
@@ -65,23 +65,37 @@ function parseKey(pem: string, file: string, problems: TlsProblem[]): KeyObject 
  * Problems with a certificate chain and key, as read from `certFile` and
  * `keyFile` (named in messages as written in the configuration); [] when a
  * listener can use them. A file that could not be read is undefined: the
- * other one is still checked on its own.
+ * other one is still checked on its own. `at`: the setting the files come
+ * from ("tls", "tls.certs[1]"), which problems name.
  */
-export function checkTlsPair(certPem: string | undefined, keyPem: string | undefined, certFile: string, keyFile: string): TlsProblem[] {
+export function checkTlsPair(certPem: string | undefined, keyPem: string | undefined, certFile: string, keyFile: string, at = "tls"): TlsProblem[] {
+  return inspectTlsPair(certPem, keyPem, certFile, keyFile, at).problems;
+}
+
+/** checkTlsPair, and the server's own certificate when the pair can be used. */
+export function inspectTlsPair(
+  certPem: string | undefined,
+  keyPem: string | undefined,
+  certFile: string,
+  keyFile: string,
+  at = "tls",
+): { problems: TlsProblem[]; leaf: X509Certificate | undefined } {
   const problems: TlsProblem[] = [];
-  const cert = certPem === undefined ? undefined : parseChain(certPem, certFile, problems);
-  const key = keyPem === undefined ? undefined : parseKey(keyPem, keyFile, problems);
-  if (cert === undefined || key === undefined || certPem === undefined || keyPem === undefined) return problems;
+  const fail = { problems, leaf: undefined };
+  const cert = certPem === undefined ? undefined : parseChain(certPem, certFile, problems, `${at}.cert`);
+  const key = keyPem === undefined ? undefined : parseKey(keyPem, keyFile, problems, `${at}.key`);
+  if (cert === undefined || key === undefined || certPem === undefined || keyPem === undefined) return fail;
   if (!cert.checkPrivateKey(key)) {
-    problems.push({ key: "tls.key", message: `key does not match the certificate in ${certFile}` });
-    return problems;
+    problems.push({ key: `${at}.key`, message: `key does not match the certificate in ${certFile}` });
+    return fail;
   }
   // What the listener will do with them (same BoringSSL): anything the
   // checks above let through is still refused here rather than at bind time.
   try {
     createSecureContext({ cert: certPem, key: keyPem });
   } catch (err) {
-    problems.push({ key: "tls", message: `${certFile} and ${keyFile} cannot be used together (${reason(err)})` });
+    problems.push({ key: at, message: `${certFile} and ${keyFile} cannot be used together (${reason(err)})` });
+    return fail;
   }
-  return problems;
+  return { problems, leaf: cert };
 }
