@@ -77,7 +77,7 @@ export class CertDir {
       await openssl(this.dir, ["ca", "-batch", "-config", cnf, "-selfsign", "-keyfile", key, "-in", csr, "-startdate", stamp(-10), "-enddate", stamp(days), "-extfile", ext, "-notext", "-out", cert]);
       return { cert, key };
     }
-    const signer = o.ca ? ["-CA", o.ca.cert, "-CAkey", o.ca.key, "-CAcreateserial"] : ["-key", key];
+    const signer = o.ca ? ["-CA", o.ca.cert, "-CAkey", o.ca.key, "-set_serial", `0x${crypto.randomUUID().replace(/-/g, "")}`] : ["-key", key];
     await openssl(this.dir, ["x509", "-req", "-in", csr, ...signer, "-days", String(days), "-extfile", ext, "-out", cert]);
     return { cert, key };
   }
