@@ -184,6 +184,18 @@ describe("clients that are not plain TLS", () => {
     expect(b.stdout).toBe("B");
   });
 
+  test("a client that ends its side inside its ClientHello is closed at once, not after timeout_client", async () => {
+    const part = clientHello({ names: ["a.example.test"] }).subarray(0, 20);
+    const t0 = performance.now();
+    let closed = false;
+    const sock = await Bun.connect({ hostname: "127.0.0.1", port: stalled, allowHalfOpen: true, socket: { data() {}, end() {}, close: () => void (closed = true) } });
+    sock.write(part);
+    sock.shutdown(); // FIN, still reading
+    while (!closed && performance.now() - t0 < 10_000) await Bun.sleep(5);
+    expect(closed).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(900); // timeout_client is 1 s
+  });
+
   test("a client that stops inside its ClientHello is closed after timeout_client (1 s)", async () => {
     const part = clientHello({ names: ["a.example.test"] }).subarray(0, 20);
     const r = await exchange(stalled, part, 15_000);
