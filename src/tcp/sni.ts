@@ -54,7 +54,8 @@ class SniReader implements BackendReader {
     if (r.kind === "more") return undefined;
     this.buf = undefined;
     if (r.kind === "error" && !r.notTls) {
-      if (logEnabled("info")) log.info(`service "${this.service.name}": ${clientIp(this.client)} sent a ClientHello plb cannot read (${r.reason}, at byte ${r.position}), closing`);
+      // debug: scanners send such bytes all day; the access log has the session (cause "refused").
+      if (logEnabled("debug")) log.debug(`service "${this.service.name}": ${clientIp(this.client)} sent a ClientHello plb cannot read, at byte ${r.position}: ${r.reason}; closing`);
       return "refused";
     }
     const name = r.kind === "done" ? r.serverName : undefined;
