@@ -74,12 +74,13 @@ export class RelaySession extends ServerAttempt implements SocketEvents, PipeOwn
   constructor(
     private readonly client: Sock,
     service: ServiceHandle,
-    private readonly choose?: (service: ServiceHandle, client: Sock) => BackendReader,
+    choose?: (service: ServiceHandle, client: Sock) => BackendReader,
   ) {
     super(service);
     this.cfg = service.cfg;
-    // Without a choice a tcp or smtp service has one (a tcp service whose routes choose may not).
-    this.backend = service.backend!;
+    // Without a choice a tcp or smtp service has one; with one, none until it is made.
+    this.reader = choose?.(service, client);
+    this.backend = (this.reader === undefined ? service.backend : undefined)!;
     this.opts = (this.backend?.shared as RelayOptions | undefined) ?? {};
     // The client's port costs a getpeername(2): read only when someone will be told
     // (a closed socket no longer has it).
@@ -89,8 +90,7 @@ export class RelaySession extends ServerAttempt implements SocketEvents, PipeOwn
   }
 
   onOpen(): void {
-    if (this.choose !== undefined) this.reader = this.choose(this.service, this.client);
-    else this.begin(this.backend);
+    if (this.reader === undefined) this.begin(this.backend);
   }
 
   /** Connect to a server of `backend`. */

@@ -16,10 +16,10 @@ import { type CertFiles, curlName, httpsServer, makeCert, reshapingRelay, sClien
 import { clientHello } from "../../../fuzz/formats/tls.ts";
 
 let plb: PlbProcess;
-let edge: number, mux: number, strict: number, stalled: number;
+let edge: number, mux: number, strict: number, stalled: number, proxied: number;
 let certA: CertFiles, certB: CertFiles, certD: CertFiles;
 const servers: Server<undefined>[] = [];
-let plain: Backend;
+let plain: Backend, named: Backend;
 const relays: TCPSocketListener<unknown>[] = [];
 
 beforeAll(async () => {
@@ -27,7 +27,8 @@ beforeAll(async () => {
   const [a, b, d] = [httpsServer("A", certA), httpsServer("B", certB), httpsServer("D", certD)];
   servers.push(a, b, d);
   plain = backend({ name: "PLAIN" });
-  [edge, mux, strict, stalled] = await freePorts(4);
+  named = backend({ name: "NAMED" });
+  [edge, mux, strict, stalled, proxied] = await freePorts(5);
   plb = await startPlb(`
 [[backend]]
 name = "a"
@@ -74,6 +75,23 @@ listen = ["127.0.0.1:${strict}"]
 sni = "*.example.test"
 backend = "a"
 
+# behind a front balancer: the PROXY header first, then the ClientHello
+[[service]]
+name = "proxied"
+protocol = "tcp"
+listen = ["127.0.0.1:${proxied}"]
+accept_proxy = true
+proxy_from = ["127.0.0.1/32"]
+servers = ["127.0.0.1:${plain.port}"]
+
+[[service.route]]
+sni = "named.example.test"
+backend = "named"
+
+[[backend]]
+name = "named"
+servers = ["127.0.0.1:${named.port}"]
+
 [[service]]
 name = "stalled"
 protocol = "tcp"
@@ -91,7 +109,15 @@ afterAll(async () => {
   for (const s of servers) s.stop(true);
   for (const r of relays) r.stop(true);
   plain?.stop();
+  named?.stop();
 });
+
+const concatBytes = (a: Uint8Array, b: Uint8Array) => {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+};
 
 /** Connect, send `data`, and return what came back until the close (or `ms`), with the time it took. */
 async function exchange(port: number, data: Uint8Array | string, ms = 10_000): Promise<{ text: string; ms: number; closed: boolean }> {
@@ -166,6 +192,12 @@ describe("clients that are not plain TLS", () => {
     expect(r).toMatchObject({ text: "", closed: true });
     expect(r.ms).toBeLessThan(5000);
     expect(plain.accepted()).toBe(before);
+  });
+
+  test("after a PROXY header (accept_proxy), the ClientHello that follows it in the same read chooses", async () => {
+    const header = new TextEncoder().encode("PROXY TCP4 192.0.2.1 127.0.0.1 5555 443\r\n");
+    expect((await exchange(proxied, concatBytes(header, clientHello({ names: ["named.example.test"] })))).text).toBe("NAMED\n");
+    expect((await exchange(proxied, concatBytes(header, clientHello({ names: ["other.test"] })))).text).toBe("PLAIN\n");
   });
 
   test("a slow client sending its ClientHello one byte at a time is read whole", async () => {
