@@ -162,3 +162,15 @@ describe("errors", () => {
     expect(b[whole.position]).toBe(9);
   });
 });
+
+test("an empty extension at the very end of the message is reported inside the input (fuzz, seed 7)", () => {
+  for (const type of [0, 16]) {
+    const b = clientHello({ extra: [[type, new Uint8Array(0)]] });
+    const r = parseClientHello(b);
+    expect(r.kind).toBe("error");
+    if (r.kind === "error") expect(r.position).toBe(b.length - 2); // the extension's length
+  }
+  const empty = clientHello({ names: [""] });
+  const r = parseClientHello(empty);
+  expect(r.kind === "error" && r.position).toBe(empty.length - 2);
+});

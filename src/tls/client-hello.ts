@@ -224,7 +224,7 @@ interface Problem {
 /** The host_name of a server_name extension body at [p, p + size), lowercased; undefined when none is listed. */
 function serverNameOf(m: Uint8Array, p: number, size: number): string | undefined | Problem {
   // An empty extension body is what a server sends back; a client must list names.
-  if (size < 2) return { at: p, reason: "a server_name extension without a name list" };
+  if (size < 2) return { at: p - 2, reason: "a server_name extension without a name list" }; // at its length (p may be the end)
   const list = (m[p] << 8) | m[p + 1];
   if (list + 2 !== size || list === 0) return { at: p, reason: `a server_name list of ${list} bytes in an extension of ${size}` };
   const end = p + size;
@@ -250,7 +250,7 @@ function serverNameOf(m: Uint8Array, p: number, size: number): string | undefine
 function hostName(m: Uint8Array, s: number, l: number): string | Problem {
   let e = s + l;
   if (l > 0 && m[e - 1] === 0x2e) e--; // one trailing dot
-  if (e - s < 1 || e - s > 253) return { at: s, reason: `a host_name of ${l} bytes (1 to 253)` };
+  if (e - s < 1 || e - s > 253) return { at: s - 2, reason: `a host_name of ${l} bytes (1 to 253)` }; // at its length
   let label = 0;
   let out = "";
   for (let i = s; i < e; i++) {
@@ -270,7 +270,7 @@ function hostName(m: Uint8Array, s: number, l: number): string | Problem {
 
 /** The protocol names of an ALPN extension body at [p, p + size). */
 function alpnOf(m: Uint8Array, p: number, size: number): string[] | Problem {
-  if (size < 2) return { at: p, reason: "an ALPN extension without a protocol list" };
+  if (size < 2) return { at: p - 2, reason: "an ALPN extension without a protocol list" };
   const list = (m[p] << 8) | m[p + 1];
   if (list + 2 !== size || list === 0) return { at: p, reason: `an ALPN list of ${list} bytes in an extension of ${size}` };
   const end = p + size;
