@@ -101,7 +101,7 @@ function generate(r: Rng): Uint8Array {
   if (chance(r, 0.5)) extra.push([0x002b, Uint8Array.from([4, 3, 4, 3, 3])]); // supported_versions
   if (chance(r, 0.2)) extra.push([0x0015, new Uint8Array(between(r, 1, 600))]); // padding
   if (chance(r, 0.05)) extra.push([0x0033, new Uint8Array(1216)]); // a post-quantum key share's size
-  const names = chance(r, 0.85) ? [name(r)] : undefined;
+  const names = chance(r, 0.85) ? (chance(r, 0.03) ? [name(r), name(r)] : [name(r)]) : undefined; // two: an error (RFC 6066)
   const alpn = chance(r, 0.6) ? pick(r, [["h2", "http/1.1"], ["http/1.1"], ["imap"], ["acme-tls/1"], [name(r).slice(0, 30)]]) : undefined;
   const hs = clientHello({ names, alpn, extra, sessionId: pick(r, [0, 32, between(r, 0, 32)]), noExtensions: names === undefined && alpn === undefined && extra.length === 0 && chance(r, 0.5) }).subarray(5);
   const split: number[] = [];
