@@ -174,3 +174,11 @@ test("an empty extension at the very end of the message is reported inside the i
   const r = parseClientHello(empty);
   expect(r.kind === "error" && r.position).toBe(empty.length - 2);
 });
+
+test("a ClientHello that ends right after its random is an error inside it, never a read past its end (fuzz, seed 8)", () => {
+  const body = [3, 3, ...new Array(32).fill(7)];
+  const b = Uint8Array.from([22, 3, 1, 0, body.length + 4 + 3, 1, 0, 0, body.length, ...body, 0xee, 0xee, 0xee]); // 3 more bytes in the record
+  const r = parseClientHello(b);
+  expect(r).toMatchObject({ kind: "error", reason: "the ClientHello ends inside its version, random and session id" });
+  expect(r.kind === "error" && r.position).toBe(5 + 4 + body.length - 1);
+});

@@ -139,7 +139,10 @@ function kindOf(res: HelloResult): Behaviour {
 function check(input: Uint8Array): Behaviour {
   const whole = parseClientHello(input);
   ensure(same(parseClientHello(view(input).view), whole), "a view at an offset parses differently");
-  if (whole.kind === "error") ensure(Number.isInteger(whole.position) && whole.position >= 0 && whole.position < input.length && whole.reason !== "", () => `error offset ${whole.position} of ${input.length}`);
+  if (whole.kind === "error") {
+    ensure(Number.isInteger(whole.position) && whole.position >= 0 && whole.position < input.length && whole.reason !== "", () => `error offset ${whole.position} of ${input.length}`);
+    ensure(!/NaN|undefined/.test(whole.reason), () => `a read past the input: ${whole.reason}`);
+  }
   if (whole.kind === "done") {
     ensure(whole.consumed >= 9 && whole.consumed <= input.length, () => `consumed ${whole.consumed} of ${input.length}`);
     const hs = handshakeBytes(input, whole.consumed);

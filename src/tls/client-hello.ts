@@ -171,7 +171,7 @@ function parseBody(m: Uint8Array, starts: number[], ends: number[], consumed: nu
   const bad = (k: number, reason: string) => fail(inputOffset(starts, ends, k), reason);
   const n = m.length;
   let p = 4;
-  if (n < p + 2 + 32) return bad(n - 1, "the ClientHello ends inside its version and random");
+  if (n < p + 2 + 32 + 1) return bad(n - 1, "the ClientHello ends inside its version, random and session id");
   if (m[p] !== 3) return bad(p, `client version major ${m[p]} (TLS has 3)`);
   p += 2 + 32;
   const sid = m[p];
