@@ -13,7 +13,10 @@
  *   trailing dot dropped), and so is each ALPN name: the parser invents
  *   nothing;
  * - the same handshake bytes split over other records give the same name
- *   and ALPN list (record boundaries never change what is read).
+ *   and ALPN list (record boundaries never change what is read);
+ * - `referenceHello`, the same rules read another way (records gathered
+ *   first, a cursor that throws past the end), agrees on the kind, the
+ *   name and the ALPN list.
  */
 import { parseClientHello, type HelloResult, MAX_RECORDS } from "../../src/tls/client-hello.ts";
 import { type Behaviour, ensure, same, show, type Target, view } from "../driver.ts";
@@ -132,6 +135,108 @@ function mutateHello(input: Uint8Array, r: Rng): Uint8Array {
   return out;
 }
 
+type Ref = { kind: "more" } | { kind: "error" } | { kind: "done"; serverName: string | undefined; alpn: string[] };
+
+/**
+ * The ClientHello read another way (the records gathered first, then the
+ * message read with a cursor that throws past its end), on the same rules:
+ * what plb's parser must agree with on the result's kind, name and ALPN.
+ */
+export function referenceHello(b: Uint8Array): Ref {
+  const parts: Uint8Array[] = [];
+  let have = 0;
+  let need = -1;
+  for (let at = 0, r = 0; ; r++) {
+    if (need >= 0 && have >= need) break;
+    if (at >= b.length) return { kind: "more" };
+    if (r === MAX_RECORDS || b[at] !== 22) return { kind: "error" };
+    if (at + 1 < b.length && b[at + 1] !== 3) return { kind: "error" };
+    if (at + 2 < b.length && b[at + 2] > 4) return { kind: "error" };
+    if (at + 5 > b.length) return { kind: "more" };
+    const len = (b[at + 3] << 8) | b[at + 4];
+    if (len === 0 || len > 16384) return { kind: "error" };
+    const frag = b.subarray(at + 5, Math.min(at + 5 + len, b.length));
+    parts.push(frag);
+    have += frag.length;
+    const hs = concat(...parts);
+    if (hs.length >= 1 && hs[0] !== 1) return { kind: "error" };
+    if (hs.length >= 4 && need < 0) {
+      const body = (hs[1] << 16) | (hs[2] << 8) | hs[3];
+      if (body === 0 || body + 4 > 16384) return { kind: "error" };
+      need = body + 4;
+    }
+    if (at + 5 + len > b.length) return { kind: "more" };
+    at += 5 + len;
+  }
+  const m = concat(...parts).subarray(0, need);
+  let p = 4;
+  const take = (k: number) => {
+    if (p + k > m.length) throw new RangeError("past the end");
+    p += k;
+    return m.subarray(p - k, p);
+  };
+  const u8 = () => take(1)[0];
+  const u16 = () => (take(1)[0] << 8) | take(1)[0];
+  try {
+    if (u8() !== 3) return { kind: "error" };
+    take(33);
+    const sid = u8();
+    if (sid > 32) return { kind: "error" };
+    take(sid);
+    const cs = u16();
+    if (cs < 2 || cs % 2 !== 0) return { kind: "error" };
+    take(cs);
+    const cm = u8();
+    if (cm < 1) return { kind: "error" };
+    take(cm);
+    let serverName: string | undefined;
+    let alpn: string[] = [];
+    if (p === m.length) return { kind: "done", serverName, alpn };
+    if (u16() !== m.length - p) return { kind: "error" };
+    const seen = new Set<number>();
+    while (p < m.length) {
+      const type = u16();
+      const body = take(u16());
+      if (seen.has(type)) return { kind: "error" };
+      seen.add(type);
+      if (type !== 0 && type !== 16) continue;
+      const list = (body[0] << 8) | body[1];
+      if (body.length < 2 || list === 0 || list !== body.length - 2) return { kind: "error" };
+      // Read the list with the same cursor over the extension body.
+      let q = 2;
+      const sub = (k: number) => {
+        if (q + k > body.length) throw new RangeError("past the list");
+        q += k;
+        return body.subarray(q - k, q);
+      };
+      if (type === 0) {
+        let found = false;
+        while (q < body.length) {
+          const nt = sub(1)[0];
+          const l = (sub(1)[0] << 8) | sub(1)[0];
+          const name = text(sub(l)).replace(/\.$/, "");
+          if (nt !== 0) continue;
+          if (found) return { kind: "error" };
+          found = true;
+          if (name.length < 1 || name.length > 253 || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(name) || /^[0-9.]+$/.test(name)) return { kind: "error" };
+          serverName = name.toLowerCase();
+        }
+      } else {
+        alpn = [];
+        while (q < body.length) {
+          const l = sub(1)[0];
+          if (l === 0) return { kind: "error" };
+          alpn.push(text(sub(l)));
+        }
+      }
+    }
+    return { kind: "done", serverName, alpn };
+  } catch (e) {
+    if (e instanceof RangeError) return { kind: "error" };
+    throw e;
+  }
+}
+
 function kindOf(res: HelloResult): Behaviour {
   return res.kind === "error" ? { kind: "error", reason: res.reason } : { kind: res.kind };
 }
@@ -156,6 +261,9 @@ function check(input: Uint8Array): Behaviour {
     const again = parseClientHello(records(hs, cuts.map((c, i) => c - (cuts[i - 1] ?? 0))));
     ensure(again.kind === "done" && again.serverName === n && same(again.alpn, whole.alpn), () => `re-split: ${show(again)}, whole ${show(whole)}`);
   }
+  const ref = referenceHello(input);
+  ensure(ref.kind === whole.kind, () => `plb says ${whole.kind}${whole.kind === "error" ? ` (${whole.reason})` : ""}, the reference ${ref.kind}`);
+  if (ref.kind === "done" && whole.kind === "done") ensure(ref.serverName === whole.serverName && same(ref.alpn, whole.alpn), () => `plb ${show(whole)}, the reference ${show(ref)}`);
   let first: HelloResult = { kind: "more" };
   for (const cut of cutsFor(input)) {
     first = parseClientHello(input.subarray(0, cut));
