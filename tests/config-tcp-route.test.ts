@@ -97,4 +97,9 @@ describe("mistakes, with their lines", () => {
       'plb.toml:8: service "edge": route[0].backend: unknown backend "nope!" (backends: edge)',
     ]);
   });
+
+  test("routes by name and tls on one tcp service are an error naming route", () => {
+    const out = problems(`${TCP_SERVICE}tls = { cert = "c.pem", key = "k.pem" }\n[[service.route]]\nsni = "a.example.com"\nbackend = "a"\n`);
+    expect(out).toContain('plb.toml:7: service "edge": a tcp service\'s routes pass TLS through by name and cannot be combined with tls (which terminates it): send the names plb should terminate to a service with tls instead (README: TLS passthrough by name)');
+  });
 });

@@ -117,6 +117,9 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
   if (log?.format === "combined" && protocol !== "http") {
     report("access_log", `access_log.format = "combined" is for http requests; a ${protocol} service logs sessions: use "haproxy" or "json"`, at("access_log"));
   }
+  if (routed && protocol === "tcp" && Object.hasOwn(raw, "tls")) {
+    report("route", "a tcp service's routes pass TLS through by name and cannot be combined with tls (which terminates it): send the names plb should terminate to a service with tls instead (README: TLS passthrough by name)", at("route"));
+  }
   const routes = routed
     ? checkRoutes(raw.route, { at: (j, key) => source.line({ service: index, key: "route", index: j, sub: key }), report, hasDefault: ownServers || named, protocol: protocol === "tcp" ? "tcp" : "http" })
     : [];
