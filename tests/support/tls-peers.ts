@@ -47,9 +47,10 @@ async function run(cmd: string[], stdin?: string, ms = 15_000): Promise<Output> 
   return { code, stdout, stderr };
 }
 
-/** curl https://NAME:PORT/ reaching 127.0.0.1:`connectPort`, trusting only `ca`. */
+/** curl https://NAME:PORT/ reaching 127.0.0.1 (`--resolve`), or 127.0.0.1:`connectPort` when it differs (`--connect-to`), trusting only `ca`. */
 export function curlName(name: string, port: number, ca: string, connectPort = port, maxSeconds = 10): Promise<Output> {
-  return run(["curl", "-sS", "--max-time", String(maxSeconds), "--cacert", ca, "--connect-to", `${name}:${port}:127.0.0.1:${connectPort}`, `https://${name}:${port}/`]);
+  const to = connectPort === port ? ["--resolve", `${name}:${port}:127.0.0.1`] : ["--connect-to", `${name}:${port}:127.0.0.1:${connectPort}`];
+  return run(["curl", "-sS", "--max-time", String(maxSeconds), "--cacert", ca, ...to, `https://${name}:${port}/`]);
 }
 
 /** openssl s_client to 127.0.0.1:port with SNI `name` (undefined: none), verifying against `ca`; sends one GET and returns what came back. */
