@@ -70,12 +70,12 @@ export interface ServiceHandle {
   readonly removedAt: number;
   /**
    * The backend that takes its clients (http: the requests no route sends
-   * elsewhere); undefined only for an http service whose routes choose
+   * elsewhere); undefined only for an http or tcp service whose routes choose
    * (a request none takes gets 404). A reload may point it at another;
    * sessions take it when they start (http: each request).
    */
   readonly backend: BackendHandle | undefined;
-  /** http: the first route that takes a request with these facts, and its backend; undefined when none does (or the service has no routes). */
+  /** http (tcp: `host` is the TLS name): the first route that takes a request with these facts, and its backend; undefined when none does (or the service has no routes). */
   route(facts: RequestFacts): RouteChoice | undefined;
   /** Connection limits and descriptor shortages (told of plb's own connect failures). */
   readonly admission: DescriptorUsers;

@@ -118,9 +118,9 @@ export class Service implements Admitted, ServiceHandle {
   readonly sessions: Sweeper;
   readonly admission: Admission;
   readonly protocol: Protocol;
-  /** The backend that takes its clients (`cfg.backend`; undefined: an http service whose routes choose). */
+  /** The backend that takes its clients (`cfg.backend`; undefined: an http or tcp service whose routes choose). */
   backend: Backend | undefined;
-  /** Its routes (http) and, by route position, what each one takes a request to; swapped whole by a reload. */
+  /** Its routes (http, tcp) and, by route position, what each one takes a request to; swapped whole by a reload. */
   private routing: Routing | undefined;
   listeners: Listener[] = [];
   private listenSettings: ListenSettings;

@@ -148,9 +148,9 @@ describe("mistakes, with their lines", () => {
       'plb.toml:8: service "edge": route[0].add_prefix: must not end with "/" (write "/v1": add_prefix works on whole path segments)',
     ]);
   });
-  test("route applies to http only; route must be an array of tables", () => {
-    expect(problems(`[[service.route]]\npath = "/"\n`, HTTP_SERVICE.replace('"http"', '"tcp"'))).toEqual([
-      'plb.toml:6: service "edge": "route" applies to protocol "http" only (this service is "tcp")',
+  test("route applies to http and tcp only; route must be an array of tables", () => {
+    expect(problems(`[[service.route]]\npath = "/"\n`, HTTP_SERVICE.replace('"http"', '"smtp"'))).toEqual([
+      'plb.toml:6: service "edge": "route" applies to protocol "http" or "tcp" only (this service is "smtp")',
     ]);
     expect(problems(`route = "x"\n`)).toEqual(['plb.toml:6: service "edge": route must be an array of tables ([[service.route]] or route = [{ … }]), got string "x"']);
     expect(problems(`[service.route]\npath = "/"\n`)).toEqual(['plb.toml:6: service "edge": route must be an array of tables ([[service.route]] or route = [{ … }]), got a single table (write [[service.route]], not [service.route])']);

@@ -39,6 +39,7 @@ const KINDS: Record<string, string[]> = {
   "config-cidr": ["inside", "outside", "error"],
   "config-toml": ["done", "invalid", "syntax"],
   routes: ["matched", "unmatched", "invalid", "syntax"],
+  "tls-client-hello": ["done", "error", "more"],
 };
 
 describe("10^4 inputs per parser (seed 20261201)", () => {

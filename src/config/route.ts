@@ -15,6 +15,11 @@
  *   or "{host}"; fields that carry framing or that plb manages
  *   (Content-Length, Transfer-Encoding, Connection and the other hop-by-hop
  *   fields, X-Forwarded-*) cannot be set, added or removed.
+ * tcp services have routes too (TLS passthrough by name): `sni` (one name
+ * or a list; exact names and "*.example.com" wildcards, lowercased) and
+ * `backend`, nothing else; `sni` is required (a route for every client is
+ * the service's own backend), and is kept in the route's `hosts` so that
+ * the route table and the shadow checks serve both protocols.
  * Backend names are checked apart (`checkRouteBackends`), once the
  * configuration's backends are known.
  */
@@ -30,6 +35,8 @@ const CONDITIONS = ["host", "path", "path_exact", "path_regex", "method", "heade
 const TERMINAL = ["backend", "redirect", "respond"] as const;
 const FORWARDING = ["strip_prefix", "add_prefix", "request_headers"] as const;
 export const ROUTE_KEYS: readonly string[] = [...CONDITIONS, ...TERMINAL, ...FORWARDING, "response_headers"];
+/** The keys of a tcp service's route. */
+export const TCP_ROUTE_KEYS: readonly string[] = ["sni", "backend"];
 const REDIRECT_KEYS = ["scheme", "host", "port", "path", "status"];
 const RESPOND_KEYS = ["status", "body", "content_type"];
 const RULE_KEYS = ["set", "add", "remove"];
@@ -60,6 +67,8 @@ export interface RouteContext {
   report(path: string, message: string, line: number | undefined): void;
   /** The service has a default backend (`servers` or `backend`): routes without backend/redirect/respond use it. */
   readonly hasDefault: boolean;
+  /** The service's protocol: "tcp" routes have sni and backend only (default "http"). */
+  readonly protocol?: "http" | "tcp";
 }
 
 /**
@@ -92,7 +101,11 @@ function checkRoute(item: unknown, index: number, ctx: RouteContext): RouteConfi
     return undefined;
   }
   const keys = Object.keys(item);
-  for (const k of keys) if (!ROUTE_KEYS.includes(k)) fail(k, `unknown key ${JSON.stringify(k)}${suggestion(k, ROUTE_KEYS)} (route keys: ${ROUTE_KEYS.join(", ")})`);
+  if (ctx.protocol === "tcp") return checkTcpRoute(item, index, ctx, fail, () => ok);
+  for (const k of keys) {
+    if (k === "sni") fail(k, 'sni is a condition of tcp routes (TLS passthrough by name); an http route matches the request\'s host: write host = …');
+    else if (!ROUTE_KEYS.includes(k)) fail(k, `unknown key ${JSON.stringify(k)}${suggestion(k, ROUTE_KEYS)} (route keys: ${ROUTE_KEYS.join(", ")})`);
+  }
   if (keys.length === 0) {
     fail(undefined, "an empty route: give it conditions (host, path, path_exact, path_regex, method, header) and an action (backend, redirect, respond, …)");
     return undefined;
@@ -146,6 +159,28 @@ function checkRoute(item: unknown, index: number, ctx: RouteContext): RouteConfi
   };
 }
 
+/** A tcp route: `sni` (required) and `backend` (or the service's default). */
+function checkTcpRoute(item: Table, index: number, ctx: RouteContext, fail: (key: string | undefined, message: string) => void, ok: () => boolean): RouteConfig | undefined {
+  for (const k of Object.keys(item)) {
+    if (TCP_ROUTE_KEYS.includes(k)) continue;
+    const http = ROUTE_KEYS.includes(k) || k === "response_headers";
+    fail(k, http ? `${k} applies to http routes; a tcp route has sni and backend only (it sees a TLS ClientHello, not requests)` : `unknown key ${JSON.stringify(k)}${suggestion(k, TCP_ROUTE_KEYS)} (tcp route keys: ${TCP_ROUTE_KEYS.join(", ")})`);
+  }
+  let hosts: string[] | undefined;
+  if (!Object.hasOwn(item, "sni")) fail(undefined, 'a tcp route needs sni = "name" or a list of names (a route for every client is the service\'s backend)');
+  else hosts = checkHosts(item.sni, (m) => fail("sni", m), true);
+  let action: RouteAction | undefined;
+  if (Object.hasOwn(item, "backend")) {
+    const name = item.backend;
+    if (typeof name !== "string" || name === "") fail("backend", `must be a backend name, got ${describeValue(name)}`);
+    else action = { kind: "backend", name, line: ctx.at(index, "backend") };
+  } else if (!ctx.hasDefault) {
+    fail(undefined, 'this route has no backend, and the service has no default backend to send it to: add backend = "…" to the route (or to the service)');
+  } else action = { kind: "backend", name: undefined };
+  if (!ok() || action === undefined || hosts === undefined) return undefined;
+  return { index, line: ctx.at(index), hosts, path: undefined, methods: undefined, headers: [], action, strip_prefix: undefined, add_prefix: undefined, request_headers: undefined, response_headers: undefined };
+}
+
 const HOST_RE = /^[a-z0-9_~-]+(?:\.[a-z0-9_~-]+)*$/;
 
 /** One host pattern, lowercased: "example.com", "*.example.com", "10.0.0.1", "[::1]"; or an error. */
@@ -163,15 +198,18 @@ export function checkHostPattern(v: string): string | { error: string } {
   return wild ? `*.${name}` : name;
 }
 
-function checkHosts(v: unknown, fail: (m: string) => void): string[] | undefined {
+/** host = …, or (`sni`) a tcp route's names: never an IP address (SNI carries names only, RFC 6066). */
+function checkHosts(v: unknown, fail: (m: string) => void, sni = false): string[] | undefined {
+  const what = sni ? "name" : "host";
   const list = typeof v === "string" ? [v] : v;
-  if (!Array.isArray(list)) return void fail(`must be a host or an array of hosts, got ${describeValue(v)}`);
-  if (list.length === 0) return void fail("must not be empty (leave host out to match any host)");
+  if (!Array.isArray(list)) return void fail(`must be a ${what} or an array of ${what}s, got ${describeValue(v)}`);
+  if (list.length === 0) return void fail(sni ? "must not be empty (a route for every client is the service's backend)" : "must not be empty (leave host out to match any host)");
   const out: string[] = [];
   for (const [j, h] of list.entries()) {
-    if (typeof h !== "string") return void fail(`host[${j}] must be a string, got ${describeValue(h)}`);
+    if (typeof h !== "string") return void fail(`${sni ? "sni" : "host"}[${j}] must be a string, got ${describeValue(h)}`);
     const p = checkHostPattern(h);
-    if (typeof p !== "string") return void fail(p.error);
+    if (typeof p !== "string") return void fail(sni ? p.error.replace('host "*" matches every host: leave host out instead', "\"*\" matches every name: that is the service's backend").replace("hosts are matched", "names are matched") : p.error);
+    if (sni && (isIP(p) !== 0 || p.startsWith("["))) return void fail(`${JSON.stringify(h)}: clients send names in SNI, never IP addresses (RFC 6066): a client connecting by address sends no name and goes to the service's backend`);
     if (!out.includes(p)) out.push(p);
   }
   return out;

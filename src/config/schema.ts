@@ -159,8 +159,8 @@ export const SCHEMA: readonly KeyDef[] = [
   { name: "error_pages", scope: "service", protocols: HTTP, type: { kind: "errorpages" },
     doc: 'Bodies for the answers plb gives itself, from files: { 503 = "/etc/plb/503.html" } (sent as text/html).' },
   { name: "hash_header", scope: "backend", protocols: HTTP, type: { kind: "string" }, doc: "Header whose value the `header` algorithm hashes (e.g. X-Tenant)." },
-  { name: "route", scope: "service", protocols: HTTP, type: { kind: "routes" },
-    doc: "[[service.route]] tables: conditions (host, path, path_exact, path_regex, method, header) and actions (backend, redirect, respond, strip_prefix, add_prefix, request_headers, response_headers); the first match in file order wins (README: Routes)." },
+  { name: "route", scope: "service", protocols: ["http", "tcp"], type: { kind: "routes" },
+    doc: "[[service.route]] tables: conditions (host, path, path_exact, path_regex, method, header) and actions (backend, redirect, respond, strip_prefix, add_prefix, request_headers, response_headers); the first match in file order wins (README: Routes). tcp: sni = \"name\" or [\"a\", \"*.b\"] and backend, TLS passthrough by the ClientHello's name (README: TLS passthrough by name)." },
   { name: "request_id", scope: "service", protocols: HTTP, type: { kind: "boolean" }, default: false,
     doc: "Add X-Request-Id (a random UUID) to requests that have none; servers and the access log get it." },
   // servers = [ { … } ]

@@ -103,8 +103,9 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
   const timeout_client = value("timeout_client") as number;
   const maxconn = value("maxconn") as number;
   const listen = Object.hasOwn(raw, "listen") ? checkListen(raw.listen, report, at) : (value("listen"), []);
-  // An http service may route every request itself (no default: a request no route takes gets 404).
-  const routed = protocol === "http" && Object.hasOwn(raw, "route");
+  // An http service may route every request itself (no default: a request no route takes gets 404);
+  // a tcp service every connection by its TLS name (no default: a client no route takes is closed).
+  const routed = (protocol === "http" || protocol === "tcp") && Object.hasOwn(raw, "route");
   if (ownServers && named) {
     report("backend", "give either backend = \"NAME\" (a [[backend]] table) or this service's own servers = [...], not both", at("backend"));
   } else if (!ownServers && !named && !routed) {
@@ -117,8 +118,11 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
   if (log?.format === "combined" && protocol !== "http") {
     report("access_log", `access_log.format = "combined" is for http requests; a ${protocol} service logs sessions: use "haproxy" or "json"`, at("access_log"));
   }
+  if (routed && protocol === "tcp" && Object.hasOwn(raw, "tls")) {
+    report("route", "a tcp service's routes pass TLS through by name and cannot be combined with tls (which terminates it): send the names plb should terminate to a service with tls instead (README: TLS passthrough by name)", at("route"));
+  }
   const routes = routed
-    ? checkRoutes(raw.route, { at: (j, key) => source.line({ service: index, key: "route", index: j, sub: key }), report, hasDefault: ownServers || named })
+    ? checkRoutes(raw.route, { at: (j, key) => source.line({ service: index, key: "route", index: j, sub: key }), report, hasDefault: ownServers || named, protocol: protocol === "tcp" ? "tcp" : "http" })
     : [];
   const certRoute = routes.find((r) => r.client_cert !== undefined);
   if (certRoute !== undefined && tls?.client_ca === undefined) {

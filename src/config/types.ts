@@ -206,8 +206,9 @@ export interface ServiceConfig extends ServiceDefaults {
   readonly tls: ListenTlsConfig | undefined;
   /**
    * The backend (its name in Config.backends) that takes this service's
-   * clients, or (http) the requests no route sends elsewhere; undefined: an
-   * http service whose routes choose, a request none takes gets 404.
+   * clients, or the requests (http) or connections (tcp) no route sends
+   * elsewhere; undefined: a service whose routes choose (http: a request
+   * none takes gets 404; tcp: a connection none takes is closed).
    */
   readonly backend: string | undefined;
   readonly access_log: AccessLogConfig | undefined;
@@ -217,7 +218,7 @@ export interface ServiceConfig extends ServiceDefaults {
   readonly proxy_from: readonly string[];
   /** With accept_proxy: ms a connection has to send its whole header. */
   readonly timeout_proxy_header: number;
-  /** http: the routes, in file order ([] without any: every request to the service's servers). */
+  /** http and tcp: the routes, in file order ([] without any: every request or connection to the service's servers; tcp routes have only `hosts`, the TLS names). */
   readonly routes: readonly RouteConfig[];
 }
 

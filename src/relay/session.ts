@@ -5,6 +5,9 @@
  * piped both ways; a server that resets before any byte went either way is
  * failed over like a failed connect. Bytes the client sends meanwhile are kept (the
  * client is paused past 64 KiB) and replayed to the server that answers.
+ * A protocol may have the backend chosen from the client's first bytes
+ * (tcp: by the TLS ClientHello's name): the session then reads, keeping
+ * every byte for the server, until its `BackendReader` decides.
  */
 import { clientIp, clientPort } from "../net/client-address.ts";
 import { handOver } from "../net/handlers.ts";
@@ -15,7 +18,7 @@ import { ServerAttempt } from "../backends/server-attempt.ts";
 import type { Handshake, HandshakeResult } from "./handshake.ts";
 import type { Outcome, Server } from "../servers/server.ts";
 import type { ServiceConfig } from "../config/types.ts";
-import type { ServiceHandle } from "../protocol.ts";
+import type { BackendHandle, ServiceHandle } from "../protocol.ts";
 import { logEnabled, logger } from "../log.ts";
 import { type EndCause, events } from "../events.ts";
 import { now } from "../net/clock.ts";
@@ -32,6 +35,21 @@ export interface RelayOptions {
   readonly noServer?: Uint8Array;
 }
 
+/**
+ * Chooses one session's backend from what the client sends first (tcp: the
+ * TLS name). Made per session by the protocol; the session keeps every byte.
+ */
+export interface BackendReader {
+  /**
+   * The client sent `buf` (after the bytes of the earlier calls): the
+   * backend, "refused" (not what the protocol expects), "none" (no backend
+   * takes it), or undefined to wait for more.
+   */
+  data(buf: Uint8Array): BackendHandle | "refused" | "none" | undefined;
+  /** Time (coarse clock, ms) by which it must have chosen; the client is closed after it. */
+  readonly deadline: number;
+}
+
 /** A server is picked, connected, handshaken and failed over by the ServerAttempt it is (backends/server-attempt.ts). */
 export class RelaySession extends ServerAttempt implements SocketEvents, PipeOwner, Sweepable {
   private pipe: Pipe | undefined;
@@ -46,19 +64,24 @@ export class RelaySession extends ServerAttempt implements SocketEvents, PipeOwn
   /** The configuration this session started with (a reload applies to new sessions). */
   private readonly cfg: ServiceConfig;
   /** What the protocol set up for the backend it started with (`backend`): the handshake, the no-server reply. */
-  private readonly opts: RelayOptions;
+  private opts: RelayOptions;
+  /** Choosing the backend from the client's first bytes (undefined: chosen, or no choice to make). */
+  private reader: BackendReader | undefined;
   /** What the lifecycle events need (only when someone listened at the accept: an idle session is smaller without). */
   private readonly obs: Observed | undefined;
 
+  /** `choose`: the backend comes from the client's first bytes (else: the service's own, which it then has). */
   constructor(
     private readonly client: Sock,
     service: ServiceHandle,
+    choose?: (service: ServiceHandle, client: Sock) => BackendReader,
   ) {
     super(service);
     this.cfg = service.cfg;
-    // A tcp or smtp service always has one (only http services may route without a default).
-    this.backend = service.backend!;
-    this.opts = (this.backend.shared as RelayOptions | undefined) ?? {};
+    // Without a choice a tcp or smtp service has one; with one, none until it is made.
+    this.reader = choose?.(service, client);
+    this.backend = (this.reader === undefined ? service.backend : undefined)!;
+    this.opts = (this.backend?.shared as RelayOptions | undefined) ?? {};
     // The client's port costs a getpeername(2): read only when someone will be told
     // (a closed socket no longer has it).
     this.obs = events.sessionEnd.active || events.sessionStart.active || events.connect.active ? new Observed(client) : undefined;
@@ -67,7 +90,25 @@ export class RelaySession extends ServerAttempt implements SocketEvents, PipeOwn
   }
 
   onOpen(): void {
-    this.start(this.backend, this.backend.clientKey(this.client), undefined);
+    if (this.reader === undefined) this.begin(this.backend);
+  }
+
+  /** Connect to a server of `backend`. */
+  private begin(backend: BackendHandle): void {
+    this.backend = backend;
+    this.opts = (backend.shared as RelayOptions | undefined) ?? {};
+    this.start(backend, backend.clientKey(this.client), undefined);
+  }
+
+  /** The reader's answer to what the client sent (nothing yet: the wait ran out). */
+  private chosen(r: ReturnType<BackendReader["data"]> | "timeout"): void {
+    if (r === undefined) return;
+    this.reader = undefined;
+    if (typeof r === "object") return this.begin(r);
+    if (logEnabled("debug")) log.debug(`service "${this.service.name}": ${r === "timeout" ? "no backend chosen in time" : r === "none" ? "no backend takes" : "refused"} ${clientIp(this.client)}, closing`);
+    this.ended(r === "none" ? "no_server" : r);
+    this.client.end();
+    this.finish();
   }
 
   /** A relay has no idle server connections. */
@@ -157,7 +198,10 @@ export class RelaySession extends ServerAttempt implements SocketEvents, PipeOwn
 
   sweep(now: number): void {
     const p = this.pipe;
-    if (p === undefined) return;
+    if (p === undefined) {
+      if (this.reader !== undefined && now > this.reader.deadline) this.chosen("timeout");
+      return;
+    }
     const cfg = this.cfg;
     if (now - p.a.last > cfg.timeout_client || now - p.b.last > this.backend.cfg.timeout_server) {
       if (logEnabled("debug")) log.debug(`idle timeout: closing ${clientIp(this.client)} ⇄ ${this.server}`);
@@ -204,7 +248,7 @@ export class RelaySession extends ServerAttempt implements SocketEvents, PipeOwn
       protocol: this.cfg.protocol,
       client: obs.clientAddress,
       clientPort: obs.clientPort,
-      backend: this.backend.name,
+      backend: this.backend?.name,
       server: this.server?.key,
       start: obs.started,
       durationMs: now() - obs.started,
@@ -226,10 +270,13 @@ export class RelaySession extends ServerAttempt implements SocketEvents, PipeOwn
       this.earlyPaused = true;
       this.client.pause();
     }
+    if (this.reader !== undefined) this.chosen(this.reader.data(buf));
   }
   onDrain(): void {}
   onEnd(): void {
     this.clientFin = true;
+    // The client is done sending before a backend could be chosen.
+    if (this.reader !== undefined) this.chosen("refused");
   }
   onClose(): void {
     if (this.gone) return;
