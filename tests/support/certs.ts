@@ -56,7 +56,7 @@ export class CertDir {
     return { cert, key };
   }
 
-  /** A certificate and key: files `${name}.pem` and `${name}.key` (or the names given). */
+  /** A certificate and key: files `${name}.pem` and `${name}.key` (or the names given). Calls may run at once (no shared serial file). */
   async cert(name: string, o: CertOptions = {}, files: { cert?: string; key?: string } = {}): Promise<Pair> {
     const cert = files.cert ?? this.path(`${name}.pem`);
     const key = files.key ?? this.path(`${name}.key`);
@@ -69,12 +69,13 @@ export class CertDir {
     await openssl(this.dir, ["req", "-new", ...newkey, "-nodes", "-subj", subject, "-keyout", key, "-out", csr]);
     const days = o.days ?? 30;
     if (days < 0) {
-      // Expired (self-signed): valid from 10 days ago until `days` from now; OpenSSL 3.0's x509 cannot set dates, its ca can.
+      // Expired: valid from 10 days ago until `days` from now; OpenSSL 3.0's x509 cannot set dates, its ca can.
       const cnf = this.path(`${name}.cnf`);
       writeFileSync(this.path(`${name}.index`), "");
       writeFileSync(cnf, `[ca]\ndefault_ca=d\n[d]\ndatabase=${this.path(`${name}.index`)}\nnew_certs_dir=${this.dir}\nserial=${this.path(`${name}.serial`)}\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n`);
       writeFileSync(this.path(`${name}.serial`), "01\n");
-      await openssl(this.dir, ["ca", "-batch", "-config", cnf, "-selfsign", "-keyfile", key, "-in", csr, "-startdate", stamp(-10), "-enddate", stamp(days), "-extfile", ext, "-notext", "-out", cert]);
+      const signer = o.ca ? ["-cert", o.ca.cert, "-keyfile", o.ca.key] : ["-selfsign", "-keyfile", key];
+      await openssl(this.dir, ["ca", "-batch", "-config", cnf, ...signer, "-in", csr, "-startdate", stamp(-10), "-enddate", stamp(days), "-extfile", ext, "-notext", "-out", cert]);
       return { cert, key };
     }
     const signer = o.ca ? ["-CA", o.ca.cert, "-CAkey", o.ca.key, "-set_serial", `0x${crypto.randomUUID().replace(/-/g, "")}`] : ["-key", key];

@@ -10,14 +10,9 @@
  *   ca.expired       app.internal and 127.0.0.1, expired yesterday
  *   ca.client        a client certificate (CN plb-client) signed by the CA
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { CertDir, type Pair } from "./certs.ts";
 
-export interface CertFiles {
-  readonly cert: string;
-  readonly key: string;
-}
+export type CertFiles = Pair;
 
 export interface TestCa {
   readonly dir: string;
@@ -29,40 +24,20 @@ export interface TestCa {
   readonly client: CertFiles;
 }
 
-async function openssl(args: string[], dir: string): Promise<void> {
-  const p = Bun.spawn(["openssl", ...args], { cwd: dir, stdout: "ignore", stderr: "pipe" });
-  if ((await p.exited) !== 0) throw new Error(`openssl ${args.join(" ")}: ${await new Response(p.stderr).text()}`);
-}
-
-const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-
-async function selfSigned(dir: string, name: string, cn: string): Promise<void> {
-  await openssl(["req", "-x509", ...EC, "-keyout", `${name}.key`, "-out", `${name}.pem`, "-days", "30", "-subj", `/CN=${cn}`], dir);
-}
-
-async function signed(dir: string, name: string, cn: string, san: string, issuer: string, days: number): Promise<CertFiles> {
-  await openssl(["req", ...EC, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`], dir);
-  writeFileSync(join(dir, `${name}.ext`), `${san ? `subjectAltName=${san}\n` : ""}basicConstraints=CA:FALSE\n`);
-  // -days -1: not after yesterday (openssl 3.0 has no -not_after); a serial of its own (signing runs in parallel: no shared .srl file)
-  await openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", `${issuer}.pem`, "-CAkey", `${issuer}.key`, "-set_serial", `0x${crypto.randomUUID().replace(/-/g, "")}`, "-out", `${name}.pem`, "-days", String(days), "-extfile", `${name}.ext`], dir);
-  return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
-}
-
 let made: Promise<TestCa> | undefined;
 
 async function make(): Promise<TestCa> {
-  const dir = mkdtempSync(join(tmpdir(), "plb-test-ca-"));
-  await selfSigned(dir, "ca", "plb test CA");
-  await selfSigned(dir, "other-ca", "another test CA");
-  const names = "DNS:app.internal,DNS:localhost,IP:127.0.0.1";
+  const certs = new CertDir();
+  const [ca, otherCa] = await Promise.all([certs.ca("ca"), certs.ca("other-ca")]);
+  const names = { dns: ["app.internal", "localhost"], extraSan: ["IP:127.0.0.1"] };
   const [server, wrongCa, dnsOnly, expired, client] = await Promise.all([
-    signed(dir, "server", "app.internal", names, "ca", 30),
-    signed(dir, "wrong-ca", "app.internal", names, "other-ca", 30),
-    signed(dir, "dns-only", "app.internal", "DNS:app.internal", "ca", 30),
-    signed(dir, "expired", "app.internal", names, "ca", -1),
-    signed(dir, "client", "plb-client", "", "ca", 30),
+    certs.cert("server", { ...names, ca }),
+    certs.cert("wrong-ca", { ...names, ca: otherCa }),
+    certs.cert("dns-only", { dns: ["app.internal"], ca }),
+    certs.cert("expired", { ...names, ca, days: -1 }),
+    certs.cert("client", { subject: "/CN=plb-client", ca, client: true }),
   ]);
-  return { dir, ca: join(dir, "ca.pem"), server, wrongCa, dnsOnly, expired, client };
+  return { dir: certs.dir, ca: ca.cert, server, wrongCa, dnsOnly, expired, client };
 }
 
 /** The test CA and its certificates (made once per test process). */

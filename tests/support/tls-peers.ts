@@ -5,27 +5,14 @@
  * at a time, or split over several records), and clients (curl, openssl
  * s_client) that verify the server's certificate.
  */
-import { join } from "node:path";
 import type { Server, TCPSocketListener } from "bun";
-import { tempDir } from "./plb.ts";
+import { CertDir, type Pair } from "./certs.ts";
 
-export interface CertFiles {
-  readonly cert: string;
-  readonly key: string;
-}
+export type CertFiles = Pair;
 
 /** A self-signed ECDSA certificate for `names` (the first is the CN) in a fresh directory. */
-export async function makeCert(names: readonly string[]): Promise<CertFiles> {
-  const dir = tempDir("plb-tls-cert-");
-  const cert = join(dir, "cert.pem");
-  const key = join(dir, "key.pem");
-  const p = Bun.spawn(
-    ["openssl", "req", "-x509", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-keyout", key, "-out", cert, "-days", "2",
-      "-subj", `/CN=${names[0]}`, "-addext", `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}`],
-    { stdout: "ignore", stderr: "pipe" },
-  );
-  if ((await p.exited) !== 0) throw new Error(`openssl req failed: ${await new Response(p.stderr).text()}`);
-  return { cert, key };
+export function makeCert(names: readonly string[]): Promise<CertFiles> {
+  return new CertDir().cert("cert", { dns: names, days: 2 });
 }
 
 /** An HTTPS server on loopback answering every request with `label`. */
