@@ -32,13 +32,18 @@ export function keyType(key: KeyObject): KeyType {
   throw new RangeError(`unsupported key: ${key.asymmetricKeyType} ${d.namedCurve ?? d.modulusLength ?? ""} (ECDSA P-256 or RSA 2048+)`);
 }
 
+/** The public half (Bun's createPublicKey refuses a key that is public already). */
+function publicOf(key: KeyObject): KeyObject {
+  return key.type === "public" ? key : createPublicKey(key);
+}
+
 export function base64url(bytes: Uint8Array | string): string {
   return Buffer.from(bytes).toString("base64url");
 }
 
 /** The public JWK with only its required members, in lexicographic order (RFC 7638 §3). */
 export function publicJwk(key: KeyObject): Record<string, string> {
-  const jwk = createPublicKey(key).export({ format: "jwk" }) as Record<string, string>;
+  const jwk = publicOf(key).export({ format: "jwk" }) as Record<string, string>;
   return keyType(key) === "ecdsa" ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { e: jwk.e, kty: jwk.kty, n: jwk.n };
 }
 
@@ -68,5 +73,5 @@ export function signDer(key: KeyObject, data: Uint8Array): Uint8Array {
 
 /** The SubjectPublicKeyInfo DER of `key`'s public half. */
 export function spki(key: KeyObject): Uint8Array {
-  return new Uint8Array(createPublicKey(key).export({ type: "spki", format: "der" }));
+  return new Uint8Array(publicOf(key).export({ type: "spki", format: "der" }));
 }
