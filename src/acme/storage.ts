@@ -42,15 +42,19 @@ function fail(dir: string, what: string, err: unknown): never {
  * (after the drop of privileges) and by --check; throws ACME_STORAGE.
  */
 export function checkStorage(dir: string): void {
+  let isDir: boolean | undefined;
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    isDir = statSync(dir).isDirectory();
   } catch (err) {
-    fail(dir, "cannot create it", err);
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") fail(dir, "not usable", err);
   }
-  try {
-    if (!statSync(dir).isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
-  } catch (err) {
-    fail(dir, "not usable", err);
+  if (isDir === false) fail(dir, "not usable", Object.assign(new Error("not a directory"), { code: "ENOTDIR" }));
+  if (isDir === undefined) {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      fail(dir, "cannot create it", err);
+    }
   }
   const probe = join(dir, `.plb-write-check-${process.pid}`);
   try {
