@@ -85,6 +85,10 @@ interface Entry {
 
 /** setTimeout holds at most 2^31−1 ms: longer waits wake up and plan again. */
 const MAX_SLEEP = 24 * 3_600_000;
+/** A CA's Retry-After is honoured up to a day: a far-off one (a proxy's, a week-long rate limit) must not stop renewal for good. */
+const MAX_RETRY_AFTER = 24 * 3_600_000;
+/** A placeholder this close to its end is made anew (a CA down for a week). */
+const PLACEHOLDER_MARGIN = 86_400_000;
 
 const sameNames = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().join(",") === [...b].sort().join(",");
 
@@ -96,6 +100,8 @@ export class AcmeManager {
   private readonly ledger: FailureLedger;
   private readonly entries: Entry[] = [];
   private account: Promise<Account> | undefined;
+  /** The CA said the stored account URL is unknown: register again. */
+  private staleAccountUrl = false;
   private stopped = false;
 
   constructor(
@@ -237,9 +243,10 @@ export class AcmeManager {
       key = generateKey(this.settings.keyType);
       this.storage.writeAccountKey(dir, keyToPem(key));
     }
-    if (stored?.url) return { key, url: stored.url };
+    if (stored?.url && !this.staleAccountUrl) return { key, url: stored.url };
     const account = await registerAccount(this.client, key, this.settings.email);
     this.storage.writeAccount(dir, account.url, this.settings.email);
+    this.staleAccountUrl = false;
     log.info(`account ${account.url} registered with ${dir}`);
     return account;
   }
@@ -293,7 +300,10 @@ export class AcmeManager {
     entry.failures++;
     const message = err instanceof Error ? err.message : String(err);
     entry.lastError = message;
-    if (err instanceof AcmeError && err.is("accountDoesNotExist")) this.account = undefined;
+    if (err instanceof AcmeError && err.is("accountDoesNotExist")) {
+      this.account = undefined;
+      this.staleAccountUrl = true;
+    }
     // Attempts that reached the CA's validation count against the hourly bound; a CA that is down does not.
     if (err instanceof AcmeError && err.names !== undefined) {
       this.ledger.record(entry.names, now);
@@ -303,7 +313,8 @@ export class AcmeManager {
         log.warn((e as Error).message);
       }
     }
-    const retryAfter = err instanceof AcmeError && err.retryAfter !== undefined ? err.retryAfter : 0;
+    const retryAfter = err instanceof AcmeError && err.retryAfter !== undefined ? Math.min(err.retryAfter, MAX_RETRY_AFTER) : 0;
+    if (entry.placeholder && entry.current && entry.current.info.notAfter.getTime() < now + PLACEHOLDER_MARGIN) this.usePlaceholder(entry);
     const at = now + Math.max(backoffDelay(entry.failures, this.backoff), retryAfter);
     this.schedule(entry, at);
     log.warn(`${entry.names.join(", ")}: order failed (${entry.failures} in a row): ${message}; next attempt at ${new Date(entry.due!).toISOString()}`);

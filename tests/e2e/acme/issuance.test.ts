@@ -69,7 +69,7 @@ test("HTTP-01: two names get one certificate that verifies against pebble's root
   for (const name of ["a.test", "www.a.test"]) expect(verify(cert.chainPem, name)).toBe("leaf.pem: OK");
   expect(verify(cert.chainPem, "b.test")).toContain("hostname mismatch");
   expect(keyType(keyFromPem(cert.keyPem))).toBe("ecdsa");
-  expect(certInfo(cert.chainPem).names.sort()).toEqual(["a.test", "www.a.test"]);
+  expect([...certInfo(cert.chainPem).names].sort()).toEqual(["a.test", "www.a.test"]);
   // pebble fetched both tokens from the answerer, with Host = the name.
   expect(new Set(answerer.asked.map((a) => a.split("/")[0]))).toEqual(new Set([`a.test:${pebble.httpPort}`, `www.a.test:${pebble.httpPort}`]));
   expect(tokens.size).toBe(0); // answers removed once validated
@@ -141,4 +141,23 @@ test("renewal: a stored certificate past two thirds of its life is served, then 
   const stored = new AcmeStorage(storage).loadCertificates().certificates;
   expect(stored.map((c) => c.chainPem)).toEqual([fresh.chainPem]);
   expect(m.status()[0].validUntil).toBe(fresh.notAfter.toISOString());
+  answerer.stop();
+});
+
+test("a stored certificate from another CA directory (staging → production) is served until the configured CA issues one", async () => {
+  const tokens = new MemoryHttp01Tokens();
+  const answerer = http01Answerer(pebble.httpPort, tokens);
+  cleanups.push(answerer.stop);
+  const storage = tempDir("plb-acme-other-ca-");
+  const key = generateKey("ecdsa");
+  const staging = pem("CERTIFICATE", selfSigned({ names: ["f.test"], key, notAfter: new Date(Date.now() + 80 * 86_400_000) }));
+  new AcmeStorage(storage).writeCertificate(["f.test"], staging, keyToPem(key), "https://acme-staging-v02.api.letsencrypt.org/directory");
+  const got: CertificateUpdate[] = [];
+  const m = manager(storage, { challenge: "http-01" }, { http01: tokens }, got);
+  m.start([["f.test"]]);
+  expect(got.map((u) => u.source)).toEqual(["stored"]);
+  await until(() => issued(got).length === 1, "a certificate from the configured CA", 30_000);
+  expect(verify(issued(got)[0].chainPem, "f.test")).toBe("leaf.pem: OK");
+  expect(new AcmeStorage(storage).loadCertificates().certificates[0].directory).toBe(pebble.directory);
+  answerer.stop();
 });
