@@ -81,6 +81,8 @@ interface Entry {
   renewAt?: number;
   lastAttempt?: number;
   lastError?: string;
+  /** No longer managed (a reload dropped it): an order in flight is discarded. */
+  removed?: boolean;
 }
 
 /** setTimeout holds at most 2^31−1 ms: longer waits wake up and plan again. */
@@ -117,10 +119,29 @@ export class AcmeManager {
 
   /** Serves what storage has (placeholders for the rest) and plans every set's next order. */
   start(sets: readonly (readonly string[])[]): void {
+    this.update(sets);
+  }
+
+  /**
+   * The sets to manage from now on (a reload): sets already managed keep
+   * their certificate, state and timers; new ones are served from storage
+   * or a placeholder and planned; dropped ones stop (an order in flight is
+   * discarded, its certificate neither stored nor reported).
+   */
+  update(sets: readonly (readonly string[])[]): void {
+    const keep = this.entries.filter((e) => sets.some((names) => sameNames(e.names, names)));
+    for (const e of this.entries) {
+      if (keep.includes(e)) continue;
+      e.removed = true;
+      clearTimeout(e.timer);
+    }
+    this.entries.splice(0, this.entries.length, ...keep);
+    const fresh = sets.filter((names) => !keep.some((e) => sameNames(e.names, names)));
+    if (fresh.length === 0) return;
     const { certificates, problems } = this.storage.loadCertificates();
     for (const p of problems) log.warn(`stored certificate skipped: ${p}`);
     const now = Date.now();
-    for (const names of sets) {
+    for (const names of fresh) {
       const entry: Entry = { names: [...names], placeholder: false, failures: 0, running: false };
       this.entries.push(entry);
       const stored = certificates.find((c) => sameNames(c.names, names) && c.info.notAfter.getTime() > now);
@@ -213,7 +234,7 @@ export class AcmeManager {
   }
 
   private schedule(entry: Entry, at: number): void {
-    if (this.stopped) return;
+    if (this.stopped || entry.removed) return;
     clearTimeout(entry.timer);
     const allowed = Math.max(at, this.ledger.allowedAt(entry.names, Date.now()));
     entry.due = allowed;
@@ -252,7 +273,7 @@ export class AcmeManager {
   }
 
   private async attempt(entry: Entry): Promise<void> {
-    if (entry.running || this.stopped) return;
+    if (entry.running || this.stopped || entry.removed) return;
     entry.running = true;
     entry.lastAttempt = Date.now();
     const names = entry.names.join(", ");
@@ -275,7 +296,7 @@ export class AcmeManager {
         pollTimeoutMs: this.settings.pollTimeoutMs,
         step: (what) => log.debug(`${names}: ${what}`),
       });
-      if (this.stopped) return;
+      if (this.stopped || entry.removed) return;
       this.storage.writeCertificate(entry.names, issued.chainPem, issued.keyPem, this.settings.directory);
       entry.current = { info: certInfo(issued.chainPem), chainPem: issued.chainPem, keyPem: issued.keyPem, directory: this.settings.directory };
       entry.placeholder = false;
@@ -289,7 +310,7 @@ export class AcmeManager {
       this.plan(entry);
     } catch (err) {
       entry.running = false;
-      if (this.stopped) return;
+      if (this.stopped || entry.removed) return;
       this.failed(entry, err);
     }
   }
