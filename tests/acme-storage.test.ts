@@ -90,3 +90,15 @@ test("certificates and account keys are written whole with keys 0600, and read b
   expect(s.readFailures()).toEqual({ "a.test": [1, 2] });
   expect(new AcmeStorage(join(root, "empty")).loadCertificates()).toEqual({ certificates: [], problems: [] });
 });
+
+test("a key that is not the chain's (a write cut between the two renames) is reported and not served", () => {
+  const dir = join(root, "torn");
+  const s = new AcmeStorage(dir);
+  const key = generateKey("ecdsa");
+  s.writeCertificate(["t.test"], pem("CERTIFICATE", selfSigned({ names: ["t.test"], key })), keyToPem(key), "https://ca/dir");
+  expect(s.loadCertificates().certificates).toHaveLength(1);
+  writeFileSync(join(dir, "certificates", "t.test", "key.pem"), keyToPem(generateKey("ecdsa")));
+  const loaded = s.loadCertificates();
+  expect(loaded.certificates).toEqual([]);
+  expect(loaded.problems).toEqual([`${join(dir, "certificates", "t.test")}: key.pem does not match chain.pem (an interrupted write?): ordered again`]);
+});

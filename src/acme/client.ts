@@ -76,6 +76,7 @@ export class AcmeClient {
       res = await fetch(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs), tls: this.tls, redirect: "manual" } as RequestInit);
       text = await res.text();
     } catch (err) {
+      this.directoryCache = undefined; // the CA may have moved: ask for its directory again next time
       throw new AcmeError(`cannot reach the ACME server at ${url}: ${(err as Error).message}`, { cause: err });
     }
     const nonce = res.headers.get("replay-nonce");

@@ -5,6 +5,7 @@
  * pending and removed whatever happens.
  */
 import type { KeyObject } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Account } from "./account.ts";
 import { csr, pem, selfSigned } from "./certs.ts";
 import type { ChallengeType, Responders } from "./challenges.ts";
@@ -66,7 +67,7 @@ async function poll<T extends { status: string }>(input: IssueInput, what: strin
     if (body.status !== "pending" && body.status !== "processing") return body;
     if (Date.now() > deadline) throw new AcmeError(`${what}: still ${body.status} after ${Math.round((input.pollTimeoutMs ?? 120_000) / 1000)} s`, { names: input.names });
     const wait = Math.min(10_000, Math.max(500, res.retryAfter ?? delay));
-    await Bun.sleep(wait);
+    await sleep(wait);
     delay = Math.min(delay * 2, 5_000);
   }
 }

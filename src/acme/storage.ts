@@ -13,6 +13,7 @@
  * temporary name, synced and renamed: a crash leaves the old file or the
  * new one, never half of one. Directories are 0700.
  */
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileErrorReason, PlbError } from "../errors.ts";
@@ -183,6 +184,8 @@ export class AcmeStorage {
         const chainPem = readFileSync(join(d, "chain.pem"), "utf8");
         const keyPem = readFileSync(join(d, "key.pem"), "utf8");
         const info = certInfo(chainPem);
+        // Key, chain and meta.json are three renames: a crash between them leaves a key that is not the chain's.
+        if (!new X509Certificate(chainPem).checkPrivateKey(createPrivateKey(keyPem))) throw new RangeError("key.pem does not match chain.pem (an interrupted write?): ordered again");
         const metaText = readOptional(join(d, "meta.json"));
         const meta = metaText ? (JSON.parse(metaText) as { names?: string[]; directory?: string }) : {};
         const names = Array.isArray(meta.names) && meta.names.length > 0 ? meta.names : info.names;
