@@ -93,3 +93,22 @@ test("a placeholder certificate names every name, is valid now, and openssl veri
   const v = openssl(["verify", "-partial_chain", "-trusted", path, path]);
   expect(v.out).toContain("OK");
 });
+
+test("the same code in a compiled single binary (bun build --compile) makes CSRs openssl verifies", () => {
+  const out = join(dir, "acme-in-binary");
+  const entry = join(import.meta.dir, "support", "acme-in-binary.ts");
+  const b = Bun.spawnSync([process.execPath, "build", "--compile", entry, "--outfile", out], { stdout: "pipe", stderr: "pipe" });
+  expect(b.stderr.toString()).not.toContain("error");
+  expect(b.exitCode).toBe(0);
+  for (const type of ["ecdsa", "rsa"]) {
+    const r = Bun.spawnSync([out, type], { stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).toBe(0);
+    const made = JSON.parse(r.stdout.toString()) as { csr: string; cert: string; names: string[]; thumbprint: string };
+    writeFileSync(join(dir, `bin-${type}.csr`), made.csr);
+    const v = openssl(["req", "-verify", "-noout", "-text", "-in", join(dir, `bin-${type}.csr`)]);
+    expect(v.out).toContain("verify OK");
+    expect(v.out).toContain("DNS:bin.test, DNS:www.bin.test");
+    expect(made.names).toEqual(["bin.test"]);
+    expect(made.thumbprint).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  }
+}, 60_000);
