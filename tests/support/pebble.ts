@@ -27,6 +27,10 @@ export interface Pebble {
   readonly dir: string;
   /** Pebble's current root (it makes a new one at every start). */
   root(): Promise<string>;
+  /** pebble-challtestsrv answers A queries for `host` with `addresses` (instead of 127.0.0.1)… */
+  setA(host: string, addresses: readonly string[]): Promise<void>;
+  /** …and with 127.0.0.1 again. */
+  clearA(host: string): Promise<void>;
   /** What pebble printed so far. */
   output(): string;
   stop(): void;
@@ -56,6 +60,11 @@ async function ready(url: string, ca: string, what: string, out: () => string): 
     if (Date.now() > deadline) throw new Error(`${what} did not answer ${url} within 20 s:\n${out()}`);
     await Bun.sleep(50);
   }
+}
+
+async function challtest(port: number, path: string, body: unknown): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${port}/${path}`, { method: "POST", body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`pebble-challtestsrv /${path}: ${res.status} ${await res.text()}`);
 }
 
 export async function startPebble(o: PebbleOptions = {}): Promise<Pebble> {
@@ -110,6 +119,12 @@ export async function startPebble(o: PebbleOptions = {}): Promise<Pebble> {
       const res = await fetch(`https://127.0.0.1:${mgmtPort}/roots/0`, { tls: { ca: caPem } } as RequestInit);
       if (!res.ok) throw new Error(`pebble /roots/0: ${res.status}`);
       return await res.text();
+    },
+    async setA(host, addresses) {
+      await challtest(challMgmtPort, "add-a", { host: `${host}.`, addresses });
+    },
+    async clearA(host) {
+      await challtest(challMgmtPort, "clear-a", { host: `${host}.` });
     },
     output: () => lines.join(""),
     stop,

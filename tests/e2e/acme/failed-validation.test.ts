@@ -88,3 +88,28 @@ test("a CA that cannot be reached: placeholder served, error reported, retried, 
   expect(existsSync(join(storage, "failures.json"))).toBe(false);
   m.stop();
 });
+
+test("a name that resolves elsewhere fails validation with pebble's reason, and is issued once DNS points at the answerer", async () => {
+  const tokens = new MemoryHttp01Tokens();
+  const answerer = http01Answerer(pebble.httpPort, tokens);
+  cleanups.push(answerer.stop);
+  await pebble.setA("moved.test", ["127.0.0.2"]); // nothing of ours listens there
+  const storage = tempDir("plb-acme-moved-");
+  const got: CertificateUpdate[] = [];
+  const m = new AcmeManager(
+    { directory: pebble.directory, directoryCa: pebble.ca, storage, keyType: "ecdsa", challenge: "http-01", backoff: { firstMs: 300, maxMs: 600, perWindow: 5, windowMs: 60_000 } },
+    { http01: tokens },
+    (u) => got.push(u),
+  );
+  cleanups.push(() => m.stop());
+  m.start([["moved.test"]]);
+  await until(() => m.orders.failed >= 1, "a failed validation", 30_000);
+  expect(m.status()[0].lastError).toContain("127.0.0.2");
+  expect(m.status()[0].state).toBe("placeholder");
+  expect(answerer.asked).toEqual([]);
+  await pebble.clearA("moved.test");
+  await until(() => got.some((u) => u.source === "issued"), "the certificate once the name resolves here", 30_000);
+  expect(answerer.asked.some((a) => a.startsWith("moved.test:"))).toBe(true);
+  expect(m.status()[0].lastError).toBeUndefined();
+  answerer.stop();
+});
