@@ -1,7 +1,8 @@
 import { expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { acmeSettings } from "../src/acme/settings.ts";
+import { existsSync } from "node:fs";
+import { acmeSettings, prepareAcme } from "../src/acme/settings.ts";
 import { ACME_TLS_ALPN, http01Token, MemoryHttp01Tokens, MemoryTlsAlpn01Certs } from "../src/acme/challenges.ts";
 import { parseConfig } from "../src/config/index.ts";
 import { tempDir } from "./support/plb.ts";
@@ -38,4 +39,14 @@ test("HTTP-01 paths: only /.well-known/acme-challenge/ followed by a base64url t
   certs.set("A.Test", { certPem: "c", keyPem: "k" });
   expect(certs.get("a.test")).toEqual({ certPem: "c", keyPem: "k" }); // SNI is case-insensitive
   expect(ACME_TLS_ALPN).toBe("acme-tls/1");
+});
+
+test("prepareAcme: storage created and checked, then the settings; a storage under a file is ACME_STORAGE", () => {
+  const dir = join(tempDir("plb-acme-prepare-"), "acme");
+  const c = parseConfig(`[acme]\nstorage = "${dir}"\n${SERVICE}`, "plb.toml");
+  expect(prepareAcme(c.acme!).storage).toBe(dir);
+  expect(existsSync(dir)).toBe(true);
+  const file = join(dir, "f");
+  writeFileSync(file, "");
+  expect(() => prepareAcme({ ...c.acme!, storage: join(file, "x") })).toThrow(/^acme storage .*: not usable: .*ENOTDIR/);
 });

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import type { AcmeConfig } from "../config/types.ts";
 import { fileErrorReason, PlbError } from "../errors.ts";
 import type { AcmeSettings } from "./manager.ts";
+import { checkStorage } from "./storage.ts";
 
 export function acmeSettings(cfg: AcmeConfig, read: (path: string) => string = (p) => readFileSync(p, "utf8")): AcmeSettings {
   let directoryCa: string | undefined;
@@ -19,4 +20,14 @@ export function acmeSettings(cfg: AcmeConfig, read: (path: string) => string = (
     if (!directoryCa.includes("-----BEGIN CERTIFICATE-----")) throw new PlbError("CONFIG_INVALID", `acme.directory_ca: ${cfg.directory_ca} holds no PEM certificate`);
   }
   return { directory: cfg.directory, email: cfg.email, storage: cfg.storage, directoryCa, challenge: cfg.challenge, keyType: cfg.key_type };
+}
+
+/**
+ * What start and `--check` call (after the privilege drop, so the check is
+ * made as the user plb runs as): the storage directory exists or is
+ * created, and is writable (ACME_STORAGE otherwise); directory_ca is read.
+ */
+export function prepareAcme(cfg: AcmeConfig): AcmeSettings {
+  checkStorage(cfg.storage);
+  return acmeSettings(cfg);
 }
