@@ -77,6 +77,8 @@ interface Entry {
   failures: number;
   running: boolean;
   timer?: ReturnType<typeof setTimeout>;
+  /** The next renewalInfo question (one per set). */
+  ariTimer?: ReturnType<typeof setTimeout>;
   due?: number;
   renewAt?: number;
   lastAttempt?: number;
@@ -134,6 +136,7 @@ export class AcmeManager {
       if (keep.includes(e)) continue;
       e.removed = true;
       clearTimeout(e.timer);
+      clearTimeout(e.ariTimer);
     }
     this.entries.splice(0, this.entries.length, ...keep);
     const fresh = sets.filter((names) => !keep.some((e) => sameNames(e.names, names)));
@@ -153,7 +156,10 @@ export class AcmeManager {
 
   stop(): void {
     this.stopped = true;
-    for (const e of this.entries) clearTimeout(e.timer);
+    for (const e of this.entries) {
+      clearTimeout(e.timer);
+      clearTimeout(e.ariTimer);
+    }
   }
 
   status(): NameState[] {
@@ -222,12 +228,15 @@ export class AcmeManager {
       if (!dir.renewalInfo) return;
       const res = await this.client.get(`${dir.renewalInfo.replace(/\/$/, "")}/${id}`);
       const w = parseRenewalInfo(res.json);
-      if (!w || entry.current !== c || this.stopped) return;
+      if (!w || entry.current !== c || this.stopped || entry.removed) return;
+      clearTimeout(entry.ariTimer);
+      entry.ariTimer = setTimeout(() => void this.askAri(entry), ariRecheck(res.retryAfter));
+      entry.ariTimer.unref?.();
+      // An order under way or backing off keeps its own schedule.
+      if (entry.running || entry.failures > 0) return;
       entry.renewAt = pickInWindow(w, Date.now()).getTime();
       log.info(`${entry.names.join(", ")}: the CA's renewal window is ${w.start.toISOString()} – ${w.end.toISOString()}`);
       this.schedule(entry, entry.renewAt);
-      const again = setTimeout(() => void this.askAri(entry), ariRecheck(res.retryAfter));
-      again.unref?.();
     } catch (err) {
       log.debug(`renewalInfo for ${entry.names.join(", ")}: ${(err as Error).message} (renewing at two thirds)`);
     }
