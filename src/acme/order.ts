@@ -58,7 +58,7 @@ interface Order {
   readonly error?: unknown;
 }
 
-/** Polls `url` until its status is no longer pending/processing (Retry-After honoured, 0.5–10 s apart). */
+/** Polls `url` until its status is no longer pending/processing (Retry-After honoured). */
 async function poll<T extends { status: string }>(input: IssueInput, what: string, url: string, deadline: number): Promise<T> {
   let delay = 500;
   for (;;) {
@@ -66,7 +66,8 @@ async function poll<T extends { status: string }>(input: IssueInput, what: strin
     const body = res.json as T;
     if (body.status !== "pending" && body.status !== "processing") return body;
     if (Date.now() > deadline) throw new AcmeError(`${what}: still ${body.status} after ${Math.round((input.pollTimeoutMs ?? 120_000) / 1000)} s`, { names: input.names });
-    const wait = Math.min(10_000, Math.max(500, res.retryAfter ?? delay));
+    // The CA's Retry-After when it gives one (kept within 0.5–60 s), else 0.5, 1, 2, 4, 5, 5 … s.
+    const wait = res.retryAfter !== undefined ? Math.min(60_000, Math.max(500, res.retryAfter)) : delay;
     await sleep(wait);
     delay = Math.min(delay * 2, 5_000);
   }
