@@ -16,7 +16,9 @@ export type PlbErrorCode =
   | "CONNECT_REFUSED"
   | "UNREACHABLE"
   | "RESOLVE"
-  | "FFI";
+  | "FFI"
+  | "ACME"
+  | "ACME_STORAGE";
 
 export class PlbError extends Error {
   readonly code: PlbErrorCode;

@@ -49,6 +49,8 @@ have logrotate || need+=(logrotate)
 have dnsmasq || need+=(dnsmasq-base)
 # keepalived: runs the shipped deploy/keepalived/ (VRRP) between two plb in network namespaces.
 have keepalived || need+=(keepalived)
+# pebble and pebble-challtestsrv: a real ACME server (and its DNS) on loopback for the ACME tests.
+have pebble || need+=(pebble)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -17,6 +17,7 @@ import { type BackendDraft, checkBackendTable, checkUnusedBackend, finishBackend
 import { type CheckedService, checkService, isTable } from "./service.ts";
 import type { BackendConfig, Config, GlobalConfig, ListenAddress, ProtocolName, ServiceConfig } from "./types.ts";
 import { checkStats } from "./stats.ts";
+import { checkAcme } from "./acme.ts";
 import { shadowedRoutes } from "../routes/shadow.ts";
 import { checkRouteBackends } from "./route.ts";
 import { checkValue } from "./values.ts";
@@ -55,6 +56,7 @@ export function parseConfig(text: string, file: string): Config {
 
   const global = checkGlobal(doc, source, report);
   const stats = checkStats(doc.stats, source, report);
+  const acme = checkAcme(doc.acme, source, report);
   const services: ServiceConfig[] = [];
   const drafts = checkBackendTables(doc.backend, source, global, report);
   let backends: BackendConfig[] = [];
@@ -75,7 +77,7 @@ export function parseConfig(text: string, file: string): Config {
   if (problems.length > 0) {
     throw new PlbError("CONFIG_INVALID", formatDiagnostics(file, problems), { cause: problems });
   }
-  const config = deepFreeze({ file, global, services, backends, ...(stats ? { stats } : {}) });
+  const config = deepFreeze({ file, global, services, backends, ...(stats ? { stats } : {}), ...(acme ? { acme } : {}) });
   sources.set(config, source);
   // Allowed but probably not meant: a [[backend]] no service uses, a route an earlier one hides.
   const found: Diagnostic[] = [
@@ -120,7 +122,7 @@ function parseToml(text: string, file: string): Record<string, unknown> {
 
 function checkGlobal(doc: Record<string, unknown>, source: SourceIndex, report: (d: Diagnostic) => void): GlobalConfig {
   for (const key of Object.keys(doc)) {
-    if (key === "service" || key === "backend" || key === "stats" || GLOBAL_KEYS.includes(key)) continue;
+    if (key === "service" || key === "backend" || key === "stats" || key === "acme" || GLOBAL_KEYS.includes(key)) continue;
     const line = source.line({ key });
     if (TABLE_ONLY.includes(key)) {
       const where = SCHEMA.find((k) => k.name === key)!.scope === "backend" ? "a [[backend]] table (or a [[service]] with its own servers)" : "a [[service]] table";

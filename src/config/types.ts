@@ -283,6 +283,18 @@ export interface StatsConfig {
   readonly healthz_requires_servers: boolean;
 }
 
+/** The `[acme]` table: the CA certificates come from, and where they are kept (config/acme.ts). */
+export interface AcmeConfig {
+  readonly directory: string;
+  readonly email: string | undefined;
+  readonly storage: string;
+  /** A file: the extra CA trusted for the directory's HTTPS. */
+  readonly directory_ca: string | undefined;
+  /** Absent: whichever challenge plb can answer. */
+  readonly challenge: "http-01" | "tls-alpn-01" | undefined;
+  readonly key_type: "ecdsa" | "rsa";
+}
+
 export interface Config {
   /** Path the configuration was read from ("" when built in memory). */
   readonly file: string;
@@ -292,4 +304,6 @@ export interface Config {
   readonly backends: readonly BackendConfig[];
   /** Absent: no stats listener. */
   readonly stats?: StatsConfig;
+  /** Absent: no ACME. */
+  readonly acme?: AcmeConfig;
 }
