@@ -13,7 +13,7 @@ import type { SourceIndex } from "./locate.ts";
 import { keyDef, keysFor, SCHEMA, type KeyDef } from "./schema.ts";
 import { checkRoutes } from "./route.ts";
 import { type At, isTable, type Report, type Table } from "./table.ts";
-import type { AccessLogConfig, HttpSettings, ListenAddress, ServiceConfig, Timeouts } from "./types.ts";
+import type { AccessLogConfig, HttpSettings, ListenAddress, ServiceConfig, SmtpSettings, Timeouts } from "./types.ts";
 import { checkValue } from "./values.ts";
 
 export { isTable } from "./table.ts";
@@ -96,6 +96,7 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
     }
   }
   const http = Object.fromEntries(SCHEMA.filter((d) => d.scope === "service" && d.protocols?.includes("http") && d.type.kind !== "routes").map((d) => [d.name, value(d.name)])) as unknown as HttpSettings;
+  const smtp = protocol === "smtp" ? checkStarttls(raw, value, report, at) : undefined;
   const accept_proxy = value("accept_proxy") as boolean;
   const timeout_proxy_header = value("timeout_proxy_header") as number;
   const proxy_from = checkAcceptProxy(raw, accept_proxy, http, report, at);
@@ -123,7 +124,7 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
   const config =
     failed || (backend === undefined && !routed)
       ? undefined
-      : { name, protocol, http, listen: listen as ListenAddress[], backend, routes, access_log, accept_proxy, proxy_from, timeout_proxy_header, timeout_client, maxconn };
+      : { name, protocol, http, smtp, listen: listen as ListenAddress[], backend, routes, access_log, accept_proxy, proxy_from, timeout_proxy_header, timeout_client, maxconn };
   return { config, name: typeof raw.name === "string" ? raw.name : undefined, listen, own, at, label: service };
 }
 
@@ -149,6 +150,18 @@ function checkAcceptProxy(raw: Table, accept: boolean | undefined, http: HttpSet
     report("accept_proxy", 'accept_proxy cannot be combined with tls: the PROXY header comes before the TLS handshake, and plb\'s TLS listener starts the handshake on the first bytes (terminate TLS on the front balancer, or relay it with protocol = "tcp")', at("accept_proxy"));
   }
   return from;
+}
+
+/** An smtp service's starttls and require_tls: require_tls needs starttls, and starttls is not for a service that has tls. */
+function checkStarttls(raw: Table, value: (name: string) => unknown, report: Report, at: At): SmtpSettings {
+  const smtp: SmtpSettings = { starttls: value("starttls") as SmtpSettings["starttls"], require_tls: value("require_tls") as boolean };
+  if (Object.hasOwn(raw, "starttls") && Object.hasOwn(raw, "tls")) {
+    report("starttls", "starttls cannot be combined with tls: tls is implicit TLS from the first byte (port 465), starttls upgrades a plain session (ports 25 and 587); use one service for each", at("starttls"));
+  }
+  if (smtp.require_tls === true && !Object.hasOwn(raw, "starttls")) {
+    report("require_tls", 'require_tls = true needs starttls = { cert = "…", key = "…" }: without it no client could ever send MAIL FROM', at("require_tls"));
+  }
+  return smtp;
 }
 
 /** proxy_from: a non-empty array of IP ranges, each reported on its own line. */

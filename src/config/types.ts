@@ -95,6 +95,14 @@ export interface HttpBackendSettings {
   readonly health_path: string | undefined;
 }
 
+/** Settings of protocol = "smtp" services. */
+export interface SmtpSettings {
+  /** STARTTLS at plb with these PEM files (the parsed value of a "tls" kind key, as `tls`). */
+  readonly starttls: { readonly cert: string; readonly key: string } | undefined;
+  /** Refuse MAIL FROM (530) before STARTTLS. */
+  readonly require_tls: boolean;
+}
+
 /** Settings of backends that smtp services use. */
 export interface SmtpBackendSettings {
   readonly timeout_smtp_greeting: number;
@@ -158,6 +166,8 @@ export interface ServiceConfig extends ServiceDefaults {
   readonly name: string;
   readonly protocol: ProtocolName;
   readonly http: HttpSettings;
+  /** protocol = "smtp" only (undefined otherwise). */
+  readonly smtp?: SmtpSettings;
   readonly listen: readonly ListenAddress[];
   /**
    * The backend (its name in Config.backends) that takes this service's

@@ -4,7 +4,8 @@ argv[1] is a JSON object:
   host, port            where to connect
   source                local address to bind (e.g. "127.0.0.2"), optional
   ehlo                  EHLO name (default "client.test")
-  starttls              do STARTTLS after EHLO (bool); cafile: CA to trust
+  starttls              do STARTTLS after EHLO (bool); cafile: CA to trust;
+                        the EHLO reply before it is kept as "ehloPlain"
   mailFrom, rcptTos     envelope
   dataFile              path of the message bytes (CRLF line ends; smtplib
                         dot-stuffs and turns bare CR/LF into CRLF)
@@ -41,6 +42,7 @@ def main():
         code, msg = s.ehlo(o.get("ehlo", "client.test"))
         out["ehlo"] = [code, msg.decode("utf-8", "replace")]
         if o.get("starttls"):
+            out["ehloPlain"] = out["ehlo"]
             ctx = ssl.create_default_context(cafile=o.get("cafile"))
             code, msg = s.starttls(context=ctx)
             out["starttls"] = [code, msg.decode("utf-8", "replace")]

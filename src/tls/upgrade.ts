@@ -1,0 +1,66 @@
+/**
+ * Server-side TLS on an accepted plain socket (STARTTLS): the one place
+ * that calls Bun's `upgradeTLS`. Measured on Bun 1.4.5 (tests/e2e/smtp/
+ * starttls.test.ts pins what plb relies on):
+ *
+ * - `upgradeTLS` returns [raw, tls]: two new socket objects. The TLS one
+ *   gets `open` at once (before any handshake byte), then `handshake(ok,
+ *   error)` once the handshake is over, then the decrypted `data`.
+ * - The accepted socket keeps its own handler table and still receives the
+ *   raw (encrypted) bytes, and its `close`: its events must be dropped
+ *   (hand it to DISCARD) or they would be taken for plain input.
+ * - Bytes already read from the socket before the call are not seen by the
+ *   TLS layer: a caller that read the client's first TLS bytes too early
+ *   breaks the handshake. For STARTTLS that is what RFC 3207 wants: the
+ *   client sends its ClientHello only after the 220, and whatever came with
+ *   the STARTTLS line is discarded by the caller, never relayed.
+ * - `handshake` reports `ok` with an `authorizationError` when no client
+ *   certificate was asked for ("unable to get issuer certificate"): that
+ *   error only concerns the client's certificate, not the handshake.
+ */
+import type { SocketHandler, TLSOptions } from "bun";
+import { DISCARD, handOver } from "../net/handlers.ts";
+import type { Sock, SocketEvents } from "../net/types.ts";
+
+/** Events of an upgraded socket: a socket's, plus the end of the handshake. */
+export interface TlsSocketEvents extends SocketEvents {
+  /** The handshake is over: `ok` false when it failed (the socket closes). */
+  onHandshake(ok: boolean, error: Error | undefined): void;
+}
+
+/** What a server side needs to start TLS: Bun's TLS options (certificate, key, versions, …). */
+export type ServerTls = TLSOptions;
+
+const tlsHandlers: SocketHandler<TlsSocketEvents> = {
+  open() {},
+  handshake(s, ok, err) {
+    s.data.onHandshake(ok, ok ? undefined : (err ?? new Error("TLS handshake failed")));
+  },
+  data(s, buf) {
+    s.data.onData(buf);
+  },
+  drain(s) {
+    s.data.onDrain();
+  },
+  end(s) {
+    s.data.onEnd();
+  },
+  close(s, err) {
+    s.data.onClose(err);
+  },
+  error(s, err) {
+    s.data.onClose(err);
+    s.terminate();
+  },
+};
+
+/**
+ * Start the server side of TLS on the accepted plain socket `sock`; its
+ * events go to `events` from now on, and the plain socket's are dropped.
+ * Returns the TLS socket (write and close through it only).
+ */
+export function startServerTls(sock: Sock, tls: ServerTls, events: TlsSocketEvents): Sock {
+  handOver(sock, DISCARD);
+  const [, secure] = sock.upgradeTLS<TlsSocketEvents>({ tls, data: events, socket: tlsHandlers });
+  return secure as unknown as Sock;
+}
