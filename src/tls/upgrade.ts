@@ -6,9 +6,11 @@
  * - `upgradeTLS` returns [raw, tls]: two new socket objects. The TLS one
  *   gets `open` at once (before any handshake byte), then `handshake(ok,
  *   error)` once the handshake is over, then the decrypted `data`.
- * - The accepted socket keeps its own handler table and still receives the
- *   raw (encrypted) bytes, and its `close`: its events must be dropped
- *   (hand it to DISCARD) or they would be taken for plain input.
+ * - The accepted socket's handler table (the listener's) still receives the
+ *   raw (encrypted) bytes and the close, on the returned raw object, whose
+ *   `data` is a copy of the accepted socket's at the time of the call: the
+ *   socket is handed to DISCARD before the call, or the TLS records would
+ *   be taken for plain input.
  * - Bytes already read from the socket before the call are not seen by the
  *   TLS layer: a caller that read the client's first TLS bytes too early
  *   breaks the handshake. For STARTTLS that is what RFC 3207 wants: the
@@ -56,11 +58,11 @@ const tlsHandlers: SocketHandler<TlsSocketEvents> = {
 
 /**
  * Start the server side of TLS on the accepted plain socket `sock`; its
- * events go to `events` from now on, and the plain socket's are dropped.
- * Returns the TLS socket (write and close through it only).
+ * events go to `events` from now on, and the raw socket's to `raw` (dropped
+ * unless a test looks). Returns the TLS socket (write and close through it only).
  */
-export function startServerTls(sock: Sock, tls: ServerTls, events: TlsSocketEvents): Sock {
-  handOver(sock, DISCARD);
+export function startServerTls(sock: Sock, tls: ServerTls, events: TlsSocketEvents, raw: SocketEvents = DISCARD): Sock {
+  handOver(sock, raw);
   const [, secure] = sock.upgradeTLS<TlsSocketEvents>({ tls, data: events, socket: tlsHandlers });
   return secure as unknown as Sock;
 }
