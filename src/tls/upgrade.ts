@@ -16,6 +16,12 @@
  *   breaks the handshake. For STARTTLS that is what RFC 3207 wants: the
  *   client sends its ClientHello only after the 220, and whatever came with
  *   the STARTTLS line is discarded by the caller, never relayed.
+ * - BoringSSL as Bun runs it sends TLS 1.3 session tickets with the first
+ *   bytes the server writes, not right after the client's Finished as
+ *   OpenSSL does. A client that speaks first and leaves Nagle on (Python's
+ *   smtplib) holds its first command until that Finished is acknowledged:
+ *   one delayed ACK, about 40 ms, once per session (Bun's own TLS listener
+ *   does the same; TLS 1.2 and TCP_NODELAY clients do not wait).
  * - `handshake` reports `ok` with an `authorizationError` when no client
  *   certificate was asked for ("unable to get issuer certificate"): that
  *   error only concerns the client's certificate, not the handshake.
