@@ -137,6 +137,38 @@ test('swaks --tls through plb to Postfix with client_address = "xclient": delive
   expect(Buffer.from(m.data).toString()).toContain("via swaks and TLS at plb");
 });
 
+test('smtplib starttls() through plb to Postfix with client_address = "proxy-v2": delivered, Postfix logs the client\'s address, the server side plain', async () => {
+  const pf = await startPostfix({ name: "pfpp", proxyProtocol: true });
+  cleanups.push(() => pf.stop());
+  const { port, cafile } = await plbFor([pf.port], 'client_address = "proxy-v2"');
+  const r = await sendWithSmtplib({ port, starttls: true, cafile, source: "127.0.0.2", data: "Subject: pp\r\n\r\nthrough TLS at plb and PROXY v2\r\n" });
+  expect(r.error).toBeNull();
+  expect(r.cipher).toBeTruthy();
+  const [m] = await pf.waitForMessages(1);
+  expect(m.clientAddress).toBe("127.0.0.2");
+  expect(Buffer.from(m.data).toString()).toContain("through TLS at plb and PROXY v2");
+  // Postfix saw no TLS (it offers none here): plb's STARTTLS was the only one.
+  expect(await pf.log()).not.toMatch(/TLS connection established/);
+});
+
+test("accept_proxy with starttls: the PROXY header first, STARTTLS later; XCLIENT carries the front balancer's client", async () => {
+  const a = await server({ name: "front", xclient: true });
+  const { port, cafile } = await plbFor([a.port], 'client_address = "xclient"\naccept_proxy = true\nproxy_from = ["127.0.0.0/8"]');
+  const out = await scriptedSession({
+    port,
+    cafile,
+    steps: [
+      ["send", `PROXY TCP4 192.0.2.9 127.0.0.1 40000 ${port}\r\n`], ["reply"], ["send", "EHLO x.test\r\n"], ["reply"], ["send", "STARTTLS\r\n"], ["reply"], ["tls"],
+      ["send", "EHLO x.test\r\n"], ["reply"], ["send", "MAIL FROM:<a@x.test>\r\n"], ["reply"], ["send", "RCPT TO:<b@y.test>\r\n"], ["reply"], ["send", "DATA\r\n"], ["reply"],
+      ["send", "Subject: front\r\n\r\nbehind a front balancer\r\n.\r\n"], ["reply"], ["send", "QUIT\r\n"], ["reply"],
+    ],
+  });
+  expect(out.map((r) => (r[0] === "reply" ? r[1] : r[0]))).toEqual([220, 250, 220, "tls", 250, 250, 250, 354, 250, 221]);
+  const [m] = await a.waitForMessages(1);
+  expect(m.clientAddress).toBe("192.0.2.9");
+  expect(Buffer.from(m.data).toString()).toBe("Subject: front\r\n\r\nbehind a front balancer\r\n");
+});
+
 test("STARTTLS injection (CVE-2011-0411): a command pipelined after STARTTLS is discarded, never relayed after the upgrade", async () => {
   const a = await server({ name: "inject" });
   const { plb, port, cafile } = await plbFor([a.port]);
