@@ -8,9 +8,10 @@ import { httpFieldLines } from "./formats/http-serialize.ts";
 import { proxyParse, proxyWrite } from "./formats/proxy.ts";
 import { routeTable } from "./formats/routes.ts";
 import { smtpReply } from "./formats/smtp.ts";
+import { smtpCommands } from "./formats/smtp-commands.ts";
 
 export const TARGETS: readonly Target[] = [
-  httpRequest, httpResponse, httpChunked, httpFieldLines, smtpReply, proxyParse, proxyWrite, dnsResponse, dnsQuery, configDuration, configAddress, cidrRanges, configToml, routeTable,
+  httpRequest, httpResponse, httpChunked, httpFieldLines, smtpReply, smtpCommands, proxyParse, proxyWrite, dnsResponse, dnsQuery, configDuration, configAddress, cidrRanges, configToml, routeTable,
 ];
 
 export function targetNamed(name: string): Target | undefined {

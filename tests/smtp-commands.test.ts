@@ -33,6 +33,10 @@ describe("splitCommand", () => {
     expect(splitCommand("StartTLS")).toEqual({ verb: "STARTTLS", args: "" });
     expect(splitCommand("STARTTLS  \t")).toEqual({ verb: "STARTTLS", args: "" });
     expect(splitCommand("")).toEqual({ verb: "", args: "" });
+    // Only SP and HT separate: a CR inside the line (only the CRLF is cut off), NBSP or NUL belong to a word.
+    expect(splitCommand("s \xe5\rG")).toEqual({ verb: "S", args: "\xe5\rG" });
+    expect(splitCommand("STARTTLS\rRSET")).toEqual({ verb: "STARTTLS\rRSET", args: "" });
+    expect(splitCommand("STARTTLS\xa0")).toEqual({ verb: "STARTTLS\xa0", args: "" });
   });
 });
 

@@ -39,11 +39,18 @@ export function takeLine(buf: Uint8Array, max = MAX_COMMAND_LINE): LineResult {
   return { kind: "line", line, end: lf + 1 };
 }
 
-/** "mail FROM:<a@b>" → { verb: "MAIL", args: "FROM:<a@b>" }. */
+/**
+ * "mail FROM:<a@b>" → { verb: "MAIL", args: "FROM:<a@b>" }. Words are
+ * separated by SP or HT only; any other byte (a CR inside the line, NUL,
+ * 8-bit) belongs to a word.
+ */
 export function splitCommand(line: string): { verb: string; args: string } {
-  const m = /^\s*(\S*)\s*(.*?)\s*$/.exec(line)!;
+  const m = COMMAND.exec(line)!;
   return { verb: m[1].toUpperCase(), args: m[2] };
 }
+
+/** Matches every string (dotAll): leading blanks, the verb, blanks, the arguments, trailing blanks. */
+const COMMAND = /^[ \t]*([^ \t]*)[ \t]*(.*?)[ \t]*$/s;
 
 /** Where the session stands for `decide`. */
 export interface CommandState {
