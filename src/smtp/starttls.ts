@@ -253,7 +253,13 @@ class StarttlsGate implements TlsSocketEvents, Conversation {
       return this.close("client_closed");
     }
     this.phase = Phase.Handshake;
-    this.client = startServerTls(this.client, this.settings.tls, this);
+    try {
+      this.client = startServerTls(this.client, this.settings.tls, this);
+    } catch (err) {
+      // The certificate was checked at load: not expected, but one client's failure must stay its own.
+      if (logEnabled("error")) log.error(`STARTTLS from ${clientIp(this.client)}: could not start TLS (${(err as Error).message}), closing`);
+      return this.close("client_closed");
+    }
     this.clientOut.socket = this.client;
   }
 
