@@ -253,7 +253,7 @@ export function proxyV2(src: string, srcPort: number, dst: string, dstPort: numb
   return b;
 }
 
-export type ScriptStep = ["send", string] | ["reply"] | ["tls"] | ["closed"] | ["sleep", number];
+export type ScriptStep = ["send", string] | ["reply"] | ["tls"] | ["closed"] | ["sleep", number] | ["touch", string] | ["wait_file", string];
 export type ScriptResult = ["reply", number, string[]] | ["tls", string] | ["closed", number] | ["eof", string] | ["error", string];
 
 /**

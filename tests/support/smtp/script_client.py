@@ -8,11 +8,14 @@ steps, each a list:
   ["tls"]               TLS handshake on the connection -> ["tls", version]
   ["closed"]            wait for the server to close -> ["closed", ms]
   ["sleep", seconds]
+  ["touch", path]       create the file (tell the test how far the script got)
+  ["wait_file", path]   wait (at most the step timeout) until the file exists
 Prints one JSON line: the list of results; a failure ends the script with
 ["error", "Type: text"] (a close while waiting for a reply is ["eof", bytes]).
 """
 
 import json
+import os
 import socket
 import ssl
 import sys
@@ -66,6 +69,14 @@ def main():
                 out.append(["closed", round((time.monotonic() - t0) * 1000)])
             elif kind == "sleep":
                 time.sleep(step[1])
+            elif kind == "touch":
+                open(step[1], "w").close()
+            elif kind == "wait_file":
+                deadline = time.monotonic() + timeout
+                while not os.path.exists(step[1]):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{step[1]} never appeared")
+                    time.sleep(0.01)
             else:
                 raise ValueError(f"unknown step {kind}")
     except EOFError as e:
