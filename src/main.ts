@@ -89,7 +89,7 @@ function configuredFiles(config: Config): string[] {
   const files = config.file ? [config.file] : [];
   for (const s of config.services) {
     if (s.http.tls) files.push(s.http.tls.cert, s.http.tls.key);
-    if (s.smtp?.starttls) files.push(s.smtp.starttls.cert, s.smtp.starttls.key);
+    if (s.smtp.starttls) files.push(s.smtp.starttls.cert, s.smtp.starttls.key);
     files.push(...Object.values(s.http.error_pages ?? {}));
   }
   return files;

@@ -29,13 +29,13 @@ function problems(text: string): string[] {
 }
 
 describe("configuration", () => {
-  test("starttls and require_tls are read on an smtp service; other protocols have no smtp settings", () => {
+  test("starttls and require_tls are read on an smtp service; other protocols get the defaults", () => {
     const c = parseConfig(`${MAIL}starttls = { cert = "/c.pem", key = "/k.pem" }\nrequire_tls = true\n`, "plb.toml");
     expect(c.services[0].smtp).toEqual({ starttls: { cert: "/c.pem", key: "/k.pem" }, require_tls: true });
     const plain = parseConfig(MAIL, "plb.toml");
     expect(plain.services[0].smtp).toEqual({ starttls: undefined, require_tls: false });
     const tcp = parseConfig(`[[service]]\nname = "t"\nlisten = ["127.0.0.1:1"]\nservers = ["10.0.0.2:1"]\n`, "plb.toml");
-    expect(tcp.services[0].smtp).toBeUndefined();
+    expect(tcp.services[0].smtp).toEqual({ starttls: undefined, require_tls: false });
   });
   test("require_tls = true without starttls is refused at its line", () => {
     expect(problems(`${MAIL}require_tls = true\n`)).toEqual([

@@ -390,7 +390,7 @@ function service(s: ServiceConfig, own: BackendConfig | undefined): string[] {
   const out = lines(s, (k) => special.has(k) || (!s.accept_proxy && (k === "proxy_from" || k === "timeout_proxy_header")));
   out.push(`listen = [${s.listen.map((l) => toml(l.text)).join(", ")}]`);
   if (s.protocol === "http") out.push(...lines(s.http, () => false));
-  if (s.smtp) out.push(...lines(s.smtp, () => false));
+  if (s.protocol === "smtp") out.push(...lines(s.smtp, () => false));
   if (s.routes.length > 0) out.push(routesToToml(s.routes));
   if (own) out.push(...backend(own));
   return out;

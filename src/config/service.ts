@@ -96,7 +96,7 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
     }
   }
   const http = Object.fromEntries(SCHEMA.filter((d) => d.scope === "service" && d.protocols?.includes("http") && d.type.kind !== "routes").map((d) => [d.name, value(d.name)])) as unknown as HttpSettings;
-  const smtp = protocol === "smtp" ? checkStarttls(raw, value, report, at) : undefined;
+  const smtp = protocol === "smtp" ? checkStarttls(raw, value, report, at) : SMTP_DEFAULTS;
   const accept_proxy = value("accept_proxy") as boolean;
   const timeout_proxy_header = value("timeout_proxy_header") as number;
   const proxy_from = checkAcceptProxy(raw, accept_proxy, http, report, at);
@@ -151,6 +151,9 @@ function checkAcceptProxy(raw: Table, accept: boolean | undefined, http: HttpSet
   }
   return from;
 }
+
+/** What a service of another protocol has (as `http` on a tcp service: the defaults). */
+const SMTP_DEFAULTS: SmtpSettings = Object.freeze({ starttls: undefined, require_tls: false });
 
 /** An smtp service's starttls and require_tls: require_tls needs starttls, and starttls is not for a service that has tls. */
 function checkStarttls(raw: Table, value: (name: string) => unknown, report: Report, at: At): SmtpSettings {

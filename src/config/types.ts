@@ -166,8 +166,8 @@ export interface ServiceConfig extends ServiceDefaults {
   readonly name: string;
   readonly protocol: ProtocolName;
   readonly http: HttpSettings;
-  /** protocol = "smtp" only (undefined otherwise). */
-  readonly smtp?: SmtpSettings;
+  /** Read for protocol = "smtp" (defaults on other services, as `http` on non-http ones). */
+  readonly smtp: SmtpSettings;
   readonly listen: readonly ListenAddress[];
   /**
    * The backend (its name in Config.backends) that takes this service's

@@ -45,7 +45,7 @@ export function serverTlsFrom(value: NonNullable<SmtpSettings["starttls"]>, key:
 
 export function setupSmtp(cfg: ServiceConfig, name: string): ProtocolSetup {
   const s = cfg.smtp;
-  if (s?.starttls === undefined) return { shared: { converse: undefined } satisfies SmtpRuntime };
+  if (s.starttls === undefined) return { shared: { converse: undefined } satisfies SmtpRuntime };
   const label = `service ${JSON.stringify(name)}`;
   const problems: Diagnostic[] = [];
   const tls = serverTlsFrom(s.starttls, "starttls", (path, message) => void problems.push({ path, service: label, message: `${path}: ${message}` }));
