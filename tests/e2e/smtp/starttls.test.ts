@@ -10,6 +10,7 @@ import { startPostfix } from "../../support/smtp/postfix.ts";
 import { testCert } from "../../support/smtp/tls.ts";
 import { freePort } from "../../support/ports.ts";
 import { startPlb, type PlbProcess } from "../../support/plb.ts";
+import { until } from "../../support/until.ts";
 
 const cleanups: (() => unknown)[] = [];
 afterAll(async () => {
@@ -223,7 +224,7 @@ test("STARTTLS with a parameter gets 501, STARTTLS inside TLS gets 503; the sess
 
 test("a failed handshake and a client that never sends its ClientHello are closed, their servers get QUIT, other clients are served meanwhile", async () => {
   const a = await server({ name: "hostile" });
-  const { plb, port, cafile } = await plbFor([a.port], 'timeout_client = "2s"');
+  const { plb, port, cafile } = await plbFor([a.port], 'timeout_client = "2s"\naccess_log = { path = "-", format = "json" }');
   const garbage = scriptedSession({ port, steps: [["reply"], ["send", "EHLO x.test\r\n"], ["reply"], ["send", "STARTTLS\r\n"], ["reply"], ["send", "this is not a ClientHello\r\n".repeat(4)], ["closed"]] });
   const silent = scriptedSession({ port, timeout: 30, steps: [["reply"], ["send", "STARTTLS\r\n"], ["reply"], ["closed"]] });
   // Meanwhile a well-behaved client delivers.
@@ -242,6 +243,11 @@ test("a failed handshake and a client that never sends its ClientHello are close
   expect(sessions.filter((x) => x.messages === 1)).toHaveLength(1);
   expect(sessions.filter((x) => x.commands.join() === "EHLO,QUIT" && x.quit)).toHaveLength(1);
   expect(sessions.filter((x) => x.commands.join() === "QUIT" && x.quit)).toHaveLength(2);
+  // The access log tells the three apart: the silent one by its timeout, the delivered one with its bytes.
+  const lines = () => plb.log().split("\n").filter((l) => l.includes('"protocol":"smtp"')).map((l) => JSON.parse(l.slice(l.indexOf("{"))) as { cause: string; bytes_in: number; bytes_out: number });
+  await until(() => lines().length >= 3, "three access log lines", 10_000);
+  expect(lines().filter((l) => l.cause === "timeout")).toHaveLength(1);
+  expect(lines().some((l) => l.cause === "client_closed" && l.bytes_in > 100 && l.bytes_out > 100)).toBe(true);
 });
 
 test("a command line longer than 2048 bytes before TLS gets 500 and the connection is closed", async () => {
