@@ -247,7 +247,8 @@ test("a failed handshake and a client that never sends its ClientHello are close
   const lines = () => plb.log().split("\n").filter((l) => l.includes('"protocol":"smtp"')).map((l) => JSON.parse(l.slice(l.indexOf("{"))) as { cause: string; bytes_in: number; bytes_out: number });
   await until(() => lines().length >= 3, "three access log lines", 10_000);
   expect(lines().filter((l) => l.cause === "timeout")).toHaveLength(1);
-  expect(lines().some((l) => l.cause === "client_closed" && l.bytes_in > 100 && l.bytes_out > 100)).toBe(true);
+  // (Who closed the delivered one first depends on the race between the 221 and smtplib's close.)
+  expect(lines().filter((l) => l.cause !== "timeout" && l.bytes_in > 100 && l.bytes_out > 100)).toHaveLength(1);
 });
 
 test("a command line longer than 2048 bytes before TLS gets 500 and the connection is closed", async () => {
