@@ -153,7 +153,10 @@ export class RelaySession extends ServerAttempt implements SocketEvents, PipeOwn
   }
 
   conversationEnded(cause: EndCause): void {
-    this.backend.pool.connectionEnd(this.server!);
+    const pool = this.backend.pool;
+    pool.connectionEnd(this.server!);
+    // As in a relayed session: a server that resets has failed that client.
+    if (cause === "server_reset") pool.report(this.server!, "reset", "connection reset while plb spoke for the client (STARTTLS at plb)");
     this.ended(cause, false);
     this.finish();
   }
