@@ -260,3 +260,17 @@ test("a command line longer than 2048 bytes before TLS gets 500 and the connecti
   const sessions = await a.waitForSessions(2);
   expect(sessions.map((x) => [x.commands.join(), x.quit])).toEqual([["QUIT", true], ["QUIT", true]]);
 });
+
+test("12,000 NOOPs pipelined in one write (72 KB, past the 64 KiB plb holds unread) get 12,000 replies in order, then QUIT its 221", async () => {
+  const a = await server({ name: "noops" });
+  const { port } = await plbFor([a.port]);
+  const n = 12_000;
+  const { RawSmtp } = await import("../../support/smtp/clients.ts");
+  const c = await RawSmtp.connect(port);
+  expect((await c.reply()).code).toBe(220);
+  c.write(`${"NOOP\r\n".repeat(n)}QUIT\r\n`);
+  const all = (await c.untilClosed(30_000)).toString("latin1").split("\r\n").filter((l) => l !== "");
+  expect(all.length).toBe(n + 2); // the greeting, n × 250, the 221
+  expect(all.slice(1, -1).every((l) => l.startsWith("250 "))).toBe(true);
+  expect(all.at(-1)).toMatch(/^221 /);
+});
