@@ -120,3 +120,53 @@ test("bytes that are not a ClientHello after the 220: the handshake fails, repor
   expect(state.secure.chunks).toEqual([]); // nothing came out as plain text
   plain.destroy();
 });
+
+test("one certificate per upgrade: SNICallback is not called and an array of options is refused; the client's SNI name can still be read", async () => {
+  const { cert, key } = await testCert();
+  const certPem = readFileSync(cert, "utf8");
+  const keyPem = readFileSync(key, "utf8");
+  let called = 0;
+  let arrayError = "";
+  const secure = new Recorder();
+  let upgraded: Sock | undefined;
+  const listener = Bun.listen<SocketEvents>({
+    hostname: "127.0.0.1",
+    port: 0,
+    allowHalfOpen: true,
+    socket: {
+      ...relayHandlers,
+      open(s) {
+        handOver(s as Sock, new Recorder((line) => {
+          if (!line.startsWith("STARTTLS")) return;
+          s.write("220 2.0.0 Ready to start TLS\r\n");
+          try {
+            s.upgradeTLS({ tls: [{ cert: certPem, key: keyPem }] as never, socket: {} as never });
+          } catch (err) {
+            arrayError = (err as Error).message;
+          }
+          const sni = { SNICallback: () => void called++ } as object;
+          upgraded = startServerTls(s as Sock, { cert: certPem, key: keyPem, ...sni }, secure);
+        }));
+        s.write("220 ready\r\n");
+      },
+    },
+  });
+  closers.push(() => listener.stop(true));
+  const plain = netConnect({ host: "127.0.0.1", port: listener.port });
+  await once(plain, "greeting");
+  plain.write("STARTTLS\r\n");
+  await once(plain, "220");
+  const tls = tlsConnect({ socket: plain, servername: "other.example", rejectUnauthorized: false });
+  await new Promise<void>((resolve, reject) => {
+    tls.once("secureConnect", resolve);
+    tls.once("error", reject);
+  });
+  await until(() => secure.handshakes.length > 0, "the handshake", 10_000);
+  expect(arrayError).not.toBe("");
+  expect(called).toBe(0);
+  // The certificate given is served whatever name the client asked for (testCert's is for localhost)…
+  expect(tls.getPeerCertificate().subject.CN).toBe("localhost");
+  // …and the name is there to read (to refuse or log a name plb has no certificate for).
+  expect((upgraded as unknown as { getServername(): string }).getServername()).toBe("other.example");
+  tls.destroy();
+});

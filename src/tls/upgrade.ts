@@ -22,6 +22,10 @@
  *   smtplib) holds its first command until that Finished is acknowledged:
  *   one delayed ACK, about 40 ms, once per session (Bun's own TLS listener
  *   does the same; TLS 1.2 and TCP_NODELAY clients do not wait).
+ * - One certificate per upgrade: `SNICallback` is not called, an array of
+ *   options throws ("TLSOptions must be an object"), and the per-name
+ *   certificates a listener gets (addServerName) have no listener here. The
+ *   client's SNI name can be read afterwards (`getServername()`).
  * - `handshake` reports `ok` with an `authorizationError` when no client
  *   certificate was asked for ("unable to get issuer certificate"): that
  *   error only concerns the client's certificate, not the handshake.
