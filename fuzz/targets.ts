@@ -9,9 +9,10 @@ import { proxyParse, proxyWrite } from "./formats/proxy.ts";
 import { routeTable } from "./formats/routes.ts";
 import { smtpReply } from "./formats/smtp.ts";
 import { tlsClientHello } from "./formats/tls.ts";
+import { smtpCommands } from "./formats/smtp-commands.ts";
 
 export const TARGETS: readonly Target[] = [
-  httpRequest, httpResponse, httpChunked, httpFieldLines, smtpReply, proxyParse, proxyWrite, dnsResponse, dnsQuery, configDuration, configAddress, cidrRanges, configToml, routeTable, tlsClientHello,
+  httpRequest, httpResponse, httpChunked, httpFieldLines, smtpReply, smtpCommands, proxyParse, proxyWrite, dnsResponse, dnsQuery, configDuration, configAddress, cidrRanges, configToml, routeTable, tlsClientHello,
 ];
 
 export function targetNamed(name: string): Target | undefined {

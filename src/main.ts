@@ -97,6 +97,7 @@ function configuredFiles(config: Config): string[] {
   const files = config.file ? [config.file] : [];
   for (const s of config.services) {
     if (s.tls) files.push(...tlsFiles(s.tls));
+    if (s.smtp.starttls) files.push(...tlsFiles(s.smtp.starttls));
     files.push(...Object.values(s.http.error_pages ?? {}));
   }
   for (const b of config.backends) {

@@ -62,6 +62,7 @@ describe("defaults and overrides", () => {
           min_body_rate: 500,
           request_id: false,
         },
+        smtp: { starttls: undefined, require_tls: false },
         name: "web",
         protocol: "tcp",
         listen: [{ host: "127.0.0.1", port: 8080, text: "127.0.0.1:8080" }],

@@ -21,7 +21,7 @@ describe("schema", () => {
     expect([...keysFor("service")].sort()).toEqual(
       [
         "accept_proxy", "access_log", "backend", "error_pages", "forwarded", "forwarded_for", "listen", "max_body", "max_header_size", "max_headers", "max_request_line",
-        "maxconn", "min_body_rate", "name", "protocol", "proxy_from", "request_id", "route", "timeout_client", "timeout_http_request", "timeout_proxy_header", "tls",
+        "maxconn", "min_body_rate", "name", "protocol", "proxy_from", "request_id", "require_tls", "route", "starttls", "timeout_client", "timeout_http_request", "timeout_proxy_header", "tls",
       ],
     );
     // What belongs to the servers: in a [[backend]], or beside a service's own servers.

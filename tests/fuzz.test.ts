@@ -30,6 +30,7 @@ const KINDS: Record<string, string[]> = {
   "http-chunked": ["done", "error", "more"],
   "http-field-lines": ["written", "TypeError"],
   "smtp-reply": ["done", "error", "more"],
+  "smtp-commands": ["ehlo", "reply", "lines"],
   "proxy-parse": ["done", "error", "more"],
   "proxy-write": ["written", "RangeError"],
   "dns-response": ["done", "error"],

@@ -341,7 +341,7 @@ const KEYS = ("user group chroot_dir pidfile logfile loglevel timeout_shutdown w
   "timeout_cleanup name protocol listen servers balance client_address timeout_smtp_greeting forwarded_for forwarded max_body max_request_line max_header_size " +
   "max_headers timeout_http_request min_body_rate pool_max_idle timeout_pool_idle fail_on_5xx access_log health_path tls error_pages hash_header address weight backup " +
   "stats service token token_file read_token healthz_requires_servers shutdown_delay nameservers dns_min_ttl dns_max_ttl slowstart accept_proxy proxy_from " +
-  "timeout_proxy_header dns srv backend").split(" ");
+  "timeout_proxy_header dns srv backend starttls require_tls").split(" ");
 
 /** TOML-aware mutations: a value replaced by one of any type, a known key added anywhere, a table header added. */
 function mutateConfig(input: Uint8Array, r: Rng): Uint8Array {
@@ -386,10 +386,11 @@ export function toToml(c: Config): string {
 }
 
 function service(s: ServiceConfig, own: BackendConfig | undefined): string[] {
-  const special = new Set(["listen", "http", "routes", ...(own ? ["backend"] : [])]);
+  const special = new Set(["listen", "http", "smtp", "routes", ...(own ? ["backend"] : [])]);
   const out = lines(s, (k) => special.has(k) || (!s.accept_proxy && (k === "proxy_from" || k === "timeout_proxy_header")));
   out.push(`listen = [${s.listen.map((l) => toml(l.text)).join(", ")}]`);
   if (s.protocol === "http") out.push(...lines(s.http, () => false));
+  if (s.protocol === "smtp") out.push(...lines(s.smtp, () => false));
   if (s.routes.length > 0) out.push(routesToToml(s.routes));
   if (own) out.push(...backend(own));
   return out;

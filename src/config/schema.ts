@@ -130,6 +130,10 @@ export const SCHEMA: readonly KeyDef[] = [
   // [[service]] with protocol = "smtp"
   { name: "timeout_smtp_greeting", scope: "backend", protocols: SMTP, type: positive, default: "10s",
     doc: "Time a server has to greet (220) before plb tries the next one." },
+  { name: "starttls", scope: "service", protocols: SMTP, type: { kind: "tls" },
+    doc: 'Offer STARTTLS and terminate it at plb: { cert = "cert.pem", key = "key.pem" } (the forms of tls; not with tls). plb answers STARTTLS itself, the servers stay plain; nothing the client sends after STARTTLS before the handshake is relayed.' },
+  { name: "require_tls", scope: "service", protocols: SMTP, type: { kind: "boolean" }, default: false,
+    doc: "With starttls: before STARTTLS, MAIL FROM and every other command but EHLO, HELO, NOOP, RSET and QUIT get 530 5.7.0 (RFC 3207)." },
   // [[service]] with protocol = "http"
   { name: "forwarded_for", scope: "service", protocols: HTTP, type: { kind: "enum", values: ["append", "replace", "off"] }, default: "append",
     doc: 'X-Forwarded-For: "append" the client address to it, "replace" it, or "off" (leave it alone).' },

@@ -13,7 +13,7 @@ import type { SourceIndex } from "./locate.ts";
 import { keyDef, keysFor, SCHEMA, type KeyDef } from "./schema.ts";
 import { checkRoutes } from "./route.ts";
 import { type At, isTable, type Report, type Table } from "./table.ts";
-import type { AccessLogConfig, HttpSettings, ListenAddress, ServiceConfig, Timeouts } from "./types.ts";
+import type { AccessLogConfig, HttpSettings, ListenAddress, ServiceConfig, SmtpSettings, Timeouts } from "./types.ts";
 import { checkValue } from "./values.ts";
 
 export { isTable } from "./table.ts";
@@ -96,6 +96,7 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
     }
   }
   const http = Object.fromEntries(SCHEMA.filter((d) => d.scope === "service" && d.protocols?.includes("http") && d.type.kind !== "routes" && d.type.kind !== "tls").map((d) => [d.name, value(d.name)])) as unknown as HttpSettings;
+  const smtp = protocol === "smtp" ? checkStarttls(raw, value, report, at) : SMTP_DEFAULTS;
   const accept_proxy = value("accept_proxy") as boolean;
   const timeout_proxy_header = value("timeout_proxy_header") as number;
   const tls = value("tls") as ServiceConfig["tls"];
@@ -132,7 +133,7 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
   const config =
     failed || (backend === undefined && !routed)
       ? undefined
-      : { name, protocol, http, listen: listen as ListenAddress[], tls, backend, routes, access_log, accept_proxy, proxy_from, timeout_proxy_header, timeout_client, maxconn };
+      : { name, protocol, http, smtp, listen: listen as ListenAddress[], tls, backend, routes, access_log, accept_proxy, proxy_from, timeout_proxy_header, timeout_client, maxconn };
   return { config, name: typeof raw.name === "string" ? raw.name : undefined, listen, own, at, label: service };
 }
 
@@ -158,6 +159,27 @@ function checkAcceptProxy(raw: Table, accept: boolean | undefined, tls: ServiceC
     report("accept_proxy", 'accept_proxy cannot be combined with tls: the PROXY header comes before the TLS handshake, and plb\'s TLS listener starts the handshake on the first bytes (terminate TLS on the front balancer, or relay it with protocol = "tcp")', at("accept_proxy"));
   }
   return from;
+}
+
+/** What a service of another protocol has (as `http` on a tcp service: the defaults). */
+const SMTP_DEFAULTS: SmtpSettings = Object.freeze({ starttls: undefined, require_tls: false });
+
+/** An smtp service's starttls and require_tls: require_tls needs starttls, and starttls is not for a service that has tls. */
+function checkStarttls(raw: Table, value: (name: string) => unknown, report: Report, at: At): SmtpSettings {
+  const smtp: SmtpSettings = { starttls: value("starttls") as SmtpSettings["starttls"], require_tls: value("require_tls") as boolean };
+  if (Object.hasOwn(raw, "starttls") && Object.hasOwn(raw, "tls")) {
+    report("starttls", "starttls cannot be combined with tls: tls is implicit TLS from the first byte (port 465), starttls upgrades a plain session (ports 25 and 587); use one service for each", at("starttls"));
+  }
+  if (smtp.starttls?.strict_sni) {
+    report("starttls", "starttls.strict_sni cannot be used: after STARTTLS the upgrade serves one certificate whatever name the client sends (Bun calls no SNI callback on an upgraded socket)", at("starttls"));
+  }
+  if (smtp.starttls?.client_ca !== undefined) {
+    report("starttls", "starttls.client_ca cannot be used: plb cannot ask for client certificates on a STARTTLS upgrade (use tls for implicit TLS on port 465 with client_ca)", at("starttls"));
+  }
+  if (smtp.require_tls === true && !Object.hasOwn(raw, "starttls")) {
+    report("require_tls", 'require_tls = true needs starttls = { cert = "…", key = "…" }: without it no client could ever send MAIL FROM', at("require_tls"));
+  }
+  return smtp;
 }
 
 /** proxy_from: a non-empty array of IP ranges, each reported on its own line. */

@@ -136,6 +136,14 @@ export interface ServerTlsConfig {
   readonly key: string | undefined;
 }
 
+/** Settings of protocol = "smtp" services. */
+export interface SmtpSettings {
+  /** STARTTLS at plb (the parsed value of a "tls" kind key, as `tls`). */
+  readonly starttls: ListenTlsConfig | undefined;
+  /** Refuse MAIL FROM (530) before STARTTLS. */
+  readonly require_tls: boolean;
+}
+
 /** Settings of backends that smtp services use. */
 export interface SmtpBackendSettings {
   readonly timeout_smtp_greeting: number;
@@ -201,6 +209,8 @@ export interface ServiceConfig extends ServiceDefaults {
   readonly name: string;
   readonly protocol: ProtocolName;
   readonly http: HttpSettings;
+  /** Read for protocol = "smtp" (defaults on other services, as `http` on non-http ones). */
+  readonly smtp: SmtpSettings;
   readonly listen: readonly ListenAddress[];
   /** Terminate TLS on the listen addresses (http, tcp, smtp: implicit TLS); undefined: plain. */
   readonly tls: ListenTlsConfig | undefined;

@@ -15,6 +15,7 @@ import { earliest, type Sweepable } from "../net/sweep.ts";
 import { Pipe, type PipeOwner } from "../net/pipe.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
 import { ServerAttempt } from "../backends/server-attempt.ts";
+import type { Conversation, ConversationOwner, Converse } from "./conversation.ts";
 import type { Handshake, HandshakeResult } from "./handshake.ts";
 import type { Outcome, Server } from "../servers/server.ts";
 import type { ServiceConfig } from "../config/types.ts";
@@ -51,8 +52,10 @@ export interface BackendReader {
 }
 
 /** A server is picked, connected, handshaken and failed over by the ServerAttempt it is (backends/server-attempt.ts). */
-export class RelaySession extends ServerAttempt implements SocketEvents, PipeOwner, Sweepable {
+export class RelaySession extends ServerAttempt implements SocketEvents, PipeOwner, ConversationOwner, Sweepable {
   private pipe: Pipe | undefined;
+  /** The protocol speaking for the service before the relay (smtp: STARTTLS at plb), if it does. */
+  private conv: Conversation | undefined;
   /** Client bytes read before the pipe exists, in order. */
   private early: Uint8Array[] | undefined;
   private earlyBytes = 0;
@@ -72,9 +75,12 @@ export class RelaySession extends ServerAttempt implements SocketEvents, PipeOwn
 
   /** `choose`: the backend comes from the client's first bytes (else: the service's own, which it then has). */
   constructor(
-    private readonly client: Sock,
+    /** The client's socket (after a conversation that started TLS: the TLS one). */
+    private client: Sock,
     service: ServiceHandle,
     choose?: (service: ServiceHandle, client: Sock) => BackendReader,
+    /** Runs on the ready server before the relay (smtp with starttls). */
+    private readonly converse?: Converse,
   ) {
     super(service);
     this.cfg = service.cfg;
@@ -150,6 +156,14 @@ export class RelaySession extends ServerAttempt implements SocketEvents, PipeOwn
   /** The server is connected and handshaken: pipe the two sockets, `toClient` first. */
   protected serverReady(sock: Sock, server: Server, toClient: Uint8Array | undefined): void {
     this.backend.pool.connectionStart(server);
+    if (this.converse !== undefined) {
+      const early = this.early ?? [];
+      this.early = undefined;
+      if (this.earlyPaused) this.client.resume();
+      this.earlyPaused = false;
+      this.conv = this.converse(this.client, sock, this, { toClient, early, clientFin: this.clientFin });
+      return;
+    }
     const pipe = (this.pipe = new Pipe(this.client, sock, this));
     if (toClient) pipe.b.onData(toClient); // as if the server sent it now
     // Replay what the client sent meanwhile as if it arrived now.
@@ -164,6 +178,28 @@ export class RelaySession extends ServerAttempt implements SocketEvents, PipeOwn
       else pipe.a.paused = true;
     }
     this.earlyPaused = false;
+  }
+
+  /** The conversation is over: relay between its sockets, what it read and did not send first. */
+  relay(client: Sock, server: Sock, toServer: Uint8Array | undefined, toClient: Uint8Array | undefined, clientFin: boolean): void {
+    const conv = this.conv!;
+    this.client = client;
+    const pipe = (this.pipe = new Pipe(client, server, this));
+    if (toClient) pipe.b.onData(toClient);
+    if (toServer) pipe.a.onData(toServer);
+    // Bytes went both ways already: a server reset now is not one "before any data" (no fail-over).
+    pipe.a.bytesIn = conv.bytesFromClient;
+    pipe.b.bytesIn = conv.bytesFromServer;
+    if (clientFin) pipe.a.onEnd();
+  }
+
+  conversationEnded(cause: EndCause): void {
+    const pool = this.backend.pool;
+    pool.connectionEnd(this.server!);
+    // As in a relayed session: a server that resets has failed that client.
+    if (cause === "server_reset") pool.report(this.server!, "reset", "connection reset while plb spoke for the client (STARTTLS at plb)");
+    this.ended(cause, false);
+    this.finish();
   }
 
   /**
@@ -198,11 +234,17 @@ export class RelaySession extends ServerAttempt implements SocketEvents, PipeOwn
 
   sweep(now: number): void {
     const p = this.pipe;
+    const cfg = this.cfg;
     if (p === undefined) {
-      if (this.reader !== undefined && now > this.reader.deadline) this.chosen("timeout");
+      if (this.reader !== undefined && now > this.reader.deadline) return this.chosen("timeout");
+      const c = this.conv;
+      if (c !== undefined && (now - c.clientLast > cfg.timeout_client || now - c.serverLast > this.backend.cfg.timeout_server)) {
+        if (logEnabled("debug")) log.debug(`idle timeout: closing ${clientIp(this.client)} ⇄ ${this.server} (plb was speaking for the service)`);
+        this.ended("timeout");
+        c.abort();
+      }
       return;
     }
-    const cfg = this.cfg;
     if (now - p.a.last > cfg.timeout_client || now - p.b.last > this.backend.cfg.timeout_server) {
       if (logEnabled("debug")) log.debug(`idle timeout: closing ${clientIp(this.client)} ⇄ ${this.server}`);
       this.ended("timeout");
@@ -218,6 +260,7 @@ export class RelaySession extends ServerAttempt implements SocketEvents, PipeOwn
   abort(): void {
     this.ended("shutdown", false);
     if (this.pipe) this.pipe.abort();
+    else if (this.conv) this.conv.abort();
     else {
       this.client.terminate();
       this.onClose();
@@ -252,8 +295,8 @@ export class RelaySession extends ServerAttempt implements SocketEvents, PipeOwn
       server: this.server?.key,
       start: obs.started,
       durationMs: now() - obs.started,
-      bytesIn: p?.a.bytesIn ?? this.earlyBytes,
-      bytesOut: p?.b.bytesIn ?? obs.replied,
+      bytesIn: p?.a.bytesIn ?? this.conv?.bytesFromClient ?? this.earlyBytes,
+      bytesOut: p?.b.bytesIn ?? this.conv?.bytesFromServer ?? obs.replied,
       cause: obs.cause ?? (this.clientFin ? "client_closed" : "client_reset"),
       tried: this.triedCount,
       handshake: hs === undefined ? undefined : hs.ok ? "ok" : (hs.outcome as Exclude<Outcome, "connected">),

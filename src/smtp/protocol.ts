@@ -1,13 +1,15 @@
 /**
  * The smtp protocol module: the tcp relay with a greeting check in front
- * (greeting.ts), a 421 reply when no server can take the client, and probes
- * that speak SMTP (probe.ts).
+ * (greeting.ts), a 421 reply when no server can take the client, STARTTLS
+ * at plb with `starttls` (setup.ts, starttls.ts), and probes that speak SMTP
+ * (probe.ts).
  */
 import { proxyHeaderFor, proxyHeaderForProbe } from "../net/client-address.ts";
 import type { Protocol } from "../protocol.ts";
 import { RelaySession, type RelayOptions } from "../relay/session.ts";
 import { greetingHandshake } from "./greeting.ts";
 import { smtpCheck } from "./probe.ts";
+import { setupSmtp, type SmtpRuntime } from "./setup.ts";
 
 const NO_SERVER = new TextEncoder().encode("421 4.3.2 Service not available, closing transmission channel\r\n");
 
@@ -26,7 +28,8 @@ export const smtp: Protocol = {
     };
     return { shared: options };
   },
-  accept: (client, service) => new RelaySession(client, service),
+  setup: setupSmtp,
+  accept: (client, service) => new RelaySession(client, service, undefined, (service.shared as SmtpRuntime | undefined)?.converse),
   probe: ({ cfg, tls }) =>
     smtpCheck({
       tls,

@@ -4,7 +4,8 @@ argv[1] is a JSON object:
   host, port            where to connect
   source                local address to bind (e.g. "127.0.0.2"), optional
   ehlo                  EHLO name (default "client.test")
-  starttls              do STARTTLS after EHLO (bool); cafile: CA to trust
+  starttls              do STARTTLS after EHLO (bool); cafile: CA to trust;
+                        the EHLO reply before it is kept as "ehloPlain"
   ssl                   implicit TLS from the first byte (SMTP_SSL, port 465 style;
                         the chain is checked against cafile, not the name)
   mailFrom, rcptTos     envelope
@@ -51,6 +52,7 @@ def main():
         if o.get("ssl"):
             out["cipher"] = s.sock.cipher()[0]
         if o.get("starttls"):
+            out["ehloPlain"] = out["ehlo"]
             ctx = ssl.create_default_context(cafile=o.get("cafile"))
             code, msg = s.starttls(context=ctx)
             out["starttls"] = [code, msg.decode("utf-8", "replace")]

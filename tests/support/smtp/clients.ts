@@ -36,6 +36,8 @@ export interface SmtplibResult {
   ok: boolean;
   greeting: [number, string] | null;
   ehlo: [number, string] | null;
+  /** With starttls: the EHLO reply before STARTTLS (`ehlo` is the one after). */
+  ehloPlain?: [number, string];
   starttls?: [number, string];
   cipher?: string;
   /** One DATA reply per message sent. */
@@ -251,4 +253,19 @@ export function proxyV2(src: string, srcPort: number, dst: string, dstPort: numb
   b[p + 2] = dstPort >> 8;
   b[p + 3] = dstPort & 0xff;
   return b;
+}
+
+export type ScriptStep = ["send", string] | ["reply"] | ["tls"] | ["closed"] | ["sleep", number] | ["touch", string] | ["wait_file", string];
+export type ScriptResult = ["reply", number, string[]] | ["tls", string] | ["closed", number] | ["eof", string] | ["error", string];
+
+/**
+ * A raw client that follows `steps` (script_client.py beside this file):
+ * what no client library sends, such as "STARTTLS\r\nRSET\r\n" in one write,
+ * with a real TLS handshake on the same connection afterwards.
+ */
+export async function scriptedSession(o: { port: number; source?: string; cafile?: string; timeout?: number; steps: ScriptStep[] }): Promise<ScriptResult[]> {
+  const r = await run([PYTHON, join(HERE, "script_client.py"), JSON.stringify(o)], { timeoutMs: ((o.timeout ?? 10) * o.steps.length + 20) * 1000 });
+  const line = r.stdout.trim().split("\n").pop() ?? "";
+  if (r.code !== 0 || !line.startsWith("[")) throw new Error(`script_client.py failed (${r.code}): ${r.stderr || r.stdout}`);
+  return JSON.parse(line) as ScriptResult[];
 }
