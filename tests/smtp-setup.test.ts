@@ -53,6 +53,12 @@ describe("configuration", () => {
     const lines = problems(`${MAIL}tls = { cert = "/c.pem", key = "/k.pem" }\nstarttls = { cert = "/c.pem", key = "/k.pem" }\n`);
     expect(lines).toContain('plb.toml:7: service "mail": starttls cannot be combined with tls: tls is implicit TLS from the first byte (port 465), starttls upgrades a plain session (ports 25 and 587); use one service for each');
   });
+  test("starttls refuses strict_sni and client_ca with the reason (an upgrade serves one certificate and asks for none)", () => {
+    expect(problems(`${MAIL}starttls = { cert = "/c.pem", key = "/k.pem", strict_sni = true }\n`)).toContain(
+      'plb.toml:6: service "mail": starttls.strict_sni cannot be used: after STARTTLS the upgrade serves one certificate whatever name the client sends (Bun calls no SNI callback on an upgraded socket)',
+    );
+    expect(problems(`${MAIL}starttls = { cert = "/c.pem", key = "/k.pem", client_ca = "/ca.pem" }\n`)[0]).toMatch(/^plb\.toml:6: service "mail": starttls\.client_ca cannot be used/);
+  });
   test("starttls must be a { cert, key } table", () => {
     expect(problems(`${MAIL}starttls = "/c.pem"\n`)[0]).toMatch(/^plb\.toml:6: service "mail": starttls must be a table \{ cert = "…", key = "…" \}/);
     expect(problems(`${MAIL}starttls = { cert = "/c.pem" }\n`)[0]).toMatch(/starttls\.key must be the path of a PEM file/);

@@ -8,7 +8,8 @@ import { existsSync } from "node:fs";
 import { rename } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { removeDir, run, tempDir } from "./proc.ts";
+import { CertDir } from "../certs.ts";
+import { removeDir, tempDir } from "./proc.ts";
 
 export interface TestCert {
   /** PEM certificate path (also the CA file a client trusts). */
@@ -29,14 +30,11 @@ async function generate(): Promise<TestCert> {
   await removeDir(STABLE); // a broken one
   const dir = tempDir("plb-smtp-cert-new-");
   const { cert, key } = paths(dir);
-  const r = await run([
-    "openssl", "req", "-x509", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-    "-keyout", key, "-out", cert, "-days", "3650", "-subj", "/CN=localhost",
-    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-  ]);
-  if (r.code !== 0) {
+  try {
+    await new CertDir(dir).cert("cert", { dns: ["localhost"], extraSan: ["IP:127.0.0.1"], days: 3650 }, paths(dir));
+  } catch (err) {
     await removeDir(dir);
-    throw new Error(`openssl req failed: ${r.stderr}`);
+    throw err;
   }
   try {
     await rename(dir, STABLE);
