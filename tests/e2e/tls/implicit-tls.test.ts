@@ -2,14 +2,15 @@
  * `tls` on tcp and smtp services: implicit TLS, terminated by plb, plain to
  * the servers. smtp (port 465 style): Python's smtplib.SMTP_SSL against
  * aiosmtpd servers behind plb; greeting fail-over and XCLIENT work as on a
- * plain service. tcp (IMAPS-like): openssl s_client to an echo server.
+ * plain service; swaks --tlsc to Postfix. tcp (IMAPS-like): openssl s_client to an echo server.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { CertDir, type Pair, sClient } from "../../support/certs.ts";
 import { freePort } from "../../support/ports.ts";
 import { startPlb } from "../../support/plb.ts";
 import { startSmtpServer, type SmtpServer } from "../../support/smtp/aiosmtpd.ts";
-import { sendWithSmtplib } from "../../support/smtp/clients.ts";
+import { sendWithSmtplib, swaks } from "../../support/smtp/clients.ts";
+import { startPostfix } from "../../support/smtp/postfix.ts";
 
 const cleanups: (() => unknown)[] = [];
 afterAll(async () => {
@@ -110,4 +111,33 @@ tls = { cert = "${imap.cert}", key = "${imap.key}" }
   expect(received).toBe("a1 CAPABILITY\n");
   // No ALPN on tcp: the protocol gives none.
   expect(h.alpn).toBeUndefined();
+});
+
+test('swaks --tlsc (implicit TLS, port 465 style) through plb to Postfix with client_address = "xclient": delivered, Postfix logs the client\'s address and saw no TLS itself', async () => {
+  const pf = await startPostfix({ name: "pftlsc", xclient: true });
+  cleanups.push(() => pf.stop());
+  const port = await freePort();
+  const plb = await startPlb(`
+[[service]]
+name = "submissions"
+protocol = "smtp"
+listen = ["127.0.0.1:${port}"]
+servers = ["127.0.0.1:${pf.port}"]
+client_address = "xclient"
+tls = { cert = "${mail.cert}", key = "${mail.key}" }
+`);
+  cleanups.push(() => plb.stop());
+  const r = await swaks([
+    "--server", "127.0.0.1", "--port", String(port), "--local-interface", "127.0.0.2",
+    "--to", "rcpt@server.test", "--from", "a@client.test", "--tlsc", "--tls-verify", "--tls-ca-path", ca.cert, "--tls-sni", "mail.test",
+    "--body", "via swaks and implicit TLS at plb",
+  ]);
+  expect({ code: r.code, err: r.stderr }).toEqual({ code: 0, err: "" });
+  // everything, the greeting included, went inside TLS ("~" lines)
+  expect(r.stdout).toMatch(/<~ +220 /);
+  expect(r.stdout).toMatch(/\n ~> MAIL FROM:<a@client\.test>\n<~ +250 /);
+  const [m] = await pf.waitForMessages(1);
+  expect(m.clientAddress).toBe("127.0.0.2");
+  expect(Buffer.from(m.data).toString()).toContain("via swaks and implicit TLS at plb");
+  expect(await pf.log()).not.toMatch(/TLS connection established/);
 });
