@@ -31,7 +31,7 @@
  *   error only concerns the client's certificate, not the handshake.
  */
 import type { SocketHandler, TLSOptions } from "bun";
-import { DISCARD, handOver } from "../net/handlers.ts";
+import { DISCARD, handOver, relayHandlers } from "../net/handlers.ts";
 import type { Sock, SocketEvents } from "../net/types.ts";
 
 /** Events of an upgraded socket: a socket's, plus the end of the handshake. */
@@ -43,26 +43,12 @@ export interface TlsSocketEvents extends SocketEvents {
 /** What a server side needs to start TLS: Bun's TLS options (certificate, key, versions, …). */
 export type ServerTls = TLSOptions;
 
+/** relayHandlers' dispatch, plus the handshake's outcome. */
 const tlsHandlers: SocketHandler<TlsSocketEvents> = {
+  ...(relayHandlers as unknown as SocketHandler<TlsSocketEvents>),
   open() {},
   handshake(s, ok, err) {
     s.data.onHandshake(ok, ok ? undefined : (err ?? new Error("TLS handshake failed")));
-  },
-  data(s, buf) {
-    s.data.onData(buf);
-  },
-  drain(s) {
-    s.data.onDrain();
-  },
-  end(s) {
-    s.data.onEnd();
-  },
-  close(s, err) {
-    s.data.onClose(err);
-  },
-  error(s, err) {
-    s.data.onClose(err);
-    s.terminate();
   },
 };
 
