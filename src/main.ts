@@ -87,7 +87,8 @@ export interface Runtime {
 
 /** The files (and, for `dir`, the directory: a name inside it) a listener's TLS reads. */
 function tlsFiles(tls: ListenTlsConfig): string[] {
-  const files = tls.source.kind === "dir" ? [join(tls.source.dir, "*")] : tls.source.pairs.flatMap((p) => [p.cert, p.key]);
+  const src = tls.source;
+  const files = src.kind === "dir" ? [join(src.dir, "*")] : src.kind === "pairs" ? src.pairs.flatMap((p) => [p.cert, p.key]) : [];
   if (tls.client_ca !== undefined) files.push(tls.client_ca);
   return files;
 }

@@ -72,6 +72,12 @@ export function parseConfig(text: string, file: string): Config {
     checkNames(rawServices, source, report);
     checkListenOverlaps(checked, source, report);
     backends = resolveBackends(drafts, checked, report);
+    // tls.acme needs the CA: an [acme] table (an invalid one is reported already).
+    if (doc.acme === undefined) {
+      for (const c of checked) {
+        if (c.config?.tls?.acme !== undefined) report({ path: "tls.acme", service: c.label, line: c.at("tls"), message: "tls.acme needs an [acme] table (the CA and the storage: [acme] with email = \"ops@example.com\")" });
+      }
+    }
   }
 
   if (problems.length > 0) {
