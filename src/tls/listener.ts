@@ -4,6 +4,9 @@
  * gives it, the client CA. src/net/listen.ts gives `options` to Bun.listen
  * and calls `attach` on every Bun listener it makes (start, resume, reload),
  * and asks `refusal` of every accepted socket before a protocol sees it.
+ * Names under `acme` are served with the managed certificates (managed.ts)
+ * instead of the files', and follow each new one without a reload; a
+ * listener with only ACME names has no default certificate (as strict_sni).
  */
 import type { SecureContext } from "node:tls";
 import { createHash } from "node:crypto";
@@ -15,6 +18,7 @@ import { refusal, type VerifyMode } from "./peer.ts";
 import { alpnWire, profileFor } from "./profile.ts";
 import { addServerNames, type NamedContext, secureContext } from "./sni.ts";
 import { type CertificateSet, loadCertificates } from "./store.ts";
+import { type ManagedCertificate, managedCertificates } from "./managed.ts";
 
 export interface ListenTls {
   /** Same certificates, CA and settings: a reload keeps the running listener. */
@@ -60,7 +64,10 @@ export function prepareListenTls(cfg: ListenTlsConfig, alpn: readonly string[], 
   const options = set.strict ? base : { ...base, cert: first.cert, key: first.key };
   const contexts = new Map<unknown, SecureContext>();
   const named: NamedContext[] = [];
+  // ACME names are served with the managed certificates (they win over the files for those names).
+  const acme = Array.isArray(cfg.acme) ? (cfg.acme as readonly string[]) : [];
   for (const [name, e] of set.byName) {
+    if (acme.includes(name)) continue;
     let context = contexts.get(e);
     if (context === undefined) {
       context = secureContext({ cert: e.cert, key: e.key, ...profile.node, ...(ca === undefined ? {} : { ca }) });
@@ -68,6 +75,22 @@ export function prepareListenTls(cfg: ListenTlsConfig, alpn: readonly string[], 
     }
     named.push({ name, context });
   }
+  // A context per managed certificate, made with this listener's profile and client CA.
+  const managedContexts = new WeakMap<ManagedCertificate, SecureContext>();
+  const reattach = (listener: unknown, only: readonly string[] | undefined) => {
+    const list: NamedContext[] = [];
+    for (const name of only ?? acme) {
+      const c = acme.includes(name) ? managedCertificates.get(name) : undefined;
+      if (c === undefined) continue;
+      let context = managedContexts.get(c);
+      if (context === undefined) {
+        context = secureContext({ cert: c.chainPem, key: c.keyPem, ...profile.node, ...(ca === undefined ? {} : { ca }) });
+        managedContexts.set(c, context);
+      }
+      list.push({ name, context });
+    }
+    addServerNames(listener, list);
+  };
   const h = createHash("sha256");
   h.update(JSON.stringify({ cfg: { ...cfg, source: undefined }, alpn, ca: ca ?? "" }));
   for (const e of set.entries) h.update(`\0${e.cert}\0${e.key}\0${e.names.join(",")}`);
@@ -78,7 +101,12 @@ export function prepareListenTls(cfg: ListenTlsConfig, alpn: readonly string[], 
       options,
       certificates: set,
       verify,
-      attach: (listener) => addServerNames(listener, named),
+      attach: (listener) => {
+        addServerNames(listener, named);
+        if (acme.length === 0) return;
+        reattach(listener, undefined);
+        managedCertificates.track(listener, reattach);
+      },
       refusal: (sock) => refusal(sock, verify),
     },
     problems,
