@@ -24,6 +24,7 @@ import type { ListenAddress, LogLevelName } from "./config/types.ts";
 import { chrooted, keepDirectories } from "./process/files.ts";
 import { closeReloadStatus, openReloadStatus } from "./process/reload-status.ts";
 import { AccessLogs } from "./access-log/logs.ts";
+import { AcmeRun } from "./acme/run.ts";
 import { Collector } from "./stats/collector.ts";
 import { poolControl, startStats, statsToken, type StatsListener } from "./stats/listener.ts";
 import { Metrics } from "./stats/metrics.ts";
@@ -141,6 +142,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   await resolveServers(backends, resolver);
 
   const listeners: Listener[] = [];
+  let acme: AcmeRun | undefined;
   let stats: { metrics: Metrics; listener: StatsListener } | undefined;
   // Traffic counters, when a stats listener will show them (a worker's go to its master).
   const collector = config.stats ? new Collector() : undefined;
@@ -191,7 +193,10 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       if (worker) log.debug(line);
       else log.info(line);
     }
+    // ACME once listening and as the user plb runs as (a worker is sent what it serves by its master).
+    if (!worker) acme = AcmeRun.start(config);
   } catch (err) {
+    acme?.stop();
     discovery?.stop();
     for (const l of listeners) l.stop();
     accessLogs.close();
@@ -206,7 +211,18 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   for (const b of backends) void lookAfter(running, b);
 
   let stopping: Promise<void> | undefined;
+  /** A reload keeps the manager (no new order for unchanged names); one that adds the first names starts it. */
+  const acmeReloaded = (next: Config) => {
+    if (worker) return;
+    try {
+      if (acme) acme.update(next);
+      else acme = AcmeRun.start(next);
+    } catch (err) {
+      log.error(`ACME: ${(err as Error).message}; certificates are not ordered until this is fixed and plb reloaded`);
+    }
+  };
   const finish = () => {
+    acme?.stop();
     accessLogs.close();
     stats?.listener.stop();
     stats?.metrics.stop();
@@ -271,6 +287,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       // The token file is read again (a rotated token); one that cannot be read refuses the reload.
       const token = stats && next.stats ? statsToken(next.stats) : undefined;
       const summary = reload(running, next);
+      acmeReloaded(next);
       if (stats && next.stats) {
         stats.listener.setToken(token);
         stats.listener.setRequireServers(next.stats.healthz_requires_servers);

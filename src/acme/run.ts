@@ -1,0 +1,91 @@
+/**
+ * The ACME manager as plb runs it: one per process that owns the
+ * configuration (the single process, or the master of workers; a worker
+ * runs none and is sent what it serves). Started once the listeners are
+ * bound and privileges dropped (the storage is checked as the user plb runs
+ * as), it serves the sets of names the services' `tls.acme` give, publishes
+ * every certificate and challenge answer (publish.ts), and is kept across
+ * reloads (`update`: no new order for a set that did not change).
+ *
+ * Which challenge: `[acme] challenge` when set; otherwise HTTP-01 when plb
+ * has a plain http service (the one the CA reaches on port 80), and
+ * TLS-ALPN-01 when a TLS listener serves the names; the manager tries the
+ * other one first after a failure.
+ */
+import type { AcmeConfig, Config } from "../config/types.ts";
+import { logger } from "../log.ts";
+import { AcmeManager, type CertificateUpdate, type NameState, type OrderCounts } from "./manager.ts";
+import { publish, publishingResponders } from "./publish.ts";
+import { prepareAcme } from "./settings.ts";
+
+const log = logger("acme");
+
+/** The sets of names to manage: each service's `tls.acme` is one certificate (the same set twice is one). */
+export function acmeSets(config: Config): string[][] {
+  const out: string[][] = [];
+  const key = (names: readonly string[]) => [...names].sort().join(",");
+  for (const s of config.services) {
+    const names = s.tls?.acme;
+    if (!Array.isArray(names) || names.length === 0) continue;
+    if (!out.some((o) => key(o) === key(names))) out.push([...names]);
+  }
+  return out;
+}
+
+/** The challenges plb can answer with this configuration. */
+export function challengeSupport(config: Config): { http01: boolean; tlsAlpn01: boolean } {
+  const want = config.acme?.challenge;
+  const http01 = config.services.some((s) => s.protocol === "http" && s.tls === undefined);
+  const tlsAlpn01 = config.services.some((s) => Array.isArray(s.tls?.acme));
+  return { http01: http01 && want !== "tls-alpn-01", tlsAlpn01: tlsAlpn01 && want !== "http-01" };
+}
+
+function published(u: CertificateUpdate): void {
+  publish({ kind: "certificate", certificate: { names: u.names, chainPem: u.chainPem, keyPem: u.keyPem, notAfter: u.notAfter.toISOString(), issuer: u.issuer, source: u.source } });
+}
+
+export class AcmeRun {
+  private constructor(
+    private readonly manager: AcmeManager,
+    private readonly cfg: AcmeConfig,
+  ) {}
+
+  /** Check the storage, serve what it has (placeholders for the rest) and plan the orders; undefined without [acme] or names. */
+  static start(config: Config): AcmeRun | undefined {
+    const sets = acmeSets(config);
+    if (config.acme === undefined || sets.length === 0) return undefined;
+    const settings = prepareAcme(config.acme);
+    const support = challengeSupport(config);
+    if (!support.http01 && !support.tlsAlpn01) log.warn("no challenge plb can answer: HTTP-01 needs a plain http service (port 80), TLS-ALPN-01 a service with tls.acme; orders will fail");
+    const manager = new AcmeManager(settings, publishingResponders(support), published);
+    manager.start(sets);
+    current = new AcmeRun(manager, config.acme);
+    return current;
+  }
+
+  /** A reload: the sets now configured (unchanged ones keep their certificate and schedule). */
+  update(config: Config): void {
+    if (config.acme !== undefined && JSON.stringify(config.acme) !== JSON.stringify(this.cfg)) log.warn("[acme] changed: the new CA settings take effect at the next start");
+    this.manager.update(acmeSets(config));
+  }
+
+  status(): NameState[] {
+    return this.manager.status();
+  }
+
+  get orders(): OrderCounts {
+    return this.manager.orders;
+  }
+
+  stop(): void {
+    this.manager.stop();
+    if (current === this) current = undefined;
+  }
+}
+
+let current: AcmeRun | undefined;
+
+/** The manager running in this process, if any (the stats listener shows it). */
+export function runningAcme(): AcmeRun | undefined {
+  return current;
+}
