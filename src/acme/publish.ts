@@ -28,7 +28,9 @@ export function applyAcmePush(p: AcmePush): void {
     case "http-01":
       return p.keyAuthorization === undefined ? http01Tokens.delete(p.token) : http01Tokens.set(p.token, p.keyAuthorization);
     case "tls-alpn-01":
-      return p.cert === undefined ? tlsAlpn01Certs.delete(p.name) : tlsAlpn01Certs.set(p.name, p.cert);
+      if (p.cert === undefined) tlsAlpn01Certs.delete(p.name);
+      else tlsAlpn01Certs.set(p.name, p.cert);
+      return managedCertificates.setValidation(p.name, p.cert);
   }
 }
 

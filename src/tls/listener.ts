@@ -18,7 +18,8 @@ import { refusal, type VerifyMode } from "./peer.ts";
 import { alpnWire, profileFor } from "./profile.ts";
 import { addServerNames, type NamedContext, secureContext } from "./sni.ts";
 import { type CertificateSet, loadCertificates } from "./store.ts";
-import { type ManagedCertificate, managedCertificates } from "./managed.ts";
+import { managedCertificates } from "./managed.ts";
+import { ACME_TLS_ALPN } from "../acme/challenges.ts";
 
 export interface ListenTls {
   /** Same certificates, CA and settings: a reload keeps the running listener. */
@@ -57,7 +58,9 @@ export function prepareListenTls(cfg: ListenTlsConfig, alpn: readonly string[], 
   const profile = profileFor(cfg);
   const verify: VerifyMode = ca === undefined ? undefined : cfg.client_verify;
   const client = ca === undefined ? {} : { ca, requestCert: true, rejectUnauthorized: verify === "required" };
-  const wire = alpnWire(alpn);
+  // ACME names: TLS-ALPN-01 validation handshakes offer only acme-tls/1 (no other client does).
+  const acme = Array.isArray(cfg.acme) ? (cfg.acme as readonly string[]) : [];
+  const wire = alpnWire(acme.length > 0 ? [...alpn, ACME_TLS_ALPN] : alpn);
   const base = { minVersion: profile.minVersion, maxVersion: profile.maxVersion, ciphers: profile.ciphers, ...client, ...(wire ? { ALPNProtocols: wire } : {}) };
   const first = set.entries[0];
   // strict_sni: the listener has no certificate of its own, so a name the SNI tree does not hold fails the handshake.
@@ -65,7 +68,6 @@ export function prepareListenTls(cfg: ListenTlsConfig, alpn: readonly string[], 
   const contexts = new Map<unknown, SecureContext>();
   const named: NamedContext[] = [];
   // ACME names are served with the managed certificates (they win over the files for those names).
-  const acme = Array.isArray(cfg.acme) ? (cfg.acme as readonly string[]) : [];
   for (const [name, e] of set.byName) {
     if (acme.includes(name)) continue;
     let context = contexts.get(e);
@@ -76,16 +78,21 @@ export function prepareListenTls(cfg: ListenTlsConfig, alpn: readonly string[], 
     named.push({ name, context });
   }
   // A context per managed certificate, made with this listener's profile and client CA.
-  const managedContexts = new WeakMap<ManagedCertificate, SecureContext>();
+  // A TLS-ALPN-01 validation certificate, while there is one, wins over the name's certificate.
+  const managedContexts = new WeakMap<object, SecureContext>();
   const reattach = (listener: unknown, only: readonly string[] | undefined) => {
     const list: NamedContext[] = [];
     for (const name of only ?? acme) {
-      const c = acme.includes(name) ? managedCertificates.get(name) : undefined;
-      if (c === undefined) continue;
-      let context = managedContexts.get(c);
+      if (!acme.includes(name)) continue;
+      const v = managedCertificates.validation(name);
+      const c = managedCertificates.get(name);
+      const pair = v ?? (c && { certPem: c.chainPem, keyPem: c.keyPem });
+      if (pair === undefined) continue;
+      const owner = v ?? c!;
+      let context = managedContexts.get(owner);
       if (context === undefined) {
-        context = secureContext({ cert: c.chainPem, key: c.keyPem, ...profile.node, ...(ca === undefined ? {} : { ca }) });
-        managedContexts.set(c, context);
+        context = secureContext({ cert: pair.certPem, key: pair.keyPem, ...profile.node, ...(ca === undefined ? {} : { ca }) });
+        managedContexts.set(owner, context);
       }
       list.push({ name, context });
     }
@@ -107,7 +114,7 @@ export function prepareListenTls(cfg: ListenTlsConfig, alpn: readonly string[], 
         reattach(listener, undefined);
         managedCertificates.track(listener, reattach);
       },
-      refusal: (sock) => refusal(sock, verify),
+      refusal: (sock) => (acme.length > 0 && (sock as { alpnProtocol?: unknown }).alpnProtocol === ACME_TLS_ALPN ? "a TLS-ALPN-01 validation handshake (acme-tls/1), closed as RFC 8737 says" : refusal(sock, verify)),
     },
     problems,
     warnings,

@@ -34,9 +34,34 @@ export type Reattach = (listener: unknown, names: readonly string[] | undefined)
 
 const stopped = (l: unknown) => ((l as { fd?: number }).fd ?? 0) < 0;
 
+/** A TLS-ALPN-01 validation certificate (RFC 8737) served for one name while the CA checks it. */
+export interface ValidationPair {
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
 export class ManagedCertificates {
   private readonly byName = new Map<string, ManagedCertificate>();
+  private readonly validations = new Map<string, ValidationPair>();
   private readonly listeners = new Map<unknown, Reattach>();
+
+  /** The TLS-ALPN-01 validation certificate served for `name` now (it wins over the managed one), or undefined. */
+  validation(name: string): ValidationPair | undefined {
+    return this.validations.get(name);
+  }
+
+  /**
+   * Serve `pair` for `name` while the CA validates it (undefined: back to
+   * its certificate). Bun picks the certificate by name before ALPN, so
+   * every client of the name gets it meanwhile: acme/manager.ts uses
+   * TLS-ALPN-01 only while the name has a placeholder unless told otherwise.
+   */
+  setValidation(name: string, pair: ValidationPair | undefined): void {
+    const n = name.toLowerCase();
+    if (pair === undefined) this.validations.delete(n);
+    else this.validations.set(n, pair);
+    this.changed([n]);
+  }
 
   /** The certificate now served for `name`, or undefined. */
   get(name: string): ManagedCertificate | undefined {
@@ -56,15 +81,19 @@ export class ManagedCertificates {
   /** Serve `cert` for its names from now on, on every tracked listener (new connections). */
   put(cert: ManagedCertificate): void {
     for (const n of cert.names) this.byName.set(n, cert);
+    this.changed(cert.names);
+  }
+
+  private changed(names: readonly string[]): void {
     for (const [l, reattach] of this.listeners) {
       if (stopped(l)) {
         this.listeners.delete(l);
         continue;
       }
       try {
-        reattach(l, cert.names);
+        reattach(l, names);
       } catch (err) {
-        log.error(`the new certificate of ${cert.names.join(", ")} cannot be given to a listener: ${(err as Error).message}; it keeps the previous one`);
+        log.error(`the new certificate of ${names.join(", ")} cannot be given to a listener: ${(err as Error).message}; it keeps the previous one`);
       }
     }
   }
@@ -78,6 +107,7 @@ export class ManagedCertificates {
   /** Forget every certificate (tests). */
   clear(): void {
     this.byName.clear();
+    this.validations.clear();
     this.listeners.clear();
   }
 }
