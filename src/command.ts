@@ -167,7 +167,7 @@ export async function main(argv: string[]): Promise<void> {
     try {
       prepare(config, { privileges: true });
       // The ACME storage exists or can be created, and is writable; directory_ca is read.
-      if (config.acme) prepareAcme(config.acme);
+      if (config.acme) prepareAcme(config.acme, config.global.chroot_dir);
     } catch (err) {
       fail(exitCodeFor(err), (err as Error).message);
     }

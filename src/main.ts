@@ -184,6 +184,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       stats = { metrics, listener: startStats(config.stats, metrics, statsToken(config.stats), poolControl(() => running.backends)) };
     }
     keepDirectories(configuredFiles(config));
+    // directory_ca read before the chroot; the storage checked after the drop, as the user plb runs as.
+    const acmePrepared = worker ? undefined : AcmeRun.prepare(config);
     // Logs its own warnings (not root, or staying root).
     const dropped = dropPrivileges({ user: g.user, group: g.group, chroot_dir: g.chroot_dir });
     if (dropped.chroot !== undefined) chrooted(dropped.chroot);
@@ -194,7 +196,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       else log.info(line);
     }
     // ACME once listening and as the user plb runs as (a worker is sent what it serves by its master).
-    if (!worker) acme = AcmeRun.start(config);
+    acme = acmePrepared?.start();
   } catch (err) {
     acme?.stop();
     discovery?.stop();

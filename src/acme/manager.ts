@@ -107,6 +107,8 @@ export class AcmeManager {
   /** The CA said the stored account URL is unknown: register again. */
   private staleAccountUrl = false;
   private stopped = false;
+  /** Orders wait for `release` (a master serves what storage has before its workers can answer challenges). */
+  private held = false;
 
   constructor(
     private readonly settings: AcmeSettings,
@@ -152,6 +154,18 @@ export class AcmeManager {
       else this.usePlaceholder(entry);
       this.plan(entry);
     }
+  }
+
+  /** Serve (stored or placeholder certificates) but order nothing until `release`. */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Plan every set's orders from now on. */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    for (const e of this.entries) if (!e.running) this.plan(e);
   }
 
   stop(): void {
@@ -206,7 +220,7 @@ export class AcmeManager {
 
   /** When this set's next order is due: now without a usable certificate, else its renewal time. */
   private plan(entry: Entry): void {
-    if (this.stopped) return;
+    if (this.stopped || this.held) return;
     const c = entry.current;
     if (entry.placeholder || !c || (c.directory !== "" && c.directory !== this.settings.directory)) {
       entry.renewAt = undefined;

@@ -14,9 +14,10 @@
  */
 import type { AcmeConfig, Config } from "../config/types.ts";
 import { logger } from "../log.ts";
-import { AcmeManager, type CertificateUpdate, type NameState, type OrderCounts } from "./manager.ts";
+import { AcmeManager, type AcmeSettings, type CertificateUpdate, type NameState, type OrderCounts } from "./manager.ts";
 import { publish, publishingResponders } from "./publish.ts";
-import { prepareAcme } from "./settings.ts";
+import { acmeSettings, storageInChroot } from "./settings.ts";
+import { checkStorage } from "./storage.ts";
 
 const log = logger("acme");
 
@@ -50,17 +51,39 @@ export class AcmeRun {
     private readonly cfg: AcmeConfig,
   ) {}
 
-  /** Check the storage, serve what it has (placeholders for the rest) and plan the orders; undefined without [acme] or names. */
+  /**
+   * Before the chroot: read directory_ca and find where the storage is
+   * once chrooted; `start` (after the privilege drop) checks it as the user
+   * plb runs as. Undefined without [acme] or names.
+   */
+  static prepare(config: Config): { start(o?: { hold?: boolean }): AcmeRun } | undefined {
+    const cfg = config.acme;
+    if (cfg === undefined || acmeSets(config).length === 0) return undefined;
+    const storage = storageInChroot(cfg.storage, config.global.chroot_dir);
+    const settings = { ...acmeSettings(cfg), storage };
+    return { start: (o = {}) => AcmeRun.begin(config, cfg, settings, o.hold === true) };
+  }
+
+  /** prepare and start at once (no chroot between them: a reload that adds the first names). */
   static start(config: Config): AcmeRun | undefined {
-    const sets = acmeSets(config);
-    if (config.acme === undefined || sets.length === 0) return undefined;
-    const settings = prepareAcme(config.acme);
+    return AcmeRun.prepare(config)?.start();
+  }
+
+  /** Serve what storage has (placeholders for the rest) and plan the orders (`hold`: not before `release`). */
+  private static begin(config: Config, cfg: AcmeConfig, settings: AcmeSettings, hold: boolean): AcmeRun {
+    checkStorage(settings.storage);
     const support = challengeSupport(config);
     if (!support.http01 && !support.tlsAlpn01) log.warn("no challenge plb can answer: HTTP-01 needs a plain http service (port 80), TLS-ALPN-01 a service with tls.acme; orders will fail");
     const manager = new AcmeManager(settings, publishingResponders(support), published);
-    manager.start(sets);
-    current = new AcmeRun(manager, config.acme);
+    if (hold) manager.hold();
+    manager.start(acmeSets(config));
+    current = new AcmeRun(manager, cfg);
     return current;
+  }
+
+  /** Orders may start (the master's workers answer challenges now). */
+  release(): void {
+    this.manager.release();
   }
 
   /** A reload: the sets now configured (unchanged ones keep their certificate and schedule). */
