@@ -114,3 +114,28 @@ test("a listener that was paused and resumed (a new Bun listener on the same soc
   managedCertificates.put(managed(m1, ["m.test"]));
   expect(await subject(l.port, "m.test")).toBe("CN = m-one");
 });
+
+test("a TLS-ALPN-01 validation certificate is served for its name only while set; acme-tls/1 handshakes are closed before a protocol sees them", async () => {
+  const opened: string[] = [];
+  const prepared = prepareListenTls(cfg({ acme: ["m.test", "n.test"] }), ["http/1.1"]);
+  const l = listen(
+    { host: "127.0.0.1", port: 0, text: "127.0.0.1:0" },
+    (s: Sock): SocketEvents => {
+      opened.push(String((s as unknown as { alpnProtocol: unknown }).alpnProtocol));
+      return { onData() {}, onDrain() {}, onEnd: () => s.end(), onClose() {} };
+    },
+    { tls: prepared.tls },
+  );
+  listeners.push(l);
+  managedCertificates.put(managed(m1, ["m.test"]));
+  managedCertificates.put(managed(n1, ["n.test"]));
+  managedCertificates.setValidation("M.test", { certPem: readFileSync(m2.cert, "utf8"), keyPem: readFileSync(m2.key, "utf8") });
+  const v = await sClient(l.port, "m.test", ["-alpn", "acme-tls/1"]);
+  expect([v.subject, v.alpn]).toEqual(["CN = m-two", "acme-tls/1"]);
+  expect(await subject(l.port, "n.test")).toBe("CN = n-one");
+  managedCertificates.setValidation("m.test", undefined);
+  expect(await subject(l.port, "m.test")).toBe("CN = m-one");
+  // Only the plain handshakes reached the protocol.
+  expect(opened.filter((a) => a === "acme-tls/1")).toEqual([]);
+  expect(opened.length).toBe(2);
+});
