@@ -15,8 +15,6 @@ import { checkRoutes } from "./route.ts";
 import { type At, isTable, type Report, type Table } from "./table.ts";
 import type { AccessLogConfig, HttpSettings, ListenAddress, ServiceConfig, Timeouts } from "./types.ts";
 import { checkValue } from "./values.ts";
-import type { RouteConfig } from "../routes/types.ts";
-import { acmeNameProblem } from "../tls/settings.ts";
 
 export { isTable } from "./table.ts";
 
@@ -130,12 +128,11 @@ export function checkService(input: unknown, ctx: ServiceContext): CheckedServic
   if (certRoute !== undefined && tls?.client_ca === undefined) {
     report(`route[${certRoute.index}].client_cert`, `route[${certRoute.index}].client_cert: the service asks for no client certificate: set tls.client_ca (and client_verify = "optional" for routes that do without one)`, certRoute.line);
   }
-  const tlsResolved = tls?.acme === true ? acmeFromRoutes(tls, routes, (m) => report("tls", m, at("tls"))) : tls;
   const access_log = log && { path: log.path, format: (log.format ?? (protocol === "http" ? "combined" : "haproxy")) as AccessLogConfig["format"] };
   const config =
     failed || (backend === undefined && !routed)
       ? undefined
-      : { name, protocol, http, listen: listen as ListenAddress[], tls: tlsResolved, backend, routes, access_log, accept_proxy, proxy_from, timeout_proxy_header, timeout_client, maxconn };
+      : { name, protocol, http, listen: listen as ListenAddress[], tls, backend, routes, access_log, accept_proxy, proxy_from, timeout_proxy_header, timeout_client, maxconn };
   return { config, name: typeof raw.name === "string" ? raw.name : undefined, listen, own, at, label: service };
 }
 
@@ -207,14 +204,3 @@ function checkListen(v: unknown, report: Report, at: At): (ListenAddress | undef
   });
 }
 
-
-/** `tls.acme = true`: every exact host of the service's routes that a CA can validate (wildcards and IP literals are not). */
-function acmeFromRoutes(tls: NonNullable<ServiceConfig["tls"]>, routes: readonly RouteConfig[], report: (message: string) => void): ServiceConfig["tls"] {
-  const names: string[] = [];
-  for (const r of routes) for (const h of r.hosts ?? []) if (acmeNameProblem(h) === undefined && !names.includes(h)) names.push(h);
-  if (names.length === 0) {
-    report("tls.acme = true takes the exact host names of the service's routes (route.host), and it has none: list the names, acme = [\"example.com\"]");
-    return tls;
-  }
-  return { ...tls, acme: names };
-}
