@@ -3,14 +3,15 @@
  * [two names] }` against Debian's pebble (nonce rejection at its default
  * 5 %). HTTP-01 is answered by plb's own plain http service on the port
  * pebble is told, before its routes (the backend behind it never sees a
- * pending token); each name's certificate verifies against pebble's root
+ * pending token), or, without a plain http service, TLS-ALPN-01 on plb's
+ * own TLS listener (the port pebble is told); each name's certificate verifies against pebble's root
  * with curl and openssl; a restart serves the stored certificate with no
  * new order; a name that cannot be validated is served a placeholder; a
  * renewal replaces the certificate for new connections while an open one
  * keeps working; /metrics and /status.json show the names.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, type PeerCertificate, type TLSSocket } from "node:tls";
 import { pem, selfSigned } from "../../../src/acme/certs.ts";
@@ -18,8 +19,9 @@ import { generateKey, keyToPem } from "../../../src/acme/keys.ts";
 import { AcmeStorage } from "../../../src/acme/storage.ts";
 import { httpBackend, type HttpBackend, rawHttp } from "../../support/http-backends.ts";
 import { type Pebble, startPebble } from "../../support/pebble.ts";
-import { type PlbProcess, startPlbFile, tempDir, writeConfig } from "../../support/plb.ts";
+import { BUN, CLI, type PlbProcess, startPlbFile, tempDir, writeConfig } from "../../support/plb.ts";
 import { freePorts } from "../../support/ports.ts";
+import { reloadWith } from "../../support/reload.ts";
 import { curlName, sClient } from "../../support/tls-peers.ts";
 import { until } from "../../support/until.ts";
 
@@ -51,11 +53,18 @@ interface Setup {
 }
 
 /** A configuration: the plain http service on pebble's HTTP-01 port, an https service with tls.acme, [stats]. */
-async function setup(names: readonly string[], storage = tempDir("plb-acme-storage-")): Promise<Setup> {
-  const [tlsPort, statsPort] = await freePorts(2);
+async function setup(names: readonly string[], storage = tempDir("plb-acme-storage-"), o: { plain?: boolean; tlsPort?: number; globals?: string } = {}): Promise<Setup> {
+  const [freeTls, statsPort] = await freePorts(2);
+  const tlsPort = o.tlsPort ?? freeTls;
+  const plain = o.plain === false ? "" : `[[service]]
+name = "plain"
+protocol = "http"
+listen = ["127.0.0.1:${pebble.httpPort}"]
+servers = ["127.0.0.1:${backend.port}"]
+`;
   const caFile = join(tempDir(), "pebble-ca.pem");
   writeFileSync(caFile, pebble.ca);
-  const file = writeConfig(`
+  const file = writeConfig(`${o.globals ?? ""}
 [acme]
 directory = "${pebble.directory}"
 directory_ca = "${caFile}"
@@ -65,12 +74,7 @@ email = "ops@example.com"
 [stats]
 listen = "127.0.0.1:${statsPort}"
 
-[[service]]
-name = "plain"
-protocol = "http"
-listen = ["127.0.0.1:${pebble.httpPort}"]
-servers = ["127.0.0.1:${backend.port}"]
-
+${plain}
 [[service]]
 name = "secure"
 protocol = "http"
@@ -210,3 +214,100 @@ test("renewal: a stored certificate reaching two thirds of its life is replaced 
   expect(backend.seen.map((r) => r.url)).toContain("/second");
   expect(await plb.stop()).toBe(0);
 }, 120_000);
+
+test("TLS-ALPN-01 on plb's own TLS listener when there is no plain http service: both names issued, verified per name; the validation handshakes reach no backend", async () => {
+  const s = await setup(["t.test", "www.t.test"], undefined, { plain: false, tlsPort: pebble.tlsPort });
+  const seenBefore = backend.seen.length;
+  const plb = await run(s);
+  const line = await plb.waitForLog(/t\.test.*: certificate issued by/, 40_000);
+  expect(line).toContain("t.test by tls-alpn-01");
+  expect(line).toContain("www.t.test by tls-alpn-01");
+  expect(plb.log()).toMatch(/closed: a TLS-ALPN-01 validation handshake \(acme-tls\/1\)/);
+  expect(backend.seen.length).toBe(seenBefore);
+  for (const name of s.names) {
+    const curl = await curlName(name, s.tlsPort, rootFile);
+    expect(curl.stderr).toBe("");
+    expect(curl.stdout).toBe("app");
+    const ssl = await sClient(s.tlsPort, name, rootFile);
+    expect(ssl.stderr).toContain("verify return:1");
+    expect(ssl.stderr).not.toContain("verify error");
+  }
+  expect(await plb.stop()).toBe(0);
+}, 90_000);
+
+test("workers = 2: only the master orders (one issuance, one account), every worker serves the certificate and answers HTTP-01", async () => {
+  const s = await setup(["k.test", "www.k.test"], undefined, { globals: "workers = 2" });
+  const plb = await run(s);
+  await plb.waitForLog(/workers running/);
+  const line = await plb.waitForLog(/k\.test.*: certificate issued by/, 40_000);
+  expect(line).toContain("[master]");
+  expect(line).toContain("k.test by http-01");
+  expect(challengePaths().filter((p) => !p.endsWith("unknownToken123"))).toEqual([]);
+  // SO_REUSEPORT spreads connections over both workers: all of them verify.
+  for (let i = 0; i < 8; i++) {
+    const name = s.names[i % 2];
+    const curl = await curlName(name, s.tlsPort, rootFile);
+    expect(curl.stderr).toBe("");
+    expect(curl.stdout).toBe("app");
+  }
+  expect(plb.log().match(/certificate issued by/g)?.length).toBe(1);
+  expect(plb.log().match(/account .* registered/g)?.length).toBe(1);
+  const status = await json(s.statsPort, "/status.json");
+  expect(status.acme?.map((n) => [n.name, n.state])).toEqual([
+    ["k.test", "valid"],
+    ["www.k.test", "valid"],
+  ]);
+  expect(await plb.stop()).toBe(0);
+}, 90_000);
+
+test.skipIf(process.getuid?.() !== 0)("chroot and privilege drop: the storage inside chroot_dir is written by the user plb runs as, after the chroot", async () => {
+  const root = tempDir("plb-acme-chroot-");
+  chmodSync(root, 0o755);
+  const storage = join(root, "var/lib/plb/acme");
+  mkdirSync(storage, { recursive: true, mode: 0o755 });
+  chmodSync(storage, 0o700);
+  chownSync(storage, 65534, 65534);
+  const s = await setup(["c.test"], storage, { globals: `user = "nobody"\ngroup = "nogroup"\nchroot_dir = "${root}"` });
+  const plb = await run(s);
+  await plb.waitForLog(/running as nobody/);
+  await plb.waitForLog(/c\.test: certificate issued by/, 40_000);
+  const curl = await curlName("c.test", s.tlsPort, rootFile);
+  expect(curl.stderr).toBe("");
+  expect(curl.stdout).toBe("app");
+  const key = statSync(join(storage, "certificates/c.test/key.pem"));
+  expect([key.uid, key.mode & 0o777]).toEqual([65534, 0o600]);
+  expect(statSync(join(storage, "certificates/c.test/chain.pem")).uid).toBe(65534);
+  expect(await plb.stop()).toBe(0);
+}, 90_000);
+
+test("--check: storage outside chroot_dir is refused, naming acme.storage", async () => {
+  const root = tempDir("plb-acme-chroot-");
+  const s = await setup(["o.test"], tempDir("plb-acme-outside-"), { globals: `user = "nobody"\nchroot_dir = "${root}"` });
+  const p = Bun.spawn([BUN, CLI, "--config", s.file, "--check"], { stdout: "pipe", stderr: "pipe" });
+  const [err, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
+  expect(code).not.toBe(0);
+  expect(err).toContain(`acme.storage: `);
+  expect(err).toContain(`is outside chroot_dir ${root}`);
+});
+
+test("a reload keeps the manager: a new service's names are ordered, the unchanged names keep their certificate with no new order", async () => {
+  const s = await setup(["e.test"]);
+  const plb = await run(s);
+  await plb.waitForLog(/e\.test: certificate issued by/, 40_000);
+  const first = (await peer(s.tlsPort, "e.test")).fingerprint256;
+  const [port2] = await freePorts(1);
+  const more = `${readFileSync(s.file, "utf8")}
+[[service]]
+name = "secure2"
+protocol = "http"
+listen = ["127.0.0.1:${port2}"]
+servers = ["127.0.0.1:${backend.port}"]
+tls = { acme = ["f.test"] }
+`;
+  expect(await reloadWith(plb, s.file, more)).toContain("reload: ");
+  await plb.waitForLog(/f\.test: certificate issued by/, 40_000);
+  expect((await curlName("f.test", port2, rootFile)).stdout).toBe("app");
+  expect((await peer(s.tlsPort, "e.test")).fingerprint256).toBe(first);
+  expect(plb.log().match(/e\.test: certificate issued by/g)?.length).toBe(1);
+  expect(await plb.stop()).toBe(0);
+}, 90_000);
