@@ -274,8 +274,10 @@ export class AcmeManager {
   private challenges(entry: Entry): ChallengeType[] {
     if (this.settings.challenge) return [this.settings.challenge];
     // TLS-ALPN-01 on the serving listener shows the validation certificate to every client of the name
-    // while the CA checks it: only while a placeholder is served anyway, when HTTP-01 can renew.
-    if (!entry.placeholder && this.responders.http01) return ["http-01"];
+    // while the CA checks it: only while what is served is refused anyway (a placeholder, an expired
+    // certificate), when HTTP-01 can renew.
+    const refused = entry.placeholder || (entry.current !== undefined && entry.current.info.notAfter.getTime() <= Date.now());
+    if (!refused && this.responders.http01) return ["http-01"];
     const order: ChallengeType[] = ["http-01", "tls-alpn-01"];
     // After a failure try the other type first: one broken path does not stop issuance.
     return entry.failures % 2 === 1 ? order.reverse() : order;
