@@ -101,6 +101,7 @@ function configuredFiles(config: Config): string[] {
     if (s.tls) files.push(...tlsFiles(s.tls));
     files.push(...Object.values(s.http.error_pages ?? {}));
   }
+  if (config.acme?.directory_ca !== undefined) files.push(config.acme.directory_ca);
   for (const b of config.backends) {
     const t = b.server_tls;
     if (t) for (const f of [t.ca, t.cert, t.key]) if (f !== undefined) files.push(f);

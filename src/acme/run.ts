@@ -14,6 +14,7 @@
  */
 import type { AcmeConfig, Config } from "../config/types.ts";
 import { logger } from "../log.ts";
+import { readConfigured } from "../process/files.ts";
 import { AcmeManager, type AcmeSettings, type CertificateUpdate, type NameState, type OrderCounts } from "./manager.ts";
 import { publish, publishingResponders } from "./publish.ts";
 import { acmeSettings, storageInChroot } from "./settings.ts";
@@ -60,7 +61,8 @@ export class AcmeRun {
     const cfg = config.acme;
     if (cfg === undefined || acmeSets(config).length === 0) return undefined;
     const storage = storageInChroot(cfg.storage, config.global.chroot_dir);
-    const settings = { ...acmeSettings(cfg), storage };
+    // Through the kept directories: a reload after the chroot reads directory_ca again.
+    const settings = { ...acmeSettings(cfg, (p) => readConfigured(p).toString()), storage };
     return { start: (o = {}) => AcmeRun.begin(config, cfg, settings, o.hold === true) };
   }
 
