@@ -8,12 +8,13 @@
  * with curl and openssl; a restart serves the stored certificate with no
  * new order; a name that cannot be validated is served a placeholder; a
  * renewal replaces the certificate for new connections while an open one
- * keeps working; /metrics and /status.json show the names.
+ * keeps working; /metrics, /status.json and the status page show the names.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, type PeerCertificate, type TLSSocket } from "node:tls";
+import puppeteer from "puppeteer-core";
 import { pem, selfSigned } from "../../../src/acme/certs.ts";
 import { generateKey, keyToPem } from "../../../src/acme/keys.ts";
 import { AcmeStorage } from "../../../src/acme/storage.ts";
@@ -172,6 +173,19 @@ test("a name that cannot be validated is served a self-signed placeholder (logge
   expect(String(status.acme?.[0].last_error)).toContain("p.test");
   expect(status.acme?.[0].next_attempt).not.toBeNull();
   expect(await metrics(s.statsPort)).toContain('plb_acme_orders_total{result="failed"} 1');
+  // The status page (headless chromium) has the name in its certificates table, with the error.
+  const browser = await puppeteer.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+  cleanups.push(() => browser.close());
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(`http://127.0.0.1:${s.statsPort}/`);
+  await page.waitForSelector('#certificates tr[data-name="p.test"]', { timeout: 15_000 });
+  const row = await page.$eval('#certificates tr[data-name="p.test"]', (tr) => tr.textContent ?? "");
+  expect(row).toContain("placeholder");
+  expect(row).toContain(String(status.acme?.[0].last_error).slice(0, 40));
+  expect(errors).toEqual([]);
+  await browser.close();
   expect(await plb.stop()).toBe(0);
 }, 90_000);
 
