@@ -13,6 +13,7 @@ import { start, type Runtime } from "./main.ts";
 import type { ReloadSummary } from "./reload.ts";
 import { WORKER_ENV } from "./workers/messages.ts";
 import { prepare } from "./prepare.ts";
+import { prepareAcme } from "./acme/settings.ts";
 import { isDaemonChild, reportFailure, reportReady, startDaemon } from "./process/daemon.ts";
 import { readConfigured } from "./process/files.ts";
 import { initNotify, notifyReady, notifyReloading, notifyStatus, notifyStopping } from "./process/notify.ts";
@@ -165,6 +166,8 @@ export async function main(argv: string[]): Promise<void> {
     // file; user, group and chroot_dir are checked whoever runs --check.
     try {
       prepare(config, { privileges: true });
+      // The ACME storage exists or can be created, and is writable; directory_ca is read.
+      if (config.acme) prepareAcme(config.acme, config.global.chroot_dir);
     } catch (err) {
       fail(exitCodeFor(err), (err as Error).message);
     }

@@ -24,6 +24,7 @@ import type { ListenAddress, LogLevelName } from "./config/types.ts";
 import { chrooted, keepDirectories } from "./process/files.ts";
 import { closeReloadStatus, openReloadStatus } from "./process/reload-status.ts";
 import { AccessLogs } from "./access-log/logs.ts";
+import { AcmeRun } from "./acme/run.ts";
 import { Collector } from "./stats/collector.ts";
 import { poolControl, startStats, statsToken, type StatsListener } from "./stats/listener.ts";
 import { Metrics } from "./stats/metrics.ts";
@@ -87,7 +88,8 @@ export interface Runtime {
 
 /** The files (and, for `dir`, the directory: a name inside it) a listener's TLS reads. */
 function tlsFiles(tls: ListenTlsConfig): string[] {
-  const files = tls.source.kind === "dir" ? [join(tls.source.dir, "*")] : tls.source.pairs.flatMap((p) => [p.cert, p.key]);
+  const src = tls.source;
+  const files = src.kind === "dir" ? [join(src.dir, "*")] : src.kind === "pairs" ? src.pairs.flatMap((p) => [p.cert, p.key]) : [];
   if (tls.client_ca !== undefined) files.push(tls.client_ca);
   return files;
 }
@@ -100,6 +102,7 @@ function configuredFiles(config: Config): string[] {
     if (s.smtp.starttls) files.push(...tlsFiles(s.smtp.starttls));
     files.push(...Object.values(s.http.error_pages ?? {}));
   }
+  if (config.acme?.directory_ca !== undefined) files.push(config.acme.directory_ca);
   for (const b of config.backends) {
     const t = b.server_tls;
     if (t) for (const f of [t.ca, t.cert, t.key]) if (f !== undefined) files.push(f);
@@ -141,6 +144,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   await resolveServers(backends, resolver);
 
   const listeners: Listener[] = [];
+  let acme: AcmeRun | undefined;
   let stats: { metrics: Metrics; listener: StatsListener } | undefined;
   // Traffic counters, when a stats listener will show them (a worker's go to its master).
   const collector = config.stats ? new Collector() : undefined;
@@ -182,6 +186,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       stats = { metrics, listener: startStats(config.stats, metrics, statsToken(config.stats), poolControl(() => running.backends)) };
     }
     keepDirectories(configuredFiles(config));
+    // directory_ca read before the chroot; the storage checked after the drop, as the user plb runs as.
+    const acmePrepared = worker ? undefined : AcmeRun.prepare(config);
     // Logs its own warnings (not root, or staying root).
     const dropped = dropPrivileges({ user: g.user, group: g.group, chroot_dir: g.chroot_dir });
     if (dropped.chroot !== undefined) chrooted(dropped.chroot);
@@ -191,7 +197,10 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       if (worker) log.debug(line);
       else log.info(line);
     }
+    // ACME once listening and as the user plb runs as (a worker is sent what it serves by its master).
+    acme = acmePrepared?.start();
   } catch (err) {
+    acme?.stop();
     discovery?.stop();
     for (const l of listeners) l.stop();
     accessLogs.close();
@@ -206,7 +215,18 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   for (const b of backends) void lookAfter(running, b);
 
   let stopping: Promise<void> | undefined;
+  /** A reload keeps the manager (no new order for unchanged names); one that adds the first names starts it. */
+  const acmeReloaded = (next: Config) => {
+    if (worker) return;
+    try {
+      if (acme) acme.update(next);
+      else acme = AcmeRun.start(next);
+    } catch (err) {
+      log.error(`ACME: ${(err as Error).message}; certificates are not ordered until this is fixed and plb reloaded`);
+    }
+  };
   const finish = () => {
+    acme?.stop();
     accessLogs.close();
     stats?.listener.stop();
     stats?.metrics.stop();
@@ -271,6 +291,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       // The token file is read again (a rotated token); one that cannot be read refuses the reload.
       const token = stats && next.stats ? statsToken(next.stats) : undefined;
       const summary = reload(running, next);
+      acmeReloaded(next);
       if (stats && next.stats) {
         stats.listener.setToken(token);
         stats.listener.setRequireServers(next.stats.healthz_requires_servers);

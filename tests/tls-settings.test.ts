@@ -35,7 +35,7 @@ describe("checkListenTls", () => {
 
   test("mistakes name the key", () => {
     expect(error("a.pem")).toStartWith('tls must be a table { cert = "…", key = "…" }');
-    expect(error({})).toBe("tls needs its certificates: cert and key, certs = [{ cert, key }, …], or dir");
+    expect(error({})).toBe("tls needs its certificates: cert and key, certs = [{ cert, key }, …], dir, or acme");
     expect(error({ cert: "a", key: "b", dir: "d" })).toBe("tls: give one of cert/key, certs and dir, not cert/key and dir");
     expect(error({ cert: "a" })).toBe("tls.key must be the path of a PEM file, got undefined");
     expect(error({ certs: [] })).toBe("tls.certs must not be empty");
@@ -64,4 +64,13 @@ describe("profile", () => {
     expect([...alpnWire(["h2", "http/1.1"])!]).toEqual([2, ...Buffer.from("h2"), 8, ...Buffer.from("http/1.1")]);
     expect(alpnWire([])).toBeUndefined();
   });
+});
+
+test("acme names: DNS names only, and only for tls (smtp's starttls takes files)", () => {
+  expect(ok({ acme: ["a.test"] })).toMatchObject({ source: { kind: "acme" }, acme: ["a.test"] });
+  expect(ok({ acme: true, dir: "d" })).toMatchObject({ source: { kind: "dir", dir: "d" }, acme: true });
+  expect(error({ acme: ["a.test"] }, "starttls")).toBe("starttls.acme: certificates from ACME are for a service's tls, not starttls");
+  expect(error({ acme: ["a..test"] })).toBe('tls.acme[0]: "a..test" is not a DNS name a CA can issue for (labels of letters, digits and hyphens, at least two labels)');
+  expect(error({ acme: ["-a.test"] })).toContain("is not a DNS name");
+  expect(error({ acme: ["[::1]"] })).toContain("is an IP address");
 });

@@ -60,6 +60,9 @@ export class MemoryHttp01Tokens implements Http01Tokens {
   get(token: string): string | undefined {
     return this.map.get(token);
   }
+  entries(): [string, string][] {
+    return [...this.map];
+  }
   get size(): number {
     return this.map.size;
   }
@@ -75,6 +78,9 @@ export class MemoryTlsAlpn01Certs implements TlsAlpn01Certs {
   }
   get(name: string): ValidationCert | undefined {
     return this.map.get(name.toLowerCase());
+  }
+  entries(): [string, ValidationCert][] {
+    return [...this.map];
   }
   get size(): number {
     return this.map.size;

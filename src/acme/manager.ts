@@ -107,6 +107,8 @@ export class AcmeManager {
   /** The CA said the stored account URL is unknown: register again. */
   private staleAccountUrl = false;
   private stopped = false;
+  /** Orders wait for `release` (a master serves what storage has before its workers can answer challenges). */
+  private held = false;
 
   constructor(
     private readonly settings: AcmeSettings,
@@ -152,6 +154,18 @@ export class AcmeManager {
       else this.usePlaceholder(entry);
       this.plan(entry);
     }
+  }
+
+  /** Serve (stored or placeholder certificates) but order nothing until `release`. */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Plan every set's orders from now on. */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    for (const e of this.entries) if (!e.running) this.plan(e);
   }
 
   stop(): void {
@@ -206,7 +220,7 @@ export class AcmeManager {
 
   /** When this set's next order is due: now without a usable certificate, else its renewal time. */
   private plan(entry: Entry): void {
-    if (this.stopped) return;
+    if (this.stopped || this.held) return;
     const c = entry.current;
     if (entry.placeholder || !c || (c.directory !== "" && c.directory !== this.settings.directory)) {
       entry.renewAt = undefined;
@@ -259,6 +273,11 @@ export class AcmeManager {
 
   private challenges(entry: Entry): ChallengeType[] {
     if (this.settings.challenge) return [this.settings.challenge];
+    // TLS-ALPN-01 on the serving listener shows the validation certificate to every client of the name
+    // while the CA checks it: only while what is served is refused anyway (a placeholder, an expired
+    // certificate), when HTTP-01 can renew.
+    const refused = entry.placeholder || (entry.current !== undefined && entry.current.info.notAfter.getTime() <= Date.now());
+    if (!refused && this.responders.http01) return ["http-01"];
     const order: ChallengeType[] = ["http-01", "tls-alpn-01"];
     // After a failure try the other type first: one broken path does not stop issuance.
     return entry.failures % 2 === 1 ? order.reverse() : order;

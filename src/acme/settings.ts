@@ -4,6 +4,7 @@
  * says which key and file when it cannot.
  */
 import { readFileSync } from "node:fs";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import type { AcmeConfig } from "../config/types.ts";
 import { fileErrorReason, PlbError } from "../errors.ts";
 import type { AcmeSettings } from "./manager.ts";
@@ -27,7 +28,24 @@ export function acmeSettings(cfg: AcmeConfig, read: (path: string) => string = (
  * made as the user plb runs as): the storage directory exists or is
  * created, and is writable (ACME_STORAGE otherwise); directory_ca is read.
  */
-export function prepareAcme(cfg: AcmeConfig): AcmeSettings {
+export function prepareAcme(cfg: AcmeConfig, chrootDir?: string): AcmeSettings {
+  storageInChroot(cfg.storage, chrootDir);
   checkStorage(cfg.storage);
   return acmeSettings(cfg);
+}
+
+/**
+ * Where the storage is once plb runs in `chrootDir` (its path inside; the
+ * same path without a chroot). The manager writes with plain paths, so with
+ * chroot_dir the storage must lie inside it (ACME_STORAGE otherwise).
+ */
+export function storageInChroot(storage: string, chrootDir: string | undefined): string {
+  if (chrootDir === undefined) return storage;
+  const root = resolve(chrootDir);
+  const abs = resolve(storage);
+  const inside = relative(root, abs);
+  if (inside === "" || inside.startsWith("..") || isAbsolute(inside)) {
+    throw new PlbError("ACME_STORAGE", `acme.storage: ${storage} is outside chroot_dir ${chrootDir}: plb writes certificates after the chroot, so put the storage inside it (say ${join(chrootDir, "var/lib/plb/acme")})`);
+  }
+  return `/${inside}`;
 }

@@ -17,7 +17,9 @@ import { describeValue } from "./describe.ts";
 import type { Diagnostic } from "./diagnostics.ts";
 import { suggestion } from "./diagnostics.ts";
 import type { SourceIndex } from "./locate.ts";
-import type { AcmeConfig } from "./types.ts";
+import type { AcmeConfig, ListenTlsConfig } from "./types.ts";
+import type { RouteConfig } from "../routes/types.ts";
+import { acmeNameProblem } from "../tls/settings.ts";
 
 export const ACME_KEYS = ["directory", "email", "storage", "directory_ca", "challenge", "key_type"];
 export const LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory";
@@ -68,4 +70,15 @@ export function checkAcme(raw: unknown, source: SourceIndex, report: (d: Diagnos
     challenge: str("challenge") as AcmeConfig["challenge"],
     key_type: (str("key_type") as AcmeConfig["key_type"]) ?? "ecdsa",
   };
+}
+
+/** `tls.acme = true`: every exact host of the service's routes that a CA can validate (wildcards and IP literals are not). */
+export function acmeFromRoutes(tls: ListenTlsConfig, routes: readonly RouteConfig[], report: (message: string) => void): ListenTlsConfig {
+  const names: string[] = [];
+  for (const r of routes) for (const h of r.hosts ?? []) if (acmeNameProblem(h) === undefined && !names.includes(h)) names.push(h);
+  if (names.length === 0) {
+    report("tls.acme = true takes the exact host names of the service's routes (route.host), and it has none: list the names, acme = [\"example.com\"]");
+    return tls;
+  }
+  return { ...tls, acme: names };
 }

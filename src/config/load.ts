@@ -17,7 +17,7 @@ import { type BackendDraft, checkBackendTable, checkUnusedBackend, finishBackend
 import { type CheckedService, checkService, isTable } from "./service.ts";
 import type { BackendConfig, Config, GlobalConfig, ListenAddress, ProtocolName, ServiceConfig } from "./types.ts";
 import { checkStats } from "./stats.ts";
-import { checkAcme } from "./acme.ts";
+import { acmeFromRoutes, checkAcme } from "./acme.ts";
 import { shadowedRoutes } from "../routes/shadow.ts";
 import { checkRouteBackends } from "./route.ts";
 import { checkValue } from "./values.ts";
@@ -72,6 +72,14 @@ export function parseConfig(text: string, file: string): Config {
     checkNames(rawServices, source, report);
     checkListenOverlaps(checked, source, report);
     backends = resolveBackends(drafts, checked, report);
+    for (const c of checked) {
+      const tls = c.config?.tls;
+      if (tls?.acme === undefined) continue;
+      // tls.acme needs the CA: an [acme] table (an invalid one is reported already).
+      if (doc.acme === undefined) report({ path: "tls.acme", service: c.label, line: c.at("tls"), message: "tls.acme needs an [acme] table (the CA and the storage: [acme] with email = \"ops@example.com\")" });
+      // acme = true: the routes' hosts (not frozen yet).
+      if (tls.acme === true) (c.config as { tls: typeof tls }).tls = acmeFromRoutes(tls, c.config!.routes, (message) => report({ path: "tls.acme", service: c.label, line: c.at("tls"), message }));
+    }
   }
 
   if (problems.length > 0) {

@@ -79,7 +79,17 @@ export interface CertKeyFiles {
  */
 export interface ListenTlsConfig {
   /** Where the certificates come from: pairs in file order (`cert`/`key` is one pair), or every pair in a directory. */
-  readonly source: { readonly kind: "pairs"; readonly pairs: readonly CertKeyFiles[]; readonly form: "cert" | "certs" } | { readonly kind: "dir"; readonly dir: string };
+  readonly source:
+    | { readonly kind: "pairs"; readonly pairs: readonly CertKeyFiles[]; readonly form: "cert" | "certs" }
+    | { readonly kind: "dir"; readonly dir: string }
+    /** Only ACME certificates (tls = { acme = … }): no default certificate. */
+    | { readonly kind: "acme" };
+  /**
+   * Names whose certificates come from the [acme] CA (these win over the
+   * files for their names). `true` only while checking (acme = true): the
+   * service check resolves it to the routes' exact hosts.
+   */
+  readonly acme?: readonly string[] | true;
   /** Refuse the handshake of a client whose SNI name no certificate serves (or that sends none). */
   readonly strict_sni: boolean;
   /** "1.2": Mozilla intermediate (TLS 1.2 ECDHE+AEAD and TLS 1.3); "1.3": modern (TLS 1.3 only). */

@@ -30,6 +30,7 @@ import { announcedIdleMs } from "./keep-alive.ts";
 import { ResponseReader } from "./response.ts";
 import type { HttpBackendRuntime, HttpRuntime } from "./runtime.ts";
 import { RequestRouter } from "./routing.ts";
+import { acmeChallengeAnswer } from "./acme-challenge.ts";
 import { type HeadEdit, NO_EDIT } from "../routes/rewrite.ts";
 import type { RequestHead } from "./types.ts";
 import { Upstream, type UpstreamOwner } from "./upstream.ts";
@@ -127,6 +128,14 @@ export class HttpExchange extends ServerAttempt implements UpstreamOwner {
     this.mustClose = false;
     // A request plb answers itself (a route's answer, a 404, a 503) names no server: not the previous request's.
     this.server = undefined;
+    // HTTP-01: a pending token's validation request is plb's to answer, before any route.
+    const challenge = acmeChallengeAnswer(head);
+    if (challenge !== undefined) {
+      this.requestId = "";
+      this.resEdit = NO_EDIT;
+      c.answered(challenge.bytes, challenge.status, challenge.close);
+      return false;
+    }
     const cert = this.cfg.tls?.client_verify !== undefined ? this.clientCert() : undefined;
     const routed = svc.cfg.routes.length > 0 || this.cfg.http.request_id ? (this.router ??= new RequestRouter(c.clientAddress, this.rt.proto, cert?.cert)).route(svc, head, this.cfg.http.request_id) : undefined;
     this.requestId = routed?.requestId ?? "";

@@ -11,6 +11,7 @@ import { CHECK_FAILURE_REASONS, type Server } from "../servers/server.ts";
 import { VERSION } from "../version.ts";
 import { CODE_CLASSES, type Collector, FAILURE_CAUSES, PROXY_REFUSALS, type ServerTraffic, type ServiceTraffic } from "./collector.ts";
 import { Exposition } from "./exposition.ts";
+import { acmeMetrics, acmeStatus } from "./acme.ts";
 
 export type ServerStateName = "up" | "down" | "drain" | "maint";
 const STATES: readonly ServerStateName[] = ["up", "down", "drain", "maint"];
@@ -128,6 +129,7 @@ export class Metrics {
         x.histogram("plb_server_total_time_seconds", "Whole request (http) or session (tcp, smtp) time.", sl, st.total);
       }
     }
+    acmeMetrics(x);
     x.gauge("plb_process_uptime_seconds", "Seconds since plb started.", {}, process.uptime());
     x.gauge("plb_process_resident_memory_bytes", "Resident memory.", {}, process.memoryUsage.rss());
     const fds = openFds();
@@ -140,7 +142,9 @@ export class Metrics {
   /** The same state and counters as JSON (README: "GET /status.json"). */
   async status(): Promise<object> {
     const collector = await this.collect();
+    const acme = acmeStatus();
     return {
+      ...(acme ? { acme } : {}),
       version: VERSION,
       uptime_seconds: process.uptime(),
       services: this.services().map((svc) => {

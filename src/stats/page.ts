@@ -88,7 +88,14 @@ function render() {
     return '<section data-service="' + esc(svc.name) + '"><h2>' + esc(svc.name) + " <small>" + esc(svc.protocol) + " · " + esc(svc.listen.join(", ")) + (be.declared ? " · backend " + esc(be.name) : "") + " · " + svc.sessions_current + " open · " +
       rate(total, ptotal, dt) + " " + (svc.responses ? "req" : "sessions") + "/s · " + bytes(svc.bytes_out) + " out</small></h2>" +
       '<table><thead><tr><th>server</th><th>state</th><th class="wide">weight</th><th>open</th><th class="wide">per s</th><th class="wide">out</th><th>failures</th><th class="wide">last check</th><th class="wide">last change</th><th></th></tr></thead><tbody>' + rows + "</tbody></table></section>";
-  }).join("");
+  }).join("") + certificates(last.data.acme);
+}
+function when(t) { return t ? esc(new Date(t).toLocaleString()) : "–"; }
+function certificates(list) {
+  if (!list || list.length === 0) return "";
+  const rows = list.map((c) => '<tr data-name="' + esc(c.name) + '"><td>' + esc(c.name) + '</td><td><span class="state ' + (c.state === "valid" ? "up" : "drain") + '">' + esc(c.state + (c.ordering ? ", ordering" : "")) + "</span></td><td>" + when(c.valid_until) +
+    '</td><td class="wide">' + esc(c.issuer || "–") + '</td><td class="wide">' + when(c.last_attempt) + '</td><td class="why">' + esc(c.last_error || "–") + '</td><td class="wide">' + when(c.next_attempt) + "</td></tr>").join("");
+  return '<section id="certificates"><h2>certificates <small>ACME</small></h2><table><thead><tr><th>name</th><th>state</th><th>valid until</th><th class="wide">issuer</th><th class="wide">last attempt</th><th>last error</th><th class="wide">next attempt</th></tr></thead><tbody>' + rows + "</tbody></table></section>";
 }
 document.getElementById("services").addEventListener("click", (e) => {
   const b = e.target.closest("button[data-action]");

@@ -6,6 +6,9 @@
  *   tls = { cert = "a.pem", key = "a.key" }                         one pair
  *   tls = { certs = [{ cert = "a.pem", key = "a.key" }, { … }] }     a pair per name (SNI), the first the default
  *   tls = { dir = "/etc/plb/certs" }                                 every pair found in the directory
+ *   tls = { acme = ["a.example", "b.example"] }                    certificates from the [acme] CA (or acme = true:
+ *                                                                  every exact host of the service's routes);
+ *                                                                  may be combined with one of the forms above
  * plus strict_sni (false), min_version ("1.2" | "1.3"), ciphers (TLS 1.2),
  * client_ca (PEM file) and client_verify ("required" | "optional").
  * Messages start with the key as written: `tls.certs[1].key must be …`.
@@ -17,7 +20,7 @@ import type { CertKeyFiles, ListenTlsConfig } from "../config/types.ts";
 
 export type TlsChecked = { readonly ok: true; readonly value: ListenTlsConfig } | { readonly ok: false; readonly error: string };
 
-export const TLS_KEYS = ["cert", "key", "certs", "dir", "strict_sni", "min_version", "ciphers", "client_ca", "client_verify"] as const;
+export const TLS_KEYS = ["cert", "key", "certs", "dir", "acme", "strict_sni", "min_version", "ciphers", "client_ca", "client_verify"] as const;
 const VERIFY = ["required", "optional"] as const;
 
 const isTable = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date);
@@ -46,11 +49,21 @@ export function checkListenTls(k: string, v: unknown): TlsChecked {
   }
   const has = (x: string) => Object.hasOwn(v, x);
   const forms = [has("cert") || has("key") ? "cert/key" : "", has("certs") ? "certs" : "", has("dir") ? "dir" : ""].filter(Boolean);
-  if (forms.length === 0) return fail(`${k} needs its certificates: cert and key, certs = [{ cert, key }, …], or dir`);
+  if (forms.length === 0 && !has("acme")) return fail(`${k} needs its certificates: cert and key, certs = [{ cert, key }, …], dir, or acme`);
   if (forms.length > 1) return fail(`${k}: give one of cert/key, certs and dir, not ${forms.join(" and ")}`);
 
+  let acme: ListenTlsConfig["acme"];
+  if (has("acme")) {
+    if (k !== "tls") return fail(`${k}.acme: certificates from ACME are for a service's tls, not ${k}`);
+    const checked = checkAcmeNames(`${k}.acme`, v.acme);
+    if (typeof checked === "string") return fail(checked);
+    acme = checked;
+  }
+
   let source: ListenTlsConfig["source"];
-  if (has("dir")) {
+  if (forms.length === 0) {
+    source = { kind: "acme" };
+  } else if (has("dir")) {
     const bad = file(`${k}.dir`, v.dir, "a directory path");
     if (bad) return fail(bad);
     source = { kind: "dir", dir: v.dir as string };
@@ -109,5 +122,38 @@ export function checkListenTls(k: string, v: unknown): TlsChecked {
   } else if (client_ca !== undefined) {
     client_verify = "required";
   }
-  return { ok: true, value: { source, strict_sni: strict, min_version: min, ciphers, client_ca, client_verify } };
+  return { ok: true, value: { source, acme, strict_sni: strict, min_version: min, ciphers, client_ca, client_verify } };
+}
+
+/**
+ * `acme = [names]` or `acme = true` (the service's route hosts, resolved by
+ * config/service.ts). Names are DNS names a CA can validate over HTTP-01 or
+ * TLS-ALPN-01: no IP addresses, no wildcards (they need DNS-01).
+ */
+function checkAcmeNames(k: string, v: unknown): readonly string[] | true | string {
+  if (v === true) return true;
+  if (!Array.isArray(v)) return `${k} must be a list of host names (["example.com", "www.example.com"]) or true (every exact host of the service's routes), got ${describeValue(v)}`;
+  if (v.length === 0) return `${k} must name at least one host`;
+  const out: string[] = [];
+  for (const [i, n] of v.entries()) {
+    const why = acmeNameProblem(n);
+    if (why !== undefined) return `${k}[${i}]: ${why}`;
+    const name = (n as string).toLowerCase().replace(/\.$/, "");
+    if (out.includes(name)) return `${k}[${i}]: ${JSON.stringify(n)} is listed twice`;
+    out.push(name);
+  }
+  return out;
+}
+
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+/** Why `n` cannot be a name in an ACME order (undefined: it can). */
+export function acmeNameProblem(n: unknown): string | undefined {
+  if (typeof n !== "string" || n === "") return `must be a host name, got ${describeValue(n)}`;
+  const name = n.toLowerCase().replace(/\.$/, "");
+  if (name.startsWith("*.")) return `${JSON.stringify(n)} is a wildcard: a CA validates wildcards only over DNS-01, which plb does not do (list the names)`;
+  if (/^[0-9.]+$/.test(name) || name.includes(":") || name.startsWith("[")) return `${JSON.stringify(n)} is an IP address: ACME certificates here are for DNS names`;
+  const labels = name.split(".");
+  if (name.length > 253 || labels.length < 2 || !labels.every((l) => LABEL.test(l))) return `${JSON.stringify(n)} is not a DNS name a CA can issue for (labels of letters, digits and hyphens, at least two labels)`;
+  return undefined;
 }

@@ -162,6 +162,8 @@ export function loadCertificates(cfg: ListenTlsConfig, key = "tls", now = new Da
   const problems: TlsProblem[] = [];
   const warnings: string[] = [];
   let candidates: Candidate[];
+  // Only ACME certificates: no file, no default (listener.ts serves the managed names).
+  if (cfg.source.kind === "acme") return { set: { entries: [], byName: new Map(), strict: true }, problems, warnings };
   if (cfg.source.kind === "dir") {
     candidates = scanDir(cfg.source.dir, `${key}.dir`, problems, warnings);
   } else {

@@ -17,6 +17,8 @@
  *   the first ones did. It accepts no client.
  */
 import type { Subprocess } from "bun";
+import { acmeSnapshot, forwardAcme } from "../acme/publish.ts";
+import { AcmeRun } from "../acme/run.ts";
 import { Admission } from "../admission.ts";
 import type { Config, LogLevelName } from "../config/types.ts";
 import { PlbError } from "../errors.ts";
@@ -149,6 +151,8 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
         // Anything that changed while it started.
         for (const d of discoveredSets()) send(slot, { t: "discovered", ...d });
         send(slot, snapshot());
+        // ACME changes since its start message (those before are put again: the same certificate, no harm).
+        for (const push of acmeSnapshot()) send(slot, { t: "acme", push });
         return slot.onReady?.(undefined);
       case "failed":
         return slot.onReady?.(m.message);
@@ -189,6 +193,7 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
       loglevel: opts.cliLogLevel ?? running.config.global.loglevel,
       cliLogLevel: opts.cliLogLevel !== undefined,
       discovered: discoveredSets(),
+      acme: acmeSnapshot(),
     });
   };
 
@@ -233,6 +238,8 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     }
   };
   const finish = (): void => {
+    acme?.stop();
+    forwardAcme(() => {});
     stats?.listener.stop();
     stats?.metrics.stop();
     scheduler.stop();
@@ -245,6 +252,16 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
 
   // The first DNS answers, before any worker runs (each is told them when ready).
   await Promise.all(backends.map((b) => discovery.watch(b, true)));
+  // ACME: only the master talks to the CA (it keeps root and does not chroot). Stored certificates and
+  // placeholders go to the workers in their start message; orders wait until they can answer challenges.
+  forwardAcme((push) => broadcast({ t: "acme", push }));
+  let acme: AcmeRun | undefined;
+  try {
+    acme = AcmeRun.prepare({ ...first, global: { ...first.global, chroot_dir: undefined } })?.start({ hold: true });
+  } catch (err) {
+    finish();
+    throw err;
+  }
   // Start them all; the first one that cannot start fails the start.
   for (const slot of slots) spawn(slot);
   const failures = (await Promise.all(slots.map((slot) => answer(slot, "onReady", "its start")))).filter(Boolean);
@@ -255,6 +272,7 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
     throw new PlbError("LISTEN_FAILED", String(failures[0]));
   }
   for (const b of running.backends) void lookAfter(running, b);
+  acme?.release();
 
   // The stats listener is the master's: server state is here, traffic is the sum of the workers' counters.
   let collectSeq = 0;
@@ -327,6 +345,13 @@ export async function startMaster(first: Config, opts: MasterOptions): Promise<M
         throw new PlbError("LISTEN_FAILED", `${errors[0]}${errors.length > 1 ? ` (and in ${errors.length - 1} more worker(s))` : ""}`);
       }
       const summary = plan.commit();
+      // The manager is kept: no new order for unchanged names.
+      try {
+        if (acme) acme.update(config);
+        else acme = AcmeRun.start({ ...config, global: { ...config.global, chroot_dir: undefined } });
+      } catch (err) {
+        log.error(`ACME: ${(err as Error).message}; certificates are not ordered until this is fixed and plb reloaded`);
+      }
       if (stats && config.stats) {
         stats.listener.setToken(token);
         stats.listener.setRequireServers(config.stats.healthz_requires_servers);

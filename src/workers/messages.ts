@@ -3,6 +3,7 @@
  * channel Bun.spawn opens). The master owns the configuration and every
  * server's state; a worker reports what it observes and is told the rest.
  */
+import type { AcmePush } from "../acme/publish.ts";
 import type { Config } from "../config/types.ts";
 import type { LogLevelName } from "../config/types.ts";
 import type { DnsAnswerSet } from "../servers/from-dns.ts";
@@ -40,7 +41,11 @@ export type ToWorker =
       readonly cliLogLevel: boolean;
       /** Every DNS entry's last answer: the worker starts with those servers. */
       readonly discovered: readonly Discovered[];
+      /** The ACME certificates and challenge answers in force: served from the first connection. */
+      readonly acme: readonly AcmePush[];
     }
+  /** A new ACME certificate, HTTP-01 token or TLS-ALPN-01 certificate (only the master talks to the CA). */
+  | { readonly t: "acme"; readonly push: AcmePush }
   | { readonly t: "state"; readonly states: readonly BackendState[] }
   /** A DNS entry's answer (the master asks DNS; the worker's pool takes the set as the master's did). */
   | ({ readonly t: "discovered" } & Discovered)

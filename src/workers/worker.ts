@@ -11,6 +11,7 @@
  * the group); SIGHUP and SIGUSR1 are the master's to handle, which tells the
  * workers. When the master is gone the worker stops too.
  */
+import { applyAcmePush } from "../acme/publish.ts";
 import { exitCodeFor, PlbError } from "../errors.ts";
 import { logger, reopenLogFile, setLogFile, setLogLabel, setLogLevel } from "../log.ts";
 import { start, type Runtime } from "../main.ts";
@@ -59,6 +60,7 @@ export function runWorker(): Promise<number> {
       try {
         setLogFile(m.logfile);
         setLogLevel(m.loglevel);
+        for (const p of m.acme) applyAcmePush(p);
         runtime = await start(m.config, {
           cliLogLevel: m.cliLogLevel ? m.loglevel : undefined,
           worker: {
@@ -81,6 +83,8 @@ export function runWorker(): Promise<number> {
     const handle = (m: ToWorker): void => {
       if (m.t === "start") return void begin(m);
       if (m.t === "stop") return stop("told by the master");
+      // Served by the listeners whenever they exist (before the runtime too).
+      if (m.t === "acme") return applyAcmePush(m.push);
       if (m.t === "stop-now") {
         runtime?.stopNow();
         return finish(0);
