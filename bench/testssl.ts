@@ -42,13 +42,23 @@ export function parseFindings(json: string): Finding[] {
   return out;
 }
 
+/** Lines shown under the findings for context whatever their rating: versions, ALPN, cipher order, resumption. */
+const CONTEXT = ["TLS1", "TLS1_1", "TLS1_2", "TLS1_3", "ALPN", "cipher_order", "sessionresumption_ticket", "sessionresumption_ID", "TLS_session_ticket"];
+
 const cellText = (f: Finding | undefined) => (f === undefined ? "—" : `${f.severity}: ${f.finding.replace(/\|/g, "\\|").replace(/\s+/g, " ").trim()}`);
 
-/** The side-by-side table: every id some server has above OK, worst first; each server's severity and finding for it. */
-export function sideBySide(scans: Record<string, Finding[]>): string[] {
+/**
+ * The side-by-side table: every id some server has above OK, worst first
+ * (or the ids `only`, in that order); each server's severity and finding for it.
+ */
+export function sideBySide(scans: Record<string, Finding[]>, only?: readonly string[]): string[] {
   const names = Object.keys(scans);
   const byId = (n: string) => new Map(scans[n].map((f) => [f.id, f]));
   const maps = Object.fromEntries(names.map((n) => [n, byId(n)]));
+  if (only) {
+    const rows = only.filter((id) => names.some((n) => maps[n].has(id)));
+    return [`| context | ${names.join(" | ")} |`, `|---|${names.map(() => "---").join("|")}|`, ...rows.map((id) => `| \`${id}\` | ${names.map((n) => cellText(maps[n].get(id))).join(" | ")} |`)];
+  }
   const ids = [...new Set(names.flatMap((n) => scans[n].filter((f) => rank(f.severity) >= 0).map((f) => f.id)))];
   const worst = (id: string) => Math.max(...names.map((n) => rank(maps[n].get(id)?.severity ?? "")));
   ids.sort((a, b) => worst(b) - worst(a) || a.localeCompare(b));
@@ -150,6 +160,11 @@ export async function runTestssl(argv: string[]): Promise<number> {
       "",
       ...sideBySide(results),
       "",
+      ...warnings(results),
+      "For context, whatever their rating:",
+      "",
+      ...sideBySide(results, CONTEXT),
+      "",
       "Full reports: bench/results/testssl-{plb,haproxy,nginx}.log (and .json).",
       "",
     ].join("\n");
@@ -160,6 +175,15 @@ export async function runTestssl(argv: string[]): Promise<number> {
     await stopAll();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** "testssl could not check …" lines (WARN: a check that failed, not a finding), one per server that has any. */
+function warnings(scans: Record<string, Finding[]>): string[] {
+  const lines = Object.entries(scans)
+    .map(([n, fs]) => [n, fs.filter((f) => f.severity === "WARN")] as const)
+    .filter(([, ws]) => ws.length > 0)
+    .map(([n, ws]) => `- ${n}: testssl could not check ${ws.map((w) => `\`${w.id}\` (${w.finding})`).join(", ")}`);
+  return lines.length ? [...lines, ""] : [];
 }
 
 function versionLine(): string {
