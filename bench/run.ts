@@ -50,7 +50,7 @@ const opt = (name: string) => {
 };
 const MODE = opt("mode") ?? "tcp";
 if (MODE === "tls") {
-  // Before --cap: tls mode is always capped (--cap is its quota, 25 by default).
+  // Before --cap: tls mode is always capped (--cap is its quota, 20 by default).
   const { runTls } = await import("./tls.ts");
   process.exit(await runTls(argv));
 }

@@ -11,7 +11,7 @@
  * three balancers interleaved row by row, their order alternating), the
  * ratios, and whether sessions were resumed. Writes bench/results/latest-tls.md.
  *
- *   bun bench/tls.ts [--cap 25] [--duration 8] [--rounds 3] [--conns 16]
+ *   bun bench/tls.ts [--cap 20] [--duration 8] [--rounds 3] [--conns 16]
  *                    [--rows full,resumed,tls13-ecdsa,...] [--binary]
  */
 import { rmSync } from "node:fs";
@@ -85,7 +85,7 @@ const USAGE =
 function parseOptions(argv: string[]): Options | undefined {
   const base = parseBase(argv, [], ["--cap", "--rows", "--conns"], [], { duration: 8, rounds: 3 });
   if (!base || (base.opt("mode") ?? "tls") !== "tls" || base.o.only !== undefined) return undefined;
-  const cap = Number(base.opt("cap") ?? 25);
+  const cap = Number(base.opt("cap") ?? 20);
   const conns = Number(base.opt("conns") ?? 16);
   const wanted = base.opt("rows")?.split(",") ?? ["full", "resumed"];
   const matches = (r: Row, w: string) => r.id === w || r.group === w;
