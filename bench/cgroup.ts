@@ -18,15 +18,24 @@ export function cgroupKind(): string {
   return v1 ? "cgroup v1 cpu.cfs_quota_us" : "cgroup2 cpu.max";
 }
 
-/** A cgroup capped to `percent` of one CPU; returns its directory. */
-export function cgroup(name: string, percent: number): string {
+/**
+ * A cgroup capped to `percent` of one CPU; returns its directory. `shares`
+ * (cgroup v1 cpu.shares, 1024 = one nice-0 task; cgroup2 cpu.weight scaled
+ * to it): its weight against other work on a busy machine, so that it still
+ * gets its quota when many other processes want the CPU.
+ */
+export function cgroup(name: string, percent: number, shares?: number): string {
   const dir = join(v1 ? V1 : V2, `plb-bench-${name}`);
   mkdirSync(dir, { recursive: true });
   const quota = Math.round((PERIOD_US * percent) / 100);
   if (v1) {
     writeFileSync(join(dir, "cpu.cfs_period_us"), String(PERIOD_US));
     writeFileSync(join(dir, "cpu.cfs_quota_us"), String(quota));
-  } else writeFileSync(join(dir, "cpu.max"), `${quota} ${PERIOD_US}`);
+    if (shares !== undefined) writeFileSync(join(dir, "cpu.shares"), String(shares));
+  } else {
+    writeFileSync(join(dir, "cpu.max"), `${quota} ${PERIOD_US}`);
+    if (shares !== undefined) writeFileSync(join(dir, "cpu.weight"), String(Math.min(10000, Math.max(1, Math.round((shares * 100) / 1024)))));
+  }
   made.add(dir);
   return dir;
 }

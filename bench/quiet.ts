@@ -88,18 +88,23 @@ export async function quiet(limit = QUIET_LIMIT, maxMs = 90_000): Promise<number
  * Run a measurement on a quiet machine: wait for quiet(), run, and if other
  * processes still used more than QUIET_LIMIT % of a core meanwhile, run it
  * again (ATTEMPTS in all), keeping the least disturbed. Returns that result
- * and the share of a core (%) other processes used during it.
+ * and the share of a core (%) other processes used during it. `o`: how long
+ * each wait for a quiet machine may last, and how many attempts in all.
  */
-export async function leastDisturbed<T>(what: string, run: () => Promise<T>): Promise<{ result: T; foreign: number }> {
+export async function leastDisturbed<T>(
+  what: string,
+  run: () => Promise<T>,
+  { maxWaitMs = 90_000, attempts = ATTEMPTS }: { maxWaitMs?: number; attempts?: number } = {},
+): Promise<{ result: T; foreign: number }> {
   let best: { result: T; foreign: number } | undefined;
-  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    await quiet(QUIET_LIMIT);
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    await quiet(QUIET_LIMIT, maxWaitMs);
     const f = new Foreign();
     const result = await run();
     const foreign = f.percent();
     if (best === undefined || foreign < best.foreign) best = { result, foreign };
     if (foreign < QUIET_LIMIT) break;
-    log(`${what}: other processes used ${Math.round(foreign)}% of a core meanwhile; ${attempt < ATTEMPTS ? "running it again" : `keeping the least disturbed of ${ATTEMPTS}`}`);
+    log(`${what}: other processes used ${Math.round(foreign)}% of a core meanwhile; ${attempt < attempts ? "running it again" : `keeping the least disturbed of ${attempts}`}`);
     await Bun.sleep(1000);
   }
   return best!;

@@ -11,7 +11,8 @@
  * vs HAProxy tcp under Postfix's smtp-source/smtp-sink: bench/smtp.ts.
  * `--mode tcp` is the default. `--cap N`: every protocol with each balancer
  * capped to N % of one CPU (cgroup), so that it is the bottleneck:
- * bench/capped.ts.
+ * bench/capped.ts. `--mode tls`: TLS handshakes per CPU-second, plb vs
+ * HAProxy vs nginx, each capped (bench/tls.ts).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -48,6 +49,11 @@ const opt = (name: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const MODE = opt("mode") ?? "tcp";
+if (MODE === "tls") {
+  // Before --cap: tls mode is always capped (--cap is its quota, 20 by default).
+  const { runTls } = await import("./tls.ts");
+  process.exit(await runTls(argv));
+}
 if (argv.includes("--cap")) {
   const { runCapped } = await import("./capped.ts");
   process.exit(await runCapped(argv));
@@ -61,7 +67,7 @@ if (MODE === "smtp") {
   process.exit(await runSmtp(argv));
 }
 if (MODE !== "tcp") {
-  console.error(`bench: --mode must be tcp, http or smtp, not "${MODE}"`);
+  console.error(`bench: --mode must be tcp, http, smtp or tls, not "${MODE}"`);
   process.exit(2);
 }
 const BINARY = argv.includes("--binary");
@@ -76,7 +82,7 @@ const valid = (n: number, max: number) => Number.isInteger(n) && n >= 1 && n <= 
 if (!valid(DURATION, 120) || !valid(IDLE, 8000) || !valid(ROUNDS, 10) || (ONLY && !["haproxy", "plb"].includes(ONLY))) {
   console.error(
     "usage: bun bench/run.ts [--binary] [--duration 1-120] [--idle 1-8000] [--rounds 1-10] [--only haproxy|plb] [--no-direct] [--no-pin]\n" +
-      "       bun bench/run.ts --mode http|smtp ...   bun bench/run.ts --cap 1-200 ...",
+      "       bun bench/run.ts --mode http|smtp|tls ...   bun bench/run.ts --cap 1-200 ...",
   );
   process.exit(2);
 }
