@@ -61,7 +61,7 @@ export function prepareListenTls(cfg: ListenTlsConfig, alpn: readonly string[], 
   // ACME names: TLS-ALPN-01 validation handshakes offer only acme-tls/1 (no other client does).
   const acme = Array.isArray(cfg.acme) ? (cfg.acme as readonly string[]) : [];
   const wire = alpnWire(acme.length > 0 ? [...alpn, ACME_TLS_ALPN] : alpn);
-  const base = { minVersion: profile.minVersion, maxVersion: profile.maxVersion, ciphers: profile.ciphers, ...client, ...(wire ? { ALPNProtocols: wire } : {}) };
+  const base = { minVersion: profile.minVersion, maxVersion: profile.maxVersion, ciphers: profile.ciphers, secureOptions: profile.secureOptions, ...client, ...(wire ? { ALPNProtocols: wire } : {}) };
   const first = set.entries[0];
   // strict_sni: the listener has no certificate of its own, so a name the SNI tree does not hold fails the handshake.
   const options = set.strict ? base : { ...base, cert: first.cert, key: first.key };

@@ -100,6 +100,13 @@ test("default profile: TLS 1.2 CBC suites and TLS 1.1 are refused, AEAD suites a
   expect((await sClient(modern, "api.example.net")).protocol).toBe("TLSv1.3");
 });
 
+test("the server's TLS 1.2 suite order wins over the client's, for the default certificate and for a certificate chosen by name (testssl rates no order HIGH)", async () => {
+  const port = await plbWith(`{ certs = [{ cert = "${shop.cert}", key = "${shop.key}" }, { cert = "${api.cert}", key = "${api.key}" }] }`);
+  const chachaFirst = (kind: string) => [`ECDHE-${kind}-CHACHA20-POLY1305`, `ECDHE-${kind}-AES256-GCM-SHA384`, `ECDHE-${kind}-AES128-GCM-SHA256`].join(":");
+  expect((await sClient(port, "example.test", ["-tls1_2", "-cipher", chachaFirst("ECDSA")])).cipher).toBe("ECDHE-ECDSA-AES128-GCM-SHA256");
+  expect((await sClient(port, "api.example.net", ["-tls1_2", "-cipher", chachaFirst("RSA")])).cipher).toBe("ECDHE-RSA-AES128-GCM-SHA256");
+});
+
 test("dir: the pairs in a directory, by content; --check says what it found wrong with the line of the key", async () => {
   const dir = join(d.dir, "live");
   mkdirSync(dir);
