@@ -18,10 +18,9 @@
  *   `close`.
  */
 import { isIP } from "node:net";
-import { X509Certificate } from "node:crypto";
 import type { ServerTlsConfig } from "../config/types.ts";
 import { fileErrorReason } from "../errors.ts";
-import { checkTlsPair } from "./pair.ts";
+import { checkCertificates, checkTlsPair } from "./pair.ts";
 import { logger } from "../log.ts";
 import { readConfigured } from "../process/files.ts";
 
@@ -108,7 +107,6 @@ export class ServerTls {
   }
 }
 
-const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
 /**
  * Read and check the files of `cfg` (CA bundle, client certificate and key,
@@ -128,15 +126,7 @@ export function loadServerTls(cfg: ServerTlsConfig): { tls: ServerTls | undefine
   if (cfg.ca !== undefined) {
     const ca = read("ca", cfg.ca);
     if (ca !== undefined) {
-      const blocks = ca.match(CERT_BLOCK) ?? [];
-      if (blocks.length === 0) problems.push({ path: "server_tls.ca", message: `${cfg.ca} is not a PEM certificate (no "-----BEGIN CERTIFICATE-----" block)` });
-      blocks.forEach((block, i) => {
-        try {
-          new X509Certificate(block);
-        } catch (err) {
-          problems.push({ path: "server_tls.ca", message: `${cfg.ca}: certificate ${i + 1} of ${blocks.length} is not valid PEM (${(err as Error).message})` });
-        }
-      });
+      for (const p of checkCertificates(ca, cfg.ca, "server_tls.ca")) problems.push({ path: p.key, message: p.message });
       pems.ca = ca;
     }
   }

@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import type { ListenTlsConfig } from "../config/types.ts";
 import { fileErrorReason } from "../errors.ts";
 import { readConfigured } from "../process/files.ts";
-import type { TlsProblem } from "./pair.ts";
+import { checkCertificates, type TlsProblem } from "./pair.ts";
 import { refusal, type VerifyMode } from "./peer.ts";
 import { alpnWire, profileFor } from "./profile.ts";
 import { addServerNames, type NamedContext, secureContext } from "./sni.ts";
@@ -47,7 +47,7 @@ export function prepareListenTls(cfg: ListenTlsConfig, alpn: readonly string[], 
   if (cfg.client_ca !== undefined) {
     try {
       ca = readConfigured(cfg.client_ca).toString();
-      if (!/-----BEGIN CERTIFICATE-----/.test(ca)) problems.push({ key: `${key}.client_ca`, message: `${cfg.client_ca} holds no PEM certificate` });
+      problems.push(...checkCertificates(ca, cfg.client_ca, `${key}.client_ca`));
     } catch (err) {
       const e = err as Error & { code?: string };
       problems.push({ key: `${key}.client_ca`, message: `cannot read ${cfg.client_ca}: ${e.code ? fileErrorReason(err) : e.message}` });

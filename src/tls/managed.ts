@@ -12,11 +12,13 @@
  * makes a new one on the same socket and attaches it again); a stopped one
  * (fd < 0) is dropped at the next attach or change.
  */
+import type { CertificateSource } from "../acme/manager.ts";
 import { logger } from "../log.ts";
 
 const log = logger("tls");
 
-export type ManagedSource = "stored" | "issued" | "placeholder";
+/** Where a managed certificate came from: the ACME manager's word for it. */
+export type ManagedSource = CertificateSource;
 
 export interface ManagedCertificate {
   /** Normalized names (lowercase), as the order named them. */

@@ -46,6 +46,13 @@ function parseChain(pem: string, file: string, problems: TlsProblem[], key: stri
   return bad ? undefined : first;
 }
 
+/** Problems with a file of PEM certificates (a CA bundle: `client_ca`, `server_tls.ca`), named under `key`; [] when every block parses. */
+export function checkCertificates(pem: string, file: string, key: string): TlsProblem[] {
+  const problems: TlsProblem[] = [];
+  parseChain(pem, file, problems, key);
+  return problems;
+}
+
 function parseKey(pem: string, file: string, problems: TlsProblem[], key: string): KeyObject | undefined {
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
     problems.push({ key, message: `${file} is not a PEM private key (no "-----BEGIN … PRIVATE KEY-----" block)` });
