@@ -24,6 +24,7 @@
  * goes away, a failed TLS handshake or a timeout closes the server
  * connection with QUIT.
  */
+import { appendBytes } from "../net/bytes.ts";
 import { clientIp } from "../net/client-address.ts";
 import { now } from "../net/clock.ts";
 import { DISCARD, handOver } from "../net/handlers.ts";
@@ -129,7 +130,7 @@ class StarttlsGate implements TlsSocketEvents, Conversation {
     if (this.phase === Phase.Done) return;
     this.clientLast = now();
     this.bytesFromClient += buf.length;
-    this.input = this.input.length === 0 ? buf : concat(this.input, buf);
+    this.input = appendBytes(this.input, buf);
     if (this.input.length > INPUT_LIMIT && !this.paused) {
       this.paused = true;
       this.client.pause();
@@ -296,11 +297,4 @@ class StarttlsGate implements TlsSocketEvents, Conversation {
     this.client.end();
     this.owner.conversationEnded(cause);
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
