@@ -6,7 +6,7 @@
  * s_client) that verify the server's certificate.
  */
 import type { Server, TCPSocketListener } from "bun";
-import { CertDir, type Pair } from "./certs.ts";
+import { CertDir, type Pair, sClient } from "./certs.ts";
 
 export type CertFiles = Pair;
 
@@ -40,10 +40,9 @@ export function curlName(name: string, port: number, ca: string, connectPort = p
   return run(["curl", "-sS", "--max-time", String(maxSeconds), "--cacert", ca, ...to, `https://${name}:${port}/`]);
 }
 
-/** openssl s_client to 127.0.0.1:port with SNI `name` (undefined: none), verifying against `ca`; sends one GET and returns what came back. */
-export function sClient(port: number, name: string | undefined, ca: string): Promise<Output> {
-  const sni = name === undefined ? ["-noservername"] : ["-servername", name];
-  return run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, ...sni, "-CAfile", ca, "-verify_return_error", "-quiet", "-ign_eof"], "GET / HTTP/1.0\r\n\r\n");
+/** One GET through openssl s_client (certs.ts) to 127.0.0.1:port with SNI `name` (undefined: none), verifying against `ca`: what came back, with s_client's messages. */
+export async function getOverSClient(port: number, name: string | undefined, ca: string): Promise<string> {
+  return (await sClient(port, name, ["-CAfile", ca, "-verify_return_error", "-quiet", "-ign_eof"], "GET / HTTP/1.0\r\n\r\n")).output;
 }
 
 export type Reshape =

@@ -23,7 +23,7 @@ import { type Pebble, startPebble } from "../../support/pebble.ts";
 import { BUN, CLI, type PlbProcess, startPlbFile, tempDir, writeConfig } from "../../support/plb.ts";
 import { freePorts } from "../../support/ports.ts";
 import { reloadWith } from "../../support/reload.ts";
-import { curlName, sClient } from "../../support/tls-peers.ts";
+import { curlName, getOverSClient } from "../../support/tls-peers.ts";
 import { until } from "../../support/until.ts";
 
 let pebble: Pebble;
@@ -122,10 +122,10 @@ test("two names over HTTP-01 answered by plb's plain http service; each verifies
     const curl = await curlName(name, s.tlsPort, rootFile);
     expect(curl.stderr).toBe("");
     expect(curl.stdout).toBe("app");
-    const ssl = await sClient(s.tlsPort, name, rootFile);
-    expect(ssl.stdout).toContain("app");
-    expect(ssl.stderr).toContain("verify return:1");
-    expect(ssl.stderr).not.toContain("verify error");
+    const ssl = await getOverSClient(s.tlsPort, name, rootFile);
+    expect(ssl).toContain("app");
+    expect(ssl).toContain("verify return:1");
+    expect(ssl).not.toContain("verify error");
   }
   // An unknown token is not plb's: it goes to the routes (here the backend).
   expect(await rawHttp(pebble.httpPort, "GET /.well-known/acme-challenge/unknownToken123 HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")).toContain("app");
@@ -242,9 +242,9 @@ test("TLS-ALPN-01 on plb's own TLS listener when there is no plain http service:
     const curl = await curlName(name, s.tlsPort, rootFile);
     expect(curl.stderr).toBe("");
     expect(curl.stdout).toBe("app");
-    const ssl = await sClient(s.tlsPort, name, rootFile);
-    expect(ssl.stderr).toContain("verify return:1");
-    expect(ssl.stderr).not.toContain("verify error");
+    const ssl = await getOverSClient(s.tlsPort, name, rootFile);
+    expect(ssl).toContain("verify return:1");
+    expect(ssl).not.toContain("verify error");
   }
   expect(await plb.stop()).toBe(0);
 }, 90_000);

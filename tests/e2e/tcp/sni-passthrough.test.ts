@@ -12,7 +12,7 @@ import type { Server, TCPSocketListener } from "bun";
 import { backend, type Backend } from "../../support/backends.ts";
 import { freePorts } from "../../support/ports.ts";
 import { type PlbProcess, startPlb } from "../../support/plb.ts";
-import { type CertFiles, curlName, httpsServer, makeCert, reshapingRelay, sClient } from "../../support/tls-peers.ts";
+import { type CertFiles, curlName, httpsServer, makeCert, reshapingRelay, getOverSClient } from "../../support/tls-peers.ts";
 import { clientHello } from "../../../fuzz/formats/tls.ts";
 
 let plb: PlbProcess;
@@ -154,17 +154,17 @@ describe("one port, servers chosen by name", () => {
   });
 
   test("openssl s_client -servername, names compared in lower case", async () => {
-    const a = await sClient(edge, "A.Example.TEST", certA.cert);
-    expect(a.stdout).toContain("\r\n\r\nA");
-    const b = await sClient(edge, "deep.b.example.test", certB.cert);
-    expect(b.stdout).toContain("\r\n\r\nB");
+    const a = await getOverSClient(edge, "A.Example.TEST", certA.cert);
+    expect(a).toContain("\r\n\r\nA");
+    const b = await getOverSClient(edge, "deep.b.example.test", certB.cert);
+    expect(b).toContain("\r\n\r\nB");
   });
 
   test("an unknown name, and no name at all, go to the service's own servers", async () => {
     expect((await curlName("default.test", edge, certD.cert)).stdout).toBe("D");
     expect((await curlName("c.example.test", edge, certD.cert, edge)).stderr).toContain("certificate"); // D's certificate is not for this name
-    const none = await sClient(edge, undefined, certD.cert);
-    expect(none.stdout).toContain("\r\n\r\nD");
+    const none = await getOverSClient(edge, undefined, certD.cert);
+    expect(none).toContain("\r\n\r\nD");
   });
 });
 
@@ -177,8 +177,8 @@ describe("clients that are not plain TLS", () => {
 
   test("a service without servers of its own closes what no route takes", async () => {
     expect((await curlName("a.example.test", strict, certA.cert)).stdout).toBe("A");
-    const other = await sClient(strict, "other.test", certA.cert);
-    expect(other.stdout).not.toContain("HTTP/1.");
+    const other = await getOverSClient(strict, "other.test", certA.cert);
+    expect(other).not.toContain("HTTP/1.");
     const plainClient = await exchange(strict, "GET / HTTP/1.0\r\n\r\n");
     expect(plainClient).toMatchObject({ text: "", closed: true });
     expect(plainClient.ms).toBeLessThan(5000);
