@@ -87,8 +87,8 @@ export interface ServiceHandle {
 
 export interface Protocol {
   readonly name: ProtocolName;
-  /** ALPN names a TLS listener of this protocol offers, in its order of preference (none: no ALPN). */
-  readonly alpn?: readonly string[];
+  /** ALPN names a TLS listener of a service of this protocol offers, in its order of preference (none: no ALPN). */
+  alpn?(cfg: ServiceConfig): readonly string[];
   /**
    * Build what a service's sessions share from `cfg` (reading files: at
    * start before any chroot, and on every reload before anything changes).

@@ -78,7 +78,7 @@ export function setupService(cfg: ServiceConfig, protocol: Protocol, previous?: 
 /** Read and check the service's TLS files; problems join `problems`, warnings are logged. */
 function listenTlsFor(cfg: ServiceConfig, protocol: Protocol, problems: Diagnostic[]): ListenTls | undefined {
   const label = `service ${JSON.stringify(cfg.name)}`;
-  const prepared = prepareListenTls(cfg.tls!, protocol.alpn ?? []);
+  const prepared = prepareListenTls(cfg.tls!, protocol.alpn?.(cfg) ?? []);
   for (const p of prepared.problems) problems.push({ path: p.key, service: label, message: `${p.key}: ${p.message}` });
   for (const w of prepared.warnings) tlsLog.warn(`${label}: ${w}`);
   return prepared.tls;

@@ -119,6 +119,13 @@ export interface HttpSettings {
   readonly error_pages: Readonly<Record<number, string>> | undefined;
   /** Add X-Request-Id to requests without one. */
   readonly request_id: boolean;
+  /** TLS listeners offer h2 by ALPN. */
+  readonly http2: boolean;
+  /** Plain listeners take prior-knowledge h2c. */
+  readonly h2c: boolean;
+  readonly h2_max_concurrent_streams: number;
+  readonly h2_initial_window_size: number;
+  readonly h2_max_frame_size: number;
 }
 
 /** Settings of backends that http services use. */

@@ -1,18 +1,23 @@
-/** The http protocol module: sessions per client connection; checks by GET (health, health_path) or a connect. */
+/** The http protocol module: HTTP/1 sessions or HTTP/2 connections per client connection; checks by GET (health, health_path) or a connect. */
 import type { Protocol } from "../protocol.ts";
 import { tcpCheck } from "../tcp/probe.ts";
 import { DEFAULT_EXPECT } from "../config/health.ts";
 import { httpCheck } from "./probe.ts";
 import { setupHttp, setupHttpBackend } from "./runtime.ts";
 import { HttpSession } from "./session.ts";
+import { H2Connection } from "./h2/connection.ts";
+
+/** ALPN: h2 first (the server's order wins), unless the service turns HTTP/2 off. */
+const WITH_H2 = ["h2", "http/1.1"];
+const H1_ONLY = ["http/1.1"];
 
 export const http: Protocol = {
   name: "http",
-  // h2 joins when plb speaks HTTP/2.
-  alpn: ["http/1.1"],
+  alpn: (cfg) => (cfg.http.http2 ? WITH_H2 : H1_ONLY),
   setup: setupHttp,
   backendSetup: setupHttpBackend,
-  accept: (client, service) => new HttpSession(client, service),
+  // A TLS client that chose h2 by ALPN gets an HTTP/2 connection; every other one starts as HTTP/1 (h2c with prior knowledge switches at its preface).
+  accept: (client, service) => ((client as { alpnProtocol?: unknown }).alpnProtocol === "h2" ? new H2Connection(client, service) : new HttpSession(client, service)),
   probe: ({ cfg, tls }) => {
     const base = { connectMs: cfg.timeout_connect, clientAddress: cfg.client_address, tls };
     if (cfg.health?.http) return httpCheck({ ...base, ...cfg.health.http, timeoutMs: cfg.health.timeout });

@@ -27,6 +27,9 @@ import { parseRequestHead } from "./head.ts";
 import type { HttpRuntime } from "./runtime.ts";
 import { BODY_NONE } from "./types.ts";
 import { HttpTunnel, type TunnelOwner } from "./tunnel.ts";
+import { handOver } from "../net/handlers.ts";
+import { H2Connection } from "./h2/connection.ts";
+import { prefaceMatch } from "./h2/preface.ts";
 import type { Upstream } from "./upstream.ts";
 
 const log = logger("http");
@@ -81,6 +84,8 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Tunne
 
   /** What the lifecycle events are told (bytes, times). */
   readonly trace = new HttpTrace();
+  /** h2c: the first bytes may be the HTTP/2 preface of a prior-knowledge client. */
+  private sniffH2: boolean;
 
   /** The configuration and runtime of the current request (a reload applies from the next one). */
   private cfg: ServiceConfig;
@@ -97,6 +102,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Tunne
     // Reading it costs a getpeername(2): only when someone will be told.
     this.clientPort = events.sessionEnd.active || events.request.active ? clientPort(socket) : 0;
     this.exchange = new HttpExchange(service, this);
+    this.sniffH2 = this.cfg.http.h2c && this.cfg.tls === undefined;
     service.track(this);
     if (events.sessionStart.active) events.sessionStart.publish({ service: service.name, protocol: "http", client: this.clientAddress });
   }
@@ -207,6 +213,12 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Tunne
     // A request follows the configuration in force when it arrives.
     this.cfg = this.service.cfg;
     this.rt = this.service.shared as HttpRuntime;
+    if (this.sniffH2) {
+      const m = prefaceMatch(buf);
+      if (m === "more") return;
+      this.sniffH2 = false;
+      if (m === "yes") return this.becomeH2(buf);
+    }
     const r = parseRequestHead(buf, this.rt.limits, this.scanFrom);
     if (r.kind === "more") {
       this.scanFrom = r.scanFrom;
@@ -312,6 +324,17 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Tunne
   }
 
   // ---------------------------------------------------------------- upgrade
+
+  /** h2c with prior knowledge: the connection is HTTP/2 from its first byte; an H2Connection takes it over. */
+  private becomeH2(buf: Uint8Array): void {
+    this.gone = true;
+    this.phase = Phase.Closing;
+    this.inbuf = undefined;
+    this.service.untrack(this);
+    const h2 = new H2Connection(this.socket, this.service, buf);
+    handOver(this.socket, h2);
+    h2.onOpen();
+  }
 
   /** 101 Switching Protocols: from now on both sockets are one byte pipe. */
   upgraded(up: Upstream, backend: BackendHandle, head: Uint8Array[], rest: Uint8Array | undefined): void {

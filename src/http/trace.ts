@@ -32,6 +32,8 @@ export class HttpTrace {
   /** Of the whole connection (a tunnel's bytes are the pipe's). */
   bytesIn = 0;
   bytesOut = 0;
+  /** The protocol the access log names ("HTTP/2.0" for an h2 stream); undefined: the request's HTTP/1 version. */
+  version: string | undefined;
   /** Why plb ended the connection, when plb did. */
   endCause: EndCause | undefined;
   private reqStart = 0;
@@ -129,7 +131,7 @@ export class HttpTrace {
     e.requestId = f.requestId;
     e.method = req?.method ?? "";
     e.target = req?.target ?? "";
-    e.version = req ? VERSIONS[req.versionMinor] : "";
+    e.version = req ? (this.version ?? VERSIONS[req.versionMinor]) : "";
     e.status = status;
     e.start = req && this.reqStart !== 0 ? this.reqStart : now();
     e.bytesIn = req ? this.reqBytesIn : f.held;

@@ -18,6 +18,8 @@ export const CODE_CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"] as cons
 
 /** Why an accept_proxy listener closed a connection (events.ProxyRefusal). */
 export const PROXY_REFUSALS = ["source", "header", "timeout"] as const;
+/** The HTTP versions requests are counted by (`plb_http_requests_total{protocol}`); anything else (a malformed head) is not a request of one. */
+export const HTTP_VERSIONS = ["HTTP/1.0", "HTTP/1.1", "HTTP/2.0"] as const;
 
 export interface Traffic {
   sessions: number;
@@ -32,6 +34,8 @@ export interface ServiceTraffic extends Traffic {
   retries: number;
   noServer: number;
   readonly responses: Record<(typeof CODE_CLASSES)[number], number>;
+  /** Requests by HTTP version (http). */
+  readonly requests: Record<(typeof HTTP_VERSIONS)[number], number>;
   /** Connections an accept_proxy listener closed, by reason. */
   readonly proxyRefused: Record<(typeof PROXY_REFUSALS)[number], number>;
 }
@@ -78,7 +82,7 @@ export class Collector {
 
   service(name: string): ServiceTraffic {
     let t = this.services.get(name);
-    if (!t) this.services.set(name, (t = { ...traffic(), retries: 0, noServer: 0, responses: { "1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0, other: 0 }, proxyRefused: { source: 0, header: 0, timeout: 0 } }));
+    if (!t) this.services.set(name, (t = { ...traffic(), retries: 0, noServer: 0, responses: { "1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0, other: 0 }, requests: { "HTTP/1.0": 0, "HTTP/1.1": 0, "HTTP/2.0": 0 }, proxyRefused: { source: 0, header: 0, timeout: 0 } }));
     return t;
   }
 
@@ -132,6 +136,8 @@ export class Collector {
         const svc = this.service(e.service);
         const cls = e.status >= 100 && e.status < 600 ? CODE_CLASSES[Math.floor(e.status / 100) - 1] : "other";
         svc.responses[cls]++;
+        const v = e.version as (typeof HTTP_VERSIONS)[number];
+        if (svc.requests[v] !== undefined) svc.requests[v]++;
         svc.retries += e.retries;
         if (e.cause === "no_server") svc.noServer++;
         if (e.ttfbMs >= 0) svc.response.observe(e.ttfbMs / 1000);

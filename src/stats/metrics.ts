@@ -9,7 +9,7 @@ import type { Backend } from "../backend.ts";
 import type { Service } from "../service.ts";
 import { CHECK_FAILURE_REASONS, type Server } from "../servers/server.ts";
 import { VERSION } from "../version.ts";
-import { CODE_CLASSES, type Collector, FAILURE_CAUSES, PROXY_REFUSALS, type ServerTraffic, type ServiceTraffic } from "./collector.ts";
+import { CODE_CLASSES, type Collector, FAILURE_CAUSES, HTTP_VERSIONS, PROXY_REFUSALS, type ServerTraffic, type ServiceTraffic } from "./collector.ts";
 import { Exposition } from "./exposition.ts";
 import { acmeMetrics, acmeStatus } from "./acme.ts";
 
@@ -92,6 +92,7 @@ export class Metrics {
       }
       if (svc.cfg.protocol === "http") {
         for (const c of CODE_CLASSES) x.counter("plb_http_responses_total", "HTTP responses by status class.", { ...l, code_class: c }, t.responses[c]);
+        for (const v of HTTP_VERSIONS) x.counter("plb_http_requests_total", "HTTP requests by protocol version (an HTTP/2 stream is one request).", { ...l, protocol: v }, t.requests[v]);
       }
       x.histogram("plb_service_connect_time_seconds", "Time to connect to a server.", l, t.connect);
       x.histogram("plb_service_response_time_seconds", "Time from a request to its first response byte (http).", l, t.response);
@@ -161,7 +162,7 @@ export class Metrics {
           bytes_out: t.bytesOut,
           retries: t.retries,
           no_server: t.noServer,
-          ...(svc.cfg.protocol === "http" ? { responses: { ...t.responses } } : {}),
+          ...(svc.cfg.protocol === "http" ? { responses: { ...t.responses }, requests: { ...t.requests } } : {}),
           ...(svc.cfg.accept_proxy ? { proxy_refused: { ...t.proxyRefused } } : {}),
         };
       }),

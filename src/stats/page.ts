@@ -86,10 +86,11 @@ function render() {
         '<td class="num wide">' + bytes(s.bytes_out) + "</td><td>" + esc(causes(s.failures)) + '</td><td class="check wide">' + check(s.last_check) + '</td><td class="why wide">' + (lt ? esc(new Date(lt.at).toLocaleTimeString() + " " + lt.state + ": " + lt.cause) : "–") + '</td><td class="acts">' + buttons + "</td></tr>";
     }).join("");
     return '<section data-service="' + esc(svc.name) + '"><h2>' + esc(svc.name) + " <small>" + esc(svc.protocol) + " · " + esc(svc.listen.join(", ")) + (be.declared ? " · backend " + esc(be.name) : "") + " · " + svc.sessions_current + " open · " +
-      rate(total, ptotal, dt) + " " + (svc.responses ? "req" : "sessions") + "/s · " + bytes(svc.bytes_out) + " out</small></h2>" +
+      rate(total, ptotal, dt) + " " + (svc.responses ? "req" : "sessions") + "/s · " + versions(svc.requests) + bytes(svc.bytes_out) + " out</small></h2>" +
       '<table><thead><tr><th>server</th><th>state</th><th class="wide">weight</th><th>open</th><th class="wide">per s</th><th class="wide">out</th><th>failures</th><th class="wide">last check</th><th class="wide">last change</th><th></th></tr></thead><tbody>' + rows + "</tbody></table></section>";
   }).join("") + certificates(last.data.acme);
 }
+function versions(r) { const seen = Object.entries(r || {}).filter(([, n]) => n > 0); return seen.length ? '<span class="versions">' + esc(seen.map(([v, n]) => v + " " + n).join(", ")) + "</span> · " : ""; }
 function when(t) { return t ? esc(new Date(t).toLocaleString()) : "–"; }
 function certificates(list) {
   if (!list || list.length === 0) return "";

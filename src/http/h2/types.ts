@@ -104,7 +104,7 @@ export interface H2Handler {
    * the carrier calls `consumed(streamId, n)` once the bytes are passed on,
    * which opens the windows again (this is the request body's backpressure).
    */
-  onData(streamId: number, data: Uint8Array, endStream: boolean): void;
+  onStreamData(streamId: number, data: Uint8Array, endStream: boolean): void;
   /** Trailers (a HEADERS with END_STREAM after the request head). */
   onTrailers(streamId: number, fields: HeaderList): void;
   /** The stream ended without completing: the client reset it, or the session did (a stream error it answered with RST_STREAM). */

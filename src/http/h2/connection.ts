@@ -1,0 +1,277 @@
+/**
+ * One HTTP/2 client connection (TLS with ALPN h2, or prior-knowledge h2c):
+ * the socket, its write queue and timeouts around a pure `H2Session`
+ * (session.ts: frames, HPACK, stream states, flow control, limits, flood
+ * defenses), and a `H2Stream` per request stream, each one exchange through
+ * the service's routes and backends (stream.ts).
+ *
+ * Backpressure: the session writes its frames through `write`; while the
+ * socket's queue is not empty, streams hold their response DATA and pause
+ * their servers, and are told when it drains. A client that reads nothing
+ * stops plb reading it once the queue passes QUEUE_LIMIT (so acknowledgements
+ * of a PING or SETTINGS flood cannot grow it without bound).
+ */
+import { clientIp, clientPort } from "../../net/client-address.ts";
+import { now } from "../../net/clock.ts";
+import { flush, LOST, NO_QUEUE, type QueuedWriter, QUEUED, send } from "../../net/outbox.ts";
+import type { Sweepable } from "../../net/sweep.ts";
+import type { Sock, SocketEvents } from "../../net/types.ts";
+import type { ServiceConfig } from "../../config/types.ts";
+import type { ServiceHandle } from "../../protocol.ts";
+import { logEnabled, logger } from "../../log.ts";
+import { events } from "../../events.ts";
+import { HttpTrace } from "../trace.ts";
+import { createDecoder, createEncoder } from "./hpack/index.ts";
+import { H2Session } from "./session.ts";
+import { H2Stream } from "./stream.ts";
+import { H2Error, type H2Handler, type H2Limits, type HeaderList } from "./types.ts";
+
+const log = logger("h2");
+
+/** Queued bytes for the client past which plb stops reading it until it reads. */
+const QUEUE_LIMIT = 256 * 1024;
+/** Time the client has to acknowledge plb's SETTINGS (RFC 9113 §6.5.3: SETTINGS_TIMEOUT). */
+const SETTINGS_ACK_MS = 10_000;
+
+/** The limits of a service's h2 connections, from its settings (one place). */
+export function h2LimitsFor(cfg: ServiceConfig): H2Limits {
+  const h = cfg.http;
+  return {
+    maxConcurrentStreams: h.h2_max_concurrent_streams,
+    // The §6.5.2 size of the largest head HTTP/1 would take: its bytes plus 32 per field.
+    maxHeaderListSize: h.max_header_size + 32 * h.max_headers,
+    maxFrameSize: h.h2_max_frame_size,
+    initialWindowSize: h.h2_initial_window_size,
+    connectionWindowSize: Math.max(4 * h.h2_initial_window_size, 1 << 20),
+    headerTableSize: 4096,
+  };
+}
+
+export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Handler {
+  queue: Uint8Array[] = NO_QUEUE;
+  last = now();
+  sweepPrev: Sweepable | null = null;
+  sweepNext: Sweepable | null = null;
+  readonly clientAddress: string;
+  readonly clientPort: number;
+  /** Bytes and end of the whole connection (each stream has its own trace). */
+  readonly trace = new HttpTrace();
+  /** Streams that completed (the exchange's reuse rule: a later request may take a pooled connection). */
+  served = 0;
+  readonly session: H2Session;
+  private readonly streams = new Map<number, H2Stream>();
+  /** Streams whose response waits for the socket's queue to drain. */
+  private readonly waiting = new Set<H2Stream>();
+  private queued = 0;
+  private readPaused = false;
+  private gone = false;
+  /** GOAWAY sent (stop, reload, idle, or an error): close once the streams in flight are done. */
+  private goingAway = false;
+  /** The configuration at the connection's start (each stream takes the service's current one). */
+  private cfg: ServiceConfig;
+
+  constructor(
+    readonly socket: Sock,
+    readonly service: ServiceHandle,
+    /** h2c: bytes already read (the preface and maybe more). */
+    private readonly initial?: Uint8Array,
+  ) {
+    this.cfg = service.cfg;
+    this.clientAddress = clientIp(socket);
+    this.clientPort = events.sessionEnd.active || events.request.active ? clientPort(socket) : 0;
+    this.session = new H2Session(this, h2LimitsFor(this.cfg), createDecoder(4096), createEncoder());
+    service.track(this);
+    // h2c: the HTTP/1 session that read the preface announced the connection.
+    if (initial === undefined && events.sessionStart.active) events.sessionStart.publish({ service: service.name, protocol: "http", client: this.clientAddress });
+  }
+
+  onOpen(): void {
+    this.session.start();
+    const first = this.initial;
+    if (first !== undefined) this.onData(first);
+  }
+
+  // ---------------------------------------------------------------- the socket
+
+  onData(buf: Uint8Array): void {
+    const t = (this.last = now());
+    this.trace.bytesIn += buf.length;
+    if (this.gone) return;
+    this.session.feed(buf, t);
+    this.closeIfDone();
+  }
+
+  onDrain(): void {
+    const r = flush(this);
+    if (r === LOST) return this.abortAll();
+    if (this.queue.length > 0) return;
+    this.queued = 0;
+    if (this.readPaused && !this.gone) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+    if (this.waiting.size > 0) {
+      const ready = [...this.waiting];
+      this.waiting.clear();
+      for (const s of ready) s.socketDrained();
+    }
+    this.closeIfDone();
+  }
+
+  onEnd(): void {
+    // An h2 client that half-closes sends nothing more: no stream can get its request through now.
+    this.abortAll();
+  }
+
+  onClose(): void {
+    if (this.gone) return;
+    for (const s of this.streams.values()) s.abandon();
+    this.streams.clear();
+    this.finish();
+  }
+
+  /** H2Handler: the session's frames, in order. */
+  write(bytes: Uint8Array): void {
+    if (this.gone) return;
+    this.trace.bytesOut += bytes.length;
+    const r = send(this, bytes);
+    if (r === LOST) return this.abortAll();
+    if (r === QUEUED) {
+      this.queued += bytes.length;
+      if (this.queued > QUEUE_LIMIT && !this.readPaused) {
+        this.readPaused = true;
+        this.socket.pause();
+      }
+    }
+  }
+
+  /** The socket takes no more for now: `stream` is told when it does (its response waits). */
+  socketBusy(stream: H2Stream): boolean {
+    if (this.queue.length === 0) return false;
+    this.waiting.add(stream);
+    return true;
+  }
+
+  // ---------------------------------------------------------------- the session's events (H2Handler)
+
+  onRequest(streamId: number, fields: HeaderList, endStream: boolean): void {
+    const s = new H2Stream(streamId, this, this.service);
+    this.streams.set(streamId, s);
+    s.begin(fields, endStream);
+  }
+
+  onStreamData(streamId: number, data: Uint8Array, endStream: boolean): void {
+    const s = this.streams.get(streamId);
+    if (s === undefined) return this.session.consumed(streamId, data.length); // answered already: discard, keep the window open
+    s.data(data, endStream);
+  }
+
+  onTrailers(streamId: number, fields: HeaderList): void {
+    this.streams.get(streamId)?.trailers(fields);
+  }
+
+  onStreamReset(streamId: number, code: H2Error): void {
+    const s = this.streams.get(streamId);
+    if (s === undefined) return;
+    this.streams.delete(streamId);
+    this.waiting.delete(s);
+    s.resetByPeer(code);
+  }
+
+  onWindow(streamId: number): void {
+    if (streamId !== 0) return this.streams.get(streamId)?.windowOpened();
+    for (const s of this.streams.values()) s.windowOpened();
+  }
+
+  onGoaway(): void {
+    // The client will open no more streams: finish those in flight, then close.
+    this.goingAway = true;
+    this.closeIfDone();
+  }
+
+  onConnectionError(code: H2Error, reason: string): void {
+    if (logEnabled("info")) log.info(`service "${this.service.name}": HTTP/2 connection error ${code} from ${this.clientAddress}: ${reason}`);
+    this.trace.endCause = "refused";
+    for (const s of this.streams.values()) s.abandon();
+    this.streams.clear();
+    this.goingAway = true;
+    this.closeIfDone();
+  }
+
+  // ---------------------------------------------------------------- streams
+
+  /** A stream is over (its response sent, or reset). */
+  streamDone(s: H2Stream, completed: boolean): void {
+    if (this.streams.get(s.id) === s) this.streams.delete(s.id);
+    this.waiting.delete(s);
+    if (completed) this.served++;
+    this.closeIfDone();
+  }
+
+  /** After GOAWAY: close once no stream is left and the queue is written. */
+  private closeIfDone(): void {
+    if (this.gone || !(this.goingAway || this.session.closed) || this.streams.size > 0) return;
+    if (this.queue.length > 0) return; // onDrain comes back here
+    this.socket.end();
+    this.finish();
+  }
+
+  private abortAll(): void {
+    if (this.gone) return;
+    for (const s of this.streams.values()) s.abandon();
+    this.streams.clear();
+    this.socket.terminate();
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.service.untrack(this);
+    if (events.sessionEnd.active) this.trace.publishEnd(this.service.name, this.clientAddress, this.clientPort, undefined, 0, 0, true, this.served);
+  }
+
+  // ---------------------------------------------------------------- timeouts, stop and reload (Sweepable)
+
+  sweep(t: number): void {
+    if (this.gone) return;
+    const cfg = this.service.cfg;
+    const pending = this.session.settingsAckPendingSince;
+    if (pending !== 0 && t - pending > SETTINGS_ACK_MS) {
+      this.session.goaway(H2Error.SETTINGS_TIMEOUT, "SETTINGS not acknowledged");
+      return this.onConnectionError(H2Error.SETTINGS_TIMEOUT, `SETTINGS not acknowledged within ${SETTINGS_ACK_MS} ms`);
+    }
+    if (this.streams.size === 0) {
+      if (t - this.last > cfg.timeout_client) {
+        this.trace.endCause = "timeout";
+        this.goAway();
+      }
+      return;
+    }
+    for (const s of [...this.streams.values()]) s.sweep(t, cfg);
+    if (this.queue.length > 0 && t - this.last > cfg.timeout_client) {
+      this.trace.endCause = "timeout";
+      this.abortAll();
+    }
+  }
+
+  /** GOAWAY(NO_ERROR): streams in flight finish, no new one starts. */
+  private goAway(): void {
+    if (!this.goingAway) this.session.goaway(H2Error.NO_ERROR);
+    this.goingAway = true;
+    this.closeIfDone();
+  }
+
+  drain(): void {
+    this.goAway();
+  }
+
+  retiredSince(): number {
+    return this.service.removedAt;
+  }
+
+  abort(): void {
+    this.trace.endCause ??= "shutdown";
+    this.abortAll();
+  }
+}
