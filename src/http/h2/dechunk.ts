@@ -16,7 +16,7 @@
  */
 import { ChunkedScanner, type ChunkedOptions, type ChunkSink } from "../chunked.ts";
 import { decode, type ParseError } from "../types.ts";
-import { badName, badValue } from "./request-head.ts";
+import { badName, badValue, quote } from "./request-head.ts";
 import type { HeaderList } from "./types.ts";
 
 /** Never passed on as HTTP/2 trailers, nor written as chunked trailers to a server. */
@@ -104,10 +104,10 @@ export function lastChunk(trailers?: HeaderList): { kind: "done"; bytes: Uint8Ar
     if (trailers.length % 2 !== 0) return { kind: "error", reason: "odd trailer list" };
     for (let i = 0; i < trailers.length; i += 2) {
       const name = trailers[i], value = trailers[i + 1];
-      if (name.charCodeAt(0) === 0x3a) return { kind: "error", reason: `pseudo-header ${JSON.stringify(name)} in trailers` };
+      if (name.charCodeAt(0) === 0x3a) return { kind: "error", reason: `pseudo-header ${quote(name)} in trailers` };
       const bad = badName(name) ?? badValue(name, value);
       if (bad) return { kind: "error", reason: bad };
-      if (FORBIDDEN_TRAILERS.has(name.replaceAll("_", "-"))) return { kind: "error", reason: `${JSON.stringify(name)} not allowed in trailers` };
+      if (FORBIDDEN_TRAILERS.has(name.replaceAll("_", "-"))) return { kind: "error", reason: `${quote(name)} not allowed in trailers` };
       text += `${name}: ${value}\r\n`;
     }
   }

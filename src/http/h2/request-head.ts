@@ -60,14 +60,16 @@ const WITH_BODY = new Set(["POST", "PUT", "PATCH"]);
 const TARGET = (c: number) => c > 0x20 && c < 0x7f && c !== 0x23;
 
 const malformed = (reason: string): H1Request => ({ kind: "error", reason });
+/** A client's string in a reason (for the log): quoted, at most 40 characters of it. */
+export const quote = (s: string): string => JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s);
 
 /** Why `name` is not a lowercase field name (RFC 9113 §8.2.1), or undefined. */
 export function badName(name: string): string | undefined {
   if (name.length === 0) return "empty field name";
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
-    if (c >= 0x41 && c <= 0x5a) return `uppercase in field name ${JSON.stringify(name)}`;
-    if (c > 0xff || TCHAR[c] === 0) return `invalid character ${JSON.stringify(name[i])} in field name ${JSON.stringify(name)}`;
+    if (c >= 0x41 && c <= 0x5a) return `uppercase in field name ${quote(name)}`;
+    if (c > 0xff || TCHAR[c] === 0) return `invalid character ${quote(name[i])} in field name ${quote(name)}`;
   }
   return undefined;
 }
@@ -78,11 +80,11 @@ export function badValue(name: string, value: string): string | undefined {
   for (let i = 0; i < n; i++) {
     const c = value.charCodeAt(i);
     if (c > 0xff || FVAL[c] === 0)
-      return `${c === 0 ? "NUL" : c === 13 ? "CR" : c === 10 ? "LF" : "invalid character"} in the value of ${JSON.stringify(name)}`;
+      return `${c === 0 ? "NUL" : c === 13 ? "CR" : c === 10 ? "LF" : "invalid character"} in the value of ${quote(name)}`;
   }
   if (n > 0) {
     const a = value.charCodeAt(0), b = value.charCodeAt(n - 1);
-    if (a === 0x20 || a === 9 || b === 0x20 || b === 9) return `leading or trailing whitespace in the value of ${JSON.stringify(name)}`;
+    if (a === 0x20 || a === 9 || b === 0x20 || b === 9) return `leading or trailing whitespace in the value of ${quote(name)}`;
   }
   return undefined;
 }
@@ -127,7 +129,7 @@ export function h1RequestFrom(fields: HeaderList, endStream: boolean, limits: He
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i], value = fields[i + 1];
     if (name.charCodeAt(0) === 0x3a) {
-      if (regular) return malformed(`pseudo-header ${JSON.stringify(name)} after a regular field`);
+      if (regular) return malformed(`pseudo-header ${quote(name)} after a regular field`);
       const bad = badValue(name, value);
       if (bad) return malformed(bad);
       switch (name) {
@@ -148,24 +150,24 @@ export function h1RequestFrom(fields: HeaderList, endStream: boolean, limits: He
           authority = value;
           break;
         default:
-          return malformed(`pseudo-header ${JSON.stringify(name)} not allowed in a request`);
+          return malformed(`pseudo-header ${quote(name)} not allowed in a request`);
       }
       continue;
     }
     regular = true;
     const bad = badName(name) ?? badValue(name, value);
     if (bad) return malformed(bad);
-    if (CONNECTION_SPECIFIC.has(name)) return malformed(`connection-specific field ${JSON.stringify(name)}`);
+    if (CONNECTION_SPECIFIC.has(name)) return malformed(`connection-specific field ${quote(name)}`);
     switch (name) {
       case "te":
-        if (value !== "trailers") return malformed(`te ${JSON.stringify(value)} (only "trailers" is allowed)`);
+        if (value !== "trailers") return malformed(`te ${quote(value)} (only "trailers" is allowed)`);
         continue; // hop-by-hop: not for the server
       case "host":
         if (host !== undefined) return malformed("more than one host");
         host = value;
         continue; // written first
       case "content-length":
-        if (!isDigits(value)) return malformed(`invalid content-length ${JSON.stringify(value)}`);
+        if (!isDigits(value)) return malformed(`invalid content-length ${quote(value)}`);
         if (cl !== undefined && Number(cl) !== Number(value)) return malformed("content-length values disagree");
         if (cl === undefined) lines.push(name, String(Number(value)));
         cl = value;
@@ -182,21 +184,21 @@ export function h1RequestFrom(fields: HeaderList, endStream: boolean, limits: He
   }
 
   if (method === undefined) return malformed("no :method");
-  if (method.length === 0 || badName(method.toLowerCase()) !== undefined) return malformed(`invalid :method ${JSON.stringify(method)}`);
+  if (method.length === 0 || badName(method.toLowerCase()) !== undefined) return malformed(`invalid :method ${quote(method)}`);
   if (method === "CONNECT") {
     if (scheme !== undefined || path !== undefined || authority === undefined) return malformed("CONNECT takes :authority and no :scheme or :path");
     return { kind: "error", reason: "CONNECT is not supported", status: 501 };
   }
   if (scheme === undefined) return malformed("no :scheme");
   if (path === undefined) return malformed("no :path");
-  if (scheme !== "http" && scheme !== "https") return { kind: "error", reason: `unsupported :scheme ${JSON.stringify(scheme)}`, status: 400 };
+  if (scheme !== "http" && scheme !== "https") return { kind: "error", reason: `unsupported :scheme ${quote(scheme)}`, status: 400 };
   if (path.length === 0) return malformed("empty :path");
   if (path === "*") {
     if (method !== "OPTIONS") return malformed(":path * is only for OPTIONS");
   } else if (path.charCodeAt(0) !== 0x2f) return malformed(":path must start with / (origin-form)");
   for (let i = 0; i < path.length; i++) {
     const c = path.charCodeAt(i);
-    if (!TARGET(c)) return c === 0x23 ? malformed("fragment (#) in :path") : malformed(`invalid character ${JSON.stringify(path[i])} in :path`);
+    if (!TARGET(c)) return c === 0x23 ? malformed("fragment (#) in :path") : malformed(`invalid character ${quote(path[i])} in :path`);
   }
   if (authority !== undefined) {
     const bad = badAuthority(authority);
