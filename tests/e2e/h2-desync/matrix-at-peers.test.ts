@@ -36,7 +36,7 @@ function exchange(wire: string): Promise<string[]> {
     const chunks: Buffer[] = [];
     const s = connect(port, "127.0.0.1", () => s.write(Buffer.from(wire + SENTINEL, "latin1")));
     const timer = setTimeout(() => (s.destroy(), reject(new Error(`no close from nginx: ${Buffer.concat(chunks).toString("latin1")}`))), 20_000);
-    s.on("data", (d) => chunks.push(d));
+    s.on("data", (d: Buffer) => chunks.push(d));
     s.on("error", (e) => (clearTimeout(timer), reject(e)));
     s.on("close", () => {
       clearTimeout(timer);
