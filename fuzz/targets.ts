@@ -10,9 +10,10 @@ import { routeTable } from "./formats/routes.ts";
 import { smtpReply } from "./formats/smtp.ts";
 import { tlsClientHello } from "./formats/tls.ts";
 import { smtpCommands } from "./formats/smtp-commands.ts";
+import { h2Request } from "./formats/h2-request.ts";
 
 export const TARGETS: readonly Target[] = [
-  httpRequest, httpResponse, httpChunked, httpFieldLines, smtpReply, smtpCommands, proxyParse, proxyWrite, dnsResponse, dnsQuery, configDuration, configAddress, cidrRanges, configToml, routeTable, tlsClientHello,
+  httpRequest, httpResponse, httpChunked, httpFieldLines, smtpReply, smtpCommands, proxyParse, proxyWrite, dnsResponse, dnsQuery, configDuration, configAddress, cidrRanges, configToml, routeTable, tlsClientHello, h2Request,
 ];
 
 export function targetNamed(name: string): Target | undefined {

@@ -54,6 +54,19 @@ export interface ChunkedOptions {
   maxTrailers?: number;
   /** Scanning a response body: every error is a 502. */
   response?: boolean;
+  /** Told where the chunk data and the trailer section are, as they are scanned (h2/dechunk.ts); none on the HTTP/1 path. */
+  sink?: ChunkSink;
+}
+
+/**
+ * Spans of the buffer given to `scan`, in order, each only after its bytes
+ * were checked: chunk data (without size lines and CRLFs), and the trailer
+ * section's bytes (field lines and the final CRLF), possibly split over
+ * calls.
+ */
+export interface ChunkSink {
+  data(buf: Uint8Array, start: number, end: number): void;
+  trailer(buf: Uint8Array, start: number, end: number): void;
 }
 
 /** Trailer fields that would change framing or routing if a server merged them into the head (matched by length and hash, "_" read as "-"). */
@@ -84,8 +97,10 @@ export class ChunkedScanner {
   private readonly maxTrailers: number;
   private readonly bad: number;
   private readonly large: number;
+  private readonly sink: ChunkSink | undefined;
 
   constructor(opts: ChunkedOptions = {}) {
+    this.sink = opts.sink;
     this.maxExtension = opts.maxExtension ?? 1024;
     this.maxTrailerBytes = opts.maxTrailerBytes ?? 16384;
     this.maxTrailers = opts.maxTrailers ?? 100;
@@ -118,9 +133,12 @@ export class ChunkedScanner {
       return { kind: "error", pos: start, reason: this.state === S.Done ? "chunked body already complete" : "chunked body already rejected", status: this.bad };
     let i = start;
     let st = this.state;
+    // Where this call's trailer bytes start (for the sink), or -1.
+    let tr = st >= S.TrStart && st <= S.TrEndLf ? start : -1;
     while (i < end) {
       if (st === S.Data) {
         const n = Math.min(this.size, end - i);
+        if (this.sink !== undefined && n > 0) this.sink.data(buf, i, i + n);
         this.size -= n;
         i += n;
         if (this.size === 0) st = S.DataCr;
@@ -187,7 +205,7 @@ export class ChunkedScanner {
           break;
         case S.SizeLf:
           if (c !== LF) return this.fail(i, "bare CR after chunk size");
-          if (this.size === 0) st = S.TrStart;
+          if (this.size === 0) st = S.TrStart, tr = i + 1;
           else st = S.Data;
           this.digits = this.ext = 0;
           break;
@@ -228,6 +246,7 @@ export class ChunkedScanner {
           break;
         case S.TrEndLf:
           if (c !== LF) return this.fail(i, "bare CR after trailer section");
+          if (this.sink !== undefined) this.sink.trailer(buf, tr, i + 1);
           this.state = S.Done;
           this.scanned += i + 1 - start;
           return { kind: "done", consumed: i + 1 - start };
@@ -235,6 +254,7 @@ export class ChunkedScanner {
       i++;
     }
     this.state = st;
+    if (this.sink !== undefined && tr >= 0 && tr < end) this.sink.trailer(buf, tr, end);
     this.scanned += end - start;
     return { kind: "more", consumed: end - start };
   }
