@@ -189,6 +189,8 @@ describe("COMPRESSION_ERRORs, with the offset in the block", () => {
     const lowered = (d: Decoder) => d.setMaxTableSize(100);
     expect(errorOf("82", [], lowered)).toEqual({ pos: 0, reason: "no dynamic table size update after our SETTINGS_HEADER_TABLE_SIZE was lowered" });
     expect(errorOf("3f46 82", [], lowered)).toEqual({ pos: 0, reason: "dynamic table size update to 101, over our limit 100" });
+    // An empty block has nothing decoded with the old table: the update stays due for the next block.
+    expect(errorOf("82", [""], lowered)).toEqual({ pos: 0, reason: "no dynamic table size update after our SETTINGS_HEADER_TABLE_SIZE was lowered" });
     const d = createDecoder();
     decodeOk(d, hex(REQUESTS_HUFFMAN[0].block));
     d.setMaxTableSize(100);

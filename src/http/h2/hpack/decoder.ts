@@ -4,8 +4,9 @@
  *
  * Strict: index 0 or past the tables, a dynamic table size update over our
  * limit, after a field, or more than two of them, a missing update after we
- * lowered our limit, an integer or string running past the block, an
- * integer over 2^31 - 1 or with more than 5 continuation octets, and every
+ * lowered our limit (an empty block leaves it due for the next), an integer
+ * or string running past the block, an integer over 2^31 - 1 or with more
+ * than 5 continuation octets, and every
  * Huffman error (EOS, padding over 7 bits or not all ones) are
  * COMPRESSION_ERRORs with the offset where the faulty element starts (for
  * Huffman errors, the octet where it shows).
@@ -134,7 +135,6 @@ export class Decoder implements HeaderDecoder {
       if (indexing) table.add(name, value);
       if (keep) fields.push(name, value);
     }
-    if (!fieldSeen && this.mustUpdate) return this.fail(Math.max(0, end - 1), "no dynamic table size update after our SETTINGS_HEADER_TABLE_SIZE was lowered");
     return size <= maxListSize ? { kind: "done", fields } : { kind: "tooLarge", size };
   }
 

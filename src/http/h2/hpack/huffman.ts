@@ -60,8 +60,9 @@ const TABLE = [
   0x7ffffee, 27, 0x7ffffef, 27, 0x7fffff0, 27, 0x3ffffee, 26, 0x3fffffff, 30,
 ];
 
-const CODES = new Uint32Array(257);
-const LENGTHS = new Uint8Array(257);
+/** Code and bit length of each symbol (the fuzzer's reference decoder reads them too). */
+export const CODES = new Uint32Array(257);
+export const LENGTHS = new Uint8Array(257);
 for (let s = 0; s < 257; s++) (CODES[s] = TABLE[2 * s]), (LENGTHS[s] = TABLE[2 * s + 1]);
 
 const EOS = 256;
