@@ -69,8 +69,10 @@ export class Decoder implements HeaderDecoder {
   decode(block: Uint8Array, maxListSize: number): DecodeResult {
     if (this.failed) return { kind: "error", pos: 0, reason: "the decoder failed on an earlier block" };
     const end = block.length;
-    const need = ((end * 8) / 5 + 8) | 0;
-    if (scratch.length < need) scratch = new Uint8Array(need + (need >>> 1));
+    // A Huffman string decodes to at most 8/5 of its octets. (Integer arithmetic only:
+    // a fractional division here made JSC leave its optimized code on every call.)
+    const need = 2 * end + 8;
+    if (scratch.length < need) scratch = new Uint8Array(need);
     const table = this.table;
     const fields: HeaderList = [];
     let size = 0;

@@ -2,9 +2,9 @@
  * The Huffman code of HPACK (RFC 7541 §5.2, Appendix B).
  *
  * Decoding walks a state table built once at load: a state is an internal
- * node of the code tree (256 of them, the root is 0), and each state has 16
- * transitions, one per nibble, each giving the next state, the symbol it
- * completed (at most one: the shortest code is 5 bits) and whether it ran
+ * node of the code tree (256 of them, the root is 0), and each state has 256
+ * transitions, one per octet, each giving the next state, the symbols it
+ * completed (at most two: the shortest code is 5 bits) and whether it ran
  * into EOS. A state is accepting when the bits read since the last symbol
  * are all ones and fewer than 8: the only padding RFC 7541 §5.2 allows.
  *
@@ -66,18 +66,23 @@ export const LENGTHS = new Uint8Array(257);
 for (let s = 0; s < 257; s++) (CODES[s] = TABLE[2 * s]), (LENGTHS[s] = TABLE[2 * s + 1]);
 
 const EOS = 256;
-/** A transition's bits: next state in the low 8 bits, then flags, the emitted symbol from bit 16. */
-const EMIT = 0x100;
-const FAIL = 0x200;
+/**
+ * A transition's bits: the next state in bits 0-7, the number of symbols
+ * completed (0-2: codes are at least 5 bits long) in bits 8-9, FAIL (EOS
+ * decoded), then the first symbol from bit 11 and the second from bit 19.
+ */
+const FAIL = 0x400;
 
 /**
- * TRANSITIONS[state * 16 + nibble]; ACCEPT[state] is 1 when the string may
- * end in that state.
+ * TRANSITIONS[state * 256 + octet] (256 KiB, built by the first decode: a
+ * few ms a process without HTTP/2 does not spend); ACCEPT[state] is 1 when
+ * the string may end in that state.
  */
-const TRANSITIONS = new Uint32Array(256 * 16);
+let TRANSITIONS: Uint32Array | undefined;
 const ACCEPT = new Uint8Array(256);
 
-{
+function build(): Uint32Array {
+  const transitions = new Uint32Array(256 * 256);
   // The code tree: child[2 * node + bit] is an internal node (>= 0) or ~symbol (< 0).
   const child = new Int32Array(2 * 256).fill(0x7fffffff);
   const depth = new Uint8Array(256);
@@ -103,26 +108,42 @@ const ACCEPT = new Uint8Array(256);
   }
   if (nodes !== 256) throw new Error(`hpack huffman: ${nodes} internal nodes`);
   for (let n = 0; n < 256; n++) ACCEPT[n] = ones[n] === 1 && depth[n] < 8 ? 1 : 0;
+  // Per nibble first (next state, the symbol completed + 1 or 0, or -1 for EOS), then per octet as two nibbles.
+  const nibbles = new Int32Array(256 * 16);
   for (let state = 0; state < 256; state++) {
     for (let nibble = 0; nibble < 16; nibble++) {
       let node = state;
       let t = 0;
       for (let b = 3; b >= 0; b--) {
         const next = child[2 * node + ((nibble >>> b) & 1)];
-        if (next >= 0) {
-          node = next;
-          continue;
-        }
-        if (~next === EOS) {
-          t = FAIL;
+        if (next >= 0) node = next;
+        else if (~next === EOS) {
+          t = -1;
           break;
+        } else {
+          t = (~next + 1) << 8;
+          node = 0;
         }
-        t = EMIT | (~next << 16);
-        node = 0;
       }
-      TRANSITIONS[state * 16 + nibble] = t === FAIL ? FAIL : t | node;
+      nibbles[state * 16 + nibble] = t < 0 ? -1 : t | node;
     }
   }
+  for (let state = 0; state < 256; state++) {
+    for (let octet = 0; octet < 256; octet++) {
+      const hi = nibbles[state * 16 + (octet >>> 4)];
+      const lo = hi < 0 ? -1 : nibbles[(hi & 0xff) * 16 + (octet & 15)];
+      if (lo < 0) {
+        transitions[state * 256 + octet] = FAIL;
+        continue;
+      }
+      let t = lo & 0xff;
+      let count = 0;
+      if (hi >>> 8 !== 0) t |= ((hi >>> 8) - 1) << (11 + 8 * count++);
+      if (lo >>> 8 !== 0) t |= ((lo >>> 8) - 1) << (11 + 8 * count++);
+      transitions[state * 256 + octet] = t | (count << 8);
+    }
+  }
+  return transitions;
 }
 
 /** Why `huffmanDecode` failed; the offset is in `huffmanError.pos`. */
@@ -136,16 +157,17 @@ export const huffmanError = { pos: 0, reason: "" };
  * is longer than 7 bits or not all ones.
  */
 export function huffmanDecode(src: Uint8Array, start: number, end: number, out: Uint8Array, at: number): number {
+  const transitions = TRANSITIONS ?? (TRANSITIONS = build());
   let state = 0;
   let o = at;
   for (let i = start; i < end; i++) {
-    const c = src[i];
-    let t = TRANSITIONS[(state << 4) | (c >>> 4)];
-    if ((t & EMIT) !== 0) out[o++] = t >>> 16;
-    else if (t === FAIL) return fail(i, "Huffman string holds EOS");
-    t = TRANSITIONS[((t & 0xff) << 4) | (c & 15)];
-    if ((t & EMIT) !== 0) out[o++] = t >>> 16;
-    else if (t === FAIL) return fail(i, "Huffman string holds EOS");
+    const t = transitions[(state << 8) | src[i]];
+    if ((t & FAIL) !== 0) return fail(i, "Huffman string holds EOS");
+    const n = (t >>> 8) & 3;
+    if (n !== 0) {
+      out[o++] = t >>> 11;
+      if (n === 2) out[o++] = t >>> 19;
+    }
     state = t & 0xff;
   }
   if (ACCEPT[state] === 0) return fail(end - 1, "Huffman padding longer than 7 bits or not all ones");
