@@ -106,7 +106,9 @@ export class Encoder implements HeaderEncoder {
         values.set(value, abs);
       }
     }
-    return this.out.slice(0, o);
+    const block = this.out.slice(0, o);
+    if (this.out.length > 65536) this.out = new Uint8Array(1024); // a huge block once does not stay with the connection
+    return block;
   }
 
   /** The output buffer with room for `n` octets from `o`. */
