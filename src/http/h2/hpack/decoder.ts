@@ -36,6 +36,9 @@ interface Str {
   a: number;
   b: number;
 }
+/** The literal being read (shared like `scratch`: no decoder keeps a block alive after its call). */
+const NAME: Str = { buf: scratch, a: 0, b: 0 };
+const VALUE: Str = { buf: scratch, a: 0, b: 0 };
 
 type Failure = { kind: "error"; pos: number; reason: string };
 
@@ -46,8 +49,6 @@ export class Decoder implements HeaderDecoder {
   /** We lowered our limit below the table's size: the next block must start with an update. */
   private mustUpdate = false;
   private failed = false;
-  private readonly name: Str = { buf: scratch, a: 0, b: 0 };
-  private readonly value: Str = { buf: scratch, a: 0, b: 0 };
   private error: Failure | undefined;
 
   /** `maxTableSize`: the limit in force at the start (4096 until our SETTINGS are acknowledged, RFC 9113 §6.5.2). */
@@ -119,24 +120,25 @@ export class Decoder implements HeaderDecoder {
       let vp = intEnd.pos;
       let at = 0;
       if (idx === 0) {
-        vp = this.readString(block, vp, end, this.name, 0);
+        vp = this.readString(block, vp, end, NAME, 0);
         if (vp < 0) return this.error as Failure;
-        if (this.name.buf === scratch) at = this.name.b;
+        if (NAME.buf === scratch) at = NAME.b;
       } else if (idx <= STATIC_COUNT) name = STATIC_NAMES[idx];
       else if (idx - STATIC_COUNT <= table.length) name = table.name(idx - STATIC_COUNT - 1);
       else return this.pastTables(p, idx);
-      const next = this.readString(block, vp, end, this.value, at);
+      const next = this.readString(block, vp, end, VALUE, at);
       if (next < 0) return this.error as Failure;
       p = next;
-      const nameLen = name === undefined ? this.name.b - this.name.a : name.length;
-      size += nameLen + this.value.b - this.value.a + ENTRY_OVERHEAD;
+      const nameLen = name === undefined ? NAME.b - NAME.a : name.length;
+      size += nameLen + VALUE.b - VALUE.a + ENTRY_OVERHEAD;
       const keep = size <= maxListSize;
       if (!keep && !indexing) continue;
-      if (name === undefined) name = this.name.a === this.name.b ? "" : latin1(this.name.buf, this.name.a, this.name.b);
-      const value = this.value.a === this.value.b ? "" : latin1(this.value.buf, this.value.a, this.value.b);
+      if (name === undefined) name = NAME.a === NAME.b ? "" : latin1(NAME.buf, NAME.a, NAME.b);
+      const value = VALUE.a === VALUE.b ? "" : latin1(VALUE.buf, VALUE.a, VALUE.b);
       if (indexing) table.add(name, value);
       if (keep) fields.push(name, value);
     }
+    NAME.buf = VALUE.buf = scratch;
     return size <= maxListSize ? { kind: "done", fields } : { kind: "tooLarge", size };
   }
 
@@ -180,6 +182,7 @@ export class Decoder implements HeaderDecoder {
   }
 
   private fail(pos: number, reason: string): Failure {
+    NAME.buf = VALUE.buf = scratch;
     this.failed = true;
     this.error = { kind: "error", pos, reason };
     return this.error;
