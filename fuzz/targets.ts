@@ -3,6 +3,7 @@ import type { Target } from "./driver.ts";
 import { cidrRanges } from "./formats/cidr.ts";
 import { configAddress, configDuration, configToml } from "./formats/config.ts";
 import { dnsQuery, dnsResponse } from "./formats/dns.ts";
+import { hpackDecode } from "./formats/hpack.ts";
 import { httpChunked, httpRequest, httpResponse } from "./formats/http.ts";
 import { httpFieldLines } from "./formats/http-serialize.ts";
 import { proxyParse, proxyWrite } from "./formats/proxy.ts";
@@ -13,7 +14,7 @@ import { smtpCommands } from "./formats/smtp-commands.ts";
 import { h2Request } from "./formats/h2-request.ts";
 
 export const TARGETS: readonly Target[] = [
-  httpRequest, httpResponse, httpChunked, httpFieldLines, smtpReply, smtpCommands, proxyParse, proxyWrite, dnsResponse, dnsQuery, configDuration, configAddress, cidrRanges, configToml, routeTable, tlsClientHello, h2Request,
+  httpRequest, httpResponse, httpChunked, httpFieldLines, smtpReply, smtpCommands, proxyParse, proxyWrite, dnsResponse, dnsQuery, configDuration, configAddress, cidrRanges, configToml, routeTable, tlsClientHello, h2Request, hpackDecode,
 ];
 
 export function targetNamed(name: string): Target | undefined {

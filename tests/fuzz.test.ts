@@ -42,6 +42,7 @@ const KINDS: Record<string, string[]> = {
   routes: ["matched", "unmatched", "invalid", "syntax"],
   "tls-client-hello": ["done", "error", "more"],
   "h2-request": ["done", "malformed", "refused"],
+  "h2-hpack": ["done", "tooLarge", "error"],
 };
 
 describe("10^4 inputs per parser (seed 20261201)", () => {
