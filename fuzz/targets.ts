@@ -3,6 +3,7 @@ import type { Target } from "./driver.ts";
 import { cidrRanges } from "./formats/cidr.ts";
 import { configAddress, configDuration, configToml } from "./formats/config.ts";
 import { dnsQuery, dnsResponse } from "./formats/dns.ts";
+import { h2Frames, h2Session } from "./formats/h2.ts";
 import { httpChunked, httpRequest, httpResponse } from "./formats/http.ts";
 import { httpFieldLines } from "./formats/http-serialize.ts";
 import { proxyParse, proxyWrite } from "./formats/proxy.ts";
@@ -12,7 +13,7 @@ import { tlsClientHello } from "./formats/tls.ts";
 import { smtpCommands } from "./formats/smtp-commands.ts";
 
 export const TARGETS: readonly Target[] = [
-  httpRequest, httpResponse, httpChunked, httpFieldLines, smtpReply, smtpCommands, proxyParse, proxyWrite, dnsResponse, dnsQuery, configDuration, configAddress, cidrRanges, configToml, routeTable, tlsClientHello,
+  httpRequest, httpResponse, httpChunked, httpFieldLines, smtpReply, smtpCommands, proxyParse, proxyWrite, dnsResponse, dnsQuery, configDuration, configAddress, cidrRanges, configToml, routeTable, tlsClientHello, h2Frames, h2Session,
 ];
 
 export function targetNamed(name: string): Target | undefined {

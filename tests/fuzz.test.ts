@@ -41,6 +41,8 @@ const KINDS: Record<string, string[]> = {
   "config-toml": ["done", "invalid", "syntax"],
   routes: ["matched", "unmatched", "invalid", "syntax"],
   "tls-client-hello": ["done", "error", "more"],
+  "h2-frames": ["done", "error", "more"],
+  "h2-session": ["open", "open-with-resets", "connection-error"],
 };
 
 describe("10^4 inputs per parser (seed 20261201)", () => {

@@ -232,6 +232,19 @@ describe("stream states (h2spec 5.1)", () => {
     connError(h, H2Error.PROTOCOL_ERROR);
   });
 
+  test("5.1.1 even (server) streams are idle forever: DATA, WINDOW_UPDATE, RST_STREAM there are PROTOCOL_ERRORs, a stream error there a connection error", () => {
+    for (const frame of [data(2, "x", true), windowUpdate(2, 1), rst(2, H2Error.CANCEL)]) {
+      const h = new Harness().open();
+      h.feed(headers(3, GET, true), frame);
+      connError(h, H2Error.PROTOCOL_ERROR);
+    }
+    const h = new Harness().open();
+    h.feed(headers(3, GET, true), priority(2, 2));
+    const fs = h.take();
+    expect(goawayOf(fs)?.[1]).toBe(H2Error.PROTOCOL_ERROR);
+    expect(resets(fs)).toEqual([]);
+  });
+
   test("5.1.1 stream identifier smaller than previous: PROTOCOL_ERROR", () => {
     const h = new Harness().open();
     h.feed(headers(5, GET, true), headers(3, GET, true));

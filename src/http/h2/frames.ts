@@ -129,25 +129,25 @@ export function readFrame(buf: Uint8Array, start: number, end: number, maxFrameS
       return done(frame);
     }
     case FrameType.PRIORITY:
-      if (h.length !== 5) return fail(p, `PRIORITY payload of ${h.length} octets, not 5`, H2Error.FRAME_SIZE_ERROR, true);
+      if (h.length !== 5) return fail(start, `PRIORITY payload of ${h.length} octets, not 5`, H2Error.FRAME_SIZE_ERROR, true);
       return done({ type: FrameType.PRIORITY, streamId: h.streamId, priority: priorityAt(buf, p) });
     case FrameType.RST_STREAM:
-      if (h.length !== 4) return fail(p, `RST_STREAM payload of ${h.length} octets, not 4`, H2Error.FRAME_SIZE_ERROR);
+      if (h.length !== 4) return fail(start, `RST_STREAM payload of ${h.length} octets, not 4`, H2Error.FRAME_SIZE_ERROR);
       return done({ type: FrameType.RST_STREAM, streamId: h.streamId, code: u32(buf, p) });
     case FrameType.SETTINGS:
-      if ((h.flags & Flag.ACK) !== 0 && h.length !== 0) return fail(p, `SETTINGS ACK with a payload of ${h.length} octets`, H2Error.FRAME_SIZE_ERROR);
-      if (h.length % 6 !== 0) return fail(p, `SETTINGS payload of ${h.length} octets, not a multiple of 6`, H2Error.FRAME_SIZE_ERROR);
+      if ((h.flags & Flag.ACK) !== 0 && h.length !== 0) return fail(start, `SETTINGS ACK with a payload of ${h.length} octets`, H2Error.FRAME_SIZE_ERROR);
+      if (h.length % 6 !== 0) return fail(start, `SETTINGS payload of ${h.length} octets, not a multiple of 6`, H2Error.FRAME_SIZE_ERROR);
       return done({ type: FrameType.SETTINGS, ack: (h.flags & Flag.ACK) !== 0, payload: buf.subarray(p, pEnd) });
     case FrameType.PUSH_PROMISE:
       return done({ type: FrameType.PUSH_PROMISE, streamId: h.streamId });
     case FrameType.PING:
-      if (h.length !== 8) return fail(p, `PING payload of ${h.length} octets, not 8`, H2Error.FRAME_SIZE_ERROR);
+      if (h.length !== 8) return fail(start, `PING payload of ${h.length} octets, not 8`, H2Error.FRAME_SIZE_ERROR);
       return done({ type: FrameType.PING, ack: (h.flags & Flag.ACK) !== 0, opaque: buf.subarray(p, pEnd) });
     case FrameType.GOAWAY:
-      if (h.length < 8) return fail(p, `GOAWAY payload of ${h.length} octets, under 8`, H2Error.FRAME_SIZE_ERROR);
+      if (h.length < 8) return fail(start, `GOAWAY payload of ${h.length} octets, under 8`, H2Error.FRAME_SIZE_ERROR);
       return done({ type: FrameType.GOAWAY, lastStreamId: u31(buf, p), code: u32(buf, p + 4), debug: buf.subarray(p + 8, pEnd) });
     case FrameType.WINDOW_UPDATE:
-      if (h.length !== 4) return fail(p, `WINDOW_UPDATE payload of ${h.length} octets, not 4`, H2Error.FRAME_SIZE_ERROR);
+      if (h.length !== 4) return fail(start, `WINDOW_UPDATE payload of ${h.length} octets, not 4`, H2Error.FRAME_SIZE_ERROR);
       return done({ type: FrameType.WINDOW_UPDATE, streamId: h.streamId, increment: u31(buf, p) });
     case FrameType.CONTINUATION:
       return done({ type: FrameType.CONTINUATION, streamId: h.streamId, endHeaders: (h.flags & Flag.END_HEADERS) !== 0, block: buf.subarray(p, pEnd) });

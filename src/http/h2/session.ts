@@ -264,7 +264,7 @@ export class H2Session {
   // ---- DATA and flow control ----
 
   private onData(id: number, data: Uint8Array, flowLength: number, endStream: boolean): void {
-    if (id > this.highestId) return this.connectionError(H2Error.PROTOCOL_ERROR, `DATA on idle stream ${id}`);
+    if (this.idle(id)) return this.connectionError(H2Error.PROTOCOL_ERROR, `DATA on idle stream ${id}`);
     if (flowLength > this.connRecvWindow) return this.connectionError(H2Error.FLOW_CONTROL_ERROR, `DATA of ${flowLength} octets over the connection window of ${this.connRecvWindow}`);
     this.connRecvWindow -= flowLength;
     const s = this.streams.get(id);
@@ -334,7 +334,7 @@ export class H2Session {
       if (this.connSendWindow > MAX_WINDOW) return this.connectionError(H2Error.FLOW_CONTROL_ERROR, "connection send window over 2^31-1");
       return this.handler.onWindow(0);
     }
-    if (id > this.highestId) return this.connectionError(H2Error.PROTOCOL_ERROR, `WINDOW_UPDATE on idle stream ${id}`);
+    if (this.idle(id)) return this.connectionError(H2Error.PROTOCOL_ERROR, `WINDOW_UPDATE on idle stream ${id}`);
     const s = this.streams.get(id);
     if (s === undefined) return; // closed: frames in flight are fine
     if (increment === 0) return this.resetStream(id, H2Error.PROTOCOL_ERROR, true);
@@ -372,8 +372,13 @@ export class H2Session {
 
   // ---- stream ends ----
 
+  /** Idle: above every stream the client opened, or even (streams we would push on: never opened). */
+  private idle(id: number): boolean {
+    return id > this.highestId || id % 2 === 0;
+  }
+
   private onReset(id: number, code: H2Error): void {
-    if (id > this.highestId) return this.connectionError(H2Error.PROTOCOL_ERROR, `RST_STREAM on idle stream ${id}`);
+    if (this.idle(id)) return this.connectionError(H2Error.PROTOCOL_ERROR, `RST_STREAM on idle stream ${id}`);
     const s = this.streams.get(id);
     if (s === undefined) return; // closed already
     const premature = s.state !== StreamState.HalfClosedLocal;
@@ -385,6 +390,8 @@ export class H2Session {
 
   /** A stream error (or the carrier's reset): RST_STREAM, and `onStreamReset` when the carrier knew the stream and did not ask for it. */
   private resetStream(id: number, code: H2Error, clientFault: boolean, told = true): void {
+    // an even stream is ours and idle forever (no push): a stream error there is made a connection error (§5.4 allows it)
+    if (id % 2 === 0) return this.connectionError(code, `stream error on idle stream ${id}`);
     this.handler.write(rstStreamFrame(id, code));
     const s = this.streams.get(id);
     if (s !== undefined) this.forget(s, ClosedHow.ResetBySelf);
