@@ -101,7 +101,7 @@ export class FloodGuard {
     return this.windowUpdates.take(now) ? undefined : `more than ${WINDOW_UPDATE_BURST} WINDOW_UPDATE frames beyond the DATA sent`;
   }
 
-  dataFrameSent(): void {
-    this.windowUpdates.give(WINDOW_UPDATES_PER_DATA);
+  dataFramesSent(n: number): void {
+    this.windowUpdates.give(n * WINDOW_UPDATES_PER_DATA);
   }
 }

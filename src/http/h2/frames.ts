@@ -256,9 +256,21 @@ export function headersFrames(streamId: number, block: Uint8Array, endStream: bo
   return out;
 }
 
-/** One DATA frame (`data` at most the peer's max frame size: the session splits). */
+/** One DATA frame (`data` at most the peer's max frame size). */
 export function dataFrame(streamId: number, data: Uint8Array, endStream: boolean): Uint8Array {
-  const b = frame(FrameType.DATA, endStream ? Flag.END_STREAM : 0, streamId, data.length);
-  b.set(data, FRAME_HEADER_LENGTH);
-  return b;
+  return dataFrames(streamId, data, endStream, Math.max(1, data.length));
+}
+
+/** `data` as DATA frames of at most `maxFrameSize` octets, in one buffer; END_STREAM on the last (one empty frame for empty `data`). */
+export function dataFrames(streamId: number, data: Uint8Array, endStream: boolean, maxFrameSize: number): Uint8Array {
+  const n = Math.max(1, Math.ceil(data.length / maxFrameSize));
+  const out = new Uint8Array(n * FRAME_HEADER_LENGTH + data.length);
+  for (let k = 0, from = 0, at = 0; k < n; k++) {
+    const len = Math.min(maxFrameSize, data.length - from);
+    writeHeader(out, at, len, FrameType.DATA, endStream && k === n - 1 ? Flag.END_STREAM : 0, streamId);
+    out.set(data.subarray(from, from + len), at + FRAME_HEADER_LENGTH);
+    at += FRAME_HEADER_LENGTH + len;
+    from += len;
+  }
+  return out;
 }

@@ -33,9 +33,9 @@
  */
 import { FloodGuard } from "./floods.ts";
 import {
-  dataFrame, FRAME_HEADER_LENGTH, type Frame, FrameType, goawayFrame, headersFrames, MAX_WINDOW, pingAckFrame, PREFACE, readFrame, rstStreamFrame, settingsAckFrame, settingsFrame,
-  type Priority, typeName, windowUpdateFrame,
+  dataFrames, type Frame, FrameType, goawayFrame, headersFrames, MAX_WINDOW, pingAckFrame, PREFACE, readFrame, rstStreamFrame, settingsAckFrame, settingsFrame, typeName, windowUpdateFrame,
 } from "./frames.ts";
+import { HeaderBlock, InputQueue } from "./reassembly.ts";
 import { checkRequestFields, checkTrailerFields } from "./request-fields.ts";
 import { applySettings, DEFAULT_WINDOW, INITIAL_PEER_SETTINGS, ourSettings, type PeerSettings, SettingId } from "./settings.ts";
 import { ClosedHow, ClosedStreams, H2Stream, localOpen, remoteOpen, StreamEvent, StreamState, transition } from "./streams.ts";
@@ -49,20 +49,11 @@ const enum Phase {
   Closed,
 }
 
-interface PendingBlock {
-  streamId: number;
-  endStream: boolean;
-  priority?: Priority;
-  parts: Uint8Array[];
-  bytes: number;
-  frames: number;
-}
-
 export class H2Session {
   private phase = Phase.Preface;
   private prefaceAt = 0;
   /** Bytes of an incomplete frame, kept for the next `feed`. */
-  private pending: Uint8Array | undefined;
+  private readonly input = new InputQueue();
   private peer: PeerSettings = { ...INITIAL_PEER_SETTINGS };
   private readonly streams = new Map<number, H2Stream>();
   private readonly closedStreams = new ClosedStreams();
@@ -76,7 +67,7 @@ export class H2Session {
   /** Connection octets given back but not yet sent in a WINDOW_UPDATE. */
   private connUnacked = 0;
   private ourSettingsAcked = false;
-  private block: PendingBlock | undefined;
+  private block: HeaderBlock | undefined;
   private readonly floods = new FloodGuard();
   private now = 0;
   /** When our SETTINGS were written and not yet acknowledged (ms), for the carrier's SETTINGS_TIMEOUT; undefined once acknowledged. */
@@ -121,13 +112,8 @@ export class H2Session {
   feed(bytes: Uint8Array, now: number): void {
     if (this.phase === Phase.Closed) return;
     this.now = now;
-    let buf = bytes;
-    if (this.pending !== undefined) {
-      buf = new Uint8Array(this.pending.length + bytes.length);
-      buf.set(this.pending);
-      buf.set(bytes, this.pending.length);
-      this.pending = undefined;
-    }
+    const buf = this.input.take(bytes);
+    if (buf === undefined) return;
     let i = 0;
     if (this.phase === Phase.Preface) {
       while (i < buf.length && this.prefaceAt < PREFACE.length) {
@@ -153,7 +139,7 @@ export class H2Session {
       }
       if ((this.phase as Phase) === Phase.Closed) return;
     }
-    if (i < buf.length) this.pending = buf.slice(i);
+    if (i < buf.length) this.input.keep(buf.subarray(i));
   }
 
   private onFrame(f: Frame): void {
@@ -168,13 +154,11 @@ export class H2Session {
         return this.onData(f.streamId, f.data, f.flowLength, f.endStream);
       case FrameType.HEADERS:
         if (f.streamId % 2 === 0) return this.connectionError(H2Error.PROTOCOL_ERROR, `HEADERS on even stream ${f.streamId}`);
-        this.block = { streamId: f.streamId, endStream: f.endStream, priority: f.priority, parts: [f.block], bytes: f.block.length, frames: 1 };
+        this.block = new HeaderBlock(f.streamId, f.endStream, f.priority, f.block);
         return this.blockGrew(f.endHeaders);
       case FrameType.CONTINUATION:
         if (this.block === undefined) return this.connectionError(H2Error.PROTOCOL_ERROR, `CONTINUATION on stream ${f.streamId} without HEADERS`);
-        this.block.parts.push(f.block);
-        this.block.bytes += f.block.length;
-        this.block.frames++;
+        this.block.add(f.block);
         return this.blockGrew(f.endHeaders);
       case FrameType.PRIORITY:
         if (f.priority.dependency === f.streamId) this.resetStream(f.streamId, H2Error.PROTOCOL_ERROR, true);
@@ -206,12 +190,7 @@ export class H2Session {
     if (flood !== undefined) return this.calm(flood);
     if (!endHeaders) return;
     this.block = undefined;
-    let whole = b.parts[0];
-    if (b.parts.length > 1) {
-      whole = new Uint8Array(b.bytes);
-      let at = 0;
-      for (const p of b.parts) whole.set(p, (at += p.length) - p.length);
-    }
+    const whole = b.joined();
     // Always decoded, even for a stream that is refused or ignored: the HPACK table must stay in sync.
     const decoded = this.decoder.decode(whole, this.limits.maxHeaderListSize);
     if (decoded.kind === "error") return this.connectionError(H2Error.COMPRESSION_ERROR, `header block of stream ${b.streamId}: ${decoded.reason} (octet ${decoded.pos})`);
@@ -226,7 +205,7 @@ export class H2Session {
     this.onRequestBlock(b, decoded);
   }
 
-  private onRequestBlock(b: PendingBlock, decoded: DecodeResult): void {
+  private onRequestBlock(b: HeaderBlock, decoded: DecodeResult): void {
     const id = b.streamId;
     this.highestId = id;
     if (this.goawaySent) return this.closedStreams.record(id, ClosedHow.ResetBySelf, this.now); // §6.8: new streams after GOAWAY are ignored
@@ -442,20 +421,10 @@ export class H2Session {
     const n = Math.max(0, Math.min(data.length, this.connSendWindow, s.sendWindow));
     const last = endStream && n === data.length;
     if (n === 0 && !last) return 0;
-    const max = this.peer.maxFrameSize;
-    const frames = Math.max(1, Math.ceil(n / max));
-    const out = new Uint8Array(frames * FRAME_HEADER_LENGTH + n);
-    for (let k = 0, from = 0, at = 0; k < frames; k++) {
-      const len = Math.min(max, n - from);
-      const f = dataFrame(streamId, data.subarray(from, from + len), last && k === frames - 1);
-      out.set(f, at);
-      at += f.length;
-      from += len;
-      this.floods.dataFrameSent();
-    }
     this.connSendWindow -= n;
     s.sendWindow -= n;
-    this.handler.write(out);
+    this.floods.dataFramesSent(Math.max(1, Math.ceil(n / this.peer.maxFrameSize)));
+    this.handler.write(dataFrames(streamId, data.subarray(0, n), last, this.peer.maxFrameSize));
     if (last) this.endLocal(s);
     return n;
   }
@@ -487,7 +456,7 @@ export class H2Session {
     this.phase = Phase.Closed;
     this.goawaySent = true;
     this.block = undefined;
-    this.pending = undefined;
+    this.input.clear();
     this.streams.clear();
     this.handler.write(goawayFrame(this.lastProcessed, code, latin1(reason.slice(0, 200))));
     this.handler.onConnectionError(code, reason);
