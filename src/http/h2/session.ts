@@ -27,6 +27,9 @@
  *   stream error STREAM_CLOSED, HEADERS a connection error STREAM_CLOSED;
  *   DATA on a closed stream still counts against the connection window
  *   (and is given back at once).
+ * - Even stream ids are ours (push) and never opened: every frame there
+ *   but PRIORITY is on an idle stream (PROTOCOL_ERROR), and a stream error
+ *   there is made a connection error (§5.4.1 allows it).
  * - The SETTINGS ack timeout is the carrier's: `settingsAckPendingSince`.
  * - SETTINGS/PING floods: the carrier calls `flushed()` when its output
  *   queue is empty; more than MAX_UNFLUSHED_ACKS acks in between is a flood.
@@ -410,7 +413,6 @@ export class H2Session {
     const s = this.streams.get(streamId);
     if (this.phase === Phase.Closed || s === undefined || !localOpen(s.state)) return;
     this.handler.write(headersFrames(streamId, this.encoder.encode(fields), endStream, this.peer.maxFrameSize));
-    s.responded = true;
     if (endStream) this.endLocal(s);
   }
 

@@ -71,8 +71,6 @@ export class H2Stream {
   contentLength = -1;
   /** DATA octets received (padding excluded). */
   received = 0;
-  /** We sent the response's HEADERS. */
-  responded = false;
 
   constructor(readonly id: number, state: StreamState, sendWindow: number, recvWindow: number) {
     this.state = state;
