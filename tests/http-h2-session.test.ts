@@ -517,6 +517,12 @@ describe("generic cases (h2spec generic)", () => {
     expect(h.take()).toEqual([]);
   });
 
+  test("HEADERS with padding, and with padding and priority: requests", () => {
+    const h = new Harness().open();
+    h.feed(raw(FrameType.HEADERS, 0x0d, 1, [4, ...literalBlock(GET), 0, 0, 0, 0]), raw(FrameType.HEADERS, 0x2d, 3, [2, ...u32(1), 99, ...literalBlock(GET), 0, 0]));
+    expect(h.events).toEqual([{ e: "request", id: 1, fields: GET, end: true }, { e: "request", id: 3, fields: GET, end: true }]);
+  });
+
   test("GOAWAY from the client reaches the carrier", () => {
     const h = new Harness().open();
     h.feed(raw(FrameType.GOAWAY, 0, 0, [...u32(0), ...u32(0), ...bytes("h2spec")]));
