@@ -43,6 +43,8 @@ const KINDS: Record<string, string[]> = {
   "tls-client-hello": ["done", "error", "more"],
   "h2-request": ["done", "malformed", "refused"],
   "h2-hpack": ["done", "tooLarge", "error"],
+  "h2-frames": ["done", "error", "more"],
+  "h2-session": ["open", "open-with-resets", "connection-error"],
 };
 
 describe("10^4 inputs per parser (seed 20261201)", () => {
