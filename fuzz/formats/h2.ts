@@ -296,7 +296,7 @@ function runSession(input: Uint8Array, cuts: number[] | undefined): Outcome {
       events.push(["request", id, fields.length, end]);
       if (end) answer(id);
     },
-    onData: (id, d, end) => {
+    onStreamData: (id, d, end) => {
       events.push(["data", id, d.length, end]);
       s.consumed(id, d.length);
       if (end) answer(id);

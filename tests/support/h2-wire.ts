@@ -97,9 +97,9 @@ export class Harness {
         ev.push({ e: "request", id, fields, end });
         hooks.onRequest?.(id, fields, end);
       },
-      onData: (id, d, end) => {
+      onStreamData: (id, d, end) => {
         ev.push({ e: "data", id, data: String.fromCharCode(...d), end });
-        hooks.onData?.(id, d, end);
+        hooks.onStreamData?.(id, d, end);
       },
       onTrailers: (id, fields) => void ev.push({ e: "trailers", id, fields }),
       onStreamReset: (id, code) => void ev.push({ e: "reset", id, code }),

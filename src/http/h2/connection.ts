@@ -86,7 +86,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   }
 
   onOpen(): void {
-    this.session.start();
+    this.session.start(now());
     const first = this.initial;
     if (first !== undefined) this.onData(first);
   }
@@ -98,6 +98,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
     this.trace.bytesIn += buf.length;
     if (this.gone) return;
     this.session.feed(buf, t);
+    if (this.queue.length === 0) this.session.flushed();
     this.closeIfDone();
   }
 
@@ -106,6 +107,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
     if (r === LOST) return this.abortAll();
     if (this.queue.length > 0) return;
     this.queued = 0;
+    this.session.flushed();
     if (this.readPaused && !this.gone) {
       this.readPaused = false;
       this.socket.resume();
@@ -237,7 +239,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
     if (this.gone) return;
     const cfg = this.service.cfg;
     const pending = this.session.settingsAckPendingSince;
-    if (pending !== 0 && t - pending > SETTINGS_ACK_MS) {
+    if (pending !== undefined && t - pending > SETTINGS_ACK_MS) {
       this.session.goaway(H2Error.SETTINGS_TIMEOUT, "SETTINGS not acknowledged");
       return this.onConnectionError(H2Error.SETTINGS_TIMEOUT, `SETTINGS not acknowledged within ${SETTINGS_ACK_MS} ms`);
     }

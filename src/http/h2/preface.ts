@@ -4,7 +4,7 @@
  * bytes are "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", which no HTTP/1 request
  * starts with (PRI is reserved for it).
  */
-const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+import { PREFACE } from "./frames.ts";
 
 /** Whether `buf` starts a connection with the preface: yes, no, or "more" (a shorter prefix of it). */
 export function prefaceMatch(buf: Uint8Array): "yes" | "no" | "more" {

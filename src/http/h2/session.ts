@@ -272,7 +272,7 @@ export class H2Session {
     }
     if (endStream) this.endRemote(s);
     s.held += data.length;
-    this.handler.onData(id, data, endStream);
+    this.handler.onStreamData(id, data, endStream);
     if (endStream) this.closeIfDone(s);
   }
 
