@@ -25,7 +25,7 @@ import { join } from "node:path";
 import { run } from "../tests/support/h2-peers.ts";
 import { writeTable } from "./harness.ts";
 import { buildBinary, freePorts, launch, log, type Peer, plbCommand, ROOT, SMALL, startNginx, stop, stopAll, waitReady, writeContent } from "./peers.ts";
-import { FRONTS, type Front, h2Refusal, LABEL, startH2Front, type Transport, TRANSPORTS } from "./h2-peers.ts";
+import { FRONTS, type Front, h2Refusal, LABEL, startH2Front, startRefusal, type Transport, TRANSPORTS } from "./h2-peers.ts";
 import { makeCertificates } from "./tls-peers.ts";
 
 const H2SPEC = process.env.H2SPEC ?? join(ROOT, "..", "shared", "tools", "h2spec");
@@ -171,7 +171,7 @@ export async function runConformance(argv: string[]): Promise<number> {
           await waitReady(peer, port);
           note = await h2Refusal(port, transport, `/${SMALL}`);
         } catch (err) {
-          note = `did not start: ${(err as Error).message.split("\n").filter((l) => l.trim()).slice(0, 3).join(" / ")}`;
+          note = startRefusal(err);
         }
         if (note !== undefined) {
           log(`${LABEL[front]} ${transport}: ${note}`);

@@ -136,6 +136,18 @@ export function startH2Front(b: Front, f: H2Front, o: StartH2): Peer {
 }
 
 /**
+ * Why a front did not start, from what startH2Front or waitReady threw: "no
+ * h2: …" when plb --check refuses `h2c` (plb before it speaks h2), else
+ * "did not start: …".
+ */
+export function startRefusal(err: unknown): string {
+  const lines = (err as Error).message.split("\n").filter((l) => l.trim());
+  const h2c = lines.find((l) => /unknown key "h2c"/.test(l));
+  if (h2c) return `no h2: plb --check refuses h2c (${h2c.replace(/^.*?: (service)/, "$1").trim()})`;
+  return `did not start: ${lines.slice(0, 3).join(" / ")}`;
+}
+
+/**
  * Does the front answer `path` over HTTP/2 (h2_client.py: ALPN h2 over TLS,
  * or prior knowledge)? undefined when it does, else why not ("no h2: …").
  */

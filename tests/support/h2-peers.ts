@@ -16,6 +16,8 @@ export interface Run {
   readonly stderr: string;
   /** Killed by the time limit. */
   readonly killed: boolean;
+  /** CPU seconds (user + system) the process used. */
+  readonly cpuSeconds: number;
 }
 
 /** Run `cmd` (stdin `input`), SIGKILLed after `ms`. */
@@ -28,7 +30,8 @@ export async function run(cmd: string[], ms: number, input?: string): Promise<Ru
   }, ms);
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   clearTimeout(t);
-  return { code, stdout, stderr, killed };
+  const cpuSeconds = Number(p.resourceUsage()?.cpuTime.total ?? 0n) / 1e6;
+  return { code, stdout, stderr, killed, cpuSeconds };
 }
 
 function scratch(): string {
