@@ -21,6 +21,15 @@ export const LABEL: Record<Front, string> = { plb: "plb", haproxy: "HAProxy", ng
 export type Transport = "tls" | "h2c";
 export const TRANSPORTS: readonly Transport[] = ["tls", "h2c"];
 
+/**
+ * Idle server connections each front may keep (plb pool_max_idle, per
+ * server; nginx upstream keepalive, per worker; HAProxy keeps them all by
+ * default): above the concurrency of the load (h2load -c 64 -m 10: 640
+ * requests at once, each on its own HTTP/1.1 server connection), so that no
+ * front closes and reopens server connections under load.
+ */
+export const IDLE_SERVER_CONNECTIONS = 1024;
+
 export interface H2Front {
   readonly transport: Transport;
   readonly port: number;
@@ -36,7 +45,7 @@ export interface H2Front {
 export function plbH2Config(f: H2Front): string {
   const listener = f.transport === "tls" ? `tls = { cert = "${f.certs.cert.ecdsa}", key = "${f.certs.key.ecdsa}" }` : "h2c = true";
   const answer = f.servers.length
-    ? `servers = [${f.servers.map((p) => `"127.0.0.1:${p}"`).join(", ")}]\npool_max_idle = 256\n`
+    ? `servers = [${f.servers.map((p) => `"127.0.0.1:${p}"`).join(", ")}]\npool_max_idle = ${IDLE_SERVER_CONNECTIONS}\n`
     : `\n[[service.route]]\nrespond = { status = 200, body = "${BODY}", content_type = "text/plain" }\n`;
   return `loglevel = "warn"
 timeout_shutdown = 0
@@ -79,13 +88,13 @@ ${
 }`;
 }
 
-/** nginx: one worker, `listen … ssl http2` or `listen … http2`, upstream keepalive 64, HTTP/1.1 to the servers. */
+/** nginx: one worker, `listen … ssl http2` or `listen … http2`, upstream keepalive, HTTP/1.1 to the servers. */
 export function nginxH2Config(dir: string, f: H2Front): string {
   const t = (s: string) => join(dir, `nginx-h2-${f.transport}-${s}`);
   const tls = f.transport === "tls";
   const upstream = `  upstream servers {
 ${f.servers.map((p) => `    server 127.0.0.1:${p};`).join("\n")}
-    keepalive 64;
+    keepalive ${IDLE_SERVER_CONNECTIONS};
     keepalive_requests 10000000;
     keepalive_timeout 600s;
   }
