@@ -73,18 +73,20 @@ interface SpecRun {
   passed?: number;
   skipped?: number;
   failed?: number;
-  /** Failed cases: "section: case". */
+  /** Failed and skipped cases: "package (section): case". */
   failures: string[];
+  skips: string[];
   /** Why there is no h2spec result (the front did not start, no h2, h2spec broke). */
   none?: string;
 }
 
-/** The JUnit report's failed cases, "package section name: case". */
-function failedCases(xml: string): string[] {
+/** The JUnit report's cases of one outcome, "package (section): case". */
+function casesOf(xml: string, outcome: "failed" | "skipped"): string[] {
   const out: string[] = [];
+  const marks = outcome === "failed" ? ["<failure", "<error"] : ["<skipped"];
   for (const suite of xml.matchAll(/<testsuite name="([^"]*)"[^>]*>([\s\S]*?)<\/testsuite>/g)) {
     for (const tc of suite[2].matchAll(/<testcase package="([^"]*)" classname="([^"]*)"[^>]*>([\s\S]*?)<\/testcase>/g)) {
-      if (tc[3].includes("<failure") || tc[3].includes("<error")) out.push(`${tc[1]} (${decode(suite[1])}): ${decode(tc[2])}`);
+      if (marks.some((m) => tc[3].includes(m))) out.push(`${tc[1]} (${decode(suite[1])}): ${decode(tc[2])}`);
     }
   }
   return out;
@@ -97,9 +99,10 @@ async function h2spec(port: number, transport: Transport, strict: boolean, dir: 
   const args = ["-h", "127.0.0.1", "-p", String(port), "-P", `/${SMALL}`, "-j", report, ...(transport === "tls" ? ["-t", "-k"] : []), ...(strict ? ["--strict"] : [])];
   const r = await run([H2SPEC, ...args], RUN_LIMIT_MS);
   const m = /(\d+) tests, (\d+) passed, (\d+) skipped, (\d+) failed/.exec(r.stdout);
-  if (!m) return { failures: [], none: `h2spec gave no summary (exit ${r.code}${r.killed ? ", killed" : ""}): ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" / ")}` };
+  if (!m) return { failures: [], skips: [], none: `h2spec gave no summary (exit ${r.code}${r.killed ? ", killed" : ""}): ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" / ")}` };
   const [tests, passed, skipped, failed] = m.slice(1).map(Number);
-  return { tests, passed, skipped, failed, failures: existsSync(report) ? failedCases(readFileSync(report, "utf8")) : [] };
+  const xml = existsSync(report) ? readFileSync(report, "utf8") : "";
+  return { tests, passed, skipped, failed, failures: casesOf(xml, "failed"), skips: casesOf(xml, "skipped") };
 }
 
 // ---------------------------------------------------------------- table
@@ -109,7 +112,8 @@ function render(runs: SpecRun[], version: string, self: boolean): string {
   const rows = runs.map(
     (r) => `| ${LABEL[r.front]} | ${r.transport === "tls" ? "TLS (ALPN h2)" : "h2c (prior knowledge)"} | ${r.strict ? "--strict" : "default"} | ${cell(r.tests)} | ${cell(r.passed)} | ${cell(r.skipped)} | ${cell(r.failed)} | ${r.none ?? ""} |`,
   );
-  const failed = runs.filter((r) => r.failures.length);
+  const listed = runs.filter((r) => r.failures.length || r.skips.length);
+  const name = (r: SpecRun) => `${LABEL[r.front]} ${r.transport}${r.strict ? " --strict" : ""}`;
   return [
     `# HTTP/2 conformance: ${version}`,
     "",
@@ -118,7 +122,7 @@ function render(runs: SpecRun[], version: string, self: boolean): string {
     "| front end | transport | cases | tests | passed | skipped | failed | note |",
     "|---|---|---|--:|--:|--:|--:|---|",
     ...rows,
-    ...failed.flatMap((r) => ["", `Failed, ${LABEL[r.front]} ${r.transport}${r.strict ? " --strict" : ""}:`, "", ...r.failures.map((f) => `- ${f}`)]),
+    ...listed.flatMap((r) => ["", `${name(r)}:`, "", ...r.failures.map((f) => `- failed: ${f}`), ...r.skips.map((f) => `- skipped: ${f}`)]),
     "",
   ].join("\n");
 }
@@ -163,7 +167,7 @@ export async function runConformance(argv: string[]): Promise<number> {
     for (const front of o.peers) {
       for (const transport of o.transports) {
         const [port] = freePorts(1);
-        const base = { front, transport, failures: [] };
+        const base = { front, transport, failures: [], skips: [] };
         let note: string | undefined;
         let peer: Peer | undefined;
         try {
@@ -181,7 +185,7 @@ export async function runConformance(argv: string[]): Promise<number> {
             log(`${LABEL[front]} ${transport}${strict ? " --strict" : ""}: h2spec`);
             const r = { ...base, strict, ...(await h2spec(port, transport, strict, dir)) };
             log(`${LABEL[front]} ${transport}${strict ? " --strict" : ""}: ${r.none ?? `${r.tests} tests, ${r.passed} passed, ${r.skipped} skipped, ${r.failed} failed`}`);
-            if (o.verbose) for (const f of r.failures) log(`  failed: ${f}`);
+            if (o.verbose) for (const f of [...r.failures.map((c) => `failed: ${c}`), ...r.skips.map((c) => `skipped: ${c}`)]) log(`  ${f}`);
             runs.push(r);
           }
         }

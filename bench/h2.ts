@@ -86,7 +86,7 @@ interface Cell {
   p99: number; // ms
   cpu: number; // the balancer's CPU, % of one core
   throttled: number; // % of the quota's periods in which it ran out
-  failed: number; // requests not succeeded, and not 2xx
+  failed: number; // requests failed (h2load), or answered with another status than 2xx
   client: number; // h2load's CPU, % of one core
   foreign: number; // other processes' CPU meanwhile, % of one core
 }
@@ -122,7 +122,8 @@ async function loadRun(row: Row, b: Front, r: Running, ctx: Ctx): Promise<Cell> 
       const t0 = throttling(r.cgroup);
       const [h, cpu] = await withCpu(r.peer!.pid, () => h2load(url, { ...load, duration: o.duration }));
       const t1 = throttling(r.cgroup);
-      const failed = h.total - h.succeeded + (h.succeeded - h.status2xx);
+      // h2load's failed count includes errors, timeouts and HTTP failures; 3xx would count as succeeded.
+      const failed = Math.max(h.failed, h.statusOther);
       if (!(h.succeeded > 0) || failed > h.total / 100) throw new Error(`${what}: ${h.succeeded} of ${h.total} requests succeeded, ${h.status2xx} 2xx:\n${h.stdout.slice(-600)}${h.stderr.slice(-300)}`);
       return {
         perCpuSecond: h.succeeded / cpu!.seconds,

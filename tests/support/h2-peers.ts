@@ -221,6 +221,8 @@ export interface H2loadResult extends Run {
   readonly errored: number;
   readonly timeout: number;
   readonly status2xx: number;
+  /** Responses with a 3xx, 4xx or 5xx status. */
+  readonly statusOther: number;
   /** h2load's own "finished in Xs, N req/s". */
   readonly reqPerSec: number;
   readonly seconds: number;
@@ -268,6 +270,7 @@ export function parseH2load(out: string): Omit<H2loadResult, keyof Run | "p50Ms"
     errored: n(/(\d+) errored/),
     timeout: n(/(\d+) timeout/),
     status2xx: n(/status codes: (\d+) 2xx/),
+    statusOther: n(/(\d+) 3xx/) + n(/(\d+) 4xx/) + n(/(\d+) 5xx/),
     reqPerSec: fin ? Number(fin[3]) : NaN,
     seconds: fin ? Number(fin[1]) / (fin[2] === "ms" ? 1000 : 1) : NaN,
   };
