@@ -119,7 +119,8 @@ export async function stopAll(): Promise<void> {
 export function killAllNow(): void {
   killClients();
   for (const p of running) {
-    for (const pid of [...descendants(p.pid), p.pid]) {
+    // The parent first: an nginx master that sees its worker die starts a new one, left orphaned.
+    for (const pid of [p.pid, ...descendants(p.pid)]) {
       try {
         process.kill(pid, "SIGKILL");
       } catch {}

@@ -12,7 +12,8 @@
  * `--mode tcp` is the default. `--cap N`: every protocol with each balancer
  * capped to N % of one CPU (cgroup), so that it is the bottleneck:
  * bench/capped.ts. `--mode tls`: TLS handshakes per CPU-second, plb vs
- * HAProxy vs nginx, each capped (bench/tls.ts).
+ * HAProxy vs nginx, each capped (bench/tls.ts). `--mode h2`: HTTP/2 to
+ * clients through each, capped alike (bench/h2.ts).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -54,6 +55,11 @@ if (MODE === "tls") {
   const { runTls } = await import("./tls.ts");
   process.exit(await runTls(argv));
 }
+if (MODE === "h2") {
+  // Like tls mode, always capped (--cap 25 by default).
+  const { runH2 } = await import("./h2.ts");
+  process.exit(await runH2(argv));
+}
 if (argv.includes("--cap")) {
   const { runCapped } = await import("./capped.ts");
   process.exit(await runCapped(argv));
@@ -67,7 +73,7 @@ if (MODE === "smtp") {
   process.exit(await runSmtp(argv));
 }
 if (MODE !== "tcp") {
-  console.error(`bench: --mode must be tcp, http, smtp or tls, not "${MODE}"`);
+  console.error(`bench: --mode must be tcp, http, smtp, tls or h2, not "${MODE}"`);
   process.exit(2);
 }
 const BINARY = argv.includes("--binary");
@@ -82,7 +88,7 @@ const valid = (n: number, max: number) => Number.isInteger(n) && n >= 1 && n <= 
 if (!valid(DURATION, 120) || !valid(IDLE, 8000) || !valid(ROUNDS, 10) || (ONLY && !["haproxy", "plb"].includes(ONLY))) {
   console.error(
     "usage: bun bench/run.ts [--binary] [--duration 1-120] [--idle 1-8000] [--rounds 1-10] [--only haproxy|plb] [--no-direct] [--no-pin]\n" +
-      "       bun bench/run.ts --mode http|smtp|tls ...   bun bench/run.ts --cap 1-200 ...",
+      "       bun bench/run.ts --mode http|smtp|tls|h2 ...   bun bench/run.ts --cap 1-200 ...",
   );
   process.exit(2);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real peers the test suite talks to (curl, nginx, HAProxy, ApacheBench, openssl,
 # aiosmtpd, Postfix, swaks, iproute2's ss, logrotate, goaccess, chromium, the
-# Prometheus client's parsers, dnsmasq, keepalived) and qemu-user for the arm64
+# Prometheus client's parsers, dnsmasq, keepalived, the HTTP/2 clients) and qemu-user for the arm64
 # binary, from Debian's packages. Run by
 # `npm test` before the suite; idempotent and quiet when all are there.
 #
@@ -40,6 +40,12 @@ have unshare || need+=(util-linux)
 /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || need+=(python3-prometheus-client)
 # Debian's chromium, headless, shows the stats listener's status page to puppeteer-core.
 have chromium || need+=(chromium)
+# HTTP/2 clients: nghttp and h2load (nghttp2-client), and for Debian's /usr/bin/python3 the h2
+# and hpack modules (tests/support/h2_client.py writes frames, valid or not) and grpcio (gRPC).
+{ have nghttp && have h2load; } || need+=(nghttp2-client)
+/usr/bin/python3 -c 'import h2' >/dev/null 2>&1 || need+=(python3-h2)
+/usr/bin/python3 -c 'import hpack' >/dev/null 2>&1 || need+=(python3-hpack)
+/usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 || need+=(python3-grpcio)
 # goaccess reads plb's access log in nginx's combined format.
 have goaccess || need+=(goaccess)
 # logrotate: runs the shipped deploy/logrotate/plb against a real plb (SIGUSR1 reopens the log).
