@@ -3,6 +3,7 @@
  * built byte by byte, the frames a session wrote read back, and a session
  * with a recording handler and the literal HPACK of h2-literal-hpack.ts.
  */
+import { expect } from "bun:test";
 import { type Frame, FrameType, PREFACE, readFrame } from "../../src/http/h2/frames.ts";
 import { H2Session } from "../../src/http/h2/session.ts";
 import type { H2Error, H2Handler, H2Limits, HeaderList } from "../../src/http/h2/types.ts";
@@ -156,3 +157,30 @@ export function goawayOf(frames: Frame[]): [number, number] | undefined {
   const g = frames.find((f) => f.type === FrameType.GOAWAY);
   return g?.type === FrameType.GOAWAY ? [g.lastStreamId, g.code] : undefined;
 }
+
+/** A connection error: GOAWAY `code`, `onConnectionError`, a closed session. */
+export function connError(h: Harness, code: H2Error): void {
+  const fs = h.take();
+  expect(goawayOf(fs)?.[1]).toBe(code);
+  expect(h.events.at(-1)).toMatchObject({ e: "connectionError", code });
+  expect(h.session.closed).toBe(true);
+}
+
+/** A stream error: RST_STREAM `code` on `id` and nothing else; the connection lives. */
+export function streamError(h: Harness, id: number, code: H2Error): Frame[] {
+  const fs = h.take();
+  expect(resets(fs)).toEqual([[id, code]]);
+  expect(goawayOf(fs)).toBeUndefined();
+  expect(h.session.closed).toBe(false);
+  return fs;
+}
+
+/** The connection still works: a PING is answered. */
+export function alive(h: Harness): void {
+  h.feed(ping([8, 7, 6, 5, 4, 3, 2, 1]));
+  const fs = h.take();
+  expect(fs.some((f) => f.type === FrameType.PING && f.ack && f.opaque[0] === 8)).toBe(true);
+}
+
+export const pingAcks = (fs: Frame[]) => fs.filter((f) => f.type === FrameType.PING && f.ack).length;
+export const settingsAcks = (fs: Frame[]) => fs.filter((f) => f.type === FrameType.SETTINGS && f.ack).length;

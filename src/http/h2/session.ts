@@ -36,9 +36,10 @@
  */
 import { FloodGuard } from "./floods.ts";
 import {
-  dataFrames, type Frame, FrameType, goawayFrame, headersFrames, MAX_WINDOW, pingAckFrame, PREFACE, readFrame, rstStreamFrame, settingsAckFrame, settingsFrame, typeName, windowUpdateFrame,
+  dataFrames, type Frame, FrameType, goawayFrame, headersFrames, MAX_WINDOW, pingAckFrame, PREFACE, readFrame, rstStreamFrame, settingsAckFrame, settingsFrame, typeName,
 } from "./frames.ts";
 import { HeaderBlock, InputQueue } from "./reassembly.ts";
+import { ReceiveWindows } from "./receive-windows.ts";
 import { checkRequestFields, checkTrailerFields } from "./request-fields.ts";
 import { applySettings, DEFAULT_WINDOW, INITIAL_PEER_SETTINGS, ourSettings, type PeerSettings, SettingId } from "./settings.ts";
 import { ClosedHow, ClosedStreams, H2Stream, localOpen, remoteOpen, StreamEvent, StreamState, transition } from "./streams.ts";
@@ -66,9 +67,7 @@ export class H2Session {
   private lastProcessed = 0;
   private goawaySent = false;
   private connSendWindow = DEFAULT_WINDOW;
-  private connRecvWindow = DEFAULT_WINDOW;
-  /** Connection octets given back but not yet sent in a WINDOW_UPDATE. */
-  private connUnacked = 0;
+  private readonly recv: ReceiveWindows;
   private ourSettingsAcked = false;
   private block: HeaderBlock | undefined;
   private readonly floods = new FloodGuard();
@@ -76,7 +75,9 @@ export class H2Session {
   /** When our SETTINGS were written and not yet acknowledged (ms), for the carrier's SETTINGS_TIMEOUT; undefined once acknowledged. */
   settingsAckPendingSince: number | undefined;
 
-  constructor(private readonly handler: H2Handler, private readonly limits: H2Limits, private readonly decoder: HeaderDecoder, private readonly encoder: HeaderEncoder) {}
+  constructor(private readonly handler: H2Handler, private readonly limits: H2Limits, private readonly decoder: HeaderDecoder, private readonly encoder: HeaderEncoder) {
+    this.recv = new ReceiveWindows(limits.initialWindowSize, limits.connectionWindowSize, (b) => handler.write(b));
+  }
 
   /** Streams the carrier knows and that are not closed. */
   get activeStreams(): number {
@@ -99,11 +100,7 @@ export class H2Session {
   start(now: number): void {
     this.now = now;
     this.handler.write(settingsFrame(ourSettings(this.limits)));
-    const extra = this.limits.connectionWindowSize - DEFAULT_WINDOW;
-    if (extra > 0) {
-      this.handler.write(windowUpdateFrame(0, extra));
-      this.connRecvWindow += extra;
-    }
+    this.recv.open();
     this.settingsAckPendingSince = now;
   }
 
@@ -220,7 +217,7 @@ export class H2Session {
     if (!check.ok) return this.resetStream(id, H2Error.PROTOCOL_ERROR, true);
     if (b.endStream && check.contentLength > 0) return this.resetStream(id, H2Error.PROTOCOL_ERROR, true);
     const state = transition(StreamState.Idle, b.endStream ? StreamEvent.RecvHeadersEnd : StreamEvent.RecvHeaders)!;
-    const s = new H2Stream(id, state, this.peer.initialWindowSize, this.ourSettingsAcked ? this.limits.initialWindowSize : DEFAULT_WINDOW);
+    const s = new H2Stream(id, state, this.peer.initialWindowSize, this.recv.streamInitial);
     s.contentLength = check.contentLength;
     this.streams.set(id, s);
     this.lastProcessed = id;
@@ -247,25 +244,24 @@ export class H2Session {
 
   private onData(id: number, data: Uint8Array, flowLength: number, endStream: boolean): void {
     if (this.idle(id)) return this.connectionError(H2Error.PROTOCOL_ERROR, `DATA on idle stream ${id}`);
-    if (flowLength > this.connRecvWindow) return this.connectionError(H2Error.FLOW_CONTROL_ERROR, `DATA of ${flowLength} octets over the connection window of ${this.connRecvWindow}`);
-    this.connRecvWindow -= flowLength;
+    if (!this.recv.charge(flowLength)) return this.connectionError(H2Error.FLOW_CONTROL_ERROR, `DATA of ${flowLength} octets over the connection window of ${this.recv.connection}`);
     const s = this.streams.get(id);
     if (s === undefined || !remoteOpen(s.state)) {
-      this.giveBackConnection(flowLength);
+      this.recv.giveBackConnection(flowLength);
       if (s === undefined && this.closedStreams.recent(id, this.now) === ClosedHow.ResetBySelf) return;
       return this.resetStream(id, H2Error.STREAM_CLOSED, true);
     }
     if (flowLength > s.recvWindow) {
-      this.giveBackConnection(flowLength);
+      this.recv.giveBackConnection(flowLength);
       return this.resetStream(id, H2Error.FLOW_CONTROL_ERROR, true);
     }
     s.recvWindow -= flowLength;
     s.received += data.length;
     if (s.contentLength >= 0 && (s.received > s.contentLength || (endStream && s.received !== s.contentLength))) {
-      this.giveBackConnection(flowLength);
+      this.recv.giveBackConnection(flowLength);
       return this.resetStream(id, H2Error.PROTOCOL_ERROR, true);
     }
-    if (flowLength > data.length) this.giveBack(s, flowLength - data.length); // padding: never passed on
+    if (flowLength > data.length) this.recv.giveBack(s, flowLength - data.length); // padding: never passed on
     if (data.length === 0 && !endStream) {
       const flood = this.floods.emptyDataFrame(this.now);
       if (flood !== undefined) return this.calm(flood);
@@ -281,30 +277,9 @@ export class H2Session {
     if (this.phase === Phase.Closed) return;
     const s = this.streams.get(streamId);
     if (s === undefined || n <= 0) return; // a closed stream's held octets went back to the connection when it closed
-    this.giveBack(s, Math.min(n, s.held));
-    s.held -= Math.min(n, s.held);
-  }
-
-  private giveBack(s: H2Stream, n: number): void {
-    this.giveBackConnection(n);
-    if (!remoteOpen(s.state) || n <= 0) return;
-    s.unacked += n;
-    const target = this.ourSettingsAcked ? this.limits.initialWindowSize : DEFAULT_WINDOW;
-    if (s.unacked >= target / 2) {
-      this.handler.write(windowUpdateFrame(s.id, s.unacked));
-      s.recvWindow += s.unacked;
-      s.unacked = 0;
-    }
-  }
-
-  private giveBackConnection(n: number): void {
-    if (n <= 0) return;
-    this.connUnacked += n;
-    if (this.connUnacked >= Math.max(this.limits.connectionWindowSize, DEFAULT_WINDOW) / 2) {
-      this.handler.write(windowUpdateFrame(0, this.connUnacked));
-      this.connRecvWindow += this.connUnacked;
-      this.connUnacked = 0;
-    }
+    const k = Math.min(n, s.held);
+    s.held -= k;
+    this.recv.giveBack(s, k);
   }
 
   private onWindowUpdate(id: number, increment: number): void {
@@ -348,8 +323,7 @@ export class H2Session {
     this.ourSettingsAcked = true;
     this.settingsAckPendingSince = undefined;
     this.decoder.setMaxTableSize(this.limits.headerTableSize);
-    const delta = this.limits.initialWindowSize - DEFAULT_WINDOW;
-    for (const s of this.streams.values()) s.recvWindow += delta;
+    this.recv.settingsAcked(this.streams.values());
   }
 
   // ---- stream ends ----
@@ -402,7 +376,7 @@ export class H2Session {
     s.state = StreamState.Closed;
     this.streams.delete(s.id);
     this.closedStreams.record(s.id, how, this.now);
-    if (s.held > 0) this.giveBackConnection(s.held);
+    if (s.held > 0) this.recv.giveBackConnection(s.held);
     s.held = 0;
   }
 
