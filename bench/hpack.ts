@@ -9,6 +9,13 @@
  * Each case runs once to warm up, then for the given time; one line each:
  * ops/s, ns/op, block octets. Numbers are for comparing runs on one
  * machine, not absolute.
+ *
+ * Bun 1.4.5, this 2-core VM shared with other work (load 3-4), 2 s per
+ * case, two runs (2026-12-08):
+ *   request (16 fields, 540 octets): encode fresh 3.0 us (375 octets),
+ *   warm 0.54-0.56 us (40 octets); decode fresh 2.7-3.0 us, warm 0.42-0.46 us.
+ *   response (11 fields, 317 octets): encode fresh 1.9-2.1 us (190 octets),
+ *   warm 0.43-0.54 us (57 octets); decode fresh 1.5-1.6 us, warm 0.50-0.61 us.
  */
 import { createDecoder, createEncoder } from "../src/http/h2/hpack/index.ts";
 

@@ -290,6 +290,18 @@ describe("the encoder", () => {
     expect(decodeOk(d, second)).toEqual(pairs(response));
   });
 
+  test("a name with several values in the table: each value is found again", () => {
+    const e = createEncoder();
+    const d = createDecoder();
+    const a = ["content-type", "text/html", "x-v", "1"], b = ["content-type", "text/css", "x-v", "2"], c = ["content-type", "image/png", "x-v", "3"];
+    for (const l of [a, b, c]) decodeOk(d, e.encode(l));
+    // Each list again is two indexed octets (newest entries have the lowest indexes).
+    expect(toHex(e.encode(a))).toBe("c3c2");
+    expect(toHex(e.encode(c))).toBe("bfbe");
+    expect(toHex(e.encode(b))).toBe("c1c0");
+    expect(decodeOk(d, hex("c3c2"))).toEqual(pairs(a));
+  });
+
   test("values that change per message are literals without indexing; large values are not indexed", () => {
     const e = createEncoder();
     const block = e.encode([":path", "/a/b?c=1", "content-length", "123", "etag", '"abc"', "set-cookie", "id=1", "x-big", "v".repeat(1100)]);

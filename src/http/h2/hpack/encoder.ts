@@ -35,15 +35,21 @@ export const ENCODER_TABLE_SIZE = 4096;
 const NO_INDEX = new Set([":path", "content-length", "content-range", "location", "set-cookie", "etag", "last-modified", "if-modified-since", "if-none-match", "if-range", "age", "expires"]);
 const SENSITIVE = new Set(["authorization", "proxy-authorization"]);
 
+/** The output of the block being encoded, shared by every encoder (encoding is synchronous; each block is a copy). */
+let OUT = new Uint8Array(4096);
+
 export class Encoder implements HeaderEncoder {
   private readonly table = new DynamicTable(ENCODER_TABLE_SIZE, (abs, name, value) => this.forget(abs, name, value));
-  /** Newest entry of the dynamic table per name, and per name and value (absolute numbers). */
+  /**
+   * Newest entry of the dynamic table per name, and per name and value
+   * (absolute numbers): a name with one value in the table maps to its
+   * entry's number, one with several to a map by value.
+   */
   private readonly byName = new Map<string, number>();
-  private readonly byField = new Map<string, Map<string, number>>();
+  private readonly byField = new Map<string, number | Map<string, number>>();
   /** Pending size updates: the smallest size since the last block (-1: none), and the final one. */
   private updateMin = -1;
   private updateTo = ENCODER_TABLE_SIZE;
-  private out = new Uint8Array(1024);
 
   /** Entries and size of the dynamic table, newest first (for tests and the fuzzer). */
   tableState(): { maxSize: number; size: number; entries: [string, string][] } {
@@ -60,11 +66,10 @@ export class Encoder implements HeaderEncoder {
   encode(fields: HeaderList): Uint8Array {
     let o = 0;
     if (this.updateMin >= 0) {
-      this.room(0, 12);
-      o = writeInt(this.out, o, this.updateMin, 5, 0x20);
+      o = writeInt(OUT, o, this.updateMin, 5, 0x20);
       this.table.setMaxSize(this.updateMin);
       if (this.updateTo !== this.updateMin) {
-        o = writeInt(this.out, o, this.updateTo, 5, 0x20);
+        o = writeInt(OUT, o, this.updateTo, 5, 0x20);
         this.table.setMaxSize(this.updateTo);
       }
       this.updateMin = -1;
@@ -72,7 +77,7 @@ export class Encoder implements HeaderEncoder {
     const table = this.table;
     for (let i = 0; i + 1 < fields.length; i += 2) {
       const name = fields[i], value = fields[i + 1];
-      let out = this.room(o, 20 + name.length + value.length);
+      const out = room(o, 20 + name.length + value.length);
       const st = STATIC_BY_NAME.get(name);
       const sensitive = SENSITIVE.has(name) || (name === "cookie" && value.length < 20);
       if (!sensitive) {
@@ -81,8 +86,8 @@ export class Encoder implements HeaderEncoder {
           o = writeInt(out, o, si, 7, 0x80);
           continue;
         }
-        const abs = this.byField.get(name)?.get(value);
-        if (abs !== undefined) {
+        const abs = this.find(name, value);
+        if (abs >= 0) {
           o = writeInt(out, o, table.inserted - abs + STATIC_COUNT, 7, 0x80);
           continue;
         }
@@ -99,36 +104,49 @@ export class Encoder implements HeaderEncoder {
       o = writeString(out, o, value);
       if (index) {
         table.add(name, value);
-        const abs = table.inserted - 1;
-        this.byName.set(name, abs);
-        let values = this.byField.get(name);
-        if (values === undefined) this.byField.set(name, (values = new Map()));
-        values.set(value, abs);
+        this.remember(name, value, table.inserted - 1);
       }
     }
-    const block = this.out.slice(0, o);
-    if (this.out.length > 65536) this.out = new Uint8Array(1024); // a huge block once does not stay with the connection
+    const block = OUT.slice(0, o);
+    if (OUT.length > 65536) OUT = new Uint8Array(4096); // one huge block does not keep a huge buffer
     return block;
   }
 
-  /** The output buffer with room for `n` octets from `o`. */
-  private room(o: number, n: number): Uint8Array {
-    if (o + n > this.out.length) {
-      const bigger = new Uint8Array(Math.max(2 * this.out.length, o + n));
-      bigger.set(this.out.subarray(0, o));
-      this.out = bigger;
-    }
-    return this.out;
+  /** The absolute number of the entry holding name and value, or -1. */
+  private find(name: string, value: string): number {
+    const f = this.byField.get(name);
+    if (f === undefined) return -1;
+    if (typeof f === "number") return this.table.value(this.table.inserted - 1 - f) === value ? f : -1;
+    return f.get(value) ?? -1;
+  }
+
+  private remember(name: string, value: string, abs: number): void {
+    this.byName.set(name, abs);
+    const f = this.byField.get(name);
+    if (f === undefined) this.byField.set(name, abs);
+    else if (typeof f === "number") this.byField.set(name, new Map([[this.table.value(this.table.inserted - 1 - f), f], [value, abs]]));
+    else f.set(value, abs);
   }
 
   private forget(abs: number, name: string, value: string): void {
     if (this.byName.get(name) === abs) this.byName.delete(name);
-    const values = this.byField.get(name);
-    if (values !== undefined && values.get(value) === abs) {
-      values.delete(value);
-      if (values.size === 0) this.byField.delete(name);
+    const f = this.byField.get(name);
+    if (f === abs) this.byField.delete(name);
+    else if (typeof f === "object" && f.get(value) === abs) {
+      f.delete(value);
+      if (f.size === 0) this.byField.delete(name);
     }
   }
+}
+
+/** The shared output buffer with room for `n` octets from `o` (what is written so far kept). */
+function room(o: number, n: number): Uint8Array {
+  if (o + n > OUT.length) {
+    const bigger = new Uint8Array(Math.max(2 * OUT.length, o + n));
+    bigger.set(OUT.subarray(0, o));
+    OUT = bigger;
+  }
+  return OUT;
 }
 
 /** A string literal (§5.2): Huffman when shorter than the raw octets. */
