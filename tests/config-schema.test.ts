@@ -20,7 +20,7 @@ describe("schema", () => {
     );
     expect([...keysFor("service")].sort()).toEqual(
       [
-        "accept_proxy", "access_log", "backend", "error_pages", "forwarded", "forwarded_for", "listen", "max_body", "max_header_size", "max_headers", "max_request_line",
+        "accept_proxy", "access_log", "backend", "error_pages", "forwarded", "forwarded_for", "h2_initial_window_size", "h2_max_concurrent_streams", "h2_max_frame_size", "h2c", "http2", "listen", "max_body", "max_header_size", "max_headers", "max_request_line",
         "maxconn", "min_body_rate", "name", "protocol", "proxy_from", "request_id", "require_tls", "route", "starttls", "timeout_client", "timeout_http_request", "timeout_proxy_header", "tls",
       ],
     );

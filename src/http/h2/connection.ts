@@ -23,7 +23,7 @@ import { events } from "../../events.ts";
 import { HttpTrace } from "../trace.ts";
 import { createDecoder, createEncoder } from "./hpack/index.ts";
 import { H2Session } from "./session.ts";
-import { H2Stream } from "./stream.ts";
+import { H2Stream, type StreamHost } from "./stream.ts";
 import { H2Error, type H2Handler, type H2Limits, type HeaderList } from "./types.ts";
 
 const log = logger("h2");
@@ -47,7 +47,7 @@ export function h2LimitsFor(cfg: ServiceConfig): H2Limits {
   };
 }
 
-export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Handler {
+export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Handler, StreamHost {
   queue: Uint8Array[] = NO_QUEUE;
   last = now();
   sweepPrev: Sweepable | null = null;

@@ -25,13 +25,27 @@ import type { ExchangeCarrier, RequestBodyState } from "../carrier.ts";
 import { HttpExchange } from "../exchange.ts";
 import type { HttpRuntime } from "../runtime.ts";
 import type { Upstream } from "../upstream.ts";
-import type { H2Connection } from "./connection.ts";
+import type { H2Session } from "./session.ts";
 import { chunkFrame, lastChunk } from "./dechunk.ts";
 import { H2ResponseOut, type ResponseSink } from "./response-out.ts";
 import { h1RequestFrom } from "./translate.ts";
 import { H2Error, type HeaderList } from "./types.ts";
 
 const log = logger("h2");
+
+/** What a stream needs of its connection (connection.ts). */
+export interface StreamHost {
+  readonly socket: Sock;
+  readonly clientAddress: string;
+  readonly clientPort: number;
+  /** Streams completed on the connection so far. */
+  readonly served: number;
+  readonly session: H2Session;
+  /** True when the socket's queue is not empty; then `stream.socketDrained()` follows once it is. */
+  socketBusy(stream: H2Stream): boolean;
+  /** The stream is over (`completed`: its response was sent whole). */
+  streamDone(stream: H2Stream, completed: boolean): void;
+}
 
 export class H2Stream implements ExchangeCarrier, RequestBodyState, ResponseSink {
   readonly trace = new HttpTrace();
@@ -42,8 +56,6 @@ export class H2Stream implements ExchangeCarrier, RequestBodyState, ResponseSink
   private clientEnded = false;
   /** The request body is sent chunk-framed (no content-length). */
   private chunked = false;
-  /** The client's content-length, which the DATA must add up to (RFC 9113 §8.1.1). */
-  private contentLength: number | undefined;
   /** Body bytes received before the server connection was ready, or while it was paused. */
   private held: Uint8Array[] = [];
   private heldTrailers: HeaderList | undefined;
@@ -69,7 +81,7 @@ export class H2Stream implements ExchangeCarrier, RequestBodyState, ResponseSink
 
   constructor(
     readonly id: number,
-    private readonly conn: H2Connection,
+    private readonly conn: StreamHost,
     private readonly service: ServiceHandle,
   ) {
     this.cfg = service.cfg;
@@ -109,7 +121,6 @@ export class H2Stream implements ExchangeCarrier, RequestBodyState, ResponseSink
     const maxBody = this.cfg.http.max_body;
     if (maxBody > 0 && r.head.body.kind === "length" && r.head.body.length > maxBody) return this.failed(413);
     this.chunked = r.chunked;
-    this.contentLength = r.contentLength;
     this.trace.request(r.raw.length);
     if (!this.exchange.begin(r.head, r.raw)) return;
     this.out = new H2ResponseOut(r.head.method, rt.limits);
@@ -129,11 +140,6 @@ export class H2Stream implements ExchangeCarrier, RequestBodyState, ResponseSink
     }
     this.unconsumed += data.length;
     this.received += data.length;
-    const cl = this.contentLength;
-    if (cl !== undefined && (this.received > cl || (endStream && this.received !== cl))) {
-      if (logEnabled("info")) log.info(`service "${this.service.name}": stream ${this.id} of ${this.clientAddress}: DATA (${this.received}${endStream ? "" : "+"} bytes) disagrees with content-length ${cl}`);
-      return this.resetStream(H2Error.PROTOCOL_ERROR);
-    }
     const maxBody = this.cfg.http.max_body;
     if (maxBody > 0 && this.received > maxBody && !this.exchange.started) {
       this.exchange.abandon();
@@ -149,8 +155,6 @@ export class H2Stream implements ExchangeCarrier, RequestBodyState, ResponseSink
     this.last = now();
     this.clientEnded = true;
     if (!this.forwarding) return;
-    const cl = this.contentLength;
-    if (cl !== undefined && this.received !== cl) return this.resetStream(H2Error.PROTOCOL_ERROR);
     if (this.chunked) {
       const last = lastChunk(fields);
       if (last.kind === "error") {

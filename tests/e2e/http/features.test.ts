@@ -18,7 +18,7 @@ async function run(cmd: string[]): Promise<{ out: string; err: string; code: num
   return { out, err, code: await p.exited };
 }
 
-test("TLS termination: curl over HTTPS with ALPN http/1.1, the server sees X-Forwarded-Proto: https", async () => {
+test("TLS termination: curl over HTTPS gets h2 by ALPN (http/1.1 with --http1.1), the server sees X-Forwarded-Proto: https", async () => {
   const dir = tempDir();
   const gen = await run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
     "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")]);
@@ -37,8 +37,11 @@ tls = { cert = "${join(dir, "cert.pem")}", key = "${join(dir, "key.pem")}" }
   cleanups.push(() => plb.stop());
   const r = await run(["curl", "-sv", "--cacert", join(dir, "cert.pem"), `https://localhost:${port}/secure`]);
   expect(r.out).toBe("A");
-  expect(r.err).toMatch(/ALPN[:,] server accepted (to use )?http\/1\.1/);
+  expect(r.err).toMatch(/ALPN[:,] server accepted (to use )?h2/);
   expect(a.seen.at(-1)!.headers["x-forwarded-proto"]).toBe("https");
+  const h1 = await run(["curl", "-sv", "--http1.1", "--cacert", join(dir, "cert.pem"), `https://localhost:${port}/secure`]);
+  expect(h1.out).toBe("A");
+  expect(h1.err).toMatch(/ALPN[:,] server accepted (to use )?http\/1\.1/);
   // plain HTTP to a TLS port is not answered as HTTP
   expect(await rawHttp(port, "GET / HTTP/1.1\r\nHost: t\r\n\r\n", undefined, 1000)).not.toMatch(/^HTTP\/1\.1 200/);
 });
