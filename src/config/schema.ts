@@ -24,7 +24,8 @@ export const MAX_DURATION_MS = 24 * 86_400_000;
 export type KeyType =
   | { readonly kind: "string"; readonly absolute?: boolean }
   | { readonly kind: "integer"; readonly min: number; readonly max: number }
-  | { readonly kind: "boolean" }
+  /** true or false, or (`also`) one of a few words: h2c = "only". */
+  | { readonly kind: "boolean"; readonly also?: readonly string[] }
   | { readonly kind: "enum"; readonly values: readonly string[] }
   /** An origin-form request path: "/healthz". */
   | { readonly kind: "urlpath" }
@@ -148,8 +149,8 @@ export const SCHEMA: readonly KeyDef[] = [
     doc: "Bytes per second a request body must average from its first byte, after a grace of timeout_http_request (time plb holds the client back excluded): 408 below it; 0: off." },
   { name: "http2", scope: "service", protocols: HTTP, type: { kind: "boolean" }, default: true,
     doc: "TLS listeners offer HTTP/2 (ALPN h2, then http/1.1); false: HTTP/1.1 only. Each h2 stream is one request to the same routes and backends (README: HTTP/2)." },
-  { name: "h2c", scope: "service", protocols: HTTP, type: { kind: "boolean" }, default: false,
-    doc: "Plain listeners also take HTTP/2 with prior knowledge (a client that starts with the h2 preface); HTTP/1 clients are served as before. The Upgrade: h2c dance is not offered (deprecated by RFC 9113)." },
+  { name: "h2c", scope: "service", protocols: HTTP, type: { kind: "boolean", also: ["only"] }, default: false,
+    doc: 'Plain listeners also take HTTP/2 with prior knowledge (a client that starts with the h2 preface); HTTP/1 clients are served as before. "only": plain listeners speak h2 alone (HAProxy\'s proto h2; gRPC). The Upgrade: h2c dance is not offered (deprecated by RFC 9113).' },
   { name: "h2_max_concurrent_streams", scope: "service", protocols: HTTP, type: { kind: "integer", min: 1, max: 10000 }, default: 100,
     doc: "HTTP/2: streams a client may have open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused (REFUSED_STREAM)." },
   { name: "h2_initial_window_size", scope: "service", protocols: HTTP, type: { kind: "integer", min: 16384, max: 2147483647 }, default: 65535,
@@ -238,7 +239,7 @@ function typeText(t: KeyType): string {
     case "routes":
       return "array of routes";
     case "boolean":
-      return "boolean";
+      return t.also ? ["boolean", ...t.also.map((w) => JSON.stringify(w))].join(" | ") : "boolean";
     case "enum":
       return t.values.join(" | ");
     case "urlpath":

@@ -121,8 +121,8 @@ export interface HttpSettings {
   readonly request_id: boolean;
   /** TLS listeners offer h2 by ALPN. */
   readonly http2: boolean;
-  /** Plain listeners take prior-knowledge h2c. */
-  readonly h2c: boolean;
+  /** Plain listeners take prior-knowledge h2c beside HTTP/1 (true), or h2c alone ("only"). */
+  readonly h2c: boolean | "only";
   readonly h2_max_concurrent_streams: number;
   readonly h2_initial_window_size: number;
   readonly h2_max_frame_size: number;

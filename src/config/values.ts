@@ -53,7 +53,8 @@ export function checkValue(def: KeyDef, v: unknown): Checked<unknown> {
       return ok(v);
     }
     case "boolean":
-      return typeof v === "boolean" ? ok(v) : fail(`${k} must be true or false, got ${describeValue(v)}`);
+      if (typeof v === "boolean" || (typeof v === "string" && t.also?.includes(v))) return ok(v);
+      return fail(`${k} must be true or false${t.also ? t.also.map((w) => ` or ${JSON.stringify(w)}`).join("") : ""}, got ${describeValue(v)}`);
     case "urlpath":
       if (typeof v !== "string") return fail(`${k} must be a string, got ${describeValue(v)}`);
       if (!/^\/[\x21-\x7e]*$/.test(v) || v.includes("#")) return fail(`${k} must be a request path starting with "/" (no spaces or "#"), got ${JSON.stringify(v)}`);

@@ -395,9 +395,12 @@ export class HttpExchange extends ServerAttempt implements UpstreamOwner {
 
   /** Forget the current server connection (it is pooled, closed or aborted). */
   private releaseServer(): void {
-    if (this.up) {
-      if (this.up.owner === this) this.up.owner = undefined;
-      this.backend!.pool.connectionEnd(this.up.server);
+    const up = this.up;
+    if (up) {
+      if (up.owner === this) up.owner = undefined;
+      // Paused for a slow client as its response completed: a pooled connection must read again for its next user.
+      if (this.upPaused && !up.closed) up.socket.resume();
+      this.backend!.pool.connectionEnd(up.server);
       this.up = undefined;
     }
     this.upPaused = false;

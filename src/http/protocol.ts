@@ -1,5 +1,7 @@
 /** The http protocol module: HTTP/1 sessions or HTTP/2 connections per client connection; checks by GET (health, health_path) or a connect. */
 import type { Protocol } from "../protocol.ts";
+import type { ServiceConfig } from "../config/types.ts";
+import type { Sock } from "../net/types.ts";
 import { tcpCheck } from "../tcp/probe.ts";
 import { DEFAULT_EXPECT } from "../config/health.ts";
 import { httpCheck } from "./probe.ts";
@@ -11,13 +13,18 @@ import { H2Connection } from "./h2/connection.ts";
 const WITH_H2 = ["h2", "http/1.1"];
 const H1_ONLY = ["http/1.1"];
 
+function speaksH2(client: Sock, cfg: ServiceConfig): boolean {
+  return cfg.tls === undefined ? cfg.http.h2c === "only" : (client as { alpnProtocol?: unknown }).alpnProtocol === "h2";
+}
+
 export const http: Protocol = {
   name: "http",
   alpn: (cfg) => (cfg.http.http2 ? WITH_H2 : H1_ONLY),
   setup: setupHttp,
   backendSetup: setupHttpBackend,
-  // A TLS client that chose h2 by ALPN gets an HTTP/2 connection; every other one starts as HTTP/1 (h2c with prior knowledge switches at its preface).
-  accept: (client, service) => ((client as { alpnProtocol?: unknown }).alpnProtocol === "h2" ? new H2Connection(client, service) : new HttpSession(client, service)),
+  // A TLS client that chose h2 by ALPN, or any client of a plain h2c = "only" listener, gets an HTTP/2
+  // connection; every other one starts as HTTP/1 (with h2c = true, a prior-knowledge client switches at its preface).
+  accept: (client, service) => (speaksH2(client, service.cfg) ? new H2Connection(client, service) : new HttpSession(client, service)),
   probe: ({ cfg, tls }) => {
     const base = { connectMs: cfg.timeout_connect, clientAddress: cfg.client_address, tls };
     if (cfg.health?.http) return httpCheck({ ...base, ...cfg.health.http, timeoutMs: cfg.health.timeout });

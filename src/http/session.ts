@@ -102,7 +102,7 @@ export class HttpSession implements SocketEvents, QueuedWriter, Sweepable, Tunne
     // Reading it costs a getpeername(2): only when someone will be told.
     this.clientPort = events.sessionEnd.active || events.request.active ? clientPort(socket) : 0;
     this.exchange = new HttpExchange(service, this);
-    this.sniffH2 = this.cfg.http.h2c && this.cfg.tls === undefined;
+    this.sniffH2 = this.cfg.http.h2c === true && this.cfg.tls === undefined;
     service.track(this);
     if (events.sessionStart.active) events.sessionStart.publish({ service: service.name, protocol: "http", client: this.clientAddress });
   }

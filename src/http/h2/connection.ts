@@ -13,7 +13,8 @@
  */
 import { clientIp, clientPort } from "../../net/client-address.ts";
 import { now } from "../../net/clock.ts";
-import { flush, LOST, NO_QUEUE, type QueuedWriter, QUEUED, send } from "../../net/outbox.ts";
+import { concatBytes } from "../../net/bytes.ts";
+import { flush, LOST, NO_QUEUE, type QueuedWriter, QUEUED, send, SENT } from "../../net/outbox.ts";
 import type { Sweepable } from "../../net/sweep.ts";
 import type { Sock, SocketEvents } from "../../net/types.ts";
 import type { ServiceConfig } from "../../config/types.ts";
@@ -32,6 +33,8 @@ const log = logger("h2");
 const QUEUE_LIMIT = 256 * 1024;
 /** Time the client has to acknowledge plb's SETTINGS (RFC 9113 §6.5.3: SETTINGS_TIMEOUT). */
 const SETTINGS_ACK_MS = 10_000;
+/** Frames of one event up to this many bytes are joined into one write; larger output goes frame by frame. */
+const JOIN_LIMIT = 64 * 1024;
 
 /** The limits of a service's h2 connections, from its settings (one place). */
 export function h2LimitsFor(cfg: ServiceConfig): H2Limits {
@@ -63,6 +66,10 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   /** Streams whose response waits for the socket's queue to drain. */
   private readonly waiting = new Set<H2Stream>();
   private queued = 0;
+  /** Frames made in the current event, written together after it (flushOut). */
+  private out: Uint8Array[] = [];
+  private outBytes = 0;
+  private flushing = false;
   private readPaused = false;
   private gone = false;
   /** GOAWAY sent (stop, reload, idle, or an error): close once the streams in flight are done. */
@@ -98,7 +105,6 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
     this.trace.bytesIn += buf.length;
     if (this.gone) return;
     this.session.feed(buf, t);
-    if (this.queue.length === 0) this.session.flushed();
     this.closeIfDone();
   }
 
@@ -112,11 +118,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
       this.readPaused = false;
       this.socket.resume();
     }
-    if (this.waiting.size > 0) {
-      const ready = [...this.waiting];
-      this.waiting.clear();
-      for (const s of ready) s.socketDrained();
-    }
+    this.wakeWaiting();
     this.closeIfDone();
   }
 
@@ -136,20 +138,51 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   write(bytes: Uint8Array): void {
     if (this.gone) return;
     this.trace.bytesOut += bytes.length;
-    const r = send(this, bytes);
+    // Frames made in one event go out in one write (one TLS record, one syscall), after it.
+    this.out.push(bytes);
+    this.outBytes += bytes.length;
+    if (!this.flushing) {
+      this.flushing = true;
+      queueMicrotask(this.flushOut);
+    }
+  }
+
+  /** Write the frames made since the last flush: joined when small, else one by one. */
+  private readonly flushOut = (): void => {
+    this.flushing = false;
+    const parts = this.out;
+    if (parts.length === 0 || this.gone) return;
+    const total = this.outBytes;
+    this.out = [];
+    this.outBytes = 0;
+    let r: number = SENT;
+    if (parts.length === 1 || total > JOIN_LIMIT) {
+      for (const p of parts) if ((r = send(this, p)) === LOST) break;
+    } else r = send(this, concatBytes(parts));
     if (r === LOST) return this.abortAll();
     if (r === QUEUED) {
-      this.queued += bytes.length;
+      this.queued += total;
       if (this.queued > QUEUE_LIMIT && !this.readPaused) {
         this.readPaused = true;
         this.socket.pause();
       }
+    } else if (this.queue.length === 0) {
+      this.session.flushed();
+      this.wakeWaiting();
     }
+  };
+
+  /** Streams that held their response for the socket may go on. */
+  private wakeWaiting(): void {
+    if (this.waiting.size === 0) return;
+    const ready = [...this.waiting];
+    this.waiting.clear();
+    for (const s of ready) s.socketDrained();
   }
 
   /** The socket takes no more for now: `stream` is told when it does (its response waits). */
   socketBusy(stream: H2Stream): boolean {
-    if (this.queue.length === 0) return false;
+    if (this.queue.length === 0 && this.outBytes <= JOIN_LIMIT) return false;
     this.waiting.add(stream);
     return true;
   }
@@ -213,6 +246,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   /** After GOAWAY: close once no stream is left and the queue is written. */
   private closeIfDone(): void {
     if (this.gone || !(this.goingAway || this.session.closed) || this.streams.size > 0) return;
+    this.flushOut(); // the GOAWAY and last frames first
     if (this.queue.length > 0) return; // onDrain comes back here
     this.socket.end();
     this.finish();
