@@ -38,10 +38,21 @@ const CONNS = arg("conns", 4000);
 const SETTLE = arg("settle", 8000);
 const ROUNDS = arg("rounds", 2);
 
-type Kind = "tcp" | "http" | "smtp";
-const KINDS = (process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1]!.split(",") : ["tcp", "http", "smtp"]) as Kind[];
-const FIRST: Record<Kind, string | undefined> = { tcp: "ping", http: "GET / HTTP/1.1\r\nHost: idle\r\n\r\n", smtp: undefined };
-const UNTIL: Record<Kind, string> = { tcp: "ping", http: "ok", smtp: "220 " };
+type Kind = "tcp" | "http" | "h2" | "smtp";
+const KINDS = (process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1]!.split(",") : ["tcp", "http", "h2", "smtp"]) as Kind[];
+/**
+ * h2 (prior knowledge): the preface, an empty SETTINGS, the ack of plb's,
+ * and one GET on stream 1 (HPACK: :method GET, :scheme http, :path /
+ * from the static table, :authority "idle" as a literal).
+ */
+const H2_GET = new Uint8Array([
+  ...new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+  0, 0, 0, 4, 0, 0, 0, 0, 0,
+  0, 0, 0, 4, 1, 0, 0, 0, 0,
+  0, 0, 9, 1, 5, 0, 0, 0, 1, 0x82, 0x86, 0x84, 0x41, 4, 0x69, 0x64, 0x6c, 0x65,
+]);
+const FIRST: Record<Kind, string | Uint8Array | undefined> = { tcp: "ping", http: "GET / HTTP/1.1\r\nHost: idle\r\n\r\n", h2: H2_GET, smtp: undefined };
+const UNTIL: Record<Kind, string> = { tcp: "ping", http: "ok", h2: "ok", smtp: "220 " };
 
 /** Open `n` connections to `port`, each having done its one thing. */
 const EXTRA = process.env.IDLE_PLB_ARGS ? process.env.IDLE_PLB_ARGS.split(" ") : [];
@@ -50,8 +61,8 @@ const clients = (port: number, n: number, kind: Kind) => openClients(port, n, { 
 const dir = join(tmpdir(), `plb-bench-idle-${process.pid}`);
 mkdirSync(dir, { recursive: true });
 const held = new Set<unknown>();
-const [smtpServer, httpServer, tcpServer, smtpPort, httpPort, tcpPort] = freePorts(6);
-const PORTS: Record<Kind, number> = { tcp: tcpPort, http: httpPort, smtp: smtpPort };
+const [smtpServer, httpServer, tcpServer, smtpPort, httpPort, tcpPort, h2Port] = freePorts(7);
+const PORTS: Record<Kind, number> = { tcp: tcpPort, http: httpPort, h2: h2Port, smtp: smtpPort };
 const servers = [
   Bun.listen({ hostname: "127.0.0.1", port: tcpServer, socket: { open: (s) => void held.add(s), data: (s, d) => void s.write(d), close: (s) => void held.delete(s), error() {} } }),
   Bun.listen({ hostname: "127.0.0.1", port: smtpServer, socket: { open: (s) => void (held.add(s), s.write("220 idle ESMTP\r\n")), data() {}, close: (s) => void held.delete(s), error() {} } }),
@@ -61,8 +72,9 @@ const config =
   `loglevel = "warn"\ntimeout_shutdown = 0\ntimeout_client = 600\ntimeout_server = 600\n` +
   `[[service]]\nname = "raw"\nprotocol = "tcp"\nlisten = ["127.0.0.1:${tcpPort}"]\nservers = ["127.0.0.1:${tcpServer}"]\n` +
   `[[service]]\nname = "mail"\nprotocol = "smtp"\nlisten = ["127.0.0.1:${smtpPort}"]\nservers = ["127.0.0.1:${smtpServer}"]\n` +
-  `[[service]]\nname = "web"\nprotocol = "http"\nlisten = ["127.0.0.1:${httpPort}"]\nservers = ["127.0.0.1:${httpServer}"]\ntimeout_http_request = 600\ntimeout_pool_idle = 600\n`;
-const results: Record<Kind, number[]> = { tcp: [], http: [], smtp: [] };
+  `[[service]]\nname = "web"\nprotocol = "http"\nlisten = ["127.0.0.1:${httpPort}"]\nservers = ["127.0.0.1:${httpServer}"]\ntimeout_http_request = 600\ntimeout_pool_idle = 600\n` +
+  `[[service]]\nname = "h2"\nprotocol = "http"\nlisten = ["127.0.0.1:${h2Port}"]\nbackend = "web"\nh2c = "only"\ntimeout_http_request = 600\n`;
+const results: Record<Kind, number[]> = { tcp: [], http: [], h2: [], smtp: [] };
 try {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const kind of KINDS) {
@@ -96,6 +108,7 @@ console.log(
     "|---|--:|",
     `| tcp connection that relayed one message (its own server connection) | ${range(results.tcp)} |`,
     `| http keep-alive client after one request (server connections pooled, shared) | ${range(results.http)} |`,
+    `| h2 (h2c) client connection after one request (its HPACK tables included; server connections pooled) | ${range(results.h2)} |`,
     `| smtp session after its greeting (its own server connection) | ${range(results.smtp)} |`,
   ].join("\n"),
 );

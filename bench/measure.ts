@@ -210,7 +210,7 @@ export interface OpenOptions {
   /** Connecting at once (default 200). */
   parallel?: number;
   /** Sent on each connection once it is open. */
-  send?: string;
+  send?: string | Uint8Array;
   /** Each connection counts as open once it received this (else once connected). */
   until?: string;
 }

@@ -93,14 +93,19 @@ export const CLOSED_MEMORY = 256;
 export const CLOSED_MEMORY_MS = 10_000;
 
 /** A ring of the last CLOSED_MEMORY closed streams: bounded memory whatever the client does. */
+const EMPTY_F64 = new Float64Array(0);
+const EMPTY_U8 = new Uint8Array(0);
+
 export class ClosedStreams {
-  private readonly ids = new Float64Array(CLOSED_MEMORY);
-  private readonly at = new Float64Array(CLOSED_MEMORY);
-  private readonly how = new Uint8Array(CLOSED_MEMORY);
+  // Grown on demand up to CLOSED_MEMORY slots (a connection that served a few streams keeps a few bytes, not 4 KiB).
+  private ids = EMPTY_F64;
+  private at = EMPTY_F64;
+  private how = EMPTY_U8;
   private readonly index = new Map<number, number>();
   private next = 0;
 
   record(id: number, how: ClosedHow, now: number): void {
+    if (this.next === this.ids.length && this.ids.length < CLOSED_MEMORY) this.grow();
     const slot = this.next;
     const old = this.ids[slot];
     if (old !== 0 && this.index.get(old) === slot) this.index.delete(old);
@@ -109,6 +114,17 @@ export class ClosedStreams {
     this.how[slot] = how;
     this.index.set(id, slot);
     this.next = (slot + 1) % CLOSED_MEMORY;
+  }
+
+  private grow(): void {
+    const n = Math.min(CLOSED_MEMORY, Math.max(4, this.ids.length * 2));
+    const ids = new Float64Array(n), at = new Float64Array(n), how = new Uint8Array(n);
+    ids.set(this.ids);
+    at.set(this.at);
+    how.set(this.how);
+    this.ids = ids;
+    this.at = at;
+    this.how = how;
   }
 
   /** How `id` closed, if it closed recently; undefined when never seen or forgotten. */
