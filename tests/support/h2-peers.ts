@@ -75,7 +75,10 @@ export async function curlH2(url: string, o: CurlH2Options = {}): Promise<CurlH2
     for (const h of o.headers ?? []) cmd.push("-H", h);
     for (const r of o.resolve ?? []) cmd.push("--resolve", r);
     if (o.method) cmd.push("-X", o.method);
-    if (o.body !== undefined) cmd.push("--data-binary", `@${join(dir, "body-out")}`), writeFileSync(join(dir, "body-out"), o.body);
+    if (o.body !== undefined) {
+      writeFileSync(join(dir, "body-out"), o.body);
+      cmd.push("--data-binary", `@${join(dir, "body-out")}`);
+    }
     cmd.push("-D", join(dir, "head"), "-o", join(dir, "body"), "-w", "%{http_version} %{response_code}", url);
     const r = await run(cmd, (max + 5) * 1000);
     const [httpVersion = "0", status = "0"] = r.stdout.trim().split(" ");
@@ -140,7 +143,10 @@ export async function nghttp(url: string, o: NghttpOptions = {}): Promise<Nghttp
     const t = o.timeoutSeconds ?? 10;
     const cmd = ["nghttp", "-nv", "-y", `--timeout=${t}`];
     for (const h of o.headers ?? []) cmd.push("-H", h);
-    if (o.body !== undefined) writeFileSync(join(dir, "body"), o.body), cmd.push("-d", join(dir, "body"));
+    if (o.body !== undefined) {
+      writeFileSync(join(dir, "body"), o.body);
+      cmd.push("-d", join(dir, "body"));
+    }
     if (o.upgrade) cmd.push("-u");
     if (o.multiply) cmd.push("-m", String(o.multiply));
     cmd.push(url);

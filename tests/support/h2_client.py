@@ -210,6 +210,9 @@ class Client:
                 chunk = await reader.read(1 << 16)
                 if not chunk:
                     break
+                if not self.frames and not buf and chunk.startswith(b"HTTP/"):
+                    line = latin1(chunk.split(b"\r\n")[0])
+                    emit({"event": "error", "message": f"not HTTP/2: the server answered {line}"})
                 buf += chunk
                 while len(buf) >= 9:
                     length = int.from_bytes(buf[0:3], "big")

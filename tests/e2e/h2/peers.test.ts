@@ -4,8 +4,8 @@
  * (prior knowledge, `proto h2`), in front of an HTTP/1.1 backend. It pins
  * down what the plb h2 suites rely on: curl reports HTTP/2, nghttp's frames
  * are parsed, the raw-frame client gets answers, RST_STREAM for a field
- * HTTP/2 forbids, flow control held at a zero window, PING answers, and
- * h2load counts every request.
+ * HTTP/2 forbids, GOAWAY for a connection error, flow control held at a
+ * zero window, PING answers, and h2load counts every request.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -112,6 +112,25 @@ test("the raw-frame client: 200 over TLS; a field HTTP/2 forbids gets RST_STREAM
   expect(bad.summary.streams["5"]).toMatchObject({ status: 200, ended: true, reset: null });
   expect(bad.summary.goaway).toBeNull();
   expect(backend.seen.slice(before).map((s) => s.url)).toEqual(["/after"]);
+});
+
+test("the raw-frame client cancels a stream with RST_STREAM and goes on; a DATA frame on stream 0 gets GOAWAY PROTOCOL_ERROR naming the last stream", async () => {
+  const r = await h2Client({
+    port: h2cPort,
+    steps: [
+      { op: "request", method: "POST", path: "/cancelled", end_stream: false },
+      { op: "rst", stream: 1, code: H2Error.CANCEL },
+      { op: "request", path: "/next" },
+      { op: "wait", until: "end", stream: 3 },
+      { op: "frame", type: 0x0, flags: 0x1, stream: 0, payload: "00" },
+      { op: "wait", until: "goaway" },
+      { op: "wait", until: "closed" },
+    ],
+  });
+  expect(r.summary.streams["1"]).toMatchObject({ status: null, ended: false });
+  expect(r.summary.streams["3"]).toMatchObject({ status: 200, ended: true });
+  expect(r.summary.goaway).toMatchObject({ code: H2Error.PROTOCOL_ERROR, last_stream_id: 3 });
+  expect(r.summary.closed).toBe(true);
 });
 
 test("the raw-frame client sends a body in DATA and trailers; INITIAL_WINDOW_SIZE 0 holds the response's DATA until a WINDOW_UPDATE", async () => {
