@@ -138,12 +138,12 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   write(bytes: Uint8Array): void {
     if (this.gone) return;
     this.trace.bytesOut += bytes.length;
-    // Frames made in one event go out in one write (one TLS record, one syscall), after it.
+    // Frames made in one turn of the event loop (every response that came in it) go out in one write (one TLS record, one syscall), after it.
     this.out.push(bytes);
     this.outBytes += bytes.length;
     if (!this.flushing) {
       this.flushing = true;
-      queueMicrotask(this.flushOut);
+      setImmediate(this.flushOut);
     }
   }
 
