@@ -63,6 +63,13 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   /** Streams whose response waits for the socket's queue to drain. */
   private readonly waiting = new Set<H2Stream>();
   private queued = 0;
+  /**
+   * When the client last took something from us (the socket drained, a window
+   * opened, a new stream), or a wait for it began (our queue started): the
+   * clock of timeout_client while responses wait for the client. Its input
+   * does not reset it: a client that sends but never reads is idle.
+   */
+  private credit = now();
   private readPaused = false;
   private gone = false;
   /** GOAWAY sent (stop, reload, idle, or an error): close once the streams in flight are done. */
@@ -103,6 +110,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   }
 
   onDrain(): void {
+    this.credit = now();
     const r = flush(this);
     if (r === LOST) return this.abortAll();
     if (this.queue.length > 0) return;
@@ -139,6 +147,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
     const r = send(this, bytes);
     if (r === LOST) return this.abortAll();
     if (r === QUEUED) {
+      if (this.queued === 0) this.credit = now();
       this.queued += bytes.length;
       if (this.queued > QUEUE_LIMIT && !this.readPaused) {
         this.readPaused = true;
@@ -157,6 +166,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   // ---------------------------------------------------------------- the session's events (H2Handler)
 
   onRequest(streamId: number, fields: HeaderList, endStream: boolean): void {
+    this.credit = now();
     const s = new H2Stream(streamId, this, this.service);
     this.streams.set(streamId, s);
     s.begin(fields, endStream);
@@ -181,6 +191,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   }
 
   onWindow(streamId: number): void {
+    this.credit = now();
     if (streamId !== 0) return this.streams.get(streamId)?.windowOpened();
     for (const s of this.streams.values()) s.windowOpened();
   }
@@ -243,6 +254,18 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
       this.session.goaway(H2Error.SETTINGS_TIMEOUT, "SETTINGS not acknowledged");
       return this.onConnectionError(H2Error.SETTINGS_TIMEOUT, `SETTINGS not acknowledged within ${SETTINGS_ACK_MS} ms`);
     }
+    // Output waits for a client that takes nothing (it reads nothing, or opens no window), however much it sends.
+    if (t - this.credit > cfg.timeout_client && (this.queue.length > 0 || this.waitsForClient())) {
+      if (logEnabled("info")) log.info(`service "${this.service.name}": HTTP/2 client ${this.clientAddress} took nothing for ${cfg.timeout_client} ms: closed`);
+      this.trace.endCause = "timeout";
+      if (this.queue.length > 0) return this.abortAll();
+      this.session.goaway(H2Error.NO_ERROR, "timeout_client");
+      for (const s of this.streams.values()) s.abandon();
+      this.streams.clear();
+      this.waiting.clear();
+      this.goingAway = true;
+      return this.closeIfDone();
+    }
     if (this.streams.size === 0) {
       if (t - this.last > cfg.timeout_client) {
         this.trace.endCause = "timeout";
@@ -251,10 +274,12 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
       return;
     }
     for (const s of [...this.streams.values()]) s.sweep(t, cfg);
-    if (this.queue.length > 0 && t - this.last > cfg.timeout_client) {
-      this.trace.endCause = "timeout";
-      this.abortAll();
-    }
+  }
+
+  /** Some stream's response waits for the client's window. */
+  private waitsForClient(): boolean {
+    for (const s of this.streams.values()) if (s.waitsForClient) return true;
+    return false;
   }
 
   /** GOAWAY(NO_ERROR): streams in flight finish, no new one starts. */
