@@ -155,3 +155,12 @@ export async function politeClient(port: number, attack: Promise<unknown>, max =
   const last = await curlH2(`https://localhost:${port}/polite-after`, { resolve: [`localhost:${port}:127.0.0.1`], maxSeconds: 20 });
   return { during, after: last.httpVersion === "2" ? last.status : -1 };
 }
+
+/** TCP sockets on local port `port` that process `pid` holds, in any state (from `ss -p`). */
+export function socketsHeld(pid: number, port: number): number {
+  const r = Bun.spawnSync(["ss", "-Htanp", `( sport = :${port} )`]);
+  return r.stdout
+    .toString()
+    .split("\n")
+    .filter((l) => l.includes(`pid=${pid},`) && !/^LISTEN/.test(l)).length;
+}

@@ -32,6 +32,13 @@ const log = logger("h2");
 const QUEUE_LIMIT = 256 * 1024;
 /** Time the client has to acknowledge plb's SETTINGS (RFC 9113 §6.5.3: SETTINGS_TIMEOUT). */
 const SETTINGS_ACK_MS = 10_000;
+/**
+ * After the last frame (GOAWAY) is written: plb sends FIN and reads and
+ * discards what the client still sends for this long before it closes. A
+ * close with the client's bytes unread makes the kernel reset the
+ * connection, and the reset throws away the GOAWAY not yet read.
+ */
+const LINGER_MS = 2000;
 
 /** The limits of a service's h2 connections, from its settings (one place). */
 export function h2LimitsFor(cfg: ServiceConfig): H2Limits {
@@ -74,6 +81,8 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   private gone = false;
   /** GOAWAY sent (stop, reload, idle, or an error): close once the streams in flight are done. */
   private goingAway = false;
+  /** When the FIN went out after the last frame (closing: input is discarded until the client closes or LINGER_MS pass). */
+  private lingerSince: number | undefined;
   /** The configuration at the connection's start (each stream takes the service's current one). */
   private cfg: ServiceConfig;
 
@@ -103,7 +112,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   onData(buf: Uint8Array): void {
     const t = (this.last = now());
     this.trace.bytesIn += buf.length;
-    if (this.gone) return;
+    if (this.gone || this.lingerSince !== undefined) return;
     this.session.feed(buf, t);
     if (this.queue.length === 0) this.session.flushed();
     this.closeIfDone();
@@ -223,10 +232,11 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
 
   /** After GOAWAY: close once no stream is left and the queue is written. */
   private closeIfDone(): void {
-    if (this.gone || !(this.goingAway || this.session.closed) || this.streams.size > 0) return;
+    if (this.gone || this.lingerSince !== undefined || !(this.goingAway || this.session.closed) || this.streams.size > 0) return;
     if (this.queue.length > 0) return; // onDrain comes back here
-    this.socket.end();
-    this.finish();
+    // FIN now, close when the client does (onClose) or after LINGER_MS (sweep).
+    this.lingerSince = now();
+    this.socket.shutdown();
   }
 
   private abortAll(): void {
@@ -248,6 +258,11 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
 
   sweep(t: number): void {
     if (this.gone) return;
+    if (this.lingerSince !== undefined) {
+      if (t - this.lingerSince <= LINGER_MS) return;
+      this.socket.end();
+      return this.finish();
+    }
     const cfg = this.service.cfg;
     const pending = this.session.settingsAckPendingSince;
     if (pending !== undefined && t - pending > SETTINGS_ACK_MS) {
