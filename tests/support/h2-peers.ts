@@ -299,6 +299,11 @@ export type Step =
   | { op: "continuation"; stream?: number; headers?: Fields; count: number; fragment?: number; end_headers?: boolean; end_stream?: boolean }
   | { op: "frame"; type: number; flags?: number; stream?: number; payload?: string }
   | { op: "bytes"; hex: string }
+  | { op: "flood"; type: number; flags?: number; stream?: number; payload?: string; count: number }
+  | { op: "open_streams"; count: number; path?: string; method?: string; end_stream?: boolean; rst?: number }
+  | { op: "hpack_bomb"; value_size?: number; refs?: number; streams?: number; path?: string }
+  | { op: "stop_reading" }
+  | { op: "start_reading" }
   | { op: "wait"; until: "response" | "end" | "data" | "reset" | "goaway" | "closed" | "settings" | "ping_acks"; stream?: number; count?: number; ms?: number }
   | { op: "sleep"; ms: number }
   | { op: "close" };

