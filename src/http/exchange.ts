@@ -372,6 +372,11 @@ export class HttpExchange extends ServerAttempt implements UpstreamOwner {
       this.mustClose = true;
     } else if (!up.closed && head.keepAlive && !res.closeDelimited && !up.server.removed) {
       up.owner = undefined;
+      // Paused while the client's side held the last bytes: an idle connection must read again (its next answer, its close).
+      if (this.upPaused) {
+        this.upPaused = false;
+        up.socket.resume();
+      }
       if (this.private) {
         // Told the server who the client is (PROXY header): keep it for this client only.
         up.onIdleClose = () => void (this.ownUp === up && (this.ownUp = undefined));
