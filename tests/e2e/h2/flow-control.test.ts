@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
+import { H2Error } from "../../../src/http/h2/types.ts";
 import { DEBIAN_PYTHON, h2Client } from "../../support/h2-peers.ts";
 import { type PlbProcess, startPlb, tempDir } from "../../support/plb.ts";
 import { freePorts } from "../../support/ports.ts";
@@ -29,8 +30,10 @@ interface Writer {
   close(): Promise<void>;
 }
 
+/** 256 chunks made once: a writer that allocates while it streams 64 MB pauses for GC (the server's silence under a busy CPU). */
+const CHUNKS = Array.from({ length: 256 }, (_, i) => new Uint8Array(CHUNK).fill(i));
 function pattern(i: number): Uint8Array {
-  return new Uint8Array(CHUNK).fill(i & 0xff);
+  return CHUNKS[i & 0xff];
 }
 
 async function bigWriter(): Promise<Writer> {
@@ -119,6 +122,8 @@ let plb: PlbProcess;
 let port: number;
 let slowPort: number;
 let slowPlbPort: number;
+/** A service with short timeouts: timeout_server 1.5 s, timeout_client 5 s. */
+let shortPort: number;
 let slow: ReturnType<typeof Bun.spawn>;
 const slowLines: string[] = [];
 
@@ -141,13 +146,22 @@ beforeAll(async () => {
   })();
   await until(() => slowLines.length > 0, "the slow server to start", 10_000);
   slowPort = Number(slowLines[0].split(" ")[1]);
-  [port, slowPlbPort] = await freePorts(2);
+  [port, slowPlbPort, shortPort] = await freePorts(3);
   plb = await startPlb(`
 [[service]]
 name = "h2c"
 protocol = "http"
 listen = ["127.0.0.1:${port}"]
 h2c = true
+servers = ["127.0.0.1:${writer.port}"]
+
+[[service]]
+name = "short"
+protocol = "http"
+listen = ["127.0.0.1:${shortPort}"]
+h2c = true
+timeout_server = "1500ms"
+timeout_client = "5s"
 servers = ["127.0.0.1:${writer.port}"]
 
 [[service]]
@@ -261,3 +275,46 @@ test("a slow server receiving a large upload: the client's window stays closed (
   expect(slowLines.slice(at).find((l) => l.startsWith("done "))).toBe(`done ${total} ${sha}`);
   console.log(`upload: the client sent ${(sentFirst / MB).toFixed(2)} MB before the server read; plb RSS +${(held / MB).toFixed(1)} MB`);
 }, 90_000);
+
+test("a window closed longer than timeout_server is no server timeout (plb paused the server): the whole response arrives once it opens", async () => {
+  const r = await h2Client({
+    port: shortPort,
+    settings: { INITIAL_WINDOW_SIZE: 0 },
+    auto: { window_update: false },
+    timeout_ms: 60_000,
+    steps: [
+      { op: "request", path: "/big" },
+      { op: "wait", until: "response", ms: 5000 },
+      { op: "sleep", ms: 3000 }, // timeout_server is 1.5 s, timeout_client 5 s
+      { op: "window_update", stream: 1, increment: 0x7fffffff },
+      { op: "window_update", stream: 0, increment: 0x7fffffff - 65535 },
+      { op: "wait", until: "end", ms: 45_000 },
+    ],
+  });
+  expect(r.summary.streams["1"]).toMatchObject({ status: 200, ended: true, reset: null, data_length: BIG });
+}, 90_000);
+
+test("a window that never opens: the stream is reset after timeout_client, whether the server is still sending or its whole answer waits in plb", async () => {
+  const never = (path: string) =>
+    h2Client({
+      port: shortPort,
+      settings: { INITIAL_WINDOW_SIZE: 0 },
+      auto: { window_update: false },
+      timeout_ms: 30_000,
+      steps: [
+        { op: "request", path },
+        { op: "wait", until: "response", ms: 5000 },
+        { op: "wait", until: "reset", ms: 20_000 },
+      ],
+    });
+  const [big, small] = await Promise.all([never("/big"), never("/chunked-100k")]);
+  for (const r of [big, small]) {
+    expect(r.summary.streams["1"]).toMatchObject({ status: 200, data_length: 0, ended: false, reset: H2Error.INTERNAL_ERROR });
+    expect(r.summary.elapsed_ms).toBeGreaterThanOrEqual(4500); // timeout_client, not timeout_server (1.5 s)
+    expect(r.summary.elapsed_ms).toBeLessThan(15_000);
+    expect(r.summary.goaway).toBeNull();
+  }
+  // plb serves on, on the same service.
+  const ok = await h2Client({ port: shortPort, steps: [{ op: "request", path: "/small" }, { op: "wait", until: "end" }] });
+  expect(ok.summary.streams["1"]).toMatchObject({ status: 200, ended: true, data_length: 5 });
+}, 60_000);
