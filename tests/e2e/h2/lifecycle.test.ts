@@ -42,16 +42,24 @@ servers = [${servers}]
 ${extra}
 `;
 
-/** A slow request on stream 1, then everything until the connection closes. */
+/** A slow request on stream 1; after the GOAWAY a new stream 3 (which plb must not process); everything until the connection closes. */
 const slowThenClose = (port: number): Scenario => ({
   port,
   timeout_ms: 15_000,
   steps: [
     { op: "request", path: "/slow/1" },
+    { op: "wait", until: "goaway", ms: 10_000 },
+    { op: "request", path: "/late" },
     { op: "wait", until: "end", stream: 1, ms: 10_000 },
     { op: "wait", until: "closed", ms: 5000 },
   ],
 });
+
+/** What plb did with stream 3, opened after its GOAWAY: nothing (no answer; a reset at most), and the server never saw it. */
+function lateIgnored(r: { summary: { streams: Record<string, { status: number | null }> } }): void {
+  expect(r.summary.streams["3"]?.status ?? null).toBeNull();
+  expect(app.seen.some((s) => s.url === "/late")).toBe(false);
+}
 
 test("stop (SIGTERM) with a slow request in flight: GOAWAY(NO_ERROR, last stream 1), the request completes, then the connection closes and plb exits 0", async () => {
   const port = await freePort();
@@ -68,6 +76,7 @@ test("stop (SIGTERM) with a slow request in flight: GOAWAY(NO_ERROR, last stream
     expect(r.summary.closed).toBe(true);
     const order = r.events.map((e) => e.event).filter((e) => ["goaway", "end", "closed"].includes(e));
     expect(order).toEqual(["goaway", "end", "closed"]);
+    lateIgnored(r);
     expect(await plb.exited).toBe(0);
     expect(Date.now() - t0).toBeLessThan(8000);
   } finally {
@@ -100,6 +109,7 @@ test("a reload that removes the service: GOAWAY to its h2 connections, the strea
     expect(r.summary.goaway).toMatchObject({ last_stream_id: 1, code: H2Error.NO_ERROR });
     expect(r.summary.streams["1"]).toMatchObject({ status: 200, ended: true, reset: null });
     expect(r.summary.closed).toBe(true);
+    lateIgnored(r);
     const k = await kept;
     expect(k.summary.goaway).toBeNull();
     expect(k.summary.streams["3"]).toMatchObject({ status: 200, ended: true });
