@@ -206,6 +206,7 @@ export class HttpExchange extends ServerAttempt implements UpstreamOwner {
   clientDrained(): void {
     if (this.upPaused && this.up) {
       this.upPaused = false;
+      this.up.last = now(); // the time plb held the server back is not its silence (timeout_server)
       this.up.socket.resume();
     }
   }

@@ -250,8 +250,13 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   }
 
   onConnectionError(code: H2Error, reason: string): void {
+    this.closeOnError(code, reason, "refused");
+  }
+
+  /** After a GOAWAY for an error: the streams are dropped, the connection closes once its queue is written. */
+  private closeOnError(code: H2Error, reason: string, cause: "refused" | "timeout"): void {
     if (logEnabled("info")) log.info(`service "${this.service.name}": HTTP/2 connection error ${code} from ${this.clientAddress}: ${reason}`);
-    this.trace.endCause = "refused";
+    this.trace.endCause = cause;
     for (const s of this.streams.values()) s.abandon();
     this.streams.clear();
     this.goingAway = true;
@@ -319,6 +324,13 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
       this.waiting.clear();
       this.goingAway = true;
       return this.closeIfDone();
+    }
+    // A header block left unfinished (HEADERS without END_HEADERS): as an HTTP/1 head, bounded by timeout_http_request.
+    // The connection cannot go on without the rest of it (HPACK state, no other frame may come between).
+    const block = this.session.headerBlockSince;
+    if (block !== undefined && t - block > cfg.http.timeout_http_request) {
+      this.session.goaway(H2Error.PROTOCOL_ERROR, "header block not completed in time");
+      return this.closeOnError(H2Error.PROTOCOL_ERROR, `header block not completed within ${cfg.http.timeout_http_request} ms`, "timeout");
     }
     if (this.streams.size === 0) {
       if (t - this.last > cfg.timeout_client) {

@@ -74,6 +74,13 @@ export class H2Session {
   private now = 0;
   /** When our SETTINGS were written and not yet acknowledged (ms), for the carrier's SETTINGS_TIMEOUT; undefined once acknowledged. */
   settingsAckPendingSince: number | undefined;
+  /** When the header block being received began (its HEADERS, ms), for the carrier's request-head timeout. */
+  private blockSince = 0;
+
+  /** When the unfinished header block began (HEADERS without END_HEADERS, CONTINUATION still due), or undefined. */
+  get headerBlockSince(): number | undefined {
+    return this.block === undefined ? undefined : this.blockSince;
+  }
 
   constructor(private readonly handler: H2Handler, private readonly limits: H2Limits, private readonly decoder: HeaderDecoder, private readonly encoder: HeaderEncoder) {
     this.recv = new ReceiveWindows(limits.initialWindowSize, limits.connectionWindowSize, (b) => handler.write(b));
@@ -155,6 +162,7 @@ export class H2Session {
       case FrameType.HEADERS:
         if (f.streamId % 2 === 0) return this.connectionError(H2Error.PROTOCOL_ERROR, `HEADERS on even stream ${f.streamId}`);
         this.block = new HeaderBlock(f.streamId, f.endStream, f.priority, f.block);
+        this.blockSince = this.now;
         return this.blockGrew(f.endHeaders);
       case FrameType.CONTINUATION:
         if (this.block === undefined) return this.connectionError(H2Error.PROTOCOL_ERROR, `CONTINUATION on stream ${f.streamId} without HEADERS`);

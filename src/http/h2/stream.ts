@@ -73,7 +73,7 @@ export class H2Stream implements ExchangeCarrier, RequestBodyState, ResponseSink
   /** END_STREAM (or RST_STREAM) went out: the response side is over. */
   private ended = false;
   private over = false;
-  /** Last client activity on this stream (its body's idle timeout). */
+  /** Last client activity on this stream: its body's idle timeout, and the wait for its window. */
   private last = now();
   /** Request body bytes received (max_body). */
   private received = 0;
@@ -229,6 +229,7 @@ export class H2Stream implements ExchangeCarrier, RequestBodyState, ResponseSink
     }
     const n = data.length === 0 && !end ? 0 : this.conn.session.sendData(this.id, data, end);
     if (n < data.length) {
+      this.last = now(); // the client's timeout_client to open its window starts now
       this.pending.push(n === 0 ? data : data.subarray(n));
       if (end) this.endPending = true;
     } else if (end) this.ended = true;
@@ -266,6 +267,7 @@ export class H2Stream implements ExchangeCarrier, RequestBodyState, ResponseSink
       const data = this.pending[0];
       const last = this.pending.length === 1 && this.endPending && this.trailersPending === undefined;
       const n = session.sendData(this.id, data, last);
+      if (n > 0) this.last = now(); // progress: the client's timeout_client starts again
       if (n < data.length) {
         this.pending[0] = data.subarray(n);
         return;
@@ -391,7 +393,29 @@ export class H2Stream implements ExchangeCarrier, RequestBodyState, ResponseSink
 
   // ---------------------------------------------------------------- timeouts
 
+  /** The client opened no window for `ms`: the response is given up, the stream reset. */
+  private windowTimedOut(ms: number): void {
+    if (logEnabled("info")) log.info(`service "${this.service.name}": stream ${this.id} of ${this.clientAddress}: window closed for ${ms} ms with response bytes waiting`);
+    this.pending = [];
+    this.endPending = false;
+    this.trailersPending = undefined;
+    if (!this.over) {
+      this.exchange.abandon();
+      return this.failed(0);
+    }
+    // The exchange completed already: only its last bytes waited here.
+    this.conn.session.reset(this.id, H2Error.INTERNAL_ERROR);
+    this.conn.streamDone(this, false);
+  }
+
   sweep(t: number, cfg: ServiceConfig): void {
+    if (this.pending.length > 0 || (this.exchangeWaits && !this.over)) {
+      // The client holds the response back (its window, or the socket's queue, which the connection bounds): plb
+      // paused the server, whose silence is then no fault of its own. The client has timeout_client to open its window
+      // (also once the whole response is here and only its last bytes wait).
+      if (this.pending.length > 0 && t - this.last > cfg.timeout_client) this.windowTimedOut(cfg.timeout_client);
+      return;
+    }
     if (this.over) return;
     const awaitingClient = this.forwarding && !this.clientEnded && !this.paused;
     if (awaitingClient && t - this.last > cfg.timeout_client) {
