@@ -313,24 +313,18 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
       this.session.goaway(H2Error.SETTINGS_TIMEOUT, "SETTINGS not acknowledged");
       return this.onConnectionError(H2Error.SETTINGS_TIMEOUT, `SETTINGS not acknowledged within ${SETTINGS_ACK_MS} ms`);
     }
-    // Output waits for a client that takes nothing (it reads nothing, or opens no window), however much it sends.
-    if (t - this.credit > cfg.timeout_client && (this.queue.length > 0 || this.waitsForClient())) {
-      if (logEnabled("info")) log.info(`service "${this.service.name}": HTTP/2 client ${this.clientAddress} took nothing for ${cfg.timeout_client} ms: closed`);
-      this.trace.endCause = "timeout";
-      if (this.queue.length > 0) return this.abortAll();
-      this.session.goaway(H2Error.NO_ERROR, "timeout_client");
-      for (const s of this.streams.values()) s.abandon();
-      this.streams.clear();
-      this.waiting.clear();
-      this.goingAway = true;
-      return this.closeIfDone();
-    }
     // A header block left unfinished (HEADERS without END_HEADERS): as an HTTP/1 head, bounded by timeout_http_request.
     // The connection cannot go on without the rest of it (HPACK state, no other frame may come between).
     const block = this.session.headerBlockSince;
     if (block !== undefined && t - block > cfg.http.timeout_http_request) {
       this.session.goaway(H2Error.PROTOCOL_ERROR, "header block not completed in time");
       return this.closeOnError(H2Error.PROTOCOL_ERROR, `header block not completed within ${cfg.http.timeout_http_request} ms`, "timeout");
+    }
+    // A socket queue the client has not read for timeout_client (however much it sends): reset.
+    if (this.queue.length > 0 && t - this.credit > cfg.timeout_client) {
+      if (logEnabled("info")) log.info(`service "${this.service.name}": HTTP/2 client ${this.clientAddress} read nothing for ${cfg.timeout_client} ms: reset`);
+      this.trace.endCause = "timeout";
+      return this.abortAll();
     }
     if (this.streams.size === 0) {
       if (t - this.last > cfg.timeout_client) {
@@ -339,7 +333,19 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
       }
       return;
     }
+    // Each stream first: one whose window stays closed is reset on its own (the others go on).
     for (const s of [...this.streams.values()]) s.sweep(t, cfg);
+    // Then the connection: output waits for a client that takes nothing (it reads nothing, or opens no window), however much it sends.
+    if (t - this.credit > cfg.timeout_client && this.waitsForClient()) {
+      if (logEnabled("info")) log.info(`service "${this.service.name}": HTTP/2 client ${this.clientAddress} took nothing for ${cfg.timeout_client} ms: closed`);
+      this.trace.endCause = "timeout";
+      this.session.goaway(H2Error.NO_ERROR, "timeout_client");
+      for (const s of this.streams.values()) s.abandon();
+      this.streams.clear();
+      this.waiting.clear();
+      this.goingAway = true;
+      return this.closeIfDone();
+    }
   }
 
   /** Some stream's response waits for the client's window. */
