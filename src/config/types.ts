@@ -133,6 +133,10 @@ export interface HttpBackendSettings {
   readonly pool_max_idle: number;
   readonly timeout_pool_idle: number;
   readonly fail_on_5xx: boolean;
+  /** What plb speaks to the servers: HTTP/1.1, or HTTP/2 (ALPN h2 with server_tls, else h2c with prior knowledge). */
+  readonly server_protocol: "http/1.1" | "h2";
+  /** With h2: most connections per server. */
+  readonly h2_max_connections: number;
   /** Header name whose value `balance = "header"` hashes (required by it; a valid field name). */
   readonly hash_header: string | undefined;
   /** Probe with GET <path> (2xx/3xx = up) instead of a bare connect. */
