@@ -21,7 +21,7 @@ function client(): { s: H2ClientSession; ev: Ev[]; out: Uint8Array[] } {
   const h: H2ClientHandler = {
     write: (b) => void out.push(b),
     onHeaders: (id, f, end) => void ev.push(["headers", id, f, end]),
-    onData: (id, d, end) => void ev.push(["data", id, new TextDecoder().decode(d), end]),
+    onStreamData: (id, d, end) => void ev.push(["data", id, new TextDecoder().decode(d), end]),
     onStreamReset: (id, code) => void ev.push(["reset", id, code]),
     onRefused: (id) => void ev.push(["refused", id]),
     onWindow: (id) => void ev.push(["window", id]),

@@ -15,6 +15,7 @@ import { concatBytes } from "../net/bytes.ts";
 import { proxyHeaderFor } from "../net/client-address.ts";
 import { now } from "../net/clock.ts";
 import { flush, LOST, QUEUED, send, SENT } from "../net/outbox.ts";
+import type { PendingConnect } from "../net/connect.ts";
 import type { Sock } from "../net/types.ts";
 import { ServerAttempt } from "../backends/server-attempt.ts";
 import type { Server } from "../servers/server.ts";
@@ -244,6 +245,12 @@ export class HttpExchange extends ServerAttempt implements UpstreamOwner {
     if (idle === undefined) return false;
     this.attach(idle);
     return true;
+  }
+
+  /** An h2 backend: "connecting" is getting a stream of the server's h2 connections (h2/server-pool.ts). */
+  protected override open(server: Server): PendingConnect {
+    const h2 = this.brt!.h2;
+    return h2 === undefined ? super.open(server) : h2.open(server, this, this.backend.cfg.timeout_connect, this.backend.tls);
   }
 
   protected noServer(local: boolean): void {

@@ -50,7 +50,7 @@ export interface H2ClientHandler {
   /** A header block of a stream (a 1xx, the response head, or trailers with `endStream`). */
   onHeaders(streamId: number, fields: HeaderList, endStream: boolean): void;
   /** DATA (padding removed): call `consumed(streamId, n)` once it is passed on (the response's backpressure). */
-  onData(streamId: number, data: Uint8Array, endStream: boolean): void;
+  onStreamData(streamId: number, data: Uint8Array, endStream: boolean): void;
   /** The server reset the stream, or the session did on a stream error (`code` says which). */
   onStreamReset(streamId: number, code: H2Error): void;
   /** GOAWAY named a last stream id below this stream: the server never processed it. */
@@ -286,7 +286,7 @@ export class H2ClientSession {
     if (flowLength > data.length) this.giveBack(s, flowLength - data.length);
     if (endStream) s.state = transition(s.state, StreamEvent.RecvEnd) ?? StreamState.Closed;
     s.held += data.length;
-    this.handler.onData(id, data, endStream);
+    this.handler.onStreamData(id, data, endStream);
     if (endStream) this.closeIfDone(s);
   }
 
