@@ -127,6 +127,7 @@ export function finishBackend(draft: BackendDraft, protocol: ProtocolName, repor
     problem("balance", `balance ${JSON.stringify(values.balance)} needs hash_header, the header whose value is hashed (e.g. hash_header = "X-Tenant")`, at("balance"));
   }
   const health = draft.health === undefined ? undefined : checkHealth(draft.health, protocol, values.http.health_path, (m) => problem("health", m, at("health")));
+  if (health?.grpc !== undefined && values.http.server_protocol !== "h2") problem("health", 'health.grpc = true needs server_protocol = "h2" (gRPC runs over HTTP/2)', at("health"));
   if (failed) return undefined;
   return { name: draft.name, declared: draft.declared, protocol, ...values, health };
 }

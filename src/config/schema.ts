@@ -169,7 +169,7 @@ export const SCHEMA: readonly KeyDef[] = [
   { name: "health_path", scope: "backend", protocols: HTTP, type: { kind: "urlpath" },
     doc: 'Probe down servers with "GET <path>" and require a 2xx or 3xx answer (default: a TCP connect); with health, its path unless health.path is set.' },
   { name: "health", scope: "backend", type: { kind: "health" },
-    doc: 'Check every server, up or down: { interval = "2s", timeout = "1s", rise = 2, fall = 3 } plus http: path, host, expect ("2xx", [200, 204], { body = "ok" }), reuse (keep the connection for the next check; true); tcp: send, expect (a string). Unset: only down servers are probed, every timeout_cleanup.' },
+    doc: 'Check every server, up or down: { interval = "2s", timeout = "1s", rise = 2, fall = 3 } plus http: path, host, expect ("2xx", [200, 204], { body = "ok" }), reuse (keep the connection for the next check; true), or grpc = true (server_protocol = "h2": the standard grpc.health.v1.Health/Check, up when SERVING) with service = "name"; tcp: send, expect (a string). Unset: only down servers are probed, every timeout_cleanup.' },
   { name: "tls", scope: "service", type: { kind: "tls" },
     doc: 'Terminate TLS on the listen addresses (http; tcp and smtp: implicit TLS): { cert, key }, { certs = [{ cert, key }, …] } (a certificate per name, by SNI) or { dir = "/etc/plb/certs" }; strict_sni, min_version ("1.2" | "1.3"), ciphers (TLS 1.2), client_ca, client_verify ("required" | "optional") (README: TLS).' },
   { name: "server_tls", scope: "backend", type: { kind: "servertls" },

@@ -206,6 +206,12 @@ export interface TcpCheckConfig {
   readonly expect: string | undefined;
 }
 
+/** The standard gRPC health check (grpc.health.v1.Health/Check) of an h2 backend. */
+export interface GrpcCheckConfig {
+  /** HealthCheckRequest.service: "" asks about the server as a whole. */
+  readonly service: string;
+}
+
 export interface HealthConfig {
   /** ms between two checks of a server (each spread by ±10 %). */
   readonly interval: number;
@@ -219,6 +225,8 @@ export interface HealthConfig {
   readonly http: HttpCheckConfig | undefined;
   /** protocol = "tcp" only. */
   readonly tcp: TcpCheckConfig | undefined;
+  /** health.grpc = true (http with server_protocol = "h2"): the gRPC health check instead of `http`. */
+  readonly grpc?: GrpcCheckConfig | undefined;
 }
 
 
