@@ -147,6 +147,7 @@ export class H2UpstreamStream {
       }
     }
     while (at < buf.length && this.req !== Req.Done) {
+      if (this.outBytes > 0) this.sendOut();
       const room = SLACK - this.outBytes;
       if (room <= 0) break;
       if (this.req === Req.Length) {
@@ -308,21 +309,10 @@ export class H2UpstreamStream {
     this.outBytes += d.length;
   }
 
-  /** Send what the windows allow of the request body; END_STREAM (or trailers) once it is all out. */
+  /** Send what the windows allow of the request body; END_STREAM (or trailers) once it is all out; drain when `write` was short. */
   private flushOut(): void {
+    if (!this.sendOut()) return;
     const h = this.host;
-    while (this.out.length > 0) {
-      const d = this.out[0];
-      const last = this.outEnd && this.outTrailers === undefined && this.out.length === 1;
-      const n = h.sendData(this.id, d, last);
-      this.outBytes -= n;
-      if (n < d.length) {
-        this.out[0] = d.subarray(n);
-        return;
-      }
-      this.out.shift();
-      if (last) this.sentEnd = true;
-    }
     if (this.outEnd && !this.sentEnd) {
       if (this.outTrailers !== undefined) h.sendTrailers(this.id, this.outTrailers);
       else h.sendData(this.id, EMPTY, true);
@@ -333,6 +323,24 @@ export class H2UpstreamStream {
       this.data?.onDrain();
     }
     this.maybeRelease();
+  }
+
+  /** DATA within the windows; true when nothing is left waiting. */
+  private sendOut(): boolean {
+    const h = this.host;
+    while (this.out.length > 0) {
+      const d = this.out[0];
+      const last = this.outEnd && this.outTrailers === undefined && this.out.length === 1;
+      const n = h.sendData(this.id, d, last);
+      this.outBytes -= n;
+      if (n < d.length) {
+        this.out[0] = d.subarray(n);
+        return false;
+      }
+      this.out.shift();
+      if (last) this.sentEnd = true;
+    }
+    return true;
   }
 
   /** Bytes for the exchange (`n`: DATA octets in them, given back to the server once passed on). */
