@@ -164,13 +164,13 @@ export class H2ServerConnection implements SocketEvents, ConnectCallbacks, Queue
   }
 
   onGoaway(lastStreamId: number, code: H2Error, debug: string): void {
-    if (logEnabled("info")) log.info(`server ${this.server}: GOAWAY ${errorName(code)} (last stream ${lastStreamId})${debug ? `: ${debug}` : ""}; new streams go to another connection`);
+    if (logEnabled("info")) log.info(`${this.server}: GOAWAY ${errorName(code)} (last stream ${lastStreamId})${debug ? `: ${debug}` : ""}; new streams go to another connection`);
     this.afterStreamEnd();
     this.owner.freed(this);
   }
 
   onConnectionError(code: H2Error, reason: string): void {
-    if (logEnabled("info")) log.info(`server ${this.server}: HTTP/2 connection error ${errorName(code)}: ${reason}`);
+    if (logEnabled("info")) log.info(`${this.server}: HTTP/2 connection error ${errorName(code)}: ${reason}`);
     // Our GOAWAY is queued: it goes when it can; the connection ends now.
     this.onClose(new Error(`${errorName(code)}: ${reason}`));
   }
