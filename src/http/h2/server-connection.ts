@@ -48,6 +48,8 @@ export class H2ServerConnection implements SocketEvents, ConnectCallbacks, Queue
     readonly server: Server,
     private readonly owner: ConnectionOwner,
     private readonly idleMs: number,
+    /** How long the server's first SETTINGS may take after the connect (timeout_connect). */
+    private readonly settingsMs: number,
   ) {
     this.session = new H2ClientSession(this, createDecoder(), createEncoder());
   }
@@ -64,13 +66,28 @@ export class H2ServerConnection implements SocketEvents, ConnectCallbacks, Queue
 
   // ---------------------------------------------------------------- connect (ConnectCallbacks)
 
+  /**
+   * Connected (and TLS with h2 chosen): the preface goes out, and the
+   * connection is ready at the server's first SETTINGS (its stream limit is
+   * known then, and a server that does not speak h2 fails the connect
+   * instead of a request), within `settingsMs`.
+   */
   connected(sock: Sock): void {
     this.pending = undefined;
     this.socket = sock;
     handOver(sock, this);
-    this.isReady = true;
     this.session.start();
-    this.owner.ready(this);
+    this.idleTimer = setTimeout(() => this.notH2("timeout", `no HTTP/2 SETTINGS from the server within ${this.settingsMs} ms of connecting`), this.settingsMs);
+  }
+
+  /** The connect failed after all: the server does not speak h2 (or not in time). */
+  private notH2(reason: ConnectFailure, detail: string): void {
+    if (this.isReady || this.closed) return;
+    clearTimeout(this.idleTimer);
+    this.closed = true;
+    this.queue = NO_QUEUE;
+    this.socket.terminate();
+    this.owner.connectFailed(this, reason, detail);
   }
 
   failed(reason: ConnectFailure, detail: string): void {
@@ -96,6 +113,7 @@ export class H2ServerConnection implements SocketEvents, ConnectCallbacks, Queue
   }
 
   onClose(err?: Error): void {
+    if (!this.isReady) return this.notH2("reset", `the server closed the connection before its HTTP/2 SETTINGS${this.socket === undefined ? "" : " (does it speak HTTP/2 on this port?)"}`);
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.idleTimer);
@@ -160,6 +178,11 @@ export class H2ServerConnection implements SocketEvents, ConnectCallbacks, Queue
   }
 
   onSettings(): void {
+    if (!this.isReady && !this.closed) {
+      clearTimeout(this.idleTimer);
+      this.isReady = true;
+      return this.owner.ready(this);
+    }
     this.owner.freed(this);
   }
 
@@ -170,6 +193,7 @@ export class H2ServerConnection implements SocketEvents, ConnectCallbacks, Queue
   }
 
   onConnectionError(code: H2Error, reason: string): void {
+    if (!this.isReady) return this.notH2("reset", `not an HTTP/2 server: ${reason}`);
     if (logEnabled("info")) log.info(`${this.server}: HTTP/2 connection error ${errorName(code)}: ${reason}`);
     // Our GOAWAY is queued: it goes when it can; the connection ends now.
     this.onClose(new Error(`${errorName(code)}: ${reason}`));

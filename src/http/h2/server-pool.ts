@@ -150,7 +150,7 @@ export class H2ServerPool implements ConnectionOwner {
       }
     }
     if (p.conns.length < this.maxConnections && !this.retired) {
-      const c = new H2ServerConnection(server, this, this.idleMs);
+      const c = new H2ServerConnection(server, this, this.idleMs, this.settings.timeoutMs);
       p.conns.push(c);
       p.onConnect.set(c, [w]);
       const { timeoutMs, tls } = this.settings;

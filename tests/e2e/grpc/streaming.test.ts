@@ -95,9 +95,10 @@ test("a long stream survives a reload", async () => {
   expect(after).toMatchObject({ ok: true, messages: ["s:after"] });
 }, 60_000);
 
-test("a server killed mid-stream: the client gets UNAVAILABLE within seconds, not a hang; a new server is used next", async () => {
+test("a server killed mid-stream: the client gets UNAVAILABLE within seconds, not a hang; once it is back, a new connection serves", async () => {
   const [p2] = await freePorts(1);
   const victim = await grpcServer(p2, { name: "victim" });
+  let revived: GrpcServer | undefined;
   const [port] = await freePorts(1);
   const other = await startPlb(`
 [[service]]
@@ -107,6 +108,7 @@ listen = ["127.0.0.1:${port}"]
 h2c = true
 servers = ["127.0.0.1:${p2}"]
 server_protocol = "h2"
+server_retry = 100
 `);
   try {
     const c = grpcClient(`127.0.0.1:${port}`, [{ kind: "stream", method: "/test.Echo/Stream", request: "1000/slow", timeout: 60, report_after: 3 }]);
@@ -131,7 +133,12 @@ server_protocol = "h2"
     // a call with no server at all: UNAVAILABLE too (plb answers 503)
     const [none] = await grpcCalls(`127.0.0.1:${port}`, [{ kind: "unary", method: "/test.Echo/Unary", request: "x", timeout: 10 }]);
     expect(none).toMatchObject({ ok: false, code: "UNAVAILABLE" });
+    // the server is back on its port: the failed connection is replaced by a new one
+    revived = await grpcServer(p2, { name: "revived" });
+    const [back] = await grpcCalls(`127.0.0.1:${port}`, [{ kind: "unary", method: "/test.Echo/Unary", request: "y", timeout: 10 }]);
+    expect(back).toMatchObject({ ok: true, messages: ["revived:y"] });
   } finally {
     await other.stop();
+    await revived?.stop();
   }
 }, 60_000);

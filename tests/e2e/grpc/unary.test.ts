@@ -22,6 +22,8 @@ let secure: GrpcServer;
 let plb: PlbProcess;
 let h2cPort: number, tlsPort: number, viaTlsPort: number, notH2Port: number, stats: number;
 let http1Server: ReturnType<typeof Bun.serve>;
+let plainHttp1: ReturnType<typeof Bun.serve>;
+let notH2cPort: number;
 
 beforeAll(async () => {
   ca = await testCa();
@@ -29,7 +31,9 @@ beforeAll(async () => {
   [h2cPort, tlsPort, viaTlsPort, notH2Port, stats] = [a, b, c, d, s];
   [plain, secure] = await Promise.all([grpcServer(p1, { name: "plain" }), grpcServer(p2, { name: "secure", tls: ca.server })]);
   // An HTTPS server that speaks only HTTP/1.1 (no ALPN h2).
-  const [h1Port] = await freePorts(1);
+  const [h1Port, plainH1Port] = await freePorts(2);
+  plainHttp1 = Bun.serve({ hostname: "127.0.0.1", port: plainH1Port, fetch: () => new Response("h1") });
+  [notH2cPort] = await freePorts(1);
   http1Server = Bun.serve({ hostname: "127.0.0.1", port: h1Port, tls: { cert: Bun.file(ca.server.cert), key: Bun.file(ca.server.key) }, fetch: () => new Response("h1") });
   plb = await startPlb(`
 [stats]
@@ -65,6 +69,13 @@ servers = ["127.0.0.1:${h1Port}"]
 server_protocol = "h2"
 server_tls = { ca = "${ca.ca}" }
 
+[[service]]
+name = "not-h2c"
+protocol = "http"
+listen = ["127.0.0.1:${notH2cPort}"]
+servers = ["127.0.0.1:${plainH1Port}"]
+server_protocol = "h2"
+
 [[backend]]
 name = "grpc-plain"
 servers = ["127.0.0.1:${plain.port}"]
@@ -84,6 +95,7 @@ afterAll(async () => {
   await plain?.stop();
   await secure?.stop();
   http1Server?.stop(true);
+  plainHttp1?.stop(true);
 });
 
 test("unary calls over h2c to an h2c server: answers, an error status with its grpc-message, and a deadline exceeded", async () => {
@@ -146,4 +158,12 @@ test("behind server_tls, a server that does not choose h2 by ALPN is a connect f
   expect(plb.log()).toMatch(/TLS: (the server did not choose h2 by ALPN|handshake failed: the server speaks none of the protocols offered by ALPN)/);
   const status = (await (await fetch(`http://127.0.0.1:${stats}/status.json`)).json()) as { backends: { name: string; servers: { failures: { tls: number } }[] }[] };
   expect(status.backends.find((b) => b.name === "not-h2")!.servers[0].failures.tls).toBeGreaterThanOrEqual(1);
+});
+
+test("an h2c server that speaks only HTTP/1.1 fails the connect (counted as a server failure, the cause logged); the client gets 503, not a broken answer", async () => {
+  const r = await fetch(`http://127.0.0.1:${notH2cPort}/`);
+  expect(r.status).toBe(503);
+  expect(plb.log()).toMatch(/before its HTTP\/2 SETTINGS|not an HTTP\/2 server/);
+  const status = (await (await fetch(`http://127.0.0.1:${stats}/status.json`)).json()) as { backends: { name: string; servers: { failures: { reset: number } }[] }[] };
+  expect(status.backends.find((b) => b.name === "not-h2c")!.servers[0].failures.reset).toBeGreaterThanOrEqual(1);
 });
