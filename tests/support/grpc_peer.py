@@ -11,6 +11,8 @@ messages: no code generation).
                                sends one message every 50 ms
       /test.Echo/Bidi          echoes each message as it comes, "NAME:" + it
       /test.Echo/Sleep         sleeps the request's seconds, then answers
+      /test.Echo/Deadline      the seconds left of the call's deadline (from
+                               its grpc-timeout), or "none"
       /grpc.health.v1.Health/Check   SERVING, or NOT_SERVING while the file
                                named by --health-file exists
   grpc_peer.py client JSON
@@ -74,6 +76,10 @@ def serve(argv):
         time.sleep(float(req.decode()))
         return b"woke"
 
+    def deadline(req, ctx):
+        left = ctx.time_remaining()
+        return b"none" if left is None else b"%.3f" % left
+
     def check(req, ctx):
         # HealthCheckResponse{status}: 1 SERVING, 2 NOT_SERVING (field 1, varint)
         down = health_file is not None and os.path.exists(health_file)
@@ -84,6 +90,7 @@ def serve(argv):
         "Stream": grpc.unary_stream_rpc_method_handler(stream, ident, ident),
         "Bidi": grpc.stream_stream_rpc_method_handler(bidi, ident, ident),
         "Sleep": grpc.unary_unary_rpc_method_handler(sleep, ident, ident),
+        "Deadline": grpc.unary_unary_rpc_method_handler(deadline, ident, ident),
     })
     health = grpc.method_handlers_generic_handler("grpc.health.v1.Health", {
         "Check": grpc.unary_unary_rpc_method_handler(check, ident, ident),

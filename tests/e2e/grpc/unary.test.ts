@@ -98,13 +98,14 @@ afterAll(async () => {
   plainHttp1?.stop(true);
 });
 
-test("unary calls over h2c to an h2c server: answers, an error status with its grpc-message, and a deadline exceeded", async () => {
+test("unary calls over h2c to an h2c server: answers, an error status with its grpc-message, a deadline exceeded, the deadline known to the server", async () => {
   const r = await grpcCalls(`127.0.0.1:${h2cPort}`, [
     { kind: "unary", method: "/test.Echo/Unary", request: "hello" },
     { kind: "unary", method: "/test.Echo/Unary", request: "fail" },
     { kind: "unary", method: "/test.Echo/Sleep", request: "3", timeout: 0.5 },
     { kind: "unary", method: "/test.Echo/Nope", request: "x" },
     { kind: "unary", method: "/test.Echo/Unary", request: "again" },
+    { kind: "unary", method: "/test.Echo/Deadline", request: "", timeout: 7 },
   ]);
   expect(r[0]).toMatchObject({ ok: true, messages: ["plain:hello"] });
   expect(r[1]).toMatchObject({ ok: false, code: "INVALID_ARGUMENT", details: "bad input: fail (\u00e9)" });
@@ -112,6 +113,10 @@ test("unary calls over h2c to an h2c server: answers, an error status with its g
   expect(r[2].seconds).toBeLessThan(2.5);
   expect(r[3]).toMatchObject({ ok: false, code: "UNIMPLEMENTED" });
   expect(r[4]).toMatchObject({ ok: true, messages: ["plain:again"] });
+  // the server knows the deadline: grpc-timeout passed through
+  const left = Number(r[5].messages?.[0]);
+  expect(left).toBeGreaterThan(1);
+  expect(left).toBeLessThan(7.5); // (grpc-timeout has its own rounding)
 });
 
 test("over TLS: plb's listener TLS to an h2c server, and server_tls (ALPN h2, verified) to a TLS gRPC server", async () => {
@@ -163,7 +168,7 @@ test("behind server_tls, a server that does not choose h2 by ALPN is a connect f
 test("an h2c server that speaks only HTTP/1.1 fails the connect (counted as a server failure, the cause logged); the client gets 503, not a broken answer", async () => {
   const r = await fetch(`http://127.0.0.1:${notH2cPort}/`);
   expect(r.status).toBe(503);
-  expect(plb.log()).toMatch(/before its HTTP\/2 SETTINGS|not an HTTP\/2 server/);
+  await until(() => /before its HTTP\/2 SETTINGS|not an HTTP\/2 server/.test(plb.log()), "the cause in the log", 10_000);
   const status = (await (await fetch(`http://127.0.0.1:${stats}/status.json`)).json()) as { backends: { name: string; servers: { failures: { reset: number } }[] }[] };
   expect(status.backends.find((b) => b.name === "not-h2c")!.servers[0].failures.reset).toBeGreaterThanOrEqual(1);
 });
