@@ -35,9 +35,6 @@ class Host implements StreamHost {
   sendTrailers(_id: number, fields: HeaderList): void {
     this.log.push(["trailers", fields]);
   }
-  sendWindow(): number {
-    return this.window;
-  }
   consumed(_id: number, n: number): void {
     this.log.push(["consumed", n]);
   }

@@ -23,6 +23,8 @@ export interface GrpcServerOptions {
   name?: string;
   /** Health Check answers NOT_SERVING while this file exists. */
   healthFile?: string;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS the server announces. */
+  maxStreams?: number;
 }
 
 /** Start a gRPC server on 127.0.0.1:`port`; resolves once it listens. */
@@ -31,6 +33,7 @@ export async function grpcServer(port: number, o: GrpcServerOptions = {}): Promi
   if (o.tls) args.push("--tls", o.tls.cert, o.tls.key);
   if (o.name) args.push("--name", o.name);
   if (o.healthFile) args.push("--health-file", o.healthFile);
+  if (o.maxStreams) args.push("--max-streams", String(o.maxStreams));
   const proc = Bun.spawn(args, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   const reader = proc.stdout.getReader();
   let text = "";

@@ -2,7 +2,7 @@
 """gRPC peers for plb's tests (python3-grpcio, generic handlers, raw bytes as
 messages: no code generation).
 
-  grpc_peer.py server PORT [--tls CERT KEY] [--name NAME]
+  grpc_peer.py server PORT [--tls CERT KEY] [--name NAME] [--max-streams N] [--health-file FILE]
       Serves on 127.0.0.1:PORT and prints "ready PORT" when it listens.
       /test.Echo/Unary         answers "NAME:" + the request; a request "fail"
                                ends with INVALID_ARGUMENT and a grpc-message
@@ -39,6 +39,7 @@ def serve(argv):
     name = "srv"
     tls = None
     health_file = None
+    options = []
     i = 1
     while i < len(argv):
         if argv[i] == "--tls":
@@ -46,6 +47,9 @@ def serve(argv):
             i += 3
         elif argv[i] == "--name":
             name = argv[i + 1]
+            i += 2
+        elif argv[i] == "--max-streams":
+            options.append(("grpc.max_concurrent_streams", int(argv[i + 1])))
             i += 2
         elif argv[i] == "--health-file":
             health_file = argv[i + 1]
@@ -95,7 +99,7 @@ def serve(argv):
     health = grpc.method_handlers_generic_handler("grpc.health.v1.Health", {
         "Check": grpc.unary_unary_rpc_method_handler(check, ident, ident),
     })
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), handlers=[h, health])
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), handlers=[h, health], options=options)
     addr = "127.0.0.1:%d" % port
     if tls:
         server.add_secure_port(addr, grpc.ssl_server_credentials([(tls[1], tls[0])]))

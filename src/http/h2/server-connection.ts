@@ -217,10 +217,6 @@ export class H2ServerConnection implements SocketEvents, ConnectCallbacks, Queue
     this.session.sendTrailers(id, fields);
   }
 
-  sendWindow(id: number): number {
-    return this.session.sendWindow(id);
-  }
-
   consumed(id: number, n: number): void {
     this.session.consumed(id, n);
   }

@@ -36,7 +36,6 @@ export interface StreamHost {
   open(stream: H2UpstreamStream, fields: HeaderList, endStream: boolean): number;
   sendData(id: number, data: Uint8Array, endStream: boolean): number;
   sendTrailers(id: number, fields: HeaderList): void;
-  sendWindow(id: number): number;
   consumed(id: number, n: number): void;
   reset(id: number, code: H2Error): void;
   /** The stream is over (ended both ways, reset or abandoned): its place is free. */
@@ -204,10 +203,6 @@ export class H2UpstreamStream {
   /** Abandoned (timeout, client gone): RST_STREAM CANCEL. */
   terminate(): void {
     this.finish(true);
-  }
-
-  shutdown(): void {
-    this.end();
   }
 
   // ---------------------------------------------------------------- from the connection
