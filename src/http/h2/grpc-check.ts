@@ -143,7 +143,7 @@ class GrpcCheck implements SocketEvents, H2ClientHandler {
     for (let i = 0; i < fields.length; i += 2) {
       if (fields[i] === ":status") this.status = Number(fields[i + 1]);
       else if (fields[i] === "grpc-status") this.grpcStatus = fields[i + 1];
-      else if (fields[i] === "grpc-message") this.grpcMessage = decodeURIComponent(fields[i + 1]);
+      else if (fields[i] === "grpc-message") this.grpcMessage = percentDecoded(fields[i + 1]);
     }
     if (endStream) this.verdict();
   }
@@ -176,6 +176,15 @@ class GrpcCheck implements SocketEvents, H2ClientHandler {
     const said = `${PATH}${this.opts.service ? ` ${JSON.stringify(this.opts.service)}` : ""} → ${name}`;
     if (s === 1) this.finish({ outcome: "connected", detail: said, code: 200 });
     else this.finish({ outcome: "reset", detail: said, code: 200, reason: "body" });
+  }
+}
+
+/** grpc-message is percent-encoded (a malformed one is shown as it came). */
+function percentDecoded(s: string): string {
+  try {
+    return decodeURIComponent(s).slice(0, 200);
+  } catch {
+    return s.slice(0, 200);
   }
 }
 
