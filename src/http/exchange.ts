@@ -22,6 +22,7 @@ import type { Server } from "../servers/server.ts";
 import type { ServiceConfig } from "../config/types.ts";
 import type { ServiceHandle } from "../protocol.ts";
 import { logEnabled, logger } from "../log.ts";
+import { PlbError } from "../errors.ts";
 import { type EndCause, events } from "../events.ts";
 import type { RequestFacts } from "./trace.ts";
 import type { ExchangeCarrier, RequestBodyState } from "./carrier.ts";
@@ -349,7 +350,8 @@ export class HttpExchange extends ServerAttempt implements UpstreamOwner {
       if (logEnabled("info")) log.info(`service "${this.service.name}": ${up.server} closed a reused connection before answering ${this.req!.method}; closing ${c.clientAddress} unanswered so it may retry`);
       return c.failed(0);
     }
-    this.backend!.pool.report(up.server, "reset", err ? `connection reset: ${err.message}` : "closed before answering");
+    // An h2 stream the server refused unprocessed (its GOAWAY) is no failure of the server.
+    if (!(err instanceof PlbError && err.code === "STREAM_REFUSED")) this.backend!.pool.report(up.server, "reset", err ? `connection reset: ${err.message}` : "closed before answering");
     c.failed(502);
   }
 

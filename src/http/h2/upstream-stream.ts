@@ -21,6 +21,7 @@
  *   goes once more on another connection when the request is retryable
  *   (idempotent, no body: the head is all there is to send again).
  */
+import { PlbError } from "../../errors.ts";
 import { appendBytes } from "../../net/bytes.ts";
 import type { Sock, SocketEvents } from "../../net/types.ts";
 import { retryable } from "../_private.ts";
@@ -256,7 +257,10 @@ export class H2UpstreamStream {
   /** The server reset the stream (or the session did on a stream error). */
   onReset(code: H2Error): void {
     if (this.over) return;
-    if (code === H2Error.REFUSED_STREAM && !this.delivered && this.tryRetry()) return;
+    if (code === H2Error.REFUSED_STREAM && !this.delivered) {
+      if (this.tryRetry()) return;
+      return this.lost("the server refused the stream (REFUSED_STREAM)", true);
+    }
     // NO_ERROR after a complete response: the server only stops reading the request (RFC 9113 §8.1).
     if (code === H2Error.NO_ERROR && this.recvEnd) return this.maybeRelease(true);
     this.lost(`the server reset the stream (${errorName(code)})`);
@@ -266,7 +270,7 @@ export class H2UpstreamStream {
   onRefused(): void {
     if (this.over) return;
     if (!this.delivered && this.tryRetry()) return;
-    this.lost("the server refused the stream (GOAWAY)");
+    this.lost("the server refused the stream (GOAWAY)", !this.delivered);
   }
 
   /** The connection is gone (closed, reset, a connection error). */
@@ -393,7 +397,7 @@ export class H2UpstreamStream {
    * way ends with UNAVAILABLE trailers; anything else closes with an error
    * (a 502, or a cut response).
    */
-  private lost(why: string): void {
+  private lost(why: string, refused = false): void {
     if (this.over) return;
     if (this.finalHead && this.framing === Framing.Chunked && !this.recvEnd && this.head !== undefined && isGrpc(this.head)) {
       this.recvEnd = true;
@@ -407,7 +411,7 @@ export class H2UpstreamStream {
     this.host.release(this);
     const to = this.data;
     this.data = undefined;
-    to?.onClose(new Error(why));
+    to?.onClose(refused ? new PlbError("STREAM_REFUSED", why) : new Error(why));
   }
 
   /** Close with an error after the current call (write must not call back into its caller). */
