@@ -25,6 +25,8 @@ export interface GrpcServerOptions {
   healthFile?: string;
   /** SETTINGS_MAX_CONCURRENT_STREAMS the server announces. */
   maxStreams?: number;
+  /** Stream appends "cancelled Stream" to this file when a call ends before its last message. */
+  eventsFile?: string;
 }
 
 /** Start a gRPC server on 127.0.0.1:`port`; resolves once it listens. */
@@ -34,6 +36,7 @@ export async function grpcServer(port: number, o: GrpcServerOptions = {}): Promi
   if (o.name) args.push("--name", o.name);
   if (o.healthFile) args.push("--health-file", o.healthFile);
   if (o.maxStreams) args.push("--max-streams", String(o.maxStreams));
+  if (o.eventsFile) args.push("--events-file", o.eventsFile);
   const proc = Bun.spawn(args, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   const reader = proc.stdout.getReader();
   let text = "";
@@ -57,7 +60,8 @@ export async function grpcServer(port: number, o: GrpcServerOptions = {}): Promi
 
 export type GrpcCall =
   | { kind: "unary"; method: string; request: string; timeout?: number }
-  | { kind: "stream"; method: string; request: string; timeout?: number; report_after?: number }
+  | { kind: "stream"; method: string; request: string; timeout?: number; report_after?: number; cancel_after?: number }
+  | { kind: "client_stream"; method: string; size: number; count: number; timeout?: number }
   | { kind: "bidi"; method: string; requests: string[]; gap?: number; timeout?: number };
 
 export interface GrpcResult {

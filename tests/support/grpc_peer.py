@@ -8,9 +8,12 @@ messages: no code generation).
                                ends with INVALID_ARGUMENT and a grpc-message
       /test.Echo/Stream        the request is a count N: N messages "m<i>"
                                (the last one "m<N-1>"); a request "N/slow"
-                               sends one message every 50 ms
+                               sends one message every 50 ms; with
+                               --events-file, a call cancelled before its last
+                               message appends "cancelled Stream" there
       /test.Echo/Bidi          echoes each message as it comes, "NAME:" + it
       /test.Echo/Sleep         sleeps the request's seconds, then answers
+      /test.Echo/Total         a client stream: "<count> messages, <bytes> bytes"
       /test.Echo/Deadline      the seconds left of the call's deadline (from
                                its grpc-timeout), or "none"
       /grpc.health.v1.Health/Check   SERVING, or NOT_SERVING while the file
@@ -39,6 +42,7 @@ def serve(argv):
     name = "srv"
     tls = None
     health_file = None
+    events_file = None
     options = []
     i = 1
     while i < len(argv):
@@ -50,6 +54,9 @@ def serve(argv):
             i += 2
         elif argv[i] == "--max-streams":
             options.append(("grpc.max_concurrent_streams", int(argv[i + 1])))
+            i += 2
+        elif argv[i] == "--events-file":
+            events_file = argv[i + 1]
             i += 2
         elif argv[i] == "--health-file":
             health_file = argv[i + 1]
@@ -67,10 +74,27 @@ def serve(argv):
         text = req.decode()
         slow = text.endswith("/slow")
         n = int(text.split("/")[0])
+        done = []
+        if events_file:
+            def ended():
+                if not done:
+                    with open(events_file, "a") as f:
+                        f.write("cancelled Stream\n")
+            ctx.add_callback(ended)
         for k in range(n):
             if slow:
                 time.sleep(0.05)
+            if k == n - 1:
+                done.append(True)
             yield b"m%d" % k
+
+    def total(it, ctx):
+        n = 0
+        count = 0
+        for m in it:
+            n += len(m)
+            count += 1
+        return b"%d messages, %d bytes" % (count, n)
 
     def bidi(it, ctx):
         for m in it:
@@ -95,6 +119,7 @@ def serve(argv):
         "Bidi": grpc.stream_stream_rpc_method_handler(bidi, ident, ident),
         "Sleep": grpc.unary_unary_rpc_method_handler(sleep, ident, ident),
         "Deadline": grpc.unary_unary_rpc_method_handler(deadline, ident, ident),
+        "Total": grpc.stream_unary_rpc_method_handler(total, ident, ident),
     })
     health = grpc.method_handlers_generic_handler("grpc.health.v1.Health", {
         "Check": grpc.unary_unary_rpc_method_handler(check, ident, ident),
@@ -132,16 +157,28 @@ def client(spec):
                 count = 0
                 last = None
                 first = []
-                for m in f(call["request"].encode(), timeout=timeout):
+                it = f(call["request"].encode(), timeout=timeout)
+                for m in it:
                     count += 1
                     last = m.decode()
                     if len(first) < 3:
                         first.append(last)
                     if call.get("report_after") == count:
                         print(json.dumps({"progress": count}), flush=True)
+                    if call.get("cancel_after") == count:
+                        it.cancel()
                 out["count"] = count
                 out["last"] = last
                 out["messages"] = first
+            elif kind == "client_stream":
+                f = ch.stream_unary(call["method"], request_serializer=ident, response_deserializer=ident)
+                size, n = call["size"], call["count"]
+
+                def many():
+                    for k in range(n):
+                        yield bytes([97 + k % 26]) * size
+
+                out["messages"] = [f(many(), timeout=timeout).decode()]
             elif kind == "bidi":
                 f = ch.stream_stream(call["method"], request_serializer=ident, response_deserializer=ident)
                 msgs = [m.encode() for m in call["requests"]]

@@ -7,7 +7,10 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { grpcCalls, grpcClient, type GrpcServer, grpcServer } from "../../support/grpc.ts";
-import { startPlb, type PlbProcess, writeConfig, startPlbFile } from "../../support/plb.ts";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { startPlb, type PlbProcess, startPlbFile, tempDir, writeConfig } from "../../support/plb.ts";
+import { until } from "../../support/until.ts";
 import { freePorts } from "../../support/ports.ts";
 import { reloadWith } from "../../support/reload.ts";
 import { type TestCa, testCa } from "../../support/test-ca.ts";
@@ -39,12 +42,13 @@ server_protocol = "h2"
 ${extra}
 `;
 let file: string;
+const events = join(tempDir(), "events");
 
 beforeAll(async () => {
   ca = await testCa();
   const [p, a, b] = await freePorts(3);
   [h2cPort, tlsPort] = [a, b];
-  server = await grpcServer(p, { name: "s" });
+  server = await grpcServer(p, { name: "s", eventsFile: events });
   file = writeConfig(config());
   plb = await startPlbFile(file);
 });
@@ -63,6 +67,20 @@ test("a server stream of 100,000 messages arrives whole and in order, over h2c a
     expect(r).toMatchObject({ ok: true, code: "OK", count: 100_000, last: "m99999", messages: ["m0", "m1", "m2"] });
   }
 }, 130_000);
+
+test("a client stream of 20 MiB (2,000 messages of 10 KiB) reaches the server whole, over h2c and TLS", async () => {
+  const [a, b] = await Promise.all([
+    grpcCalls(`127.0.0.1:${h2cPort}`, [{ kind: "client_stream", method: "/test.Echo/Total", size: 10_240, count: 2000, timeout: 60 }], {}, 90_000),
+    grpcCalls(`127.0.0.1:${tlsPort}`, [{ kind: "client_stream", method: "/test.Echo/Total", size: 10_240, count: 2000, timeout: 60 }], { ca: ca.ca }, 90_000),
+  ]);
+  for (const [r] of [a, b]) expect(r).toMatchObject({ ok: true, messages: ["2000 messages, 20480000 bytes"] });
+}, 100_000);
+
+test("a client that cancels its call: plb resets the server's stream (the server sees the cancel)", async () => {
+  const [r] = await grpcCalls(`127.0.0.1:${h2cPort}`, [{ kind: "stream", method: "/test.Echo/Stream", request: "200/slow", timeout: 30, cancel_after: 3 }]);
+  expect(r).toMatchObject({ ok: false, code: "CANCELLED" });
+  await until(() => existsSync(events) && readFileSync(events, "utf8").includes("cancelled Stream"), "the server's cancel", 10_000);
+});
 
 test("a bidirectional stream echoes each message as it comes", async () => {
   const requests = Array.from({ length: 50 }, (_, i) => `b${i}`);
