@@ -112,17 +112,6 @@ export class H2ServerPool implements ConnectionOwner {
     }
   }
 
-  /** Close every connection (shutdown). */
-  closeAll(): void {
-    this.retire();
-    for (const p of this.servers.values()) for (const c of [...p.conns]) c.close();
-  }
-
-  /** Connections open or being made to `server` (for tests and status). */
-  connectionCount(server: Server): number {
-    return this.servers.get(server)?.conns.length ?? 0;
-  }
-
   // ---------------------------------------------------------------- placing streams
 
   private per(server: Server): PerServer {
