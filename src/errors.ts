@@ -15,6 +15,8 @@ export type PlbErrorCode =
   | "CONNECT_TIMEOUT"
   | "CONNECT_REFUSED"
   | "UNREACHABLE"
+  /** An h2 server refused a stream unprocessed (GOAWAY above it, REFUSED_STREAM): not a failure of the server. */
+  | "STREAM_REFUSED"
   | "RESOLVE"
   | "FFI"
   | "ACME"

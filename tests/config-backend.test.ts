@@ -107,3 +107,17 @@ describe("backends", () => {
     ]);
   });
 });
+
+describe("server_protocol (HTTP/2 to servers)", () => {
+  const svc = (extra: string) => `[[service]]\nname = "g"\nprotocol = "http"\nlisten = ["127.0.0.1:8080"]\nservers = ["10.0.0.2:50051"]\n${extra}\n`;
+  test('defaults to "http/1.1" with 4 connections per server; "h2" and h2_max_connections are read', () => {
+    expect(parseConfig(svc(""), "p").backends[0].http).toMatchObject({ server_protocol: "http/1.1", h2_max_connections: 4 });
+    expect(parseConfig(svc('server_protocol = "h2"\nh2_max_connections = 2'), "p").backends[0].http).toMatchObject({ server_protocol: "h2", h2_max_connections: 2 });
+  });
+  test("a wrong value names the key and the line; a PROXY header cannot ride an h2 connection; tcp services refuse it", () => {
+    expect(problems(svc('server_protocol = "h3"')).join("\n")).toContain('plb.toml:6: service "g": server_protocol must be one of "http/1.1", "h2"');
+    expect(problems(svc("h2_max_connections = 0")).join("\n")).toContain("h2_max_connections");
+    expect(problems(svc('server_protocol = "h2"\nclient_address = "proxy-v2"')).join("\n")).toContain('cannot be combined with server_protocol = "h2"');
+    expect(problems(`[[service]]\nname = "t"\nlisten = ["127.0.0.1:8080"]\nservers = ["10.0.0.2:1"]\nserver_protocol = "h2"\n`).join("\n")).toMatch(/"server_protocol" applies to protocol "http" only/);
+  });
+});

@@ -91,3 +91,26 @@ describe("health: rejected, with the key and line", () => {
     });
   }
 });
+
+describe("health.grpc (the standard gRPC health check of h2 backends)", () => {
+  const svc = (health: string, extra = 'server_protocol = "h2"') =>
+    `[[service]]\nname = "g"\nprotocol = "http"\nlisten = ["127.0.0.1:8080"]\nservers = ["10.0.0.2:50051"]\n${extra}\nhealth = ${health}\n`;
+  const errors = (text: string): string => {
+    try {
+      parseConfig(text, "p");
+      return "";
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+  test("grpc = true with an optional service; the default service is the whole server", () => {
+    expect(parseConfig(svc("{ grpc = true }"), "p").backends[0].health?.grpc).toEqual({ service: "" });
+    expect(parseConfig(svc('{ grpc = true, service = "test.Echo", interval = "1s" }'), "p").backends[0].health).toMatchObject({ grpc: { service: "test.Echo" }, interval: 1000 });
+  });
+  test("it needs server_protocol = \"h2\", takes no http sub-key, and service needs grpc", () => {
+    expect(errors(svc("{ grpc = true }", ""))).toContain('health.grpc = true needs server_protocol = "h2"');
+    expect(errors(svc('{ grpc = true, path = "/x" }'))).toContain("health.path does not apply to health.grpc = true");
+    expect(errors(svc('{ service = "x" }'))).toContain("health.service names the gRPC service to check: it needs health.grpc = true");
+    expect(errors(svc('{ grpc = "yes" }'))).toContain("health.grpc must be true or false");
+  });
+});

@@ -89,7 +89,7 @@ describe("defaults and overrides", () => {
         protocol: "tcp",
         client_address: "none",
         smtp: { timeout_smtp_greeting: 10_000 },
-        http: { fail_on_5xx: false, hash_header: undefined, health_path: undefined, pool_max_idle: 256, timeout_pool_idle: 1500 },
+        http: { fail_on_5xx: false, hash_header: undefined, health_path: undefined, pool_max_idle: 256, timeout_pool_idle: 1500, server_protocol: "http/1.1", h2_max_connections: 4 },
         servers: [{ address: "10.0.0.2:80", host: "10.0.0.2", port: 80, weight: 1, backup: false }],
         discover: [],
         balance: "roundrobin",

@@ -27,7 +27,7 @@ describe("schema", () => {
     // What belongs to the servers: in a [[backend]], or beside a service's own servers.
     expect([...keysFor("backend")].sort()).toEqual(
       [
-        "balance", "client_address", "fail_on_5xx", "hash_header", "health", "health_path", "name", "pool_max_idle", "server_retry", "server_tls", "servers", "slowstart", "timeout_cleanup", "timeout_connect",
+        "balance", "client_address", "fail_on_5xx", "h2_max_connections", "hash_header", "health", "health_path", "name", "pool_max_idle", "server_protocol", "server_retry", "server_tls", "servers", "slowstart", "timeout_cleanup", "timeout_connect",
         "timeout_pool_idle", "timeout_server", "timeout_smtp_greeting",
       ],
     );

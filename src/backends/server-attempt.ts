@@ -93,7 +93,12 @@ export abstract class ServerAttempt implements ConnectCallbacks {
   protected connectTo(server: Server): void {
     this.server = server;
     this.connectAt = this.timed || events.connect.active ? performance.now() : 0;
-    this.pending = connect(server.address!, server.port, this.backend.cfg.timeout_connect, this, this.backend.tls, server.tlsName);
+    this.pending = this.open(server);
+  }
+
+  /** Start the connect to `server` (http: an h2 backend gives a stream of its connection pool instead). */
+  protected open(server: Server): PendingConnect {
+    return connect(server.address!, server.port, this.backend.cfg.timeout_connect, this, this.backend.tls, server.tlsName);
   }
 
   /** Count `server` as failed for this client (reported already) and go on with the next one. */

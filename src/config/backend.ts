@@ -113,6 +113,9 @@ export function finishBackend(draft: BackendDraft, protocol: ProtocolName, repor
   if (proxy && values.server_tls !== undefined) {
     problem("client_address", `client_address = ${JSON.stringify(values.client_address)} cannot be combined with server_tls yet: servers that take both (HAProxy, nginx) expect the PROXY header before the TLS handshake, and plb would send it inside TLS`, at("client_address"));
   }
+  if (proxy && values.http.server_protocol === "h2" && protocol === "http") {
+    problem("client_address", `client_address = ${JSON.stringify(values.client_address)} cannot be combined with server_protocol = "h2": an h2 connection carries the streams of many clients, and a PROXY header names one`, at("client_address"));
+  }
   if (values.client_address === "xclient" && protocol !== "smtp") {
     problem("client_address", `client_address = "xclient" needs protocol = "smtp" (use "proxy-v1" or "proxy-v2" for ${JSON.stringify(protocol)})`, at("client_address"));
   }
@@ -124,6 +127,7 @@ export function finishBackend(draft: BackendDraft, protocol: ProtocolName, repor
     problem("balance", `balance ${JSON.stringify(values.balance)} needs hash_header, the header whose value is hashed (e.g. hash_header = "X-Tenant")`, at("balance"));
   }
   const health = draft.health === undefined ? undefined : checkHealth(draft.health, protocol, values.http.health_path, (m) => problem("health", m, at("health")));
+  if (health?.grpc !== undefined && values.http.server_protocol !== "h2") problem("health", 'health.grpc = true needs server_protocol = "h2" (gRPC runs over HTTP/2)', at("health"));
   if (failed) return undefined;
   return { name: draft.name, declared: draft.declared, protocol, ...values, health };
 }

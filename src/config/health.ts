@@ -10,15 +10,18 @@
  * `GET path` (with `host`) and match `expect` against the status and body;
  * tcp checks connect, optionally `send` a string and `expect` one back;
  * smtp checks read the greeting, say EHLO and QUIT (no sub-keys of their own).
+ * `grpc = true` (http, server_protocol = "h2"): the standard gRPC health
+ * check, grpc.health.v1.Health/Check for `service` ("" by default: the
+ * server as a whole), up when it answers SERVING.
  */
 import { isIP } from "node:net";
 import { isHostName } from "./address.ts";
 import { describeValue } from "./describe.ts";
 import { suggestion } from "./diagnostics.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
-import type { HealthConfig, HttpCheckConfig, HttpExpect, TcpCheckConfig } from "./types.ts";
+import type { GrpcCheckConfig, HealthConfig, HttpCheckConfig, HttpExpect, TcpCheckConfig } from "./types.ts";
 
-export type { HealthConfig, HttpCheckConfig, HttpExpect, TcpCheckConfig };
+export type { GrpcCheckConfig, HealthConfig, HttpCheckConfig, HttpExpect, TcpCheckConfig };
 
 /** Longest body read by an http check looking for `expect.body`. */
 export const MAX_CHECK_BODY = 64 * 1024;
@@ -41,6 +44,8 @@ const SUB_KEYS: Readonly<Record<string, readonly string[] | undefined>> = {
   expect: ["http", "tcp"],
   send: ["tcp"],
   reuse: ["http"],
+  grpc: ["http"],
+  service: ["http"],
 };
 export const HEALTH_KEYS: readonly string[] = Object.keys(SUB_KEYS);
 
@@ -98,7 +103,18 @@ export function checkHealth(v: unknown, protocol: string, healthPath: string | u
   const fall = count("fall", HEALTH_DEFAULTS.fall);
   let http: HttpCheckConfig | undefined;
   let tcp: TcpCheckConfig | undefined;
-  if (protocol === "http") {
+  let grpc: GrpcCheckConfig | undefined;
+  if (protocol === "http" && Object.hasOwn(v, "grpc")) {
+    if (typeof v.grpc !== "boolean") problem(`health.grpc must be true or false, got ${describeValue(v.grpc)}`);
+    for (const k of ["path", "host", "expect", "reuse"]) if (v.grpc === true && Object.hasOwn(v, k)) problem(`health.${k} does not apply to health.grpc = true (the gRPC health check asks grpc.health.v1.Health/Check; name the service with health.service)`);
+  }
+  if (protocol === "http" && Object.hasOwn(v, "service")) {
+    if (v.grpc !== true) problem("health.service names the gRPC service to check: it needs health.grpc = true");
+    else if (typeof v.service !== "string" || v.service.length > 1000) problem(`health.service must be a gRPC service name ("" for the whole server), got ${describeValue(v.service)}`);
+  }
+  if (protocol === "http" && v.grpc === true) {
+    grpc = { service: typeof v.service === "string" ? v.service : "" };
+  } else if (protocol === "http") {
     if (Object.hasOwn(v, "path") && healthPath !== undefined) {
       problem("health.path and health_path are both set: keep health.path (health_path is the older key for the same path)");
     }
@@ -121,7 +137,7 @@ export function checkHealth(v: unknown, protocol: string, healthPath: string | u
     tcp = { send: text("send"), expect: text("expect") };
   }
   if (!ok || interval === undefined || timeout === undefined || rise === undefined || fall === undefined) return undefined;
-  return { interval, timeout, rise, fall, http, tcp };
+  return { interval, timeout, rise, fall, http, tcp, grpc };
 }
 
 function checkPath(p: unknown, problem: (m: string) => undefined): string | undefined {

@@ -133,6 +133,10 @@ export interface HttpBackendSettings {
   readonly pool_max_idle: number;
   readonly timeout_pool_idle: number;
   readonly fail_on_5xx: boolean;
+  /** What plb speaks to the servers: HTTP/1.1, or HTTP/2 (ALPN h2 with server_tls, else h2c with prior knowledge). */
+  readonly server_protocol: "http/1.1" | "h2";
+  /** With h2: most connections per server. */
+  readonly h2_max_connections: number;
   /** Header name whose value `balance = "header"` hashes (required by it; a valid field name). */
   readonly hash_header: string | undefined;
   /** Probe with GET <path> (2xx/3xx = up) instead of a bare connect. */
@@ -202,6 +206,12 @@ export interface TcpCheckConfig {
   readonly expect: string | undefined;
 }
 
+/** The standard gRPC health check (grpc.health.v1.Health/Check) of an h2 backend. */
+export interface GrpcCheckConfig {
+  /** HealthCheckRequest.service: "" asks about the server as a whole. */
+  readonly service: string;
+}
+
 export interface HealthConfig {
   /** ms between two checks of a server (each spread by ±10 %). */
   readonly interval: number;
@@ -215,6 +225,8 @@ export interface HealthConfig {
   readonly http: HttpCheckConfig | undefined;
   /** protocol = "tcp" only. */
   readonly tcp: TcpCheckConfig | undefined;
+  /** health.grpc = true (http with server_protocol = "h2"): the gRPC health check instead of `http`. */
+  readonly grpc?: GrpcCheckConfig | undefined;
 }
 
 

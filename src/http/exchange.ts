@@ -15,12 +15,14 @@ import { concatBytes } from "../net/bytes.ts";
 import { proxyHeaderFor } from "../net/client-address.ts";
 import { now } from "../net/clock.ts";
 import { flush, LOST, QUEUED, send, SENT } from "../net/outbox.ts";
+import type { PendingConnect } from "../net/connect.ts";
 import type { Sock } from "../net/types.ts";
 import { ServerAttempt } from "../backends/server-attempt.ts";
 import type { Server } from "../servers/server.ts";
 import type { ServiceConfig } from "../config/types.ts";
 import type { ServiceHandle } from "../protocol.ts";
 import { logEnabled, logger } from "../log.ts";
+import { PlbError } from "../errors.ts";
 import { type EndCause, events } from "../events.ts";
 import type { RequestFacts } from "./trace.ts";
 import type { ExchangeCarrier, RequestBodyState } from "./carrier.ts";
@@ -247,6 +249,12 @@ export class HttpExchange extends ServerAttempt implements UpstreamOwner {
     return true;
   }
 
+  /** An h2 backend: "connecting" is getting a stream of the server's h2 connections (h2/server-pool.ts). */
+  protected override open(server: Server): PendingConnect {
+    const h2 = this.brt!.h2;
+    return h2 === undefined ? super.open(server) : h2.open(server, this, this.backend.cfg.timeout_connect, this.backend.tls);
+  }
+
   protected noServer(local: boolean): void {
     if (!local && logEnabled("info")) log.info(`service "${this.service.name}": no server of "${this.backend!.name}" available for ${this.carrier.clientAddress}: 503`);
     this.carrier.failed(503);
@@ -343,7 +351,8 @@ export class HttpExchange extends ServerAttempt implements UpstreamOwner {
       if (logEnabled("info")) log.info(`service "${this.service.name}": ${up.server} closed a reused connection before answering ${this.req!.method}; closing ${c.clientAddress} unanswered so it may retry`);
       return c.failed(0);
     }
-    this.backend!.pool.report(up.server, "reset", err ? `connection reset: ${err.message}` : "closed before answering");
+    // An h2 stream the server refused unprocessed (its GOAWAY) is no failure of the server.
+    if (!(err instanceof PlbError && err.code === "STREAM_REFUSED")) this.backend!.pool.report(up.server, "reset", err ? `connection reset: ${err.message}` : "closed before answering");
     c.failed(502);
   }
 

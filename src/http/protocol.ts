@@ -5,6 +5,7 @@ import type { Sock } from "../net/types.ts";
 import { tcpCheck } from "../tcp/probe.ts";
 import { DEFAULT_EXPECT } from "../config/health.ts";
 import { httpCheck } from "./probe.ts";
+import { grpcCheck } from "./h2/grpc-check.ts";
 import { setupHttp, setupHttpBackend } from "./runtime.ts";
 import { HttpSession } from "./session.ts";
 import { H2Connection } from "./h2/connection.ts";
@@ -27,6 +28,7 @@ export const http: Protocol = {
   accept: (client, service) => (speaksH2(client, service.cfg) ? new H2Connection(client, service) : new HttpSession(client, service)),
   probe: ({ cfg, tls }) => {
     const base = { connectMs: cfg.timeout_connect, clientAddress: cfg.client_address, tls };
+    if (cfg.health?.grpc) return grpcCheck({ tls, service: cfg.health.grpc.service, connectMs: cfg.timeout_connect, timeoutMs: cfg.health.timeout });
     if (cfg.health?.http) return httpCheck({ ...base, ...cfg.health.http, timeoutMs: cfg.health.timeout });
     if (cfg.http.health_path === undefined) return tcpCheck({ ...base, timeoutMs: cfg.timeout_connect });
     return httpCheck({ ...base, path: cfg.http.health_path, host: undefined, expect: DEFAULT_EXPECT, timeoutMs: cfg.timeout_connect + cfg.timeout_server });

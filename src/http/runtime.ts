@@ -15,6 +15,7 @@ import type { Server } from "../servers/server.ts";
 import { customReply, errorReply } from "./replies.ts";
 import type { HeadLimits } from "./types.ts";
 import type { Upstream } from "./upstream.ts";
+import { H2ServerPool } from "./h2/server-pool.ts";
 
 export interface HttpRuntime {
   readonly limits: HeadLimits;
@@ -30,6 +31,8 @@ export interface HttpBackendRuntime {
   readonly failOn5xx: boolean;
   /** server_tls as configured: pooled connections are kept by a reload only while it stays the same. */
   readonly tlsKey: string;
+  /** server_protocol = "h2": the HTTP/2 connections to its servers (requests are streams of them); undefined for HTTP/1.1. */
+  readonly h2: H2ServerPool | undefined;
 }
 
 /** An http backend's runtime: a reload keeps `previous`'s idle server connections; their limits change when it commits. */
@@ -40,12 +43,17 @@ export function setupHttpBackend(cfg: BackendConfig, previous: unknown): Backend
   // A plain connection must not serve a backend that now wants TLS (nor the other way round).
   const keep = before !== undefined && before.tlsKey === tlsKey;
   const pool = keep ? before.pool : new IdlePool<Server, Upstream>(h.pool_max_idle, h.timeout_pool_idle);
-  const shared: HttpBackendRuntime = { pool, failOn5xx: h.fail_on_5xx, tlsKey };
+  // h2 connections are kept by a reload that keeps the protocol and server_tls: their streams (long gRPC calls) go on.
+  const keepH2 = keep && before.h2 !== undefined && h.server_protocol === "h2";
+  const h2 = h.server_protocol !== "h2" ? undefined : keepH2 ? before!.h2 : new H2ServerPool(h.h2_max_connections, cfg.timeout_server);
+  const shared: HttpBackendRuntime = { pool, failOn5xx: h.fail_on_5xx, tlsKey, h2 };
   return {
     shared,
     commit: () => {
       if (before !== undefined && !keep) before.pool.closeAll();
+      if (before?.h2 !== undefined && before.h2 !== h2) before.h2.retire();
       pool.configure(h.pool_max_idle, h.timeout_pool_idle);
+      h2?.configure(h.h2_max_connections, cfg.timeout_server);
     },
   };
 }

@@ -8,7 +8,8 @@
  * handshake, a certificate that does not verify fails the connect with
  * outcome "tls" and its cause (never a plain connection instead), a kept
  * session is offered in `open` and the new one taken at the server's first
- * bytes.
+ * bytes. For an h2 backend only h2 is offered by ALPN, and a server that
+ * does not choose it fails the connect with outcome "tls".
  */
 import type { Socket, SocketHandler } from "bun";
 import { describeTlsFailure, isVerifyError, type ServerTls } from "../tls/client.ts";
@@ -39,6 +40,8 @@ class Attempt implements SocketEvents, PendingConnect {
     readonly cb: ConnectCallbacks,
     readonly timeoutMs: number,
     readonly tls: ServerTls | undefined,
+    /** Offer only h2 by ALPN, and fail the connect when the server does not choose it. */
+    readonly h2 = false,
   ) {}
   cancel(): void {
     if (this.done) return;
@@ -123,6 +126,12 @@ const tlsHandlers: SocketHandler<SocketEvents> = {
     }
     a.done = true;
     clearTimeout(a.timer);
+    const refusal = a.h2 ? a.tls!.h2Refusal(s) : undefined;
+    if (refusal !== undefined) {
+      s.end();
+      a.cb.failed("tls", refusal);
+      return;
+    }
     awaitingSession.set(s, a);
     a.cb.connected(s as unknown as Sock);
   },
@@ -180,8 +189,8 @@ export interface PendingConnect {
  * callback `connected` then runs after a handshake that verified); exactly
  * one of the callbacks runs, always after this function has returned.
  */
-export function connect(host: string, port: number, timeoutMs: number, cb: ConnectCallbacks, tls?: ServerTls, serverHost = host): PendingConnect {
-  const a = new Attempt(cb, timeoutMs, tls);
+export function connect(host: string, port: number, timeoutMs: number, cb: ConnectCallbacks, tls?: ServerTls, serverHost = host, h2 = false): PendingConnect {
+  const a = new Attempt(cb, timeoutMs, tls, h2);
   a.timer = setTimeout(timedOut, timeoutMs, a);
   try {
     if (tls !== undefined) {
@@ -194,7 +203,7 @@ export function connect(host: string, port: number, timeoutMs: number, cb: Conne
       data: a,
       allowHalfOpen: true,
       socket: tls === undefined ? handlers : tlsHandlers,
-      tls: tls?.connectOptions(a.name),
+      tls: tls?.connectOptions(a.name, h2),
     }); // failures arrive through connectError (no unhandled rejection then)
     a.starting = false;
   } catch (err) {

@@ -21,6 +21,7 @@ import { isIP } from "node:net";
 import type { ServerTlsConfig } from "../config/types.ts";
 import { fileErrorReason } from "../errors.ts";
 import { checkCertificates, checkTlsPair } from "./pair.ts";
+import { alpnWire } from "./profile.ts";
 import { logger } from "../log.ts";
 import { readConfigured } from "../process/files.ts";
 
@@ -39,7 +40,12 @@ interface ConnectTlsOptions {
   readonly ca?: string;
   readonly cert?: string;
   readonly key?: string;
+  /** ALPN offered (wire format): h2 only, for server_protocol = "h2". */
+  readonly ALPNProtocols?: Uint8Array;
 }
+
+/** What a connection for server_protocol = "h2" offers by ALPN: h2 only. */
+const H2_ONLY = alpnWire(["h2"]);
 
 /** The socket calls resumption needs (Bun's TLS socket; missing from bun-types). */
 interface SessionSocket {
@@ -72,14 +78,21 @@ export class ServerTls {
     return this.cfg.server_name ?? (isIP(host) === 0 ? host.replace(/\.$/, "").toLowerCase() : "");
   }
 
-  /** Bun.connect's `tls` option for a server named `name`. */
-  connectOptions(name: string): ConnectTlsOptions {
-    let o = this.options.get(name);
+  /** Bun.connect's `tls` option for a server named `name` (`h2`: offering only h2 by ALPN). */
+  connectOptions(name: string, h2 = false): ConnectTlsOptions {
+    const key = h2 ? `h2|${name}` : name;
+    let o = this.options.get(key);
     if (o === undefined) {
-      o = { serverName: name, rejectUnauthorized: this.verify, ...this.pems };
-      this.options.set(name, o);
+      o = { serverName: name, rejectUnauthorized: this.verify, ...this.pems, ...(h2 ? { ALPNProtocols: H2_ONLY } : {}) };
+      this.options.set(key, o);
     }
     return o;
+  }
+
+  /** After the handshake of an h2 connection: undefined when the server chose h2 by ALPN, else the cause of the failure. */
+  h2Refusal(sock: unknown): string | undefined {
+    const chosen = (sock as { alpnProtocol?: unknown }).alpnProtocol;
+    return chosen === "h2" ? undefined : `TLS: the server did not choose h2 by ALPN (${typeof chosen === "string" && chosen !== "" ? `it chose ${JSON.stringify(chosen)}` : "it chose no protocol"}): does it speak HTTP/2 on this port? (server_protocol = "h2")`;
   }
 
   /** In `open`: offer the session last kept for `key`, if any. */
@@ -191,6 +204,7 @@ export function describeTlsFailure(err: Error | undefined, name: string): string
   if (cause === "certificate expired" || cause === "certificate not yet valid") return `TLS: ${cause}`;
   if (cause !== undefined) return `TLS: ${cause} (${message})`;
   if (code === "ECONNRESET" || /disconnected before secure TLS/.test(message)) return "TLS: handshake failed: the server closed the connection";
+  if (/NO_APPLICATION_PROTOCOL/.test(message)) return "TLS: handshake failed: the server speaks none of the protocols offered by ALPN (h2 for server_protocol = \"h2\"; does it speak HTTP/2?)";
   const reason = /:([A-Z0-9_]+)$/.exec(message);
   if (reason) return `TLS: handshake failed: ${reason[1].toLowerCase().replace(/_/g, " ")}${reason[1] === "WRONG_VERSION_NUMBER" ? " (does the server speak TLS on this port?)" : ""}`;
   return `TLS: handshake failed${message ? `: ${message}` : ""}`;
