@@ -294,7 +294,7 @@ test("a window closed longer than timeout_server is no server timeout (plb pause
   expect(r.summary.streams["1"]).toMatchObject({ status: 200, ended: true, reset: null, data_length: BIG });
 }, 90_000);
 
-test("a window that never opens: the stream is reset after timeout_client, whether the server is still sending or its whole answer waits in plb", async () => {
+test("a window that never opens: the stream ends after timeout_client (not timeout_server), whether the server is still sending or its whole answer waits in plb", async () => {
   const never = (path: string) =>
     h2Client({
       port: shortPort,
@@ -304,15 +304,18 @@ test("a window that never opens: the stream is reset after timeout_client, wheth
       steps: [
         { op: "request", path },
         { op: "wait", until: "response", ms: 5000 },
-        { op: "wait", until: "reset", ms: 20_000 },
+        { op: "wait", until: "reset", ms: 20_000 }, // (a GOAWAY and close end this wait too)
       ],
     });
   const [big, small] = await Promise.all([never("/big"), never("/chunked-100k")]);
   for (const r of [big, small]) {
-    expect(r.summary.streams["1"]).toMatchObject({ status: 200, data_length: 0, ended: false, reset: H2Error.INTERNAL_ERROR });
-    expect(r.summary.elapsed_ms).toBeGreaterThanOrEqual(4500); // timeout_client, not timeout_server (1.5 s)
-    expect(r.summary.elapsed_ms).toBeLessThan(15_000);
-    expect(r.summary.goaway).toBeNull();
+    expect(r.summary.streams["1"]).toMatchObject({ status: 200, data_length: 0, ended: false });
+    // The stream is reset, or (a client that takes nothing on any stream) the whole connection ends with GOAWAY(NO_ERROR): either way at timeout_client.
+    const s = r.summary;
+    const ended = s.streams["1"].reset === H2Error.INTERNAL_ERROR || (s.goaway?.code === H2Error.NO_ERROR && s.goaway.last_stream_id === 1 && s.closed);
+    expect(ended).toBe(true);
+    expect(s.elapsed_ms).toBeGreaterThanOrEqual(4500); // timeout_client, not timeout_server (1.5 s)
+    expect(s.elapsed_ms).toBeLessThan(15_000);
   }
   // plb serves on, on the same service.
   const ok = await h2Client({ port: shortPort, steps: [{ op: "request", path: "/small" }, { op: "wait", until: "end" }] });
