@@ -217,7 +217,8 @@ export class HttpExchange extends ServerAttempt implements UpstreamOwner {
   serverLate(now: number): boolean {
     const up = this.up;
     const timeoutServer = this.serverTimeout;
-    if (up === undefined || now - up.last <= timeoutServer) return false;
+    // Paused by plb for a slow client: its silence is not the server's (timeout_client bounds the client).
+    if (up === undefined || this.upPaused || now - up.last <= timeoutServer) return false;
     const started = this.started;
     if (!started) this.backend!.pool.report(up.server, "timeout", `no response within ${timeoutServer} ms`);
     up.abort();
