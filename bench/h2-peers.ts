@@ -40,10 +40,10 @@ export interface H2Front {
 
 /**
  * plb: an http service with `tls = { cert, key }` (ALPN offers h2 once plb
- * speaks it) or `h2c = true` (prior-knowledge HTTP/2 without TLS).
+ * speaks it) or `h2c = "only"` (prior-knowledge HTTP/2 without TLS, h2 alone on the port as HAProxy's `proto h2`).
  */
 export function plbH2Config(f: H2Front): string {
-  const listener = f.transport === "tls" ? `tls = { cert = "${f.certs.cert.ecdsa}", key = "${f.certs.key.ecdsa}" }` : "h2c = true";
+  const listener = f.transport === "tls" ? `tls = { cert = "${f.certs.cert.ecdsa}", key = "${f.certs.key.ecdsa}" }` : 'h2c = "only"';
   const answer = f.servers.length
     ? `servers = [${f.servers.map((p) => `"127.0.0.1:${p}"`).join(", ")}]\npool_max_idle = ${IDLE_SERVER_CONNECTIONS}\n`
     : `\n[[service.route]]\nrespond = { status = 200, body = "${BODY}", content_type = "text/plain" }\n`;
