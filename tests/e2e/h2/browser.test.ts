@@ -93,10 +93,11 @@ access_log = { path = "${logFile}", format = "json" }
     args: [
       "--no-sandbox",
       "--disable-gpu",
-      // Nothing but loopback: no component updates, no background requests.
+      // Nothing but loopback: no component updates, no background requests, and
+      // every name but ours resolves to nothing (no DNS query leaves the machine).
       "--disable-component-update",
       "--disable-background-networking",
-      `--host-resolver-rules=MAP ${NAME} 127.0.0.1`,
+      `--host-resolver-rules=MAP ${NAME} 127.0.0.1, MAP * ~NOTFOUND`,
       `--ignore-certificate-errors-spki-list=${spkiHash(pair.cert)}`,
     ],
   });
