@@ -5,8 +5,7 @@
  * CA's server certificate by its key (--ignore-certificate-errors-spki-list)
  * and reaches the name by --host-resolver-rules: no system trust store is
  * touched. Every resource must be a 200 that came over h2, all on one
- * client connection (the access log's client port; status.json counts one
- * session, or two when chromium's navigation preconnect lost the race);
+ * client connection (status.json's sessions, the access log's client port);
  * a screenshot is kept in tests/artifacts/.
  */
 import { afterEach, expect, test } from "bun:test";
@@ -102,7 +101,13 @@ access_log = { path = "${logFile}", format = "json" }
     ],
   });
   cleanup.push(() => browser.close());
-  const page = await browser.newPage();
+  // A fresh (off-the-record) context. In the default profile Chromium starts
+  // two preconnects to the page's origin as the navigation starts (one
+  // off the record, per its net log) and, not yet knowing that the server
+  // speaks h2, may open a second connection that it closes unused once the
+  // first is an h2 session ("Switching to HTTP2 session"): 17 of 40 loads
+  // under CPU load. Off the record: one connection in 45 of 45.
+  const page = await (await browser.createBrowserContext()).newPage();
   await page.setViewport({ width: 800, height: 600 });
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(String(e)));
@@ -133,19 +138,14 @@ access_log = { path = "${logFile}", format = "json" }
     return status.services.find((s) => s.name === "shop")!;
   };
   const open = await shop();
-  expect(open.sessions_current).toBeGreaterThanOrEqual(1);
+  expect(open.sessions_current).toBe(1);
   expect(open.requests).toEqual({ "HTTP/1.0": 0, "HTTP/1.1": 0, "HTTP/2.0": IMAGES + 1 });
-  // A session is counted when it ends: close the browser. Chromium preconnects
-  // when a navigation starts and, not yet knowing the server speaks h2, may
-  // open a second connection for the page itself; once the first is an h2
-  // session it closes the other unused (its net log: "Switching to HTTP2
-  // session"). So one or two sessions, and only one carried requests (the
-  // access log below).
+  // A session is counted when it ends: close the browser, and one it was.
   await browser.close();
   let closed = await shop();
   for (let i = 0; i < 200 && closed.sessions_current > 0; i++) (await Bun.sleep(25), (closed = await shop()));
   expect(closed.sessions_current).toBe(0);
-  expect([1, 2]).toContain(closed.sessions_total);
+  expect(closed.sessions_total).toBe(1);
   expect(closed.requests).toEqual({ "HTTP/1.0": 0, "HTTP/1.1": 0, "HTTP/2.0": IMAGES + 1 });
   type Line = { path: string; protocol: string; status: number; client_port: number };
   const lines = (): Line[] =>
