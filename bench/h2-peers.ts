@@ -207,7 +207,7 @@ export async function startGrpcServers(dir: string, ports: readonly number[], cp
 export async function grpcRefusal(port: number, transport: Transport, ca: string): Promise<string | undefined> {
   try {
     const calls = [1, 2, 3].map((i) => ({ kind: "unary" as const, method: GRPC_METHOD, request: `probe ${i}`, timeout: 5 }));
-    const out = await grpcCalls(`${transport === "tls" ? "localhost" : "127.0.0.1"}:${port}`, calls, transport === "tls" ? { ca } : {}, 20_000);
+    const out = await grpcCalls(`127.0.0.1:${port}`, calls, transport === "tls" ? { ca } : {}, 20_000);
     const bad = out.find((r, i) => r.code !== "OK" || r.messages?.[0] !== `srv:probe ${i + 1}`);
     return bad ? `no h2: a grpcio call ended ${bad.code} ${bad.details ?? ""} ${JSON.stringify(bad.messages ?? [])}`.trim() : undefined;
   } catch (err) {
