@@ -9,8 +9,9 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { h2Client } from "../tests/support/h2-peers.ts";
-import { type Launcher, nginxHead, nginxKeepalive, type Peer, startPlbWith } from "./peers.ts";
+import { grpcCalls } from "../tests/support/grpc.ts";
+import { DEBIAN_PYTHON, h2Client, nghttp } from "../tests/support/h2-peers.ts";
+import { launch, type Launcher, nginxHead, nginxKeepalive, type Peer, startPlbWith, waitReady } from "./peers.ts";
 import { BODY, type CertFiles, DEBIAN_HAPROXY_TLS, DEBIAN_NGINX_TLS } from "./tls-peers.ts";
 
 export type Front = "plb" | "haproxy" | "nginx";
@@ -36,6 +37,8 @@ export interface H2Front {
   /** HTTP/1.1 servers on 127.0.0.1, round robin; none: the front answers every request itself (200, BODY). */
   readonly servers: readonly number[];
   readonly certs: CertFiles;
+  /** The servers are gRPC servers (h2c): HTTP/2 to them (plb `server_protocol = "h2"`, HAProxy `proto h2`, nginx `grpc_pass`). */
+  readonly grpc?: boolean;
 }
 
 /**
@@ -45,7 +48,7 @@ export interface H2Front {
 export function plbH2Config(f: H2Front): string {
   const listener = f.transport === "tls" ? `tls = { cert = "${f.certs.cert.ecdsa}", key = "${f.certs.key.ecdsa}" }` : 'h2c = "only"';
   const answer = f.servers.length
-    ? `servers = [${f.servers.map((p) => `"127.0.0.1:${p}"`).join(", ")}]\npool_max_idle = ${IDLE_SERVER_CONNECTIONS}\n`
+    ? `servers = [${f.servers.map((p) => `"127.0.0.1:${p}"`).join(", ")}]\n${f.grpc ? 'server_protocol = "h2"' : `pool_max_idle = ${IDLE_SERVER_CONNECTIONS}`}\n`
     : `\n[[service.route]]\nrespond = { status = 200, body = "${BODY}", content_type = "text/plain" }\n`;
   return `loglevel = "warn"
 timeout_shutdown = 0
@@ -58,7 +61,7 @@ ${listener}
 ${answer}`;
 }
 
-/** HAProxy: mode http, nbthread 1, `alpn h2,http/1.1` on the TLS bind or `proto h2`, server connections reused. */
+/** HAProxy: mode http, nbthread 1, `alpn h2,http/1.1` on the TLS bind or `proto h2`, server connections reused (`proto h2` on gRPC servers). */
 export function haproxyH2Config(f: H2Front): string {
   const bind = f.transport === "tls" ? `ssl crt ${f.certs.combined.ecdsa} alpn h2,http/1.1` : "proto h2";
   return `global
@@ -83,14 +86,14 @@ frontend h2-${f.transport}
   http-request set-header X-Forwarded-Host %[req.hdr(host)]
 ${
   f.servers.length
-    ? `  default_backend servers\n\nbackend servers\n  balance roundrobin\n${f.servers.map((p, i) => `  server s${i + 1} 127.0.0.1:${p}\n`).join("")}`
+    ? `  default_backend servers\n\nbackend servers\n  balance roundrobin\n${f.servers.map((p, i) => `  server s${i + 1} 127.0.0.1:${p}${f.grpc ? " proto h2" : ""}\n`).join("")}`
     : `  http-request return status 200 content-type text/plain string "${BODY}"\n`
 }`;
 }
 
-/** nginx: one worker, `listen … ssl http2` or `listen … http2`, upstream keepalive, HTTP/1.1 to the servers. */
+/** nginx: one worker, `listen … ssl http2` or `listen … http2`, upstream keepalive, HTTP/1.1 to the servers (gRPC ones: `grpc_pass grpc://`). */
 export function nginxH2Config(dir: string, f: H2Front): string {
-  const t = (s: string) => join(dir, `nginx-h2-${f.transport}-${s}`);
+  const t = (s: string) => join(dir, `nginx-h2-${f.transport}${f.grpc ? "-grpc" : ""}-${s}`);
   const tls = f.transport === "tls";
   const upstream = `  upstream servers {
 ${f.servers.map((p) => `    server 127.0.0.1:${p};`).join("\n")}
@@ -99,7 +102,13 @@ ${f.servers.map((p) => `    server 127.0.0.1:${p};`).join("\n")}
     keepalive_timeout 600s;
   }
 `;
-  const forward = `      proxy_pass http://servers;
+  const forward = f.grpc
+    ? `      grpc_pass grpc://servers;
+      grpc_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      grpc_set_header X-Forwarded-Proto $scheme;
+      grpc_set_header X-Forwarded-Host $http_host;
+`
+    : `      proxy_pass http://servers;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header Host $http_host;
@@ -131,7 +140,7 @@ export interface StartH2 {
 
 /** Start front `b` for `f`, its configuration checked first (`plb --check`, `haproxy -c`, `nginx -t`: a refusal throws). */
 export function startH2Front(b: Front, f: H2Front, o: StartH2): Peer {
-  const name = `${b}-h2-${f.transport}`;
+  const name = `${b}-h2-${f.transport}${f.grpc ? "-grpc" : ""}`;
   if (b === "plb") return startPlbWith(o.dir, name, plbH2Config(f), { cmd: o.plb.cmd, cwd: o.plb.cwd, start: o.start });
   const conf = join(o.dir, `${name}.${b === "haproxy" ? "cfg" : "conf"}`);
   if (b === "haproxy") {
@@ -171,4 +180,44 @@ export async function h2Refusal(port: number, transport: Transport, path: string
   } catch (err) {
     return `no h2: ${(err as Error).message.split("\n")[0]}`;
   }
+}
+
+// ---------------------------------------------------------------- gRPC
+
+/** The unary method of tests/support/grpc_peer.py: answers "NAME:" + the request. */
+export const GRPC_METHOD = "/test.Echo/Unary";
+/** The request h2load sends: one gRPC message frame (not compressed, length 0: an empty message). */
+export const GRPC_REQUEST = new Uint8Array(5);
+/** The response's DATA payload: a 5-byte frame header and "srv:" (the servers' default name). */
+export const GRPC_RESPONSE_BYTES = 5 + "srv:".length;
+export const GRPC_HEADERS = ["content-type: application/grpc", "te: trailers"];
+
+/** python3-grpcio servers (tests/support/grpc_peer.py, generic handlers, identity serializers), h2c on 127.0.0.1, each its own process, on `cpus`. */
+export async function startGrpcServers(dir: string, ports: readonly number[], cpus: string): Promise<Peer[]> {
+  const peer = join(import.meta.dir, "../tests/support/grpc_peer.py");
+  const started = ports.map((p, i) => launch(`grpc-server-${i + 1}`, [DEBIAN_PYTHON, peer, "server", String(p)], cpus, join(dir, `grpc-server-${i + 1}.log`)));
+  for (const [i, p] of started.entries()) await waitReady(p, ports[i]);
+  return started;
+}
+
+/**
+ * Does the front pass gRPC unary calls? A grpcio client's three calls, each
+ * OK with the server's answer; undefined when so, else why not ("no h2: …").
+ */
+export async function grpcRefusal(port: number, transport: Transport, ca: string): Promise<string | undefined> {
+  try {
+    const calls = [1, 2, 3].map((i) => ({ kind: "unary" as const, method: GRPC_METHOD, request: `probe ${i}`, timeout: 5 }));
+    const out = await grpcCalls(`127.0.0.1:${port}`, calls, transport === "tls" ? { ca } : {}, 20_000);
+    const bad = out.find((r, i) => r.code !== "OK" || r.messages?.[0] !== `srv:probe ${i + 1}`);
+    return bad ? `no h2: a grpcio call ended ${bad.code} ${bad.details ?? ""} ${JSON.stringify(bad.messages ?? [])}`.trim() : undefined;
+  } catch (err) {
+    return `no h2: ${(err as Error).message.split("\n")[0]}`;
+  }
+}
+
+/** nghttp sends the h2load request `n` times on one connection: how many answers carried `grpc-status: 0` and the server's message. */
+export async function grpcStatusZero(url: string, n: number): Promise<{ ok: number; out: string }> {
+  const r = await nghttp(url, { headers: GRPC_HEADERS, body: "\0".repeat(GRPC_REQUEST.length), multiply: n, timeoutSeconds: 10 });
+  const zero = r.stdout.split("\n").filter((l) => /\] recv \(stream_id=\d+\) grpc-status: 0$/.test(l)).length;
+  return { ok: r.dataLength === n * GRPC_RESPONSE_BYTES ? zero : 0, out: r.stdout.slice(-600) };
 }

@@ -212,6 +212,8 @@ export interface H2loadOptions {
   streams?: number;
   threads?: number;
   headers?: string[];
+  /** A file sent as every request's body (-d: POST). */
+  data?: string;
   /** Run under this command (["taskset", "-c", "1"], ["nice", "-n", "-10"]). */
   prefix?: string[];
   /** The kill timer (default: duration or 30 s, plus 15 s). */
@@ -232,6 +234,8 @@ export interface H2loadResult extends Run {
   /** h2load's own "finished in Xs, N req/s". */
   readonly reqPerSec: number;
   readonly seconds: number;
+  /** Bytes of DATA payload received ("traffic: … (N) data"). */
+  readonly dataBytes: number;
   /** Request times from --log-file (ms), over the requests logged. */
   readonly p50Ms: number;
   readonly p99Ms: number;
@@ -246,6 +250,7 @@ export async function h2load(url: string, o: H2loadOptions = {}): Promise<H2load
     if (o.duration !== undefined) cmd.push("-D", String(o.duration), ...(o.warmUp ? [`--warm-up-time=${o.warmUp}`] : []));
     else cmd.push("-n", String(o.requests ?? 100));
     for (const h of o.headers ?? []) cmd.push("-H", h);
+    if (o.data !== undefined) cmd.push("-d", o.data);
     cmd.push(url);
     const r = await run(cmd, ((o.limitSeconds ?? (o.duration ?? 30) + (o.warmUp ?? 0)) + 15) * 1000);
     let times: number[] = [];
@@ -279,6 +284,7 @@ export function parseH2load(out: string): Omit<H2loadResult, keyof Run | "p50Ms"
     statusOther: n(/(\d+) 3xx/) + n(/(\d+) 4xx/) + n(/(\d+) 5xx/),
     reqPerSec: fin ? Number(fin[3]) : NaN,
     seconds: fin ? Number(fin[1]) / (fin[2] === "ms" ? 1000 : 1) : NaN,
+    dataBytes: n(/\((\d+)\) data/),
   };
 }
 
