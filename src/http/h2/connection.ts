@@ -57,6 +57,11 @@ export function h2LimitsFor(cfg: ServiceConfig): H2Limits {
   };
 }
 
+/** The frames of one turn go out after it (a function of the module, not a closure per connection). */
+/** No frames waiting (shared, never pushed to: an idle connection holds no array of its own). */
+const NO_FRAMES: Uint8Array[] = [];
+const flushLater = (c: H2Connection): void => c.flushOut();
+
 export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Handler, StreamHost {
   queue: Uint8Array[] = NO_QUEUE;
   last = now();
@@ -70,11 +75,11 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   served = 0;
   readonly session: H2Session;
   private readonly streams = new Map<number, H2Stream>();
-  /** Streams whose response waits for the socket's queue to drain. */
-  private readonly waiting = new Set<H2Stream>();
+  /** Streams whose response waits for the socket's queue to drain (made when one first waits). */
+  private waiting: Set<H2Stream> | undefined;
   private queued = 0;
   /** Frames made in the current event, written together after it (flushOut). */
-  private out: Uint8Array[] = [];
+  private out = NO_FRAMES;
   private outBytes = 0;
   private flushing = false;
   /**
@@ -161,21 +166,22 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
     if (this.gone) return;
     this.trace.bytesOut += bytes.length;
     // Frames made in one turn of the event loop (every response that came in it) go out in one write (one TLS record, one syscall), after it.
+    if (this.out === NO_FRAMES) this.out = [];
     this.out.push(bytes);
     this.outBytes += bytes.length;
     if (!this.flushing) {
       this.flushing = true;
-      setImmediate(this.flushOut);
+      setImmediate(flushLater, this);
     }
   }
 
   /** Write the frames made since the last flush: joined when small, else one by one. */
-  private readonly flushOut = (): void => {
+  flushOut(): void {
     this.flushing = false;
     const parts = this.out;
     if (parts.length === 0 || this.gone) return;
     const total = this.outBytes;
-    this.out = [];
+    this.out = NO_FRAMES;
     this.outBytes = 0;
     let r: number = SENT;
     if (parts.length === 1 || total > JOIN_LIMIT) {
@@ -193,11 +199,11 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
       this.session.flushed();
       this.wakeWaiting();
     }
-  };
+  }
 
   /** Streams that held their response for the socket may go on. */
   private wakeWaiting(): void {
-    if (this.waiting.size === 0) return;
+    if (this.waiting === undefined || this.waiting.size === 0) return;
     const ready = [...this.waiting];
     this.waiting.clear();
     for (const s of ready) s.socketDrained();
@@ -206,7 +212,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   /** The socket takes no more for now: `stream` is told when it does (its response waits). */
   socketBusy(stream: H2Stream): boolean {
     if (this.queue.length === 0 && this.outBytes <= JOIN_LIMIT) return false;
-    this.waiting.add(stream);
+    (this.waiting ??= new Set()).add(stream);
     return true;
   }
 
@@ -233,7 +239,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
     const s = this.streams.get(streamId);
     if (s === undefined) return;
     this.streams.delete(streamId);
-    this.waiting.delete(s);
+    this.waiting?.delete(s);
     s.resetByPeer(code);
   }
 
@@ -268,7 +274,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   /** A stream is over (its response sent, or reset). */
   streamDone(s: H2Stream, completed: boolean): void {
     if (this.streams.get(s.id) === s) this.streams.delete(s.id);
-    this.waiting.delete(s);
+    this.waiting?.delete(s);
     if (completed) this.served++;
     this.closeIfDone();
   }
@@ -342,7 +348,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
       this.session.goaway(H2Error.NO_ERROR, "timeout_client");
       for (const s of this.streams.values()) s.abandon();
       this.streams.clear();
-      this.waiting.clear();
+      this.waiting = undefined;
       this.goingAway = true;
       return this.closeIfDone();
     }

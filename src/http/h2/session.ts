@@ -83,7 +83,7 @@ export class H2Session {
   }
 
   constructor(private readonly handler: H2Handler, private readonly limits: H2Limits, private readonly decoder: HeaderDecoder, private readonly encoder: HeaderEncoder) {
-    this.recv = new ReceiveWindows(limits.initialWindowSize, limits.connectionWindowSize, (b) => handler.write(b));
+    this.recv = new ReceiveWindows(limits.initialWindowSize, limits.connectionWindowSize, handler);
   }
 
   /** Streams the carrier knows and that are not closed. */
