@@ -43,8 +43,17 @@ const JOIN_LIMIT = 64 * 1024;
  */
 const LINGER_MS = 2000;
 
+/** The limits of each configuration's connections: one object per configuration, not per connection. */
+const limitsByConfig = new WeakMap<ServiceConfig, H2Limits>();
+
 /** The limits of a service's h2 connections, from its settings (one place). */
 export function h2LimitsFor(cfg: ServiceConfig): H2Limits {
+  let l = limitsByConfig.get(cfg);
+  if (l === undefined) limitsByConfig.set(cfg, (l = limitsOf(cfg)));
+  return l;
+}
+
+function limitsOf(cfg: ServiceConfig): H2Limits {
   const h = cfg.http;
   return {
     maxConcurrentStreams: h.h2_max_concurrent_streams,
