@@ -110,8 +110,8 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   constructor(
     readonly socket: Sock,
     readonly service: ServiceHandle,
-    /** h2c: bytes already read (the preface and maybe more). */
-    private readonly initial?: Uint8Array,
+    /** h2c: bytes already read (the preface and maybe more); dropped once read. */
+    private initial?: Uint8Array,
   ) {
     this.cfg = service.cfg;
     this.clientAddress = clientIp(socket);
@@ -125,7 +125,9 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   onOpen(): void {
     this.session.start(now());
     const first = this.initial;
-    if (first !== undefined) this.onData(first);
+    if (first === undefined) return;
+    this.initial = undefined; // the connection does not keep its first read (maybe a view of a large buffer) for its lifetime
+    this.onData(first);
   }
 
   // ---------------------------------------------------------------- the socket
