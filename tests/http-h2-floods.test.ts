@@ -34,6 +34,25 @@ describe("Bucket", () => {
   });
 });
 
+describe("FloodGuard", () => {
+  test("a bucket made at its first frame is full: DATA sent before any WINDOW_UPDATE gives nothing beyond the burst", () => {
+    const g = new FloodGuard();
+    g.dataFramesSent(10_000);
+    for (let k = 0; k < WINDOW_UPDATE_BURST; k++) expect(g.windowUpdate(0)).toBeUndefined();
+    expect(g.windowUpdate(0)).toContain("WINDOW_UPDATE");
+    g.dataFramesSent(1); // made now: one DATA frame gives 2 tokens back (one paid the refused frame's debt)
+    expect(g.windowUpdate(0)).toBeUndefined();
+    expect(g.windowUpdate(0)).toContain("WINDOW_UPDATE");
+  });
+  test("the reset and empty-DATA buckets start full at their first use", () => {
+    const g = new FloodGuard();
+    for (let k = 0; k < EMPTY_DATA_BURST; k++) expect(g.emptyDataFrame(0)).toBeUndefined();
+    expect(g.emptyDataFrame(0)).toContain("empty DATA");
+    for (let k = 0; k < RESET_RATIO_MIN - 1; k++) g.streamCompleted();
+    for (let k = 0; k < RESET_RATIO_MIN - 1; k++) expect(g.prematureReset(0)).toBeUndefined();
+  });
+});
+
 describe("rapid reset (CVE-2023-44487)", () => {
   test(`streams opened and reset with none completed: ENHANCE_YOUR_CALM at the ${RESET_RATIO_MIN}th`, () => {
     const h = new Harness().open();

@@ -7,7 +7,7 @@ import { concat, framesOf } from "./support/h2-wire.ts";
 
 function windows(ourInitial: number, connectionSize: number) {
   const out: Uint8Array[] = [];
-  const w = new ReceiveWindows(ourInitial, connectionSize, (b) => void out.push(b));
+  const w = new ReceiveWindows(ourInitial, connectionSize, { write: (b) => void out.push(b) });
   const updates = () => {
     const fs = framesOf(concat(...out.splice(0)));
     return fs.map((f) => (f.type === FrameType.WINDOW_UPDATE ? [f.streamId, f.increment] : f.type));

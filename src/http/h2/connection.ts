@@ -43,8 +43,17 @@ const JOIN_LIMIT = 64 * 1024;
  */
 const LINGER_MS = 2000;
 
+/** The limits of each configuration's connections: one object per configuration, not per connection. */
+const limitsByConfig = new WeakMap<ServiceConfig, H2Limits>();
+
 /** The limits of a service's h2 connections, from its settings (one place). */
 export function h2LimitsFor(cfg: ServiceConfig): H2Limits {
+  let l = limitsByConfig.get(cfg);
+  if (l === undefined) limitsByConfig.set(cfg, (l = limitsOf(cfg)));
+  return l;
+}
+
+function limitsOf(cfg: ServiceConfig): H2Limits {
   const h = cfg.http;
   return {
     maxConcurrentStreams: h.h2_max_concurrent_streams,
@@ -56,6 +65,11 @@ export function h2LimitsFor(cfg: ServiceConfig): H2Limits {
     headerTableSize: 4096,
   };
 }
+
+/** The frames of one turn go out after it (a function of the module, not a closure per connection). */
+/** No frames waiting (shared, never pushed to: an idle connection holds no array of its own). */
+const NO_FRAMES: Uint8Array[] = [];
+const flushLater = (c: H2Connection): void => c.flushOut();
 
 export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Handler, StreamHost {
   queue: Uint8Array[] = NO_QUEUE;
@@ -70,11 +84,11 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   served = 0;
   readonly session: H2Session;
   private readonly streams = new Map<number, H2Stream>();
-  /** Streams whose response waits for the socket's queue to drain. */
-  private readonly waiting = new Set<H2Stream>();
+  /** Streams whose response waits for the socket's queue to drain (made when one first waits). */
+  private waiting: Set<H2Stream> | undefined;
   private queued = 0;
   /** Frames made in the current event, written together after it (flushOut). */
-  private out: Uint8Array[] = [];
+  private out = NO_FRAMES;
   private outBytes = 0;
   private flushing = false;
   /**
@@ -96,8 +110,8 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   constructor(
     readonly socket: Sock,
     readonly service: ServiceHandle,
-    /** h2c: bytes already read (the preface and maybe more). */
-    private readonly initial?: Uint8Array,
+    /** h2c: bytes already read (the preface and maybe more); dropped once read. */
+    private initial?: Uint8Array,
   ) {
     this.cfg = service.cfg;
     this.clientAddress = clientIp(socket);
@@ -111,7 +125,9 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   onOpen(): void {
     this.session.start(now());
     const first = this.initial;
-    if (first !== undefined) this.onData(first);
+    if (first === undefined) return;
+    this.initial = undefined; // the connection does not keep its first read (maybe a view of a large buffer) for its lifetime
+    this.onData(first);
   }
 
   // ---------------------------------------------------------------- the socket
@@ -161,21 +177,22 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
     if (this.gone) return;
     this.trace.bytesOut += bytes.length;
     // Frames made in one turn of the event loop (every response that came in it) go out in one write (one TLS record, one syscall), after it.
+    if (this.out === NO_FRAMES) this.out = [];
     this.out.push(bytes);
     this.outBytes += bytes.length;
     if (!this.flushing) {
       this.flushing = true;
-      setImmediate(this.flushOut);
+      setImmediate(flushLater, this);
     }
   }
 
   /** Write the frames made since the last flush: joined when small, else one by one. */
-  private readonly flushOut = (): void => {
+  flushOut(): void {
     this.flushing = false;
     const parts = this.out;
     if (parts.length === 0 || this.gone) return;
     const total = this.outBytes;
-    this.out = [];
+    this.out = NO_FRAMES;
     this.outBytes = 0;
     let r: number = SENT;
     if (parts.length === 1 || total > JOIN_LIMIT) {
@@ -193,11 +210,11 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
       this.session.flushed();
       this.wakeWaiting();
     }
-  };
+  }
 
   /** Streams that held their response for the socket may go on. */
   private wakeWaiting(): void {
-    if (this.waiting.size === 0) return;
+    if (this.waiting === undefined || this.waiting.size === 0) return;
     const ready = [...this.waiting];
     this.waiting.clear();
     for (const s of ready) s.socketDrained();
@@ -206,7 +223,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   /** The socket takes no more for now: `stream` is told when it does (its response waits). */
   socketBusy(stream: H2Stream): boolean {
     if (this.queue.length === 0 && this.outBytes <= JOIN_LIMIT) return false;
-    this.waiting.add(stream);
+    (this.waiting ??= new Set()).add(stream);
     return true;
   }
 
@@ -233,7 +250,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
     const s = this.streams.get(streamId);
     if (s === undefined) return;
     this.streams.delete(streamId);
-    this.waiting.delete(s);
+    this.waiting?.delete(s);
     s.resetByPeer(code);
   }
 
@@ -268,7 +285,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
   /** A stream is over (its response sent, or reset). */
   streamDone(s: H2Stream, completed: boolean): void {
     if (this.streams.get(s.id) === s) this.streams.delete(s.id);
-    this.waiting.delete(s);
+    this.waiting?.delete(s);
     if (completed) this.served++;
     this.closeIfDone();
   }
@@ -342,7 +359,7 @@ export class H2Connection implements SocketEvents, QueuedWriter, Sweepable, H2Ha
       this.session.goaway(H2Error.NO_ERROR, "timeout_client");
       for (const s of this.streams.values()) s.abandon();
       this.streams.clear();
-      this.waiting.clear();
+      this.waiting = undefined;
       this.goingAway = true;
       return this.closeIfDone();
     }

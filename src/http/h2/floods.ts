@@ -56,18 +56,19 @@ export class Bucket {
 
 /** The session's counters; each check answers a reason to end the connection, or undefined. */
 export class FloodGuard {
-  private readonly resets = new Bucket(RESET_BURST, RESET_PER_SECOND);
+  // Each bucket is made at the first frame of its kind: an idle connection holds none (a bucket starts full, so one not made yet is a full one).
+  private resets: Bucket | undefined;
   private prematureResets = 0;
   private completed = 0;
-  private readonly emptyData = new Bucket(EMPTY_DATA_BURST, EMPTY_DATA_PER_SECOND);
-  private readonly windowUpdates = new Bucket(WINDOW_UPDATE_BURST, WINDOW_UPDATE_PER_SECOND);
+  private emptyData: Bucket | undefined;
+  private windowUpdates: Bucket | undefined;
   /** Acks written since the carrier last said its output was flushed. */
   unflushedAcks = 0;
 
   /** A stream ended before its response completed (client RST_STREAM, or our RST_STREAM for the client's fault). */
   prematureReset(now: number): string | undefined {
     this.prematureResets++;
-    if (!this.resets.take(now)) return `more than ${RESET_BURST} stream resets at over ${RESET_PER_SECOND}/s (rapid reset)`;
+    if (!(this.resets ??= new Bucket(RESET_BURST, RESET_PER_SECOND)).take(now)) return `more than ${RESET_BURST} stream resets at over ${RESET_PER_SECOND}/s (rapid reset)`;
     if (this.prematureResets >= RESET_RATIO_MIN && this.prematureResets > this.completed)
       return `${this.prematureResets} streams reset, only ${this.completed} completed (rapid reset)`;
     return undefined;
@@ -94,14 +95,14 @@ export class FloodGuard {
   }
 
   emptyDataFrame(now: number): string | undefined {
-    return this.emptyData.take(now) ? undefined : `more than ${EMPTY_DATA_BURST} empty DATA frames at over ${EMPTY_DATA_PER_SECOND}/s`;
+    return (this.emptyData ??= new Bucket(EMPTY_DATA_BURST, EMPTY_DATA_PER_SECOND)).take(now) ? undefined : `more than ${EMPTY_DATA_BURST} empty DATA frames at over ${EMPTY_DATA_PER_SECOND}/s`;
   }
 
   windowUpdate(now: number): string | undefined {
-    return this.windowUpdates.take(now) ? undefined : `more than ${WINDOW_UPDATE_BURST} WINDOW_UPDATE frames beyond the DATA sent`;
+    return (this.windowUpdates ??= new Bucket(WINDOW_UPDATE_BURST, WINDOW_UPDATE_PER_SECOND)).take(now) ? undefined : `more than ${WINDOW_UPDATE_BURST} WINDOW_UPDATE frames beyond the DATA sent`;
   }
 
   dataFramesSent(n: number): void {
-    this.windowUpdates.give(n * WINDOW_UPDATES_PER_DATA);
+    this.windowUpdates?.give(n * WINDOW_UPDATES_PER_DATA); // none yet: still full
   }
 }

@@ -10,8 +10,11 @@
  */
 import { FRAME_HEADER_LENGTH, type Priority } from "./frames.ts";
 
+/** No bytes kept (shared: never pushed to, `take` returns before it would). */
+const NONE: Uint8Array[] = [];
+
 export class InputQueue {
-  private parts: Uint8Array[] = [];
+  private parts = NONE;
   private length = 0;
   /** Octets the queue must hold before the frame in it can be whole. */
   private need = 0;
@@ -40,7 +43,7 @@ export class InputQueue {
   }
 
   clear(): void {
-    this.parts = [];
+    this.parts = NONE;
     this.length = this.need = 0;
   }
 }

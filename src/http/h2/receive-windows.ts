@@ -19,13 +19,14 @@ export class ReceiveWindows {
   private connUnacked = 0;
   private acked = false;
 
-  constructor(private readonly ourInitial: number, private readonly connectionSize: number, private readonly write: (b: Uint8Array) => void) {}
+  /** `out.write` takes the WINDOW_UPDATE frames (an object, not a closure: nothing more per connection). */
+  constructor(private readonly ourInitial: number, private readonly connectionSize: number, private readonly out: { write(b: Uint8Array): void }) {}
 
   /** After our SETTINGS: raise the connection window to its size (one WINDOW_UPDATE when above the default). */
   open(): void {
     const extra = this.connectionSize - DEFAULT_WINDOW;
     if (extra <= 0) return;
-    this.write(windowUpdateFrame(0, extra));
+    this.out.write(windowUpdateFrame(0, extra));
     this.connection += extra;
   }
 
@@ -54,7 +55,7 @@ export class ReceiveWindows {
     if (!remoteOpen(s.state) || n <= 0) return;
     s.unacked += n;
     if (s.unacked >= this.streamInitial / 2) {
-      this.write(windowUpdateFrame(s.id, s.unacked));
+      this.out.write(windowUpdateFrame(s.id, s.unacked));
       s.recvWindow += s.unacked;
       s.unacked = 0;
     }
@@ -65,7 +66,7 @@ export class ReceiveWindows {
     if (n <= 0) return;
     this.connUnacked += n;
     if (this.connUnacked >= Math.max(this.connectionSize, DEFAULT_WINDOW) / 2) {
-      this.write(windowUpdateFrame(0, this.connUnacked));
+      this.out.write(windowUpdateFrame(0, this.connUnacked));
       this.connection += this.connUnacked;
       this.connUnacked = 0;
     }

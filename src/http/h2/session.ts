@@ -58,7 +58,8 @@ export class H2Session {
   private prefaceAt = 0;
   /** Bytes of an incomplete frame, kept for the next `feed`. */
   private readonly input = new InputQueue();
-  private peer: PeerSettings = { ...INITIAL_PEER_SETTINGS };
+  /** The client's settings (applySettings makes a new object per SETTINGS frame; none of its own until then). */
+  private peer: Readonly<PeerSettings> = INITIAL_PEER_SETTINGS;
   private readonly streams = new Map<number, H2Stream>();
   private readonly closedStreams = new ClosedStreams();
   /** The highest stream id the client opened (every lower idle id is closed, §5.1.1). */
@@ -83,7 +84,7 @@ export class H2Session {
   }
 
   constructor(private readonly handler: H2Handler, private readonly limits: H2Limits, private readonly decoder: HeaderDecoder, private readonly encoder: HeaderEncoder) {
-    this.recv = new ReceiveWindows(limits.initialWindowSize, limits.connectionWindowSize, (b) => handler.write(b));
+    this.recv = new ReceiveWindows(limits.initialWindowSize, limits.connectionWindowSize, handler);
   }
 
   /** Streams the carrier knows and that are not closed. */

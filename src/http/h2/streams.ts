@@ -92,49 +92,52 @@ export const enum ClosedHow {
 export const CLOSED_MEMORY = 256;
 export const CLOSED_MEMORY_MS = 10_000;
 
-/** A ring of the last CLOSED_MEMORY closed streams: bounded memory whatever the client does. */
+/**
+ * A ring of the last CLOSED_MEMORY closed streams: bounded memory whatever
+ * the client does. One Float64Array of (id, time, how) triples, grown on
+ * demand up to CLOSED_MEMORY slots (a connection that served one stream
+ * holds 4 slots, 96 octets, and no Map). `recent` scans it newest first:
+ * at most CLOSED_MEMORY compares, and only for frames on streams that are
+ * not open (the rare path).
+ */
 const EMPTY_F64 = new Float64Array(0);
-const EMPTY_U8 = new Uint8Array(0);
+const FIELDS = 3;
 
 export class ClosedStreams {
-  // Grown on demand up to CLOSED_MEMORY slots (a connection that served a few streams keeps a few bytes, not 4 KiB).
-  private ids = EMPTY_F64;
-  private at = EMPTY_F64;
-  private how = EMPTY_U8;
-  private readonly index = new Map<number, number>();
+  private slots = EMPTY_F64;
   private next = 0;
+  private count = 0;
 
   record(id: number, how: ClosedHow, now: number): void {
-    if (this.next === this.ids.length && this.ids.length < CLOSED_MEMORY) this.grow();
-    const slot = this.next;
-    const old = this.ids[slot];
-    if (old !== 0 && this.index.get(old) === slot) this.index.delete(old);
-    this.ids[slot] = id;
-    this.at[slot] = now;
-    this.how[slot] = how;
-    this.index.set(id, slot);
-    this.next = (slot + 1) % CLOSED_MEMORY;
+    const n = this.slots.length / FIELDS;
+    if (this.next === n && n < CLOSED_MEMORY) this.grow(n);
+    const at = this.next * FIELDS;
+    this.slots[at] = id;
+    this.slots[at + 1] = now;
+    this.slots[at + 2] = how;
+    this.next = (this.next + 1) % CLOSED_MEMORY;
+    if (this.count < CLOSED_MEMORY) this.count++;
   }
 
-  private grow(): void {
-    const n = Math.min(CLOSED_MEMORY, Math.max(4, this.ids.length * 2));
-    const ids = new Float64Array(n), at = new Float64Array(n), how = new Uint8Array(n);
-    ids.set(this.ids);
-    at.set(this.at);
-    how.set(this.how);
-    this.ids = ids;
-    this.at = at;
-    this.how = how;
+  private grow(n: number): void {
+    const slots = new Float64Array(Math.min(CLOSED_MEMORY, Math.max(4, n * 2)) * FIELDS);
+    slots.set(this.slots);
+    this.slots = slots;
   }
 
   /** How `id` closed, if it closed recently; undefined when never seen or forgotten. */
   recent(id: number, now: number): ClosedHow | undefined {
-    const slot = this.index.get(id);
-    if (slot === undefined || now - this.at[slot] > CLOSED_MEMORY_MS) return undefined;
-    return this.how[slot] as ClosedHow;
+    const n = this.slots.length / FIELDS;
+    for (let k = 1; k <= this.count; k++) {
+      const at = ((this.next - k + n) % n) * FIELDS;
+      if (this.slots[at] !== id) continue;
+      return now - this.slots[at + 1] > CLOSED_MEMORY_MS ? undefined : (this.slots[at + 2] as ClosedHow);
+    }
+    return undefined;
   }
 
+  /** Closed streams remembered. */
   get size(): number {
-    return this.index.size;
+    return this.count;
   }
 }

@@ -12,8 +12,9 @@ export const ENTRY_OVERHEAD = 32;
 export const entrySize = (name: string, value: string): number => name.length + value.length + ENTRY_OVERHEAD;
 
 export class DynamicTable {
-  private names: string[] = new Array(16);
-  private values: string[] = new Array(16);
+  // 4 slots to start (a power of two, doubled when full): a connection's tables often hold a few entries.
+  private names: string[] = new Array(4);
+  private values: string[] = new Array(4);
   /** Slot of the next insertion; entries sit before it, newest first. */
   private head = 0;
   private count = 0;
