@@ -14,7 +14,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, type PeerCertificate, type TLSSocket } from "node:tls";
-import puppeteer from "puppeteer-core";
+import { launchChromium } from "../../support/chromium.ts";
 import { pem, selfSigned } from "../../../src/acme/certs.ts";
 import { generateKey, keyToPem } from "../../../src/acme/keys.ts";
 import { AcmeStorage } from "../../../src/acme/storage.ts";
@@ -174,7 +174,7 @@ test("a name that cannot be validated is served a self-signed placeholder (logge
   expect(status.acme?.[0].next_attempt).not.toBeNull();
   expect(await metrics(s.statsPort)).toContain('plb_acme_orders_total{result="failed"} 1');
   // The status page (headless chromium) has the name in its certificates table, with the error.
-  const browser = await puppeteer.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+  const browser = await launchChromium();
   cleanups.push(() => browser.close());
   const page = await browser.newPage();
   const errors: string[] = [];

@@ -12,7 +12,7 @@ import { afterEach, expect, test } from "bun:test";
 import { createHash, X509Certificate } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import puppeteer from "puppeteer-core";
+import { launchChromium } from "../../support/chromium.ts";
 import { CertDir } from "../../support/certs.ts";
 import { httpBackend } from "../../support/http-backends.ts";
 import { startPlb, tempDir } from "../../support/plb.ts";
@@ -86,20 +86,7 @@ access_log = { path = "${logFile}", format = "json" }
 `);
   cleanup.push(() => plb.stop());
 
-  const browser = await puppeteer.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      // Nothing but loopback: no component updates, no background requests, and
-      // every name but ours resolves to nothing (no DNS query leaves the machine).
-      "--disable-component-update",
-      "--disable-background-networking",
-      `--host-resolver-rules=MAP ${NAME} 127.0.0.1, MAP * ~NOTFOUND`,
-      `--ignore-certificate-errors-spki-list=${spkiHash(pair.cert)}`,
-    ],
-  });
+  const browser = await launchChromium({ names: [NAME], args: [`--ignore-certificate-errors-spki-list=${spkiHash(pair.cert)}`] });
   cleanup.push(() => browser.close());
   // A fresh (off-the-record) context. In the default profile Chromium starts
   // two preconnects to the page's origin as the navigation starts (one

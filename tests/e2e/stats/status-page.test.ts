@@ -8,7 +8,7 @@ import { afterEach, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
-import puppeteer from "puppeteer-core";
+import { launchChromium } from "../../support/chromium.ts";
 import { httpBackend } from "../../support/http-backends.ts";
 import { freePorts } from "../../support/ports.ts";
 import { startPlb } from "../../support/plb.ts";
@@ -39,7 +39,7 @@ listen = ["127.0.0.1:${webPort}"]
 servers = ["127.0.0.1:${a.port}", "127.0.0.1:${bPort}"]
 `);
   cleanup.push(() => plb.stop());
-  const browser = await puppeteer.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+  const browser = await launchChromium();
   cleanup.push(() => browser.close());
   const page = await browser.newPage();
   await page.setViewport({ width: 1366, height: 768 });
