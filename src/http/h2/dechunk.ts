@@ -16,7 +16,7 @@
  */
 import { ChunkedScanner, type ChunkedOptions, type ChunkSink } from "../chunked.ts";
 import { decode, type ParseError } from "../types.ts";
-import { badName, badValue, quote } from "./request-head.ts";
+import { fieldProblem, quote } from "./field-rules.ts";
 import type { HeaderList } from "./types.ts";
 
 /** Never passed on as HTTP/2 trailers, nor written as chunked trailers to a server. */
@@ -105,7 +105,7 @@ export function lastChunk(trailers?: HeaderList): { kind: "done"; bytes: Uint8Ar
     for (let i = 0; i < trailers.length; i += 2) {
       const name = trailers[i], value = trailers[i + 1];
       if (name.charCodeAt(0) === 0x3a) return { kind: "error", reason: `pseudo-header ${quote(name)} in trailers` };
-      const bad = badName(name) ?? badValue(name, value);
+      const bad = fieldProblem(name, value);
       if (bad) return { kind: "error", reason: bad };
       if (FORBIDDEN_TRAILERS.has(name.replaceAll("_", "-"))) return { kind: "error", reason: `${quote(name)} not allowed in trailers` };
       text += `${name}: ${value}\r\n`;

@@ -4,9 +4,9 @@
  * which the session sends itself. Pure; translate.ts checks the rest (host
  * vs :authority, values HTTP/1.1 would not carry, …).
  *
- * - names: not empty, no uppercase, no octet 0x00-0x20 or 0x7f-0xff, a ':'
- *   only as a pseudo-header's first octet;
- * - values: no NUL, CR or LF, no leading or trailing SP/HTAB;
+ * - names and values: field-rules.ts (lowercase tokens; field-content
+ *   octets without surrounding SP/HTAB); a ':' only as a pseudo-header's
+ *   first octet;
  * - pseudo-headers: only :method, :scheme, :authority, :path, each at most
  *   once, all before the regular fields; :method and (but for CONNECT)
  *   :scheme and a non-empty :path present; CONNECT has :authority and
@@ -17,8 +17,9 @@
  * Trailers: the same name and value rules, no pseudo-header at all.
  */
 
+import { CONNECTION_SPECIFIC, fieldProblem as fieldRuleProblem, quote as show, valueProblem } from "./field-rules.ts";
+
 const PSEUDO = new Set([":method", ":scheme", ":authority", ":path"]);
-const CONNECTION_SPECIFIC = new Set(["connection", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade"]);
 
 export type FieldsCheck = { ok: true; /** content-length, or -1 */ contentLength: number } | { ok: false; reason: string };
 
@@ -81,28 +82,11 @@ export function checkTrailerFields(fields: readonly string[]): FieldsCheck {
   return { ok: true, contentLength: -1 };
 }
 
+/** A regular field's problem: the shared rules (field-rules.ts), no connection-specific field, te only "trailers". */
 function fieldProblem(name: string, value: string): string | undefined {
-  if (name.length === 0) return "empty field name";
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c >= 0x41 && c <= 0x5a) return `uppercase field name ${show(name)}`;
-    if (c <= 0x20 || c >= 0x7f || c === 0x3a) return `field name ${show(name)} with octet 0x${c.toString(16)}`;
-  }
   if (CONNECTION_SPECIFIC.has(name)) return `connection-specific field ${name}`;
   if (name === "te" && value !== "trailers") return `te ${show(value)}, not "trailers"`;
-  const problem = valueProblem(value);
-  return problem ? `${name}: ${problem}` : undefined;
-}
-
-function valueProblem(value: string): string | undefined {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 0 || c === 0x0a || c === 0x0d) return `value with octet 0x${c.toString(16)}`;
-  }
-  const first = value.charCodeAt(0), last = value.charCodeAt(value.length - 1);
-  if (first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09) return "value with leading or trailing whitespace";
-  return undefined;
+  return fieldRuleProblem(name, value);
 }
 
 const bad = (reason: string): FieldsCheck => ({ ok: false, reason });
-const show = (s: string): string => JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s);

@@ -30,7 +30,8 @@
  * carrier chunk-encodes DATA (dechunk.ts chunkFrame, lastChunk).
  */
 import { parseRequestHead } from "../head.ts";
-import { FVAL, type HeadLimits, type RequestHead, TCHAR } from "../types.ts";
+import type { HeadLimits, RequestHead } from "../types.ts";
+import { CONNECTION_SPECIFIC, fieldProblem, nameProblem, quote, valueProblem } from "./field-rules.ts";
 import type { HeaderList } from "./types.ts";
 
 export type H1Request =
@@ -54,46 +55,17 @@ export type H1Request =
   };
 
 /** Connection-specific fields (RFC 9113 §8.2.2): a request carrying one is malformed. */
-const CONNECTION_SPECIFIC = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]);
 /** Methods whose requests servers expect a body framing for. */
 const WITH_BODY = new Set(["POST", "PUT", "PATCH"]);
 const TARGET = (c: number) => c > 0x20 && c < 0x7f && c !== 0x23;
 
 const malformed = (reason: string): H1Request => ({ kind: "error", reason });
-/** A client's string in a reason (for the log): quoted, at most 40 characters of it. */
-export const quote = (s: string): string => JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s);
-
-/** Why `name` is not a lowercase field name (RFC 9113 §8.2.1), or undefined. */
-export function badName(name: string): string | undefined {
-  if (name.length === 0) return "empty field name";
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c >= 0x41 && c <= 0x5a) return `uppercase in field name ${quote(name)}`;
-    if (c > 0xff || TCHAR[c] === 0) return `invalid character ${quote(name[i])} in field name ${quote(name)}`;
-  }
-  return undefined;
-}
-
-/** Why `value` is not a field value (RFC 9113 §8.2.1, and field content for HTTP/1), or undefined. */
-export function badValue(name: string, value: string): string | undefined {
-  const n = value.length;
-  for (let i = 0; i < n; i++) {
-    const c = value.charCodeAt(i);
-    if (c > 0xff || FVAL[c] === 0)
-      return `${c === 0 ? "NUL" : c === 13 ? "CR" : c === 10 ? "LF" : "invalid character"} in the value of ${quote(name)}`;
-  }
-  if (n > 0) {
-    const a = value.charCodeAt(0), b = value.charCodeAt(n - 1);
-    if (a === 0x20 || a === 9 || b === 0x20 || b === 9) return `leading or trailing whitespace in the value of ${quote(name)}`;
-  }
-  return undefined;
-}
-
 /** uri-host [":" port] with no userinfo: the rest (characters, IPv6 literals, the port) parseRequestHead checks as Host. */
 function badAuthority(a: string): string | undefined {
   if (a.length === 0) return "empty :authority";
   if (a.includes("@")) return "userinfo in :authority";
-  return badValue(":authority", a);
+  const bad = valueProblem(a);
+  return bad === undefined ? undefined : `:authority: ${bad}`;
 }
 
 /** Case-insensitive ASCII equality (Host and :authority name the same host). */
@@ -130,8 +102,8 @@ export function h1RequestFrom(fields: HeaderList, endStream: boolean, limits: He
     const name = fields[i], value = fields[i + 1];
     if (name.charCodeAt(0) === 0x3a) {
       if (regular) return malformed(`pseudo-header ${quote(name)} after a regular field`);
-      const bad = badValue(name, value);
-      if (bad) return malformed(bad);
+      const bad = valueProblem(value);
+      if (bad) return malformed(`${name}: ${bad}`);
       switch (name) {
         case ":method":
           if (method !== undefined) return malformed("more than one :method");
@@ -155,7 +127,7 @@ export function h1RequestFrom(fields: HeaderList, endStream: boolean, limits: He
       continue;
     }
     regular = true;
-    const bad = badName(name) ?? badValue(name, value);
+    const bad = fieldProblem(name, value);
     if (bad) return malformed(bad);
     if (CONNECTION_SPECIFIC.has(name)) return malformed(`connection-specific field ${quote(name)}`);
     switch (name) {
@@ -184,7 +156,7 @@ export function h1RequestFrom(fields: HeaderList, endStream: boolean, limits: He
   }
 
   if (method === undefined) return malformed("no :method");
-  if (method.length === 0 || badName(method.toLowerCase()) !== undefined) return malformed(`invalid :method ${quote(method)}`);
+  if (method.length === 0 || nameProblem(method.toLowerCase()) !== undefined) return malformed(`invalid :method ${quote(method)}`);
   if (method === "CONNECT") {
     if (scheme !== undefined || path !== undefined || authority === undefined) return malformed("CONNECT takes :authority and no :scheme or :path");
     return { kind: "error", reason: "CONNECT is not supported", status: 501 };

@@ -7,11 +7,13 @@
  * reset and the client gets a 502), never passed on.
  */
 import { reasonPhrase } from "../replies.ts";
-import { FVAL, type RequestHead, TCHAR } from "../types.ts";
+import type { RequestHead } from "../types.ts";
+import { CONNECTION_SPECIFIC, fieldProblem } from "./field-rules.ts";
 import type { HeaderList } from "./types.ts";
 
 /** Connection-specific fields (RFC 9113 §8.2.2): never sent to an h2 server, malformed from one. */
-const CONNECTION_SPECIFIC = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "host", "http2-settings"]);
+/** Not passed between HTTP/1.1 and an h2 server: the connection-specific fields, te, host (it is :authority) and HTTP2-Settings. */
+const NOT_PASSED: ReadonlySet<string> = new Set([...CONNECTION_SPECIFIC, "te", "host", "http2-settings"]);
 
 /**
  * The h2 request header list for `head` (`scheme` "http" or "https"):
@@ -33,7 +35,7 @@ export function h2RequestFields(head: RequestHead, scheme: string): HeaderList {
   const named = head.connection;
   for (const f of head.fields) {
     const n = f.lower;
-    if (CONNECTION_SPECIFIC.has(n) || (named.length > 0 && named.includes(n))) continue;
+    if (NOT_PASSED.has(n) || (named.length > 0 && named.includes(n))) continue;
     out.push(n, f.value);
   }
   out.push("te", "trailers");
@@ -66,23 +68,6 @@ export type ResponseHeadResult =
 
 const bad = (reason: string): ResponseHeadResult => ({ kind: "error", reason });
 
-function badName(n: string): boolean {
-  if (n.length === 0) return true;
-  for (let i = 0; i < n.length; i++) {
-    const c = n.charCodeAt(i);
-    if (c > 0x7f || TCHAR[c] !== 1 || (c >= 0x41 && c <= 0x5a)) return true;
-  }
-  return false;
-}
-
-function badValue(v: string): boolean {
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if (c > 0xff || FVAL[c] !== 1) return true;
-  }
-  const n = v.length;
-  return n > 0 && (v.charCodeAt(0) === 0x20 || v.charCodeAt(0) === 9 || v.charCodeAt(n - 1) === 0x20 || v.charCodeAt(n - 1) === 9);
-}
 
 function latin1(s: string): Uint8Array {
   const b = new Uint8Array(s.length);
@@ -110,9 +95,9 @@ export function h1ResponseHead(fields: HeaderList, endStream: boolean, method: s
   for (let i = 2; i < fields.length; i += 2) {
     const n = fields[i], v = fields[i + 1];
     if (n.charCodeAt(0) === 0x3a) return bad(`pseudo-header ${JSON.stringify(n.slice(0, 40))} in a response`);
-    if (badName(n)) return bad(`invalid field name ${JSON.stringify(n.slice(0, 40))}`);
-    if (badValue(v)) return bad(`invalid value of ${JSON.stringify(n.slice(0, 40))}`);
-    if (CONNECTION_SPECIFIC.has(n)) return bad(`connection-specific field ${JSON.stringify(n)}`);
+    const problem = fieldProblem(n, v);
+    if (problem) return bad(problem);
+    if (NOT_PASSED.has(n)) return bad(`connection-specific field ${JSON.stringify(n)}`);
     if (n === "content-length") {
       if (!/^[0-9]{1,15}$/.test(v)) return bad(`invalid content-length ${JSON.stringify(v.slice(0, 20))}`);
       if (cl !== undefined && Number(cl) !== Number(v)) return bad("content-length values disagree");
@@ -147,8 +132,9 @@ export function chunkedTrailers(fields: HeaderList): { kind: "done"; bytes: Uint
   for (let i = 0; i < fields.length; i += 2) {
     const n = fields[i], v = fields[i + 1];
     if (n.charCodeAt(0) === 0x3a) return { kind: "error", reason: `pseudo-header ${JSON.stringify(n.slice(0, 40))} in trailers` };
-    if (badName(n) || badValue(v)) return { kind: "error", reason: `invalid trailer ${JSON.stringify(n.slice(0, 40))}` };
-    if (CONNECTION_SPECIFIC.has(n) || n === "content-length" || n === "trailer") continue; // never framing in trailers
+    const problem = fieldProblem(n, v);
+    if (problem) return { kind: "error", reason: `trailer ${problem}` };
+    if (NOT_PASSED.has(n) || n === "content-length" || n === "trailer") continue; // never framing in trailers
     text += `${n}: ${v}\r\n`;
   }
   return { kind: "done", bytes: latin1(`${text}\r\n`) };
