@@ -5,6 +5,8 @@
  * over bytes: no I/O, no keys.
  */
 
+import { concatBytes } from "../net/bytes.ts";
+
 export type Der = Uint8Array;
 
 function length(n: number): number[] {
@@ -23,37 +25,27 @@ export function tlv(tag: number, content: Uint8Array): Der {
   return out;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-export const sequence = (...items: Der[]): Der => tlv(0x30, concat(items));
-export const set = (...items: Der[]): Der => tlv(0x31, concat(items));
+export const sequence = (...items: Der[]): Der => tlv(0x30, concatBytes(items));
+export const set = (...items: Der[]): Der => tlv(0x31, concatBytes(items));
 export const nullValue = (): Der => tlv(0x05, new Uint8Array(0));
 export const boolean = (v: boolean): Der => tlv(0x01, Uint8Array.of(v ? 0xff : 0));
 export const octetString = (bytes: Uint8Array): Der => tlv(0x04, bytes);
 /** A BIT STRING with no unused bits. */
-export const bitString = (bytes: Uint8Array): Der => tlv(0x03, concat([Uint8Array.of(0), bytes]));
+export const bitString = (bytes: Uint8Array): Der => tlv(0x03, concatBytes([Uint8Array.of(0), bytes]));
 export const utf8String = (s: string): Der => tlv(0x0c, new TextEncoder().encode(s));
 /** `[n]` EXPLICIT: a constructed context tag around one encoded value. */
 export const explicit = (n: number, inner: Der): Der => tlv(0xa0 | n, inner);
 /** `[n]` IMPLICIT primitive (e.g. dNSName [2] IA5String). */
 export const implicitPrimitive = (n: number, content: Uint8Array): Der => tlv(0x80 | n, content);
 /** `[n]` IMPLICIT constructed (e.g. a CSR's attributes [0] SET OF). */
-export const implicitConstructed = (n: number, ...items: Der[]): Der => tlv(0xa0 | n, concat(items));
+export const implicitConstructed = (n: number, ...items: Der[]): Der => tlv(0xa0 | n, concatBytes(items));
 
 /** An INTEGER from unsigned big-endian magnitude bytes (a leading 0 added when the top bit is set). */
 export function unsignedInteger(bytes: Uint8Array): Der {
   let i = 0;
   while (i < bytes.length - 1 && bytes[i] === 0) i++;
   const trimmed = bytes.subarray(i);
-  return tlv(0x02, trimmed.length > 0 && trimmed[0] & 0x80 ? concat([Uint8Array.of(0), trimmed]) : trimmed.length ? trimmed : Uint8Array.of(0));
+  return tlv(0x02, trimmed.length > 0 && trimmed[0] & 0x80 ? concatBytes([Uint8Array.of(0), trimmed]) : trimmed.length ? trimmed : Uint8Array.of(0));
 }
 
 export const integer = (n: number): Der => {

@@ -3,6 +3,7 @@
  * built byte by byte, the frames a session wrote read back, and a session
  * with a recording handler and the literal HPACK of h2-literal-hpack.ts.
  */
+import { concatBytes } from "../../src/net/bytes.ts";
 import { expect } from "bun:test";
 import { type Frame, FrameType, PREFACE, readFrame } from "../../src/http/h2/frames.ts";
 import { H2Session } from "../../src/http/h2/session.ts";
@@ -24,15 +25,8 @@ export const u32 = (v: number): number[] => [(v >>> 24) & 0xff, (v >>> 16) & 0xf
 export const setting = (id: number, v: number): number[] => [id >> 8, id & 0xff, ...u32(v)];
 export const bytes = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+/** The parts joined (net/bytes.ts concatBytes). */
+export const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 export const GET: HeaderList = [":method", "GET", ":scheme", "https", ":path", "/", ":authority", "example.org"];
 export const POST = (extra: string[] = []): HeaderList => [":method", "POST", ":scheme", "https", ":path", "/up", ":authority", "example.org", ...extra];
