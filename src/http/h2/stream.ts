@@ -58,7 +58,6 @@ export class H2Stream implements ExchangeCarrier, RequestBodyState, ResponseSink
   private chunked = false;
   /** Body bytes received before the server connection was ready, or while it was paused. */
   private held: Uint8Array[] = [];
-  private heldTrailers: HeaderList | undefined;
   /** Bytes taken off the receive window not yet given back (the server has not taken them). */
   private unconsumed = 0;
   private paused = false;
@@ -361,11 +360,8 @@ export class H2Stream implements ExchangeCarrier, RequestBodyState, ResponseSink
   /** Reset the stream (plb's side): the exchange lets go of its server. */
   private resetStream(code: H2Error): void {
     if (this.over) return;
-    this.over = true;
     this.ended = true;
-    this.exchange.abandon();
-    this.exchange.reset();
-    this.exchange.close();
+    this.abandon();
     this.conn.session.reset(this.id, code);
     this.conn.streamDone(this, false);
   }
@@ -374,15 +370,12 @@ export class H2Stream implements ExchangeCarrier, RequestBodyState, ResponseSink
   resetByPeer(code: H2Error): void {
     if (this.over) return;
     if (events.request.active) this.exchange.publish(this.exchange.lastServer, 0, "client_closed");
-    this.over = true;
     this.ended = true;
-    this.exchange.abandon();
-    this.exchange.reset();
-    this.exchange.close();
+    this.abandon();
     if (logEnabled("debug")) log.debug(`service "${this.service.name}": stream ${this.id} of ${this.clientAddress} reset (${code})`);
   }
 
-  /** The connection is gone. */
+  /** The stream is over unfinished (reset, or its connection is gone): the exchange lets go of its server. */
   abandon(): void {
     if (this.over) return;
     this.over = true;
